@@ -1,0 +1,1 @@
+"""Ingestion: sources, forms, mappings, lead intake, platform connectors, files (gRPC 50051, HTTP 8080)."""

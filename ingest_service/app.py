@@ -1,0 +1,65 @@
+"""Composition root of the ingest process: gRPC server, HTTP server, background loops."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import asyncpg
+
+from ingest_service.deps import IngestDeps
+from ingest_service.http_app import build_app
+from ingest_service.servicer import IngestServicer
+from leadrelay import clients
+from leadrelay.http import http_server
+from leadrelay.server import ServiceSpec, grpc_server
+from leadrelay.settings import Settings
+from leadrelay.tasks import background
+from leadrelay.v1 import ingest_pb2, ingest_pb2_grpc, validation_pb2_grpc
+
+
+@dataclass(frozen=True)
+class RunningIngest:
+    grpc_port: int
+    http_port: int
+    deps: IngestDeps
+
+
+def background_loops(deps: IngestDeps) -> list:
+    """The ingest process's loops (sweeper, pollers); each capability adds its own here."""
+    return []
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, pool: asyncpg.Pool, *, grpc_port: int | None = None, http_port: int | None = None
+) -> AsyncIterator[RunningIngest]:
+    async with (
+        clients.channel(settings.validation_target) as validation_channel,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+    ):
+        deps = IngestDeps(
+            settings=settings,
+            pool=pool,
+            validation=validation_pb2_grpc.ValidationServiceStub(validation_channel),
+            http=http,
+        )
+        spec = ServiceSpec(
+            ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
+            IngestServicer(deps),
+            ingest_pb2_grpc.add_IngestServiceServicer_to_server,
+        )
+        async with (
+            grpc_server(settings, pool, [spec], port=settings.ingest_grpc_port if grpc_port is None else grpc_port)
+            as server,
+            http_server(
+                build_app(deps),
+                settings.host,
+                settings.ingest_http_port if http_port is None else http_port,
+                what="ingest",
+            ) as bound_http,
+            background(*background_loops(deps)),
+        ):
+            yield RunningIngest(server.port, bound_http, deps)

@@ -1,0 +1,5 @@
+import sys
+
+from leadrelay.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""Accounts and their API keys (SQL for the accounts and api_keys tables).
+
+A key looks like `lr_<prefix>_<secret>`; only its SHA-256 is stored (keys are long random strings, so
+a fast hash is enough: there is nothing to brute-force). The prefix lets a person tell keys apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: UUID
+    account_id: UUID
+    prefix: str
+
+
+def new_key() -> tuple[str, str]:
+    """(key, prefix): the key is shown once and never stored."""
+    prefix = secrets.token_hex(4)
+    return f"lr_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+async def ensure_account(con: asyncpg.Connection, name: str) -> UUID:
+    return await con.fetchval(
+        """INSERT INTO accounts (name) VALUES ($1)
+           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+           RETURNING account_id""",
+        name,
+    )
+
+
+async def create_key(con: asyncpg.Connection, account_id: UUID, name: str = "") -> str:
+    key, prefix = new_key()
+    await con.execute(
+        "INSERT INTO api_keys (account_id, prefix, key_hash, name) VALUES ($1, $2, $3, $4)",
+        account_id,
+        prefix,
+        hash_key(key),
+        name,
+    )
+    return key
+
+
+async def account_for_key(con: asyncpg.Connection, key: str) -> UUID | None:
+    return await con.fetchval(
+        "SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(key)
+    )
+
+
+async def revoke_key(con: asyncpg.Connection, prefix: str) -> int:
+    result = await con.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", prefix
+    )
+    return int(result.split()[-1])
+
+
+async def account_by_name(con: asyncpg.Connection, name: str) -> UUID | None:
+    return await con.fetchval("SELECT account_id FROM accounts WHERE name = $1", name)
+
+
+async def list_keys(con: asyncpg.Connection, account_id: UUID) -> list[asyncpg.Record]:
+    return await con.fetch(
+        "SELECT prefix, name, created_at, revoked_at FROM api_keys WHERE account_id = $1 ORDER BY created_at",
+        account_id,
+    )

@@ -1,0 +1,63 @@
+"""gRPC channels to our own services: an API key or the internal token added to every call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import grpc
+
+from leadrelay.auth import bearer_metadata, internal_metadata
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+class _Metadata(
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
+        self._metadata = tuple(metadata)
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        metadata = grpc.aio.Metadata(*self._metadata, *(details.metadata or ()))
+        return grpc.aio.ClientCallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+        )
+
+    async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request)
+
+    async def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request_iterator)
+
+    async def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request_iterator)
+
+
+def channel(target: str, metadata: Sequence[tuple[str, str]] = ()) -> grpc.aio.Channel:
+    interceptors: list[Any] = [_Metadata(metadata)] if metadata else []
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)
+
+
+def api_key_channel(target: str, api_key: str) -> grpc.aio.Channel:
+    return channel(target, bearer_metadata(api_key))
+
+
+def internal_channel(target: str, internal_token: str) -> grpc.aio.Channel:
+    """A channel for service-to-service calls; each call names its account with `as_account`."""
+    return channel(target, ())
+
+
+def as_account(internal_token: str, account_id: UUID | str) -> tuple[tuple[str, str], ...]:
+    """Per-call metadata for an internal call on an account's behalf."""
+    return internal_metadata(internal_token, account_id)

@@ -1,0 +1,77 @@
+"""The asyncpg pool: where the database is, how to reach it, and the codecs every connection gets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+
+from leadrelay import embedded_pg
+from leadrelay.settings import Settings
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database named by a setting cannot be reached; the message names the setting."""
+
+
+def resolve_dsn(settings: Settings) -> str:
+    """DATABASE_URL when set, else the embedded server under LEADRELAY_HOME (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_pg.start(settings.home_path / "pgdata")
+
+
+async def init_connection(con: asyncpg.Connection) -> None:
+    # json/jsonb columns come and go as Python values.
+    for typename in ("json", "jsonb"):
+        await con.set_type_codec(
+            typename, encoder=_dumps, decoder=json.loads, schema="pg_catalog", format="text"
+        )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+async def connect(dsn: str, *, settings: Settings | None = None, timeout: float = 10.0) -> asyncpg.Connection:
+    try:
+        con = await asyncpg.connect(dsn, timeout=timeout)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(_unreachable(dsn, settings, exc)) from exc
+    await init_connection(con)
+    return con
+
+
+async def create_pool(
+    dsn: str, *, settings: Settings | None = None, min_size: int | None = None, max_size: int | None = None
+) -> asyncpg.Pool:
+    s = settings or Settings()
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=s.db_pool_min if min_size is None else min_size,
+            max_size=s.db_pool_max if max_size is None else max_size,
+            init=init_connection,
+            timeout=10.0,
+        )
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(_unreachable(dsn, settings, exc)) from exc
+    assert pool is not None
+    return pool
+
+
+def _unreachable(dsn: str, settings: Settings | None, exc: BaseException) -> str:
+    where = "DATABASE_URL" if settings is None or settings.database_url else "the embedded PostgreSQL"
+    return f"cannot reach the database at {redact_dsn(dsn)} ({where}): {type(exc).__name__}: {exc}"
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages and logs."""
+    if "://" not in dsn or "@" not in dsn:
+        return dsn
+    scheme, rest = dsn.split("://", 1)
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else dsn

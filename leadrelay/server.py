@@ -1,0 +1,260 @@
+"""The gRPC server bootstrap shared by every service, and the process lifecycle around it.
+
+One lifecycle, as nested `async with`: pool -> migrate -> server (call wrapper, servicers, health,
+reflection, bind) -> SERVING -> wait for SIGTERM/SIGINT -> NOT_SERVING -> stop(grace) -> pool closes.
+Tests use the same context managers, bound to 127.0.0.1:0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from leadrelay import errors, migrations
+from leadrelay.auth import Authenticator, Unauthenticated, reset_account, set_account
+from leadrelay.db import DatabaseUnavailable, create_pool, resolve_dsn
+from leadrelay.log import log_context, setup_logging
+from leadrelay.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+# Health and reflection need no key: load balancers and grpcurl call them.
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_STATUS = [
+    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+]
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def status_for(exc: errors.LeadRelayError) -> grpc.StatusCode:
+    for kind, code in _STATUS:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One gRPC service to register: its full name, the servicer, and the generated add function."""
+
+    name: str
+    servicer: Any
+    add: Callable[[Any, grpc.aio.Server], None]
+
+
+@dataclass(frozen=True)
+class GrpcServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: tuple[str, ...]
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Per call: a request id and the method in the log context, the API key's account, and domain
+    errors turned into status codes (all in this one place)."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._auth = authenticator
+
+    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(PUBLIC_PREFIXES):
+            return handler
+        return _wrap(handler, method, self._auth)
+
+
+def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> grpc.RpcMethodHandler:
+    @contextlib.asynccontextmanager
+    async def scope(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        metadata = tuple(context.invocation_metadata() or ())
+        request_id = dict(metadata).get("x-request-id") or uuid.uuid4().hex[:12]
+        started = time.perf_counter()
+        with log_context(rpc=method.rsplit("/", 1)[-1], request_id=request_id):
+            try:
+                account = await auth.account_for(metadata)
+            except Unauthenticated as exc:
+                log.info("unauthenticated call", extra={"reason": str(exc)})
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            token = set_account(account)
+            try:
+                with log_context(account=str(account)):
+                    yield
+            except errors.LeadRelayError as exc:
+                await context.abort(status_for(exc), str(exc))
+            except (grpc.aio.AbortError, asyncio.CancelledError):
+                raise
+            except Exception:
+                log.exception("rpc failed")
+                await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
+            finally:
+                reset_account(token)
+                log.debug("rpc done", extra={"ms": round((time.perf_counter() - started) * 1000, 2)})
+
+    if handler.unary_unary or handler.stream_unary:
+        streaming_request = handler.unary_unary is None
+        inner = handler.stream_unary if streaming_request else handler.unary_unary
+
+        async def unary_response(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with scope(context):
+                return await inner(request_or_iterator, context)
+
+        make = grpc.stream_unary_rpc_method_handler if streaming_request else grpc.unary_unary_rpc_method_handler
+        return make(
+            unary_response,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    streaming_request = handler.unary_stream is None
+    inner_stream = handler.stream_stream if streaming_request else handler.unary_stream
+
+    async def stream_response(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        async with scope(context):
+            result = inner_stream(request_or_iterator, context)
+            if inspect.isasyncgen(result):
+                async for item in result:
+                    yield item
+            else:
+                await result
+
+    make_stream = grpc.stream_stream_rpc_method_handler if streaming_request else grpc.unary_stream_rpc_method_handler
+    return make_stream(
+        stream_response,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def unimplemented(method: str, missing: str) -> Callable[..., Any]:
+    """A servicer method for an RPC whose capability is not built yet: UNIMPLEMENTED, saying what."""
+
+    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method}: {missing} is not built yet")
+
+    handler.__name__ = method
+    return handler
+
+
+@asynccontextmanager
+async def grpc_server(
+    settings: Settings, pool: asyncpg.Pool, specs: list[ServiceSpec], *, port: int, host: str | None = None
+) -> AsyncIterator[GrpcServer]:
+    """A started server; health says SERVING while it runs and NOT_SERVING while it drains."""
+    authenticator = Authenticator(pool, settings.internal_token, settings.api_key_cache_seconds)
+    server = grpc.aio.server(
+        interceptors=[CallInterceptor(authenticator)],
+        options=[
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    for spec in specs:
+        spec.add(spec.servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = tuple(s.name for s in specs)
+    reflection.enable_server_reflection(
+        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    address = f"{host or settings.host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise PortInUse(f"cannot listen on {address} (gRPC): the port is in use or not allowed") from exc
+    if not bound:
+        raise PortInUse(f"cannot listen on {address} (gRPC): the port is in use or not allowed")
+    await server.start()
+    for name in ("", *names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("grpc serving", extra={"address": f"{host or settings.host}:{bound}", "services": ",".join(names)})
+    try:
+        yield GrpcServer(server, bound, health_servicer, names)
+    finally:
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(settings.grpc_grace_seconds)
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """The pool, with the schema migrated (or checked, when LEADRELAY_MIGRATE_ON_START=false)."""
+    dsn = await asyncio.to_thread(resolve_dsn, settings)
+    pool = await create_pool(dsn, settings=settings)
+    try:
+        async with pool.acquire() as con:
+            if settings.migrate_on_start:
+                await migrations.migrate(con)
+            else:
+                missing = await migrations.pending(con)
+                if missing:
+                    raise migrations.MigrationError(
+                        f"the database lacks migration {missing[0].name}: run `leadrelay migrate` first"
+                    )
+        yield pool
+    finally:
+        await pool.close()
+
+
+Running = Callable[[Settings, asyncpg.Pool], AbstractAsyncContextManager[Any]]
+
+
+def run_process(name: str, running: Running, settings: Settings | None = None) -> int:
+    """A service's main: settings, logging, database, `running(settings, pool)` until a signal.
+
+    Fatal set-up errors end with one clear line naming the setting, port or file, and exit 1.
+    """
+    try:
+        settings = settings or Settings.from_env()
+    except SettingsError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(_serve(name, settings, running))
+    except (DatabaseUnavailable, migrations.MigrationError, PortInUse, SettingsError, RuntimeError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve(name: str, settings: Settings, running: Running) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with database(settings) as pool, running(settings, pool):
+        log.info(f"{name} ready")
+        await stop.wait()
+        log.info(f"{name} stopping")

@@ -1,0 +1,187 @@
+"""`leadrelay up` (what `make run` calls): the embedded database, migrations, a demo account and key,
+every process as a child, health waits, the endpoint list, and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from leadrelay import accounts, local_secrets, migrations
+from leadrelay.db import connect, redact_dsn, resolve_dsn
+from leadrelay.settings import Settings
+
+DEMO_ACCOUNT = "demo"
+HEALTH_TIMEOUT_SECONDS = 90.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    ready: Callable[[], bool]
+    endpoint: str
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _grpc_healthy(target: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with grpc.insecure_channel(target) as ch:
+                reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                return reply.status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.RpcError:
+            return False
+
+    return check
+
+
+def _http_healthy(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:  # noqa: S310 - loopback only
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    return check
+
+
+def children(settings: Settings) -> list[Child]:
+    py = sys.executable
+    host = settings.host
+    return [
+        Child("sandbox", [py, "-m", "sandbox"], _http_healthy(f"http://{host}:{settings.sandbox_port}/healthz"),
+              f"http://{host}:{settings.sandbox_port}"),
+        Child("validation", [py, "-m", "validation_service"],
+              _grpc_healthy(f"{host}:{settings.validation_grpc_port}"), f"grpc://{host}:{settings.validation_grpc_port}"),
+        Child("ingest", [py, "-m", "ingest_service"], lambda: _grpc_healthy(f"{host}:{settings.ingest_grpc_port}")()
+              and _http_healthy(f"http://{host}:{settings.ingest_http_port}/healthz")(),
+              f"grpc://{host}:{settings.ingest_grpc_port}  http://{host}:{settings.ingest_http_port}"),
+        Child("feedback", [py, "-m", "feedback_service"],
+              _grpc_healthy(f"{host}:{settings.feedback_grpc_port}"), f"grpc://{host}:{settings.feedback_grpc_port}"),
+        Child("reports", [py, "-m", "streamlit", "run", "reports_app/app.py", "--server.port", str(settings.reports_port),
+                          "--server.address", host, "--server.headless", "true",
+                          "--browser.gatherUsageStats", "false"],
+              _http_healthy(f"http://{host}:{settings.reports_port}/_stcore/health"),
+              f"http://{host}:{settings.reports_port}"),
+        Child("scheduler", [py, "-m", "reports_app.scheduler"], lambda: True, "(no port)"),
+    ]
+
+
+def _demo_hooks() -> list[Callable[[Settings, str], Any]]:
+    """Demo set-up that later capabilities add (connect sandbox sources, criteria, destinations)."""
+    return []
+
+
+async def _prepare(settings: Settings, dsn: str) -> str:
+    con = await connect(dsn, settings=settings)
+    try:
+        await migrations.migrate(con)
+        key_file = settings.home_path / "demo-api-key"
+        account_id = await accounts.ensure_account(con, DEMO_ACCOUNT)
+        if key_file.exists() and await accounts.account_for_key(con, key_file.read_text().strip()):
+            return key_file.read_text().strip()
+        key = await accounts.create_key(con, account_id, "demo")
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+    finally:
+        await con.close()
+
+
+def up(settings: Settings) -> int:
+    started = time.monotonic()
+    home = settings.home_path
+    home.mkdir(parents=True, exist_ok=True)
+    generated = local_secrets.load_or_create(home)
+    env = {**generated, **os.environ}  # the environment wins over generated secrets
+    settings = Settings.from_env(env)
+    print(f"LeadRelay: starting (data in {home})", flush=True)
+    dsn = resolve_dsn(settings)
+    print(f"  database   {redact_dsn(dsn)}", flush=True)
+    api_key = asyncio.run(_prepare(settings, dsn))
+    child_env = {**env, **settings.as_env(), "DATABASE_URL": dsn,
+                 "GRAPH_API_BASE_URL": env.get("GRAPH_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
+                 "LINKEDIN_API_BASE_URL": env.get("LINKEDIN_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"),
+                 "CAPI_BASE_URL": env.get("CAPI_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
+                 "POSTOUT_ALLOW_PRIVATE_URLS": env.get("POSTOUT_ALLOW_PRIVATE_URLS", "true"),
+                 "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    settings = Settings.from_env(child_env)
+    procs = children(settings)
+    stopping = False
+
+    def request_stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        for child in procs:
+            child.process = subprocess.Popen(child.argv, env=child_env)
+        if not _wait_healthy(procs, lambda: stopping):
+            return 1
+        for hook in _demo_hooks():
+            hook(settings, api_key)
+        took = time.monotonic() - started
+        print(f"\nLeadRelay is up ({took:.1f} s). Endpoints:", flush=True)
+        for child in procs:
+            print(f"  {child.name:<11}{child.endpoint}", flush=True)
+        print(f"\n  demo API key  {api_key}\n  (grpcurl -H 'authorization: Bearer {api_key}' "
+              f"-plaintext {settings.host}:{settings.ingest_grpc_port} list)\n\nCtrl-C stops everything.", flush=True)
+        print("all processes healthy", flush=True)
+        while not stopping:
+            dead = [c for c in procs if c.process and c.process.poll() is not None]
+            if dead:
+                print(f"leadrelay: {dead[0].name} exited with code {dead[0].process.returncode}; stopping", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        _stop_all(procs)
+
+
+def _wait_healthy(procs: list[Child], stopping: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+    waiting = list(procs)
+    while waiting and not stopping():
+        for child in list(waiting):
+            assert child.process is not None
+            if child.process.poll() is not None:
+                print(f"leadrelay: {child.name} exited with code {child.process.returncode} while starting "
+                      f"(see its message above)", file=sys.stderr)
+                return False
+            if child.ready():
+                print(f"  {child.name:<11}healthy", flush=True)
+                waiting.remove(child)
+        if time.monotonic() > deadline:
+            print(f"leadrelay: not healthy after {HEALTH_TIMEOUT_SECONDS:.0f} s: "
+                  f"{', '.join(c.name for c in waiting)}", file=sys.stderr)
+            return False
+        time.sleep(0.2)
+    return not waiting
+
+
+def _stop_all(procs: list[Child]) -> None:
+    running = [c.process for c in procs if c.process and c.process.poll() is None]
+    for p in running:
+        p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for p in running:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    print("LeadRelay stopped.", flush=True)

@@ -1,0 +1,53 @@
+"""The sandbox process: one aiohttp application, one module per stand-in, each adding its routes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from leadrelay.http import http_server
+from leadrelay.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def _route_modules() -> list[Callable[[web.Application], None]]:
+    """Each stand-in's `setup(app)`; a new stand-in adds itself here."""
+    return []
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=50 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app.router.add_get("/healthz", healthz)
+    for setup in _route_modules():
+        setup(app)
+    return app
+
+
+@dataclass
+class RunningSandbox:
+    port: int
+    app: web.Application
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, *, port: int | None = None) -> AsyncIterator[RunningSandbox]:
+    app = build_app(settings)
+    async with http_server(
+        app, settings.host, settings.sandbox_port if port is None else port, what="sandbox"
+    ) as bound:
+        yield RunningSandbox(bound, app)
