@@ -65,6 +65,9 @@ CREATE TABLE leads (
     platform_context  jsonb NOT NULL DEFAULT '{}',
     is_test           boolean NOT NULL DEFAULT false,
     criteria_version  integer NOT NULL DEFAULT 0,
+    -- Summary of the lead's deliveries ('' none, PENDING, RETRYING, POSTED, FAILED,
+    -- REJECTED_BY_DESTINATION, NOT_POSTED), kept current by the post-out workers for lists and exports.
+    post_out_status   text NOT NULL DEFAULT '',
     captured_at       timestamptz NOT NULL DEFAULT now(),
     received_at       timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
