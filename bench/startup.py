@@ -56,9 +56,9 @@ def _postgres_rss(home: Path) -> float:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if str(home) in _cmdline(int(proc.name)) or "postgres:" in _cmdline(int(proc.name)) and _is_ours(
+                if str(home) in _cmdline(int(proc.name)) or ("postgres:" in _cmdline(int(proc.name)) and _is_ours(
                     int(proc.name), home
-                ):
+                )):
                     total += _rss_mb(int(proc.name))
             except OSError:
                 continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -35,10 +34,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-async def connect(dsn: str, *, settings: Settings | None = None, timeout: float = 10.0) -> asyncpg.Connection:
+async def connect(
+    dsn: str, *, settings: Settings | None = None, connect_timeout: float = 10.0
+) -> asyncpg.Connection:
     try:
-        con = await asyncpg.connect(dsn, timeout=timeout)
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        con = await asyncpg.connect(dsn, timeout=connect_timeout)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(_unreachable(dsn, settings, exc)) from exc
     await init_connection(con)
     return con
@@ -56,7 +57,7 @@ async def create_pool(
             init=init_connection,
             timeout=10.0,
         )
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(_unreachable(dsn, settings, exc)) from exc
     assert pool is not None
     return pool

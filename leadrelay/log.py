@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})
+# Never mutated in place: log_context/bind always set a new dict.
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -81,7 +82,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
 
 def mask_email(email: str) -> str:
     """A log-safe stand-in for an address: its domain and a short digest, never the local part."""
-    local, _, domain = email.partition("@")
+    _, _, domain = email.partition("@")
     return f"{_digest(email)}@{domain}" if domain else _digest(email)
 
 

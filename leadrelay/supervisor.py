@@ -49,7 +49,7 @@ def _grpc_healthy(target: str) -> Callable[[], bool]:
 def _http_healthy(url: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=1) as reply:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=1) as reply:
                 return bool(reply.status == 200)
         except OSError:
             return False
@@ -70,9 +70,9 @@ def children(settings: Settings) -> list[Child]:
               f"grpc://{host}:{settings.ingest_grpc_port}  http://{host}:{settings.ingest_http_port}"),
         Child("feedback", [py, "-m", "feedback_service"],
               _grpc_healthy(f"{host}:{settings.feedback_grpc_port}"), f"grpc://{host}:{settings.feedback_grpc_port}"),
-        Child("reports", [py, "-m", "streamlit", "run", "reports_app/app.py", "--server.port", str(settings.reports_port),
-                          "--server.address", host, "--server.headless", "true",
-                          "--browser.gatherUsageStats", "false"],
+        Child("reports", [py, "-m", "streamlit", "run", "reports_app/app.py",
+                          "--server.port", str(settings.reports_port), "--server.address", host,
+                          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
               _http_healthy(f"http://{host}:{settings.reports_port}/_stcore/health"),
               f"http://{host}:{settings.reports_port}"),
         Child("scheduler", [py, "-m", "reports_app.scheduler"], lambda: True, "(no port)"),
@@ -144,7 +144,8 @@ def up(settings: Settings) -> int:
         while not stopping:
             dead = [c for c in procs if c.process and c.process.poll() is not None]
             if dead:
-                print(f"leadrelay: {dead[0].name} exited with code {dead[0].process.returncode}; stopping", file=sys.stderr)
+                code = dead[0].process.returncode if dead[0].process else None
+                print(f"leadrelay: {dead[0].name} exited with code {code}; stopping", file=sys.stderr)
                 return 1
             time.sleep(0.5)
         return 0
