@@ -22,7 +22,9 @@ class RunningFeedback:
 
 def background_loops(settings: Settings, pool: asyncpg.Pool) -> list:
     """The feedback process's loops (the dispatcher); each capability adds its own here."""
-    return []
+    from feedback_service import dispatcher
+
+    return [dispatcher.run(settings, pool)]
 
 
 @contextlib.asynccontextmanager

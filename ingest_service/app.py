@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 
+from ingest_service import pollers, sweeper
 from ingest_service.deps import IngestDeps
 from ingest_service.http_app import build_app
 from ingest_service.servicer import IngestServicer
@@ -29,7 +30,7 @@ class RunningIngest:
 
 def background_loops(deps: IngestDeps) -> list:
     """The ingest process's loops (sweeper, pollers); each capability adds its own here."""
-    return []
+    return [sweeper.loop(deps), *pollers.loops(deps)]
 
 
 @contextlib.asynccontextmanager

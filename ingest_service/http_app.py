@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ingest_service import webhooks
 from ingest_service.deps import IngestDeps
 
 DEPS = web.AppKey("deps", IngestDeps)
@@ -20,4 +21,5 @@ def build_app(deps: IngestDeps) -> web.Application:
     app = web.Application(client_max_size=10 * 1024 * 1024)
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
+    webhooks.setup(app, deps)
     return app

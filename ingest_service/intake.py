@@ -1,18 +1,239 @@
 """Lead intake: store each lead (raw answers, mapped fields, PROCESSING, `received` event) in one
 transaction, then have it judged by ValidationService.ValidateLeads. The one path every channel
-uses: SubmitLead(s), platform webhooks, polls and syncs, and file import."""
+uses: SubmitLead(s), platform webhooks, polls and syncs, and file import.
+
+Bulk by construction: one query resolves the batch's sources, one its forms, one multi-row INSERT
+... ON CONFLICT DO NOTHING stores the new leads, one INSERT their `received` events, and one
+ValidateLeads call judges each `validate_batch_size` chunk.
+
+Unknown ids: a lead whose source is unknown (or another account's) cannot be stored, so the whole
+call fails with NOT_FOUND (PERMISSION_DENIED) naming it. A form the source does not know yet is, by
+default, registered on the spot (enabled, with the source's default mapping): platforms add forms
+without telling us and their leads must never be dropped. The public SubmitLead(s) RPCs pass
+`unknown_forms="refuse"` instead: an API caller naming a form that does not exist gets NOT_FOUND.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import threading
+import time
 from collections.abc import Sequence
 from uuid import UUID
 
+import asyncpg
+import grpc
+
+from ingest_service import leads_store, mapping, sources_store
 from ingest_service.deps import IngestDeps
-from leadrelay.leads import IncomingLead, Outcome
+from leadrelay import clients
+from leadrelay.errors import NotFound, PermissionDenied
+from leadrelay.leads import PROCESSING, IncomingLead, Outcome
+from leadrelay.v1 import common_pb2, validation_pb2
+
+log = logging.getLogger(__name__)
+
+WAITING = "stored; waiting for validation"
+UNREACHABLE = "stored; the validation service could not be reached, the lead will be judged when it is back"
 
 
-async def submit(deps: IngestDeps, account_id: UUID, leads: Sequence[IncomingLead]) -> list[Outcome]:
+async def submit(
+    deps: IngestDeps,
+    account_id: UUID,
+    leads: Sequence[IncomingLead],
+    *,
+    unknown_forms: str = "register",
+    via: str = "",
+) -> list[Outcome]:
     """Stores and judges `leads` (one outcome each, in order). A repeat of a known platform lead id
     returns the first outcome with duplicate=True and changes nothing. If validation cannot be
-    reached the leads stay PROCESSING (the sweeper re-drives them) and their outcome says so."""
-    raise NotImplementedError("lead intake (capture core) is not built yet")
+    reached the leads stay PROCESSING (the sweeper re-drives them) and their outcome says so.
+
+    `unknown_forms`: "register" (connectors, files) or "refuse" (NOT_FOUND, the public RPCs).
+    `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...)."""
+    if not leads:
+        return []
+    ids = new_lead_ids(len(leads))
+    async with deps.pool.acquire() as con, con.transaction():
+        mappings, form_ids = await _resolve(con, account_id, leads, unknown_forms)
+        # The first occurrence of a (source, platform lead id) in the batch is the one stored.
+        first: dict[tuple[UUID, str], int] = {}
+        repeat_of: dict[int, int] = {}
+        new = leads_store.NewLeads([], [], [], [], [], [], [], [], [])
+        mapped: list[dict[str, str]] = []
+        for i, lead in enumerate(leads):
+            key = (lead.source_id, lead.platform_lead_id or str(ids[i]))
+            form_id = form_ids[i]
+            fields = mapping.apply(lead.answers, mappings[(lead.source_id, form_id)])
+            mapped.append(fields)
+            if key in first:
+                repeat_of[i] = first[key]
+                continue
+            first[key] = i
+            new.lead_ids.append(ids[i])
+            new.source_ids.append(lead.source_id)
+            new.form_ids.append(form_id)
+            new.platform_lead_ids.append(key[1])
+            new.answers.append(_dumps([a.as_json() for a in lead.answers]))
+            new.fields.append(_dumps(fields))
+            new.contexts.append(_dumps(dict(lead.platform_context)))
+            new.is_test.append(lead.is_test)
+            new.captured_at.append(lead.captured_at)
+        inserted = await leads_store.insert_leads(con, account_id, new)
+        stored = [i for i in first.values() if ids[i] in inserted]
+        if stored:
+            await leads_store.add_events(con, account_id, [ids[i] for i in stored], "received", [via] * len(stored))
+        known_keys = [k for k, i in first.items() if ids[i] not in inserted]
+        known = await leads_store.known_leads(con, known_keys) if known_keys else {}
+
+    outcomes: list[Outcome | None] = [None] * len(leads)
+    for key, i in first.items():
+        if ids[i] in inserted:
+            outcomes[i] = Outcome(ids[i], key[1], PROCESSING, "", WAITING, False, mapped[i])
+        else:
+            row = known[key]
+            reason = row["custom_reason"] or (WAITING if row["status"] == PROCESSING else "")
+            outcomes[i] = Outcome(
+                row["lead_id"], key[1], row["status"], row["disposition_code"], reason, True, row["fields"]
+            )
+
+    judged = await validate(deps, account_id, [ids[i] for i in stored])
+    for i in stored:
+        verdict = judged.get(ids[i])
+        if verdict is None:
+            continue
+        if verdict.status == PROCESSING:  # not judged: keep what we know, say why
+            outcomes[i] = dataclasses.replace(outcomes[i], custom_reason=verdict.custom_reason)  # type: ignore[arg-type]
+        else:
+            outcomes[i] = verdict
+    for i, j in repeat_of.items():
+        o = outcomes[j]
+        assert o is not None
+        outcomes[i] = Outcome(o.lead_id, o.platform_lead_id, o.status, o.disposition_code, o.custom_reason, True,
+                              o.fields)
+    return outcomes  # type: ignore[return-value]
+
+
+async def validate(deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID]) -> dict[UUID, Outcome]:
+    """Has the leads judged, one ValidateLeads call per chunk. Leads of a chunk that could not be
+    judged (validation unreachable, deadline passed) come back PROCESSING with the reason."""
+    if not lead_ids:
+        return {}
+    size = max(1, deps.settings.validate_batch_size)
+    chunks = [lead_ids[i : i + size] for i in range(0, len(lead_ids), size)]
+    results = await asyncio.gather(*(_validate_chunk(deps, account_id, c) for c in chunks))
+    return {k: v for r in results for k, v in r.items()}
+
+
+async def _validate_chunk(deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID]) -> dict[UUID, Outcome]:
+    try:
+        response = await deps.validation.ValidateLeads(
+            validation_pb2.ValidateLeadsRequest(lead_ids=[str(i) for i in lead_ids]),
+            metadata=clients.as_account(deps.settings.internal_token, account_id),
+            timeout=deps.settings.validation_timeout_seconds,
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.warning(
+            "validation unreachable; leads stay PROCESSING",
+            extra={"leads": len(lead_ids), "code": exc.code().name, "detail": exc.details()},
+        )
+        code = exc.code()
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            reason = UNREACHABLE
+        else:
+            reason = f"stored; validation failed ({code.name}), the lead will be judged again"
+        return {i: Outcome(i, "", PROCESSING, "", reason) for i in lead_ids}
+    return {UUID(o.lead_id): outcome_from_proto(o) for o in response.outcomes}
+
+
+async def _resolve(
+    con: asyncpg.Connection, account_id: UUID, leads: Sequence[IncomingLead], unknown_forms: str
+) -> tuple[dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]], list[UUID | None]]:
+    """Checks the sources, finds (or registers) the forms; returns the mapping in force per
+    (source, form) and each lead's form_id."""
+    source_ids = list(dict.fromkeys(lead.source_id for lead in leads))
+    sources = {r["source_id"]: r for r in await sources_store.sources_for_intake(con, source_ids)}
+    for sid in source_ids:
+        row = sources.get(sid)
+        if row is None:
+            raise NotFound("source", str(sid))
+        if row["account_id"] != account_id:
+            raise PermissionDenied("source", str(sid))
+    wanted = list(dict.fromkeys((lead.source_id, lead.form_ref) for lead in leads if lead.form_ref))
+    forms: dict[tuple[UUID, str], asyncpg.Record] = {}
+    if wanted:
+        for r in await sources_store.forms_for_intake(con, source_ids, [ref for _, ref in wanted]):
+            forms[(r["source_id"], r["platform_form_id"])] = r
+            forms[(r["source_id"], str(r["form_id"]))] = r
+        missing = [w for w in wanted if w not in forms]
+        if missing:
+            if unknown_forms == "refuse":
+                raise NotFound("form", missing[0][1])
+            for r in await sources_store.register_forms(con, account_id, missing):
+                forms[(r["source_id"], r["platform_form_id"])] = r
+    mappings: dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]] = {}
+    form_ids: list[UUID | None] = []
+    for lead in leads:
+        form = forms[(lead.source_id, lead.form_ref)] if lead.form_ref else None
+        form_id = form["form_id"] if form is not None else None
+        form_ids.append(form_id)
+        if (lead.source_id, form_id) not in mappings:
+            raw = form["mapping"] if form is not None and form["mapping"] is not None else None
+            if raw is None:
+                raw = sources[lead.source_id]["default_mapping"]
+            mappings[(lead.source_id, form_id)] = mapping.from_json(raw)
+    return mappings, form_ids
+
+
+
+def outcome_from_proto(o: common_pb2.LeadOutcome) -> Outcome:
+    return Outcome(
+        UUID(o.lead_id) if o.lead_id else None,
+        o.platform_lead_id,
+        common_pb2.LeadStatus.Name(o.status).removeprefix("LEAD_STATUS_"),
+        o.disposition_code,
+        o.custom_reason,
+        o.duplicate,
+        dict(o.fields),
+    )
+
+
+def outcome_to_proto(o: Outcome) -> common_pb2.LeadOutcome:
+    return common_pb2.LeadOutcome(
+        lead_id=str(o.lead_id) if o.lead_id else "",
+        platform_lead_id=o.platform_lead_id,
+        status=common_pb2.LeadStatus.Value(f"LEAD_STATUS_{o.status}"),
+        disposition_code=o.disposition_code,
+        custom_reason=o.custom_reason,
+        duplicate=o.duplicate,
+        fields=dict(o.fields),
+    )
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Time-ordered lead ids (UUIDv7 layout): ids sort by arrival, which keeps the primary key's inserts
+# at the right edge of the index and gives the duplicate rule a stable "earlier" within a batch.
+_lock = threading.Lock()
+_last = [0, 0]  # [ms, counter]
+
+
+def new_lead_ids(n: int) -> list[UUID]:
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms > _last[0]:
+            _last[0], _last[1] = ms, int.from_bytes(os.urandom(9)) >> 4  # 68 random bits: room to count
+        out = []
+        for _ in range(n):
+            _last[1] += 1
+            counter = _last[1] & ((1 << 74) - 1)
+            high = (_last[0] << 80) | (0x7 << 76) | ((counter >> 62) << 64)
+            value = high | (0b10 << 62) | (counter & ((1 << 62) - 1))
+            out.append(UUID(int=value))
+        return out

@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list[Callable[[Any], None]]:
     """Sub-commands added by later capabilities (each module exposes `add_commands(subparsers)`)."""
-    return []
+    from leadrelay import users
+
+    return [users.add_commands]
 
 
 def main(argv: list[str] | None = None) -> int:

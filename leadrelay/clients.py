@@ -16,12 +16,7 @@ CHANNEL_OPTIONS = [
 ]
 
 
-class _Metadata(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
+class _Metadata:
     def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
         self._metadata = tuple(metadata)
 
@@ -44,8 +39,23 @@ class _Metadata(
         return await continuation(self._details(details), request_iterator)
 
 
+# grpc.aio files an interceptor under the first of the four call kinds it is an instance of, so one
+# object implementing all four would only ever see unary-unary calls: one instance per kind.
+class _UnaryUnary(_Metadata, grpc.aio.UnaryUnaryClientInterceptor): ...
+
+
+class _UnaryStream(_Metadata, grpc.aio.UnaryStreamClientInterceptor): ...
+
+
+class _StreamUnary(_Metadata, grpc.aio.StreamUnaryClientInterceptor): ...
+
+
+class _StreamStream(_Metadata, grpc.aio.StreamStreamClientInterceptor): ...
+
+
 def channel(target: str, metadata: Sequence[tuple[str, str]] = ()) -> grpc.aio.Channel:
-    interceptors: list[Any] = [_Metadata(metadata)] if metadata else []
+    kinds = (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
+    interceptors: list[Any] = [kind(metadata) for kind in kinds] if metadata else []
     return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)
 
 

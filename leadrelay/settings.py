@@ -119,6 +119,8 @@ class Settings:
     capi_base_url: str = env("CAPI_BASE_URL", "https://graph.facebook.com")
     capi_api_version: str = env("CAPI_API_VERSION", "v25.0")
     feedback_poll_seconds: float = env("FEEDBACK_POLL_SECONDS", 2.0)
+    feedback_backoff_base_seconds: float = env("FEEDBACK_BACKOFF_BASE_SECONDS", 5.0)
+    feedback_backoff_max_seconds: float = env("FEEDBACK_BACKOFF_MAX_SECONDS", 900.0)
 
     # Reports and scheduled exports.
     reports_database_role: str = env("REPORTS_DATABASE_ROLE", "leadrelay_reader")

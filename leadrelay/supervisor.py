@@ -81,7 +81,11 @@ def children(settings: Settings) -> list[Child]:
 
 def _demo_hooks() -> list[Callable[[Settings, str], Any]]:
     """Demo set-up that later capabilities add (connect sandbox sources, criteria, destinations)."""
-    return []
+    from leadrelay import demo_connectors, demo_feedback, demo_post_out, demo_reports
+
+    # demo_post_out stays last: it gives every demo source the hooks before it created a destination.
+    return [demo_connectors.demo_connectors, demo_reports.demo_reports, demo_feedback.demo_feedback,
+            demo_post_out.demo_post_out]
 
 
 async def _prepare(settings: Settings, dsn: str) -> str:
@@ -132,8 +136,13 @@ def up(settings: Settings) -> int:
             child.process = subprocess.Popen(child.argv, env=child_env)
         if not _wait_healthy(procs, lambda: stopping):
             return 1
-        for hook in _demo_hooks():
-            hook(settings, api_key)
+        if settings.demo:
+            for hook in _demo_hooks():
+                try:
+                    hook(settings, api_key)
+                except Exception as exc:  # the demo is a convenience: report it, keep the system up
+                    print(f"leadrelay: demo set-up {hook.__name__} failed: {type(exc).__name__}: {exc}",
+                          file=sys.stderr, flush=True)
         took = time.monotonic() - started
         print(f"\nLeadRelay is up ({took:.1f} s). Endpoints:", flush=True)
         for child in procs:

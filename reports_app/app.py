@@ -1,4 +1,5 @@
-"""Streamlit entry point: `streamlit run reports_app/app.py`."""
+"""Streamlit entry point: `streamlit run reports_app/app.py`. Sign-in first; then the pages, each
+reading only the signed-in user's account."""
 
 from __future__ import annotations
 
@@ -6,19 +7,35 @@ import streamlit as st
 
 from leadrelay.settings import Settings
 from reports_app.database import Database
+from reports_app.views import leads, lifecycle, overview, post_outs, rejections, schedules, signin, sources
+
+PAGES = {
+    "Overview": overview.render,
+    "Leads Report": leads.render,
+    "Source Report": sources.render,
+    "Rejections": rejections.render,
+    "Post-outs": post_outs.render,
+    "Lifecycle": lifecycle.render,
+    "Schedules": schedules.render,
+}
 
 
 @st.cache_resource
-def database() -> Database:
-    return Database(Settings.from_env())
+def database(settings: Settings) -> Database:
+    return Database(settings)
 
 
-st.set_page_config(page_title="LeadRelay", layout="wide")
-st.title("LeadRelay")
-rows = database().fetch("SELECT status, count(*) AS n FROM leads GROUP BY status ORDER BY status")
-counts = {r["status"]: r["n"] for r in rows}
-cols = st.columns(4)
-cols[0].metric("Received", sum(counts.values()))
-cols[1].metric("Accepted", counts.get("ACCEPTED", 0))
-cols[2].metric("Rejected", counts.get("REJECTED", 0))
-cols[3].metric("Processing", counts.get("PROCESSING", 0))
+st.set_page_config(page_title="LeadRelay reports", layout="wide")
+db = database(Settings.from_env())
+user = st.session_state.get("user")
+if user is None:
+    signin.render(db)
+    st.stop()
+
+st.sidebar.markdown(f"**{user.account_name}**  \n{user.email} · {user.role}")
+if st.sidebar.button("Sign out", key="signout"):
+    st.session_state.clear()
+    st.rerun()
+page = st.sidebar.radio("Page", list(PAGES), key="page")
+st.title(page)
+PAGES[page](db, user)

@@ -1,18 +1,112 @@
-"""The scheduler of report exports: `python -m reports_app.scheduler`."""
+"""The scheduler of report exports: `python -m reports_app.scheduler`.
+
+Each tick folds the lead-count deltas into the report aggregates, turns due schedules into runs
+(one per schedule, however many slots were missed), and sends every pending run: each is claimed
+FOR UPDATE SKIP LOCKED, so replicas never send the same run twice. A failed send is recorded with
+its reason and retried with a growing delay, up to schedules.MAX_ATTEMPTS."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
 
 from leadrelay.db import DatabaseUnavailable
 from leadrelay.log import setup_logging
 from leadrelay.server import database
 from leadrelay.settings import Settings, SettingsError
+from leadrelay.tasks import background, every
+from reports_app import mailer, render, schedules
+from reports_app.cadence import zone
+from reports_app.database import reading
+from reports_app.filters import schedule_filter
 
 log = logging.getLogger("reports_app.scheduler")
+
+# Any constant the scheduler replicas agree on: only one folds the deltas at a time.
+_ROLLUP_LOCK = 0x2E9_0217
+
+
+async def rollup(con: asyncpg.Connection) -> int:
+    """Folds pending lead-count deltas into the aggregates (skipped if another replica is at it)."""
+    async with con.transaction():
+        if not await con.fetchval("SELECT pg_try_advisory_xact_lock($1)", _ROLLUP_LOCK):
+            return 0
+        return int(await con.fetchval("SELECT report_rollup()"))
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, *, retry_base_seconds: float = 60.0) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.retry_base_seconds = retry_base_seconds
+
+    async def tick(self) -> int:
+        """One pass; returns the number of runs attempted."""
+        async with self.pool.acquire() as con:
+            await rollup(con)
+            async with con.transaction():
+                await schedules.open_due_runs(con, datetime.now(UTC))
+        tried: list = []
+        while await self.deliver_one(tried):
+            pass
+        return len(tried)
+
+    async def deliver_one(self, tried: list) -> bool:
+        """Claims and sends one due run not tried yet in this pass (a failed one waits for the next)."""
+        async with self.pool.acquire() as con, con.transaction():
+            now = datetime.now(UTC)
+            run = await schedules.claim_run(con, now, tried)
+            if run is None:
+                return False
+            tried.append(run["run_id"])
+            recipients = list(run["recipients"])
+            try:
+                file = await self._render(run, now)
+                msg = mailer.report_message(
+                    self.settings.smtp_from, recipients,
+                    f"{render.TITLES[run['report']]}: {run['name']}", _body(run, file, now), file,
+                )
+                reply = await mailer.send(self.settings, msg)
+            except (mailer.SendFailed, ValueError) as exc:
+                retry_in = timedelta(seconds=self.retry_base_seconds * 2 ** run["attempts"])
+                status = await schedules.record_failed(con, run["run_id"], recipients, str(exc), retry_in, now)
+                log.warning("report delivery failed", extra={"schedule_id": str(run["schedule_id"]),
+                                                               "run_status": status, "reason": str(exc)})
+            else:
+                await schedules.record_sent(con, run["run_id"], recipients, file.filename, file.rows, reply)
+                log.info("report sent", extra={"schedule_id": str(run["schedule_id"]), "rows": file.rows,
+                                               "recipients": len(recipients)})
+            return True
+
+    async def _render(self, run: dict, now: datetime) -> mailer.ReportFile:
+        today = now.astimezone(zone(run["timezone"])).date()
+        f = schedule_filter(run["filters"], today)
+        async with reading(self.pool, self.settings.reports_database_role) as con:
+            return await render.report_file(con, run["account_id"], run["report"], f, run["format"], now)
+
+
+def _body(run: dict, file: mailer.ReportFile, now: datetime) -> str:
+    return (
+        f"{render.TITLES[run['report']]} “{run['name']}” for account {run['account_name']}\n"
+        f"{file.summary}.\n"
+        f"Attached: {file.filename} ({file.format}).\n\n"
+        f"Generated {now:%Y-%m-%d %H:%M} UTC by LeadRelay"
+        + (" (run now)." if run["manual"] else f" for the slot of {run['scheduled_for']:%Y-%m-%d %H:%M} UTC.")
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, pool: asyncpg.Pool, **kw: float) -> AsyncIterator[Scheduler]:
+    scheduler = Scheduler(settings, pool, **kw)
+    async with background(every(settings.scheduler_poll_seconds, scheduler.tick, name="scheduler")):
+        yield scheduler
 
 
 async def main(settings: Settings) -> None:
@@ -20,7 +114,7 @@ async def main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with database(settings):
+    async with database(settings) as pool, running(settings, pool):
         log.info("scheduler ready")
         await stop.wait()
 

@@ -17,7 +17,9 @@ SETTINGS = web.AppKey("settings", Settings)
 
 def _route_modules() -> list[Callable[[web.Application], None]]:
     """Each stand-in's `setup(app)`; a new stand-in adds itself here."""
-    return []
+    from sandbox import conversions_api, crm, graph_api, linkedin_api, smtp
+
+    return [graph_api.setup, linkedin_api.setup, crm.setup, smtp.setup, conversions_api.setup]
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -47,7 +49,11 @@ class RunningSandbox:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, port: int | None = None) -> AsyncIterator[RunningSandbox]:
     app = build_app(settings)
-    async with http_server(
-        app, settings.host, settings.sandbox_port if port is None else port, what="sandbox"
-    ) as bound:
-        yield RunningSandbox(bound, app)
+    from sandbox import smtp
+
+    async with (
+        http_server(app, settings.host, settings.sandbox_port if port is None else port, what="sandbox") as bound,
+        smtp.serving(settings.host, settings.smtp_port, app[smtp.MAILBOX]) as smtp_port,
+    ):
+        # extra["smtp_port"]: the SMTP server's bound port (SMTP_PORT, or a free one when 0).
+        yield RunningSandbox(bound, app, {"smtp_port": smtp_port, "mailbox": app[smtp.MAILBOX]})

@@ -69,6 +69,8 @@ def settings(base_settings: Settings, sandbox: RunningSandbox) -> Settings:
         graph_api_base_url=f"{sandbox.url}/graph",
         linkedin_api_base_url=f"{sandbox.url}/linkedin",
         capi_base_url=f"{sandbox.url}/graph",
+        smtp_host="127.0.0.1",
+        smtp_port=sandbox.extra["smtp_port"],
     )
 
 

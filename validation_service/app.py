@@ -23,7 +23,9 @@ class RunningValidation:
 
 def background_loops(settings: Settings, pool: asyncpg.Pool) -> list:
     """The validation process's loops (post-out workers); each capability adds its own here."""
-    return []
+    from validation_service import post_out_worker
+
+    return [post_out_worker.run(settings, pool)]
 
 
 @contextlib.asynccontextmanager

@@ -1,14 +1,29 @@
-"""PostOutService: destinations, post-out statuses and logs, retries."""
+"""PostOutService: destinations, post-out statuses and logs, retries. Translates protos to the pure
+destination types and the store's SQL; every query is scoped by the calling account."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
 import asyncpg
+import grpc
 
-from leadrelay.server import unimplemented
+from leadrelay.auth import current_account
+from leadrelay.crypto import SecretBox
+from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
+from leadrelay.protoconv import set_timestamp
 from leadrelay.settings import Settings
-from leadrelay.v1 import validation_pb2_grpc
+from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
+from validation_service import backoff, destinations, outbox, post_out_store
+from validation_service.destinations import BodyField, DestinationSpec, Success
 
-_MISSING = "post-out to the MA/CRM"
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
 
 
 class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
@@ -16,10 +31,330 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         self.settings = settings
         self.pool = pool
 
-    CreateDestination = unimplemented("CreateDestination", _MISSING)
-    UpdateDestination = unimplemented("UpdateDestination", _MISSING)
-    ListDestinations = unimplemented("ListDestinations", _MISSING)
-    ResumeDestination = unimplemented("ResumeDestination", _MISSING)
-    ListPostOuts = unimplemented("ListPostOuts", _MISSING)
-    ListPostOutAttempts = unimplemented("ListPostOutAttempts", _MISSING)
-    RetryPostOuts = unimplemented("RetryPostOuts", _MISSING)
+    # ---- destinations --------------------------------------------------------------------------
+
+    async def CreateDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        account = current_account()
+        source_id = _uuid(request.source_id, "source_id")
+        spec = DestinationSpec(
+            name=request.name,
+            url=request.url,
+            method=(request.method or "POST").upper(),
+            body_format=_body_format(request.body_format),
+            body=tuple(_body_field(m) for m in request.body),
+            headers=dict(request.headers),
+            success=_success(request.success) if request.HasField("success") else Success(),
+            timeout_ms=request.timeout_ms or destinations.DEFAULT_TIMEOUT_MS,
+            post_test_leads=request.post_test_leads,
+        )
+        async with self.pool.acquire() as con, con.transaction():
+            await _own_source(con, source_id, account)
+            destinations.validate(spec, await post_out_store.mapped_columns(con, source_id),
+                                  allow_private=self.settings.postout_allow_private_urls)
+            stored = await post_out_store.insert_destination(con, account, source_id, spec, self._seal(spec.headers))
+        return _destination_proto(stored)
+
+    async def UpdateDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        account = current_account()
+        destination_id = _uuid(request.destination_id, "destination_id")
+        async with self.pool.acquire() as con, con.transaction():
+            current = await _own_destination(con, destination_id, account)
+            old = current.spec
+            headers = dict(request.headers) if request.set_headers else old.headers
+            spec = DestinationSpec(
+                name=request.name if request.HasField("name") else old.name,
+                url=request.url if request.HasField("url") else old.url,
+                method=request.method.upper() if request.HasField("method") else old.method,
+                body_format=_body_format(request.body_format) if request.HasField("body_format") else old.body_format,
+                body=tuple(_body_field(m) for m in request.body) if request.set_body else old.body,
+                headers=headers,
+                success=_success(request.success) if request.HasField("success") else old.success,
+                timeout_ms=request.timeout_ms if request.HasField("timeout_ms") else old.timeout_ms,
+                enabled=request.enabled if request.HasField("enabled") else old.enabled,
+                post_test_leads=request.post_test_leads if request.HasField("post_test_leads") else old.post_test_leads,
+            )
+            columns = await post_out_store.mapped_columns(con, current.source_id)
+            # Stored headers are validated already (and their values are not at hand): check new ones only.
+            checked = spec if request.set_headers else dataclasses.replace(spec, headers={})
+            destinations.validate(checked, columns, allow_private=self.settings.postout_allow_private_urls)
+            sealed = self._seal(headers) if request.set_headers else current.headers_encrypted
+            stored = await post_out_store.update_destination(con, destination_id, spec, sealed)
+        return _destination_proto(stored)
+
+    async def ListDestinations(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        account = current_account()
+        source_id = _uuid(request.source_id, "source_id") if request.source_id else None
+        limit = _page_size(request.page_size)
+        after = None
+        if request.page_token:
+            at, ident = _token(request.page_token)
+            after = (datetime.fromisoformat(at), UUID(ident))
+        async with self.pool.acquire() as con:
+            if source_id:
+                await _own_source(con, source_id, account)
+            rows = await post_out_store.list_destinations(con, account, source_id, limit + 1, after)
+        response = validation_pb2.ListDestinationsResponse(destinations=[_destination_proto(d) for d in rows[:limit]])
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            response.next_page_token = _make_token(last.created_at.isoformat(), str(last.destination_id))
+        return response
+
+    async def ResumeDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        account = current_account()
+        destination_id = _uuid(request.destination_id, "destination_id")
+        async with self.pool.acquire() as con, con.transaction():
+            await _own_destination(con, destination_id, account)
+            stored = await post_out_store.resume_destination(con, destination_id)
+        return _destination_proto(stored)
+
+    def _seal(self, headers: dict[str, str] | Any) -> bytes | None:
+        if not headers:
+            return None
+        return SecretBox(self.settings.secret_key).encrypt(json.dumps(dict(headers)))
+
+    # ---- deliveries ----------------------------------------------------------------------------
+
+    async def ListPostOuts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        account = current_account()
+        source_id = _uuid(request.source_id, "source_id") if request.source_id else None
+        destination_id = _uuid(request.destination_id, "destination_id") if request.destination_id else None
+        lead_id = _uuid(request.lead_id, "lead_id") if request.lead_id else None
+        status = None
+        if request.status:
+            status = validation_pb2.PostOutStatus.Name(request.status).removeprefix("POST_OUT_STATUS_")
+        limit = _page_size(request.page_size)
+        after = None
+        if request.page_token:
+            at, lead, dest = _token(request.page_token)
+            after = (datetime.fromisoformat(at), UUID(lead), UUID(dest))
+        async with self.pool.acquire() as con:
+            if source_id:
+                await _own_source(con, source_id, account)
+            if destination_id:
+                await _own_destination(con, destination_id, account)
+            if lead_id:
+                await _own_leads(con, [lead_id], account)
+            rows = await post_out_store.list_post_outs(
+                con, account, source_id=source_id, destination_id=destination_id, lead_id=lead_id, status=status,
+                limit=limit + 1, after=after,
+            )
+        response = validation_pb2.ListPostOutsResponse(post_outs=[_post_out_proto(r) for r in rows[:limit]])
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            response.next_page_token = _make_token(
+                last["created_at"].isoformat(), str(last["lead_id"]), str(last["destination_id"])
+            )
+        return response
+
+    async def ListPostOutAttempts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        account = current_account()
+        if not request.lead_id and not request.destination_id:
+            raise InvalidArgument("lead_id", "name a lead_id or a destination_id")
+        lead_id = _uuid(request.lead_id, "lead_id") if request.lead_id else None
+        destination_id = _uuid(request.destination_id, "destination_id") if request.destination_id else None
+        limit = _page_size(request.page_size)
+        after = int(_token(request.page_token)[0]) if request.page_token else 0
+        async with self.pool.acquire() as con:
+            if lead_id:
+                await _own_leads(con, [lead_id], account)
+            if destination_id:
+                await _own_destination(con, destination_id, account)
+            rows = await post_out_store.list_attempts(
+                con, account, lead_id=lead_id, destination_id=destination_id, limit=limit + 1, after=after
+            )
+        response = validation_pb2.ListPostOutAttemptsResponse()
+        for r in rows[:limit]:
+            attempt = response.attempts.add(
+                lead_id=str(r["lead_id"]), destination_id=str(r["destination_id"]), attempt=r["attempt"],
+                status_code=r["status_code"], duration_ms=r["duration_ms"], outcome=r["outcome"], reason=r["reason"],
+                response_excerpt=r["response_excerpt"],
+            )
+            set_timestamp(attempt.at, r["at"])
+        if len(rows) > limit:
+            response.next_page_token = _make_token(str(rows[limit - 1]["attempt_id"]))
+        return response
+
+    async def RetryPostOuts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        account = current_account()
+        if request.lead_ids:
+            ids = [_uuid(v, f"lead_ids[{i}]") for i, v in enumerate(request.lead_ids)]
+            async with self.pool.acquire() as con, con.transaction():
+                statuses = await _own_leads(con, ids, account)
+                accepted = [i for i in ids if statuses[i] == "ACCEPTED"]
+                # Enqueue creates deliveries missing so far (a destination added later) and restarts
+                # ended ones; deliveries waiting for their next retry are made due now.
+                requeued = await outbox.enqueue(con, accepted)
+                requeued += await post_out_store.retry_now(con, accepted)
+            return validation_pb2.RetryPostOutsResponse(requeued=requeued)
+        if request.all_failed:
+            source_id = _uuid(request.source_id, "source_id")
+            async with self.pool.acquire() as con, con.transaction():
+                await _own_source(con, source_id, account)
+                leads = await post_out_store.retry_failed_of_source(con, source_id)
+                await post_out_store.refresh_lead_status(con, leads)
+            return validation_pb2.RetryPostOutsResponse(requeued=len(leads))
+        raise InvalidArgument("lead_ids", "name the leads to retry, or set all_failed with a source_id")
+
+
+# ---- ownership -----------------------------------------------------------------------------------
+
+
+async def _own_source(con: asyncpg.Connection, source_id: UUID, account: UUID) -> None:
+    owner = await post_out_store.source_account(con, source_id)
+    if owner is None:
+        raise NotFound("source", str(source_id))
+    if owner != account:
+        raise PermissionDenied("source", str(source_id))
+
+
+async def _own_destination(
+    con: asyncpg.Connection, destination_id: UUID, account: UUID
+) -> post_out_store.StoredDestination:
+    stored = await post_out_store.get_destination(con, destination_id)
+    if stored is None:
+        raise NotFound("destination", str(destination_id))
+    if stored.account_id != account:
+        raise PermissionDenied("destination", str(destination_id))
+    return stored
+
+
+async def _own_leads(con: asyncpg.Connection, lead_ids: list[UUID], account: UUID) -> dict[UUID, str]:
+    found = await post_out_store.lead_accounts(con, lead_ids)
+    for lead_id in lead_ids:
+        if lead_id not in found:
+            raise NotFound("lead", str(lead_id))
+        if found[lead_id][0] != account:
+            raise PermissionDenied("lead", str(lead_id))
+    return {lead: status for lead, (_, status) in found.items()}
+
+
+# ---- proto <-> domain ----------------------------------------------------------------------------
+
+
+def _uuid(value: str, field: str) -> UUID:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidArgument(field, f"{value!r} is not a UUID") from None
+
+
+def _page_size(size: int) -> int:
+    if size < 0:
+        raise InvalidArgument("page_size", "must not be negative")
+    return min(size or DEFAULT_PAGE, MAX_PAGE)
+
+
+def _make_token(*parts: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
+
+
+def _token(token: str) -> list[str]:
+    try:
+        return list(json.loads(base64.urlsafe_b64decode(token.encode())))
+    except ValueError:
+        raise InvalidArgument("page_token", "is not a token this service returned") from None
+
+
+def _body_format(value: int) -> str:
+    return "FORM" if value == validation_pb2.BODY_FORMAT_FORM else "JSON"
+
+
+_CONSTANT_KINDS = {
+    "string_value": "string", "decimal_value": "decimal", "bool_value": "bool", "date_value": "date",
+    "datetime_value": "datetime", "lookup_value": "lookup",
+}
+
+
+def _body_field(m: Any) -> BodyField:
+    which = m.WhichOneof("value")
+    if which == "lead_column":
+        return BodyField(m.column, lead_column=m.lead_column)
+    if which == "constant":
+        kind = m.constant.WhichOneof("v")
+        if kind is None:
+            return BodyField(m.column)
+        value: Any = getattr(m.constant, kind)
+        if kind == "datetime_value":
+            value = value.ToDatetime(tzinfo=UTC).isoformat()
+        elif kind == "date_value":
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise InvalidArgument(f"body[{m.column}].constant.date_value", f"{value!r} is not YYYY-MM-DD") from None
+        return BodyField(m.column, constant_kind=_CONSTANT_KINDS[kind], constant=value)
+    return BodyField(m.column)  # form_field / unmapped_fields / nothing: refused by validate()
+
+
+def _field_mapping(f: BodyField) -> Any:
+    m = common_pb2.FieldMapping(column=f.column)
+    if not f.constant_kind:
+        m.lead_column = f.lead_column
+        return m
+    kind = {v: k for k, v in _CONSTANT_KINDS.items()}[f.constant_kind]
+    if kind == "datetime_value":
+        set_timestamp(m.constant.datetime_value, datetime.fromisoformat(f.constant))
+    else:
+        setattr(m.constant, kind, f.constant)
+    return m
+
+
+def _success(s: Any) -> Success:
+    return Success(
+        status_ranges=tuple((r.min, r.max) for r in s.status_ranges) or ((200, 299),),
+        result_json_path=s.result_json_path,
+        accepted_values=tuple(s.accepted_values),
+        accepted_regex=s.accepted_regex,
+        reason_json_path=s.reason_json_path,
+        record_id_json_path=s.record_id_json_path,
+    )
+
+
+def _success_proto(s: Success) -> Any:
+    return validation_pb2.SuccessCriteria(
+        status_ranges=[validation_pb2.StatusRange(min=a, max=b) for a, b in s.status_ranges],
+        result_json_path=s.result_json_path, accepted_values=list(s.accepted_values), accepted_regex=s.accepted_regex,
+        reason_json_path=s.reason_json_path, record_id_json_path=s.record_id_json_path,
+    )
+
+
+_STATE = {
+    backoff.ACTIVE: validation_pb2.DESTINATION_STATE_ACTIVE,
+    backoff.PAUSED: validation_pb2.DESTINATION_STATE_PAUSED,
+    backoff.DISABLED: validation_pb2.DESTINATION_STATE_DISABLED,
+}
+
+
+def _destination_proto(d: post_out_store.StoredDestination) -> Any:
+    spec = d.spec
+    out = validation_pb2.Destination(
+        destination_id=str(d.destination_id), source_id=str(d.source_id), name=spec.name, url=spec.url,
+        method=spec.method,
+        body_format=validation_pb2.BODY_FORMAT_FORM if spec.body_format == "FORM" else validation_pb2.BODY_FORMAT_JSON,
+        body=[_field_mapping(f) for f in spec.body],
+        # Names only: the values are secrets and never leave the service.
+        headers={name: "" for name in spec.headers},
+        success=_success_proto(spec.success), timeout_ms=spec.timeout_ms, enabled=spec.enabled,
+        post_test_leads=spec.post_test_leads,
+        state=_STATE[backoff.state(spec.enabled, d.paused_until, datetime.now(UTC))],
+        consecutive_failures=d.consecutive_failures,
+    )
+    if d.paused_until and d.paused_until > datetime.now(UTC):
+        set_timestamp(out.paused_until, d.paused_until)
+    set_timestamp(out.created_at, d.created_at)
+    set_timestamp(out.updated_at, d.updated_at)
+    return out
+
+
+def _post_out_proto(r: asyncpg.Record) -> Any:
+    out = validation_pb2.PostOut(
+        lead_id=str(r["lead_id"]), destination_id=str(r["destination_id"]), source_id=str(r["source_id"]),
+        status=validation_pb2.PostOutStatus.Value(f"POST_OUT_STATUS_{r['status']}"), attempts=r["attempts"],
+        last_status_code=r["last_status_code"], last_error=r["last_error"], record_id=r["record_id"],
+        idempotency_key=r["idempotency_key"],
+    )
+    set_timestamp(out.posted_at, r["posted_at"])
+    if r["status"] in (post_out_store.PENDING, post_out_store.RETRYING):
+        set_timestamp(out.next_attempt_at, r["next_attempt_at"])
+    return out

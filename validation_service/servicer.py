@@ -4,20 +4,146 @@ from __future__ import annotations
 
 import asyncpg
 
-from leadrelay.server import unimplemented
+from ingest_service.sources_store import parse_id
+from leadrelay import dispositions
+from leadrelay.auth import current_account
+from leadrelay.errors import InvalidArgument, NotFound
+from leadrelay.leads import Outcome
+from leadrelay.protoconv import set_timestamp
 from leadrelay.settings import Settings
-from leadrelay.v1 import validation_pb2_grpc
+from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
+from validation_service import criteria_store, judging
+from validation_service.criteria import Row, Rule, check_rules
 
-_MISSING = "acceptance criteria (capture core)"
+_SCOPES = {
+    validation_pb2.DUPLICATE_SCOPE_UNSPECIFIED: "source",
+    validation_pb2.DUPLICATE_SCOPE_SOURCE: "source",
+    validation_pb2.DUPLICATE_SCOPE_ACCOUNT: "account",
+}
 
 
 class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
         self.settings = settings
         self.pool = pool
+        self.cache = judging.CriteriaCache()
 
-    SetAcceptanceCriteria = unimplemented("SetAcceptanceCriteria", _MISSING)
-    GetAcceptanceCriteria = unimplemented("GetAcceptanceCriteria", _MISSING)
-    ValidateLeads = unimplemented("ValidateLeads", _MISSING)
-    EvaluateLeads = unimplemented("EvaluateLeads", _MISSING)
-    ListDispositionCodes = unimplemented("ListDispositionCodes", _MISSING)
+    async def SetAcceptanceCriteria(self, request, context):  # type: ignore[no-untyped-def]
+        account = current_account()
+        source_id = parse_id("source", request.source_id, "source_id")
+        rules = [rule_from_proto(r, i) for i, r in enumerate(request.rules)]
+        async with self.pool.acquire() as con, con.transaction():
+            await criteria_store.source(con, account, source_id)
+            check_rules(rules, await criteria_store.mapped_columns(con, source_id))
+            row = await criteria_store.add_version(con, account, source_id, [r.as_json() for r in rules])
+        return _criteria_proto(row)
+
+    async def GetAcceptanceCriteria(self, request, context):  # type: ignore[no-untyped-def]
+        account = current_account()
+        source_id = parse_id("source", request.source_id, "source_id")
+        async with self.pool.acquire() as con:
+            source = await criteria_store.source(con, account, source_id)
+            version = request.version or source["criteria_version"]
+            if version == 0:
+                return validation_pb2.AcceptanceCriteria(source_id=str(source_id), version=0)
+            row = await criteria_store.get_version(con, source_id, version)
+        if row is None:
+            raise NotFound("criteria version", f"{source_id} v{version}")
+        return _criteria_proto(row)
+
+    async def ValidateLeads(self, request, context):  # type: ignore[no-untyped-def]
+        lead_ids = judging.parse_lead_ids(request.lead_ids)
+        outcomes = await judging.validate(self.pool, self.cache, current_account(), lead_ids)
+        return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_proto(o) for o in outcomes])
+
+    async def EvaluateLeads(self, request, context):  # type: ignore[no-untyped-def]
+        source_id = parse_id("source", request.source_id, "source_id")
+        rows = [Row(dict(r.fields), r.is_test) for r in request.rows]
+        outcomes = await judging.evaluate(self.pool, self.cache, current_account(), source_id, rows)
+        return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_proto(o) for o in outcomes])
+
+    async def ListDispositionCodes(self, request, context):  # type: ignore[no-untyped-def]
+        return validation_pb2.ListDispositionCodesResponse(
+            codes=[validation_pb2.DispositionCode(code=c, description=d) for c, d in dispositions.CATALOGUE.items()]
+        )
+
+
+def rule_from_proto(r: validation_pb2.Rule, index: int) -> Rule:
+    kind = r.WhichOneof("kind")
+    if kind is None:
+        raise InvalidArgument(f"rules[{index}]", "set one rule kind (required, email, phone, picklist, ...)")
+    params: dict = {}
+    if kind == "email":
+        params = {"check_deliverability": r.email.check_deliverability}
+    elif kind == "phone":
+        params = {"default_region": r.phone.default_region.upper()}
+    elif kind == "picklist":
+        params = {
+            "allowed": list(r.picklist.allowed),
+            "mapper": dict(r.picklist.mapper),
+            "case_insensitive": r.picklist.case_insensitive,
+        }
+    elif kind == "max_length":
+        params = {"max": r.max_length.max}
+    elif kind == "pattern":
+        params = {"regex": r.pattern.regex}
+    elif kind == "duplicate":
+        params = {
+            "window_days": r.duplicate.window_days,
+            "columns": list(r.duplicate.columns),
+            "scope": _SCOPES.get(r.duplicate.scope, "source"),
+        }
+    return Rule(kind, r.column, params, r.disposition_code, r.custom_reason)
+
+
+def rule_to_proto(rule: Rule) -> validation_pb2.Rule:
+    p = rule.params
+    out = validation_pb2.Rule(
+        column=rule.column, disposition_code=rule.disposition_code, custom_reason=rule.custom_reason
+    )
+    if rule.kind == "required":
+        out.required.SetInParent()
+    elif rule.kind == "email":
+        out.email.check_deliverability = bool(p.get("check_deliverability"))
+    elif rule.kind == "phone":
+        out.phone.default_region = p.get("default_region", "")
+        out.phone.SetInParent()
+    elif rule.kind == "picklist":
+        out.picklist.allowed.extend(p.get("allowed", []))
+        out.picklist.mapper.update(p.get("mapper", {}))
+        out.picklist.case_insensitive = bool(p.get("case_insensitive"))
+    elif rule.kind == "max_length":
+        out.max_length.max = int(p["max"])
+    elif rule.kind == "pattern":
+        out.pattern.regex = p["regex"]
+    elif rule.kind == "duplicate":
+        out.duplicate.window_days = int(p["window_days"])
+        out.duplicate.columns.extend(p["columns"])
+        account = p.get("scope") == "account"
+        scope = validation_pb2.DUPLICATE_SCOPE_ACCOUNT if account else validation_pb2.DUPLICATE_SCOPE_SOURCE
+        out.duplicate.scope = scope
+    elif rule.kind == "reject_test_leads":
+        out.reject_test_leads.SetInParent()
+    return out
+
+
+def _criteria_proto(row: asyncpg.Record) -> validation_pb2.AcceptanceCriteria:
+    out = validation_pb2.AcceptanceCriteria(
+        source_id=str(row["source_id"]),
+        version=row["version"],
+        rules=[rule_to_proto(Rule.from_json(r)) for r in row["rules"]],
+    )
+    set_timestamp(out.created_at, row["created_at"])
+    return out
+
+
+def outcome_proto(o: Outcome) -> common_pb2.LeadOutcome:
+    return common_pb2.LeadOutcome(
+        lead_id=str(o.lead_id) if o.lead_id else "",
+        platform_lead_id=o.platform_lead_id,
+        status=common_pb2.LeadStatus.Value(f"LEAD_STATUS_{o.status}"),
+        disposition_code=o.disposition_code,
+        custom_reason=o.custom_reason,
+        duplicate=o.duplicate,
+        fields=dict(o.fields),
+    )

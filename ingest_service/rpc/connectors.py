@@ -1,10 +1,105 @@
-"""IngestService RPCs: platform connectors (social connectors)."""
+"""IngestService RPCs: platform connectors — ConnectSource, DisconnectSource, SyncLeads, GetSourceCounts."""
 
-from leadrelay.server import unimplemented
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ingest_service import connections_store, connectors, sources_store, sync
+from ingest_service.rpc.sources import source_proto
+from leadrelay.auth import current_account
+from leadrelay.errors import FailedPrecondition, InvalidArgument, Unavailable
+from leadrelay.protoconv import from_timestamp
+from leadrelay.v1 import ingest_pb2
+
+log = logging.getLogger(__name__)
 
 
 class ConnectorsRpc:
-    ConnectSource = unimplemented("ConnectSource", "platform connectors (social connectors)")
-    DisconnectSource = unimplemented("DisconnectSource", "platform connectors (social connectors)")
-    SyncLeads = unimplemented("SyncLeads", "platform connectors (social connectors)")
-    GetSourceCounts = unimplemented("GetSourceCounts", "platform connectors (social connectors)")
+    deps: Any
+
+    async def _source_message(self, con, source_id) -> ingest_pb2.Source:  # type: ignore[no-untyped-def]
+        row = dict(await sources_store.get_source(con, current_account(), source_id))
+        summary = (await connections_store.connection_summaries(con, [source_id])).get(source_id)
+        row["connected"] = summary is not None
+        if summary is not None:
+            row["last_polled_at"], row["last_error"] = summary["last_polled_at"], summary["last_error"]
+        return source_proto(row)
+
+    async def ConnectSource(self, request, context):  # type: ignore[no-untyped-def]
+        account_id = current_account()
+        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        if not request.access_token:
+            raise InvalidArgument("access_token", "the platform access token is required")
+        async with self.deps.pool.acquire() as con:
+            source = await sources_store.get_source(con, account_id, source_id)
+        platform, external = source["platform"], source["external_account_id"]
+        if platform not in ("FACEBOOK", "LINKEDIN"):
+            raise FailedPrecondition(f"source {source_id} is a {platform} source: only Facebook and LinkedIn "
+                                     "sources connect to a platform")
+        if not external:
+            raise FailedPrecondition(f"source {source_id} has no external_account_id (Facebook Page id or LinkedIn "
+                                     "sponsored account id)")
+        # The token is checked with the platform before it is kept.
+        try:
+            if platform == "FACEBOOK":
+                client = connectors.graph(self.deps)
+                await client.page(request.access_token, external)
+                found = await client.page_forms(request.access_token, external)
+            else:
+                found = await connectors.linkedin(self.deps).forms(request.access_token, external)
+            forms = [(str(f["id"]), str(f.get("name", ""))) for f in found]
+        except (connectors.GraphError, connectors.LinkedInError) as exc:
+            if exc.token_refused:
+                raise FailedPrecondition(f"the platform refused the token: {exc}") from None
+            if exc.rate_limited:
+                raise Unavailable(f"the platform is throttling calls; try again later: {exc}") from None
+            raise FailedPrecondition(f"the platform refused the connection: {exc}") from None
+        box = connectors.box(self.deps)
+        async with self.deps.pool.acquire() as con, con.transaction():
+            await connections_store.save_connection(
+                con, source_id, account_id, box.encrypt(request.access_token),
+                box.encrypt(request.refresh_token) if request.refresh_token else None)
+            await connections_store.set_source_state(con, source_id, "ACTIVE")
+            for form_id, name in forms:
+                await sources_store.upsert_form(con, account_id, source_id, form_id, name, None)
+            log.info("source connected", extra={"source_id": str(source_id), "platform": platform, "forms": len(forms)})
+            return await self._source_message(con, source_id)
+
+    async def DisconnectSource(self, request, context):  # type: ignore[no-untyped-def]
+        account_id = current_account()
+        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        async with self.deps.pool.acquire() as con, con.transaction():
+            await sources_store.get_source(con, account_id, source_id)
+            # Deleting the row revokes the token: polls, syncs and webhooks find no connection after this.
+            await connections_store.delete_connection(con, source_id)
+            await connections_store.set_source_state(con, source_id, "DISCONNECTED")
+            log.info("source disconnected", extra={"source_id": str(source_id)})
+            return await self._source_message(con, source_id)
+
+    async def SyncLeads(self, request, context):  # type: ignore[no-untyped-def]
+        account_id = current_account()
+        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        window = await sync.window(self.deps, account_id, source_id, request.form_id,
+                                   from_timestamp(request.since if request.HasField("since") else None),
+                                   from_timestamp(request.until if request.HasField("until") else None))
+        async for p in sync.run(self.deps, account_id, window):
+            yield ingest_pb2.SyncProgress(
+                sync_id=p.sync_id, form_id=p.form_id, pages_read=p.pages_read, leads_seen=p.leads_seen,
+                leads_new=p.leads_new, leads_known=p.leads_known, done=p.done, message=p.message, resumed=p.resumed)
+
+    async def GetSourceCounts(self, request, context):  # type: ignore[no-untyped-def]
+        account_id = current_account()
+        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        since = from_timestamp(request.since if request.HasField("since") else None)
+        until = from_timestamp(request.until if request.HasField("until") else None)
+        if since and until and until <= since:
+            raise InvalidArgument("until", "must be after since")
+        async with self.deps.pool.acquire() as con:
+            source = await sources_store.get_source(con, account_id, source_id)
+            own = await connections_store.lead_counts(con, source_id, since, until)
+        reported = await sync.platform_count(self.deps, source, since, until)
+        return ingest_pb2.SourceCounts(
+            received=own["received"], accepted=own["accepted"], rejected=own["rejected"],
+            processing=own["processing"], posted=own["posted"], post_failed=own["post_failed"],
+            platform_reported=reported, difference=reported - own["received"] if reported >= 0 else 0)

@@ -1,10 +1,118 @@
 """IngestService RPCs: lead intake (capture core)."""
 
-from leadrelay.server import unimplemented
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from ingest_service import intake, leads_store, paging
+from ingest_service.coalescer import Coalescer
+from ingest_service.deps import IngestDeps
+from ingest_service.sources_store import get_source, parse_id
+from leadrelay.auth import current_account
+from leadrelay.errors import InvalidArgument
+from leadrelay.leads import STATUSES, Answer, IncomingLead, Outcome
+from leadrelay.protoconv import from_timestamp, set_timestamp
+from leadrelay.v1 import common_pb2, ingest_pb2
 
 
 class IntakeRpc:
-    SubmitLead = unimplemented("SubmitLead", "lead intake (capture core)")
-    SubmitLeads = unimplemented("SubmitLeads", "lead intake (capture core)")
-    GetLead = unimplemented("GetLead", "lead intake (capture core)")
-    ListLeads = unimplemented("ListLeads", "lead intake (capture core)")
+    deps: IngestDeps
+    _coalescer: Coalescer | None = None
+
+    async def SubmitLead(self, request, context):  # type: ignore[no-untyped-def]
+        lead = incoming_lead(request, "")
+        if self._coalescer is None:
+            self._coalescer = Coalescer(self._submit, max_batch=self.deps.settings.validate_batch_size)
+        outcome = await self._coalescer.submit(current_account(), lead)
+        return intake.outcome_to_proto(outcome)
+
+    async def SubmitLeads(self, request, context):  # type: ignore[no-untyped-def]
+        limit = self.deps.settings.max_batch_size
+        if len(request.leads) > limit:
+            raise InvalidArgument("leads", f"{len(request.leads)} leads in one call; at most {limit}")
+        leads = [incoming_lead(r, f"leads[{i}].") for i, r in enumerate(request.leads)]
+        outcomes = await self._submit(current_account(), leads, via="SubmitLeads")
+        return ingest_pb2.SubmitLeadsResponse(outcomes=[intake.outcome_to_proto(o) for o in outcomes])
+
+    async def _submit(self, account_id: UUID, leads: Sequence[IncomingLead], via: str = "SubmitLead") -> list[Outcome]:
+        return await intake.submit(self.deps, account_id, leads, unknown_forms="refuse", via=via)
+
+    async def GetLead(self, request, context):  # type: ignore[no-untyped-def]
+        lead_id = parse_id("lead", request.lead_id, "lead_id")
+        async with self.deps.pool.acquire() as con:
+            row = await leads_store.get_lead(con, current_account(), lead_id)
+            events = await leads_store.lead_events(con, lead_id)
+        return lead_proto(row, events)
+
+    async def ListLeads(self, request, context):  # type: ignore[no-untyped-def]
+        size = paging.page_size(request.page_size)
+        status = common_pb2.LeadStatus.Name(request.status).removeprefix("LEAD_STATUS_") if request.status else None
+        if status is not None and status not in STATUSES:
+            raise InvalidArgument("status", "unknown status")
+        f = leads_store.LeadFilter(
+            source_id=parse_id("source", request.source_id, "source_id") if request.source_id else None,
+            form_id=parse_id("form", request.form_id, "form_id") if request.form_id else None,
+            status=status,
+            disposition_code=request.disposition_code or None,
+            since=from_timestamp(request.since) if request.HasField("since") else None,
+            until=from_timestamp(request.until) if request.HasField("until") else None,
+        )
+        async with self.deps.pool.acquire() as con:
+            if f.source_id is not None:
+                await get_source(con, current_account(), f.source_id)
+            rows = await leads_store.list_leads(
+                con, current_account(), f, after=paging.decode(request.page_token), limit=size + 1
+            )
+        token = paging.encode(rows[size - 1]["received_at"], rows[size - 1]["lead_id"]) if len(rows) > size else ""
+        return ingest_pb2.ListLeadsResponse(leads=[lead_proto(r, ()) for r in rows[:size]], next_page_token=token)
+
+
+def incoming_lead(r: ingest_pb2.SubmitLeadRequest, where: str) -> IncomingLead:
+    """A request's lead, refusing what cannot be a lead: no source, no answers, a nameless answer."""
+    source_id = parse_id("source", r.source_id, f"{where}source_id")
+    if not r.answers:
+        raise InvalidArgument(f"{where}answers", "a submission needs at least one answer")
+    answers = []
+    for j, a in enumerate(r.answers):
+        if not a.name.strip():
+            raise InvalidArgument(f"{where}answers[{j}].name", "an answer needs a name")
+        answers.append(Answer(a.name, tuple(a.values)))
+    return IncomingLead(
+        source_id=source_id,
+        answers=tuple(answers),
+        form_ref=r.form_id.strip(),
+        platform_lead_id=r.platform_lead_id.strip(),
+        captured_at=from_timestamp(r.captured_at) if r.HasField("captured_at") else None,
+        is_test=r.is_test,
+        platform_context=dict(r.platform_context),
+    )
+
+
+def lead_proto(row: asyncpg.Record, events: Sequence[asyncpg.Record]) -> common_pb2.Lead:
+    out = common_pb2.Lead(
+        lead_id=str(row["lead_id"]),
+        source_id=str(row["source_id"]),
+        form_id=str(row["form_id"]) if row["form_id"] else "",
+        platform=common_pb2.Platform.Value(f"PLATFORM_{row['platform']}"),
+        platform_lead_id=row["platform_lead_id"],
+        status=common_pb2.LeadStatus.Value(f"LEAD_STATUS_{row['status']}"),
+        disposition_code=row["disposition_code"],
+        custom_reason=row["custom_reason"],
+        fields=row["fields"],
+        answers=[common_pb2.Answer(name=a.get("name", ""), values=a.get("values", [])) for a in row["answers"]],
+        is_test=row["is_test"],
+        post_out_status=row["post_out_status"],
+        criteria_version=row["criteria_version"],
+        platform_context={k: str(v) for k, v in row["platform_context"].items()},
+        platform_form_id=row["platform_form_id"],
+    )
+    set_timestamp(out.captured_at, row["captured_at"])
+    set_timestamp(out.received_at, row["received_at"])
+    set_timestamp(out.updated_at, row["updated_at"])
+    for e in events:
+        event = out.events.add(type=e["type"], detail=e["detail"])
+        set_timestamp(event.at, e["at"])
+    return out

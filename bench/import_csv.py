@@ -1,0 +1,305 @@
+"""Issue 6 figure: batch import of a generated CSV (12 columns, 10% bad rows) through ImportLeads.
+
+    .venv/bin/python -m bench.import_csv [--rows 1000000] [--chunk 1048576]
+
+Prints wall time, rows/s, the ratio to a raw asyncpg COPY of the same rows into `leads` (measured in
+the same run), and the ingest process's peak resident memory (VmHWM). The ingest and validation
+services run as their own processes against a throwaway database; the file is generated to a
+temporary file and streamed from disk in chunks (the client never holds it either).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from leadrelay import clients
+from leadrelay.crypto import generate_key
+from leadrelay.db import create_pool
+from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2, validation_pb2_grpc
+from tests.harness import TestDatabase, new_account
+
+ROOT = Path(__file__).parents[1]
+COLUMNS = [
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "country",
+    "city",
+    "zip",
+    "website",
+    "industry",
+    "comments",
+]
+MAPPING = [common_pb2.FieldMapping(column=c, form_field=c) for c in COLUMNS] + [
+    common_pb2.FieldMapping(column="notes", unmapped_fields=True)
+]
+RULES = [
+    validation_pb2.Rule(column="email", required=validation_pb2.Required()),
+    validation_pb2.Rule(column="email", email=validation_pb2.EmailCheck()),
+    validation_pb2.Rule(
+        column="country",
+        picklist=validation_pb2.Picklist(allowed=["United States", "Germany", "France"], case_insensitive=True),
+    ),
+]
+HEADER = [
+    "E-mail",
+    "Phone Number",
+    "First Name",
+    "Last Name",
+    "Company",
+    "Job Title",
+    "Country",
+    "City",
+    "Zip Code",
+    "Website",
+    "Industry",
+    "Comments",
+]
+
+
+def row(i: int) -> list[str]:
+    bad = i % 10 == 9
+    email = f"person{i}@example{i % 97}.com" if not (bad and i % 20 == 9) else f"person{i}-at-example.com"
+    country = ("Germany", "United States", "france")[i % 3] if not (bad and i % 20 == 19) else "Narnia"
+    return [
+        email,
+        f"+1 415 555 {i % 10000:04d}",
+        "Ann",
+        f"Lee {i}",
+        "Acme, Inc.",
+        'Head of "Growth"',
+        country,
+        "Berlin",
+        f"{10000 + i % 89999}",
+        "https://example.com",
+        "Software",
+        "Met at booth 4",
+    ]
+
+
+def write_file(path: str, n: int) -> int:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(HEADER)
+        for start in range(0, n, 10_000):
+            w.writerows(row(i) for i in range(start, min(n, start + 10_000)))
+    return os.path.getsize(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_healthy(target: str, proc: subprocess.Popen) -> None:
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            try:
+                r = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{target} never became healthy")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class Stack:
+    dsn: str
+    pool: asyncpg.Pool
+    ingest_proc: subprocess.Popen
+    validation_proc: subprocess.Popen
+    ingest: ingest_pb2_grpc.IngestServiceStub
+    validation: validation_pb2_grpc.ValidationServiceStub
+    postout: validation_pb2_grpc.PostOutServiceStub
+    account_id: uuid.UUID
+
+
+@asynccontextmanager
+async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+    """A throwaway database, the validation and ingest services as processes, one account."""
+    db = TestDatabase()
+    dsn = await db.create()
+    procs: list[subprocess.Popen] = []
+    pool = await create_pool(dsn, min_size=1, max_size=4)
+    try:
+        vport, iport = _free_port(), _free_port()
+        env = {
+            "DATABASE_URL": dsn,
+            "LEADRELAY_HOME": tempfile.mkdtemp(prefix="lr-bench-"),
+            "LEADRELAY_SECRET_KEY": generate_key(),
+            "LEADRELAY_INTERNAL_TOKEN": secrets.token_urlsafe(24),
+            "LEADRELAY_LOG_LEVEL": "WARNING",
+            "VALIDATION_GRPC_PORT": str(vport),
+            "INGEST_GRPC_PORT": str(iport),
+            "INGEST_HTTP_PORT": str(_free_port()),
+            "VALIDATION_TARGET": f"127.0.0.1:{vport}",
+            "LEADRELAY_POLL_INTERVAL_SECONDS": "3600",
+            "FACEBOOK_APP_SECRET": "bench",
+            "FACEBOOK_VERIFY_TOKEN": "b",
+            "LINKEDIN_CLIENT_SECRET": "bench",
+            "LEADRELAY_DEMO": "false",
+            "LEADRELAY_SWEEPER_MIN_AGE_SECONDS": "600",
+            "POSTOUT_ALLOW_PRIVATE_URLS": "true",
+            **(extra_env or {}),
+        }
+        for module, port in (("validation_service", vport), ("ingest_service", iport)):
+            proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
+            procs.append(proc)
+            await _wait_healthy(f"127.0.0.1:{port}", proc)
+        account = await new_account(pool, "bench")
+        async with (
+            clients.api_key_channel(f"127.0.0.1:{iport}", account.api_key) as ich,
+            clients.api_key_channel(f"127.0.0.1:{vport}", account.api_key) as vch,
+        ):
+            yield Stack(
+                dsn,
+                pool,
+                procs[1],
+                procs[0],
+                ingest_pb2_grpc.IngestServiceStub(ich),
+                validation_pb2_grpc.ValidationServiceStub(vch),
+                validation_pb2_grpc.PostOutServiceStub(vch),
+                account.account_id,
+            )
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        await pool.close()
+        await db.drop()
+
+
+async def new_source(s: Stack, name: str, mapping=MAPPING, rules=RULES) -> str:  # type: ignore[no-untyped-def]
+    src = await s.ingest.CreateSource(ingest_pb2.CreateSourceRequest(name=name, platform=common_pb2.PLATFORM_CSV))
+    await s.ingest.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=src.source_id, mappings=mapping))
+    await s.validation.SetAcceptanceCriteria(
+        validation_pb2.SetAcceptanceCriteriaRequest(source_id=src.source_id, rules=rules)
+    )
+    return src.source_id
+
+
+def file_chunks(spec: ingest_pb2.ImportSpec, path: str, chunk: int) -> Iterator[ingest_pb2.ImportChunk]:
+    yield ingest_pb2.ImportChunk(spec=spec)
+    with open(path, "rb") as f:
+        while data := f.read(chunk):
+            yield ingest_pb2.ImportChunk(data=data)
+
+
+async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: str, path: str) -> tuple[float, int]:
+    """Raw COPY of the same rows (fields as JSON, no answers/events/judgement): seconds, rows."""
+    con = await asyncpg.connect(dsn)
+    sid = uuid.UUID(source_id)
+    total = 0.0
+    n = 0
+    try:
+        with open(path, newline="", encoding="utf-8") as f:  # noqa: ASYNC230 (a bench)
+            reader = csv.reader(f)
+            next(reader)
+            batch = []
+            for values in reader:
+                n += 1
+                fields = json.dumps(dict(zip(COLUMNS, values, strict=True)))
+                batch.append((uuid.uuid4(), account_id, sid, f"copy-{n}", fields))
+                if len(batch) == 50_000:
+                    t = time.perf_counter()
+                    await con.copy_records_to_table(
+                        "leads",
+                        records=batch,
+                        columns=["lead_id", "account_id", "source_id", "platform_lead_id", "fields"],
+                    )
+                    total += time.perf_counter() - t
+                    batch = []
+            if batch:
+                t = time.perf_counter()
+                await con.copy_records_to_table(
+                    "leads", records=batch, columns=["lead_id", "account_id", "source_id", "platform_lead_id", "fields"]
+                )
+                total += time.perf_counter() - t
+    finally:
+        await con.close()
+    return total, n
+
+
+async def main(args: argparse.Namespace) -> None:
+    path = tempfile.mktemp(prefix="lr-import-", suffix=".csv")
+    try:
+        size = write_file(path, args.rows)
+        print(f"file: {args.rows} rows x 12 columns, {size / 1e6:.1f} MB, 10% bad rows")
+        async with stack() as s:
+            source_id = await new_source(s, "import")
+            warm = await new_source(s, "warmup")
+            small = tempfile.mktemp(suffix=".csv")
+            write_file(small, 2000)
+            async for _ in s.ingest.ImportLeads(file_chunks(ingest_pb2.ImportSpec(source_id=warm), small, args.chunk)):
+                pass
+            os.unlink(small)
+
+            copy_seconds, copied = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy"), path)
+            started = time.perf_counter()
+            last = None
+            messages = 0
+            failed = 0
+            async for p in s.ingest.ImportLeads(
+                file_chunks(ingest_pb2.ImportSpec(source_id=source_id, file_name="bench.csv"), path, args.chunk)
+            ):
+                messages += 1
+                failed += len(p.failed_rows)
+                last = p
+            wall = time.perf_counter() - started
+            assert last is not None and last.done
+            rss = peak_rss_mb(s.ingest_proc.pid)
+            print(f"raw asyncpg COPY of the same rows: {copy_seconds:8.2f} s  {copied / copy_seconds:10.0f} rows/s")
+            print(
+                f"ImportLeads:                       {wall:8.2f} s  {args.rows / wall:10.0f} rows/s  "
+                f"(target <= 40 s for 1,000,000 rows)"
+            )
+            print(f"  ratio to COPY (time):            {wall / copy_seconds:8.1f} x slower")
+            print(f"  summary: {last.message}; {failed} failed rows streamed in {messages} messages")
+            print(f"  ingest process peak RSS:         {rss:8.0f} MB  (target <= 500 MB)")
+            print(f"  validation process peak RSS:     {peak_rss_mb(s.validation_proc.pid):8.0f} MB")
+    finally:
+        if os.path.exists(path):  # noqa: ASYNC240
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=1 << 20)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,230 @@
+"""Issue 3 figures: lead intake end to end (map, store, validate, record) over gRPC.
+
+    .venv/bin/python -m bench.submit_leads [--leads 20000] [--batch 500] [--concurrency 2]
+                                           [--single 10000] [--in-flight 64]
+
+1. SubmitLeads in batches of `--batch`: leads/s, and the ratio to a raw asyncpg COPY of the same
+   rows into the same `leads` table, measured in the same run (the floor no intake path can beat).
+2. SubmitLead one lead at a time with `--in-flight` calls outstanding: leads/s, p50 and p99 latency.
+
+The ingest and validation services run as their own processes (as in production), against a
+throwaway database (embedded, or a fresh database on DATABASE_URL's server). Criteria: required,
+email, phone, picklist with mapper, max length, reject test leads (no duplicate rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from leadrelay import clients
+from leadrelay.crypto import generate_key
+from leadrelay.db import create_pool
+from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2, validation_pb2_grpc
+from tests.harness import TestDatabase, new_account
+
+ROOT = Path(__file__).parents[1]
+
+MAPPING = [
+    common_pb2.FieldMapping(column="email", form_field="email"),
+    common_pb2.FieldMapping(column="phone", form_field="phone_number"),
+    common_pb2.FieldMapping(column="first_name", form_field="first_name"),
+    common_pb2.FieldMapping(column="last_name", form_field="last_name"),
+    common_pb2.FieldMapping(column="company", form_field="company_name"),
+    common_pb2.FieldMapping(column="country", form_field="country"),
+    common_pb2.FieldMapping(column="lead_source", constant=common_pb2.Constant(string_value="LinkedIn")),
+    common_pb2.FieldMapping(column="notes", unmapped_fields=True),
+]
+RULES = [
+    validation_pb2.Rule(column="email", required=validation_pb2.Required()),
+    validation_pb2.Rule(column="email", email=validation_pb2.EmailCheck()),
+    validation_pb2.Rule(column="phone", phone=validation_pb2.PhoneCheck(default_region="US")),
+    validation_pb2.Rule(column="country", picklist=validation_pb2.Picklist(
+        allowed=["United States", "Germany", "France"], mapper={"USA": "United States"}, case_insensitive=True)),
+    validation_pb2.Rule(column="company", max_length=validation_pb2.MaxLength(max=255)),
+    validation_pb2.Rule(reject_test_leads=validation_pb2.RejectTestLeads()),
+]
+COUNTRIES = ["USA", "Germany", "france", "United States", "Narnia"]
+
+
+def answers(i: int) -> list[common_pb2.Answer]:
+    return [
+        common_pb2.Answer(name="email", values=[f"person{i}@example{i % 97}.com"]),
+        common_pb2.Answer(name="phone_number", values=[f"(415) 555-{i % 10000:04d}"]),
+        common_pb2.Answer(name="first_name", values=["Ann"]),
+        common_pb2.Answer(name="last_name", values=[f"Lee{i}"]),
+        common_pb2.Answer(name="company_name", values=["Acme Corporation"]),
+        common_pb2.Answer(name="country", values=[COUNTRIES[i % len(COUNTRIES)]]),
+        common_pb2.Answer(name="How did you hear about us?", values=["A colleague"]),
+        common_pb2.Answer(name="interests", values=["CRM", "Ads"]),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_healthy(target: str, proc: subprocess.Popen) -> None:
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        for _ in range(400):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            try:
+                r = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{target} never became healthy")
+
+
+async def _start(module: str, env: dict[str, str], target: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
+    await _wait_healthy(target, proc)
+    return proc
+
+
+async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n: int) -> float:  # type: ignore[no-untyped-def]
+    """Raw COPY of the same rows (answers, mapped fields, events not included): rows/s."""
+    rows = []
+    for i in range(n):
+        ans = [{"name": a.name, "values": list(a.values)} for a in answers(i)]
+        fields = {"email": f"person{i}@example{i % 97}.com", "phone": "+14155550000", "first_name": "Ann",
+                  "last_name": f"Lee{i}", "company": "Acme Corporation", "country": "United States",
+                  "lead_source": "LinkedIn", "notes": "How did you hear about us?: A colleague\ninterests: CRM;Ads"}
+        rows.append((uuid.uuid4(), account_id, source_id, f"copy-{i}", json.dumps(ans), json.dumps(fields)))
+    # A plain connection: asyncpg's own binary jsonb codec takes JSON text, as COPY wants.
+    con = await asyncpg.connect(dsn)
+    try:
+        started = time.perf_counter()
+        await con.copy_records_to_table(
+            "leads", records=rows,
+            columns=["lead_id", "account_id", "source_id", "platform_lead_id", "answers", "fields"],
+        )
+        elapsed = time.perf_counter() - started
+    finally:
+        await con.close()
+    return n / elapsed
+
+
+async def submit_batches(stub, source_id: str, n: int, batch: int, concurrency: int) -> float:  # type: ignore[no-untyped-def]
+    requests = [
+        ingest_pb2.SubmitLeadsRequest(leads=[
+            ingest_pb2.SubmitLeadRequest(source_id=source_id, platform_lead_id=f"b-{i}", answers=answers(i))
+            for i in range(start, min(start + batch, n))
+        ])
+        for start in range(0, n, batch)
+    ]
+    queue = list(reversed(requests))
+
+    async def worker() -> None:
+        while queue:
+            response = await stub.SubmitLeads(queue.pop())
+            assert all(o.status != common_pb2.LEAD_STATUS_PROCESSING for o in response.outcomes)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - started)
+
+
+async def submit_singles(stub, source_id: str, n: int, in_flight: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    requests = [
+        ingest_pb2.SubmitLeadRequest(source_id=source_id, platform_lead_id=f"s-{i}", answers=answers(i))
+        for i in range(n)
+    ]
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while queue:
+            request = queue.pop()
+            t = time.perf_counter()
+            outcome = await stub.SubmitLead(request)
+            latencies.append(time.perf_counter() - t)
+            assert outcome.status != common_pb2.LEAD_STATUS_PROCESSING, outcome.custom_reason
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return n / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+
+
+async def main(args: argparse.Namespace) -> None:
+    db = TestDatabase()
+    dsn = await db.create()
+    procs: list[subprocess.Popen] = []
+    pool = await create_pool(dsn, min_size=1, max_size=4)
+    try:
+        vport, iport = _free_port(), _free_port()
+        env = {
+            "DATABASE_URL": dsn, "LEADRELAY_HOME": tempfile.mkdtemp(prefix="lr-bench-"),
+            "LEADRELAY_SECRET_KEY": generate_key(), "LEADRELAY_INTERNAL_TOKEN": secrets.token_urlsafe(24),
+            "LEADRELAY_LOG_LEVEL": "WARNING", "VALIDATION_GRPC_PORT": str(vport), "INGEST_GRPC_PORT": str(iport),
+            "INGEST_HTTP_PORT": str(_free_port()), "VALIDATION_TARGET": f"127.0.0.1:{vport}",
+            "LEADRELAY_POLL_INTERVAL_SECONDS": "3600", "FACEBOOK_APP_SECRET": "bench", "FACEBOOK_VERIFY_TOKEN": "b",
+            "LINKEDIN_CLIENT_SECRET": "bench", "LEADRELAY_DEMO": "false", "LEADRELAY_MAX_BATCH_SIZE": "5000",
+        }
+        procs.append(await _start("validation_service", env, f"127.0.0.1:{vport}"))
+        procs.append(await _start("ingest_service", env, f"127.0.0.1:{iport}"))
+        account = await new_account(pool, "bench")
+        async with clients.api_key_channel(f"127.0.0.1:{iport}", account.api_key) as ich, \
+                clients.api_key_channel(f"127.0.0.1:{vport}", account.api_key) as vch:
+            ingest = ingest_pb2_grpc.IngestServiceStub(ich)
+            validation = validation_pb2_grpc.ValidationServiceStub(vch)
+            sources = []
+            for name in ("batches", "singles", "copy", "warmup"):
+                s = await ingest.CreateSource(
+                    ingest_pb2.CreateSourceRequest(name=name, platform=common_pb2.PLATFORM_API)
+                )
+                await ingest.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=s.source_id, mappings=MAPPING))
+                await validation.SetAcceptanceCriteria(
+                    validation_pb2.SetAcceptanceCriteriaRequest(source_id=s.source_id, rules=RULES))
+                sources.append(s.source_id)
+            await submit_batches(ingest, sources[3], min(2000, args.leads), args.batch, args.concurrency)
+
+            copy_rate = await copy_baseline(dsn, account.account_id, uuid.UUID(sources[2]), args.leads)
+            batch_rate = await submit_batches(ingest, sources[0], args.leads, args.batch, args.concurrency)
+            print(f"raw asyncpg COPY into leads:     {copy_rate:10.0f} rows/s ({args.leads} rows)")
+            print(f"SubmitLeads, batches of {args.batch}:    {batch_rate:10.0f} leads/s "
+                  f"({args.leads} leads, {args.concurrency} calls in flight)")
+            print(f"  ratio to COPY:                 {batch_rate / copy_rate:10.3f}  (target >= 0.15)")
+            rate, p50, p99 = await submit_singles(ingest, sources[1], args.single, args.in_flight)
+            print(f"SubmitLead, {args.in_flight} in flight:        {rate:10.0f} leads/s ({args.single} leads)"
+                  "  (target >= 2000)")
+            print(f"  latency p50 / p99:             {p50:7.1f} ms / {p99:.1f} ms  (target p99 <= 25 ms)")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=15)
+        await pool.close()
+        await db.drop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--single", type=int, default=10000)
+    parser.add_argument("--in-flight", type=int, default=64)
+    asyncio.run(main(parser.parse_args()))

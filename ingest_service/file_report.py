@@ -1,0 +1,90 @@
+"""What an import or re-upload reports: progress counters and the failed rows. Plain data.
+
+Failed rows go to a temporary file as they happen (a 2,000,000-row import with every row rejected
+must not hold them all in memory) and are read back at the end, in row order per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    # 1-based row number in the file, the header being row 1.
+    row: int
+    lead_id: str = ""
+    column: str = ""
+    disposition_code: str = ""
+    reason: str = ""
+
+
+@dataclass
+class Progress:
+    import_id: str = ""
+    dry_run: bool = False
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_updated: int = 0
+    rows_skipped: int = 0
+    rows_errored: int = 0
+    # Stored but not judged yet (validation unreachable): the sweeper judges them later.
+    rows_waiting: int = 0
+    done: bool = False
+    failed_rows: list[FailedRow] = field(default_factory=list)
+    message: str = ""
+
+    def snapshot(self, **changes: object) -> Progress:
+        changes.setdefault("failed_rows", [])
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def summary(self) -> str:
+        parts = [f"{self.rows_read} rows read"]
+        if self.rows_updated:
+            parts.append(f"{self.rows_updated} updated")
+        parts.append(f"{self.rows_accepted} accepted")
+        parts.append(f"{self.rows_rejected} rejected")
+        if self.rows_skipped:
+            parts.append(f"{self.rows_skipped} skipped (already accepted)")
+        if self.rows_errored:
+            parts.append(f"{self.rows_errored} errors")
+        if self.rows_waiting:
+            parts.append(f"{self.rows_waiting} stored and waiting for validation")
+        return ", ".join(parts)
+
+
+class FailureLog:
+    """An append-only list of FailedRow kept in a temporary file (memory up to 1 MiB)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")
+        self.count = 0
+
+    def add(self, row: FailedRow) -> None:
+        self._file.write(json.dumps([row.row, row.lead_id, row.column, row.disposition_code, row.reason]))
+        self._file.write("\n")
+        self.count += 1
+
+    def __iter__(self) -> Iterator[FailedRow]:
+        self._file.seek(0)
+        for line in self._file:
+            yield FailedRow(*json.loads(line))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def closing_messages(progress: Progress, failures: FailureLog, per_message: int = 5000) -> Iterator[Progress]:
+    """The end of the stream: the failed rows in messages of `per_message` (so no message gets
+    near gRPC's size limit), every one carrying the final counts; the last one has done=True."""
+    batch: list[FailedRow] = []
+    for failed in failures:
+        batch.append(failed)
+        if len(batch) >= per_message:
+            yield progress.snapshot(failed_rows=batch, message=progress.summary())
+            batch = []
+    yield progress.snapshot(failed_rows=batch, done=True, message=progress.summary())

@@ -1,0 +1,113 @@
+"""Graph API client for Lead Ads: a lead by id, a form's `leads` edge (filtering on time_created,
+cursor paging), a Page's forms. Errors come back as `GraphError` with the code classified."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+# Graph codes that mean "the token is no good": re-authorise (reference §3).
+TOKEN_REFUSED = frozenset({102, 190})
+# Throttling: back off and try later (Graph answers these with HTTP 400, no Retry-After).
+RATE_LIMITED = frozenset({4, 17, 32, 341, 613, 80001, 80004, 80005})
+LEAD_FIELDS = ("id,created_time,ad_id,ad_name,adset_id,adset_name,campaign_id,campaign_name,form_id,"
+               "field_data,custom_disclaimer_responses,is_organic,platform")
+
+
+class GraphError(Exception):
+    def __init__(self, code: int, message: str, subcode: int | None = None, fbtrace_id: str = "",
+                 http_status: int = 0) -> None:
+        super().__init__(f"Graph error {code}{f'/{subcode}' if subcode else ''}: {message}")
+        self.code = code
+        self.subcode = subcode
+        self.fbtrace_id = fbtrace_id
+        self.http_status = http_status
+
+    @property
+    def token_refused(self) -> bool:
+        return self.code in TOKEN_REFUSED
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.code in RATE_LIMITED
+
+    @property
+    def not_found(self) -> bool:
+        """The object does not exist (any more) or the token cannot see it (code 100, subcode 33)."""
+        return self.code == 100 and self.subcode == 33
+
+
+@dataclass(frozen=True)
+class LeadsPage:
+    leads: list[dict[str, Any]]
+    has_next: bool
+
+
+class GraphClient:
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, version: str) -> None:
+        self._http = http
+        self._base = f"{base_url.rstrip('/')}/{version}"
+
+    async def _get(self, path: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            async with self._http.get(f"{self._base}/{path}", params={**params, "access_token": token}) as reply:
+                raw = await reply.read()
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise GraphError(2, f"Graph API unreachable: {type(exc).__name__}") from exc
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise GraphError(1, f"Graph API answered HTTP {status} with a body that is not JSON",
+                             http_status=status) from None
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            err = body["error"]
+            raise GraphError(int(err.get("code", 1)), str(err.get("message", "")), err.get("error_subcode"),
+                             str(err.get("fbtrace_id", "")), status)
+        if status >= 400 or not isinstance(body, dict):
+            raise GraphError(1, f"Graph API answered HTTP {status}", http_status=status)
+        return body
+
+    async def page(self, token: str, page_id: str) -> dict[str, Any]:
+        return await self._get(page_id, token, {"fields": "id,name"})
+
+    async def lead(self, token: str, lead_id: str) -> dict[str, Any]:
+        return await self._get(lead_id, token, {"fields": LEAD_FIELDS})
+
+    async def page_forms(self, token: str, page_id: str) -> list[dict[str, Any]]:
+        forms: list[dict[str, Any]] = []
+        params = {"fields": "id,name,status", "limit": "100"}
+        while True:
+            body = await self._get(f"{page_id}/leadgen_forms", token, params)
+            forms.extend(body.get("data", []))
+            paging = body.get("paging", {})
+            if not paging.get("next"):
+                return forms
+            params = {**params, "after": paging["cursors"]["after"]}
+
+    async def form_leads(
+        self, token: str, form_id: str, *, since: int | None = None, until: int | None = None,
+        limit: int = 100, fields: str = LEAD_FIELDS,
+    ) -> AsyncIterator[LeadsPage]:
+        """Pages of the form's leads with since <= time_created < until (Unix seconds). The end is the
+        absence of `paging.next`, never a short page (reference §2)."""
+        filtering = []
+        if since is not None:
+            filtering.append({"field": "time_created", "operator": "GREATER_THAN_OR_EQUAL", "value": since})
+        if until is not None:
+            filtering.append({"field": "time_created", "operator": "LESS_THAN", "value": until})
+        params = {"fields": fields, "limit": str(limit)}
+        if filtering:
+            params["filtering"] = json.dumps(filtering)
+        while True:
+            body = await self._get(f"{form_id}/leads", token, params)
+            paging = body.get("paging", {})
+            has_next = bool(paging.get("next"))
+            yield LeadsPage(list(body.get("data", [])), has_next)
+            if not has_next:
+                return
+            params = {**params, "after": paging["cursors"]["after"]}

@@ -1,0 +1,387 @@
+"""Batch import of a CSV or XLSX file into one source (or several, named per row in a `source_id` /
+`flow_id` column).
+
+How rows become leads: each file column is matched to one of the source's mapped columns
+(header_match), and a row becomes an IncomingLead whose answers are named after the *form field*
+that column's mapping row reads (for the usual 1:1 mapping, the column's own name), so the source's
+mapping turns them back into exactly those columns and the raw answers keep what the file said.
+Columns whose mapping row is a constant or the catch-all cannot be fed from a file. A source with no
+mapping at all takes every header as a column of its own name. Empty cells are not sent.
+
+Every row is stored through intake.submit (rejected ones too, with their reasons), in batches, as
+leads of platform lead id `import:<import id>:<row>` -- so the same import is never stored twice.
+A dry run maps and judges the rows with ValidationService.EvaluateLeads and stores nothing.
+
+The file is checked whole before anything is stored (upload_file.scan): a structural error refuses
+the import with the row and column named, and nothing is stored. Per-row problems found while
+storing (a row naming a source that does not exist or is another account's) are reported as errored
+rows; the other rows are imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+from uuid import UUID
+
+import asyncpg
+import grpc
+
+from ingest_service import intake, mapping, sources_store, upload_file
+from ingest_service.csv_reader import CsvError, Record
+from ingest_service.deps import IngestDeps
+from ingest_service.file_report import FailedRow, FailureLog, Progress, closing_messages
+from ingest_service.header_match import HeaderError, Override, match_headers, normalise, positional
+from leadrelay import clients
+from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
+from leadrelay.leads import ACCEPTED, REJECTED, Answer, IncomingLead, Outcome
+from leadrelay.v1 import validation_pb2
+
+SOURCE_HEADERS = frozenset({"sourceid", "flowid"})
+BATCH_ROWS = 2000
+# Batches being stored/judged at once: parsing, storing and judging overlap.
+IN_FLIGHT = 3
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    source_id: UUID | None
+    multi_source: bool = False
+    has_header: bool = True
+    overrides: tuple[Override, ...] = ()
+    format: str = ""
+    dry_run: bool = False
+    file_name: str = ""
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """How one source's rows are read: per file column, the answer name it becomes (or None)."""
+
+    source_id: UUID
+    answer_names: list[str | None]
+    rows: tuple[mapping.MappingRow, ...]
+
+
+def answer_targets(rows: Sequence[mapping.MappingRow]) -> dict[str, str]:
+    """Source column -> the form field whose answer fills it, for the columns a file can feed."""
+    return {r.column: r.form_field for r in rows if r.form_field is not None}
+
+
+def plan_source(
+    source_id: UUID,
+    rows: Sequence[mapping.MappingRow],
+    table: upload_file.Table,
+    overrides: Sequence[Override],
+    *,
+    skip: Sequence[int] = (),
+    strict: bool = True,
+) -> SourcePlan:
+    """Pure: the file columns -> answer names for one source (errors name row 1 and the column)."""
+    if not rows:
+        # No mapping: every answer is a column of its own name; overrides rename.
+        names: list[str | None] = [h or None for h in table.headers]
+        for i in skip:
+            names[i] = None
+        for o in overrides:
+            index = (
+                o.position - 1
+                if o.position
+                else next((i for i, h in enumerate(table.headers) if normalise(h) == normalise(o.header)), -1)
+            )
+            if 0 <= index < len(names):
+                names[index] = o.column or None
+        if not table.header_row and not overrides:
+            raise HeaderError(1, "", "the source has no mapping, so a file without a header row needs a column mapping")
+        return SourcePlan(source_id, names, tuple(rows))
+    targets = answer_targets(rows)
+    columns = list(targets)
+    if table.header_row:
+        matched = match_headers(table.headers, columns, overrides, skip=skip, row=table.header_row, strict=strict)
+    else:
+        matched = positional(table.width, columns, overrides)
+    return SourcePlan(source_id, [targets[c] if c else None for c in matched], tuple(rows))
+
+
+def lead_for_row(plan: SourcePlan, record: Record, platform_lead_id: str) -> IncomingLead:
+    answers = tuple(
+        Answer(name, (value,)) for name, value in zip(plan.answer_names, record.fields, strict=True) if name and value
+    )
+    return IncomingLead(source_id=plan.source_id, answers=answers, platform_lead_id=platform_lead_id)
+
+
+def source_column_index(table: upload_file.Table) -> int:
+    for i, header in enumerate(table.headers):
+        if normalise(header) in SOURCE_HEADERS:
+            return i
+    raise HeaderError(0, "", "a file for several sources needs a source_id (or flow_id) column", table.header_row or 1)
+
+
+async def load_sources(
+    con: asyncpg.Connection, account_id: UUID, source_ids: Sequence[UUID]
+) -> tuple[dict[UUID, tuple[mapping.MappingRow, ...]], dict[UUID, str]]:
+    """The mapping of each of the account's sources; and why each other id cannot be used."""
+    found = {r["source_id"]: r for r in await sources_store.sources_for_intake(con, source_ids)}
+    usable: dict[UUID, tuple[mapping.MappingRow, ...]] = {}
+    refused: dict[UUID, str] = {}
+    for sid in source_ids:
+        row = found.get(sid)
+        if row is None:
+            refused[sid] = str(NotFound("source", str(sid)))
+        elif row["account_id"] != account_id:
+            refused[sid] = str(PermissionDenied("source", str(sid)))
+        else:
+            usable[sid] = mapping.from_json(row["default_mapping"])
+    return usable, refused
+
+
+async def run_import(
+    deps: IngestDeps, account_id: UUID, request: ImportRequest, file: BinaryIO
+) -> AsyncIterator[Progress]:
+    settings = deps.settings
+    if not request.multi_source:
+        if request.source_id is None:
+            raise InvalidArgument("spec.source_id", "name the source, or set multi_source")
+        async with deps.pool.acquire() as con:
+            usable, refused = await load_sources(con, account_id, [request.source_id])
+        if request.source_id in refused:
+            found = await _owner(deps, request.source_id)
+            raise (NotFound if found is None else PermissionDenied)("source", str(request.source_id))
+
+    source_values: set[str] = set()
+    source_index: list[int] = []
+
+    def visit(record: Record) -> None:
+        if source_index:
+            source_values.add(record.fields[source_index[0]].strip())
+
+    def scan() -> upload_file.Table:
+        return upload_file.scan(
+            file, fmt=request.format, has_header=request.has_header, max_rows=settings.import_max_rows, visit=visit
+        )
+
+    if request.multi_source:
+        if not request.has_header:
+            raise InvalidArgument("spec.has_header", "a file for several sources needs a header row")
+        header = await asyncio.to_thread(_header_only, file, request.format)
+        source_index.append(_file_error(lambda: source_column_index(header)))
+    table = await asyncio.to_thread(lambda: _file_error(scan))
+
+    plans: dict[UUID, SourcePlan] = {}
+    row_errors: dict[str, str] = {}
+    if request.multi_source:
+        ids: dict[str, UUID] = {}
+        for value in source_values:
+            try:
+                ids[value] = UUID(value)
+            except ValueError:
+                row_errors[value] = f"{value!r} is not a source id" if value else "the source id is empty"
+        async with deps.pool.acquire() as con:
+            usable, refused = await load_sources(con, account_id, list(set(ids.values())))
+        for value, sid in ids.items():
+            if sid in refused:
+                row_errors[value] = refused[sid]
+        for sid, rows in usable.items():
+            plans[sid] = _file_error(
+                lambda sid=sid, rows=rows: plan_source(
+                    sid, rows, table, request.overrides, skip=source_index, strict=False
+                )
+            )
+        _check_union(table, plans, source_index[0])
+        by_value = {value: plans[sid] for value, sid in ids.items() if sid in plans}
+    else:
+        assert request.source_id is not None
+        sid = request.source_id
+        plans[sid] = _file_error(lambda: plan_source(sid, usable[sid], table, request.overrides))
+        by_value = {}
+
+    import_id = uuid.uuid4()
+    progress = Progress(import_id=str(import_id), dry_run=request.dry_run)
+    failures = FailureLog()
+    try:
+        if not request.dry_run:
+            async with deps.pool.acquire() as con:
+                await record_start(con, import_id, account_id, request, "import")
+        yield progress.snapshot(message=f"{table.data_rows} rows to {'check' if request.dry_run else 'import'}")
+
+        def read_batch(rows_iter):  # type: ignore[no-untyped-def]
+            batch = []
+            for record in rows_iter:
+                batch.append(record)
+                if len(batch) >= BATCH_ROWS:
+                    break
+            return batch
+
+        rows_iter = upload_file.rows(file, table)
+        pending: collections.deque[asyncio.Task[tuple[list[Record], list[tuple[Record, SourcePlan]], list]]] = (
+            collections.deque()
+        )
+        single = plans[request.source_id] if request.source_id in plans else None
+
+        async def work(batch: list[Record]):  # type: ignore[no-untyped-def]
+            errored: list[tuple[Record, str]] = []
+            good: list[tuple[Record, SourcePlan]] = []
+            for record in batch:
+                if single is not None:
+                    good.append((record, single))
+                    continue
+                value = record.fields[source_index[0]].strip()
+                plan = by_value.get(value)
+                if plan is None:
+                    errored.append((record, row_errors.get(value, f"source {value!r} cannot be used")))
+                else:
+                    good.append((record, plan))
+            if request.dry_run:
+                outcomes = await evaluate(deps, account_id, good)
+            else:
+                leads = [lead_for_row(plan, r, f"import:{import_id}:{r.row}") for r, plan in good]
+                outcomes = await intake.submit(deps, account_id, leads, via=f"import {import_id}")
+            return batch, errored, list(zip(good, outcomes, strict=True))
+
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < IN_FLIGHT:
+                batch = await asyncio.to_thread(read_batch, rows_iter)
+                if not batch:
+                    exhausted = True
+                    break
+                pending.append(asyncio.create_task(work(batch)))
+            if not pending:
+                break
+            batch, errored, judged = await pending.popleft()
+            progress.rows_read += len(batch)
+            for record, reason in errored:
+                progress.rows_errored += 1
+                column = table.headers[source_index[0]] if source_index else ""
+                failures.add(FailedRow(record.row, "", column, "", reason))
+            for (record, _plan), outcome in judged:
+                _count(progress, failures, record.row, outcome)
+            yield progress.snapshot(message=progress.summary())
+        if not request.dry_run:
+            async with deps.pool.acquire() as con:
+                await record_end(con, import_id, progress)
+        for message in closing_messages(progress, failures):
+            yield message
+    finally:
+        for task in locals().get("pending", ()):
+            task.cancel()
+        failures.close()
+
+
+def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome) -> None:
+    lead_id = str(outcome.lead_id) if outcome.lead_id else ""
+    if outcome.status == ACCEPTED:
+        progress.rows_accepted += 1
+    elif outcome.status == REJECTED:
+        progress.rows_rejected += 1
+        failures.add(FailedRow(row, lead_id, "", outcome.disposition_code, outcome.custom_reason))
+    else:
+        progress.rows_waiting += 1
+
+
+async def evaluate(deps: IngestDeps, account_id: UUID, rows: Sequence[tuple[Record, SourcePlan]]) -> list[Outcome]:
+    """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored)."""
+    by_source: dict[UUID, list[int]] = {}
+    for i, (_record, plan) in enumerate(rows):
+        by_source.setdefault(plan.source_id, []).append(i)
+    outcomes: list[Outcome | None] = [None] * len(rows)
+    for sid, indexes in by_source.items():
+        field_rows = []
+        for i in indexes:
+            record, plan = rows[i]
+            lead = lead_for_row(plan, record, "")
+            field_rows.append(validation_pb2.FieldRow(fields=mapping.apply(lead.answers, plan.rows)))
+        try:
+            response = await deps.validation.EvaluateLeads(
+                validation_pb2.EvaluateLeadsRequest(source_id=str(sid), rows=field_rows),
+                metadata=clients.as_account(deps.settings.internal_token, account_id),
+                timeout=deps.settings.validation_timeout_seconds,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(f"the validation service could not judge the rows: {exc.details()}") from None
+        for i, o in zip(indexes, response.outcomes, strict=True):
+            outcomes[i] = intake.outcome_from_proto(o)
+    return outcomes  # type: ignore[return-value]
+
+
+def _check_union(table: upload_file.Table, plans: dict[UUID, SourcePlan], source_index: int) -> None:
+    """With several sources, a header must feed a column of at least one of them."""
+    for i, header in enumerate(table.headers):
+        if i == source_index or not header.strip():
+            continue
+        if plans and not any(p.answer_names[i] for p in plans.values()):
+            raise InvalidArgument(
+                "file",
+                str(HeaderError(i + 1, header, "matches no column of the file's sources", table.header_row)),
+            )
+
+
+def _header_only(file: BinaryIO, fmt: str) -> upload_file.Table:
+    """The header of a file (the first non-blank row), read without scanning the rest."""
+    fmt = upload_file.detect_format(file, fmt)
+    from ingest_service import csv_reader, xlsx_reader
+
+    dialect = csv_reader.sniff(file) if fmt == upload_file.CSV else None
+    records = xlsx_reader.read_records(file) if fmt == upload_file.XLSX else csv_reader.read_records(file, dialect)
+    try:
+        for record in records:
+            if not record.blank:
+                return upload_file.Table(fmt, dialect, record.row, [h.strip() for h in record.fields], 0)
+    except CsvError as exc:
+        raise InvalidArgument("file", str(exc)) from None
+    finally:
+        close = getattr(records, "close", None)
+        if close:
+            close()
+    raise InvalidArgument("file", "row 1: the file is empty")
+
+
+def _file_error(fn):  # type: ignore[no-untyped-def]
+    """Structural problems of the file are INVALID_ARGUMENT naming row and column."""
+    try:
+        return fn()
+    except (CsvError, HeaderError) as exc:
+        raise InvalidArgument("file", str(exc)) from None
+
+
+async def _owner(deps: IngestDeps, source_id: UUID) -> UUID | None:
+    async with deps.pool.acquire() as con:
+        return await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
+
+
+# imports table ------------------------------------------------------------------------------------
+
+
+async def record_start(
+    con: asyncpg.Connection, import_id: UUID, account_id: UUID, request: ImportRequest, kind: str
+) -> None:
+    await con.execute(
+        """INSERT INTO imports (import_id, account_id, kind, source_id, file_name)
+           VALUES ($1, $2, $3, $4, $5)""",
+        import_id,
+        account_id,
+        kind,
+        request.source_id,
+        request.file_name,
+    )
+
+
+async def record_end(con: asyncpg.Connection, import_id: UUID, progress: Progress) -> None:
+    await con.execute(
+        """UPDATE imports SET finished_at = now(), rows_read = $2, rows_accepted = $3, rows_rejected = $4,
+                  rows_updated = $5, rows_skipped = $6, rows_errored = $7, rows_waiting = $8, summary = $9
+           WHERE import_id = $1""",
+        import_id,
+        progress.rows_read,
+        progress.rows_accepted,
+        progress.rows_rejected,
+        progress.rows_updated,
+        progress.rows_skipped,
+        progress.rows_errored,
+        progress.rows_waiting,
+        progress.summary(),
+    )

@@ -1,0 +1,269 @@
+"""Re-upload of a fixed export: rows matched by LeadID, the mapped columns replace the lead's fields,
+the lead is judged again under its source's current criteria (and posted out when accepted, by the
+validation service, in the transaction that accepts it).
+
+- Columns A-K of the export (LeadID, SourceID, ..., PostOutStatus) are not data; every other header
+  must match a column of the sources of the file's leads (header_match rules), else the file is
+  refused before anything changes -- as is a structural error (upload_file.scan).
+- Per-row errors, the rest of the file still applied: a LeadID that is empty, malformed, unknown,
+  another account's, or that appears on more than one row (every occurrence is an error: which
+  row is right cannot be known, so the lead is left as it is).
+- A lead already ACCEPTED is skipped: never changed, never posted twice.
+- Each updated lead gets a `reuploaded` event naming the columns that changed (never their values,
+  which may be PII), is set back to PROCESSING with its fields replaced, then ValidateLeads judges it;
+  if validation is unreachable it stays PROCESSING and the sweeper judges it later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import BinaryIO
+from uuid import UUID
+
+import asyncpg
+
+from ingest_service import importer, intake, leads_store, sources_store, upload_file
+from ingest_service.csv_reader import Record
+from ingest_service.deps import IngestDeps
+from ingest_service.file_report import FailedRow, FailureLog, Progress, closing_messages
+from ingest_service.header_match import HeaderError, Override, match_headers, normalise
+from leadrelay.errors import InvalidArgument
+from leadrelay.lead_export import FIXED_COLUMNS
+from leadrelay.leads import ACCEPTED, REJECTED
+
+FIXED = frozenset(normalise(c) for c in FIXED_COLUMNS)
+LEAD_ID = normalise("LeadID")
+BATCH_ROWS = 2000
+
+
+def lead_id_index(headers: Sequence[str]) -> int:
+    for i, header in enumerate(headers):
+        if normalise(header) == LEAD_ID:
+            return i
+    raise HeaderError(0, "", "the file has no LeadID column: re-upload a file exported by LeadRelay")
+
+
+def fixed_indexes(headers: Sequence[str]) -> list[int]:
+    return [i for i, h in enumerate(headers) if normalise(h) in FIXED]
+
+
+def parse_lead_id(value: str) -> UUID | None:
+    try:
+        return UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def replaced_fields(
+    old: dict[str, str], columns: Sequence[str | None], values: Sequence[str]
+) -> tuple[dict[str, str], list[str]]:
+    """Pure: the lead's fields with the file's columns replacing them; and the columns that changed."""
+    new = dict(old)
+    changed = []
+    for column, value in zip(columns, values, strict=True):
+        if column is None:
+            continue
+        if new.get(column, "") != value:
+            changed.append(column)
+        new[column] = value
+    return new, changed
+
+
+async def run_reupload(
+    deps: IngestDeps, account_id: UUID, overrides: Sequence[Override], fmt: str, file_name: str, file: BinaryIO
+) -> AsyncIterator[Progress]:
+    seen: dict[str, int] = {}
+    repeats: dict[str, list[int]] = {}
+    id_index: list[int] = []
+
+    def visit(record: Record) -> None:
+        if not id_index:
+            return
+        key = record.fields[id_index[0]].strip().lower()
+        if key in seen:
+            repeats.setdefault(key, [seen[key]]).append(record.row)
+        else:
+            seen[key] = record.row
+
+    header = await asyncio.to_thread(importer._header_only, file, fmt)
+    id_index.append(importer._file_error(lambda: lead_id_index(header.headers)))
+    table = await asyncio.to_thread(
+        lambda: importer._file_error(
+            lambda: upload_file.scan(file, fmt=fmt, max_rows=deps.settings.import_max_rows, visit=visit)
+        )
+    )
+    skip = fixed_indexes(table.headers)
+    ids = [u for u in (parse_lead_id(k) for k in seen) if u is not None]
+    seen.clear()
+    plans = await _plans(deps, account_id, ids, table, overrides, skip)
+
+    import_id = uuid.uuid4()
+    progress = Progress(import_id=str(import_id))
+    failures = FailureLog()
+    try:
+        async with deps.pool.acquire() as con:
+            await importer.record_start(
+                con, import_id, account_id, importer.ImportRequest(None, file_name=file_name), "reupload"
+            )
+        yield progress.snapshot(message=f"{table.data_rows} rows to re-upload")
+        rows_iter = upload_file.rows(file, table)
+        column = table.headers[id_index[0]]
+        while True:
+            batch = await asyncio.to_thread(_take, rows_iter, BATCH_ROWS)
+            if not batch:
+                break
+            progress.rows_read += len(batch)
+            wanted: dict[UUID, Record] = {}
+            for record in batch:
+                raw = record.fields[id_index[0]].strip()
+                lead_id = parse_lead_id(raw)
+                if not raw:
+                    reason = "the LeadID is empty"
+                elif lead_id is None:
+                    reason = f"{raw!r} is not a LeadID"
+                elif raw.lower() in repeats:
+                    others = ", ".join(str(r) for r in repeats[raw.lower()] if r != record.row)
+                    reason = (
+                        f"LeadID {raw} appears more than once in the file (also row {others}); "
+                        "the lead is left unchanged"
+                    )
+                else:
+                    wanted[lead_id] = record
+                    continue
+                progress.rows_errored += 1
+                failures.add(FailedRow(record.row, raw, column, "", reason))
+            updated = await _apply(deps, account_id, wanted, plans, progress, failures, column, import_id)
+            judged = await intake.validate(deps, account_id, updated)
+            for lead_id in updated:
+                outcome = judged.get(lead_id)
+                row = wanted[lead_id].row
+                if outcome is None or outcome.status not in (ACCEPTED, REJECTED):
+                    progress.rows_waiting += 1
+                elif outcome.status == ACCEPTED:
+                    progress.rows_accepted += 1
+                else:
+                    progress.rows_rejected += 1
+                    failures.add(FailedRow(row, str(lead_id), "", outcome.disposition_code, outcome.custom_reason))
+            yield progress.snapshot(message=progress.summary())
+        async with deps.pool.acquire() as con:
+            await importer.record_end(con, import_id, progress)
+        for message in closing_messages(progress, failures):
+            yield message
+    finally:
+        failures.close()
+
+
+def _take(rows_iter, n: int) -> list[Record]:  # type: ignore[no-untyped-def]
+    batch = []
+    for record in rows_iter:
+        batch.append(record)
+        if len(batch) >= n:
+            break
+    return batch
+
+
+async def _plans(
+    deps: IngestDeps,
+    account_id: UUID,
+    lead_ids: Sequence[UUID],
+    table: upload_file.Table,
+    overrides: Sequence[Override],
+    skip: Sequence[int],
+) -> dict[UUID, list[str | None]]:
+    """Per source of the file's leads: file column -> field it replaces. A data header that
+    matches no column of any of those sources refuses the file."""
+    async with deps.pool.acquire() as con:
+        source_ids: list[UUID] = []
+        for i in range(0, len(lead_ids), 50_000):
+            source_ids += [
+                r[0]
+                for r in await con.fetch(
+                    "SELECT DISTINCT source_id FROM leads WHERE lead_id = ANY($1) AND account_id = $2",
+                    list(lead_ids[i : i + 50_000]),
+                    account_id,
+                )
+            ]
+        columns = {sid: await sources_store.source_columns(con, sid) for sid in dict.fromkeys(source_ids)}
+    plans = {
+        sid: importer._file_error(
+            lambda cols=cols: match_headers(table.headers, cols, overrides, skip=skip, strict=False)
+        )
+        for sid, cols in columns.items()
+    }
+    for i, header in enumerate(table.headers):
+        if i in skip or not header.strip() or not plans:
+            continue
+        if not any(p[i] for p in plans.values()):
+            raise InvalidArgument(
+                "file", str(HeaderError(i + 1, header, "matches no column of the sources of the file's leads"))
+            )
+    return plans
+
+
+async def _apply(
+    deps: IngestDeps,
+    account_id: UUID,
+    wanted: dict[UUID, Record],
+    plans: dict[UUID, list[str | None]],
+    progress: Progress,
+    failures: FailureLog,
+    column: str,
+    import_id: UUID,
+) -> list[UUID]:
+    """Replaces the fields of the batch's leads (one transaction, leads locked); returns the ids
+    to judge."""
+    if not wanted:
+        return []
+    async with deps.pool.acquire() as con, con.transaction():
+        rows = {r["lead_id"]: r for r in await _lock_leads(con, list(wanted))}
+        ids: list[UUID] = []
+        fields: list[str] = []
+        details: list[str] = []
+        for lead_id, record in wanted.items():
+            row = rows.get(lead_id)
+            if row is None or row["account_id"] != account_id:
+                reason = f"lead {lead_id} not found" if row is None else f"lead {lead_id} belongs to another account"
+                progress.rows_errored += 1
+                failures.add(FailedRow(record.row, str(lead_id), column, "", reason))
+                continue
+            if row["status"] == ACCEPTED:
+                progress.rows_skipped += 1
+                continue
+            plan = plans.get(row["source_id"])
+            new, changed = replaced_fields(row["fields"] or {}, plan or [None] * len(record.fields), record.fields)
+            ids.append(lead_id)
+            fields.append(json.dumps(new, ensure_ascii=False))
+            details.append(
+                f"re-upload {import_id}: " + (f"changed {', '.join(changed)}" if changed else "no field changed")
+            )
+        if ids:
+            await _replace_fields(con, ids, fields)
+            await leads_store.add_events(con, account_id, ids, "reuploaded", details)
+    progress.rows_updated += len(ids)
+    return ids
+
+
+# SQL on the leads table that only a re-upload does (the capture core's leads_store owns the rest).
+
+
+async def _lock_leads(con: asyncpg.Connection, lead_ids: list[UUID]) -> list[asyncpg.Record]:
+    return await con.fetch(
+        """SELECT lead_id, account_id, source_id, status, fields FROM leads
+           WHERE lead_id = ANY($1) ORDER BY lead_id FOR UPDATE""",
+        lead_ids,
+    )
+
+
+async def _replace_fields(con: asyncpg.Connection, lead_ids: list[UUID], fields: list[str]) -> None:
+    # Back to PROCESSING: if judging fails now, the sweeper picks the lead up; never an ACCEPTED lead.
+    await con.execute(
+        """UPDATE leads l SET fields = u.f::jsonb, status = 'PROCESSING', disposition_code = '',
+                              custom_reason = '', updated_at = now()
+           FROM unnest($1::uuid[], $2::text[]) AS u(id, f)
+           WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
+        lead_ids,
+        fields,
+    )

@@ -1,0 +1,103 @@
+"""Normalisation of the values people type into forms: email addresses and phone numbers.
+
+Pure functions (no network unless a caller explicitly asks for email deliverability checks). A value
+that cannot be normalised raises `Invalid` with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import email_validator
+import phonenumbers
+
+
+class Invalid(ValueError):
+    """The value is not a valid email address / phone number; str() says why."""
+
+
+def normalize_email(value: str, *, check_deliverability: bool = False) -> str:
+    """The normalised address (domain lower-cased and IDNA-normalised, local part kept as typed),
+    e.g. " Ann@Example.COM " -> "Ann@example.com"."""
+    text = value.strip()
+    if not check_deliverability:
+        return _normalize_email_cached(text)
+    return _validate(text, True)
+
+
+@lru_cache(maxsize=65536)
+def _normalize_email_cached(text: str) -> str:
+    # Fast path for the common case, a plain ASCII local part: only the domain needs the full
+    # (slow, IDNA) check, and domains repeat across leads, so their verdict is cached. Anything
+    # else goes through email-validator whole. tests/leadrelay/test_normalize.py checks both paths
+    # agree on every corpus case.
+    local, at, domain = text.rpartition("@")
+    if at and len(local) <= 64 and len(text) <= 254 and _PLAIN_LOCAL.fullmatch(local):
+        found = _domain(domain)
+        if found is not None and len(local) + 1 + max(len(found[0]), len(found[1])) <= 254:
+            return f"{local}@{found[0]}"
+    return _validate(text, False)
+
+
+# RFC 5322 dot-atom of ASCII atext: what email-validator accepts and leaves unchanged.
+_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@lru_cache(maxsize=16384)
+def _domain(domain: str) -> tuple[str, str] | None:
+    """The normalised domain and its ASCII form, or None when the domain alone is not valid (then
+    the full check runs and says why)."""
+    try:
+        result = email_validator.validate_email(f"a@{domain}", check_deliverability=False)
+        return result.domain, result.ascii_domain
+    except email_validator.EmailNotValidError:
+        return None
+
+
+def _validate(text: str, check_deliverability: bool) -> str:
+    try:
+        result = email_validator.validate_email(text, check_deliverability=check_deliverability)
+    except email_validator.EmailNotValidError as exc:
+        raise Invalid(str(exc)) from None
+    return result.normalized
+
+
+def email_key(value: str) -> str:
+    """What makes two addresses "the same person" for the duplicate rule: case-insensitive."""
+    return value.strip().casefold()
+
+
+def normalize_phone(value: str, default_region: str = "") -> str:
+    """The number in E.164 ("+14155550123"). Numbers without a country code are read in
+    `default_region` (ISO 3166-1 alpha-2, e.g. "US"); without one they must start with "+"."""
+    return _normalize_phone_cached(value.strip(), default_region.strip().upper())
+
+
+@lru_cache(maxsize=65536)
+def _normalize_phone_cached(text: str, region: str) -> str:
+    if not text:
+        raise Invalid("the phone number is empty")
+    try:
+        number = phonenumbers.parse(text, region or None)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and not region:
+            raise Invalid("the number has no country code (start it with + or set a default region)") from None
+        raise Invalid(_PARSE_REASONS.get(exc.error_type, "it is not a phone number")) from None
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_number(number) or f"+{number.country_code}"
+        raise Invalid(f"it is not a valid number for {where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_PARSE_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "its country code is not valid",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "it is not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "it is too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "it is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "it is too long",
+}
+
+
+def is_region(code: str) -> bool:
+    return code.strip().upper() in phonenumbers.SUPPORTED_REGIONS

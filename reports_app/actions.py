@@ -1,0 +1,73 @@
+"""What admins change from the reports app goes through the services that own it, never by SQL:
+the picklist value mapper through ValidationService.SetAcceptanceCriteria (a new criteria version),
+retries through PostOutService.RetryPostOuts — both called with the internal token on the signed-in
+user's account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from leadrelay import clients
+from leadrelay.settings import Settings
+from leadrelay.v1 import validation_pb2, validation_pb2_grpc
+
+
+def picklist_rule(rules: Sequence[validation_pb2.Rule], column: str) -> validation_pb2.Rule | None:
+    for rule in rules:
+        if rule.WhichOneof("kind") == "picklist" and rule.column == column:
+            return rule
+    return None
+
+
+def with_mapping(rules: Sequence[validation_pb2.Rule], column: str, value: str, target: str
+                 ) -> list[validation_pb2.Rule]:
+    """The rules with `value` mapped to the allowed `target` in `column`'s picklist."""
+    out = [validation_pb2.Rule.FromString(r.SerializeToString()) for r in rules]
+    rule = picklist_rule(out, column)
+    if rule is None:
+        raise ValueError(f"{column}: the source has no picklist rule for this column")
+    if target not in rule.picklist.allowed:
+        raise ValueError(f"{column}: {target!r} is not one of the picklist's allowed values")
+    rule.picklist.mapper[value] = target
+    return out
+
+
+async def allowed_values(settings: Settings, account_id: UUID, source_id: UUID, column: str) -> list[str]:
+    async with clients.internal_channel(settings.validation_target, settings.internal_token) as ch:
+        current = await validation_pb2_grpc.ValidationServiceStub(ch).GetAcceptanceCriteria(
+            validation_pb2.GetAcceptanceCriteriaRequest(source_id=str(source_id)),
+            metadata=clients.as_account(settings.internal_token, account_id), timeout=10,
+        )
+    rule = picklist_rule(current.rules, column)
+    return list(rule.picklist.allowed) if rule else []
+
+
+async def add_to_mapper(settings: Settings, account_id: UUID, source_id: UUID, column: str, value: str,
+                        target: str) -> int:
+    """Adds value → target to the column's picklist mapper; returns the new criteria version."""
+    meta = clients.as_account(settings.internal_token, account_id)
+    async with clients.internal_channel(settings.validation_target, settings.internal_token) as ch:
+        stub = validation_pb2_grpc.ValidationServiceStub(ch)
+        current = await stub.GetAcceptanceCriteria(
+            validation_pb2.GetAcceptanceCriteriaRequest(source_id=str(source_id)), metadata=meta, timeout=10
+        )
+        saved = await stub.SetAcceptanceCriteria(
+            validation_pb2.SetAcceptanceCriteriaRequest(
+                source_id=str(source_id), rules=with_mapping(current.rules, column, value, target)
+            ),
+            metadata=meta, timeout=10,
+        )
+    return saved.version
+
+
+async def retry_post_outs(settings: Settings, account_id: UUID, *, lead_ids: Sequence[UUID] = (),
+                          source_id: UUID | None = None) -> int:
+    """Requeues the given leads' failed deliveries, or every failed one of `source_id`."""
+    request = (validation_pb2.RetryPostOutsRequest(all_failed=True, source_id=str(source_id)) if source_id
+               else validation_pb2.RetryPostOutsRequest(lead_ids=[str(i) for i in lead_ids]))
+    async with clients.internal_channel(settings.validation_target, settings.internal_token) as ch:
+        reply = await validation_pb2_grpc.PostOutServiceStub(ch).RetryPostOuts(
+            request, metadata=clients.as_account(settings.internal_token, account_id), timeout=30
+        )
+    return reply.requeued

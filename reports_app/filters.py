@@ -1,0 +1,86 @@
+"""What a report covers: a window of UTC days and optional source, form, status and disposition.
+Pages build one from their widgets; schedules store a relative one ("the last 7 days") as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+from uuid import UUID
+
+REPORTS: Final = ("LEADS", "SOURCE", "REJECTIONS")
+FORMATS: Final = ("CSV", "XLSX")
+STATUSES: Final = ("PROCESSING", "ACCEPTED", "REJECTED")
+MAX_DAYS: Final = 366
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    since: date
+    until: date  # inclusive
+    source_id: UUID | None = None
+    form_id: UUID | None = None
+    status: str = ""
+    disposition_code: str = ""
+
+    def __post_init__(self) -> None:
+        if self.until < self.since:
+            raise ValueError(f"the window ends ({self.until}) before it starts ({self.since})")
+        if self.status and self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+
+    @property
+    def start(self) -> datetime:
+        """First instant of the window (UTC)."""
+        return datetime.combine(self.since, time(), UTC)
+
+    @property
+    def end(self) -> datetime:
+        """First instant after the window (UTC)."""
+        return datetime.combine(self.until + timedelta(days=1), time(), UTC)
+
+    @property
+    def days(self) -> int:
+        return (self.until - self.since).days + 1
+
+    def describe(self) -> str:
+        parts = [f"{self.since.isoformat()} to {self.until.isoformat()}"]
+        if self.status:
+            parts.append(f"status {self.status}")
+        if self.disposition_code:
+            parts.append(self.disposition_code)
+        return ", ".join(parts)
+
+
+def last_days(days: int, today: date, **kw: Any) -> ReportFilter:
+    return ReportFilter(since=today - timedelta(days=days - 1), until=today, **kw)
+
+
+def schedule_filter(stored: Mapping[str, Any], today: date) -> ReportFilter:
+    """A schedule's stored filters ({"days": 7, "source_id": ..., "status": ..., ...}) as of today."""
+    days = int(stored.get("days") or 1)
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_DAYS}, not {days}")
+    return last_days(
+        days,
+        today,
+        source_id=UUID(stored["source_id"]) if stored.get("source_id") else None,
+        form_id=UUID(stored["form_id"]) if stored.get("form_id") else None,
+        status=str(stored.get("status") or ""),
+        disposition_code=str(stored.get("disposition_code") or ""),
+    )
+
+
+def stored_filters(
+    days: int, source_id: UUID | None = None, status: str = "", disposition_code: str = ""
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"days": days}
+    if source_id:
+        out["source_id"] = str(source_id)
+    if status:
+        out["status"] = status
+    if disposition_code:
+        out["disposition_code"] = disposition_code
+    schedule_filter(out, date.today())  # validates
+    return out

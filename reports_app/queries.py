@@ -1,0 +1,286 @@
+"""The reports' SQL. Every function takes a connection (the caller runs it as the read-only role)
+and the signed-in user's account id first: no query reads another account's rows.
+
+Counts come from the aggregates (report_lead_counts / report_rejection_reasons) plus the deltas not
+yet folded into them, so they are exact at any moment and never scan `leads`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from reports_app.filters import ReportFilter
+
+# Aggregated counts in a window, plus whatever the last rollup has not folded yet.
+_COUNTS = """
+    WITH c AS (
+        SELECT day, source_id, status, disposition_code, post_out_status, n
+        FROM report_lead_counts
+        WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
+        UNION ALL
+        SELECT day, source_id, status, disposition_code, post_out_status, n
+        FROM report_lead_deltas
+        WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
+    )
+"""
+
+
+async def table_exists(con: asyncpg.Connection, name: str) -> bool:
+    return bool(await con.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
+
+
+async def sources(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+    rows = await con.fetch(
+        """SELECT source_id, name, platform, state, enabled FROM sources
+           WHERE account_id = $1 ORDER BY lower(name), source_id""",
+        account_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def forms(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None) -> list[dict[str, Any]]:
+    rows = await con.fetch(
+        """SELECT form_id, source_id, name, platform_form_id FROM forms
+           WHERE account_id = $1 AND ($2::uuid IS NULL OR source_id = $2) ORDER BY lower(name), form_id""",
+        account_id, source_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def daily_counts(con: asyncpg.Connection, account_id: UUID, since: date, until: date) -> list[dict[str, Any]]:
+    """day, status, post_out_status, n — the Overview's windows and trend."""
+    rows = await con.fetch(
+        _COUNTS + """SELECT day, status, post_out_status, sum(n)::bigint AS n FROM c
+                     GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1""",
+        account_id, since, until, None,
+    )
+    return [dict(r) for r in rows]
+
+
+async def source_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
+    """source_id, status, disposition_code, post_out_status, n — the Source Report."""
+    rows = await con.fetch(
+        _COUNTS + """SELECT source_id, status, disposition_code, post_out_status, sum(n)::bigint AS n FROM c
+                     GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0""",
+        account_id, f.since, f.until, f.source_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def rejection_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
+    """day, source_id, disposition_code, n of REJECTED leads — the rejection breakdown."""
+    rows = await con.fetch(
+        _COUNTS + """SELECT day, source_id, disposition_code, sum(n)::bigint AS n FROM c
+                     WHERE status = 'REJECTED' AND ($5 = '' OR disposition_code = $5)
+                     GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1""",
+        account_id, f.since, f.until, f.source_id, f.disposition_code,
+    )
+    return [dict(r) for r in rows]
+
+
+async def matching_count(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> int:
+    """How many leads the filter matches (the form filter aside: counts are per source)."""
+    return int(await con.fetchval(
+        _COUNTS + """SELECT coalesce(sum(n), 0) FROM c
+                     WHERE ($5 = '' OR status = $5) AND ($6 = '' OR disposition_code = $6)""",
+        account_id, f.since, f.until, f.source_id, f.status, f.disposition_code,
+    ))
+
+
+async def rejection_reasons(
+    con: asyncpg.Connection, account_id: UUID, f: ReportFilter, limit: int = 50
+) -> list[dict[str, Any]]:
+    """source_id, disposition_code, custom_reason, n: the most frequent reasons (offending values)."""
+    rows = await con.fetch(
+        """WITH r AS (
+               SELECT source_id, disposition_code, custom_reason, n FROM report_rejection_reasons
+               WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
+               UNION ALL
+               SELECT source_id, disposition_code, custom_reason, n FROM report_lead_deltas
+               WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
+                 AND status = 'REJECTED')
+           SELECT source_id, disposition_code, custom_reason, sum(n)::bigint AS n FROM r
+           WHERE ($5 = '' OR disposition_code = $5)
+           GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 4 DESC, 3 LIMIT $6""",
+        account_id, f.since, f.until, f.source_id, f.disposition_code, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+# ---- leads ---------------------------------------------------------------------------------------
+
+_LEAD_FILTER = """account_id = $1 AND received_at >= $2 AND received_at < $3
+    AND ($4::uuid IS NULL OR source_id = $4) AND ($5::uuid IS NULL OR form_id = $5)
+    AND ($6 = '' OR status = $6) AND ($7 = '' OR disposition_code = $7)"""
+
+
+def _lead_args(account_id: UUID, f: ReportFilter) -> list[Any]:
+    return [account_id, f.start, f.end, f.source_id, f.form_id, f.status, f.disposition_code]
+
+
+async def leads_page(
+    con: asyncpg.Connection, account_id: UUID, f: ReportFilter,
+    after: tuple[datetime, UUID] | None = None, page_size: int = 50,
+) -> list[dict[str, Any]]:
+    """One page, newest first; `after` is the last row's (received_at, lead_id) of the page before
+    (keyset paging: page 10,000 costs what page 1 costs)."""
+    rows = await con.fetch(
+        f"""SELECT lead_id, received_at, source_id, form_id, platform_lead_id, status, disposition_code,
+                   custom_reason, post_out_status
+            FROM leads WHERE {_LEAD_FILTER}
+              AND ($8::timestamptz IS NULL OR (received_at, lead_id) < ($8, $9::uuid))
+            ORDER BY received_at DESC, lead_id DESC LIMIT $10""",
+        *_lead_args(account_id, f), after[0] if after else None, after[1] if after else None, page_size,
+    )
+    return [dict(r) for r in rows]
+
+
+async def export_leads(con: asyncpg.Connection, account_id: UUID, f: ReportFilter, batch: int = 2000):  # type: ignore[no-untyped-def]
+    """Every lead of the filter, oldest first, with what an export needs; a server-side cursor so a
+    million rows never sit in memory (the caller holds a transaction)."""
+    cursor = con.cursor(
+        """SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at,
+                   l.received_at, l.status, l.disposition_code, l.custom_reason, l.post_out_status,
+                   l.fields, l.answers, l.is_test, l.updated_at
+            FROM leads l JOIN sources s USING (source_id)
+            WHERE l.account_id = $1 AND l.received_at >= $2 AND l.received_at < $3
+              AND ($4::uuid IS NULL OR l.source_id = $4) AND ($5::uuid IS NULL OR l.form_id = $5)
+              AND ($6 = '' OR l.status = $6) AND ($7 = '' OR l.disposition_code = $7)
+            ORDER BY l.received_at, l.lead_id""",
+        *_lead_args(account_id, f), prefetch=batch,
+    )
+    async for row in cursor:
+        yield dict(row)
+
+
+async def lead_detail(con: asyncpg.Connection, account_id: UUID, lead_id: UUID) -> dict[str, Any] | None:
+    row = await con.fetchrow(
+        """SELECT l.*, s.name AS source_name, s.platform, f.name AS form_name
+           FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f USING (form_id)
+           WHERE l.lead_id = $1 AND l.account_id = $2""",
+        lead_id, account_id,
+    )
+    if row is None:
+        return None
+    lead = dict(row)
+    lead["events"] = [dict(r) for r in await con.fetch(
+        "SELECT type, at, detail FROM lead_events WHERE lead_id = $1 AND account_id = $2 ORDER BY event_id",
+        lead_id, account_id,
+    )]
+    lead["post_outs"] = []
+    if await table_exists(con, "post_outs"):
+        lead["post_outs"] = [dict(r) for r in await con.fetch(
+            """SELECT d.name AS destination, p.status, p.attempts, p.last_status_code, p.last_error, p.posted_at
+               FROM post_outs p JOIN destinations d USING (destination_id)
+               WHERE p.lead_id = $1 AND p.account_id = $2 ORDER BY d.name""",
+            lead_id, account_id,
+        )]
+    return lead
+
+
+# ---- post-outs -----------------------------------------------------------------------------------
+
+async def destination_status(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+    rows = await con.fetch(
+        """SELECT d.destination_id, d.name, s.name AS source, d.enabled,
+                  d.paused_until IS NOT NULL AND d.paused_until > now() AS paused,
+                  count(*) FILTER (WHERE p.status = 'PENDING') AS pending,
+                  count(*) FILTER (WHERE p.status = 'RETRYING') AS retrying,
+                  count(*) FILTER (WHERE p.status = 'POSTED') AS posted,
+                  count(*) FILTER (WHERE p.status = 'REJECTED_BY_DESTINATION') AS rejected_by_destination,
+                  count(*) FILTER (WHERE p.status = 'FAILED') AS failed
+           FROM destinations d JOIN sources s USING (source_id)
+           LEFT JOIN post_outs p ON p.destination_id = d.destination_id
+           WHERE d.account_id = $1
+           GROUP BY d.destination_id, d.name, s.name ORDER BY lower(d.name)""",
+        account_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def recent_attempts(con: asyncpg.Connection, account_id: UUID, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await con.fetch(
+        """SELECT a.at, d.name AS destination, a.lead_id, a.attempt, a.status_code, a.outcome, a.reason,
+                  a.response_excerpt
+           FROM post_out_attempts a JOIN destinations d USING (destination_id)
+           WHERE a.account_id = $1 ORDER BY a.attempt_id DESC LIMIT $2""",
+        account_id, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def failed_post_outs(con: asyncpg.Connection, account_id: UUID, limit: int = 500) -> list[dict[str, Any]]:
+    rows = await con.fetch(
+        """SELECT p.lead_id, p.source_id, d.name AS destination, p.attempts, p.last_status_code, p.last_error,
+                  p.updated_at
+           FROM post_outs p JOIN destinations d USING (destination_id)
+           WHERE p.account_id = $1 AND p.status = 'FAILED' ORDER BY p.updated_at DESC LIMIT $2""",
+        account_id, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+# ---- alerts --------------------------------------------------------------------------------------
+
+async def alerts(con: asyncpg.Connection, account_id: UUID) -> list[str]:
+    """What a manager should fix: sources needing reconnect, paused destinations, lifecycle stages
+    without a Meta stage."""
+    out = [f"Source “{r['name']}” needs to be reconnected ({r['platform'].title()})."
+           for r in await con.fetch(
+               """SELECT name, platform FROM sources WHERE account_id = $1 AND state = 'NEEDS_RECONNECT'
+                  ORDER BY lower(name)""", account_id)]
+    if await table_exists(con, "destinations"):
+        out += [f"Destination “{r['name']}” is paused after repeated failures "
+                f"(until {r['paused_until']:%Y-%m-%d %H:%M} UTC)."
+                for r in await con.fetch(
+                    """SELECT name, paused_until FROM destinations
+                       WHERE account_id = $1 AND paused_until > now() ORDER BY lower(name)""", account_id)]
+    if await table_exists(con, "feedback_events"):
+        out += [f"CRM stage “{r['crm_stage']}” has no Meta stage mapped ({r['events']} events)."
+                for r in await unmapped_stages(con, account_id)]
+    return out
+
+
+# ---- lifecycle -----------------------------------------------------------------------------------
+
+async def stage_funnel(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+    """meta_stage, leads (distinct leads that reached it), events."""
+    rows = await con.fetch(
+        """SELECT meta_stage, count(DISTINCT lead_id) AS leads, count(*) AS events FROM feedback_events
+           WHERE account_id = $1 GROUP BY 1""",
+        account_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def dispatch_status(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+    rows = await con.fetch(
+        "SELECT status, count(*) AS events FROM feedback_events WHERE account_id = $1 GROUP BY 1 ORDER BY 1",
+        account_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def problem_events(con: asyncpg.Connection, account_id: UUID, limit: int = 200) -> list[dict[str, Any]]:
+    """Expired, failed and unsendable lifecycle events with their reasons, newest first."""
+    rows = await con.fetch(
+        """SELECT changed_at, lead_id, crm_stage, meta_stage, status, reason, attempts FROM feedback_events
+           WHERE account_id = $1 AND status IN ('FAILED', 'EXPIRED', 'NOT_SENDABLE')
+           ORDER BY changed_at DESC LIMIT $2""",
+        account_id, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def unmapped_stages(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+    """CRM stages seen without a Meta stage mapped to them."""
+    rows = await con.fetch(
+        """SELECT e.crm_stage, count(*) AS events FROM feedback_events e
+           LEFT JOIN feedback_stage_mappings m ON m.account_id = e.account_id AND m.crm_stage = e.crm_stage
+           WHERE e.account_id = $1 AND m.crm_stage IS NULL GROUP BY 1 ORDER BY 2 DESC, 1""",
+        account_id,
+    )
+    return [dict(r) for r in rows]

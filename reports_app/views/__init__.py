@@ -1,0 +1,1 @@
+"""The reports app's pages: each module has `render(db, user)`."""

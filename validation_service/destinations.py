@@ -1,0 +1,230 @@
+"""Destinations as plain data, and the checks a destination must pass before it is stored.
+
+Pure: no I/O. The servicer translates protos into these types; the worker reads them back from the
+store. The address checks here refuse literal private addresses; the worker's resolver applies the
+same rule to what a host name resolves to (so DNS cannot smuggle an internal address in).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonpath_ng import parse as jsonpath_parse
+
+from leadrelay.errors import InvalidArgument
+
+METHODS = ("POST", "PUT", "PATCH")
+BODY_FORMATS = ("JSON", "FORM")
+DEFAULT_TIMEOUT_MS = 10_000
+MAX_TIMEOUT_MS = 120_000
+# Lead columns every lead has, besides the source's mapped columns.
+BUILTIN_COLUMNS = ("lead_id", "source_id", "form_id", "platform_lead_id", "captured_at", "received_at")
+# Headers LeadRelay sets itself: a destination may not override them.
+RESERVED_HEADERS = frozenset({"idempotency-key", "content-type", "content-length", "host", "transfer-encoding"})
+CONSTANT_KINDS = ("string", "decimal", "bool", "date", "datetime", "lookup")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+@dataclass(frozen=True)
+class BodyField:
+    """One column of the request body: taken from the lead, or a typed constant."""
+
+    column: str
+    lead_column: str = ""
+    constant_kind: str = ""  # one of CONSTANT_KINDS when the value is a constant
+    constant: Any = None
+
+    def as_json(self) -> dict[str, Any]:
+        if self.constant_kind:
+            return {"column": self.column, "constant": {"kind": self.constant_kind, "value": self.constant}}
+        return {"column": self.column, "lead_column": self.lead_column}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> BodyField:
+        if "constant" in raw:
+            return cls(raw["column"], constant_kind=raw["constant"]["kind"], constant=raw["constant"]["value"])
+        return cls(raw["column"], lead_column=raw.get("lead_column", ""))
+
+
+@dataclass(frozen=True)
+class Success:
+    """Decides whether the destination took the lead (see SuccessCriteria in validation.proto)."""
+
+    status_ranges: tuple[tuple[int, int], ...] = ((200, 299),)
+    result_json_path: str = ""
+    accepted_values: tuple[str, ...] = ()
+    accepted_regex: str = ""
+    reason_json_path: str = ""
+    record_id_json_path: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status_ranges": [list(r) for r in self.status_ranges],
+            "result_json_path": self.result_json_path,
+            "accepted_values": list(self.accepted_values),
+            "accepted_regex": self.accepted_regex,
+            "reason_json_path": self.reason_json_path,
+            "record_id_json_path": self.record_id_json_path,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Success:
+        ranges = tuple((int(a), int(b)) for a, b in raw.get("status_ranges") or ()) or ((200, 299),)
+        return cls(
+            status_ranges=ranges,
+            result_json_path=raw.get("result_json_path", ""),
+            accepted_values=tuple(raw.get("accepted_values") or ()),
+            accepted_regex=raw.get("accepted_regex", ""),
+            reason_json_path=raw.get("reason_json_path", ""),
+            record_id_json_path=raw.get("record_id_json_path", ""),
+        )
+
+
+@dataclass(frozen=True)
+class DestinationSpec:
+    """What a caller asks for: everything a destination is, except its identity and breaker state."""
+
+    name: str
+    url: str
+    method: str = "POST"
+    body_format: str = "JSON"
+    body: tuple[BodyField, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    success: Success = Success()
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    enabled: bool = True
+    post_test_leads: bool = False
+
+
+def validate(spec: DestinationSpec, mapped_columns: Collection[str] | None, *, allow_private: bool) -> None:
+    """Raises InvalidArgument naming the first bad field. `mapped_columns` None skips the column check."""
+    if not spec.name.strip():
+        raise InvalidArgument("name", "is required")
+    check_url(spec.url, allow_private=allow_private)
+    if spec.method not in METHODS:
+        raise InvalidArgument("method", f"{spec.method!r} is not one of {', '.join(METHODS)}")
+    if spec.body_format not in BODY_FORMATS:
+        raise InvalidArgument("body_format", f"{spec.body_format!r} is not JSON or FORM")
+    _check_body(spec.body, mapped_columns)
+    _check_headers(spec.headers)
+    check_success(spec.success)
+    if not 1 <= spec.timeout_ms <= MAX_TIMEOUT_MS:
+        raise InvalidArgument("timeout_ms", f"{spec.timeout_ms} is outside 1..{MAX_TIMEOUT_MS}")
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidArgument("url", f"{url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidArgument("url", f"{url!r} must be an http or https URL")
+    host = parts.hostname or ""
+    if not host:
+        raise InvalidArgument("url", f"{url!r} has no host")
+    if parts.username or parts.password:
+        raise InvalidArgument("url", "credentials in the URL are not allowed: put them in a header")
+    if allow_private:
+        return
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise InvalidArgument("url", f"{host!r} is a private host name: destinations must be public")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: the worker's resolver refuses it if it resolves to a private address
+    if not is_public_address(address):
+        raise InvalidArgument(
+            "url", f"{host} is a private, loopback or link-local address: destinations must be public"
+        )
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT)
+    )
+
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def _check_body(body: Sequence[BodyField], mapped_columns: Collection[str] | None) -> None:
+    seen: set[str] = set()
+    for i, f in enumerate(body):
+        where = f"body[{i}]"
+        if not f.column.strip():
+            raise InvalidArgument(f"{where}.column", "is required")
+        if f.column in seen:
+            raise InvalidArgument(f"{where}.column", f"{f.column!r} appears twice")
+        seen.add(f.column)
+        if f.constant_kind:
+            if f.constant_kind not in CONSTANT_KINDS:
+                raise InvalidArgument(f"{where}.constant", f"unknown constant kind {f.constant_kind!r}")
+            continue
+        if not f.lead_column:
+            raise InvalidArgument(where, "a destination body field takes a lead_column or a constant")
+        known = f.lead_column in BUILTIN_COLUMNS or mapped_columns is None or f.lead_column in mapped_columns
+        if not known:
+            raise InvalidArgument(
+                f"{where}.lead_column", f"unknown column {f.lead_column!r}: not one of the source's mapped columns"
+            )
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            raise InvalidArgument(f"headers[{name!r}]", "is not a valid header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise InvalidArgument(f"headers[{name!r}]", "is set by LeadRelay and cannot be overridden")
+        if "\r" in value or "\n" in value:
+            raise InvalidArgument(f"headers[{name!r}]", "value contains a line break")
+
+
+def check_success(success: Success) -> None:
+    for i, (low, high) in enumerate(success.status_ranges):
+        if not (100 <= low <= high <= 599):
+            raise InvalidArgument(f"success.status_ranges[{i}]", f"{low}-{high} is not a range within 100-599")
+    for name in ("result_json_path", "reason_json_path", "record_id_json_path"):
+        path = getattr(success, name)
+        if path:
+            try:
+                compiled_path(path)
+            except Exception as exc:  # jsonpath-ng raises several kinds for a bad path
+                raise InvalidArgument(f"success.{name}", f"{path!r} is not a valid JSON path ({exc})") from None
+    if success.accepted_values and not success.result_json_path:
+        raise InvalidArgument("success.accepted_values", "needs success.result_json_path")
+    if success.result_json_path and not success.accepted_values:
+        raise InvalidArgument("success.accepted_values", "name the values at result_json_path that mean accepted")
+    if success.accepted_regex:
+        if success.result_json_path:
+            raise InvalidArgument("success.accepted_regex", "use either result_json_path or accepted_regex, not both")
+        try:
+            compiled_regex(success.accepted_regex)
+        except re.error as exc:
+            raise InvalidArgument(
+                "success.accepted_regex", f"{success.accepted_regex!r} is not a valid regex ({exc})"
+            ) from None
+
+
+@lru_cache(maxsize=512)
+def compiled_path(path: str) -> Any:
+    return jsonpath_parse(path)
+
+
+@lru_cache(maxsize=512)
+def compiled_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)

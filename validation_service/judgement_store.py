@@ -1,0 +1,98 @@
+"""SQL of a judgement: the leads to judge (locked), the duplicate rule's keys, and the recorded
+result with its `validated` event. Connection first; the caller owns the one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+
+async def leads_for_judgement(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """The leads with what judging needs, locked (in id order, so concurrent batches cannot deadlock)
+    until the transaction ends: a lead is never judged by two calls at once."""
+    return await con.fetch(
+        """SELECT l.lead_id, l.account_id, l.source_id, l.platform_lead_id, l.status, l.disposition_code,
+                  l.custom_reason, l.fields, l.is_test, l.received_at,
+                  s.name AS source_name, s.enabled AS source_enabled, s.criteria_version,
+                  f.enabled AS form_enabled, f.platform_form_id
+           FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id
+           WHERE l.lead_id = ANY($1)
+           ORDER BY l.lead_id
+           FOR UPDATE OF l""",
+        list(lead_ids),
+    )
+
+
+async def lock_scope(con: asyncpg.Connection, scope_ids: Sequence[UUID]) -> None:
+    """Serialises duplicate checks per source/account until the transaction ends, so two batches
+    with the same email cannot both pass."""
+    for scope_id in sorted(set(scope_ids)):
+        await con.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))", scope_id)
+
+
+async def stored_keys(
+    con: asyncpg.Connection, scope: str, scope_id: UUID, keys: Sequence[str], since: datetime | None
+) -> dict[str, list[tuple[datetime, UUID]]]:
+    """Stored leads holding these keys in the source (scope "source") or account, received since."""
+    column = "source_id" if scope == "source" else "account_id"
+    rows = await con.fetch(
+        f"""SELECT key, received_at, lead_id FROM lead_keys
+            WHERE {column} = $1 AND key = ANY($2) AND ($3::timestamptz IS NULL OR received_at >= $3)
+            ORDER BY received_at, lead_id""",
+        scope_id, list(set(keys)), since,
+    )
+    out: dict[str, list[tuple[datetime, UUID]]] = {}
+    for r in rows:
+        out.setdefault(r["key"], []).append((r["received_at"], r["lead_id"]))
+    return out
+
+
+async def remember_keys(
+    con: asyncpg.Connection,
+    judged: Sequence[UUID],
+    rows: Sequence[tuple[UUID, UUID, UUID, str, datetime]],
+) -> None:
+    """Replaces the keys of the judged leads (a re-judged lead's fields may have changed) with
+    `rows` of (lead_id, account_id, source_id, key, received_at)."""
+    await con.execute("DELETE FROM lead_keys WHERE lead_id = ANY($1)", list(judged))
+    if rows:
+        await con.execute(
+            """INSERT INTO lead_keys (lead_id, account_id, source_id, key, received_at)
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[])
+               ON CONFLICT DO NOTHING""",
+            *(list(col) for col in zip(*rows, strict=True)),
+        )
+
+
+async def record(
+    con: asyncpg.Connection,
+    lead_ids: Sequence[UUID],
+    statuses: Sequence[str],
+    codes: Sequence[str],
+    reasons: Sequence[str],
+    fields: Sequence[str],
+    versions: Sequence[int],
+) -> None:
+    """Writes the judgements (fields as JSON text). A lead already ACCEPTED is never changed."""
+    await con.execute(
+        """UPDATE leads l SET status = u.st, disposition_code = u.c, custom_reason = u.r, fields = u.f::jsonb,
+                              criteria_version = u.v, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
+                AS u(id, st, c, r, f, v)
+           WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
+        list(lead_ids), list(statuses), list(codes), list(reasons), list(fields), list(versions),
+    )
+
+
+async def add_events(
+    con: asyncpg.Connection, lead_ids: Sequence[UUID], account_ids: Sequence[UUID], type_: str,
+    details: Sequence[str],
+) -> None:
+    await con.execute(
+        """INSERT INTO lead_events (lead_id, account_id, type, detail)
+           SELECT u.l, u.a, $3, u.d FROM unnest($1::uuid[], $2::uuid[], $4::text[]) AS u(l, a, d)""",
+        list(lead_ids), list(account_ids), type_, list(details),
+    )

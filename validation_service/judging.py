@@ -1,0 +1,195 @@
+"""Judging stored leads (ValidateLeads) and unstored rows (EvaluateLeads) under their source's
+current acceptance criteria.
+
+ValidateLeads, in ONE transaction: load and lock the leads (one query), evaluate in Python, write the
+results back (one UPDATE ... FROM unnest), add the `validated` events, and enqueue the accepted leads
+for post-out. PROCESSING and REJECTED leads are (re)judged; ACCEPTED leads never are (their current
+outcome is returned) so nothing is posted twice. A lead whose source or form is switched off is
+rejected with REJECT_LEAD_SOURCE_DISABLED and re-driven when it is switched on again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+
+from leadrelay import dispositions
+from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
+from leadrelay.leads import ACCEPTED, REJECTED, Outcome
+from validation_service import criteria as crit
+from validation_service import criteria_store, judgement_store, outbox
+
+
+class CriteriaCache:
+    """Parsed, compiled rules per (source, version): versions never change once written."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: dict[tuple[UUID, int], crit.Criteria] = {}
+        self._max = max_entries
+
+    async def get(self, con: asyncpg.Connection, source_id: UUID, version: int) -> crit.Criteria:
+        if version == 0:
+            return crit.NO_CRITERIA
+        found = self._entries.get((source_id, version))
+        if found is None:
+            row = await criteria_store.get_version(con, source_id, version)
+            rules = [crit.Rule.from_json(r) for r in row["rules"]] if row else []
+            found = crit.compile_rules(rules, version)
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[(source_id, version)] = found
+        return found
+
+
+def parse_lead_ids(raw: Sequence[str]) -> list[UUID]:
+    out = []
+    for i, text in enumerate(raw):
+        if not text:
+            raise InvalidArgument(f"lead_ids[{i}]", "empty lead id")
+        try:
+            out.append(UUID(text))
+        except ValueError:
+            raise NotFound("lead", text) from None
+    return list(dict.fromkeys(out))
+
+
+async def validate(
+    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID]
+) -> list[Outcome]:
+    if not lead_ids:
+        return []
+    async with pool.acquire() as con, con.transaction():
+        rows = {r["lead_id"]: r for r in await judgement_store.leads_for_judgement(con, lead_ids)}
+        for lead_id in lead_ids:
+            row = rows.get(lead_id)
+            if row is None:
+                raise NotFound("lead", str(lead_id))
+            if row["account_id"] != account_id:
+                raise PermissionDenied("lead", str(lead_id))
+
+        outcomes: dict[UUID, Outcome] = {}
+        by_source: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+        write: list[tuple[asyncpg.Record, crit.Judgement, int]] = []
+        for row in rows.values():
+            if row["status"] == ACCEPTED:
+                outcomes[row["lead_id"]] = _outcome(row, ACCEPTED, "", "", row["fields"])
+            elif not row["source_enabled"] or row["form_enabled"] is False:
+                write.append((row, _switched_off(row), row["criteria_version"]))
+            else:
+                by_source[row["source_id"]].append(row)
+
+        keys_to_remember: list[tuple[UUID, UUID, UUID, str, datetime]] = []
+        judged_with_keys: list[UUID] = []
+        for source_id, group in by_source.items():
+            criteria = await cache.get(con, source_id, group[0]["criteria_version"])
+            prepared = [
+                crit.prepare(crit.Row(r["fields"], r["is_test"], r["lead_id"], r["received_at"]), criteria)
+                for r in group
+            ]
+            stored: dict[str, list] = {}
+            if criteria.has_duplicate_rule:
+                stored = await _stored_keys(con, group[0], prepared)
+            judgements = crit.finish(prepared, criteria, stored)
+            for r, j in zip(group, judgements, strict=True):
+                write.append((r, j, criteria.version))
+                if criteria.has_duplicate_rule:
+                    judged_with_keys.append(r["lead_id"])
+                    keys_to_remember.extend(
+                        (r["lead_id"], r["account_id"], r["source_id"], k.key, r["received_at"]) for k in j.keys
+                    )
+
+        if write:
+            await judgement_store.record(
+                con,
+                [r["lead_id"] for r, _, _ in write],
+                [j.status for _, j, _ in write],
+                [j.disposition_code for _, j, _ in write],
+                [j.custom_reason for _, j, _ in write],
+                [json.dumps(j.fields, ensure_ascii=False, separators=(",", ":")) for _, j, _ in write],
+                [v for _, _, v in write],
+            )
+            await judgement_store.add_events(
+                con,
+                [r["lead_id"] for r, _, _ in write],
+                [r["account_id"] for r, _, _ in write],
+                "validated",
+                [_event_detail(j, v) for _, j, v in write],
+            )
+        if judged_with_keys:
+            await judgement_store.remember_keys(con, judged_with_keys, keys_to_remember)
+        accepted = [r["lead_id"] for r, j, _ in write if j.status == ACCEPTED]
+        if accepted:
+            await outbox.enqueue(con, accepted)
+
+    for r, j, _ in write:
+        outcomes[r["lead_id"]] = _outcome(r, j.status, j.disposition_code, j.custom_reason, j.fields)
+    return [outcomes[i] for i in lead_ids]
+
+
+async def evaluate(
+    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, source_id: UUID, rows: Sequence[crit.Row]
+) -> list[Outcome]:
+    """The judgement of unstored rows, as if they arrived now; nothing is written."""
+    now = datetime.now(UTC)
+    rows = [crit.Row(r.fields, r.is_test, None, r.received_at or now) for r in rows]
+    async with pool.acquire() as con:
+        source = await criteria_store.source(con, account_id, source_id)
+        if not source["enabled"]:
+            reason = f"source {source['name']!r} is switched off"
+            return [
+                Outcome(None, "", REJECTED, dispositions.SOURCE_DISABLED, reason, False, dict(r.fields)) for r in rows
+            ]
+        criteria = await cache.get(con, source_id, source["criteria_version"])
+        prepared = [crit.prepare(r, criteria) for r in rows]
+        stored: dict[str, list] = {}
+        if criteria.has_duplicate_rule:
+            stored = await _stored_keys(con, source, prepared)
+    return [
+        Outcome(None, "", j.status, j.disposition_code, j.custom_reason, False, j.fields)
+        for j in crit.finish(prepared, criteria, stored)
+    ]
+
+
+async def _stored_keys(
+    con: asyncpg.Connection, source: Mapping, prepared: Sequence[crit.Prepared]
+) -> dict[str, list]:
+    """The stored holders of the batch's duplicate keys, per scope, within the widest window."""
+    scopes = {"source": source["source_id"], "account": source["account_id"]}
+    wanted: dict[str, tuple[list[str], datetime | None]] = {}
+    now = datetime.now(UTC)
+    for p in prepared:
+        for k in p.keys:
+            keys, since = wanted.get(k.scope, ([], None))
+            reference = p.row.received_at or now
+            start = reference - k.window
+            keys.append(k.key)
+            wanted[k.scope] = (keys, start if since is None else min(since, start))
+    if not wanted:
+        return {}
+    await judgement_store.lock_scope(con, [scopes[s] for s in wanted])
+    stored: dict[str, list] = {}
+    for scope, (keys, since) in wanted.items():
+        stored.update(await judgement_store.stored_keys(con, scope, scopes[scope], keys, since))
+    return stored
+
+
+def _switched_off(row: asyncpg.Record) -> crit.Judgement:
+    if not row["source_enabled"]:
+        reason = f"source {row['source_name']!r} is switched off"
+    else:
+        reason = f"form {row['platform_form_id']!r} is switched off"
+    return crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, dict(row["fields"]))
+
+
+def _event_detail(j: crit.Judgement, version: int) -> str:
+    verdict = j.status if j.status == ACCEPTED else f"{j.status} {j.disposition_code}"
+    return f"{verdict} (criteria v{version})"
+
+
+def _outcome(row: asyncpg.Record, status: str, code: str, reason: str, fields: Mapping[str, str]) -> Outcome:
+    return Outcome(row["lead_id"], row["platform_lead_id"], status, code, reason, False, dict(fields))

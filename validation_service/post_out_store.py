@@ -1,0 +1,389 @@
+"""SQL of the post-out tables: destinations, post_outs (the deliveries), post_out_attempts (the logs),
+and the lead's post_out_status summary. Connection first; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from validation_service.destinations import BodyField, DestinationSpec, Success
+
+PENDING = "PENDING"
+RETRYING = "RETRYING"
+POSTED = "POSTED"
+REJECTED_BY_DESTINATION = "REJECTED_BY_DESTINATION"
+FAILED = "FAILED"
+NOT_POSTED = "NOT_POSTED"
+STATUSES = (PENDING, RETRYING, POSTED, REJECTED_BY_DESTINATION, FAILED)
+
+
+# ---- sources -------------------------------------------------------------------------------------
+
+
+async def source_account(con: asyncpg.Connection, source_id: UUID) -> UUID | None:
+    return await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
+
+
+async def mapped_columns(con: asyncpg.Connection, source_id: UUID) -> set[str] | None:
+    """The source's mapped columns, or None when the source has no mapping (every answer is a column
+    of its own name, so no column can be called unknown)."""
+    try:
+        from ingest_service.sources_store import source_columns  # the capture core's own answer
+    except ImportError:
+        source_columns = None
+    if source_columns is not None:
+        columns = await source_columns(con, source_id)
+        return set(columns) if columns else None
+    row = await con.fetchrow(
+        """
+        SELECT s.default_mapping,
+               coalesce((SELECT jsonb_agg(m) FROM forms f, jsonb_array_elements(f.mapping) m
+                         WHERE f.source_id = s.source_id AND f.mapping IS NOT NULL), '[]') AS form_rows
+        FROM sources s WHERE s.source_id = $1
+        """,
+        source_id,
+    )
+    if row is None or not row["default_mapping"]:
+        return None
+    return {m["column"] for m in [*row["default_mapping"], *row["form_rows"]] if m.get("column")}
+
+
+# ---- destinations --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredDestination:
+    destination_id: UUID
+    account_id: UUID
+    source_id: UUID
+    spec: DestinationSpec  # headers: names only, values empty
+    headers_encrypted: bytes | None
+    consecutive_failures: int
+    paused_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _destination(r: asyncpg.Record) -> StoredDestination:
+    return StoredDestination(
+        destination_id=r["destination_id"],
+        account_id=r["account_id"],
+        source_id=r["source_id"],
+        spec=DestinationSpec(
+            name=r["name"],
+            url=r["url"],
+            method=r["method"],
+            body_format=r["body_format"],
+            body=tuple(BodyField.from_json(f) for f in r["body"]),
+            headers={n: "" for n in r["header_names"]},
+            success=Success.from_json(r["success"]),
+            timeout_ms=r["timeout_ms"],
+            enabled=r["enabled"],
+            post_test_leads=r["post_test_leads"],
+        ),
+        headers_encrypted=None if r["headers_encrypted"] is None else bytes(r["headers_encrypted"]),
+        consecutive_failures=r["consecutive_failures"],
+        paused_until=r["paused_until"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def insert_destination(
+    con: asyncpg.Connection, account_id: UUID, source_id: UUID, spec: DestinationSpec, headers_encrypted: bytes | None
+) -> StoredDestination:
+    row = await con.fetchrow(
+        """
+        INSERT INTO destinations (account_id, source_id, name, url, method, body_format, body, header_names,
+                                  headers_encrypted, success, timeout_ms, enabled, post_test_leads)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        RETURNING *
+        """,
+        account_id, source_id, *_columns(spec), headers_encrypted, spec.success.as_json(), spec.timeout_ms,
+        spec.enabled, spec.post_test_leads,
+    )
+    return _destination(row)
+
+
+def _columns(spec: DestinationSpec) -> tuple[Any, ...]:
+    return (spec.name, spec.url, spec.method, spec.body_format, [f.as_json() for f in spec.body],
+            sorted(spec.headers))
+
+
+async def update_destination(
+    con: asyncpg.Connection, destination_id: UUID, spec: DestinationSpec, headers_encrypted: bytes | None
+) -> StoredDestination:
+    row = await con.fetchrow(
+        """
+        UPDATE destinations
+        SET name = $2, url = $3, method = $4, body_format = $5, body = $6, header_names = $7,
+            headers_encrypted = $8, success = $9, timeout_ms = $10, enabled = $11, post_test_leads = $12,
+            updated_at = now()
+        WHERE destination_id = $1
+        RETURNING *
+        """,
+        destination_id, *_columns(spec), headers_encrypted, spec.success.as_json(), spec.timeout_ms,
+        spec.enabled, spec.post_test_leads,
+    )
+    return _destination(row)
+
+
+async def get_destination(con: asyncpg.Connection, destination_id: UUID) -> StoredDestination | None:
+    row = await con.fetchrow("SELECT * FROM destinations WHERE destination_id = $1", destination_id)
+    return None if row is None else _destination(row)
+
+
+async def get_destinations(con: asyncpg.Connection, destination_ids: Collection[UUID]) -> list[StoredDestination]:
+    rows = await con.fetch("SELECT * FROM destinations WHERE destination_id = ANY($1::uuid[])", list(destination_ids))
+    return [_destination(r) for r in rows]
+
+
+async def list_destinations(
+    con: asyncpg.Connection, account_id: UUID, source_id: UUID | None, limit: int, after: tuple[datetime, UUID] | None
+) -> list[StoredDestination]:
+    rows = await con.fetch(
+        """
+        SELECT * FROM destinations
+        WHERE account_id = $1 AND ($2::uuid IS NULL OR source_id = $2)
+          AND ($3::timestamptz IS NULL OR (created_at, destination_id) > ($3, $4))
+        ORDER BY created_at, destination_id
+        LIMIT $5
+        """,
+        account_id, source_id, after[0] if after else None, after[1] if after else None, limit,
+    )
+    return [_destination(r) for r in rows]
+
+
+async def resume_destination(con: asyncpg.Connection, destination_id: UUID) -> StoredDestination:
+    row = await con.fetchrow(
+        """
+        UPDATE destinations SET paused_until = NULL, consecutive_failures = 0, updated_at = now()
+        WHERE destination_id = $1 RETURNING *
+        """,
+        destination_id,
+    )
+    return _destination(row)
+
+
+async def update_breakers(
+    con: asyncpg.Connection,
+    changes: Sequence[tuple[UUID, bool, int]],
+    threshold: int,
+    cooldown_seconds: float,
+) -> None:
+    """(destination_id, reset, failures) per destination: a success resets the count to the failures
+    that came after it; otherwise they add up. Reaching the threshold with a new failure pauses the
+    destination for the cool-down."""
+    if not changes:
+        return
+    await con.execute(
+        """
+        UPDATE destinations d
+        SET consecutive_failures = n.count,
+            paused_until = CASE WHEN n.failures > 0 AND $4 > 0 AND n.count >= $4
+                                THEN now() + make_interval(secs => $5)
+                                WHEN n.reset THEN NULL ELSE d.paused_until END
+        FROM (
+            SELECT c.destination_id, c.reset, c.failures,
+                   CASE WHEN c.reset THEN c.failures ELSE x.consecutive_failures + c.failures END AS count
+            FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS c(destination_id, reset, failures)
+            JOIN destinations x USING (destination_id)
+        ) n
+        WHERE d.destination_id = n.destination_id
+        """,
+        [c[0] for c in sorted(changes)], [c[1] for c in sorted(changes)], [c[2] for c in sorted(changes)],
+        threshold, cooldown_seconds,
+    )
+
+
+# ---- deliveries ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One attempt's result, to be written: the attempt row and the delivery's new state."""
+
+    lead_id: UUID
+    destination_id: UUID
+    account_id: UUID
+    lease_token: UUID
+    attempt: int
+    at: datetime
+    status: str  # the delivery's new status
+    status_code: int
+    duration_ms: int
+    outcome: str  # posted, rejected, retry, failed
+    reason: str
+    excerpt: str
+    record_id: str
+    next_attempt_at: datetime | None
+
+
+_EVENT_TYPES = {POSTED: "posted", REJECTED_BY_DESTINATION: "post_rejected", FAILED: "post_failed"}
+
+
+async def record_attempts(con: asyncpg.Connection, results: Sequence[Recorded]) -> list[tuple[UUID, UUID]]:
+    """Writes the attempts and applies each result to its delivery, unless the delivery is already
+    POSTED, or its lease passed to another worker (then that worker's result counts; a success
+    counts whoever reports it). Returns the (lead, destination) pairs whose delivery changed."""
+    if not results:
+        return []
+    await con.copy_records_to_table(
+        "post_out_attempts",
+        records=[
+            (r.lead_id, r.destination_id, r.account_id, r.attempt, r.at, r.status_code, r.duration_ms, r.outcome,
+             r.reason, r.excerpt)
+            for r in results
+        ],
+        columns=["lead_id", "destination_id", "account_id", "attempt", "at", "status_code", "duration_ms",
+                 "outcome", "reason", "response_excerpt"],
+    )
+    ordered = sorted(results, key=lambda r: (r.lead_id, r.destination_id))
+    rows = await con.fetch(
+        """
+        UPDATE post_outs p
+        SET status = r.status, attempts = p.attempts + 1, last_status_code = r.code,
+            last_error = r.reason, record_id = CASE WHEN r.status = 'POSTED' THEN r.record_id ELSE p.record_id END,
+            posted_at = CASE WHEN r.status = 'POSTED' THEN r.at ELSE p.posted_at END,
+            next_attempt_at = coalesce(r.next_at, p.next_attempt_at), lease_token = NULL, updated_at = now()
+        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[],
+                    $8::timestamptz[], $9::timestamptz[])
+             AS r(lead_id, destination_id, token, status, code, reason, record_id, next_at, at)
+        WHERE p.lead_id = r.lead_id AND p.destination_id = r.destination_id AND p.status <> 'POSTED'
+          AND (p.lease_token = r.token OR r.status = 'POSTED')
+        RETURNING p.lead_id, p.destination_id, p.account_id, p.status, p.record_id, r.reason
+        """,
+        [r.lead_id for r in ordered], [r.destination_id for r in ordered], [r.lease_token for r in ordered],
+        [r.status for r in ordered], [r.status_code for r in ordered], [r.reason for r in ordered],
+        [r.record_id for r in ordered], [r.next_attempt_at for r in ordered], [r.at for r in ordered],
+    )
+    events = [
+        (row["lead_id"], row["account_id"], _EVENT_TYPES[row["status"]], _event_detail(row))
+        for row in rows
+        if row["status"] in _EVENT_TYPES
+    ]
+    if events:
+        await con.copy_records_to_table(
+            "lead_events", records=events, columns=["lead_id", "account_id", "type", "detail"]
+        )
+    return [(row["lead_id"], row["destination_id"]) for row in rows]
+
+
+def _event_detail(row: asyncpg.Record) -> str:
+    detail = f"destination {row['destination_id']}"
+    if row["status"] == POSTED:
+        return f"{detail}, record {row['record_id']}" if row["record_id"] else detail
+    return f"{detail}: {row['reason']}"
+
+
+async def refresh_lead_status(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
+    """Keeps leads.post_out_status the summary of the lead's deliveries: in flight (RETRYING, then
+    PENDING) shows first, then FAILED, REJECTED_BY_DESTINATION, and POSTED once every one is. A test
+    lead that no destination takes shows NOT_POSTED."""
+    await con.execute(
+        """
+        UPDATE leads l SET post_out_status = s.summary, updated_at = now()
+        FROM (
+            SELECT x.lead_id, coalesce(
+                (SELECT (ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING', 'RETRYING'])[
+                            max(array_position(ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING',
+                                                     'RETRYING'], p.status))]
+                 FROM post_outs p WHERE p.lead_id = x.lead_id),
+                CASE WHEN x.is_test AND EXISTS (SELECT 1 FROM destinations d
+                                                WHERE d.source_id = x.source_id AND d.enabled)
+                     THEN 'NOT_POSTED' ELSE '' END) AS summary
+            FROM leads x WHERE x.lead_id = ANY($1::uuid[])
+        ) s
+        WHERE l.lead_id = s.lead_id AND l.post_out_status IS DISTINCT FROM s.summary
+        """,
+        sorted(set(lead_ids)),
+    )
+
+
+# ---- lists and retries ---------------------------------------------------------------------------
+
+
+async def list_post_outs(
+    con: asyncpg.Connection,
+    account_id: UUID,
+    *,
+    source_id: UUID | None,
+    destination_id: UUID | None,
+    lead_id: UUID | None,
+    status: str | None,
+    limit: int,
+    after: tuple[datetime, UUID, UUID] | None,
+) -> list[asyncpg.Record]:
+    """Newest first."""
+    return await con.fetch(
+        """
+        SELECT * FROM post_outs
+        WHERE account_id = $1
+          AND ($2::uuid IS NULL OR source_id = $2) AND ($3::uuid IS NULL OR destination_id = $3)
+          AND ($4::uuid IS NULL OR lead_id = $4) AND ($5::text IS NULL OR status = $5)
+          AND ($6::timestamptz IS NULL OR (created_at, lead_id, destination_id) < ($6, $7, $8))
+        ORDER BY created_at DESC, lead_id DESC, destination_id DESC
+        LIMIT $9
+        """,
+        account_id, source_id, destination_id, lead_id, status,
+        *(after or (None, None, None)), limit,
+    )
+
+
+async def list_attempts(
+    con: asyncpg.Connection,
+    account_id: UUID,
+    *,
+    lead_id: UUID | None,
+    destination_id: UUID | None,
+    limit: int,
+    after: int,
+) -> list[asyncpg.Record]:
+    """Oldest first, as the attempts happened."""
+    return await con.fetch(
+        """
+        SELECT * FROM post_out_attempts
+        WHERE account_id = $1 AND ($2::uuid IS NULL OR lead_id = $2) AND ($3::uuid IS NULL OR destination_id = $3)
+          AND attempt_id > $4
+        ORDER BY attempt_id
+        LIMIT $5
+        """,
+        account_id, lead_id, destination_id, after, limit,
+    )
+
+
+async def lead_accounts(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, str]]:
+    rows = await con.fetch(
+        "SELECT lead_id, account_id, status FROM leads WHERE lead_id = ANY($1::uuid[])", list(lead_ids)
+    )
+    return {r["lead_id"]: (r["account_id"], r["status"]) for r in rows}
+
+
+async def retry_now(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> int:
+    """Deliveries of these leads that are waiting for a retry are due now, with a fresh horizon."""
+    result = await con.execute(
+        """
+        UPDATE post_outs SET next_attempt_at = now(), enqueued_at = now(), updated_at = now()
+        WHERE lead_id = ANY($1::uuid[]) AND status = 'RETRYING' AND lease_token IS NULL
+        """,
+        list(lead_ids),
+    )
+    return int(result.split()[-1])
+
+
+async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> list[UUID]:
+    rows = await con.fetch(
+        """
+        UPDATE post_outs
+        SET status = 'PENDING', next_attempt_at = now(), enqueued_at = now(), lease_token = NULL, updated_at = now()
+        WHERE source_id = $1 AND status = 'FAILED'
+        RETURNING lead_id
+        """,
+        source_id,
+    )
+    return [r["lead_id"] for r in rows]
