@@ -1,12 +1,18 @@
 """`leadrelay up` (what `make run` calls): every process healthy, then Ctrl-C stops them all."""
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.harness import with_database
 
 ROOT = Path(__file__).parents[2]
 
@@ -41,11 +47,23 @@ def _alive(pid):
     return state != "Z"
 
 
-def test_up_brings_every_process_up_and_ctrl_c_leaves_no_orphans(database_dsn, tmp_path):
+@pytest.fixture
+async def own_database(database_dsn):
+    """`up` is a whole deployment with its own generated secrets: it gets a database of its own, so
+    the session's servers never meet rows sealed with another key."""
+    name = f"lr_up_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(database_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    yield with_database(database_dsn, name)
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+def test_up_brings_every_process_up_and_ctrl_c_leaves_no_orphans(own_database, tmp_path):
     ports = _free_ports(7)
     env = {
         **os.environ,
-        "DATABASE_URL": database_dsn,
+        "DATABASE_URL": own_database,
         "LEADRELAY_HOME": str(tmp_path),
         "INGEST_GRPC_PORT": str(ports[0]), "INGEST_HTTP_PORT": str(ports[1]),
         "VALIDATION_GRPC_PORT": str(ports[2]), "FEEDBACK_GRPC_PORT": str(ports[3]),
