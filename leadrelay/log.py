@@ -76,7 +76,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("asyncio", "grpc._cython", "aiohttp.access", "pgserver", "filelock", "fasteners"):
+    for noisy in ("asyncio", "grpc._cython", "aiohttp.access", "pgserver", "filelock", "fasteners", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -81,11 +81,11 @@ def children(settings: Settings) -> list[Child]:
 
 def _demo_hooks() -> list[Callable[[Settings, str], Any]]:
     """Demo set-up that later capabilities add (connect sandbox sources, criteria, destinations)."""
-    from leadrelay import demo_connectors, demo_feedback, demo_post_out, demo_reports
+    from leadrelay import demo_connectors, demo_criteria, demo_feedback, demo_post_out, demo_reports
 
     # demo_post_out stays last: it gives every demo source the hooks before it created a destination.
-    return [demo_connectors.demo_connectors, demo_reports.demo_reports, demo_feedback.demo_feedback,
-            demo_post_out.demo_post_out]
+    return [demo_connectors.demo_connectors, demo_criteria.demo_criteria, demo_reports.demo_reports,
+            demo_feedback.demo_feedback, demo_post_out.demo_post_out]
 
 
 async def _prepare(settings: Settings, dsn: str) -> str:

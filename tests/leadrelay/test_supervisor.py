@@ -84,6 +84,7 @@ def test_up_brings_every_process_up_and_ctrl_c_leaves_no_orphans(own_database, t
         output = "".join(lines)
         assert "all processes healthy" in output, output
         assert "demo set-up" not in output, output
+        assert "job-function picklist" in output  # the demo sources got acceptance criteria
         for name in ("sandbox", "validation", "ingest", "feedback", "reports", "scheduler"):
             assert f"{name}" in output
         assert "demo API key  lr_" in output
