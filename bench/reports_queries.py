@@ -1,6 +1,10 @@
-"""Reports benchmark: seeds N leads (COPY, default 10,000,000) in one account of a throwaway database,
-then times each page query on the aggregates against the same answer by a full scan of `leads`, and
-the cost of the aggregate triggers on the write paths (COPY and single-row INSERTs, triggers on vs off).
+"""Reports benchmark: seeds N leads (default 10,000,000) in one account of a throwaway database, then
+times each page query on the aggregates against the same answer by a full scan of `leads`; and, in
+a separate scratch database, the cost of the aggregate triggers on the write paths (the same COPY and
+the same multi-row INSERTs with the triggers enabled vs disabled, alternated over several rounds).
+
+Seeding is server-side: `INSERT ... SELECT FROM generate_series(...)` in chunks (`--batch`), so the
+rows never cross the wire and each chunk fires the statement-level triggers like any ingest statement.
 
     .venv/bin/python -m bench.reports_queries                 # 10M leads (several minutes)
     .venv/bin/python -m bench.reports_queries --leads 300000  # a quick run
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -31,12 +36,46 @@ COLUMNS = ["account_id", "source_id", "platform_lead_id", "status", "disposition
 DAYS = 90
 SOURCES = 20
 
+# One chunk of leads [$3, $4) over the DAYS UTC days ending with $5's (today's midnight): 70% accepted (66% posted,
+# 4% post-failed), 25% rejected with one of the codes and a picklist reason, 5% still processing —
+# the same mix `_records` makes for the write-path test.
+_SEED = """
+INSERT INTO leads (account_id, source_id, platform_lead_id, status, disposition_code, custom_reason,
+                   post_out_status, captured_at, received_at)
+SELECT $1, ($2::uuid[])[1 + i % array_length($2::uuid[], 1)], 'b' || i,
+       CASE WHEN r < 0.70 THEN 'ACCEPTED' WHEN r < 0.95 THEN 'REJECTED' ELSE 'PROCESSING' END,
+       CASE WHEN r >= 0.70 AND r < 0.95 THEN ($6::text[])[1 + i % array_length($6::text[], 1)] ELSE '' END,
+       CASE WHEN r >= 0.70 AND r < 0.95 THEN 'country: "Land ' || land || '" is not on the picklist' ELSE '' END,
+       CASE WHEN r < 0.66 THEN 'POSTED' WHEN r < 0.70 THEN 'FAILED' ELSE '' END,
+       at, at
+FROM (SELECT i, random() AS r, floor(random() * 200)::int AS land,
+             $5::timestamptz + interval '1 day' - make_interval(secs => 1 + floor(random() * $7)) AS at
+      FROM generate_series($3::bigint, $4::bigint - 1) AS i) AS g
+"""
 
-def _records(account_id, sources, start, count, today):  # type: ignore[no-untyped-def]
+
+# The baselines: the same answers by a full scan of the account's leads in the window.
+_SCAN_SOURCE = """SELECT source_id, status, disposition_code, post_out_status, count(*) AS n FROM leads
+                  WHERE account_id = $1 AND received_at >= $2 AND received_at < $3 GROUP BY 1, 2, 3, 4"""
+_SCAN_REJECTIONS = """SELECT (received_at AT TIME ZONE 'UTC')::date AS day, source_id, disposition_code, count(*) AS n
+                      FROM leads WHERE account_id = $1 AND received_at >= $2 AND received_at < $3
+                        AND status = 'REJECTED' GROUP BY 1, 2, 3"""
+
+
+async def _same(aggregate, scan) -> None:  # type: ignore[no-untyped-def]
+    """The aggregate answer must equal the full scan's, group for group."""
+    def keyed(rows):  # type: ignore[no-untyped-def]
+        return {tuple(v for k, v in dict(r).items() if k != "n"): r["n"] for r in rows if r["n"]}
+
+    a, b = keyed(await aggregate), keyed(await scan)
+    assert a == b, f"aggregates and full scan disagree on {len(set(a.items()) ^ set(b.items()))} groups"
+
+
+def _records(account_id, sources, start, count, since, seconds):  # type: ignore[no-untyped-def]
+    """Leads for the write-path test, received in the `seconds` after `since` (ingest writes today)."""
     rnd = random.Random(start)
-    midnight = datetime.combine(today, datetime.min.time(), UTC)
     for i in range(start, start + count):
-        at = midnight - timedelta(seconds=rnd.randrange(DAYS * 86400))
+        at = since + timedelta(seconds=rnd.randrange(seconds))
         r = rnd.random()
         if r < 0.70:
             status, code, reason = "ACCEPTED", "", ""
@@ -46,7 +85,11 @@ def _records(account_id, sources, start, count, today):  # type: ignore[no-untyp
             status, reason, pos = "REJECTED", f'country: "Land {rnd.randrange(200)}" is not on the picklist', ""
         else:
             status, code, reason, pos = "PROCESSING", "", "", ""
-        yield (account_id, sources[i % len(sources)], f"b{i}", status, code, reason, pos, at, at)
+        yield (account_id, sources[i % len(sources)], f"w{i}", status, code, reason, pos, at, at)
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def _timed(label: str, make, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
@@ -56,83 +99,157 @@ async def _timed(label: str, make, repeat: int = 5) -> float:  # type: ignore[no
         await make()
         times.append((time.perf_counter() - t0) * 1000)
     ms = statistics.median(times)
-    print(f"  {label:<52}{ms:>10.1f} ms (median of {repeat})", flush=True)
+    print(f"  {label:<52}{ms:>10.1f} ms (median of {repeat}; {_load()})", flush=True)
     return ms
 
 
-async def main(n: int, batch: int) -> None:
+async def _account(con: asyncpg.Connection) -> tuple[object, list[object]]:
+    account_id = await con.fetchval("INSERT INTO accounts (name) VALUES ('bench') RETURNING account_id")
+    sources = [await con.fetchval(
+        "INSERT INTO sources (account_id, name, platform) VALUES ($1, $2, 'CSV') RETURNING source_id",
+        account_id, f"Source {i:02d}") for i in range(SOURCES)]
+    return account_id, sources
+
+
+async def trigger_cost(m: int, statement_rows: int, rounds: int) -> None:
+    """The same COPY of m leads and the same m leads as INSERT ... SELECT FROM unnest (statement_rows per
+    statement, like SubmitLeads' batches), into an empty `leads` of a scratch database, triggers
+    enabled vs disabled (ALTER TABLE leads DISABLE TRIGGER USER), in alternating order."""
+    db = TestDatabase()
+    dsn = await db.create()
+    con = await asyncpg.connect(dsn)
+    await init_connection(con)
+    try:
+        account_id, sources = await _account(con)
+        since = datetime.now(UTC) - timedelta(hours=1)
+        recs = list(_records(account_id, sources, 0, m, since, 3600))
+        cols = list(zip(*recs, strict=True))
+        print(f"\nwrite-path cost of the aggregate triggers: {m:,} leads into an empty leads table of a scratch "
+              f"database, triggers on vs off, {rounds} alternating rounds", flush=True)
+        results: dict[tuple[str, bool], list[float]] = {}
+        for rnd in range(rounds):
+            for enabled in ((True, False) if rnd % 2 == 0 else (False, True)):
+                for path in ("COPY", "INSERT"):
+                    await con.execute("TRUNCATE leads, report_lead_deltas, report_lead_counts, "
+                                      "report_rejection_reasons CASCADE")
+                    await con.execute(f"ALTER TABLE leads {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")
+                    await con.execute("CHECKPOINT")
+                    t0 = time.perf_counter()
+                    if path == "COPY":
+                        await con.copy_records_to_table("leads", records=recs, columns=COLUMNS)
+                    else:
+                        for s in range(0, m, statement_rows):
+                            part = [list(c[s:s + statement_rows]) for c in cols]
+                            await con.execute(
+                                """INSERT INTO leads (account_id, source_id, platform_lead_id, status, disposition_code,
+                                                      custom_reason, post_out_status, captured_at, received_at)
+                                   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
+                                                        $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+                                                        $9::timestamptz[])""",
+                                *part)
+                    took = time.perf_counter() - t0
+                    deltas = await con.fetchval("SELECT count(*) FROM report_lead_deltas")
+                    results.setdefault((path, enabled), []).append(took)
+                    print(f"  round {rnd + 1} {path:<6} triggers {'on ' if enabled else 'off'} {took:7.2f} s "
+                          f"({m / took:>9,.0f} leads/s, {deltas:,} delta rows; {_load()})", flush=True)
+        await con.execute("ALTER TABLE leads ENABLE TRIGGER USER")
+        for path, what in (("COPY", f"COPY of {m:,}"),
+                           ("INSERT", f"INSERT ... unnest, {statement_rows} rows/statement")):
+            on, off = statistics.median(results[(path, True)]), statistics.median(results[(path, False)])
+            print(f"  {what}: median {on:.2f} s with triggers, {off:.2f} s without — ratio {on / off:.2f} "
+                  f"(+{(on / off - 1) * 100:.0f}%)", flush=True)
+    finally:
+        await con.close()
+        await db.drop()
+
+
+async def main(n: int, batch: int, write_leads: int, statement_rows: int, rounds: int, keep_indexes: bool) -> None:
+    print(f"start: {_load()}", flush=True)
+    if write_leads:
+        await trigger_cost(write_leads, statement_rows, rounds)
+    if not n:
+        return
     db = TestDatabase()
     dsn = await db.create()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=init_connection)
     today = datetime.now(UTC).date()
+    midnight = datetime.combine(today, datetime.min.time(), UTC)
     try:
         async with pool.acquire() as con:
-            account_id = await con.fetchval("INSERT INTO accounts (name) VALUES ('bench') RETURNING account_id")
-            sources = [await con.fetchval(
-                "INSERT INTO sources (account_id, name, platform) VALUES ($1, $2, 'CSV') RETURNING source_id",
-                account_id, f"Source {i:02d}") for i in range(SOURCES)]
-            print(f"seeding {n:,} leads over {DAYS} days, {SOURCES} sources (COPY, batches of {batch:,})", flush=True)
+            account_id, sources = await _account(con)
+            print(f"\nseeding {n:,} leads over {DAYS} days, {SOURCES} sources "
+                  f"(INSERT ... SELECT FROM generate_series, {batch:,} rows per statement)", flush=True)
+            # Secondary indexes are built once after the load (much faster than maintaining them row by
+            # row); the primary key stays. The page queries run with every index in place.
+            indexes = [] if keep_indexes else await con.fetch(
+                """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS ddl
+                   FROM pg_index i WHERE i.indrelid = 'leads'::regclass AND NOT i.indisprimary
+                     AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)""")
+            unique = [] if keep_indexes else await con.fetch(
+                """SELECT conname, pg_get_constraintdef(oid) AS ddl FROM pg_constraint
+                   WHERE conrelid = 'leads'::regclass AND contype = 'u'""")
+            for ix in indexes:
+                await con.execute(f"DROP INDEX {ix['name']}")
+            for c in unique:
+                await con.execute(f"ALTER TABLE leads DROP CONSTRAINT {c['conname']}")
             t0 = time.perf_counter()
             for start in range(0, n, batch):
-                await con.copy_records_to_table(
-                    "leads", records=list(_records(account_id, sources, start, min(batch, n - start), today)),
-                    columns=COLUMNS)
+                await con.execute(_SEED, account_id, sources, start, min(start + batch, n), midnight, CODES,
+                                  DAYS * 86400)
+                done = min(start + batch, n)
+                if done % (10 * batch) == 0 or done == n:
+                    print(f"  {done:>12,} leads, {time.perf_counter() - t0:7.1f} s ({_load()})", flush=True)
+            t1 = time.perf_counter()
+            for c in unique:
+                await con.execute(f"ALTER TABLE leads ADD CONSTRAINT {c['conname']} {c['ddl']}")
+            for ix in indexes:
+                await con.execute(ix["ddl"])
             seeded = time.perf_counter() - t0
-            print(f"  seeded in {seeded:.1f} s ({n / seeded:,.0f} leads/s)", flush=True)
+            print(f"  seeded in {seeded:.1f} s ({n / seeded:,.0f} leads/s), of which rebuilding "
+                  f"{len(indexes) + len(unique)} secondary indexes {time.perf_counter() - t1:.1f} s", flush=True)
             t0 = time.perf_counter()
             folded = await rollup(con)
             print(f"  rollup of {folded:,} delta rows: {time.perf_counter() - t0:.2f} s", flush=True)
+            t0 = time.perf_counter()
             await con.execute("VACUUM ANALYZE")
-
-        print("\nwrite-path cost of the aggregate triggers (same batch, triggers on vs off)")
-        async with pool.acquire() as con:
-            m = min(200_000, max(n // 10, 10_000))
-            costs = {}
-            for enabled in (True, False):
-                if not enabled:
-                    await con.execute("ALTER TABLE leads DISABLE TRIGGER leads_report_insert")
-                recs = list(_records(account_id, sources, n + (0 if enabled else m), m, today))
-                t0 = time.perf_counter()
-                await con.copy_records_to_table("leads", records=recs, columns=COLUMNS)
-                copy_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                for j in range(2000):
-                    await con.execute(
-                        """INSERT INTO leads (account_id, source_id, platform_lead_id, received_at)
-                           VALUES ($1, $2, $3, now())""", account_id, sources[j % SOURCES],
-                        f"single-{enabled}-{j}")
-                single_s = time.perf_counter() - t0
-                costs[enabled] = (copy_s, single_s)
-            await con.execute("ALTER TABLE leads ENABLE TRIGGER leads_report_insert")
-            (c_on, s_on), (c_off, s_off) = costs[True], costs[False]
-            print(f"  COPY {m:,} leads: {c_on:.2f} s with triggers, {c_off:.2f} s without "
-                  f"(ratio {c_on / c_off:.2f})")
-            print(f"  2,000 single INSERTs: {s_on * 500:.3f} ms/insert with, {s_off * 500:.3f} ms without "
-                  f"(ratio {s_on / s_off:.2f})")
-            await rollup(con)
+            print(f"  VACUUM ANALYZE: {time.perf_counter() - t0:.1f} s", flush=True)
+            print("  " + ", ".join(f"{k} {v:,}" for k, v in (await con.fetchrow(
+                """SELECT (SELECT count(*) FROM leads) AS leads,
+                          (SELECT count(*) FROM report_lead_counts) AS count_rows,
+                          (SELECT count(*) FROM report_rejection_reasons) AS reason_rows""")).items()), flush=True)
+            # A day of platform counts per source, as the connectors store them.
+            await con.execute(
+                """INSERT INTO platform_counts (source_id, account_id, window_start, window_end, day,
+                                                platform_reported, leadrelay_count)
+                   SELECT s, $1, d, d + interval '1 day', (d AT TIME ZONE 'UTC')::date, 5500, 5500
+                   FROM unnest($2::uuid[]) AS s,
+                        generate_series($3::timestamptz - interval '89 days', $3, interval '1 day') AS d""",
+                account_id, sources, midnight)
 
         f30 = ReportFilter(today - timedelta(days=29), today)
         f90 = ReportFilter(today - timedelta(days=DAYS - 1), today)
-        print(f"\npage queries ({n:,} leads in the account; aggregates vs full scan of leads)")
+        print(f"\npage queries ({n:,} leads in the account; aggregates vs full scan of leads)", flush=True)
         async with reading(pool, "leadrelay_reader") as con:
             srcs = await queries.sources(con, account_id)
             ratios = []
             for label, f in (("30 days", f30), ("90 days", f90)):
                 agg = await _timed(f"Source Report, {label}", lambda f=f: queries.source_counts(con, account_id, f))
+                await _timed(f"  + platform counts, {label}", lambda f=f: queries.platform_counts(con, account_id, f))
                 scan = await _timed(f"  baseline: full scan, {label}", lambda f=f: con.fetch(
-                    """SELECT source_id, status, disposition_code, post_out_status, count(*) FROM leads
-                       WHERE account_id = $1 AND received_at >= $2 AND received_at < $3 GROUP BY 1, 2, 3, 4""",
-                    account_id, f.start, f.end), repeat=1)
+                    _SCAN_SOURCE, account_id, f.start, f.end), repeat=1)
                 ratios.append(("Source Report " + label, scan / agg))
+                await _same(queries.source_counts(con, account_id, f),
+                            con.fetch(_SCAN_SOURCE, account_id, f.start, f.end))
                 agg = await _timed(f"Rejection breakdown, {label}",
                                    lambda f=f: queries.rejection_counts(con, account_id, f))
                 scan = await _timed(f"  baseline: full scan, {label}", lambda f=f: con.fetch(
-                    """SELECT (received_at AT TIME ZONE 'UTC')::date, source_id, disposition_code, count(*) FROM leads
-                       WHERE account_id = $1 AND received_at >= $2 AND received_at < $3 AND status = 'REJECTED'
-                       GROUP BY 1, 2, 3""", account_id, f.start, f.end), repeat=1)
+                    _SCAN_REJECTIONS, account_id, f.start, f.end), repeat=1)
                 ratios.append(("Rejection breakdown " + label, scan / agg))
+                await _same(queries.rejection_counts(con, account_id, f),
+                            con.fetch(_SCAN_REJECTIONS, account_id, f.start, f.end))
             await _timed("Overview (30 daily totals)", lambda: queries.daily_counts(
                 con, account_id, today - timedelta(days=29), today))
+            await _timed("Overview alerts", lambda: queries.alerts(con, account_id))
             await _timed("Offending values, 30 days (top 50)", lambda: queries.rejection_reasons(con, account_id, f30))
             await _timed("Leads Report count (REJECTED, 30 days)", lambda: queries.matching_count(
                 con, account_id, ReportFilter(f30.since, f30.until, status="REJECTED")))
@@ -140,9 +257,29 @@ async def main(n: int, batch: int) -> None:
             page = await queries.leads_page(con, account_id, f30, None, 50)
             await _timed("Leads Report next page (keyset)", lambda: queries.leads_page(
                 con, account_id, f30, (page[-1]["received_at"], page[-1]["lead_id"]), 50))
-            _header, rows = shaping.source_report(await queries.source_counts(con, account_id, f90), srcs)
-            assert sum(r[2] for r in rows) > 0
-        print("\nspeed-up over the full scan: " + ", ".join(f"{k} ×{v:,.0f}" for k, v in ratios))
+        # Between two rollups (the scheduler folds every SCHEDULER_POLL_SECONDS, 30 s) the pages also
+        # add the unfolded deltas: measure with a backlog of ingest-sized statements not yet folded.
+        async with pool.acquire() as con:
+            backlog = min(100_000, max(n // 100, 1000))
+            for start in range(n, n + backlog, 500):
+                await con.execute(_SEED, account_id, sources, start, min(start + 500, n + backlog),
+                                  datetime.now(UTC) - timedelta(days=1), CODES, 3600)
+            pending = await con.fetchval("SELECT count(*) FROM report_lead_deltas")
+        print(f"\nwith {backlog:,} more leads (the last hour, 500 per statement) not folded yet: "
+              f"{pending:,} delta rows", flush=True)
+        async with reading(pool, "leadrelay_reader") as con:
+            for label, f in (("30 days", f30), ("90 days", f90)):
+                await _timed(f"Source Report, {label}", lambda f=f: queries.source_counts(con, account_id, f))
+                await _same(queries.source_counts(con, account_id, f),
+                            con.fetch(_SCAN_SOURCE, account_id, f.start, f.end))
+                await _timed(f"Rejection breakdown, {label}", lambda f=f: queries.rejection_counts(con, account_id, f))
+                await _same(queries.rejection_counts(con, account_id, f),
+                            con.fetch(_SCAN_REJECTIONS, account_id, f.start, f.end))
+            _header, rows = shaping.source_report(await queries.source_counts(con, account_id, f90), srcs,
+                                                  await queries.platform_counts(con, account_id, f90))
+            assert sum(r[2] for r in rows) == n + backlog, "the Source Report must count every seeded lead"
+        print("\nspeed-up over the full scan: " + ", ".join(f"{k} ×{v:,.0f}" for k, v in ratios), flush=True)
+        print(f"end: {_load()}", flush=True)
     finally:
         await pool.close()
         await db.drop()
@@ -150,7 +287,13 @@ async def main(n: int, batch: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--leads", type=int, default=10_000_000)
-    parser.add_argument("--batch", type=int, default=500_000)
+    parser.add_argument("--leads", type=int, default=10_000_000, help="leads seeded for the page queries (0: skip)")
+    parser.add_argument("--batch", type=int, default=500_000, help="rows per seeding statement")
+    parser.add_argument("--write-leads", type=int, default=200_000,
+                        help="leads per write-path measurement (0: skip the trigger cost)")
+    parser.add_argument("--statement-rows", type=int, default=500, help="rows per INSERT in the write-path test")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating on/off rounds of the write-path test")
+    parser.add_argument("--keep-indexes", action="store_true",
+                        help="seed with every index of leads in place (slower) instead of rebuilding them after")
     args = parser.parse_args()
-    asyncio.run(main(args.leads, args.batch))
+    asyncio.run(main(args.leads, args.batch, args.write_leads, args.statement_rows, args.rounds, args.keep_indexes))

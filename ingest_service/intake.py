@@ -33,7 +33,8 @@ from ingest_service.deps import IngestDeps
 from leadrelay import clients
 from leadrelay.errors import NotFound, PermissionDenied
 from leadrelay.leads import PROCESSING, IncomingLead, Outcome
-from leadrelay.v1 import common_pb2, validation_pb2
+from leadrelay.protoconv import outcome_from_proto
+from leadrelay.v1 import validation_pb2
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +79,13 @@ async def submit(
             new.source_ids.append(lead.source_id)
             new.form_ids.append(form_id)
             new.platform_lead_ids.append(key[1])
-            new.answers.append(_dumps([a.as_json() for a in lead.answers]))
+            new.answers.append(_dumps([{"name": a.name, "values": a.values} for a in lead.answers]))
             new.fields.append(_dumps(fields))
             new.contexts.append(_dumps(dict(lead.platform_context)))
             new.is_test.append(lead.is_test)
             new.captured_at.append(lead.captured_at)
-        inserted = await leads_store.insert_leads(con, account_id, new)
+        inserted = await leads_store.insert_received(con, account_id, new, via)
         stored = [i for i in first.values() if ids[i] in inserted]
-        if stored:
-            await leads_store.add_events(con, account_id, [ids[i] for i in stored], "received", [via] * len(stored))
         known_keys = [k for k, i in first.items() if ids[i] not in inserted]
         known = await leads_store.known_leads(con, known_keys) if known_keys else {}
 
@@ -190,32 +189,9 @@ async def _resolve(
 
 
 
-def outcome_from_proto(o: common_pb2.LeadOutcome) -> Outcome:
-    return Outcome(
-        UUID(o.lead_id) if o.lead_id else None,
-        o.platform_lead_id,
-        common_pb2.LeadStatus.Name(o.status).removeprefix("LEAD_STATUS_"),
-        o.disposition_code,
-        o.custom_reason,
-        o.duplicate,
-        dict(o.fields),
-    )
-
-
-def outcome_to_proto(o: Outcome) -> common_pb2.LeadOutcome:
-    return common_pb2.LeadOutcome(
-        lead_id=str(o.lead_id) if o.lead_id else "",
-        platform_lead_id=o.platform_lead_id,
-        status=common_pb2.LeadStatus.Value(f"LEAD_STATUS_{o.status}"),
-        disposition_code=o.disposition_code,
-        custom_reason=o.custom_reason,
-        duplicate=o.duplicate,
-        fields=dict(o.fields),
-    )
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for the process: json.dumps with arguments builds a new encoder on every call. The
+# text goes into jsonb columns, so ASCII escapes (the C encoder's fastest path) store the same value.
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # Time-ordered lead ids (UUIDv7 layout): ids sort by arrival, which keeps the primary key's inserts

@@ -134,18 +134,26 @@ def apply(answers: Sequence[Answer], rows: Sequence[MappingRow]) -> dict[str, st
     if not rows:
         return _identity(answers)
     exact: dict[str, list[int]] = {}
-    loose: dict[str, list[int]] = {}
     for i, answer in enumerate(answers):
         exact.setdefault(answer.name, []).append(i)
-        loose.setdefault(_loose(answer.name), []).append(i)
+    loose: dict[str, list[int]] | None = None  # built on the first inexact match only
     used: set[int] = set()
     out: dict[str, str] = {}
     catch_all = None
     for row in rows:
         if row.form_field is not None:
-            hits = exact.get(row.form_field) or loose.get(_loose(row.form_field)) or []
+            hits = exact.get(row.form_field)
+            if not hits:
+                if loose is None:
+                    loose = {}
+                    for i, answer in enumerate(answers):
+                        loose.setdefault(_loose(answer.name), []).append(i)
+                hits = loose.get(_loose(row.form_field)) or []
             used.update(hits)
-            out[row.column] = join_values([v for i in hits for v in answers[i].values])
+            if len(hits) == 1:
+                out[row.column] = join_values(answers[hits[0]].values)
+            else:
+                out[row.column] = join_values([v for i in hits for v in answers[i].values])
         elif row.constant is not None:
             out[row.column] = row.constant.render()
         else:

@@ -5,7 +5,8 @@ webhooks that never came), LinkedIn per ad account with submittedAtTimeRange and
 A watermark moves only after every page of a read was stored, to the newest lead seen; reads start a
 little before it (OVERLAP), so a lead the platform made visible late is still picked up — repeats
 are harmless, intake knows them. A refused token marks the source NEEDS_RECONNECT (it is then no
-longer polled); throttling pauses the source and leaves the watermark where it was."""
+longer polled); throttling pauses the source and leaves the watermark where it was. After a successful read the
+platform's counts of the recent UTC days are stored for the reports (ingest_service.platform_counts)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from collections.abc import Awaitable
 
 import asyncpg
 
-from ingest_service import connections_store, connectors, facebook_leads, intake, linkedin_answers, webhook_inbox
+from ingest_service import (
+    connections_store,
+    connectors,
+    facebook_leads,
+    intake,
+    linkedin_answers,
+    platform_counts,
+    webhook_inbox,
+)
 from ingest_service.deps import IngestDeps
 from leadrelay.tasks import every
 
@@ -48,6 +57,11 @@ async def poll_source(deps: IngestDeps, connection: asyncpg.Record) -> int:
         return 0
     async with deps.pool.acquire() as con:
         await connections_store.mark_polled(con, connection["source_id"])
+    try:
+        await platform_counts.after_poll(deps, connection)
+    except Exception:
+        # The poll itself succeeded; a count that failed is asked again after the next poll.
+        log.exception("platform count failed", extra={"source_id": str(connection["source_id"])})
     return taken
 
 

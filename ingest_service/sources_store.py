@@ -12,18 +12,8 @@ from uuid import UUID
 import asyncpg
 
 from ingest_service import mapping
-from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
-
-
-def parse_id(kind: str, raw: str, field: str) -> UUID:
-    """A request's id: empty is INVALID_ARGUMENT; one that cannot exist is NOT_FOUND naming it."""
-    if not raw:
-        raise InvalidArgument(field, f"the {kind} id is required")
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise NotFound(kind, raw) from None
-
+from leadrelay.errors import NotFound, PermissionDenied
+from leadrelay.ids import parse_id  # noqa: F401  (re-exported: the ingest servicers import it from here)
 
 # A source with its platform connection's state (source_connections belongs to the connectors).
 _SOURCE = """SELECT s.*, c.source_id IS NOT NULL AS connected, c.last_polled_at,

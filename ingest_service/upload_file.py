@@ -104,7 +104,9 @@ def rows(file: BinaryIO, table: Table) -> Iterator[Record]:
         if record.row < first or not any(record.fields):
             continue
         fields = _fit(record, width, table.format)
-        yield Record(record.row, [restore(v) if v[:1] == "'" else v for v in fields])
+        if "'" in "".join(fields):  # one C-level check; most rows have no apostrophe at all
+            fields = [restore(v) if v[:1] == "'" else v for v in fields]
+        yield record if fields is record.fields else Record(record.row, fields)
 
 
 def _fit(record: Record, width: int, fmt: str) -> list[str]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
+from leadrelay.leads import Outcome
+from leadrelay.v1 import common_pb2
 
 
 def to_timestamp(value: datetime | None) -> Timestamp | None:
@@ -25,3 +29,34 @@ def from_timestamp(ts: Timestamp | None) -> datetime | None:
 def set_timestamp(target: Timestamp, value: datetime | None) -> None:
     if value is not None:
         target.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+# Status names <-> proto enum values, looked up once (EnumTypeWrapper.Value/Name cost per lead).
+LEAD_STATUS_VALUE: dict[str, int] = {
+    name.removeprefix("LEAD_STATUS_"): value for name, value in common_pb2.LeadStatus.items()
+}
+LEAD_STATUS_NAME: dict[int, str] = {value: name for name, value in LEAD_STATUS_VALUE.items()}
+
+
+def outcome_to_proto(o: Outcome) -> common_pb2.LeadOutcome:
+    return common_pb2.LeadOutcome(
+        lead_id=str(o.lead_id) if o.lead_id else "",
+        platform_lead_id=o.platform_lead_id,
+        status=LEAD_STATUS_VALUE[o.status],
+        disposition_code=o.disposition_code,
+        custom_reason=o.custom_reason,
+        duplicate=o.duplicate,
+        fields=dict(o.fields),
+    )
+
+
+def outcome_from_proto(o: common_pb2.LeadOutcome) -> Outcome:
+    return Outcome(
+        UUID(o.lead_id) if o.lead_id else None,
+        o.platform_lead_id,
+        LEAD_STATUS_NAME[o.status],
+        o.disposition_code,
+        o.custom_reason,
+        o.duplicate,
+        dict(o.fields),
+    )

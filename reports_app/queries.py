@@ -6,13 +6,21 @@ yet folded into them, so they are exact at any moment and never scan `leads`."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from reports_app.filters import ReportFilter
+
+# Platform-count disagreements of the last this many complete UTC days raise an Overview alert.
+MISMATCH_DAYS = 7
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
 
 # Aggregated counts in a window, plus whatever the last rollup has not folded yet.
 _COUNTS = """
@@ -106,6 +114,39 @@ async def rejection_reasons(
            WHERE ($5 = '' OR disposition_code = $5)
            GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 4 DESC, 3 LIMIT $6""",
         account_id, f.since, f.until, f.source_id, f.disposition_code, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def platform_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> dict[UUID, tuple[int, int]]:
+    """source_id → (platform_reported, leadrelay_count) summed over the window's UTC days the
+    connectors checked (platform_counts rows of one whole day); sources never checked are absent.
+    Both counts are by the platform's creation day and from the same moment, so they compare fairly."""
+    if not await table_exists(con, "platform_counts"):
+        return {}
+    rows = await con.fetch(
+        """SELECT source_id, sum(platform_reported)::bigint AS platform, sum(leadrelay_count)::bigint AS ours
+           FROM platform_counts
+           WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
+           GROUP BY 1""",
+        account_id, f.since, f.until, f.source_id,
+    )
+    return {r["source_id"]: (r["platform"], r["ours"]) for r in rows}
+
+
+async def count_mismatches(con: asyncpg.Connection, account_id: UUID, since: date) -> list[dict[str, Any]]:
+    """Complete UTC days since `since` (checked after the day ended) whose platform count differs
+    from LeadRelay's: name, platform, day, platform_reported, leadrelay_count."""
+    if not await table_exists(con, "platform_counts"):
+        return []
+    rows = await con.fetch(
+        """SELECT s.name, s.platform, p.day, p.platform_reported, p.leadrelay_count
+           FROM platform_counts p JOIN sources s USING (source_id)
+           WHERE p.account_id = $1 AND p.day >= $2
+             AND p.checked_at >= (p.day + 1)::timestamp AT TIME ZONE 'UTC'
+             AND p.platform_reported <> p.leadrelay_count
+           ORDER BY p.day DESC, lower(s.name)""",
+        account_id, since,
     )
     return [dict(r) for r in rows]
 
@@ -226,8 +267,8 @@ async def failed_post_outs(con: asyncpg.Connection, account_id: UUID, limit: int
 # ---- alerts --------------------------------------------------------------------------------------
 
 async def alerts(con: asyncpg.Connection, account_id: UUID) -> list[str]:
-    """What a manager should fix: sources needing reconnect, paused destinations, lifecycle stages
-    without a Meta stage."""
+    """What a manager should fix: sources needing reconnect, paused destinations, counts that disagree
+    with the platform's for a recent complete day, lifecycle stages without a Meta stage."""
     out = [f"Source “{r['name']}” needs to be reconnected ({r['platform'].title()})."
            for r in await con.fetch(
                """SELECT name, platform FROM sources WHERE account_id = $1 AND state = 'NEEDS_RECONNECT'
@@ -238,6 +279,9 @@ async def alerts(con: asyncpg.Connection, account_id: UUID) -> list[str]:
                 for r in await con.fetch(
                     """SELECT name, paused_until FROM destinations
                        WHERE account_id = $1 AND paused_until > now() ORDER BY lower(name)""", account_id)]
+    out += [f"Source “{r['name']}” ({r['platform'].title()}): the platform reports {r['platform_reported']:,} "
+            f"leads created on {r['day']:%Y-%m-%d}, LeadRelay has {r['leadrelay_count']:,}."
+            for r in await count_mismatches(con, account_id, _today() - timedelta(days=MISMATCH_DAYS))]
     if await table_exists(con, "feedback_events"):
         out += [f"CRM stage “{r['crm_stage']}” has no Meta stage mapped ({r['events']} events)."
                 for r in await unmapped_stages(con, account_id)]

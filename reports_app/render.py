@@ -76,7 +76,8 @@ async def table(con: asyncpg.Connection, account_id: UUID, report: str, f: Repor
         srcs = [s for s in srcs if s["source_id"] == f.source_id]
     names = {s["source_id"]: s["name"] for s in srcs}
     if report == "SOURCE":
-        return shaping.source_report(await queries.source_counts(con, account_id, f), srcs)
+        return shaping.source_report(await queries.source_counts(con, account_id, f), srcs,
+                                     await queries.platform_counts(con, account_id, f))
     if report == "REJECTIONS":
         rows = await queries.rejection_counts(con, account_id, f)
         return list(shaping.REJECTION_HEADER), shaping.rejection_table(rows, names)

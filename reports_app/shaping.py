@@ -71,12 +71,15 @@ SOURCE_TAIL: Final = ("Posted", "PostFailed", "PlatformReported", "Difference")
 def source_report(
     rows: Iterable[Mapping[str, Any]],
     sources: Sequence[Mapping[str, Any]],
-    platform_counts: Mapping[UUID, int] | None = None,
+    platform_counts: Mapping[UUID, tuple[int, int]] | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
     """One row per source: received, accepted, rejected, processing, one column per disposition code
     seen, posted, post-failed, the platform's own count and the difference (blank when unknown).
 
     rows: source_id, status, disposition_code, post_out_status, n. sources: source_id, name, platform.
+    platform_counts: source_id → (platform_reported, leadrelay_count) over the window's days the
+    connector checked, both by creation day; Difference = platform − LeadRelay (> 0: leads missing).
+    Received counts by day of arrival, so it need not equal PlatformReported − Difference.
     """
     totals: dict[UUID, Totals] = defaultdict(Totals)
     by_code: dict[UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -96,8 +99,8 @@ def source_report(
             s["name"], s["platform"], t.received, t.accepted, t.rejected, t.processing,
             *(by_code[s["source_id"]].get(c, 0) for c in code_list),
             t.posted, t.post_failed,
-            "" if reported is None else reported,
-            "" if reported is None else t.received - reported,
+            "" if reported is None else reported[0],
+            "" if reported is None else reported[0] - reported[1],
         ])
     return header, out
 

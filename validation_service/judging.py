@@ -104,18 +104,14 @@ async def validate(
                     )
 
         if write:
-            await judgement_store.record(
+            await judgement_store.record_with_events(
                 con,
                 [r["lead_id"] for r, _, _ in write],
                 [j.status for _, j, _ in write],
                 [j.disposition_code for _, j, _ in write],
                 [j.custom_reason for _, j, _ in write],
-                [json.dumps(j.fields, ensure_ascii=False, separators=(",", ":")) for _, j, _ in write],
+                [_dumps(j.fields) for _, j, _ in write],
                 [v for _, _, v in write],
-            )
-            await judgement_store.add_events(
-                con,
-                [r["lead_id"] for r, _, _ in write],
                 [r["account_id"] for r, _, _ in write],
                 "validated",
                 [_event_detail(j, v) for _, j, v in write],
@@ -184,6 +180,11 @@ def _switched_off(row: asyncpg.Record) -> crit.Judgement:
     else:
         reason = f"form {row['platform_form_id']!r} is switched off"
     return crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, dict(row["fields"]))
+
+
+# One encoder for the process (json.dumps with arguments builds one per call); jsonb stores the
+# same value whether or not non-ASCII text is escaped.
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _event_detail(j: crit.Judgement, version: int) -> str:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
+from ingest_service.sources_store import source_columns  # the capture core owns the mapping
 from validation_service.destinations import BodyField, DestinationSpec, Success
 
 PENDING = "PENDING"
@@ -32,25 +33,8 @@ async def source_account(con: asyncpg.Connection, source_id: UUID) -> UUID | Non
 async def mapped_columns(con: asyncpg.Connection, source_id: UUID) -> set[str] | None:
     """The source's mapped columns, or None when the source has no mapping (every answer is a column
     of its own name, so no column can be called unknown)."""
-    try:
-        from ingest_service.sources_store import source_columns  # the capture core's own answer
-    except ImportError:
-        source_columns = None
-    if source_columns is not None:
-        columns = await source_columns(con, source_id)
-        return set(columns) if columns else None
-    row = await con.fetchrow(
-        """
-        SELECT s.default_mapping,
-               coalesce((SELECT jsonb_agg(m) FROM forms f, jsonb_array_elements(f.mapping) m
-                         WHERE f.source_id = s.source_id AND f.mapping IS NOT NULL), '[]') AS form_rows
-        FROM sources s WHERE s.source_id = $1
-        """,
-        source_id,
-    )
-    if row is None or not row["default_mapping"]:
-        return None
-    return {m["column"] for m in [*row["default_mapping"], *row["form_rows"]] if m.get("column")}
+    columns = await source_columns(con, source_id)
+    return set(columns) if columns else None
 
 
 # ---- destinations --------------------------------------------------------------------------------

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 
-from ingest_service.sources_store import parse_id
 from leadrelay import dispositions
 from leadrelay.auth import current_account
 from leadrelay.errors import InvalidArgument, NotFound
-from leadrelay.leads import Outcome
-from leadrelay.protoconv import set_timestamp
+from leadrelay.ids import parse_id
+from leadrelay.protoconv import outcome_to_proto, set_timestamp
 from leadrelay.settings import Settings
-from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
+from leadrelay.v1 import validation_pb2, validation_pb2_grpc
 from validation_service import criteria_store, judging
 from validation_service.criteria import Row, Rule, check_rules
 
@@ -54,13 +53,13 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
     async def ValidateLeads(self, request, context):  # type: ignore[no-untyped-def]
         lead_ids = judging.parse_lead_ids(request.lead_ids)
         outcomes = await judging.validate(self.pool, self.cache, current_account(), lead_ids)
-        return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_proto(o) for o in outcomes])
+        return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def EvaluateLeads(self, request, context):  # type: ignore[no-untyped-def]
         source_id = parse_id("source", request.source_id, "source_id")
         rows = [Row(dict(r.fields), r.is_test) for r in request.rows]
         outcomes = await judging.evaluate(self.pool, self.cache, current_account(), source_id, rows)
-        return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_proto(o) for o in outcomes])
+        return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ListDispositionCodes(self, request, context):  # type: ignore[no-untyped-def]
         return validation_pb2.ListDispositionCodesResponse(
@@ -135,15 +134,3 @@ def _criteria_proto(row: asyncpg.Record) -> validation_pb2.AcceptanceCriteria:
     )
     set_timestamp(out.created_at, row["created_at"])
     return out
-
-
-def outcome_proto(o: Outcome) -> common_pb2.LeadOutcome:
-    return common_pb2.LeadOutcome(
-        lead_id=str(o.lead_id) if o.lead_id else "",
-        platform_lead_id=o.platform_lead_id,
-        status=common_pb2.LeadStatus.Value(f"LEAD_STATUS_{o.status}"),
-        disposition_code=o.disposition_code,
-        custom_reason=o.custom_reason,
-        duplicate=o.duplicate,
-        fields=dict(o.fields),
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ingest_service import connections_store, connectors, sources_store, sync
+from ingest_service import connections_store, connectors, platform_counts_store, sources_store, sync
 from ingest_service.rpc.sources import source_proto
 from leadrelay.auth import current_account
 from leadrelay.errors import FailedPrecondition, InvalidArgument, Unavailable
@@ -99,6 +99,11 @@ class ConnectorsRpc:
             source = await sources_store.get_source(con, account_id, source_id)
             own = await connections_store.lead_counts(con, source_id, since, until)
         reported = await sync.platform_count(self.deps, source, since, until)
+        if reported >= 0 and since and until:
+            # Kept for the reports (a whole UTC day shows in the Source Report and the Overview alerts).
+            async with self.deps.pool.acquire() as con:
+                await platform_counts_store.record(con, account_id, source_id, since, until, reported,
+                                                   own["received"])
         return ingest_pb2.SourceCounts(
             received=own["received"], accepted=own["accepted"], rejected=own["rejected"],
             processing=own["processing"], posted=own["posted"], post_failed=own["post_failed"],

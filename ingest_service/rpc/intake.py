@@ -14,7 +14,7 @@ from ingest_service.sources_store import get_source, parse_id
 from leadrelay.auth import current_account
 from leadrelay.errors import InvalidArgument
 from leadrelay.leads import STATUSES, Answer, IncomingLead, Outcome
-from leadrelay.protoconv import from_timestamp, set_timestamp
+from leadrelay.protoconv import from_timestamp, outcome_to_proto, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 
@@ -27,7 +27,7 @@ class IntakeRpc:
         if self._coalescer is None:
             self._coalescer = Coalescer(self._submit, max_batch=self.deps.settings.validate_batch_size)
         outcome = await self._coalescer.submit(current_account(), lead)
-        return intake.outcome_to_proto(outcome)
+        return outcome_to_proto(outcome)
 
     async def SubmitLeads(self, request, context):  # type: ignore[no-untyped-def]
         limit = self.deps.settings.max_batch_size
@@ -35,7 +35,7 @@ class IntakeRpc:
             raise InvalidArgument("leads", f"{len(request.leads)} leads in one call; at most {limit}")
         leads = [incoming_lead(r, f"leads[{i}].") for i, r in enumerate(request.leads)]
         outcomes = await self._submit(current_account(), leads, via="SubmitLeads")
-        return ingest_pb2.SubmitLeadsResponse(outcomes=[intake.outcome_to_proto(o) for o in outcomes])
+        return ingest_pb2.SubmitLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def _submit(self, account_id: UUID, leads: Sequence[IncomingLead], via: str = "SubmitLead") -> list[Outcome]:
         return await intake.submit(self.deps, account_id, leads, unknown_forms="refuse", via=via)
@@ -75,19 +75,18 @@ def incoming_lead(r: ingest_pb2.SubmitLeadRequest, where: str) -> IncomingLead:
     source_id = parse_id("source", r.source_id, f"{where}source_id")
     if not r.answers:
         raise InvalidArgument(f"{where}answers", "a submission needs at least one answer")
-    answers = []
-    for j, a in enumerate(r.answers):
-        if not a.name.strip():
+    answers = tuple([Answer(a.name, tuple(a.values)) for a in r.answers])
+    for j, a in enumerate(answers):
+        if not a.name or a.name.isspace():
             raise InvalidArgument(f"{where}answers[{j}].name", "an answer needs a name")
-        answers.append(Answer(a.name, tuple(a.values)))
     return IncomingLead(
         source_id=source_id,
-        answers=tuple(answers),
+        answers=answers,
         form_ref=r.form_id.strip(),
         platform_lead_id=r.platform_lead_id.strip(),
         captured_at=from_timestamp(r.captured_at) if r.HasField("captured_at") else None,
         is_test=r.is_test,
-        platform_context=dict(r.platform_context),
+        platform_context=dict(r.platform_context) if r.platform_context else {},
     )
 
 

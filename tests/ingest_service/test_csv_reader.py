@@ -218,3 +218,50 @@ def test_unusable_delimiter_is_refused() -> None:
     for bad in ("", '"', "\n"):
         with pytest.raises(ValueError):
             Tokenizer(bad)
+
+
+# The C csv module reads what it can; every record it would read differently goes through the rules
+# in Python. Reference: the same text with the C path switched off.
+MIXED = (
+    'a,"b ""q""",c\r\n'
+    '"spaces after" ,x,y\r\n'  # lenient: spaces after a closing quote
+    "stray\rcr,in,field\n"  # a CR inside an unquoted field (LF file)
+    'multi,"line\r\nvalue",z\r\n'
+    "\r\n"  # a blank record
+    'A,B",C\n'  # a quote inside an unquoted field
+    '"tab after"\t,1,2\n'
+    + "".join(f'r{i},"q,{i}",v\r\n' for i in range(600))  # enough for the C reader to take over again
+    + '"last" ,no,newline'
+)
+
+
+def _python_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Tokenizer, "_parse_c", lambda self, buf, pos, out: pos)
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1 << 20])
+def test_c_reader_and_python_rules_agree_record_by_record(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    data = MIXED.encode()
+    fast = [(r.row, r.fields) for r in read_records(io.BytesIO(data), chunk_bytes=size)]
+    with monkeypatch.context() as m:
+        _python_only(m)
+        slow = [(r.row, r.fields) for r in read_records(io.BytesIO(data), chunk_bytes=size)]
+    assert fast == slow
+    assert fast[1] == (2, ["spaces after", "x", "y"])
+    assert fast[2] == (3, ["stray\rcr", "in", "field"])
+    assert fast[-1] == (608, ["last", "no", "newline"])
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ['"never closed,1,2\r\n', '"a"b,1,2\r\n', 'x,"y" z,1\r\n'],
+)
+def test_c_reader_and_python_rules_refuse_alike(monkeypatch: pytest.MonkeyPatch, tail: str) -> None:
+    data = ("".join(f"r{i},v,w\r\n" for i in range(300)) + tail + "after,1,2\r\n").encode()
+    with pytest.raises(CsvError) as fast:
+        list(read_records(io.BytesIO(data)))
+    _python_only(monkeypatch)
+    with pytest.raises(CsvError) as slow:
+        list(read_records(io.BytesIO(data)))
+    assert str(fast.value) == str(slow.value)
+    assert fast.value.row == 301

@@ -69,6 +69,52 @@ async def test_import_stores_every_row_and_reports_the_failed_ones(api: Api) -> 
     assert leads["6"].fields["phone"] == "=cmd"
 
 
+async def test_an_imported_row_is_stored_as_intake_stores_the_same_answers(api: Api) -> None:
+    # The bulk path (COPY + one INSERT) must give the lead SubmitLeads gives for the same answers.
+    source_id = await file_source(api)
+    rows = [["E-mail", "First Name", "Country", "Phone"], ["ana@example.com", "Ana", "germany", "+1 415"]]
+    rows += [["", "Bo", "Narnia", ""]]
+    done, _ = final(await run(api.ingest.ImportLeads, ingest_pb2.ImportSpec(source_id=source_id), csv_bytes(rows)))
+    imported = await _leads(api, source_id)
+    answers = {
+        "2": [("email", "ana@example.com"), ("first_name", "Ana"), ("country", "germany"), ("phone", "+1 415")],
+        "3": [("first_name", "Bo"), ("country", "Narnia")],
+    }
+    submitted = await api.ingest.SubmitLeads(
+        ingest_pb2.SubmitLeadsRequest(
+            leads=[
+                ingest_pb2.SubmitLeadRequest(
+                    source_id=source_id,
+                    platform_lead_id=f"api-{row}",
+                    answers=[common_pb2.Answer(name=n, values=[v]) for n, v in pairs],
+                )
+                for row, pairs in answers.items()
+            ]
+        )
+    )
+    for row, outcome in zip(answers, submitted.outcomes, strict=True):
+        mine = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=imported[row].lead_id))
+        theirs = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=outcome.lead_id))
+        assert [(a.name, list(a.values)) for a in mine.answers] == [(a.name, list(a.values)) for a in theirs.answers]
+        assert dict(mine.fields) == dict(theirs.fields)
+        assert (mine.status, mine.disposition_code, mine.custom_reason) == (
+            theirs.status,
+            theirs.disposition_code,
+            theirs.custom_reason,
+        )
+        assert (mine.form_id, mine.is_test) == (theirs.form_id, theirs.is_test)
+        assert [(e.type, e.detail) for e in mine.events][:1] == [("received", f"import {done.import_id}")]
+        assert [e.type for e in mine.events] == [e.type for e in theirs.events] == ["received", "validated"]
+    assert dict((await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=imported["2"].lead_id))).fields) == {
+        "email": "ana@example.com",
+        "phone": "+1 415",
+        "first_name": "Ana",
+        "country": "Germany",  # the picklist's own spelling, once judged
+        "lead_source": "Trade show",
+        "notes": "",
+    }
+
+
 async def test_dry_run_judges_every_row_and_stores_nothing(api: Api) -> None:
     source_id = await file_source(api)
     spec = ingest_pb2.ImportSpec(source_id=source_id, dry_run=True)
@@ -283,3 +329,25 @@ async def test_the_first_chunk_must_be_the_spec(api: Api) -> None:
 
 async def _collect(stream) -> list:  # type: ignore[no-untyped-def]
     return [m async for m in stream]
+
+
+async def test_rows_stay_processing_when_validation_cannot_be_reached(api: Api, account, servers) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import io
+    import uuid
+
+    from ingest_service import importer
+    from leadrelay.v1 import validation_pb2_grpc
+
+    source_id = await file_source(api)
+    async with grpc.aio.insecure_channel("127.0.0.1:1") as channel:  # nothing listens there
+        deps = dataclasses.replace(servers.ingest.deps, validation=validation_pb2_grpc.ValidationServiceStub(channel))
+        request = importer.ImportRequest(uuid.UUID(source_id))
+        file = io.BytesIO(csv_bytes(ROWS))
+        messages = [p async for p in importer.run_import(deps, account.account_id, request, file)]
+    done = messages[-1]
+    assert done.done and (done.rows_read, done.rows_waiting, done.rows_accepted, done.rows_rejected) == (5, 5, 0, 0)
+    assert done.message == "5 rows read, 0 accepted, 0 rejected, 5 stored and waiting for validation"
+    leads = await _leads(api, source_id)
+    assert sorted(leads) == ["2", "3", "4", "5", "6"]
+    assert {lead.status for lead in leads.values()} == {common_pb2.LEAD_STATUS_PROCESSING}
