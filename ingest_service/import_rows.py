@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from json.encoder import encode_basestring  # json.dumps(s, ensure_ascii=False) for one string
 
-from ingest_service import mapping
+from leadrelay import mapping
 from leadrelay.leads import Answer
 
 _OPEN, _CLOSE = "\ue000", "\ue001"

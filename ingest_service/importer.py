@@ -38,16 +38,17 @@ from uuid import UUID
 import asyncpg
 import grpc
 
-from ingest_service import bulk_store, intake, leads_store, mapping, sources_store, upload_file
+from ingest_service import bulk_store, intake, leads_store, sources_store, upload_file
 from ingest_service.csv_reader import CsvError, Record
 from ingest_service.deps import IngestDeps
 from ingest_service.file_report import FailedRow, FailureLog, Progress, closing_messages
 from ingest_service.header_match import HeaderError, Override, match_headers, normalise, positional
 from ingest_service.import_rows import RowMapper
-from leadrelay import clients
+from leadrelay import clients, mapping
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from leadrelay.leads import ACCEPTED, PROCESSING, REJECTED, Answer, IncomingLead, Outcome
-from leadrelay.v1 import common_pb2, validation_pb2
+from leadrelay.protoconv import LEAD_STATUS_NAME
+from leadrelay.v1 import validation_pb2
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,6 @@ def judging_deps(deps: IngestDeps) -> IngestDeps:
     return dataclasses.replace(deps, settings=settings)
 
 
-_STATUS_NAMES = {v: k.removeprefix("LEAD_STATUS_") for k, v in common_pb2.LeadStatus.items()}
 
 
 async def judge(
@@ -351,7 +351,7 @@ async def _judge_chunk(deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UU
         else:
             reason = f"stored; validation failed ({code.name}), the lead will be judged again"
         return {i: Outcome(i, "", PROCESSING, "", reason) for i in lead_ids}
-    names = _STATUS_NAMES
+    names = LEAD_STATUS_NAME
     return {
         UUID(o.lead_id): Outcome(None, "", names[o.status], o.disposition_code, o.custom_reason)
         for o in response.outcomes

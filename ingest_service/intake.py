@@ -28,9 +28,9 @@ from uuid import UUID
 import asyncpg
 import grpc
 
-from ingest_service import leads_store, mapping, sources_store
+from ingest_service import leads_store, sources_store
 from ingest_service.deps import IngestDeps
-from leadrelay import clients
+from leadrelay import clients, mapping
 from leadrelay.errors import NotFound, PermissionDenied
 from leadrelay.leads import PROCESSING, IncomingLead, Outcome
 from leadrelay.protoconv import outcome_from_proto

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import mapping
+from leadrelay import mapping
 from leadrelay.errors import NotFound, PermissionDenied
 from leadrelay.ids import parse_id  # noqa: F401  (re-exported: the ingest servicers import it from here)
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import mapping
+from leadrelay import mapping
 from leadrelay.errors import NotFound, PermissionDenied
 
 

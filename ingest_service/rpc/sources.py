@@ -6,9 +6,10 @@ from datetime import datetime
 
 import asyncpg
 
-from ingest_service import intake, leads_store, mapping, paging, sources_store
+from ingest_service import intake, leads_store, paging, sources_store
 from ingest_service.deps import IngestDeps
 from ingest_service.sources_store import parse_id
+from leadrelay import mapping
 from leadrelay.auth import current_account
 from leadrelay.errors import AlreadyExists, InvalidArgument
 from leadrelay.leads import PLATFORMS

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from ingest_service import mapping
 from ingest_service.import_rows import RowMapper
-from ingest_service.mapping import Constant, MappingRow
+from leadrelay import mapping
 from leadrelay.leads import Answer
+from leadrelay.mapping import Constant, MappingRow
 
 MAPPINGS = {
     "one to one with catch-all": (
