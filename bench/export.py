@@ -17,7 +17,8 @@ import uuid
 
 import asyncpg
 
-from bench.import_csv import COLUMNS, new_source, peak_rss_mb, row, stack
+from bench.import_csv import COLUMNS, new_source, row, stack
+from bench.processes import peak_rss_mb
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 

@@ -16,7 +16,6 @@ import csv
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.processes import free_port, peak_rss_mb, wait_healthy
 from leadrelay import clients
 from leadrelay.crypto import generate_key
 from leadrelay.db import create_pool
@@ -108,35 +106,6 @@ def write_file(path: str, n: int) -> int:
     return os.path.getsize(path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _wait_healthy(target: str, proc: subprocess.Popen) -> None:
-    async with grpc.aio.insecure_channel(target) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-            try:
-                r = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if r.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{target} never became healthy")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 @dataclass
 class Stack:
     dsn: str
@@ -157,7 +126,7 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
     procs: list[subprocess.Popen] = []
     pool = await create_pool(dsn, min_size=1, max_size=4)
     try:
-        vport, iport = _free_port(), _free_port()
+        vport, iport = free_port(), free_port()
         env = {
             "DATABASE_URL": dsn,
             "LEADRELAY_HOME": tempfile.mkdtemp(prefix="lr-bench-"),
@@ -166,7 +135,7 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
             "LEADRELAY_LOG_LEVEL": "WARNING",
             "VALIDATION_GRPC_PORT": str(vport),
             "INGEST_GRPC_PORT": str(iport),
-            "INGEST_HTTP_PORT": str(_free_port()),
+            "INGEST_HTTP_PORT": str(free_port()),
             "VALIDATION_TARGET": f"127.0.0.1:{vport}",
             "LEADRELAY_POLL_INTERVAL_SECONDS": "3600",
             "FACEBOOK_APP_SECRET": "bench",
@@ -180,7 +149,7 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
         for module, port in (("validation_service", vport), ("ingest_service", iport)):
             proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
             procs.append(proc)
-            await _wait_healthy(f"127.0.0.1:{port}", proc)
+            await wait_healthy(f"127.0.0.1:{port}", proc)
         account = await new_account(pool, "bench")
         async with (
             clients.api_key_channel(f"127.0.0.1:{iport}", account.api_key) as ich,

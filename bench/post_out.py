@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from bench.processes import free_port
 from leadrelay.crypto import generate_key
 from leadrelay.db import create_pool
 from leadrelay.settings import Settings
@@ -35,14 +35,8 @@ ROOT = Path(__file__).parents[1]
 BATCH = int(os.environ.get("BENCH_BATCH", post_out_worker.BATCH_SIZE))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SANDBOX_PORT": str(port), "LEADRELAY_HOST": "127.0.0.1", "SMTP_PORT": "0",
            "LEADRELAY_LOG_LEVEL": "WARNING"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sandbox", cwd=ROOT, env=env)

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +28,8 @@ from pathlib import Path
 
 import asyncpg
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.processes import free_port, wait_healthy
 from leadrelay import clients
 from leadrelay.auth import bearer_metadata
 from leadrelay.crypto import generate_key
@@ -96,31 +95,9 @@ class CpuMeter:
         return ", ".join(f"{k} {(after[k] - before[k]) / n * 1e6:.0f}" for k in after) + " us CPU per lead"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _wait_healthy(target: str, proc: subprocess.Popen) -> None:
-    async with grpc.aio.insecure_channel(target) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        for _ in range(400):
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-            try:
-                r = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if r.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{target} never became healthy")
-
-
 async def _start(module: str, env: dict[str, str], target: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
-    await _wait_healthy(target, proc)
+    await wait_healthy(target, proc)
     return proc
 
 
@@ -201,12 +178,12 @@ async def main(args: argparse.Namespace) -> None:
     procs: list[subprocess.Popen] = []
     pool = await create_pool(dsn, min_size=1, max_size=4)
     try:
-        vport, iport = _free_port(), _free_port()
+        vport, iport = free_port(), free_port()
         env = {
             "DATABASE_URL": dsn, "LEADRELAY_HOME": tempfile.mkdtemp(prefix="lr-bench-"),
             "LEADRELAY_SECRET_KEY": generate_key(), "LEADRELAY_INTERNAL_TOKEN": secrets.token_urlsafe(24),
             "LEADRELAY_LOG_LEVEL": "WARNING", "VALIDATION_GRPC_PORT": str(vport), "INGEST_GRPC_PORT": str(iport),
-            "INGEST_HTTP_PORT": str(_free_port()), "VALIDATION_TARGET": f"127.0.0.1:{vport}",
+            "INGEST_HTTP_PORT": str(free_port()), "VALIDATION_TARGET": f"127.0.0.1:{vport}",
             "LEADRELAY_POLL_INTERVAL_SECONDS": "3600", "FACEBOOK_APP_SECRET": "bench", "FACEBOOK_VERIFY_TOKEN": "b",
             "LINKEDIN_CLIENT_SECRET": "bench", "LEADRELAY_DEMO": "false", "LEADRELAY_MAX_BATCH_SIZE": "5000",
         }
