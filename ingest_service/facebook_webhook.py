@@ -77,13 +77,7 @@ def setup(app: web.Application, deps: IngestDeps, spawner: webhook_inbox.Spawner
         else:
             reason = ""
         rows, problems = changes(body) if body is not None else ([], [reason])
-        async with deps.pool.acquire() as con, con.transaction():
-            ids = await connections_store.inbox_add(con, PLATFORM, rows)
-            if problems:
-                await connections_store.inbox_add_unreadable(con, PLATFORM, raw.decode("utf-8", "replace"),
-                                                             "; ".join(problems))
-        if problems:
-            log.warning("facebook webhook: unusable content stored", extra={"reason": "; ".join(problems)[:500]})
+        ids = await webhook_inbox.store(deps, PLATFORM, rows, problems, raw)
         if ids:
             spawner.spawn(webhook_inbox.process(deps, PLATFORM, ids))
         return web.Response(text="EVENT_RECEIVED")

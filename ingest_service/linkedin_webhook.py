@@ -76,13 +76,7 @@ def setup(app: web.Application, deps: IngestDeps, spawner: webhook_inbox.Spawner
             rows, problems = events(json.loads(raw))
         except ValueError as exc:
             rows, problems = [], [f"malformed JSON: {exc}"]
-        async with deps.pool.acquire() as con, con.transaction():
-            ids = await connections_store.inbox_add(con, PLATFORM, rows)
-            if problems:
-                await connections_store.inbox_add_unreadable(con, PLATFORM, raw.decode("utf-8", "replace"),
-                                                             "; ".join(problems))
-        if problems:
-            log.warning("linkedin webhook: unusable content stored", extra={"reason": "; ".join(problems)[:500]})
+        ids = await webhook_inbox.store(deps, PLATFORM, rows, problems, raw)
         if ids:
             spawner.spawn(webhook_inbox.process(deps, PLATFORM, ids))
         return web.Response(status=200)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -40,6 +41,20 @@ _PROCESSORS: dict[str, Processor] = {}
 
 def register(platform: str, processor: Processor) -> None:
     _PROCESSORS[platform] = processor
+
+
+async def store(deps: IngestDeps, platform: str, rows: Sequence[Any], problems: Sequence[str], raw: bytes) -> list[int]:
+    """Writes a POST's usable rows, and what could not be read with the reason, before the platform
+    gets its 200: nothing a platform sent is lost, even when it cannot be used."""
+    async with deps.pool.acquire() as con, con.transaction():
+        ids = await connections_store.inbox_add(con, platform, rows)
+        if problems:
+            await connections_store.inbox_add_unreadable(con, platform, raw.decode("utf-8", "replace"),
+                                                         "; ".join(problems))
+    if problems:
+        log.warning("webhook: unusable content stored",
+                    extra={"platform": platform, "reason": "; ".join(problems)[:500]})
+    return ids
 
 
 async def process(deps: IngestDeps, platform: str, ids: Sequence[int] | None, limit: int = 200) -> int:
