@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 from ingest_service import sources_store
+from ingest_service.leads_store import LeadFilter
 from leadrelay import lead_export
 
 CHUNK_ROWS = 5000
-
-
-@dataclass(frozen=True)
-class ExportFilter:
-    source_id: UUID | None = None
-    form_id: UUID | None = None
-    status: str | None = None
-    disposition_code: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 async def export_columns(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None) -> list[str]:
@@ -58,7 +47,7 @@ _QUERY = """
 
 
 async def export_rows(
-    pool: asyncpg.Pool, account_id: UUID, f: ExportFilter, chunk_rows: int = CHUNK_ROWS
+    pool: asyncpg.Pool, account_id: UUID, f: LeadFilter, chunk_rows: int = CHUNK_ROWS
 ) -> AsyncIterator[list[list[str]]]:
     """The export's rows in chunks: the header row first, then the leads."""
     async with pool.acquire() as con, con.transaction(isolation="repeatable_read", readonly=True):
@@ -79,7 +68,7 @@ async def export_rows(
 
 
 async def export_file(
-    pool: asyncpg.Pool, account_id: UUID, f: ExportFilter, *, xlsx: bool, chunk_rows: int = CHUNK_ROWS
+    pool: asyncpg.Pool, account_id: UUID, f: LeadFilter, *, xlsx: bool, chunk_rows: int = CHUNK_ROWS
 ) -> AsyncIterator[bytes]:
     """The file's bytes, streamed. CSV pieces go out as each chunk is read; XLSX rows are appended
     to the write-only workbook (in a thread, off the event loop) and the file streams once saved."""

@@ -14,12 +14,11 @@ from ingest_service import exporter, importer, reupload, upload_file
 from ingest_service.deps import IngestDeps
 from ingest_service.file_report import Progress
 from ingest_service.header_match import Override
+from ingest_service.rpc.intake import lead_filter
 from ingest_service.sources_store import parse_id
 from leadrelay import lead_export
 from leadrelay.auth import current_account
 from leadrelay.errors import InvalidArgument
-from leadrelay.leads import STATUSES
-from leadrelay.protoconv import from_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 _SPOOL_IN_MEMORY = 8 << 20
@@ -69,17 +68,7 @@ class FilesRpc:
 
     async def ExportLeads(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
-        status = common_pb2.LeadStatus.Name(request.status).removeprefix("LEAD_STATUS_") if request.status else None
-        if status is not None and status not in STATUSES:
-            raise InvalidArgument("status", "unknown status")
-        f = exporter.ExportFilter(
-            source_id=parse_id("source", request.source_id, "source_id") if request.source_id else None,
-            form_id=parse_id("form", request.form_id, "form_id") if request.form_id else None,
-            status=status,
-            disposition_code=request.disposition_code or None,
-            since=from_timestamp(request.since) if request.HasField("since") else None,
-            until=from_timestamp(request.until) if request.HasField("until") else None,
-        )
+        f = lead_filter(request)
         if f.source_id is not None:
             from ingest_service.sources_store import get_source
 

@@ -49,17 +49,7 @@ class IntakeRpc:
 
     async def ListLeads(self, request, context):  # type: ignore[no-untyped-def]
         size = paging.page_size(request.page_size)
-        status = common_pb2.LeadStatus.Name(request.status).removeprefix("LEAD_STATUS_") if request.status else None
-        if status is not None and status not in STATUSES:
-            raise InvalidArgument("status", "unknown status")
-        f = leads_store.LeadFilter(
-            source_id=parse_id("source", request.source_id, "source_id") if request.source_id else None,
-            form_id=parse_id("form", request.form_id, "form_id") if request.form_id else None,
-            status=status,
-            disposition_code=request.disposition_code or None,
-            since=from_timestamp(request.since) if request.HasField("since") else None,
-            until=from_timestamp(request.until) if request.HasField("until") else None,
-        )
+        f = lead_filter(request)
         async with self.deps.pool.acquire() as con:
             if f.source_id is not None:
                 await get_source(con, current_account(), f.source_id)
@@ -68,6 +58,21 @@ class IntakeRpc:
             )
         token = paging.encode(rows[size - 1]["received_at"], rows[size - 1]["lead_id"]) if len(rows) > size else ""
         return ingest_pb2.ListLeadsResponse(leads=[lead_proto(r, ()) for r in rows[:size]], next_page_token=token)
+
+
+def lead_filter(request: ingest_pb2.ListLeadsRequest | ingest_pb2.ExportLeadsRequest) -> leads_store.LeadFilter:
+    """The filters ListLeads and ExportLeads share, checked: ids parsed, the status known."""
+    status = common_pb2.LeadStatus.Name(request.status).removeprefix("LEAD_STATUS_") if request.status else None
+    if status is not None and status not in STATUSES:
+        raise InvalidArgument("status", "unknown status")
+    return leads_store.LeadFilter(
+        source_id=parse_id("source", request.source_id, "source_id") if request.source_id else None,
+        form_id=parse_id("form", request.form_id, "form_id") if request.form_id else None,
+        status=status,
+        disposition_code=request.disposition_code or None,
+        since=from_timestamp(request.since) if request.HasField("since") else None,
+        until=from_timestamp(request.until) if request.HasField("until") else None,
+    )
 
 
 def incoming_lead(r: ingest_pb2.SubmitLeadRequest, where: str) -> IncomingLead:
