@@ -29,25 +29,8 @@ class NewLeads:
     captured_at: list[datetime | None]
 
 
-async def insert_leads(con: asyncpg.Connection, account_id: UUID, new: NewLeads) -> set[UUID]:
-    """Stores the leads as PROCESSING; returns the lead ids actually inserted (a known
-    (source_id, platform_lead_id) inserts nothing)."""
-    rows = await con.fetch(
-        """INSERT INTO leads (lead_id, account_id, source_id, form_id, platform_lead_id, answers, fields,
-                              platform_context, is_test, captured_at)
-           SELECT u.id, $1, u.s, u.f, u.p, u.a::jsonb, u.fl::jsonb, u.c::jsonb, u.t, coalesce(u.ca, now())
-           FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
-                       $9::bool[], $10::timestamptz[]) AS u(id, s, f, p, a, fl, c, t, ca)
-           ON CONFLICT (source_id, platform_lead_id) DO NOTHING
-           RETURNING lead_id""",
-        account_id, new.lead_ids, new.source_ids, new.form_ids, new.platform_lead_ids, new.answers, new.fields,
-        new.contexts, new.is_test, new.captured_at,
-    )
-    return {r[0] for r in rows}
-
-
 async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLeads, via: str) -> set[UUID]:
-    """`insert_leads` plus each inserted lead's `received` event (detail `via`) in ONE statement:
+    """Stores the leads as PROCESSING, with each inserted lead's `received` event (detail `via`), in ONE statement:
     a round trip fewer per intake batch. The events' foreign keys are checked at the end of the
     statement, when the leads are in."""
     rows = await con.fetch(
