@@ -47,7 +47,6 @@ from ingest_service.import_rows import RowMapper
 from leadrelay import clients, mapping
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from leadrelay.leads import ACCEPTED, PROCESSING, REJECTED, Answer, IncomingLead, Outcome
-from leadrelay.protoconv import LEAD_STATUS_NAME
 from leadrelay.v1 import validation_pb2
 
 log = logging.getLogger(__name__)
@@ -303,59 +302,15 @@ class Batch:
     rows: list[tuple[Record, SourcePlan]] = field(default_factory=list)
 
 
-def judging_deps(deps: IngestDeps) -> IngestDeps:
-    """intake.validate as the bulk paths use it: chunks of JUDGE_CHUNK ids per ValidateLeads call;
-    a chunk that size is one transaction of real work, so its deadline is at least a minute (an
-    unreachable service still fails at once, and its leads stay PROCESSING for the sweeper)."""
-    settings = deps.settings.replace(
-        validate_batch_size=JUDGE_CHUNK,
-        validation_timeout_seconds=max(deps.settings.validation_timeout_seconds, 60.0),
-    )
-    return dataclasses.replace(deps, settings=settings)
-
-
-
-
 async def judge(
     deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID], *, chunk: int = JUDGE_CHUNK
 ) -> dict[UUID, Outcome]:
-    """intake.validate for an import, which only counts statuses and reasons: ValidateLeads calls of
-    judging_deps' chunks (all at once), a service that cannot be reached handled alike, but the
-    outcomes' mapped fields are left unread -- turning them into dicts costs
-    ~18 us a lead, 18 s of a million-row import."""
-    if not lead_ids:
-        return {}
-    deps = judging_deps(deps)
-    size = max(1, chunk)
-    chunks = [lead_ids[i : i + size] for i in range(0, len(lead_ids), size)]
-    results = await asyncio.gather(*(_judge_chunk(deps, account_id, c) for c in chunks))
-    return {k: v for r in results for k, v in r.items()}
-
-
-async def _judge_chunk(deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID]) -> dict[UUID, Outcome]:
-    try:
-        response = await deps.validation.ValidateLeads(
-            validation_pb2.ValidateLeadsRequest(lead_ids=[str(i) for i in lead_ids]),
-            metadata=clients.as_account(deps.settings.internal_token, account_id),
-            timeout=deps.settings.validation_timeout_seconds,
-        )
-    except grpc.aio.AioRpcError as exc:
-        # As intake.validate: the leads stay PROCESSING (the sweeper judges them later), and say why.
-        code = exc.code()
-        log.warning(
-            "validation unreachable; imported leads stay PROCESSING",
-            extra={"leads": len(lead_ids), "code": code.name, "detail": exc.details()},
-        )
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            reason = intake.UNREACHABLE
-        else:
-            reason = f"stored; validation failed ({code.name}), the lead will be judged again"
-        return {i: Outcome(i, "", PROCESSING, "", reason) for i in lead_ids}
-    names = LEAD_STATUS_NAME
-    return {
-        UUID(o.lead_id): Outcome(None, "", names[o.status], o.disposition_code, o.custom_reason)
-        for o in response.outcomes
-    }
+    """intake.validate as the bulk paths use it: chunks of JUDGE_CHUNK ids per ValidateLeads call;
+    a chunk that size is one transaction of real work, so its deadline is at least a minute (an
+    unreachable service still fails at once, and its leads stay PROCESSING for the sweeper). Only
+    statuses and reasons are counted, so the outcomes' fields are left unread."""
+    deadline = max(deps.settings.validation_timeout_seconds, 60.0)
+    return await intake.validate(deps, account_id, lead_ids, chunk=chunk, deadline_seconds=deadline, with_fields=False)
 
 
 async def store_and_judge(deps: IngestDeps, account_id: UUID, via: str, batch: Batch) -> list[tuple[int, Outcome]]:

@@ -50,7 +50,7 @@ def outcome_to_proto(o: Outcome) -> common_pb2.LeadOutcome:
     )
 
 
-def outcome_from_proto(o: common_pb2.LeadOutcome) -> Outcome:
+def outcome_from_proto(o: common_pb2.LeadOutcome, *, with_fields: bool = True) -> Outcome:
     return Outcome(
         UUID(o.lead_id) if o.lead_id else None,
         o.platform_lead_id,
@@ -58,5 +58,5 @@ def outcome_from_proto(o: common_pb2.LeadOutcome) -> Outcome:
         o.disposition_code,
         o.custom_reason,
         o.duplicate,
-        dict(o.fields),
+        dict(o.fields) if with_fields else {},
     )
