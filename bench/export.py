@@ -17,8 +17,8 @@ import uuid
 
 import asyncpg
 
-from bench.import_csv import COLUMNS, new_source, row, stack
-from bench.processes import peak_rss_mb
+from bench.import_csv import COLUMNS, new_source, row
+from bench.processes import peak_rss_mb, stack
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 

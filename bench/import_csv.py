@@ -15,27 +15,16 @@ import asyncio
 import csv
 import json
 import os
-import secrets
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import asyncpg
 
-from bench.processes import free_port, peak_rss_mb, wait_healthy
-from leadrelay import clients
-from leadrelay.crypto import generate_key
-from leadrelay.db import create_pool
-from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2, validation_pb2_grpc
-from tests.harness import TestDatabase, new_account
+from bench.processes import Stack, peak_rss_mb, stack
+from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 
-ROOT = Path(__file__).parents[1]
 COLUMNS = [
     "email",
     "phone",
@@ -106,72 +95,6 @@ def write_file(path: str, n: int) -> int:
     return os.path.getsize(path)
 
 
-@dataclass
-class Stack:
-    dsn: str
-    pool: asyncpg.Pool
-    ingest_proc: subprocess.Popen
-    validation_proc: subprocess.Popen
-    ingest: ingest_pb2_grpc.IngestServiceStub
-    validation: validation_pb2_grpc.ValidationServiceStub
-    postout: validation_pb2_grpc.PostOutServiceStub
-    account_id: uuid.UUID
-
-
-@asynccontextmanager
-async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
-    """A throwaway database, the validation and ingest services as processes, one account."""
-    db = TestDatabase()
-    dsn = await db.create()
-    procs: list[subprocess.Popen] = []
-    pool = await create_pool(dsn, min_size=1, max_size=4)
-    try:
-        vport, iport = free_port(), free_port()
-        env = {
-            "DATABASE_URL": dsn,
-            "LEADRELAY_HOME": tempfile.mkdtemp(prefix="lr-bench-"),
-            "LEADRELAY_SECRET_KEY": generate_key(),
-            "LEADRELAY_INTERNAL_TOKEN": secrets.token_urlsafe(24),
-            "LEADRELAY_LOG_LEVEL": "WARNING",
-            "VALIDATION_GRPC_PORT": str(vport),
-            "INGEST_GRPC_PORT": str(iport),
-            "INGEST_HTTP_PORT": str(free_port()),
-            "VALIDATION_TARGET": f"127.0.0.1:{vport}",
-            "LEADRELAY_POLL_INTERVAL_SECONDS": "3600",
-            "FACEBOOK_APP_SECRET": "bench",
-            "FACEBOOK_VERIFY_TOKEN": "b",
-            "LINKEDIN_CLIENT_SECRET": "bench",
-            "LEADRELAY_DEMO": "false",
-            "LEADRELAY_SWEEPER_MIN_AGE_SECONDS": "600",
-            "POSTOUT_ALLOW_PRIVATE_URLS": "true",
-            **(extra_env or {}),
-        }
-        for module, port in (("validation_service", vport), ("ingest_service", iport)):
-            proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
-            procs.append(proc)
-            await wait_healthy(f"127.0.0.1:{port}", proc)
-        account = await new_account(pool, "bench")
-        async with (
-            clients.api_key_channel(f"127.0.0.1:{iport}", account.api_key) as ich,
-            clients.api_key_channel(f"127.0.0.1:{vport}", account.api_key) as vch,
-        ):
-            yield Stack(
-                dsn,
-                pool,
-                procs[1],
-                procs[0],
-                ingest_pb2_grpc.IngestServiceStub(ich),
-                validation_pb2_grpc.ValidationServiceStub(vch),
-                validation_pb2_grpc.PostOutServiceStub(vch),
-                account.account_id,
-            )
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
-        await pool.close()
-        await db.drop()
 
 
 async def new_source(s: Stack, name: str, mapping=MAPPING, rules=RULES) -> str:  # type: ignore[no-untyped-def]

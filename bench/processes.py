@@ -1,14 +1,32 @@
-"""What the benchmarks share to run our services as real processes: free ports, health waits, RSS."""
+"""What the benchmarks share to run our services as real processes: a throwaway stack (database,
+validation and ingest processes, one account), free ports, health waits, peak RSS."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import socket
 import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from leadrelay import clients
+from leadrelay.crypto import generate_key
+from leadrelay.db import create_pool
+from leadrelay.v1 import ingest_pb2_grpc, validation_pb2_grpc
+from tests.harness import TestDatabase, new_account
+
+ROOT = Path(__file__).parents[1]
 
 
 def free_port() -> int:
@@ -40,3 +58,75 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+@dataclass
+class Stack:
+    dsn: str
+    pool: asyncpg.Pool
+    ingest_proc: subprocess.Popen
+    validation_proc: subprocess.Popen
+    ingest: ingest_pb2_grpc.IngestServiceStub
+    validation: validation_pb2_grpc.ValidationServiceStub
+    postout: validation_pb2_grpc.PostOutServiceStub
+    account_id: uuid.UUID
+    ingest_target: str
+    api_key: str
+
+
+@asynccontextmanager
+async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+    """A throwaway database, the validation and ingest services as processes, one account."""
+    db = TestDatabase()
+    dsn = await db.create()
+    procs: list[subprocess.Popen] = []
+    pool = await create_pool(dsn, min_size=1, max_size=4)
+    try:
+        vport, iport = free_port(), free_port()
+        env = {
+            "DATABASE_URL": dsn,
+            "LEADRELAY_HOME": tempfile.mkdtemp(prefix="lr-bench-"),
+            "LEADRELAY_SECRET_KEY": generate_key(),
+            "LEADRELAY_INTERNAL_TOKEN": secrets.token_urlsafe(24),
+            "LEADRELAY_LOG_LEVEL": "WARNING",
+            "VALIDATION_GRPC_PORT": str(vport),
+            "INGEST_GRPC_PORT": str(iport),
+            "INGEST_HTTP_PORT": str(free_port()),
+            "VALIDATION_TARGET": f"127.0.0.1:{vport}",
+            "LEADRELAY_POLL_INTERVAL_SECONDS": "3600",
+            "FACEBOOK_APP_SECRET": "bench",
+            "FACEBOOK_VERIFY_TOKEN": "b",
+            "LINKEDIN_CLIENT_SECRET": "bench",
+            "LEADRELAY_DEMO": "false",
+            "LEADRELAY_SWEEPER_MIN_AGE_SECONDS": "600",
+            "POSTOUT_ALLOW_PRIVATE_URLS": "true",
+            **(extra_env or {}),
+        }
+        for module, port in (("validation_service", vport), ("ingest_service", iport)):
+            proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
+            procs.append(proc)
+            await wait_healthy(f"127.0.0.1:{port}", proc)
+        account = await new_account(pool, "bench")
+        async with (
+            clients.api_key_channel(f"127.0.0.1:{iport}", account.api_key) as ich,
+            clients.api_key_channel(f"127.0.0.1:{vport}", account.api_key) as vch,
+        ):
+            yield Stack(
+                dsn,
+                pool,
+                procs[1],
+                procs[0],
+                ingest_pb2_grpc.IngestServiceStub(ich),
+                validation_pb2_grpc.ValidationServiceStub(vch),
+                validation_pb2_grpc.PostOutServiceStub(vch),
+                account.account_id,
+                f"127.0.0.1:{iport}",
+                account.api_key,
+            )
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        await pool.close()
+        await db.drop()

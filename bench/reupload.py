@@ -20,7 +20,8 @@ import tempfile
 import time
 import uuid
 
-from bench.import_csv import file_chunks, new_source, stack, write_file
+from bench.import_csv import file_chunks, new_source, write_file
+from bench.processes import stack
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 
 RULES = [validation_pb2.Rule(column="country", picklist=validation_pb2.Picklist(allowed=["Atlantis"]))]

@@ -18,10 +18,7 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,15 +26,10 @@ from pathlib import Path
 import asyncpg
 import grpc
 
-from bench.processes import free_port, wait_healthy
+from bench.processes import stack
 from leadrelay import clients
 from leadrelay.auth import bearer_metadata
-from leadrelay.crypto import generate_key
-from leadrelay.db import create_pool
-from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2, validation_pb2_grpc
-from tests.harness import TestDatabase, new_account
-
-ROOT = Path(__file__).parents[1]
+from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2
 
 MAPPING = [
     common_pb2.FieldMapping(column="email", form_field="email"),
@@ -93,12 +85,6 @@ class CpuMeter:
     def report(self, before: dict[str, float], n: int) -> str:
         after = self.read()
         return ", ".join(f"{k} {(after[k] - before[k]) / n * 1e6:.0f}" for k in after) + " us CPU per lead"
-
-
-async def _start(module: str, env: dict[str, str], target: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
-    await wait_healthy(target, proc)
-    return proc
 
 
 async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n: int) -> float:  # type: ignore[no-untyped-def]
@@ -173,66 +159,40 @@ async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata)
 
 async def main(args: argparse.Namespace) -> None:
     print("load average (1/5/15 min) at the start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    db = TestDatabase()
-    dsn = await db.create()
-    procs: list[subprocess.Popen] = []
-    pool = await create_pool(dsn, min_size=1, max_size=4)
-    try:
-        vport, iport = free_port(), free_port()
-        env = {
-            "DATABASE_URL": dsn, "LEADRELAY_HOME": tempfile.mkdtemp(prefix="lr-bench-"),
-            "LEADRELAY_SECRET_KEY": generate_key(), "LEADRELAY_INTERNAL_TOKEN": secrets.token_urlsafe(24),
-            "LEADRELAY_LOG_LEVEL": "WARNING", "VALIDATION_GRPC_PORT": str(vport), "INGEST_GRPC_PORT": str(iport),
-            "INGEST_HTTP_PORT": str(free_port()), "VALIDATION_TARGET": f"127.0.0.1:{vport}",
-            "LEADRELAY_POLL_INTERVAL_SECONDS": "3600", "FACEBOOK_APP_SECRET": "bench", "FACEBOOK_VERIFY_TOKEN": "b",
-            "LINKEDIN_CLIENT_SECRET": "bench", "LEADRELAY_DEMO": "false", "LEADRELAY_MAX_BATCH_SIZE": "5000",
-        }
-        procs.append(await _start("validation_service", env, f"127.0.0.1:{vport}"))
-        procs.append(await _start("ingest_service", env, f"127.0.0.1:{iport}"))
-        meter = CpuMeter({"ingest": procs[1], "validation": procs[0]})
-        account = await new_account(pool, "bench")
-        async with clients.api_key_channel(f"127.0.0.1:{iport}", account.api_key) as ich, \
-                clients.api_key_channel(f"127.0.0.1:{vport}", account.api_key) as vch:
-            ingest = ingest_pb2_grpc.IngestServiceStub(ich)
-            validation = validation_pb2_grpc.ValidationServiceStub(vch)
-            sources = []
-            for name in ("batches", "singles", "copy", "warmup"):
-                s = await ingest.CreateSource(
-                    ingest_pb2.CreateSourceRequest(name=name, platform=common_pb2.PLATFORM_API)
-                )
-                await ingest.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=s.source_id, mappings=MAPPING))
-                await validation.SetAcceptanceCriteria(
-                    validation_pb2.SetAcceptanceCriteriaRequest(source_id=s.source_id, rules=RULES))
-                sources.append(s.source_id)
-            await submit_batches(ingest, sources[3], min(2000, args.leads), args.batch, args.concurrency)
+    async with stack({"LEADRELAY_MAX_BATCH_SIZE": "5000"}) as st:
+        meter = CpuMeter({"ingest": st.ingest_proc, "validation": st.validation_proc})
+        ingest, validation = st.ingest, st.validation
+        sources = []
+        for name in ("batches", "singles", "copy", "warmup"):
+            s = await ingest.CreateSource(
+                ingest_pb2.CreateSourceRequest(name=name, platform=common_pb2.PLATFORM_API)
+            )
+            await ingest.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=s.source_id, mappings=MAPPING))
+            await validation.SetAcceptanceCriteria(
+                validation_pb2.SetAcceptanceCriteriaRequest(source_id=s.source_id, rules=RULES))
+            sources.append(s.source_id)
+        await submit_batches(ingest, sources[3], min(2000, args.leads), args.batch, args.concurrency)
 
-            copy_rate = await copy_baseline(dsn, account.account_id, uuid.UUID(sources[2]), args.leads)
+        copy_rate = await copy_baseline(st.dsn, st.account_id, uuid.UUID(sources[2]), args.leads)
+        cpu = meter.read()
+        batch_rate = await submit_batches(ingest, sources[0], args.leads, args.batch, args.concurrency)
+        batch_cpu = meter.report(cpu, args.leads)
+        print(f"raw asyncpg COPY into leads:     {copy_rate:10.0f} rows/s ({args.leads} rows)")
+        print(f"SubmitLeads, batches of {args.batch}:    {batch_rate:10.0f} leads/s "
+              f"({args.leads} leads, {args.concurrency} calls in flight)")
+        print(f"  ratio to COPY:                 {batch_rate / copy_rate:10.3f}  (target >= 0.15)")
+        print(f"  {batch_cpu} (client figure includes building the requests)")
+        async with grpc.aio.insecure_channel(st.ingest_target, options=clients.CHANNEL_OPTIONS) as plain:
             cpu = meter.read()
-            batch_rate = await submit_batches(ingest, sources[0], args.leads, args.batch, args.concurrency)
-            batch_cpu = meter.report(cpu, args.leads)
-            print(f"raw asyncpg COPY into leads:     {copy_rate:10.0f} rows/s ({args.leads} rows)")
-            print(f"SubmitLeads, batches of {args.batch}:    {batch_rate:10.0f} leads/s "
-                  f"({args.leads} leads, {args.concurrency} calls in flight)")
-            print(f"  ratio to COPY:                 {batch_rate / copy_rate:10.3f}  (target >= 0.15)")
-            print(f"  {batch_cpu} (client figure includes building the requests)")
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{iport}", options=clients.CHANNEL_OPTIONS) as plain:
-                cpu = meter.read()
-                rate, p50, p99 = await submit_singles(
-                    ingest_pb2_grpc.IngestServiceStub(plain), sources[1], args.single, args.in_flight,
-                    bearer_metadata(account.api_key),
-                )
-            print(f"SubmitLead, {args.in_flight} in flight:        {rate:10.0f} leads/s ({args.single} leads)"
-                  "  (target >= 2000)")
-            print(f"  latency p50 / p99:             {p50:7.1f} ms / {p99:.1f} ms  (target p99 <= 25 ms)")
-            print(f"  {meter.report(cpu, args.single)} (client figure includes building the requests)")
-            print("load average (1/5/15 min) at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=15)
-        await pool.close()
-        await db.drop()
+            rate, p50, p99 = await submit_singles(
+                ingest_pb2_grpc.IngestServiceStub(plain), sources[1], args.single, args.in_flight,
+                bearer_metadata(st.api_key),
+            )
+        print(f"SubmitLead, {args.in_flight} in flight:        {rate:10.0f} leads/s ({args.single} leads)"
+              "  (target >= 2000)")
+        print(f"  latency p50 / p99:             {p50:7.1f} ms / {p99:.1f} ms  (target p99 <= 25 ms)")
+        print(f"  {meter.report(cpu, args.single)} (client figure includes building the requests)")
+        print("load average (1/5/15 min) at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":
