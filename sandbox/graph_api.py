@@ -20,10 +20,8 @@ Control (tests, benchmarks, the demo), under /graph/_control/:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import bisect
-import contextlib
 import hashlib
 import hmac
 import itertools
@@ -37,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import lead_generator
+from sandbox.demo_feeds import DemoFeeds
 from sandbox.webhook_delivery import WebhookDelivery
 
 RATE_LIMIT_MESSAGES = {
@@ -87,7 +86,7 @@ class GraphState:
         self.rng = random.Random(20260101)
         self._ids = itertools.count(random.Random().randrange(10**15, 9 * 10**15, 10**6))
         self.delivery = WebhookDelivery(self._sign)
-        self.demo_tasks: dict[str, asyncio.Task[None]] = {}
+        self.demo = DemoFeeds(self.rng)
         self.page_secrets: dict[str, str] = {}
 
     def new_id(self) -> str:
@@ -409,26 +408,16 @@ async def control_demo(request: web.Request) -> web.Response:
     form = state.forms[str(body["form_id"])]
     every = float(body.get("every_seconds", 5.0))
 
-    async def feed() -> None:
-        while True:
-            await asyncio.sleep(every * (0.5 + state.rng.random()))
-            state.notify([state.add_lead(form, int(time.time()), organic=state.rng.random() < 0.1)])
+    def make_lead() -> None:
+        state.notify([state.add_lead(form, int(time.time()), organic=state.rng.random() < 0.1)])
 
-    old = state.demo_tasks.pop(form.form_id, None)
-    if old:
-        old.cancel()
-    if every <= 0:  # every_seconds 0 stops the feed
-        return web.json_response({"form_id": form.form_id, "every_seconds": 0})
-    state.demo_tasks[form.form_id] = asyncio.get_running_loop().create_task(feed())
-    return web.json_response({"form_id": form.form_id, "every_seconds": every})
+    state.demo.set(form.form_id, every, make_lead)  # every_seconds 0 stops the feed
+    return web.json_response({"form_id": form.form_id, "every_seconds": max(every, 0)})
 
 
 async def _cleanup(app: web.Application) -> None:
     state = app[STATE]
-    for task in state.demo_tasks.values():
-        task.cancel()
-    with contextlib.suppress(Exception):
-        await asyncio.gather(*state.demo_tasks.values(), return_exceptions=True)
+    await state.demo.close()
     await state.delivery.close()
 
 

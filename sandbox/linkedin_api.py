@@ -24,9 +24,7 @@ Control under /linkedin/_control/:
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import contextlib
 import copy
 import hashlib
 import hmac
@@ -44,6 +42,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox import lead_generator
+from sandbox.demo_feeds import DemoFeeds
 from sandbox.webhook_delivery import WebhookDelivery
 
 MAX_COUNT = 500
@@ -111,7 +110,7 @@ class LinkedInState:
         self.rng = random.Random(20260102)
         self._ids = itertools.count(random.Random().randrange(10**6, 9 * 10**6, 1000))
         self.delivery = WebhookDelivery(self._sign)
-        self.demo_tasks: dict[str, asyncio.Task[None]] = {}
+        self.demo = DemoFeeds(self.rng)
 
     def new_id(self) -> str:
         return str(next(self._ids))
@@ -443,28 +442,18 @@ async def control_demo(request: web.Request) -> web.Response:
     form = state.forms[str(body["form_id"])]
     every = float(body.get("every_seconds", 5.0))
 
-    async def feed() -> None:
-        while True:
-            await asyncio.sleep(every * (0.5 + state.rng.random()))
-            element = state.add_response(form, form.latest, int(time.time() * 1000),
-                                         test_lead=state.rng.random() < 0.05, answers=None)
-            state.notify(element)
+    def make_lead() -> None:
+        element = state.add_response(form, form.latest, int(time.time() * 1000),
+                                     test_lead=state.rng.random() < 0.05, answers=None)
+        state.notify(element)
 
-    old = state.demo_tasks.pop(form.form_id, None)
-    if old:
-        old.cancel()
-    if every <= 0:  # every_seconds 0 stops the feed
-        return web.json_response({"form_id": form.form_id, "every_seconds": 0})
-    state.demo_tasks[form.form_id] = asyncio.get_running_loop().create_task(feed())
-    return web.json_response({"form_id": form.form_id, "every_seconds": every})
+    state.demo.set(form.form_id, every, make_lead)  # every_seconds 0 stops the feed
+    return web.json_response({"form_id": form.form_id, "every_seconds": max(every, 0)})
 
 
 async def _cleanup(app: web.Application) -> None:
     state = app[STATE]
-    for task in state.demo_tasks.values():
-        task.cancel()
-    with contextlib.suppress(Exception):
-        await asyncio.gather(*state.demo_tasks.values(), return_exceptions=True)
+    await state.demo.close()
     await state.delivery.close()
 
 

@@ -30,5 +30,5 @@ async def test_the_demo_hook_connects_both_sources_and_leads_flow(web, account, 
             await post(web, f"{sandbox.url}/{platform}/_control/webhook", {"url": ""})
         page = await post(web, f"{sandbox.url}/graph/_control/pages", {"page_id": DEMO_PAGE_ID})
         await post(web, f"{sandbox.url}/graph/_control/demo", {"form_id": page["form_ids"][0], "every_seconds": 0})
-        for form_id in list(sandbox.app[linkedin_api.STATE].demo_tasks):
+        for form_id in sandbox.app[linkedin_api.STATE].demo.form_ids:
             await post(web, f"{sandbox.url}/linkedin/_control/demo", {"form_id": form_id, "every_seconds": 0})
