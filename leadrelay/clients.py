@@ -63,11 +63,6 @@ def api_key_channel(target: str, api_key: str) -> grpc.aio.Channel:
     return channel(target, bearer_metadata(api_key))
 
 
-def internal_channel(target: str, internal_token: str) -> grpc.aio.Channel:
-    """A channel for service-to-service calls; each call names its account with `as_account`."""
-    return channel(target, ())
-
-
 def as_account(internal_token: str, account_id: UUID | str) -> tuple[tuple[str, str], ...]:
-    """Per-call metadata for an internal call on an account's behalf."""
+    """Per-call metadata for an internal call on an account's behalf (over a plain `channel`)."""
     return internal_metadata(internal_token, account_id)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-# Never mutated in place: log_context/bind always set a new dict.
+# Never mutated in place: log_context always sets a new dict.
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -29,11 +29,6 @@ def log_context(**values: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
-
-
-def bind(**values: Any) -> None:
-    """Adds values to the current task's log context (for the rest of the task)."""
-    _context.set({**_context.get(), **values})
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def with_mapping(rules: Sequence[validation_pb2.Rule], column: str, value: str, 
 
 
 async def allowed_values(settings: Settings, account_id: UUID, source_id: UUID, column: str) -> list[str]:
-    async with clients.internal_channel(settings.validation_target, settings.internal_token) as ch:
+    async with clients.channel(settings.validation_target) as ch:
         current = await validation_pb2_grpc.ValidationServiceStub(ch).GetAcceptanceCriteria(
             validation_pb2.GetAcceptanceCriteriaRequest(source_id=str(source_id)),
             metadata=clients.as_account(settings.internal_token, account_id), timeout=10,
@@ -47,7 +47,7 @@ async def add_to_mapper(settings: Settings, account_id: UUID, source_id: UUID, c
                         target: str) -> int:
     """Adds value → target to the column's picklist mapper; returns the new criteria version."""
     meta = clients.as_account(settings.internal_token, account_id)
-    async with clients.internal_channel(settings.validation_target, settings.internal_token) as ch:
+    async with clients.channel(settings.validation_target) as ch:
         stub = validation_pb2_grpc.ValidationServiceStub(ch)
         current = await stub.GetAcceptanceCriteria(
             validation_pb2.GetAcceptanceCriteriaRequest(source_id=str(source_id)), metadata=meta, timeout=10
@@ -66,7 +66,7 @@ async def retry_post_outs(settings: Settings, account_id: UUID, *, lead_ids: Seq
     """Requeues the given leads' failed deliveries, or every failed one of `source_id`."""
     request = (validation_pb2.RetryPostOutsRequest(all_failed=True, source_id=str(source_id)) if source_id
                else validation_pb2.RetryPostOutsRequest(lead_ids=[str(i) for i in lead_ids]))
-    async with clients.internal_channel(settings.validation_target, settings.internal_token) as ch:
+    async with clients.channel(settings.validation_target) as ch:
         reply = await validation_pb2_grpc.PostOutServiceStub(ch).RetryPostOuts(
             request, metadata=clients.as_account(settings.internal_token, account_id), timeout=30
         )
