@@ -16,7 +16,7 @@ import asyncpg
 
 from ingest_service import sources_store
 from ingest_service.leads_store import LeadFilter
-from leadrelay import lead_export
+from leadrelay import lead_export, mapping
 
 CHUNK_ROWS = 5000
 
@@ -26,9 +26,9 @@ async def export_columns(con: asyncpg.Connection, account_id: UUID, source_id: U
         return await sources_store.source_columns(con, source_id)
     columns: dict[str, None] = {}
     for row in await con.fetch(
-        "SELECT source_id FROM sources WHERE account_id = $1 ORDER BY created_at, source_id", account_id
+        "SELECT default_mapping FROM sources WHERE account_id = $1 ORDER BY created_at, source_id", account_id
     ):
-        columns.update(dict.fromkeys(await sources_store.source_columns(con, row[0])))
+        columns.update(dict.fromkeys(mapping.columns(mapping.from_json(row[0]))))
     return list(columns)
 
 
