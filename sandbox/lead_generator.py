@@ -44,6 +44,8 @@ _JOB_FUNCTIONS = ["Engineering", "Ingeniería", "Marketing", "Vertrieb", "Sales"
 _SENIORITY = ["Entry", "Senior", "Manager", "Director", "VP", "CXO", "Gerente", "Leitung"]
 _BAD_EMAILS = ["john.doe@", "no-email", "maria@@example.com", "test@localhost", "a@b", "user@example..com",
                "   ", "info@domain,com"]
+# Digits after each country's prefix in _PEOPLE, so a good number is a valid one (phonenumbers agrees).
+_PHONE_DIGITS = {"US": 4, "ES": 6, "DE": 8, "RU": 7, "JP": 8, "CN": 8, "AE": 7, "IN": 8, "GR": 8, "FR": 8}
 _BAD_PHONES = ["12", "n/a", "000", "+1 555", "phone", "++49 (0)", "1234567890123456789"]
 
 BAD_EMAIL_SHARE = 0.08
@@ -92,7 +94,8 @@ def person(rng: random.Random) -> Person:
     bad_email = rng.random() < BAD_EMAIL_SHARE
     bad_phone = rng.random() < BAD_PHONE_SHARE
     email = rng.choice(_BAD_EMAILS) if bad_email else f"{local}@{domain}"
-    phone = rng.choice(_BAD_PHONES) if bad_phone else f"{phone_prefix}{rng.randrange(1000000, 9999999)}"
+    digits = _PHONE_DIGITS[country]
+    phone = rng.choice(_BAD_PHONES) if bad_phone else f"{phone_prefix}{rng.randrange(10 ** (digits - 1), 10 ** digits)}"
     return Person(
         first_name=first, last_name=last, email=email, phone=phone, company=company, company_domain=domain,
         industry=industry, company_size=size, job_title=rng.choice(_TITLES),
