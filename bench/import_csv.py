@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import asyncpg
 
-from bench.processes import Stack, peak_rss_mb, stack
+from bench.processes import CpuMeter, Stack, peak_rss_mb, stack
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 
 COLUMNS = [
@@ -163,6 +163,8 @@ async def main(args: argparse.Namespace) -> None:
             os.unlink(small)
 
             copy_seconds, copied = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy"), path)
+            meter = CpuMeter({"ingest": s.ingest_proc, "validation": s.validation_proc})
+            cpu = meter.read()
             started = time.perf_counter()
             last = None
             messages = 0
@@ -174,6 +176,7 @@ async def main(args: argparse.Namespace) -> None:
                 failed += len(p.failed_rows)
                 last = p
             wall = time.perf_counter() - started
+            cpu_report = meter.report(cpu, args.rows)
             assert last is not None and last.done
             rss = peak_rss_mb(s.ingest_proc.pid)
             print(f"raw asyncpg COPY of the same rows: {copy_seconds:8.2f} s  {copied / copy_seconds:10.0f} rows/s")
@@ -183,6 +186,7 @@ async def main(args: argparse.Namespace) -> None:
             )
             print(f"  ratio to COPY (time):            {wall / copy_seconds:8.1f} x slower")
             print(f"  summary: {last.message}; {failed} failed rows streamed in {messages} messages")
+            print(f"  where the time goes: {cpu_report} (the client only streams the file)")
             print(f"  ingest process peak RSS:         {rss:8.0f} MB  (target <= 500 MB)")
             print(f"  validation process peak RSS:     {peak_rss_mb(s.validation_proc.pid):8.0f} MB")
     finally:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,43 @@ async def wait_healthy(target: str, proc: subprocess.Popen, *, seconds: float = 
                 pass
             await asyncio.sleep(0.05)
     raise RuntimeError(f"{target} never became healthy")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used: on a shared (or oversubscribed, high-steal) machine the
+    CPU each process spends per lead is a steadier figure than wall-clock throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_seconds() -> float:
+    """All PostgreSQL server processes together (the backends serving the services do the work).
+    Processes that end between two readings are not counted, so this is a lower bound."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+class CpuMeter:
+    def __init__(self, procs: dict[str, subprocess.Popen]) -> None:
+        self._procs = procs
+
+    def read(self) -> dict[str, float]:
+        out = {name: _cpu_seconds(p.pid) for name, p in self._procs.items()}
+        out["postgres"] = _postgres_cpu_seconds()
+        out["client"] = time.process_time()
+        return out
+
+    def report(self, before: dict[str, float], n: int) -> str:
+        after = self.read()
+        return ", ".join(f"{k} {(after[k] - before[k]) / n * 1e6:.0f}" for k in after) + " us CPU per lead"
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -12,9 +12,12 @@ Every row is stored (rejected ones too, with their reasons) as a lead of platfor
 `import:<import id>:<row>` -- so the same import is never stored twice -- by the bulk path, which
 stores exactly what intake.submit would (same mapping, same columns, same `received` event) at file
 speed: a worker thread parses and maps a batch of BATCH_ROWS rows (import_rows.RowMapper, intake's
-mapping.apply), bulk_store COPYs it into a staging table and moves it into `leads` with one INSERT,
-and ValidateLeads judges the new leads in chunks of JUDGE_CHUNK; IN_FLIGHT batches overlap, and
-each finished batch is one progress message, in file order.
+mapping.apply), and ValidationService.ValidateNewLeads judges each chunk of JUDGE_CHUNK leads and
+stores it already judged, with its `received` and `validated` events and its post-out enqueue, in
+one transaction: each lead is written once, instead of stored PROCESSING and then rewritten (which
+cost half the import's time). IN_FLIGHT batches overlap, and each finished batch is one progress
+message, in file order. If the validation service cannot take a chunk, its leads are stored
+PROCESSING by bulk_store, exactly as intake would store them, and the sweeper has them judged later.
 A dry run maps and judges the rows with ValidationService.EvaluateLeads and stores nothing.
 
 The file is checked whole before anything is stored (upload_file.scan): a structural error refuses
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -47,6 +49,7 @@ from ingest_service.import_rows import RowMapper
 from leadrelay import clients, mapping
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from leadrelay.leads import ACCEPTED, PROCESSING, REJECTED, Answer, IncomingLead, Outcome
+from leadrelay.protoconv import LEAD_STATUS_NAME
 from leadrelay.v1 import validation_pb2
 
 log = logging.getLogger(__name__)
@@ -54,9 +57,8 @@ log = logging.getLogger(__name__)
 SOURCE_HEADERS = frozenset({"sourceid", "flowid"})
 # Rows per batch (one progress message each): staged with one COPY, moved with one INSERT.
 BATCH_ROWS = 10_000
-# Lead ids per ValidateLeads call, a batch's calls all at once: measured (bench.import_csv, 200,000
-# rows) 1,000 beats 5,000 by 1.8x -- the validation service's Python work on one call overlaps the
-# database work of the others.
+# Leads per ValidateNewLeads call, a batch's calls all at once: the validation service's Python work
+# on one call overlaps the database work of the others.
 JUDGE_CHUNK = 1000
 # Batches being stored/judged at once: parsing, storing and judging overlap.
 IN_FLIGHT = 3
@@ -302,41 +304,74 @@ class Batch:
     rows: list[tuple[Record, SourcePlan]] = field(default_factory=list)
 
 
-async def judge(
-    deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID], *, chunk: int = JUDGE_CHUNK
-) -> dict[UUID, Outcome]:
-    """intake.validate as the bulk paths use it: chunks of JUDGE_CHUNK ids per ValidateLeads call;
-    a chunk that size is one transaction of real work, so its deadline is at least a minute (an
-    unreachable service still fails at once, and its leads stay PROCESSING for the sweeper). Only
-    statuses and reasons are counted, so the outcomes' fields are left unread."""
-    deadline = max(deps.settings.validation_timeout_seconds, 60.0)
-    return await intake.validate(deps, account_id, lead_ids, chunk=chunk, deadline_seconds=deadline, with_fields=False)
-
-
 async def store_and_judge(deps: IngestDeps, account_id: UUID, via: str, batch: Batch) -> list[tuple[int, Outcome]]:
-    """Stores a batch's staged leads (bulk_store), has the new ones judged, and returns each row's
-    outcome. A row whose platform lead id is already stored (the same import id again) gets that
-    lead's current outcome, as intake gives a repeat."""
+    """Stores a batch's staged leads already judged (ValidateNewLeads, chunks of JUDGE_CHUNK at once)
+    and returns each row's outcome. A row whose platform lead id is already stored (the same import
+    id again) gets that lead's current outcome, as intake gives a repeat."""
     if not batch.staged:
         return []
-    async with deps.pool.acquire() as con, con.transaction():
-        inserted = await bulk_store.store(con, account_id, via, batch.staged)
-        repeats = [(s[1], s[2]) for s in batch.staged if s[0] not in inserted]
-        known = await leads_store.known_leads(con, repeats) if repeats else {}
-    judged = await judge(deps, account_id, [s[0] for s in batch.staged if s[0] in inserted])
-    out: list[tuple[int, Outcome]] = []
-    for row, staged in zip(batch.row_numbers, batch.staged, strict=True):
-        lead_id, source_id, platform_lead_id = staged[0], staged[1], staged[2]
-        if lead_id in inserted:
-            outcome = judged.get(lead_id) or Outcome(lead_id, platform_lead_id, PROCESSING, "", intake.WAITING)
-            outcome = dataclasses.replace(outcome, lead_id=lead_id, platform_lead_id=platform_lead_id)
-        else:
-            r = known[(source_id, platform_lead_id)]
-            outcome = Outcome(
-                r["lead_id"], platform_lead_id, r["status"], r["disposition_code"], r["custom_reason"], True
+    chunks = [batch.staged[i : i + JUDGE_CHUNK] for i in range(0, len(batch.staged), JUDGE_CHUNK)]
+    results = await asyncio.gather(*(_store_judged(deps, account_id, via, c) for c in chunks))
+    outcomes = [o for chunk in results for o in chunk]
+    repeats = [(s[1], s[2]) for s, o in zip(batch.staged, outcomes, strict=True) if o.duplicate]
+    if repeats:
+        async with deps.pool.acquire() as con:
+            known = await leads_store.known_leads(con, repeats)
+        for i, (staged, o) in enumerate(zip(batch.staged, outcomes, strict=True)):
+            if o.duplicate:
+                r = known[(staged[1], staged[2])]
+                outcomes[i] = Outcome(
+                    r["lead_id"], staged[2], r["status"], r["disposition_code"], r["custom_reason"], True
+                )
+    return list(zip(batch.row_numbers, outcomes, strict=True))
+
+
+async def _store_judged(
+    deps: IngestDeps, account_id: UUID, via: str, staged: Sequence[bulk_store.StagedLead]
+) -> list[Outcome]:
+    """One ValidateNewLeads call. If the validation service cannot take it (down, overloaded, an
+    error), the leads are stored PROCESSING instead (bulk_store), so nothing is lost and the sweeper
+    has them judged later; a chunk the service did store before failing to answer is not stored
+    twice (the same (source, platform lead id) is one lead)."""
+    request = validation_pb2.ValidateNewLeadsRequest(
+        via=via,
+        leads=[
+            validation_pb2.NewLead(
+                lead_id=str(s[0]), source_id=str(s[1]), platform_lead_id=s[2], answers_json=s[3], fields_json=s[4]
             )
-        out.append((row, outcome))
-    return out
+            for s in staged
+        ],
+    )
+    try:
+        response = await deps.validation.ValidateNewLeads(
+            request, metadata=clients.as_account(deps.settings.internal_token, account_id), timeout=bulk_deadline(deps)
+        )
+    except grpc.aio.AioRpcError as exc:
+        code = exc.code()
+        log.warning(
+            "validation could not judge an import chunk; its leads are stored PROCESSING",
+            extra={"leads": len(staged), "code": code.name, "detail": exc.details()},
+        )
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            reason = intake.UNREACHABLE
+        else:
+            reason = f"stored; validation failed ({code.name}), the lead will be judged again"
+        async with deps.pool.acquire() as con, con.transaction():
+            inserted = await bulk_store.store(con, account_id, via, staged)
+        return [
+            Outcome(s[0], s[2], PROCESSING, "", reason) if s[0] in inserted else Outcome(s[0], s[2], "", "", "", True)
+            for s in staged
+        ]
+    return [
+        Outcome(s[0], s[2], LEAD_STATUS_NAME[o.status], o.disposition_code, o.custom_reason, o.duplicate)
+        for s, o in zip(staged, response.outcomes, strict=True)
+    ]
+
+
+def bulk_deadline(deps: IngestDeps) -> float:
+    """A bulk chunk is one transaction of real work: it gets at least a minute. An unreachable
+    service still fails at once."""
+    return max(deps.settings.validation_timeout_seconds, 60.0)
 
 
 def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome) -> None:

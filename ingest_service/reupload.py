@@ -26,14 +26,14 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import importer, leads_store, sources_store, upload_file
+from ingest_service import importer, intake, leads_store, sources_store, upload_file
 from ingest_service.csv_reader import Record
 from ingest_service.deps import IngestDeps
 from ingest_service.file_report import FailedRow, FailureLog, Progress, closing_messages
 from ingest_service.header_match import HeaderError, Override, match_headers, normalise
 from leadrelay.errors import InvalidArgument
 from leadrelay.lead_export import FIXED_COLUMNS
-from leadrelay.leads import ACCEPTED, REJECTED
+from leadrelay.leads import ACCEPTED, REJECTED, Outcome
 
 FIXED = frozenset(normalise(c) for c in FIXED_COLUMNS)
 LEAD_ID = normalise("LeadID")
@@ -157,7 +157,7 @@ async def run_reupload(
                 progress.rows_errored += 1
                 failures.add(FailedRow(record.row, raw, column, "", reason))
             updated = await _apply(deps, account_id, wanted, plans, progress, failures, column, import_id)
-            judged = asyncio.create_task(importer.judge(deps, account_id, updated, chunk=JUDGE_CHUNK))
+            judged = asyncio.create_task(_judge(deps, account_id, updated, chunk=JUDGE_CHUNK))
             pending.append((wanted, updated, judged))
             if len(pending) >= IN_FLIGHT:
                 done_wanted, done_updated, task = pending.popleft()
@@ -288,3 +288,13 @@ async def _replace_fields(con: asyncpg.Connection, lead_ids: list[UUID], fields:
         lead_ids,
         fields,
     )
+
+
+async def _judge(
+    deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID], *, chunk: int = JUDGE_CHUNK
+) -> dict[UUID, Outcome]:
+    """The updated leads judged again (intake.validate, chunks of JUDGE_CHUNK ids per ValidateLeads
+    call, each with the bulk deadline; an unreachable service leaves them PROCESSING for the
+    sweeper). Only statuses and reasons are counted, so the outcomes' fields are left unread."""
+    deadline = importer.bulk_deadline(deps)
+    return await intake.validate(deps, account_id, lead_ids, chunk=chunk, deadline_seconds=deadline, with_fields=False)

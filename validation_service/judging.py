@@ -151,6 +151,66 @@ async def evaluate(
     ]
 
 
+async def validate_new(
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    via: str,
+    leads: Sequence[tuple[UUID, UUID, str, str, str]],
+) -> list[Outcome]:
+    """ValidateNewLeads: judges leads not stored yet, (lead_id, source_id, platform_lead_id, answers
+    JSON, fields JSON), and stores them already judged, in ONE transaction with their events, keys
+    and post-out enqueue: what intake + ValidateLeads would leave, each lead written once. A lead
+    whose (source, platform lead id) is already stored is left alone: its outcome has duplicate=True
+    and no status (the caller, which owns the leads, reads the stored outcome)."""
+    if not leads:
+        return []
+    now = datetime.now(UTC)
+    fields = [_fields_of(lead[4], i) for i, lead in enumerate(leads)]
+    by_source: dict[UUID, list[int]] = defaultdict(list)
+    for i, lead in enumerate(leads):
+        by_source[lead[1]].append(i)
+    judged: list[crit.Judgement | None] = [None] * len(leads)
+    versions = [0] * len(leads)
+    keys_of: list[tuple[UUID, UUID, UUID, str, datetime]] = []
+    async with pool.acquire() as con, con.transaction():
+        for source_id, indexes in by_source.items():
+            source = await criteria_store.source(con, account_id, source_id)
+            if not source["enabled"]:
+                reason = f"source {source['name']!r} is switched off"
+                for i in indexes:
+                    judged[i] = crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, fields[i])
+                    versions[i] = source["criteria_version"]
+                continue
+            criteria = await cache.get(con, source_id, source["criteria_version"])
+            prepared = [crit.prepare(crit.Row(fields[i], False, leads[i][0], now), criteria) for i in indexes]
+            stored: dict[str, list] = {}
+            if criteria.has_duplicate_rule:
+                stored = await _stored_keys(con, source, prepared)
+            for i, j in zip(indexes, crit.finish(prepared, criteria, stored), strict=True):
+                judged[i] = j
+                versions[i] = criteria.version
+                keys_of.extend((leads[i][0], account_id, source_id, k.key, now) for k in j.keys)
+        done = [j for j in judged if j is not None]
+        rows = [
+            (*lead[:4], _dumps(j.fields), j.status, j.disposition_code, j.custom_reason, v, _event_detail(j, v))
+            for lead, j, v in zip(leads, done, versions, strict=True)
+        ]
+        inserted = await judgement_store.insert_judged(con, account_id, via, now, rows)
+        if keys_of:
+            kept = [k for k in keys_of if k[0] in inserted]
+            await judgement_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
+        accepted = [lead[0] for lead, j in zip(leads, done, strict=True) if j.status == ACCEPTED]
+        if accepted:
+            await outbox.enqueue(con, [i for i in accepted if i in inserted])
+    return [
+        Outcome(lead[0], lead[2], j.status, j.disposition_code, j.custom_reason)
+        if lead[0] in inserted
+        else Outcome(lead[0], lead[2], "UNSPECIFIED", "", "", True)
+        for lead, j in zip(leads, done, strict=True)
+    ]
+
+
 async def _stored_keys(
     con: asyncpg.Connection, source: Mapping, prepared: Sequence[crit.Prepared]
 ) -> dict[str, list]:
@@ -174,6 +234,17 @@ async def _stored_keys(
     return stored
 
 
+def _fields_of(text: str, index: int) -> dict[str, str]:
+    """A new lead's fields: a JSON object of strings, as the criteria read them."""
+    try:
+        fields = _loads(text or "{}")
+    except ValueError:
+        raise InvalidArgument(f"leads[{index}].fields_json", "is not JSON") from None
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise InvalidArgument(f"leads[{index}].fields_json", 'must be a JSON object of strings: {"column": "value"}')
+    return fields
+
+
 def _switched_off(row: asyncpg.Record) -> crit.Judgement:
     if not row["source_enabled"]:
         reason = f"source {row['source_name']!r} is switched off"
@@ -185,6 +256,7 @@ def _switched_off(row: asyncpg.Record) -> crit.Judgement:
 # One encoder for the process (json.dumps with arguments builds one per call); jsonb stores the
 # same value whether or not non-ASCII text is escaped.
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+_loads = json.JSONDecoder().decode
 
 
 def _event_detail(j: crit.Judgement, version: int) -> str:
