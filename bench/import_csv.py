@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import asyncpg
 
-from bench.processes import CpuMeter, Stack, peak_rss_mb, stack
+from bench.processes import CpuMeter, Stack, peak_rss_mb, postmaster_pid, stack
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 
 COLUMNS = [
@@ -163,7 +163,8 @@ async def main(args: argparse.Namespace) -> None:
             os.unlink(small)
 
             copy_seconds, copied = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy"), path)
-            meter = CpuMeter({"ingest": s.ingest_proc, "validation": s.validation_proc})
+            procs = {"ingest": s.ingest_proc, "validation": s.validation_proc}
+            meter = CpuMeter(procs, await postmaster_pid(s.pool))
             cpu = meter.read()
             started = time.perf_counter()
             last = None

@@ -59,7 +59,7 @@ SOURCE_HEADERS = frozenset({"sourceid", "flowid"})
 BATCH_ROWS = 10_000
 # Leads per ValidateNewLeads call, a batch's calls all at once: the validation service's Python work
 # on one call overlaps the database work of the others.
-JUDGE_CHUNK = 1000
+JUDGE_CHUNK = 2500
 # Batches being stored/judged at once: parsing, storing and judging overlap.
 IN_FLIGHT = 3
 
@@ -333,11 +333,13 @@ async def _store_judged(
     error), the leads are stored PROCESSING instead (bulk_store), so nothing is lost and the sweeper
     has them judged later; a chunk the service did store before failing to answer is not stored
     twice (the same (source, platform lead id) is one lead)."""
+    source_text = {sid: str(sid) for sid in {s[1] for s in staged}}
     request = validation_pb2.ValidateNewLeadsRequest(
         via=via,
         leads=[
             validation_pb2.NewLead(
-                lead_id=str(s[0]), source_id=str(s[1]), platform_lead_id=s[2], answers_json=s[3], fields_json=s[4]
+                lead_id=str(s[0]), source_id=source_text[s[1]], platform_lead_id=s[2], answers_json=s[3],
+                fields_json=s[4],
             )
             for s in staged
         ],

@@ -22,7 +22,7 @@ from leadrelay import dispositions
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
 from leadrelay.leads import ACCEPTED, REJECTED, Outcome
 from validation_service import criteria as crit
-from validation_service import criteria_store, judgement_store, outbox
+from validation_service import criteria_store, judgement_store, outbox, post_out_store
 
 
 class CriteriaCache:
@@ -193,16 +193,19 @@ async def validate_new(
                 keys_of.extend((leads[i][0], account_id, source_id, k.key, now) for k in j.keys)
         done = [j for j in judged if j is not None]
         rows = [
-            (*lead[:4], _dumps(j.fields), j.status, j.disposition_code, j.custom_reason, v, _event_detail(j, v))
-            for lead, j, v in zip(leads, done, versions, strict=True)
+            # The fields as sent when judging changed nothing (most leads): encoding them again costs more.
+            (*lead[:4], lead[4] if j.fields == given else _dumps(j.fields), j.status, j.disposition_code,
+             j.custom_reason, v, _event_detail(j, v))
+            for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]
         inserted = await judgement_store.insert_judged(con, account_id, via, now, rows)
         if keys_of:
             kept = [k for k in keys_of if k[0] in inserted]
             await judgement_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
         accepted = [lead[0] for lead, j in zip(leads, done, strict=True) if j.status == ACCEPTED]
-        if accepted:
-            await outbox.enqueue(con, [i for i in accepted if i in inserted])
+        accepted = [i for i in accepted if i in inserted]
+        if accepted and await post_out_store.any_enabled_destination(con, list(by_source)):
+            await outbox.enqueue(con, accepted)
     return [
         Outcome(lead[0], lead[2], j.status, j.disposition_code, j.custom_reason)
         if lead[0] in inserted

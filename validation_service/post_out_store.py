@@ -40,6 +40,14 @@ async def mapped_columns(con: asyncpg.Connection, source_id: UUID) -> set[str] |
 # ---- destinations --------------------------------------------------------------------------------
 
 
+async def any_enabled_destination(con: asyncpg.Connection, source_ids: Sequence[UUID]) -> bool:
+    """Whether any of the sources has a destination to post to: without one, enqueueing their
+    accepted leads adds nothing and changes no lead, so bulk paths skip its cost."""
+    return bool(await con.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM destinations WHERE source_id = ANY($1::uuid[]) AND enabled)", list(source_ids)
+    ))
+
+
 @dataclass(frozen=True)
 class StoredDestination:
     destination_id: UUID

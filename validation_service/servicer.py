@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import asyncpg
 
 from leadrelay import dispositions
@@ -62,10 +64,13 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ValidateNewLeads(self, request, context):  # type: ignore[no-untyped-def]
+        sources: dict[str, UUID] = {}  # a request names few sources: parse each once
         leads = [
             (
                 parse_id("lead", n.lead_id, f"leads[{i}].lead_id"),
-                parse_id("source", n.source_id, f"leads[{i}].source_id"),
+                sources.get(n.source_id) or sources.setdefault(
+                    n.source_id, parse_id("source", n.source_id, f"leads[{i}].source_id")
+                ),
                 n.platform_lead_id or n.lead_id,
                 n.answers_json or "[]",
                 n.fields_json,
