@@ -18,15 +18,13 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import asyncpg
 import grpc
 
-from bench.processes import stack
+from bench.processes import CpuMeter, postmaster_pid, stack
 from leadrelay import clients
 from leadrelay.auth import bearer_metadata
 from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2
@@ -64,27 +62,6 @@ def answers(i: int) -> list[common_pb2.Answer]:
         common_pb2.Answer(name="How did you hear about us?", values=["A colleague"]),
         common_pb2.Answer(name="interests", values=["CRM", "Ads"]),
     ]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used: on a shared (or oversubscribed, high-steal) machine the
-    CPU each process spends per lead is a steadier figure than wall-clock throughput."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    def __init__(self, procs: dict[str, subprocess.Popen]) -> None:
-        self._procs = procs
-
-    def read(self) -> dict[str, float]:
-        out = {name: _cpu_seconds(p.pid) for name, p in self._procs.items()}
-        out["client"] = time.process_time()
-        return out
-
-    def report(self, before: dict[str, float], n: int) -> str:
-        after = self.read()
-        return ", ".join(f"{k} {(after[k] - before[k]) / n * 1e6:.0f}" for k in after) + " us CPU per lead"
 
 
 async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n: int) -> float:  # type: ignore[no-untyped-def]
@@ -160,7 +137,8 @@ async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata)
 async def main(args: argparse.Namespace) -> None:
     print("load average (1/5/15 min) at the start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     async with stack({"LEADRELAY_MAX_BATCH_SIZE": "5000"}) as st:
-        meter = CpuMeter({"ingest": st.ingest_proc, "validation": st.validation_proc})
+        procs = {"ingest": st.ingest_proc, "validation": st.validation_proc}
+        meter = CpuMeter(procs, await postmaster_pid(st.pool))
         ingest, validation = st.ingest, st.validation
         sources = []
         for name in ("batches", "singles", "copy", "warmup"):

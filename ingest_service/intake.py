@@ -59,35 +59,23 @@ async def submit(
     if not leads:
         return []
     ids = new_lead_ids(len(leads))
-    async with deps.pool.acquire() as con, con.transaction():
-        mappings, form_ids = await _resolve(con, account_id, leads, unknown_forms)
-        # The first occurrence of a (source, platform lead id) in the batch is the one stored.
-        first: dict[tuple[UUID, str], int] = {}
-        repeat_of: dict[int, int] = {}
-        new = leads_store.NewLeads([], [], [], [], [], [], [], [], [])
-        mapped: list[dict[str, str]] = []
-        for i, lead in enumerate(leads):
-            key = (lead.source_id, lead.platform_lead_id or str(ids[i]))
-            form_id = form_ids[i]
-            fields = mapping.apply(lead.answers, mappings[(lead.source_id, form_id)])
-            mapped.append(fields)
-            if key in first:
-                repeat_of[i] = first[key]
-                continue
-            first[key] = i
-            new.lead_ids.append(ids[i])
-            new.source_ids.append(lead.source_id)
-            new.form_ids.append(form_id)
-            new.platform_lead_ids.append(key[1])
-            new.answers.append(_dumps([{"name": a.name, "values": a.values} for a in lead.answers]))
-            new.fields.append(_dumps(fields))
-            new.contexts.append(_dumps(dict(lead.platform_context)))
-            new.is_test.append(lead.is_test)
-            new.captured_at.append(lead.captured_at)
-        inserted = await leads_store.insert_received(con, account_id, new, via)
-        stored = [i for i in first.values() if ids[i] in inserted]
-        known_keys = [k for k, i in first.items() if ids[i] not in inserted]
-        known = await leads_store.known_leads(con, known_keys) if known_keys else {}
+    resolved = _resolve_cached(account_id, leads)
+    if resolved is not None:
+        # The sources and forms came from the cache, so storing is the one insert_received statement
+        # (leads and their events): atomic on its own, no BEGIN and COMMIT round trips around it.
+        rows = _new_rows(leads, ids, *resolved)
+        async with deps.pool.acquire() as con:
+            inserted = await leads_store.insert_received(con, account_id, rows.new, via)
+            known_keys = [k for k, i in rows.first.items() if ids[i] not in inserted]
+            known = await leads_store.known_leads(con, known_keys) if known_keys else {}
+    else:
+        async with deps.pool.acquire() as con, con.transaction():
+            rows = _new_rows(leads, ids, *await _resolve(con, account_id, leads, unknown_forms))
+            inserted = await leads_store.insert_received(con, account_id, rows.new, via)
+            known_keys = [k for k, i in rows.first.items() if ids[i] not in inserted]
+            known = await leads_store.known_leads(con, known_keys) if known_keys else {}
+    first, repeat_of, mapped = rows.first, rows.repeat_of, rows.mapped
+    stored = [i for i in first.values() if ids[i] in inserted]
 
     outcomes: list[Outcome | None] = [None] * len(leads)
     for key, i in first.items():
@@ -115,6 +103,45 @@ async def submit(
         outcomes[i] = Outcome(o.lead_id, o.platform_lead_id, o.status, o.disposition_code, o.custom_reason, True,
                               o.fields)
     return outcomes  # type: ignore[return-value]
+
+
+@dataclasses.dataclass
+class _Rows:
+    new: leads_store.NewLeads
+    first: dict[tuple[UUID, str], int]  # (source, platform lead id) -> the index stored for it
+    repeat_of: dict[int, int]  # a later repeat in the batch -> the first occurrence's index
+    mapped: list[dict[str, str]]  # every lead's mapped fields
+
+
+def _new_rows(
+    leads: Sequence[IncomingLead],
+    ids: Sequence[UUID],
+    mappings: dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]],
+    form_ids: Sequence[UUID | None],
+) -> _Rows:
+    """The batch mapped, as the columns to insert. The first occurrence of a (source, platform lead
+    id) in the batch is the one stored."""
+    rows = _Rows(leads_store.NewLeads([], [], [], [], [], [], [], [], []), {}, {}, [])
+    new, first = rows.new, rows.first
+    for i, lead in enumerate(leads):
+        key = (lead.source_id, lead.platform_lead_id or str(ids[i]))
+        form_id = form_ids[i]
+        fields = mapping.apply(lead.answers, mappings[(lead.source_id, form_id)])
+        rows.mapped.append(fields)
+        if key in first:
+            rows.repeat_of[i] = first[key]
+            continue
+        first[key] = i
+        new.lead_ids.append(ids[i])
+        new.source_ids.append(lead.source_id)
+        new.form_ids.append(form_id)
+        new.platform_lead_ids.append(key[1])
+        new.answers.append(_dumps([{"name": a.name, "values": a.values} for a in lead.answers]))
+        new.fields.append(_dumps(fields))
+        new.contexts.append(_dumps(dict(lead.platform_context)))
+        new.is_test.append(lead.is_test)
+        new.captured_at.append(lead.captured_at)
+    return rows
 
 
 async def validate(
@@ -164,11 +191,42 @@ async def _validate_chunk(
     return {UUID(o.lead_id): outcome_from_proto(o, with_fields=with_fields) for o in response.outcomes}
 
 
+def _resolve_cached(
+    account_id: UUID, leads: Sequence[IncomingLead]
+) -> tuple[dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]], list[UUID | None]] | None:
+    """What `_resolve` returns, from the intake cache alone; None if anything is not cached."""
+    now = time.monotonic()
+    mappings: dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]] = {}
+    form_ids: list[UUID | None] = []
+    checked: set[UUID] = set()
+    for lead in leads:
+        source = sources_store.cached_source(lead.source_id, now)
+        if source is None:
+            return None
+        if lead.source_id not in checked:
+            if source.account_id != account_id:
+                raise PermissionDenied("source", str(lead.source_id))
+            checked.add(lead.source_id)
+        if lead.form_ref:
+            form = sources_store.cached_form(lead.source_id, lead.form_ref, now)
+            if form is None:
+                return None
+            form_ids.append(form.form_id)
+            rows = form.mapping if form.mapping is not None else source.default_mapping
+            mappings[(lead.source_id, form.form_id)] = rows
+        else:
+            form_ids.append(None)
+            mappings[(lead.source_id, None)] = source.default_mapping
+    return mappings, form_ids
+
+
 async def _resolve(
     con: asyncpg.Connection, account_id: UUID, leads: Sequence[IncomingLead], unknown_forms: str
 ) -> tuple[dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]], list[UUID | None]]:
     """Checks the sources, finds (or registers) the forms; returns the mapping in force per
-    (source, form) and each lead's form_id."""
+    (source, form) and each lead's form_id. What it read (not what it registers) goes into the
+    intake cache."""
+    generation = sources_store.intake_generation()
     source_ids = list(dict.fromkeys(lead.source_id for lead in leads))
     sources = {r["source_id"]: r for r in await sources_store.sources_for_intake(con, source_ids)}
     for sid in source_ids:
@@ -177,29 +235,36 @@ async def _resolve(
             raise NotFound("source", str(sid))
         if row["account_id"] != account_id:
             raise PermissionDenied("source", str(sid))
+    defaults = {
+        sid: sources_store.IntakeSource(r["account_id"], mapping.from_json(r["default_mapping"]))
+        for sid, r in sources.items()
+    }
     wanted = list(dict.fromkeys((lead.source_id, lead.form_ref) for lead in leads if lead.form_ref))
-    forms: dict[tuple[UUID, str], asyncpg.Record] = {}
+    found: dict[tuple[UUID, str], sources_store.IntakeForm] = {}
     if wanted:
         for r in await sources_store.forms_for_intake(con, source_ids, [ref for _, ref in wanted]):
-            forms[(r["source_id"], r["platform_form_id"])] = r
-            forms[(r["source_id"], str(r["form_id"]))] = r
-        missing = [w for w in wanted if w not in forms]
-        if missing:
-            if unknown_forms == "refuse":
-                raise NotFound("form", missing[0][1])
-            for r in await sources_store.register_forms(con, account_id, missing):
-                forms[(r["source_id"], r["platform_form_id"])] = r
+            form = sources_store.IntakeForm(
+                r["form_id"], mapping.from_json(r["mapping"]) if r["mapping"] is not None else None
+            )
+            found[(r["source_id"], r["platform_form_id"])] = form
+            found[(r["source_id"], str(r["form_id"]))] = form
+    sources_store.remember_intake(generation, defaults, found)
+    forms = dict(found)
+    missing = [w for w in wanted if w not in forms]
+    if missing:
+        if unknown_forms == "refuse":
+            raise NotFound("form", missing[0][1])
+        for r in await sources_store.register_forms(con, account_id, missing):
+            forms[(r["source_id"], r["platform_form_id"])] = sources_store.IntakeForm(r["form_id"], None)
     mappings: dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]] = {}
     form_ids: list[UUID | None] = []
     for lead in leads:
         form = forms[(lead.source_id, lead.form_ref)] if lead.form_ref else None
-        form_id = form["form_id"] if form is not None else None
+        form_id = form.form_id if form is not None else None
         form_ids.append(form_id)
         if (lead.source_id, form_id) not in mappings:
-            raw = form["mapping"] if form is not None and form["mapping"] is not None else None
-            if raw is None:
-                raw = sources[lead.source_id]["default_mapping"]
-            mappings[(lead.source_id, form_id)] = mapping.from_json(raw)
+            rows = form.mapping if form is not None and form.mapping is not None else None
+            mappings[(lead.source_id, form_id)] = rows if rows is not None else defaults[lead.source_id].default_mapping
     return mappings, form_ids
 
 

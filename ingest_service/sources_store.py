@@ -6,7 +6,9 @@ NotFound (both naming the id).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -71,6 +73,7 @@ async def update_source(
 ) -> tuple[asyncpg.Record, bool]:
     """(the updated source, whether it was switched back on)."""
     before = await get_source(con, account_id, source_id)
+    forget_intake()
     await con.execute(
         """UPDATE sources SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
            WHERE source_id = $1""",
@@ -90,6 +93,7 @@ async def set_default_mapping(
     con: asyncpg.Connection, account_id: UUID, source_id: UUID, rows: Sequence[mapping.MappingRow]
 ) -> None:
     await get_source(con, account_id, source_id)
+    forget_intake()
     await con.execute(
         "UPDATE sources SET default_mapping = $2, updated_at = now() WHERE source_id = $1",
         source_id, mapping.to_json(rows),
@@ -107,6 +111,7 @@ async def upsert_form(
     before = await con.fetchval(
         "SELECT enabled FROM forms WHERE source_id = $1 AND platform_form_id = $2", source_id, platform_form_id
     )
+    forget_intake()
     row = await con.fetchrow(
         """INSERT INTO forms (source_id, account_id, platform_form_id, name, enabled)
            VALUES ($1, $2, $3, $4, coalesce($5, true))
@@ -163,6 +168,7 @@ async def set_form_mapping(
 ) -> asyncpg.Record:
     """None (an empty list in the API) returns the form to the source default."""
     await get_form(con, account_id, form_id)
+    forget_intake()
     return await con.fetchrow(
         "UPDATE forms SET mapping = $2, updated_at = now() WHERE form_id = $1 RETURNING *",
         form_id, mapping.to_json(rows) if rows else None,
@@ -188,3 +194,76 @@ async def forms_for_intake(
            WHERE source_id = ANY($1) AND (platform_form_id = ANY($2) OR form_id::text = ANY($2))""",
         list(source_ids), list(refs),
     )
+
+
+# What intake resolves per batch (a source's account and default mapping, a form's id and mapping),
+# kept briefly in this process: otherwise every SubmitLead batch starts with a sources (and forms)
+# query. Only the functions above change these rows, in the ingest process; each drops the cache
+# and keeps it from filling for a quiet spell, so a read racing the write's transaction (which
+# commits after the call) cannot keep the old value. Switched-off sources and forms need no care
+# here: validation reads `enabled` itself.
+_INTAKE_TTL = 5.0
+_INTAKE_QUIET = 2.0
+
+
+@dataclass(frozen=True)
+class IntakeSource:
+    account_id: UUID
+    default_mapping: tuple[mapping.MappingRow, ...]
+
+
+@dataclass(frozen=True)
+class IntakeForm:
+    form_id: UUID
+    mapping: tuple[mapping.MappingRow, ...] | None  # None: the source default
+
+
+class _IntakeCache:
+    def __init__(self) -> None:
+        self.sources: dict[UUID, tuple[float, IntakeSource]] = {}
+        self.forms: dict[tuple[UUID, str], tuple[float, IntakeForm]] = {}
+        self.generation = 0
+        self.quiet_until = 0.0
+
+
+_intake = _IntakeCache()
+
+
+def forget_intake() -> None:
+    """Drops what intake cached; called before any change to a source's or form's mapping or state."""
+    _intake.sources.clear()
+    _intake.forms.clear()
+    _intake.generation += 1
+    _intake.quiet_until = time.monotonic() + _INTAKE_QUIET
+
+
+def intake_generation() -> int:
+    """Taken before reading sources and forms; `remember_intake` stores nothing if it changed since."""
+    return _intake.generation
+
+
+def cached_source(source_id: UUID, now: float) -> IntakeSource | None:
+    hit = _intake.sources.get(source_id)
+    return hit[1] if hit is not None and hit[0] > now else None
+
+
+def cached_form(source_id: UUID, ref: str, now: float) -> IntakeForm | None:
+    hit = _intake.forms.get((source_id, ref))
+    return hit[1] if hit is not None and hit[0] > now else None
+
+
+def remember_intake(
+    generation: int, sources: dict[UUID, IntakeSource], forms: dict[tuple[UUID, str], IntakeForm]
+) -> None:
+    """Caches what a batch read (committed rows only: never forms registered in the same transaction)."""
+    now = time.monotonic()
+    if generation != _intake.generation or now < _intake.quiet_until:
+        return
+    if len(_intake.sources) + len(_intake.forms) > 10_000:
+        _intake.sources.clear()
+        _intake.forms.clear()
+    expires = now + _INTAKE_TTL
+    for source_id, source in sources.items():
+        _intake.sources[source_id] = (expires, source)
+    for key, form in forms.items():
+        _intake.forms[key] = (expires, form)

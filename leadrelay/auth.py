@@ -56,21 +56,28 @@ class Authenticator:
     def __init__(self, pool: asyncpg.Pool, internal_token: str, cache_seconds: float = 30.0) -> None:
         self._pool = pool
         self._internal = internal_token
+        self._internal_bytes = internal_token.encode()
         self._ttl = cache_seconds
         self._cache: dict[bytes, tuple[UUID | None, float]] = {}
 
     async def account_for(self, metadata: Sequence[tuple[str, str | bytes]]) -> UUID:
-        values = {k.lower(): v for k, v in metadata if isinstance(v, str)}
-        header = values.get("authorization", "")
+        header = account_header = ""
+        for key, value in metadata:  # one pass, no dict: this runs on every call
+            if isinstance(value, str):
+                key = key.lower()
+                if key == "authorization":
+                    header = value
+                elif key == ACCOUNT_HEADER:
+                    account_header = value
         if not header:
             raise Unauthenticated("missing authorization metadata: send 'authorization: Bearer <api key>'")
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise Unauthenticated("authorization metadata must be 'Bearer <api key>'")
         credential = credential.strip()
-        if self._internal and hmac.compare_digest(credential.encode(), self._internal.encode()):
+        if self._internal and hmac.compare_digest(credential.encode(), self._internal_bytes):
             try:
-                return UUID(values.get(ACCOUNT_HEADER, ""))
+                return UUID(account_header)
             except ValueError:
                 raise Unauthenticated(f"internal calls must name the account in {ACCOUNT_HEADER}") from None
         account = await self._lookup(credential)

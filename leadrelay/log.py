@@ -24,11 +24,20 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 @contextlib.contextmanager
 def log_context(**values: Any) -> Iterator[None]:
-    token = _context.set({**_context.get(), **values})
+    token = push_context(values)
     try:
         yield
     finally:
         _context.reset(token)
+
+
+def push_context(values: dict[str, Any]) -> contextvars.Token[dict[str, Any]]:
+    """`log_context` without the context manager, for the per-call hot path; undo with `pop_context`."""
+    return _context.set({**_context.get(), **values})
+
+
+def pop_context(token: contextvars.Token[dict[str, Any]]) -> None:
+    _context.reset(token)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import logging
+import os
 import signal
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -23,13 +24,14 @@ from uuid import UUID
 
 import asyncpg
 import grpc
+import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from leadrelay import errors, migrations
 from leadrelay.auth import Authenticator, Unauthenticated, reset_account, set_account
 from leadrelay.db import DatabaseUnavailable, create_pool, resolve_dsn
-from leadrelay.log import log_context, setup_logging
+from leadrelay.log import log_context, pop_context, push_context, setup_logging
 from leadrelay.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ def _request_id(metadata: tuple) -> str:
     for key, value in metadata:
         if key == "x-request-id" and value:
             return value
-    return uuid.uuid4().hex[:12]
+    return os.urandom(6).hex()  # 12 hex digits, as uuid4().hex[:12] gave, at a fifth of the cost
 
 
 def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> grpc.RpcMethodHandler:
@@ -173,22 +175,30 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> g
         inner = handler.stream_unary if streaming_request else handler.unary_unary
 
         async def unary_response(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
-            metadata = tuple(context.invocation_metadata() or ())
+            # `scope` written out flat and cheaper (it runs on every call): the key is checked
+            # before the log context is set, and the context is set once with all three values.
+            metadata = context.invocation_metadata() or ()
             request_id = _request_id(metadata)
             started = time.perf_counter()
-            with log_context(rpc=rpc, request_id=request_id):
-                account = await authenticate(context, metadata)
-                token = set_account(account)
-                try:
-                    with log_context(account=str(account)):
-                        return await inner(request_or_iterator, context)
-                except (grpc.aio.AbortError, asyncio.CancelledError):
-                    raise
-                except Exception as exc:
-                    await fail(context, exc, request_id)
-                finally:
-                    reset_account(token)
-                    done(started)
+            try:
+                account = await auth.account_for(metadata)
+            except Unauthenticated as exc:
+                with log_context(rpc=rpc, request_id=request_id):
+                    log.info("unauthenticated call", extra={"reason": str(exc)})
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+                raise  # unreachable: abort raises
+            logged = push_context({"rpc": rpc, "request_id": request_id, "account": str(account)})
+            token = set_account(account)
+            try:
+                return await inner(request_or_iterator, context)
+            except (grpc.aio.AbortError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                await fail(context, exc, request_id)
+            finally:
+                reset_account(token)
+                done(started)
+                pop_context(logged)
 
         make = grpc.stream_unary_rpc_method_handler if streaming_request else grpc.unary_unary_rpc_method_handler
         return make(
@@ -302,7 +312,9 @@ def run_process(name: str, running: Running, settings: Settings | None = None) -
         return 1
     setup_logging(settings.log_level, settings.log_format)
     try:
-        asyncio.run(_serve(name, settings, running))
+        # uvloop: the services are CPU-bound on their event loop (gRPC callbacks, asyncpg I/O), and
+        # uvloop's loop costs less per callback and per socket read than asyncio's.
+        uvloop.run(_serve(name, settings, running))
     except (DatabaseUnavailable, migrations.MigrationError, PortInUse, SettingsError, RuntimeError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 1
@@ -317,6 +329,11 @@ async def _serve(name: str, settings: Settings, running: Running) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with database(settings) as pool, running(settings, pool):
+        # Everything start-up made (modules, descriptors, caches) lives for the whole process:
+        # frozen, the collector's full passes no longer walk it, which shortens the pauses that
+        # land in request latency.
+        gc.collect()
+        gc.freeze()
         log.info(f"{name} ready")
         await stop.wait()
         log.info(f"{name} stopping")
