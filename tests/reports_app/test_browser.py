@@ -103,8 +103,12 @@ async def test_sign_in_browse_filter_and_download(pool, account, settings, tmp_p
                 assert await page.locator('[data-testid="stException"]').count() == 0, name
 
             await sidebar.get_by_text("Leads Report", exact=True).click()
+            await page.get_by_role("heading", name="Leads Report").wait_for()
+            await page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
             await page.get_by_text("2 leads").wait_for()
-            status = page.locator('[data-testid="stSelectbox"]').filter(has_text="Status")
+            # Exactly "Status": the Schedules page, shown before, has a "Status (Leads report)" box
+            # that can linger in the page until the rerun replaces it.
+            status = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Status", exact=True))
             await status.click()
             await page.get_by_role("option", name="REJECTED").click()
             await page.get_by_text("1 leads").wait_for()
