@@ -73,7 +73,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
                 ),
                 n.platform_lead_id or n.lead_id,
                 n.answers_json or "[]",
-                n.fields_json,
+                n.fields_json or "{}",
             )
             for i, n in enumerate(request.leads)
         ]

@@ -150,3 +150,9 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
         await other.close()
     async with pool.acquire() as con:
         assert await con.fetchval("SELECT count(*) FROM leads WHERE lead_id = ANY($1)", ids) == 0
+    # No fields at all is a lead with nothing mapped: stored, and judged as such.
+    response = await api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(
+        via="import 13", leads=[validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id)]))
+    assert [(o.status, o.platform_lead_id) for o in response.outcomes] == [(ACCEPTED, str(ids[1]))]
+    stored = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(ids[1])))
+    assert dict(stored.fields) == {} and list(stored.answers) == []
