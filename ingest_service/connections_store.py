@@ -12,21 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
-from leadrelay.errors import NotFound, PermissionDenied
-
 # A claimed inbox row is invisible to other workers for this long (a crashed worker's rows return).
 INBOX_LEASE_SECONDS = 60.0
-
-
-async def source_for_account(con: asyncpg.Connection, account_id: UUID, source_id: UUID) -> asyncpg.Record:
-    row = await con.fetchrow(
-        "SELECT source_id, account_id, platform, external_account_id, enabled, state, name"
-        " FROM sources WHERE source_id = $1", source_id)
-    if row is None:
-        raise NotFound("source", str(source_id))
-    if row["account_id"] != account_id:
-        raise PermissionDenied("source", str(source_id))
-    return row
 
 
 async def set_source_state(con: asyncpg.Connection, source_id: UUID, state: str) -> None:

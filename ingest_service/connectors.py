@@ -5,7 +5,6 @@ throttled -> back off; the watermark is never touched here)."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -38,10 +37,6 @@ def box(deps: IngestDeps) -> SecretBox:
 
 def token(deps: IngestDeps, connection: asyncpg.Record | dict[str, Any]) -> str:
     return box(deps).decrypt(connection["access_token"])
-
-
-def now_seconds() -> int:
-    return int(datetime.now(UTC).timestamp())
 
 
 async def refused(deps: IngestDeps, connection: asyncpg.Record, exc: PlatformError, *, doing: str) -> str:

@@ -14,9 +14,9 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import sources_store
+from ingest_service import leads_store, sources_store
 from ingest_service.leads_store import LeadFilter
-from leadrelay import lead_export, mapping
+from leadrelay import lead_export
 
 CHUNK_ROWS = 5000
 
@@ -24,26 +24,7 @@ CHUNK_ROWS = 5000
 async def export_columns(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None) -> list[str]:
     if source_id is not None:
         return await sources_store.source_columns(con, source_id)
-    columns: dict[str, None] = {}
-    for row in await con.fetch(
-        "SELECT default_mapping FROM sources WHERE account_id = $1 ORDER BY created_at, source_id", account_id
-    ):
-        columns.update(dict.fromkeys(mapping.columns(mapping.from_json(row[0]))))
-    return list(columns)
-
-
-_QUERY = """
-    SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at, l.received_at,
-           l.status, l.disposition_code, l.custom_reason, l.post_out_status, l.fields
-    FROM leads l JOIN sources s USING (source_id)
-    WHERE l.account_id = $1
-      AND ($2::uuid IS NULL OR l.source_id = $2)
-      AND ($3::uuid IS NULL OR l.form_id = $3)
-      AND ($4::text IS NULL OR l.status = $4)
-      AND ($5::text IS NULL OR l.disposition_code = $5)
-      AND ($6::timestamptz IS NULL OR l.received_at >= $6)
-      AND ($7::timestamptz IS NULL OR l.received_at < $7)
-    ORDER BY l.received_at, l.lead_id"""
+    return await sources_store.account_columns(con, account_id)
 
 
 async def export_rows(
@@ -53,16 +34,7 @@ async def export_rows(
     async with pool.acquire() as con, con.transaction(isolation="repeatable_read", readonly=True):
         columns = await export_columns(con, account_id, f.source_id)
         yield [lead_export.header(columns)]
-        cursor = await con.cursor(
-            _QUERY,
-            account_id,
-            f.source_id,
-            f.form_id,
-            f.status,
-            f.disposition_code,
-            f.since,
-            f.until,
-        )
+        cursor = await leads_store.export_cursor(con, account_id, f)
         while records := await cursor.fetch(chunk_rows):
             yield [lead_export.row_values(r, columns) for r in records]
 

@@ -16,6 +16,7 @@ without telling us and their leads must never be dropped. The public SubmitLead(
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -60,17 +61,14 @@ async def submit(
         return []
     ids = new_lead_ids(len(leads))
     resolved = _resolve_cached(account_id, leads)
-    if resolved is not None:
-        # The sources and forms came from the cache, so storing is the one insert_received statement
-        # (leads and their events): atomic on its own, no BEGIN and COMMIT round trips around it.
-        rows = _new_rows(leads, ids, *resolved)
-        async with deps.pool.acquire() as con:
-            inserted = await leads_store.insert_received(con, account_id, rows.new, via)
-            known_keys = [k for k, i in rows.first.items() if ids[i] not in inserted]
-            known = await leads_store.known_leads(con, known_keys) if known_keys else {}
-    else:
-        async with deps.pool.acquire() as con, con.transaction():
-            rows = _new_rows(leads, ids, *await _resolve(con, account_id, leads, unknown_forms))
+    async with deps.pool.acquire() as con:
+        # From the cache, storing is the one insert_received statement (leads and their events),
+        # atomic on its own: no BEGIN and COMMIT round trips around it. Otherwise resolving the
+        # sources (and registering forms) shares a transaction with the insert.
+        async with con.transaction() if resolved is None else contextlib.nullcontext():
+            if resolved is None:
+                resolved = await _resolve(con, account_id, leads, unknown_forms)
+            rows = _new_rows(leads, ids, *resolved)
             inserted = await leads_store.insert_received(con, account_id, rows.new, via)
             known_keys = [k for k, i in rows.first.items() if ids[i] not in inserted]
             known = await leads_store.known_leads(con, known_keys) if known_keys else {}

@@ -105,23 +105,43 @@ class LeadFilter:
     until: datetime | None = None
 
 
+# A LeadFilter as SQL: $1 the account, $2..$7 the filter's fields in order (`_filter_args`).
+_FILTERED = """l.account_id = $1
+             AND ($2::uuid IS NULL OR l.source_id = $2)
+             AND ($3::uuid IS NULL OR l.form_id = $3)
+             AND ($4::text IS NULL OR l.status = $4)
+             AND ($5::text IS NULL OR l.disposition_code = $5)
+             AND ($6::timestamptz IS NULL OR l.received_at >= $6)
+             AND ($7::timestamptz IS NULL OR l.received_at < $7)"""
+
+
+def _filter_args(account_id: UUID, f: LeadFilter) -> tuple:
+    return account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until
+
+
 async def list_leads(
     con: asyncpg.Connection, account_id: UUID, f: LeadFilter, *, after: tuple | None, limit: int
 ) -> list[asyncpg.Record]:
     """Newest first; `after` is the last row's (received_at, lead_id)."""
     return await con.fetch(
         f"""{_LEAD}
-           WHERE l.account_id = $1
-             AND ($2::uuid IS NULL OR l.source_id = $2)
-             AND ($3::uuid IS NULL OR l.form_id = $3)
-             AND ($4::text IS NULL OR l.status = $4)
-             AND ($5::text IS NULL OR l.disposition_code = $5)
-             AND ($6::timestamptz IS NULL OR l.received_at >= $6)
-             AND ($7::timestamptz IS NULL OR l.received_at < $7)
+           WHERE {_FILTERED}
              AND ($8::timestamptz IS NULL OR (l.received_at, l.lead_id) < ($8, $9::uuid))
            ORDER BY l.received_at DESC, l.lead_id DESC LIMIT $10""",
-        account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until,
-        after[0] if after else None, after[1] if after else None, limit,
+        *_filter_args(account_id, f), after[0] if after else None, after[1] if after else None, limit,
+    )
+
+
+async def export_cursor(con: asyncpg.Connection, account_id: UUID, f: LeadFilter) -> asyncpg.cursor.Cursor:
+    """The filtered leads, oldest first, with what an export row needs, as a server-side cursor
+    (the caller holds the transaction it lives in)."""
+    return await con.cursor(
+        f"""SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at, l.received_at,
+                  l.status, l.disposition_code, l.custom_reason, l.post_out_status, l.fields
+           FROM leads l JOIN sources s USING (source_id)
+           WHERE {_FILTERED}
+           ORDER BY l.received_at, l.lead_id""",
+        *_filter_args(account_id, f),
     )
 
 

@@ -47,15 +47,6 @@ async def get_source(con: asyncpg.Connection, account_id: UUID, source_id: UUID)
     return row
 
 
-async def find_external(
-    con: asyncpg.Connection, account_id: UUID, platform: str, external_account_id: str
-) -> asyncpg.Record | None:
-    return await con.fetchrow(
-        f"{_SOURCE} WHERE s.account_id = $1 AND s.platform = $2 AND s.external_account_id = $3",
-        account_id, platform, external_account_id,
-    )
-
-
 async def list_sources(
     con: asyncpg.Connection, account_id: UUID, *, platform: str | None, after: tuple | None, limit: int
 ) -> list[asyncpg.Record]:
@@ -87,6 +78,16 @@ async def source_columns(con: asyncpg.Connection, source_id: UUID) -> list[str]:
     """The source's mapped columns in order (its default mapping); exports and imports use it."""
     raw = await con.fetchval("SELECT default_mapping FROM sources WHERE source_id = $1", source_id)
     return mapping.columns(mapping.from_json(raw))
+
+
+async def account_columns(con: asyncpg.Connection, account_id: UUID) -> list[str]:
+    """The mapped columns of all the account's sources, in the sources' creation order, each once."""
+    columns: dict[str, None] = {}
+    for row in await con.fetch(
+        "SELECT default_mapping FROM sources WHERE account_id = $1 ORDER BY created_at, source_id", account_id
+    ):
+        columns.update(dict.fromkeys(mapping.columns(mapping.from_json(row[0]))))
+    return list(columns)
 
 
 async def set_default_mapping(
@@ -141,15 +142,6 @@ async def get_form(con: asyncpg.Connection, account_id: UUID, form_id: UUID) -> 
     row = await con.fetchrow("SELECT * FROM forms WHERE form_id = $1", form_id)
     await _owned(con, "form", form_id, account_id, row["account_id"] if row else None)
     return row
-
-
-async def find_form(con: asyncpg.Connection, source_id: UUID, form_ref: str) -> asyncpg.Record | None:
-    """A form of the source by LeadRelay's form_id or the platform's form id."""
-    return await con.fetchrow(
-        """SELECT * FROM forms WHERE source_id = $1 AND (platform_form_id = $2 OR form_id::text = $2)
-           ORDER BY (form_id::text = $2) DESC LIMIT 1""",
-        source_id, form_ref,
-    )
 
 
 async def list_forms(

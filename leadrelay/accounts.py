@@ -8,17 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    key_id: UUID
-    account_id: UUID
-    prefix: str
 
 
 def new_key() -> tuple[str, str]:
@@ -63,14 +55,3 @@ async def revoke_key(con: asyncpg.Connection, prefix: str) -> int:
         "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", prefix
     )
     return int(result.split()[-1])
-
-
-async def account_by_name(con: asyncpg.Connection, name: str) -> UUID | None:
-    return await con.fetchval("SELECT account_id FROM accounts WHERE name = $1", name)
-
-
-async def list_keys(con: asyncpg.Connection, account_id: UUID) -> list[asyncpg.Record]:
-    return await con.fetch(
-        "SELECT prefix, name, created_at, revoked_at FROM api_keys WHERE account_id = $1 ORDER BY created_at",
-        account_id,
-    )

@@ -1,14 +1,13 @@
 """Structured logging: one JSON object per line in production, key=value lines in a terminal.
 
 Context (RPC method, request id, account) is carried in a contextvar and added to every record.
-Never log raw email or phone: use `mask_email` / `mask_phone` or an id.
+Never log raw email or phone: log the lead id instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import json
 import logging
 import sys
@@ -82,18 +81,3 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     for noisy in ("asyncio", "grpc._cython", "aiohttp.access", "pgserver", "filelock", "fasteners", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def mask_email(email: str) -> str:
-    """A log-safe stand-in for an address: its domain and a short digest, never the local part."""
-    _, _, domain = email.partition("@")
-    return f"{_digest(email)}@{domain}" if domain else _digest(email)
-
-
-def mask_phone(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return f"…{digits[-2:]}#{_digest(phone)}" if digits else _digest(phone)
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:8]

@@ -227,16 +227,6 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> g
     )
 
 
-def unimplemented(method: str, missing: str) -> Callable[..., Any]:
-    """A servicer method for an RPC whose capability is not built yet: UNIMPLEMENTED, saying what."""
-
-    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method}: {missing} is not built yet")
-
-    handler.__name__ = method
-    return handler
-
-
 @asynccontextmanager
 async def grpc_server(
     settings: Settings, pool: asyncpg.Pool, specs: list[ServiceSpec], *, port: int, host: str | None = None

@@ -36,7 +36,6 @@ from aiohttp import web
 MAX_EVENTS = 1000
 WINDOW_SECONDS = 7 * 24 * 3600
 FUTURE_SKEW_SECONDS = 60
-RATE_LIMIT_CODES = (4, 17, 613, 80004)
 
 _LEAD_ID = re.compile(r"[1-9]\d{14,15}")
 _HASH = re.compile(r"[0-9a-f]{64}")

@@ -87,7 +87,6 @@ class GraphState:
         self._ids = itertools.count(random.Random().randrange(10**15, 9 * 10**15, 10**6))
         self.delivery = WebhookDelivery(self._sign)
         self.demo = DemoFeeds(self.rng)
-        self.page_secrets: dict[str, str] = {}
 
     def new_id(self) -> str:
         return str(next(self._ids))

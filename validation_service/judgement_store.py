@@ -67,37 +67,6 @@ async def remember_keys(
         )
 
 
-async def record(
-    con: asyncpg.Connection,
-    lead_ids: Sequence[UUID],
-    statuses: Sequence[str],
-    codes: Sequence[str],
-    reasons: Sequence[str],
-    fields: Sequence[str],
-    versions: Sequence[int],
-) -> None:
-    """Writes the judgements (fields as JSON text). A lead already ACCEPTED is never changed."""
-    await con.execute(
-        """UPDATE leads l SET status = u.st, disposition_code = u.c, custom_reason = u.r, fields = u.f::jsonb,
-                              criteria_version = u.v, updated_at = now()
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
-                AS u(id, st, c, r, f, v)
-           WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
-        list(lead_ids), list(statuses), list(codes), list(reasons), list(fields), list(versions),
-    )
-
-
-async def add_events(
-    con: asyncpg.Connection, lead_ids: Sequence[UUID], account_ids: Sequence[UUID], type_: str,
-    details: Sequence[str],
-) -> None:
-    await con.execute(
-        """INSERT INTO lead_events (lead_id, account_id, type, detail)
-           SELECT u.l, u.a, $3, u.d FROM unnest($1::uuid[], $2::uuid[], $4::text[]) AS u(l, a, d)""",
-        list(lead_ids), list(account_ids), type_, list(details),
-    )
-
-
 async def record_with_events(
     con: asyncpg.Connection,
     lead_ids: Sequence[UUID],
@@ -110,8 +79,9 @@ async def record_with_events(
     type_: str,
     details: Sequence[str],
 ) -> None:
-    """`record` and `add_events` in ONE statement (a round trip fewer per judged batch). The caller
-    holds the leads locked and passes no ACCEPTED lead, so every lead given gets its event."""
+    """Writes the judgements (fields as JSON text) and their events in ONE statement. A lead already
+    ACCEPTED is never changed; the caller holds the leads locked and passes no ACCEPTED lead, so
+    every lead given gets its event."""
     await con.execute(
         """WITH u AS (
              UPDATE leads l SET status = u.st, disposition_code = u.c, custom_reason = u.r, fields = u.f::jsonb,

@@ -202,8 +202,7 @@ async def validate_new(
         if keys_of:
             kept = [k for k in keys_of if k[0] in inserted]
             await judgement_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
-        accepted = [lead[0] for lead, j in zip(leads, done, strict=True) if j.status == ACCEPTED]
-        accepted = [i for i in accepted if i in inserted]
+        accepted = [i for (i, *_), j in zip(leads, done, strict=True) if j.status == ACCEPTED and i in inserted]
         if accepted and await post_out_store.any_enabled_destination(con, list(by_source)):
             await outbox.enqueue(con, accepted)
     return [
