@@ -22,7 +22,7 @@ from leadrelay import dispositions
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
 from leadrelay.leads import ACCEPTED, REJECTED, Outcome
 from validation_service import criteria as crit
-from validation_service import criteria_store, judgement_store, outbox, post_out_store
+from validation_service import criteria_store, judgement_store, outbox
 
 
 class CriteriaCache:
@@ -203,8 +203,7 @@ async def validate_new(
             kept = [k for k in keys_of if k[0] in inserted]
             await judgement_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
         accepted = [i for (i, *_), j in zip(leads, done, strict=True) if j.status == ACCEPTED and i in inserted]
-        if accepted and await post_out_store.any_enabled_destination(con, list(by_source)):
-            await outbox.enqueue(con, accepted)
+        await outbox.enqueue(con, accepted, source_ids=list(by_source))
     return [
         Outcome(lead[0], lead[2], j.status, j.disposition_code, j.custom_reason)
         if lead[0] in inserted

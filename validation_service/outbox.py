@@ -44,13 +44,17 @@ SELECT count(*) FROM added
 """
 
 
-async def enqueue(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> int:
+async def enqueue(con: asyncpg.Connection, lead_ids: Sequence[UUID], *, source_ids: Sequence[UUID] = ()) -> int:
     """Enqueues a post-out for each accepted lead and each of its source's destinations.
 
     Called by the validation store inside the transaction that records ACCEPTED. Returns rows added.
     Test leads go only to destinations that post test leads; the others show NOT_POSTED.
+    A caller that knows the leads' sources passes them: when none has an enabled destination the
+    enqueue would add nothing and change no new lead, and a bulk caller skips its two statements.
     """
     if not lead_ids:
+        return 0
+    if source_ids and not await post_out_store.any_enabled_destination(con, source_ids):
         return 0
     ids = list(lead_ids)
     added = await con.fetchval(_ENQUEUE, ids)
