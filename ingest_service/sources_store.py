@@ -64,7 +64,6 @@ async def update_source(
 ) -> tuple[asyncpg.Record, bool]:
     """(the updated source, whether it was switched back on)."""
     before = await get_source(con, account_id, source_id)
-    forget_intake()
     await con.execute(
         """UPDATE sources SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
            WHERE source_id = $1""",
@@ -93,12 +92,14 @@ async def account_columns(con: asyncpg.Connection, account_id: UUID) -> list[str
 async def set_default_mapping(
     con: asyncpg.Connection, account_id: UUID, source_id: UUID, rows: Sequence[mapping.MappingRow]
 ) -> None:
+    """Outside a transaction: the change has committed when the intake cache is dropped."""
+    assert not con.is_in_transaction()
     await get_source(con, account_id, source_id)
-    forget_intake()
     await con.execute(
         "UPDATE sources SET default_mapping = $2, updated_at = now() WHERE source_id = $1",
         source_id, mapping.to_json(rows),
     )
+    forget_intake()
 
 
 # Forms -------------------------------------------------------------------------------------------
@@ -112,7 +113,6 @@ async def upsert_form(
     before = await con.fetchval(
         "SELECT enabled FROM forms WHERE source_id = $1 AND platform_form_id = $2", source_id, platform_form_id
     )
-    forget_intake()
     row = await con.fetchrow(
         """INSERT INTO forms (source_id, account_id, platform_form_id, name, enabled)
            VALUES ($1, $2, $3, $4, coalesce($5, true))
@@ -158,13 +158,16 @@ async def list_forms(
 async def set_form_mapping(
     con: asyncpg.Connection, account_id: UUID, form_id: UUID, rows: Sequence[mapping.MappingRow] | None
 ) -> asyncpg.Record:
-    """None (an empty list in the API) returns the form to the source default."""
+    """None (an empty list in the API) returns the form to the source default. Outside a
+    transaction: the change has committed when the intake cache is dropped."""
+    assert not con.is_in_transaction()
     await get_form(con, account_id, form_id)
-    forget_intake()
-    return await con.fetchrow(
+    row = await con.fetchrow(
         "UPDATE forms SET mapping = $2, updated_at = now() WHERE form_id = $1 RETURNING *",
         form_id, mapping.to_json(rows) if rows else None,
     )
+    forget_intake()
+    return row
 
 
 # Intake ------------------------------------------------------------------------------------------
@@ -190,12 +193,10 @@ async def forms_for_intake(
 
 # What intake resolves per batch (a source's account and default mapping, a form's id and mapping),
 # kept briefly in this process: otherwise every SubmitLead batch starts with a sources (and forms)
-# query. Only the functions above change these rows, in the ingest process; each drops the cache
-# and keeps it from filling for a quiet spell, so a read racing the write's transaction (which
-# commits after the call) cannot keep the old value. Switched-off sources and forms need no care
-# here: validation reads `enabled` itself.
+# query. Only the two mapping writes above change these rows; each drops the cache once its UPDATE
+# has committed and bumps the generation, so a read that began before cannot store the old value.
+# Switched-off sources and forms need no care here: validation reads `enabled` itself.
 _INTAKE_TTL = 5.0
-_INTAKE_QUIET = 2.0
 
 
 @dataclass(frozen=True)
@@ -215,18 +216,16 @@ class _IntakeCache:
         self.sources: dict[UUID, tuple[float, IntakeSource]] = {}
         self.forms: dict[tuple[UUID, str], tuple[float, IntakeForm]] = {}
         self.generation = 0
-        self.quiet_until = 0.0
 
 
 _intake = _IntakeCache()
 
 
 def forget_intake() -> None:
-    """Drops what intake cached; called before any change to a source's or form's mapping or state."""
+    """Drops what intake cached; called once a change to a source's or form's mapping has committed."""
     _intake.sources.clear()
     _intake.forms.clear()
     _intake.generation += 1
-    _intake.quiet_until = time.monotonic() + _INTAKE_QUIET
 
 
 def intake_generation() -> int:
@@ -248,9 +247,9 @@ def remember_intake(
     generation: int, sources: dict[UUID, IntakeSource], forms: dict[tuple[UUID, str], IntakeForm]
 ) -> None:
     """Caches what a batch read (committed rows only: never forms registered in the same transaction)."""
-    now = time.monotonic()
-    if generation != _intake.generation or now < _intake.quiet_until:
+    if generation != _intake.generation:
         return
+    now = time.monotonic()
     if len(_intake.sources) + len(_intake.forms) > 10_000:
         _intake.sources.clear()
         _intake.forms.clear()

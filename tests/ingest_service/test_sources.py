@@ -163,3 +163,21 @@ async def test_connector_traffic_for_an_unknown_form_registers_it_and_source_col
     assert [(f.platform_form_id, f.enabled) for f in forms.forms] == [("new-fb-form", True)]
     async with pool.acquire() as con:
         assert await sources_store.source_columns(con, UUID(source.source_id)) == list(source.columns)
+
+
+async def test_a_mapping_change_applies_to_the_very_next_lead_while_intake_caches_mappings(api):
+    source = await new_source(api)
+    form = await api.ingest.UpsertForm(
+        ingest_pb2.UpsertFormRequest(source_id=source.source_id, platform_form_id="cached-form", name="Cached")
+    )
+    for i in range(2):  # the first call fills the intake cache, the second is answered from it
+        warm = await api.ingest.SubmitLead(lead(source.source_id, f"c-{i}", form_id="cached-form", email="a@x.com"))
+        assert warm.fields["email"] == "a@x.com"
+    renamed = [common_pb2.FieldMapping(column="Email Address", form_field="email"), CATCH_ALL]
+    await api.ingest.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=source.source_id, mappings=renamed))
+    after_default = await api.ingest.SubmitLead(lead(source.source_id, "c-2", form_id="cached-form", email="b@x.com"))
+    assert dict(after_default.fields) == {"Email Address": "b@x.com", "other": ""}
+    custom = [common_pb2.FieldMapping(column="Form Email", form_field="email"), CATCH_ALL]
+    await api.ingest.SetFormMapping(ingest_pb2.SetMappingRequest(form_id=form.form_id, mappings=custom))
+    after_form = await api.ingest.SubmitLead(lead(source.source_id, "c-3", form_id="cached-form", email="c@x.com"))
+    assert dict(after_form.fields) == {"Form Email": "c@x.com", "other": ""}
