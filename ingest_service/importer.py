@@ -55,7 +55,7 @@ from leadrelay.v1 import validation_pb2
 log = logging.getLogger(__name__)
 
 SOURCE_HEADERS = frozenset({"sourceid", "flowid"})
-# Rows per batch (one progress message each): staged with one COPY, moved with one INSERT.
+# Rows per batch: parsed and mapped together in a worker thread; one progress message each.
 BATCH_ROWS = 10_000
 # Leads per ValidateNewLeads call, a batch's calls all at once: the validation service's Python work
 # on one call overlaps the database work of the others.
@@ -349,15 +349,11 @@ async def _store_judged(
             request, metadata=clients.as_account(deps.settings.internal_token, account_id), timeout=bulk_deadline(deps)
         )
     except grpc.aio.AioRpcError as exc:
-        code = exc.code()
         log.warning(
             "validation could not judge an import chunk; its leads are stored PROCESSING",
-            extra={"leads": len(staged), "code": code.name, "detail": exc.details()},
+            extra={"leads": len(staged), "code": exc.code().name, "detail": exc.details()},
         )
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            reason = intake.UNREACHABLE
-        else:
-            reason = f"stored; validation failed ({code.name}), the lead will be judged again"
+        reason = intake.unjudged_reason(exc.code())
         async with deps.pool.acquire() as con, con.transaction():
             inserted = await bulk_store.store(con, account_id, via, staged)
         return [

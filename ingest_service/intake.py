@@ -180,13 +180,16 @@ async def _validate_chunk(
             "validation unreachable; leads stay PROCESSING",
             extra={"leads": len(lead_ids), "code": exc.code().name, "detail": exc.details()},
         )
-        code = exc.code()
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            reason = UNREACHABLE
-        else:
-            reason = f"stored; validation failed ({code.name}), the lead will be judged again"
+        reason = unjudged_reason(exc.code())
         return {i: Outcome(i, "", PROCESSING, "", reason) for i in lead_ids}
     return {UUID(o.lead_id): outcome_from_proto(o, with_fields=with_fields) for o in response.outcomes}
+
+
+def unjudged_reason(code: grpc.StatusCode) -> str:
+    """What a stored lead's outcome says when the validation call for it failed with `code`."""
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return UNREACHABLE
+    return f"stored; validation failed ({code.name}), the lead will be judged again"
 
 
 def _resolve_cached(
