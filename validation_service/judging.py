@@ -136,7 +136,7 @@ async def evaluate(
     async with pool.acquire() as con:
         source = await criteria_store.source(con, account_id, source_id)
         if not source["enabled"]:
-            reason = f"source {source['name']!r} is switched off"
+            reason = _source_off(source["name"])
             return [
                 Outcome(None, "", REJECTED, dispositions.SOURCE_DISABLED, reason, False, dict(r.fields)) for r in rows
             ]
@@ -177,7 +177,7 @@ async def validate_new(
         for source_id, indexes in by_source.items():
             source = await criteria_store.source(con, account_id, source_id)
             if not source["enabled"]:
-                reason = f"source {source['name']!r} is switched off"
+                reason = _source_off(source["name"])
                 for i in indexes:
                     judged[i] = crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, fields[i])
                     versions[i] = source["criteria_version"]
@@ -198,7 +198,17 @@ async def validate_new(
              j.custom_reason, v, _event_detail(j, v))
             for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]
-        inserted = await judgement_store.insert_judged(con, account_id, via, now, rows)
+        try:
+            inserted = await judgement_store.insert_judged(con, account_id, via, now, rows)
+        except asyncpg.InvalidTextRepresentationError:
+            # Answers pass through as text (decoding every one would cost the bulk path); only a
+            # refused batch is searched for the row at fault.
+            for i, lead in enumerate(leads):
+                try:
+                    _loads(lead[3])
+                except ValueError:
+                    raise InvalidArgument(f"leads[{i}].answers_json", "is not JSON") from None
+            raise
         if keys_of:
             kept = [k for k in keys_of if k[0] in inserted]
             await judgement_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
@@ -246,9 +256,13 @@ def _fields_of(text: str, index: int) -> dict[str, str]:
     return fields
 
 
+def _source_off(name: str) -> str:
+    return f"source {name!r} is switched off"
+
+
 def _switched_off(row: asyncpg.Record) -> crit.Judgement:
     if not row["source_enabled"]:
-        reason = f"source {row['source_name']!r} is switched off"
+        reason = _source_off(row["source_name"])
     else:
         reason = f"form {row['platform_form_id']!r} is switched off"
     return crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, dict(row["fields"]))

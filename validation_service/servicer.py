@@ -10,9 +10,9 @@ from leadrelay import dispositions
 from leadrelay.auth import current_account
 from leadrelay.errors import InvalidArgument, NotFound
 from leadrelay.ids import parse_id
-from leadrelay.protoconv import LEAD_STATUS_VALUE, outcome_to_proto, set_timestamp
+from leadrelay.protoconv import outcome_to_proto, set_timestamp
 from leadrelay.settings import Settings
-from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
+from leadrelay.v1 import validation_pb2, validation_pb2_grpc
 from validation_service import criteria_store, judging
 from validation_service.criteria import Row, Rule, check_rules
 
@@ -78,15 +78,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             for i, n in enumerate(request.leads)
         ]
         outcomes = await judging.validate_new(self.pool, self.cache, current_account(), request.via, leads)
-        return validation_pb2.ValidateNewLeadsResponse(
-            outcomes=[
-                common_pb2.LeadOutcome(
-                    lead_id=str(o.lead_id), platform_lead_id=o.platform_lead_id, status=LEAD_STATUS_VALUE[o.status],
-                    disposition_code=o.disposition_code, custom_reason=o.custom_reason, duplicate=o.duplicate,
-                )
-                for o in outcomes
-            ]
-        )
+        return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ListDispositionCodes(self, request, context):  # type: ignore[no-untyped-def]
         return validation_pb2.ListDispositionCodesResponse(

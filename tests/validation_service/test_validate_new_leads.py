@@ -131,6 +131,8 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
          grpc.StatusCode.INVALID_ARGUMENT, "leads[1].fields_json"),
         (validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, fields_json='{"a": 1}'),
          grpc.StatusCode.INVALID_ARGUMENT, "leads[1].fields_json"),
+        (validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, answers_json="[{"),
+         grpc.StatusCode.INVALID_ARGUMENT, "leads[1].answers_json"),
         (validation_pb2.NewLead(lead_id="", source_id=source.source_id, fields_json="{}"),
          grpc.StatusCode.INVALID_ARGUMENT, "leads[1].lead_id"),
         (validation_pb2.NewLead(lead_id="nope", source_id=source.source_id, fields_json="{}"),
