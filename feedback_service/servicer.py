@@ -219,7 +219,9 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         if config.paused_reason:
             raise FailedPrecondition(f"dispatch is paused: {config.paused_reason}")
         result = await self._dispatch_now(account)
-        return feedback_pb2.FlushResponse(sent=result.sent, failed=result.failed, expired=result.expired)
+        return feedback_pb2.FlushResponse(
+            sent=result.sent, failed=result.failed, expired=result.expired, not_sendable=result.not_sendable
+        )
 
     # -- backfill --------------------------------------------------------------------------------
 
