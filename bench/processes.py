@@ -53,7 +53,15 @@ async def wait_healthy(target: str, proc: subprocess.Popen, *, seconds: float = 
     raise RuntimeError(f"{target} never became healthy")
 
 
-def _cpu_seconds(pid: int) -> float:
+def machine_line() -> str:
+    """Which machine a run's figures came from, and how busy it was. Absolute figures move with the
+    machine (between two sessions here the same commit measured 2-3 times slower, the raw COPY too);
+    the ratios to the baselines measured in the same run move far less."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"machine: {os.cpu_count()} cores, load average (1/5/15 min) {load}"
+
+
+def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used: on a shared (or oversubscribed, high-steal) machine the
     CPU each process spends per lead is a steadier figure than wall-clock throughput."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -94,7 +102,7 @@ class CpuMeter:
         self._postmaster = postmaster
 
     def read(self) -> dict[str, float]:
-        out = {name: _cpu_seconds(p.pid) for name, p in self._procs.items()}
+        out = {name: cpu_seconds(p.pid) for name, p in self._procs.items()}
         out["postgres"] = _postgres_cpu_seconds(self._postmaster)
         out["client"] = time.process_time()
         return out
