@@ -18,11 +18,12 @@ import uuid
 import asyncpg
 
 from bench.import_csv import COLUMNS, new_source, row
-from bench.processes import peak_rss_mb, stack
+from bench.processes import machine_line, peak_rss_mb, stack
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 
 async def main(args: argparse.Namespace) -> None:
+    print(machine_line())
     async with stack() as s:
         source_id = uuid.UUID(await new_source(s, "export"))
         con = await asyncpg.connect(s.dsn)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from bench.processes import machine_line
 from feedback_service import feedback_store as store
 from feedback_service.capi_client import events_url, post_events
 from feedback_service.capi_payload import batches, build_event, request_body
@@ -162,6 +163,7 @@ def main() -> None:
     parser.add_argument("--hashes", type=int, default=200_000)
     args = parser.parse_args()
     print(f"feedback dispatch benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
+    print(machine_line())
     hashing_bench(args.hashes)
     asyncio.run(dispatch_bench(args.changes))
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from bench.processes import machine_line
 from bench.webhook_latency import control, facebook_source, rig
 from ingest_service.graph_api import LEAD_FIELDS, GraphClient
 from leadrelay.v1 import ingest_pb2
@@ -32,6 +33,7 @@ async def sync(api, source_id: str, since: datetime) -> tuple[float, ingest_pb2.
 
 
 async def main(n: int) -> None:
+    print(machine_line())
     async with rig() as r, aiohttp.ClientSession() as session:
         source_id, page = await facebook_source(r, session)
         form_id = page["form_ids"][0]

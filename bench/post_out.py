@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bench.processes import free_port
+from bench.processes import free_port, machine_line
 from leadrelay.crypto import generate_key
 from leadrelay.db import create_pool
 from leadrelay.settings import Settings
@@ -149,6 +149,7 @@ async def fault_run(settings: Settings, pool: asyncpg.Pool, url: str, n: int, wo
 
 
 async def main(args: argparse.Namespace) -> None:
+    print(machine_line())
     db = TestDatabase()
     dsn = await db.create()
     proc, url = await _start_sandbox()

@@ -21,13 +21,14 @@ import time
 import uuid
 
 from bench.import_csv import file_chunks, new_source, write_file
-from bench.processes import stack
+from bench.processes import machine_line, stack
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 
 RULES = [validation_pb2.Rule(column="country", picklist=validation_pb2.Picklist(allowed=["Atlantis"]))]
 
 
 async def main(args: argparse.Namespace) -> None:
+    print(machine_line())
     async with stack() as s:
         source_id = await new_source(s, "reupload", rules=RULES)
         await s.postout.CreateDestination(

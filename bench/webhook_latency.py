@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 import aiohttp
 import asyncpg
 
+from bench.processes import machine_line
 from ingest_service.app import running as ingest_running
 from leadrelay import accounts
 from leadrelay.crypto import generate_key
@@ -101,6 +102,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main(rate: float, seconds: float) -> None:
+    print(machine_line())
     async with rig() as r, aiohttp.ClientSession() as session:
         source_id, page = await facebook_source(r, session, f"{r.ingest_url}/webhooks/facebook")
         form_id = page["form_ids"][0]
