@@ -170,26 +170,29 @@ async def update_breakers(
 ) -> None:
     """(destination_id, reset, failures) per destination: a success resets the count to the failures
     that came after it; otherwise they add up. Reaching the threshold with a new failure pauses the
-    destination for the cool-down."""
+    destination for the cool-down.
+
+    The count is read from the row being updated (`d`), never from a join: when two workers' batches
+    update one destination at once, the second waits for the first and then re-reads the row, so both
+    increments count. A joined copy of the row would still hold the value from before the first
+    committed, and the second would write over the first's failures (seen: a destination paused with
+    a count below the threshold)."""
     if not changes:
         return
+    ordered = sorted(changes)
     await con.execute(
         """
         UPDATE destinations d
-        SET consecutive_failures = n.count,
-            paused_until = CASE WHEN n.failures > 0 AND $4 > 0 AND n.count >= $4
+        SET consecutive_failures = CASE WHEN c.reset THEN c.failures ELSE d.consecutive_failures + c.failures END,
+            paused_until = CASE WHEN c.failures > 0 AND $4 > 0
+                                     AND CASE WHEN c.reset THEN c.failures
+                                              ELSE d.consecutive_failures + c.failures END >= $4
                                 THEN now() + make_interval(secs => $5)
-                                WHEN n.reset THEN NULL ELSE d.paused_until END
-        FROM (
-            SELECT c.destination_id, c.reset, c.failures,
-                   CASE WHEN c.reset THEN c.failures ELSE x.consecutive_failures + c.failures END AS count
-            FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS c(destination_id, reset, failures)
-            JOIN destinations x USING (destination_id)
-        ) n
-        WHERE d.destination_id = n.destination_id
+                                WHEN c.reset THEN NULL ELSE d.paused_until END
+        FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS c(destination_id, reset, failures)
+        WHERE d.destination_id = c.destination_id
         """,
-        [c[0] for c in sorted(changes)], [c[1] for c in sorted(changes)], [c[2] for c in sorted(changes)],
-        threshold, cooldown_seconds,
+        [c[0] for c in ordered], [c[1] for c in ordered], [c[2] for c in ordered], threshold, cooldown_seconds,
     )
 
 
