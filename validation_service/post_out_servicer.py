@@ -181,6 +181,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             async with self.pool.acquire() as con, con.transaction():
                 statuses = await _own_leads(con, ids, account)
                 accepted = [i for i in ids if statuses[i] == "ACCEPTED"]
+                await post_out_store.lock_leads(con, accepted)
                 # Enqueue creates deliveries missing so far (a destination added later) and restarts
                 # ended ones; deliveries waiting for their next retry are made due now.
                 requeued = await outbox.enqueue(con, accepted)
@@ -191,6 +192,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             async with self.pool.acquire() as con, con.transaction():
                 await _own_source(con, source_id, account)
                 leads = await post_out_store.retry_failed_of_source(con, source_id)
+                await post_out_store.lock_leads(con, leads)
                 await post_out_store.refresh_lead_status(con, leads)
             return validation_pb2.RetryPostOutsResponse(requeued=len(leads))
         raise InvalidArgument("lead_ids", "name the leads to retry, or set all_failed with a source_id")

@@ -276,10 +276,25 @@ def _event_detail(row: asyncpg.Record) -> str:
     return f"{detail}: {row['reason']}"
 
 
+async def lock_leads(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
+    """Locks the leads (in id order) until the transaction ends, before their deliveries change.
+
+    Two workers recording two deliveries of one lead at once would otherwise each compute the lead's
+    summary from a snapshot without the other's delivery, and the later one would keep a stale
+    PENDING over a lead posted everywhere. Locked first, the second waits, and its summary (a new
+    statement, so a new snapshot) sees the first's. NO KEY UPDATE: audit events' foreign-key checks
+    are not held up."""
+    await con.execute(
+        "SELECT 1 FROM leads WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id FOR NO KEY UPDATE",
+        sorted(set(lead_ids)),
+    )
+
+
 async def refresh_lead_status(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
     """Keeps leads.post_out_status the summary of the lead's deliveries: in flight (RETRYING, then
     PENDING) shows first, then FAILED, REJECTED_BY_DESTINATION, and POSTED once every one is. A test
-    lead that no destination takes shows NOT_POSTED."""
+    lead that no destination takes shows NOT_POSTED. The caller holds the leads locked from an
+    earlier statement (`lock_leads`, or judging's FOR UPDATE)."""
     await con.execute(
         """
         UPDATE leads l SET post_out_status = s.summary, updated_at = now()
