@@ -57,9 +57,13 @@ def last_days(days: int, today: date, **kw: Any) -> ReportFilter:
     return ReportFilter(since=today - timedelta(days=days - 1), until=today, **kw)
 
 
-def schedule_filter(stored: Mapping[str, Any], today: date) -> ReportFilter:
-    """A schedule's stored filters ({"days": 7, "source_id": ..., "status": ..., ...}) as of today."""
-    days = int(stored.get("days") or 1)
+def schedule_filter(stored: Mapping[str, Any], now: datetime) -> ReportFilter:
+    """A schedule's stored filters ({"days": 7, "source_id": ..., "status": ..., ...}) as of `now`: the
+    last N UTC days, today's included. UTC's today whatever zone the schedule runs in: the days are
+    UTC days, and at 00:30 in Berlin the current UTC day is the one before Berlin's (which holds no
+    leads yet)."""
+    today = now.astimezone(UTC).date()
+    days = int(stored["days"]) if stored.get("days") is not None else 1
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_DAYS}, not {days}")
     return last_days(
@@ -82,5 +86,5 @@ def stored_filters(
         out["status"] = status
     if disposition_code:
         out["disposition_code"] = disposition_code
-    schedule_filter(out, date.today())  # validates
+    schedule_filter(out, datetime.now(UTC))  # validates
     return out

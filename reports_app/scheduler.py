@@ -23,7 +23,6 @@ from leadrelay.server import database
 from leadrelay.settings import Settings, SettingsError
 from leadrelay.tasks import background, every
 from reports_app import mailer, render, schedules
-from reports_app.cadence import zone
 from reports_app.database import reading
 from reports_app.filters import schedule_filter
 
@@ -86,8 +85,7 @@ class Scheduler:
             return True
 
     async def _render(self, run: dict, now: datetime) -> mailer.ReportFile:
-        today = now.astimezone(zone(run["timezone"])).date()
-        f = schedule_filter(run["filters"], today)
+        f = schedule_filter(run["filters"], now)
         async with reading(self.pool, self.settings.reports_database_role) as con:
             return await render.report_file(con, run["account_id"], run["report"], f, run["format"], now)
 
