@@ -192,7 +192,6 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             async with self.pool.acquire() as con, con.transaction():
                 await _own_source(con, source_id, account)
                 leads = await post_out_store.retry_failed_of_source(con, source_id)
-                await post_out_store.lock_leads(con, leads)
                 await post_out_store.refresh_lead_status(con, leads)
             return validation_pb2.RetryPostOutsResponse(requeued=len(leads))
         raise InvalidArgument("lead_ids", "name the leads to retry, or set all_failed with a source_id")

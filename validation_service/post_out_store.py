@@ -387,13 +387,24 @@ async def retry_now(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> int:
 
 
 async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> list[UUID]:
+    """Makes the source's FAILED deliveries due again; returns the lead of each. Their leads are
+    locked first, as judging and the workers lock them, before any delivery: no deadlock."""
+    failed = await con.fetch(
+        """
+        SELECT l.lead_id FROM leads l
+        WHERE l.lead_id IN (SELECT lead_id FROM post_outs WHERE source_id = $1 AND status = 'FAILED')
+        ORDER BY l.lead_id
+        FOR NO KEY UPDATE OF l
+        """,
+        source_id,
+    )
     rows = await con.fetch(
         """
         UPDATE post_outs
         SET status = 'PENDING', next_attempt_at = now(), enqueued_at = now(), lease_token = NULL, updated_at = now()
-        WHERE source_id = $1 AND status = 'FAILED'
+        WHERE source_id = $1 AND status = 'FAILED' AND lead_id = ANY($2::uuid[])
         RETURNING lead_id
         """,
-        source_id,
+        source_id, [r["lead_id"] for r in failed],
     )
     return [r["lead_id"] for r in rows]
