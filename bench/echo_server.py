@@ -18,6 +18,7 @@ import sys
 import grpc
 import uvloop
 
+from leadrelay.server import SERVER_OPTIONS
 from leadrelay.v1 import common_pb2, ingest_pb2_grpc
 
 # Shaped like SubmitLead's answer for bench.submit_leads' leads: an id, the status, the mapped fields.
@@ -44,13 +45,7 @@ class Echo(ingest_pb2_grpc.IngestServiceServicer):
 
 
 async def serve(port: int) -> None:
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.so_reuseport", 0),
-        ]
-    )
+    server = grpc.aio.server(options=SERVER_OPTIONS)
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(Echo(), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()

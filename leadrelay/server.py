@@ -8,7 +8,6 @@ Tests use the same context managers, bound to 127.0.0.1:0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import inspect
 import logging
@@ -20,7 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 import grpc
@@ -46,6 +44,13 @@ _STATUS = [
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+]
+
+
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.so_reuseport", 0),
 ]
 
 
@@ -132,58 +137,41 @@ def _request_id(metadata: tuple) -> str:
 def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> grpc.RpcMethodHandler:
     rpc = method.rsplit("/", 1)[-1]
 
-    async def authenticate(context: grpc.aio.ServicerContext, metadata: Any, request_id: str) -> UUID:
-        try:
-            return await auth.account_for(metadata)
-        except Unauthenticated as exc:
-            with log_context(rpc=rpc, request_id=request_id):
-                log.info("unauthenticated call", extra={"reason": str(exc)})
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-            raise  # unreachable: abort raises
-
     async def fail(context: grpc.aio.ServicerContext, exc: Exception, request_id: str) -> None:
         if isinstance(exc, errors.LeadRelayError):
             await context.abort(status_for(exc), str(exc))
         log.exception("rpc failed")
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
 
-    def done(started: float) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("rpc done", extra={"ms": round((time.perf_counter() - started) * 1000, 2)})
-
-    @contextlib.asynccontextmanager
-    async def scope(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        # Streaming calls; the unary path below is the same steps written out flat (it runs on every
-        # call, and a context manager costs a measurable share of a small RPC). The key is checked
-        # before the log context is set, and the context is set once with all three values.
+    async def enter(context: grpc.aio.ServicerContext) -> tuple[str, float, Any, Any]:
+        # Plain calls, not a context manager: this runs on every call, and a context manager costs a
+        # measurable share of a small RPC. The key is checked before the log context is set, and the
+        # context is set once with all three values.
         metadata = context.invocation_metadata() or ()
         request_id = _request_id(metadata)
         started = time.perf_counter()
-        account = await authenticate(context, metadata, request_id)
-        logged = push_context({"rpc": rpc, "request_id": request_id, "account": str(account)})
-        token = set_account(account)
         try:
-            yield
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            await fail(context, exc, request_id)
-        finally:
-            reset_account(token)
-            done(started)
-            pop_context(logged)
+            account = await auth.account_for(metadata)
+        except Unauthenticated as exc:
+            with log_context(rpc=rpc, request_id=request_id):
+                log.info("unauthenticated call", extra={"reason": str(exc)})
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            raise  # unreachable: abort raises
+        logged = push_context({"rpc": rpc, "request_id": request_id, "account": str(account)})
+        return request_id, started, logged, set_account(account)
+
+    def leave(started: float, logged: Any, token: Any) -> None:
+        reset_account(token)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("rpc done", extra={"ms": round((time.perf_counter() - started) * 1000, 2)})
+        pop_context(logged)
 
     if handler.unary_unary or handler.stream_unary:
         streaming_request = handler.unary_unary is None
         inner = handler.stream_unary if streaming_request else handler.unary_unary
 
         async def unary_response(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
-            metadata = context.invocation_metadata() or ()
-            request_id = _request_id(metadata)
-            started = time.perf_counter()
-            account = await authenticate(context, metadata, request_id)
-            logged = push_context({"rpc": rpc, "request_id": request_id, "account": str(account)})
-            token = set_account(account)
+            request_id, started, logged, token = await enter(context)
             try:
                 return await inner(request_or_iterator, context)
             except (grpc.aio.AbortError, asyncio.CancelledError):
@@ -191,9 +179,7 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> g
             except Exception as exc:
                 await fail(context, exc, request_id)
             finally:
-                reset_account(token)
-                done(started)
-                pop_context(logged)
+                leave(started, logged, token)
 
         make = grpc.stream_unary_rpc_method_handler if streaming_request else grpc.unary_unary_rpc_method_handler
         return make(
@@ -206,13 +192,20 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> g
     inner_stream = handler.stream_stream if streaming_request else handler.unary_stream
 
     async def stream_response(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
-        async with scope(context):
+        request_id, started, logged, token = await enter(context)
+        try:
             result = inner_stream(request_or_iterator, context)
             if inspect.isasyncgen(result):
                 async for item in result:
                     yield item
             else:
                 await result
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await fail(context, exc, request_id)
+        finally:
+            leave(started, logged, token)
 
     make_stream = grpc.stream_stream_rpc_method_handler if streaming_request else grpc.unary_stream_rpc_method_handler
     return make_stream(
@@ -228,13 +221,7 @@ async def grpc_server(
 ) -> AsyncIterator[GrpcServer]:
     """A started server; health says SERVING while it runs and NOT_SERVING while it drains."""
     authenticator = Authenticator(pool, settings.internal_token, settings.api_key_cache_seconds)
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
+    server = grpc.aio.server(options=SERVER_OPTIONS)
     wrapping = _WrappingServer(server, authenticator)
     for spec in specs:
         spec.add(spec.servicer, wrapping)
