@@ -17,7 +17,7 @@ stores it already judged, with its `received` and `validated` events and its pos
 one transaction: each lead is written once, instead of stored PROCESSING and then rewritten (which
 cost half the import's time). IN_FLIGHT batches overlap, and each finished batch is one progress
 message, in file order. If the validation service cannot take a chunk, its leads are stored
-PROCESSING by bulk_store, exactly as intake would store them, and the sweeper has them judged later.
+PROCESSING by intake's own insert (leads_store.insert_received), and the sweeper has them judged later.
 A dry run maps and judges the rows with ValidationService.EvaluateLeads and stores nothing.
 
 The file is checked whole before anything is stored (upload_file.scan): a structural error refuses
@@ -40,7 +40,7 @@ from uuid import UUID
 import asyncpg
 import grpc
 
-from ingest_service import bulk_store, intake, leads_store, sources_store, upload_file
+from ingest_service import intake, leads_store, sources_store, upload_file
 from ingest_service.csv_reader import CsvError, Record
 from ingest_service.deps import IngestDeps
 from ingest_service.file_report import FailedRow, FailureLog, Progress, closing_messages
@@ -232,7 +232,7 @@ async def run_import(
 
         def read_batch() -> Batch:
             """The next BATCH_ROWS rows: those that cannot be stored, and the rest -- mapped and
-            staged for COPY on a real run (in a worker thread: this is the CPU-heavy part)."""
+            staged for ValidateNewLeads on a real run (in a worker thread: this is the CPU-heavy part)."""
             batch = Batch()
             ids = intake.new_lead_ids(BATCH_ROWS) if not request.dry_run else []
             for record in rows_iter:
@@ -293,13 +293,17 @@ async def run_import(
         failures.close()
 
 
+# A file row on its way to ValidateNewLeads: (lead_id, source_id, platform_lead_id, answers JSON, fields JSON).
+StagedLead = tuple[UUID, UUID, str, str, str]
+
+
 @dataclass
 class Batch:
     """One batch of file rows on its way through: counted, refused, staged (or kept for a dry run)."""
 
     read: int = 0
     errored: list[tuple[int, str]] = field(default_factory=list)
-    staged: list[bulk_store.StagedLead] = field(default_factory=list)
+    staged: list[StagedLead] = field(default_factory=list)
     row_numbers: list[int] = field(default_factory=list)
     rows: list[tuple[Record, SourcePlan]] = field(default_factory=list)
 
@@ -327,10 +331,10 @@ async def store_and_judge(deps: IngestDeps, account_id: UUID, via: str, batch: B
 
 
 async def _store_judged(
-    deps: IngestDeps, account_id: UUID, via: str, staged: Sequence[bulk_store.StagedLead]
+    deps: IngestDeps, account_id: UUID, via: str, staged: Sequence[StagedLead]
 ) -> list[Outcome]:
     """One ValidateNewLeads call. If the validation service cannot take it (down, overloaded, an
-    error), the leads are stored PROCESSING instead (bulk_store), so nothing is lost and the sweeper
+    error), the leads are stored PROCESSING instead, as intake stores them, so nothing is lost and the sweeper
     has them judged later; a chunk the service did store before failing to answer is not stored
     twice (the same (source, platform lead id) is one lead)."""
     source_text = {sid: str(sid) for sid in {s[1] for s in staged}}
@@ -354,8 +358,13 @@ async def _store_judged(
             extra={"leads": len(staged), "code": exc.code().name, "detail": exc.details()},
         )
         reason = intake.unjudged_reason(exc.code())
-        async with deps.pool.acquire() as con, con.transaction():
-            inserted = await bulk_store.store(con, account_id, via, staged)
+        n = len(staged)
+        unjudged = leads_store.NewLeads(
+            [s[0] for s in staged], [s[1] for s in staged], [None] * n, [s[2] for s in staged],
+            [s[3] for s in staged], [s[4] for s in staged], ["{}"] * n, [False] * n, [None] * n,
+        )
+        async with deps.pool.acquire() as con:
+            inserted = await leads_store.insert_received(con, account_id, unjudged, via)
         return [
             Outcome(s[0], s[2], PROCESSING, "", reason) if s[0] in inserted else Outcome(s[0], s[2], "", "", "", True)
             for s in staged
