@@ -15,7 +15,6 @@ import asyncpg
 
 from leadrelay import mapping
 from leadrelay.errors import NotFound, PermissionDenied
-from leadrelay.ids import parse_id  # noqa: F401  (re-exported: the ingest servicers import it from here)
 
 # A source with its platform connection's state (source_connections belongs to the connectors).
 _SOURCE = """SELECT s.*, c.source_id IS NOT NULL AS connected, c.last_polled_at,

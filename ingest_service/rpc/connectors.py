@@ -9,6 +9,7 @@ from ingest_service import connections_store, connectors, platform_counts_store,
 from ingest_service.rpc.sources import source_proto
 from leadrelay.auth import current_account
 from leadrelay.errors import FailedPrecondition, InvalidArgument, Unavailable
+from leadrelay.ids import parse_id
 from leadrelay.protoconv import from_timestamp
 from leadrelay.v1 import ingest_pb2
 
@@ -28,7 +29,7 @@ class ConnectorsRpc:
 
     async def ConnectSource(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
-        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        source_id = parse_id("source", request.source_id, "source_id")
         if not request.access_token:
             raise InvalidArgument("access_token", "the platform access token is required")
         async with self.deps.pool.acquire() as con:
@@ -68,7 +69,7 @@ class ConnectorsRpc:
 
     async def DisconnectSource(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
-        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        source_id = parse_id("source", request.source_id, "source_id")
         async with self.deps.pool.acquire() as con, con.transaction():
             await sources_store.get_source(con, account_id, source_id)
             # Deleting the row revokes the token: polls, syncs and webhooks find no connection after this.
@@ -79,7 +80,7 @@ class ConnectorsRpc:
 
     async def SyncLeads(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
-        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        source_id = parse_id("source", request.source_id, "source_id")
         window = await sync.window(self.deps, account_id, source_id, request.form_id,
                                    from_timestamp(request.since if request.HasField("since") else None),
                                    from_timestamp(request.until if request.HasField("until") else None))
@@ -90,7 +91,7 @@ class ConnectorsRpc:
 
     async def GetSourceCounts(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
-        source_id = sources_store.parse_id("source", request.source_id, "source_id")
+        source_id = parse_id("source", request.source_id, "source_id")
         since = from_timestamp(request.since if request.HasField("since") else None)
         until = from_timestamp(request.until if request.HasField("until") else None)
         if since and until and until <= since:

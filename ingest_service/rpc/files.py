@@ -15,10 +15,10 @@ from ingest_service.deps import IngestDeps
 from ingest_service.file_report import Progress
 from ingest_service.header_match import Override
 from ingest_service.rpc.intake import lead_filter
-from ingest_service.sources_store import parse_id
 from leadrelay import lead_export
 from leadrelay.auth import current_account
 from leadrelay.errors import InvalidArgument
+from leadrelay.ids import parse_id
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 _SPOOL_IN_MEMORY = 8 << 20

@@ -10,9 +10,10 @@ import asyncpg
 from ingest_service import intake, leads_store, paging
 from ingest_service.coalescer import Coalescer
 from ingest_service.deps import IngestDeps
-from ingest_service.sources_store import get_source, parse_id
+from ingest_service.sources_store import get_source
 from leadrelay.auth import current_account
 from leadrelay.errors import InvalidArgument
+from leadrelay.ids import parse_id
 from leadrelay.leads import STATUSES, Answer, IncomingLead, Outcome
 from leadrelay.protoconv import from_timestamp, outcome_to_proto, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2

@@ -8,10 +8,10 @@ import asyncpg
 
 from ingest_service import intake, leads_store, paging, sources_store
 from ingest_service.deps import IngestDeps
-from ingest_service.sources_store import parse_id
 from leadrelay import mapping
 from leadrelay.auth import current_account
 from leadrelay.errors import AlreadyExists, InvalidArgument
+from leadrelay.ids import parse_id
 from leadrelay.leads import PLATFORMS
 from leadrelay.protoconv import from_timestamp, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
