@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from ingest_service import platform_counts_store, sync
+from ingest_service import connections_store, platform_counts_store, sync
 from ingest_service.deps import IngestDeps
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ async def after_poll(deps: IngestDeps, connection: asyncpg.Record) -> int:
         if reported < 0:
             return done  # refused or throttled: connectors.refused has recorded why
         async with deps.pool.acquire() as con:
-            ours = await platform_counts_store.own_count(con, source_id, start, end)
+            ours = (await connections_store.lead_counts(con, source_id, start, end))["received"]
             await platform_counts_store.record(con, connection["account_id"], source_id, start, end, reported, ours)
         done += 1
     return done

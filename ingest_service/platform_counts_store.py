@@ -10,11 +10,6 @@ from uuid import UUID
 
 import asyncpg
 
-# Leads are received after the platform created them (give or take clock skew), so a count of a
-# creation window only needs the leads received since shortly before it: that bound lets the
-# (source_id, received_at) index do the work instead of reading every lead of the source.
-_SKEW = timedelta(days=1)
-
 
 def utc_day(start: datetime, end: datetime) -> date | None:
     """The UTC day when [start, end) is exactly one UTC day, else None."""
@@ -48,11 +43,3 @@ async def checks(con: asyncpg.Connection, source_id: UUID, days: list[date]) -> 
         """SELECT day, platform_reported, leadrelay_count, checked_at FROM platform_counts
            WHERE source_id = $1 AND day = ANY($2::date[])""", source_id, days)
     return {r["day"]: r for r in rows}
-
-
-async def own_count(con: asyncpg.Connection, source_id: UUID, start: datetime, end: datetime) -> int:
-    """LeadRelay's leads of the source the platform created in [start, end) (captured_at)."""
-    return int(await con.fetchval(
-        """SELECT count(*) FROM leads
-           WHERE source_id = $1 AND captured_at >= $2 AND captured_at < $3 AND received_at >= $4""",
-        source_id, start, end, start - _SKEW))
