@@ -46,6 +46,19 @@ async def stored(pool: asyncpg.Pool, source_id: str) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
+async def leads_yesterday_and_today(web, sandbox, form: str, **yesterday: object) -> tuple[datetime, datetime, int]:  # type: ignore[no-untyped-def]  # noqa: F811 (web: a session, not the fixture)
+    """Three leads the sandbox Page created yesterday around noon and two today, not delivered by
+    webhook (a poll reads them): today's and yesterday's midnight, and yesterday noon's timestamp."""
+    today = midnight()
+    noon = int((today - timedelta(hours=12)).timestamp())
+    await post(web, f"{sandbox.url}/graph/_control/leads",
+               {"form_id": form, "count": 3, "created_time": noon, "deliver": False, **yesterday})
+    await post(web, f"{sandbox.url}/graph/_control/leads",
+               {"form_id": form, "count": 2, "created_time": max(int(time.time()) - 5, int(today.timestamp())),
+                "deliver": False})
+    return today, today - timedelta(days=1), noon
+
+
 def ts(at: datetime) -> Timestamp:
     out = Timestamp()
     out.FromDatetime(at)
@@ -56,14 +69,8 @@ async def test_a_facebook_poll_stores_each_recent_days_count_and_get_source_coun
         web, api, servers, sandbox, pool):  # noqa: F811
     fb = await facebook_source(api, sandbox, web)
     await connected_days_ago(pool, fb.source_id, 2)
-    today, form = midnight(), fb.form_ids[0]
-    yesterday = today - timedelta(days=1)
-    noon = int((yesterday + timedelta(hours=12)).timestamp())
-    await post(web, f"{sandbox.url}/graph/_control/leads",
-               {"form_id": form, "count": 3, "created_time": noon, "spread_seconds": 600, "deliver": False})
-    await post(web, f"{sandbox.url}/graph/_control/leads",
-               {"form_id": form, "count": 2, "created_time": max(int(time.time()) - 5, int(today.timestamp())),
-                "deliver": False})
+    form = fb.form_ids[0]
+    today, yesterday, noon = await leads_yesterday_and_today(web, sandbox, form, spread_seconds=600)
     assert await poll(servers, pool, fb.source_id) == 5
     assert await stored(pool, fb.source_id) == [
         (yesterday.date(), yesterday, today, 3, 3),

@@ -4,7 +4,6 @@ Overview alert when a recent complete day disagrees."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from ingest_service import platform_counts_store
@@ -14,7 +13,13 @@ from reports_app import queries, render
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
 from tests.ingest_service.connector_support import facebook_source, judged, post, web  # noqa: F401 - fixture
-from tests.ingest_service.test_platform_counts import connected_days_ago, midnight, poll, ts
+from tests.ingest_service.test_platform_counts import (
+    connected_days_ago,
+    leads_yesterday_and_today,
+    midnight,
+    poll,
+    ts,
+)
 from tests.reports_app import seed
 from tests.reports_app.pages_support import app_env, open_page, signed_in
 
@@ -25,14 +30,8 @@ async def test_source_report_and_overview_show_the_platforms_count(
         web, api, account, servers, sandbox, pool, settings, monkeypatch):  # noqa: F811
     fb = await facebook_source(api, sandbox, web)
     await connected_days_ago(pool, fb.source_id, 2)
-    today, form = midnight(), fb.form_ids[0]
-    yesterday = today - timedelta(days=1)
-    noon = int((yesterday + timedelta(hours=12)).timestamp())
-    await post(web, f"{sandbox.url}/graph/_control/leads",
-               {"form_id": form, "count": 3, "created_time": noon, "deliver": False})
-    await post(web, f"{sandbox.url}/graph/_control/leads",
-               {"form_id": form, "count": 2, "created_time": max(int(time.time()) - 5, int(today.timestamp())),
-                "deliver": False})
+    form = fb.form_ids[0]
+    today, yesterday, noon = await leads_yesterday_and_today(web, sandbox, form)
     assert await poll(servers, pool, fb.source_id) == 5
     await judged(pool, fb.source_id, 5)
     # A late lead of yesterday the poll cannot see; the manager's check finds it missing.
