@@ -122,8 +122,6 @@ async def platform_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFi
     """source_id → (platform_reported, leadrelay_count) summed over the window's UTC days the
     connectors checked (platform_counts rows of one whole day); sources never checked are absent.
     Both counts are by the platform's creation day and from the same moment, so they compare fairly."""
-    if not await table_exists(con, "platform_counts"):
-        return {}
     rows = await con.fetch(
         """SELECT source_id, sum(platform_reported)::bigint AS platform, sum(leadrelay_count)::bigint AS ours
            FROM platform_counts
@@ -137,8 +135,6 @@ async def platform_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFi
 async def count_mismatches(con: asyncpg.Connection, account_id: UUID, since: date) -> list[dict[str, Any]]:
     """Complete UTC days since `since` (checked after the day ended) whose platform count differs
     from LeadRelay's: name, platform, day, platform_reported, leadrelay_count."""
-    if not await table_exists(con, "platform_counts"):
-        return []
     rows = await con.fetch(
         """SELECT s.name, s.platform, p.day, p.platform_reported, p.leadrelay_count
            FROM platform_counts p JOIN sources s USING (source_id)
