@@ -18,12 +18,11 @@ import os
 import secrets
 import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import asyncpg
 
-from bench.processes import free_port, machine_line
+from bench.processes import ROOT, free_port, machine_line
 from leadrelay.crypto import generate_key
 from leadrelay.db import create_pool
 from leadrelay.settings import Settings
@@ -31,7 +30,6 @@ from tests.harness import TestDatabase, new_account
 from tests.validation_service.post_out_support import insert_destination, seed_leads, seed_source
 from validation_service import post_out_worker
 
-ROOT = Path(__file__).parents[1]
 BATCH = int(os.environ.get("BENCH_BATCH", post_out_worker.BATCH_SIZE))
 
 
