@@ -1,14 +1,19 @@
 """Issue 3 figures: lead intake end to end (map, store, validate, record) over gRPC.
 
-    .venv/bin/python -m bench.submit_leads [--leads 20000] [--batch 500] [--concurrency 2]
-                                           [--single 10000] [--in-flight 64] [--rounds 3]
+    .venv/bin/python -m bench.submit_leads [--leads 20000] [--batch 500] [--concurrency 2,4]
+                                           [--single 10000] [--in-flight 64] [--rounds 5]
 
 1. SubmitLeads in batches of `--batch`: leads/s, and the ratio to a raw asyncpg COPY of the same
    rows into the same `leads` table, measured in the same run (the floor no intake path can beat).
+   Once per `--concurrency`: with 2 batches in flight, the three stages a batch goes through one
+   after the other (ingest, validation, PostgreSQL) leave the 2 cores idle about a quarter of the
+   time; with 4, a bulk client's usual few connections, they are kept busy.
 2. SubmitLead one lead at a time with `--in-flight` calls outstanding: leads/s, p50 and p99 latency,
    and the same client and load against `bench.echo_server` (a bare gRPC server answering a
    constant, in its own process) in the same run: the floor this machine's gRPC stack sets, whatever
-   the service does.
+   the service does. With h2load installed (Debian's nghttp2-client), also that floor with h2load as
+   the client (C, next to no CPU per call): one echo server process, then two (one per core, each
+   with half the calls in flight): what a Python gRPC server reaches here when its client is free.
 
 Each figure and its baseline are measured in alternation, `--rounds` times, and the medians are
 compared: the machine is shared and its speed drifts within minutes.
@@ -24,11 +29,15 @@ import argparse
 import asyncio
 import itertools
 import json
+import shutil
 import statistics
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -167,6 +176,47 @@ async def echo_floor(n: int, in_flight: int, metadata) -> tuple[float, float, fl
         proc.wait(timeout=30)
 
 
+async def c_client_floor(n: int, in_flight: int, servers: int) -> tuple[float, float, float]:
+    """h2load (C) against `servers` echo processes, each on its own port with its own h2load and an
+    equal share of the calls and of the streams in flight: rate, p50 and p99 over all calls."""
+    body = ingest_pb2.SubmitLeadRequest(source_id=str(uuid.uuid4()), platform_lead_id="s-1", answers=answers(1))
+    data = body.SerializeToString()
+    work = Path(tempfile.mkdtemp(prefix="lr-h2load-"))
+    (work / "body").write_bytes(b"\0" + struct.pack(">I", len(data)) + data)  # gRPC framing: uncompressed, length
+    ports = [free_port() for _ in range(servers)]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "bench.echo_server", str(port)], cwd=ROOT, stdout=subprocess.PIPE)  # noqa: ASYNC220
+        for port in ports
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+
+        async def h2load(port: int, calls: int, log: Path) -> None:
+            run = await asyncio.create_subprocess_exec(
+                "h2load", "-n", str(calls), "-c", "1", "-m", str(in_flight // servers), "-d", str(work / "body"),
+                "-H", "content-type: application/grpc", "-H", "te: trailers", f"--log-file={log}",
+                f"http://127.0.0.1:{port}/leadrelay.v1.IngestService/SubmitLead",
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+            assert await run.wait() == 0
+
+        await asyncio.gather(*(h2load(port, 2000, work / f"warmup-{i}") for i, port in enumerate(ports)))
+        started = time.perf_counter()
+        await asyncio.gather(*(h2load(port, n // servers, work / f"log-{i}") for i, port in enumerate(ports)))
+        elapsed = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+    # h2load's log: start (us since the epoch), HTTP status, microseconds to the end of the response.
+    latencies = sorted(int(line.split("\t")[2]) / 1000 for i in range(servers)
+                       for line in (work / f"log-{i}").read_text().splitlines())
+    shutil.rmtree(work)
+    assert len(latencies) == n // servers * servers
+    return len(latencies) / elapsed, latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+
+
 async def main(args: argparse.Namespace) -> None:
     # The machine is shared and its speed drifts within minutes, so each figure and its baseline are
     # measured in alternation, `--rounds` times, and the medians are compared.
@@ -184,18 +234,22 @@ async def main(args: argparse.Namespace) -> None:
             )
             return s.source_id
 
-        await submit_batches(ingest, await new_source("warmup"), min(2000, args.leads), args.batch, args.concurrency)
-        ratios = []
+        await submit_batches(ingest, await new_source("warmup"), min(2000, args.leads), args.batch, 2)
+        ratios: dict[int, list[float]] = {c: [] for c in args.concurrency}
         for r in range(args.rounds):
             copy_rate = await copy_baseline(st.dsn, st.account_id, uuid.UUID(await new_source(f"copy-{r}")), args.leads)
-            source_id = await new_source(f"batches-{r}")
-            cpu = meter.read()
-            batch_rate = await submit_batches(ingest, source_id, args.leads, args.batch, args.concurrency)
-            ratios.append(batch_rate / copy_rate)
-            print(f"round {r + 1}: raw asyncpg COPY into leads {copy_rate:8.0f} rows/s; SubmitLeads, batches of "
-                  f"{args.batch}, {args.concurrency} in flight {batch_rate:7.0f} leads/s; ratio {ratios[-1]:.3f}")
-            print(f"  {meter.report(cpu, args.leads)} (client figure includes building the requests)")
-        print(f"SubmitLeads / COPY, median of {args.rounds}:  {statistics.median(ratios):8.3f}  (target >= 0.15)")
+            print(f"round {r + 1}: raw asyncpg COPY into leads {copy_rate:8.0f} rows/s")
+            for c in args.concurrency:
+                source_id = await new_source(f"batches-{r}-{c}")
+                cpu = meter.read()
+                batch_rate = await submit_batches(ingest, source_id, args.leads, args.batch, c)
+                ratios[c].append(batch_rate / copy_rate)
+                print(f"  SubmitLeads, batches of {args.batch}, {c} in flight {batch_rate:7.0f} leads/s; "
+                      f"ratio {ratios[c][-1]:.3f}; {meter.report(cpu, args.leads)}")
+        for c in args.concurrency:
+            print(f"SubmitLeads / COPY, {c} batches in flight, median of {args.rounds}: "
+                  f"{statistics.median(ratios[c]):6.3f}  (target >= 0.15)")
+        print("  (CPU per lead: the client figure includes building the requests)")
 
         metadata = bearer_metadata(st.api_key)
         singles, floors = [], []
@@ -218,6 +272,14 @@ async def main(args: argparse.Namespace) -> None:
               f"p50 / p99 {p50:.1f} / {p99:.1f} ms (target p99 <= 25 ms)")
         print(f"  the floor, median of {args.rounds}: {rate0:6.0f} calls/s, p50 / p99 {p50_0:.1f} / {p99_0:.1f} ms")
         print(f"  SubmitLead / floor:            {rate / rate0:6.3f} of the rate, p99 {p99 / p99_0:.2f}x the floor's")
+        if shutil.which("h2load") is None:
+            print("  (install h2load, Debian's nghttp2-client, for the floor with a C client)")
+        else:
+            for servers in (1, 2):
+                c_rate, c_p50, c_p99 = await c_client_floor(args.single, args.in_flight, servers)
+                which = "1 echo process" if servers == 1 else f"{servers} echo processes"
+                print(f"  the floor with h2load (C) as the client, {which}: "
+                      f"{c_rate:6.0f} calls/s, p50 / p99 {c_p50:.1f} / {c_p99:.1f} ms")
         print(machine_line())
 
 
@@ -225,8 +287,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=lambda text: [int(c) for c in text.split(",")], default=[2, 4],
+                        help="batches in flight, one figure each (comma-separated)")
     parser.add_argument("--single", type=int, default=10000)
     parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     asyncio.run(main(parser.parse_args()))

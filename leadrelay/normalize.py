@@ -78,6 +78,9 @@ def normalize_phone(value: str, default_region: str = "") -> str:
 def _normalize_phone_cached(text: str, region: str) -> str:
     if not text:
         raise Invalid("the phone number is empty")
+    fast = _fast_e164(text, region) if region else None
+    if fast is not None:
+        return fast
     try:
         number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException as exc:
@@ -88,6 +91,42 @@ def _normalize_phone_cached(text: str, region: str) -> str:
         where = phonenumbers.region_code_for_number(number) or f"+{number.country_code}"
         raise Invalid(f"it is not a valid number for {where}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _fast_e164(text: str, region: str) -> str | None:
+    """The common case, cheaper, with the same result: a number of digits and the usual separators,
+    valid in `region`, the main region of its country code. phonenumbers ignores those separators,
+    and parses the bare digits in three quarters of the time. Its is_valid_number first finds the
+    number's region, checking each region of the country code in turn, then checks the number for
+    that region again; for the first region of the list (whose metadata has no leading digits),
+    finding it *is* that check, so one check decides. None: anything else, left to the full path
+    (which also words the errors). tests/leadrelay/test_normalize.py compares both paths."""
+    if not _main_region(region):
+        return None
+    digits = _SEPARATORS.sub("", text)
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    try:
+        number = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number_for_region(number, region):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_SEPARATORS = re.compile(r"[\s().-]+")
+
+
+@lru_cache(maxsize=512)
+def _main_region(region: str) -> bool:
+    """Whether `region` comes first among its country code's regions and has no leading digits
+    (US for +1, GB for +44, DE for +49): then a number valid there is valid, full stop."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None:
+        return False
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, ())
+    return bool(regions) and regions[0] == region and metadata.leading_digits is None
 
 
 _PARSE_REASONS = {

@@ -39,6 +39,10 @@ LEAD_STATUS_NAME: dict[int, str] = {value: name for name, value in LEAD_STATUS_V
 
 
 def outcome_to_proto(o: Outcome) -> common_pb2.LeadOutcome:
+    """The outcome as a message: the very message it was read from, if any (see outcome_from_proto)."""
+    wire = o.__dict__.get(_WIRE)
+    if wire is not None:
+        return wire
     return common_pb2.LeadOutcome(
         lead_id=str(o.lead_id) if o.lead_id else "",
         platform_lead_id=o.platform_lead_id,
@@ -51,12 +55,21 @@ def outcome_to_proto(o: Outcome) -> common_pb2.LeadOutcome:
 
 
 def outcome_from_proto(o: common_pb2.LeadOutcome, *, with_fields: bool = True) -> Outcome:
-    return Outcome(
+    """The outcome in `o`. It remembers `o`, so that passing it on (ValidateLeads' verdict answered
+    by SubmitLead) sends `o` again instead of copying each field twice: ~15 us a lead. Its fields
+    are `o`'s own map, read only when asked for. An outcome made from it by dataclasses.replace is
+    a new object without `o`, so a changed outcome is always encoded afresh."""
+    out = Outcome(
         UUID(o.lead_id) if o.lead_id else None,
         o.platform_lead_id,
         LEAD_STATUS_NAME[o.status],
         o.disposition_code,
         o.custom_reason,
         o.duplicate,
-        dict(o.fields) if with_fields else {},
+        o.fields if with_fields else {},
     )
+    object.__setattr__(out, _WIRE, o)  # not a dataclass field: neither compared, shown nor replaced
+    return out
+
+
+_WIRE = "_wire"

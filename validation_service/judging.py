@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from leadrelay import dispositions
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
@@ -268,9 +269,11 @@ def _switched_off(row: asyncpg.Record) -> crit.Judgement:
     return crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, dict(row["fields"]))
 
 
-# One encoder for the process (json.dumps with arguments builds one per call); jsonb stores the
-# same value whether or not non-ASCII text is escaped.
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+def _dumps(fields: Mapping[str, str]) -> str:
+    # orjson: a fifth of the stdlib encoder's time; jsonb stores the same value either way.
+    return orjson.dumps(fields).decode()
+
+
 _loads = json.JSONDecoder().decode
 
 

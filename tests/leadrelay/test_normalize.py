@@ -4,8 +4,10 @@ tests/fixtures (isemail, python-email-validator, libphonenumber, libphonenumber-
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
+import phonenumbers
 import pytest
 
 from leadrelay.normalize import Invalid, email_key, normalize_email, normalize_phone
@@ -156,3 +158,53 @@ def test_the_fast_path_agrees_with_email_validator_on_every_corpus_input() -> No
             slow = None
         _, fast = _email_ok(c["input"])
         assert fast == slow, c["case_id"]
+
+
+def _library_e164(text: str, region: str) -> str | None:
+    """phonenumbers' own answer, the long way: parse, is_valid_number, format."""
+    try:
+        number = phonenumbers.parse(text.strip(), region or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone_inputs() -> list[tuple[str, str]]:
+    """The corpus, every region's example numbers written the ways people type them, and random
+    digits with separators (seeded: the same cases every run)."""
+    rng = random.Random(20261123)
+    out = [(c["input"], c["region"]) for c in _cases("phone_e164.jsonl")]
+    formats = (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
+                     phonenumbers.PhoneNumberType.TOLL_FREE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            for fmt in formats:
+                text = phonenumbers.format_number(example, fmt)
+                out += [(text, region), (text.replace(" ", "-"), region), (text.replace(" ", "."), region)]
+            digits = str(example.national_number)
+            out += [(digits, region), (digits[:-1], region), (digits + "9", region), (f"({digits[:3]}) {digits[3:]}", region)]
+    for _ in range(3000):
+        region = rng.choice(["US", "GB", "DE", "FR", "IN", "BR", "RU", "CA", "AU", "IT"])
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 16)))
+        text = "".join(c + rng.choice(["", "", "", " ", "-", ".", "(", ")", "  "]) for c in digits)
+        out.append((rng.choice(["", "1", "0", "00", " ("]) + text, region))
+    return out
+
+
+def test_the_phone_fast_path_agrees_with_the_library_on_every_input() -> None:
+    from leadrelay.normalize import _fast_e164
+
+    taken = 0
+    for text, region in _phone_inputs():
+        expected = _library_e164(text, region)
+        fast = _fast_e164(text.strip(), region) if region else None
+        if fast is not None:
+            taken += 1
+            assert fast == expected, (text, region)
+        assert _phone_ok(text, region) == (expected is not None, expected), (text, region)
+    assert taken > 1000  # the fast path is the common case, not a dead branch
