@@ -108,8 +108,14 @@ class CpuMeter:
         return out
 
     def report(self, before: dict[str, float], n: int) -> str:
+        """CPU per lead by process, and the rate that much CPU allows this machine's cores at most,
+        however well the work were spread over them."""
         after = self.read()
-        return ", ".join(f"{k} {(after[k] - before[k]) / n * 1e6:.0f}" for k in after) + " us CPU per lead"
+        each = {k: (after[k] - before[k]) / n * 1e6 for k in after}
+        total = sum(each.values())
+        cap = (os.cpu_count() or 1) / total * 1e6 if total else float("inf")
+        return (", ".join(f"{k} {v:.0f}" for k, v in each.items())
+                + f" us CPU per lead; {total:.0f} in all: at most {cap:.0f} leads/s on {os.cpu_count()} cores")
 
 
 def peak_rss_mb(pid: int) -> float:

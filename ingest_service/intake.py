@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -273,7 +274,13 @@ async def _resolve(
 def _dumps(value: object) -> str:
     # orjson: a lead's answers, fields and context (strings, lists, dicts) in a fifth of the stdlib
     # encoder's time, ~10 us a lead. The text goes into jsonb, so its spacing does not matter.
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # A lone surrogate (a "\ud800" escape in a platform's JSON) is text that neither orjson nor
+        # PostgreSQL stores: it becomes U+FFFD, and the lead is stored and judged like any other.
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # Time-ordered lead ids (UUIDv7 layout): ids sort by arrival, which keeps the primary key's inserts

@@ -165,6 +165,25 @@ async def test_connector_traffic_for_an_unknown_form_registers_it_and_source_col
         assert await sources_store.source_columns(con, UUID(source.source_id)) == list(source.columns)
 
 
+async def test_a_lone_surrogate_from_a_platform_is_stored_as_a_replacement_character(api, servers, pool):
+    # json.loads('"\\ud800"') gives one: a platform's JSON may carry it; no JSON encoder or
+    # PostgreSQL stores it, and the lead must not be lost for it.
+    source = await new_source(api)
+    (outcome,) = await intake.submit(
+        servers.ingest.deps,
+        api.account.account_id,
+        [IncomingLead(source_id=UUID(source.source_id),
+                      answers=(Answer("email", ("s@example.com",)), Answer("city", ("Ber\ud800lin",))),
+                      platform_lead_id="fb-surrogate")],
+        via="webhook",
+    )
+    assert outcome.status == "ACCEPTED"
+    async with pool.acquire() as con:
+        row = await con.fetchrow("SELECT answers, fields FROM leads WHERE lead_id = $1", outcome.lead_id)
+    assert row["answers"][1] == {"name": "city", "values": ["Ber\ufffdlin"]}
+    assert row["fields"]["notes"] == "city: Ber\ufffdlin"  # the catch-all column
+
+
 async def test_a_mapping_change_applies_to_the_very_next_lead_while_intake_caches_mappings(api):
     source = await new_source(api)
     form = await api.ingest.UpsertForm(
