@@ -107,11 +107,15 @@ class CpuMeter:
         out["client"] = time.process_time()
         return out
 
+    def per_lead(self, before: dict[str, float], n: int) -> dict[str, float]:
+        """CPU microseconds per lead by process since `before`."""
+        after = self.read()
+        return {k: (after[k] - before[k]) / n * 1e6 for k in after}
+
     def report(self, before: dict[str, float], n: int) -> str:
         """CPU per lead by process, and the rate that much CPU allows this machine's cores at most,
         however well the work were spread over them."""
-        after = self.read()
-        each = {k: (after[k] - before[k]) / n * 1e6 for k in after}
+        each = self.per_lead(before, n)
         total = sum(each.values())
         cap = (os.cpu_count() or 1) / total * 1e6 if total else float("inf")
         return (", ".join(f"{k} {v:.0f}" for k, v in each.items())

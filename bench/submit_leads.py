@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import shutil
 import statistics
 import struct
@@ -150,15 +151,20 @@ async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata)
             latencies.append(time.perf_counter() - t)
             assert outcome.status != common_pb2.LEAD_STATUS_PROCESSING, outcome.custom_reason
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
     elapsed = time.perf_counter() - started
+    singles_client_cpu.append((time.process_time() - cpu) / n * 1e6)
     latencies.sort()
     return n / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
 
 
-async def echo_floor(n: int, in_flight: int, metadata) -> tuple[float, float, float, float]:  # type: ignore[no-untyped-def]
-    """The same client and load against a bare gRPC server: rate, p50, p99, server CPU us per call."""
+singles_client_cpu: list[float] = []  # the client's CPU us a call while sending (requests already built)
+
+
+async def echo_floor(n: int, in_flight: int, metadata) -> tuple[float, float, float, float, float]:  # type: ignore[no-untyped-def]
+    """The same client and load against a bare gRPC server: rate, p50, p99, and the server's and
+    the client's CPU us per call."""
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 (a bench)
         [sys.executable, "-m", "bench.echo_server", str(port)], cwd=ROOT, stdout=subprocess.PIPE
@@ -170,7 +176,7 @@ async def echo_floor(n: int, in_flight: int, metadata) -> tuple[float, float, fl
             await submit_singles(stub, "warmup", min(n, 2000), in_flight, metadata)
             before = cpu_seconds(proc.pid)
             rate, p50, p99 = await submit_singles(stub, "echo", n, in_flight, metadata)
-            return rate, p50, p99, (cpu_seconds(proc.pid) - before) / n * 1e6
+            return rate, p50, p99, (cpu_seconds(proc.pid) - before) / n * 1e6, singles_client_cpu[-1]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -236,6 +242,7 @@ async def main(args: argparse.Namespace) -> None:
 
         await submit_batches(ingest, await new_source("warmup"), min(2000, args.leads), args.batch, 2)
         ratios: dict[int, list[float]] = {c: [] for c in args.concurrency}
+        batch_server_cpu: list[float] = []  # us a lead in ingest, validation and PostgreSQL
         for r in range(args.rounds):
             copy_rate = await copy_baseline(st.dsn, st.account_id, uuid.UUID(await new_source(f"copy-{r}")), args.leads)
             print(f"round {r + 1}: raw asyncpg COPY into leads {copy_rate:8.0f} rows/s")
@@ -244,6 +251,8 @@ async def main(args: argparse.Namespace) -> None:
                 cpu = meter.read()
                 batch_rate = await submit_batches(ingest, source_id, args.leads, args.batch, c)
                 ratios[c].append(batch_rate / copy_rate)
+                each = meter.per_lead(cpu, args.leads)
+                batch_server_cpu.append(each["ingest"] + each["validation"] + each["postgres"])
                 print(f"  SubmitLeads, batches of {args.batch}, {c} in flight {batch_rate:7.0f} leads/s; "
                       f"ratio {ratios[c][-1]:.3f}; {meter.report(cpu, args.leads)}")
         for c in args.concurrency:
@@ -252,7 +261,7 @@ async def main(args: argparse.Namespace) -> None:
         print("  (CPU per lead: the client figure includes building the requests)")
 
         metadata = bearer_metadata(st.api_key)
-        singles, floors = [], []
+        singles, floors, call_cpu = [], [], []
         async with grpc.aio.insecure_channel(st.ingest_target, options=clients.CHANNEL_OPTIONS) as plain:
             stub = ingest_pb2_grpc.IngestServiceStub(plain)
             for r in range(args.rounds):
@@ -262,8 +271,9 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"round {r + 1}: SubmitLead, {args.in_flight} in flight: {singles[-1][0]:6.0f} leads/s, "
                       f"p50 / p99 {singles[-1][1]:.1f} / {singles[-1][2]:.1f} ms")
                 print(f"  {meter.report(cpu, args.single)} (client figure includes building the requests)")
-                *floor, server_cpu = await echo_floor(args.single, args.in_flight, metadata)
+                *floor, server_cpu, client_cpu = await echo_floor(args.single, args.in_flight, metadata)
                 floors.append(tuple(floor))
+                call_cpu.append((server_cpu, client_cpu))
                 print(f"  the floor, a bare gRPC server answering a constant (same client and load): {floor[0]:6.0f} "
                       f"calls/s, p50 / p99 {floor[1]:.1f} / {floor[2]:.1f} ms, server {server_cpu:.0f} us CPU per call")
         rate, p50, p99 = (statistics.median(x) for x in zip(*singles, strict=True))
@@ -272,6 +282,19 @@ async def main(args: argparse.Namespace) -> None:
               f"p50 / p99 {p50:.1f} / {p99:.1f} ms (target p99 <= 25 ms)")
         print(f"  the floor, median of {args.rounds}: {rate0:6.0f} calls/s, p50 / p99 {p50_0:.1f} / {p99_0:.1f} ms")
         print(f"  SubmitLead / floor:            {rate / rate0:6.3f} of the rate, p99 {p99 / p99_0:.2f}x the floor's")
+        # With N calls in flight, mean latency = N / rate: p99 <= 25 ms needs a rate >= N / 25 ms, so
+        # at most cores / rate of CPU a lead, all processes together. What no SubmitLead here can go
+        # below: the client's and a bare server's CPU a call, plus the server-side CPU a lead of the
+        # same work in its cheapest form (SubmitLeads, 500 leads a call).
+        need = args.in_flight / 0.025
+        budget = (os.cpu_count() or 1) / need * 1e6
+        server0, client0 = (statistics.median(x) for x in zip(*call_cpu, strict=True))
+        work = statistics.median(batch_server_cpu)
+        least = client0 + server0 + work
+        print(f"  p99 <= 25 ms with {args.in_flight} in flight needs >= {need:.0f} leads/s (mean latency = in flight / "
+              f"rate): <= {budget:.0f} us CPU a lead in all on {os.cpu_count()} cores. The least a SubmitLead costs "
+              f"here: client {client0:.0f} + bare gRPC server {server0:.0f} + the work, as cheap as in 500-lead "
+              f"batches, {work:.0f} = {least:.0f} us: {'within' if least <= budget else 'over'} that budget")
         if shutil.which("h2load") is None:
             print("  (install h2load, Debian's nghttp2-client, for the floor with a C client)")
         else:
