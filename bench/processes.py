@@ -64,8 +64,13 @@ def machine_line() -> str:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used: on a shared (or oversubscribed, high-steal) machine the
     CPU each process spends per lead is a steadier figure than wall-clock throughput."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat(Path(f"/proc/{pid}/stat").read_text())[1]
+
+
+def _stat(text: str) -> tuple[int, float]:
+    """A /proc/<pid>/stat line's parent pid and user + system CPU seconds."""
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _postgres_cpu_seconds(postmaster: int) -> float:
@@ -75,12 +80,11 @@ def _postgres_cpu_seconds(postmaster: int) -> float:
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
+            parent, seconds = _stat(stat.read_text())
         except OSError:
             continue
-        fields = text.rsplit(")", 1)[1].split()
-        if int(stat.parent.name) == postmaster or int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if int(stat.parent.name) == postmaster or parent == postmaster:
+            total += seconds
     return total
 
 
@@ -113,13 +117,16 @@ class CpuMeter:
         return {k: (after[k] - before[k]) / n * 1e6 for k in after}
 
     def report(self, before: dict[str, float], n: int) -> str:
-        """CPU per lead by process, and the rate that much CPU allows this machine's cores at most,
-        however well the work were spread over them."""
-        each = self.per_lead(before, n)
-        total = sum(each.values())
-        cap = (os.cpu_count() or 1) / total * 1e6 if total else float("inf")
-        return (", ".join(f"{k} {v:.0f}" for k, v in each.items())
-                + f" us CPU per lead; {total:.0f} in all: at most {cap:.0f} leads/s on {os.cpu_count()} cores")
+        return describe_cpu(self.per_lead(before, n))
+
+
+def describe_cpu(each: dict[str, float]) -> str:
+    """CPU per lead by process, and the rate that much CPU allows this machine's cores at most,
+    however well the work were spread over them."""
+    total = sum(each.values())
+    cap = (os.cpu_count() or 1) / total * 1e6 if total else float("inf")
+    return (", ".join(f"{k} {v:.0f}" for k, v in each.items())
+            + f" us CPU per lead; {total:.0f} in all: at most {cap:.0f} leads/s on {os.cpu_count()} cores")
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -39,11 +39,21 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
 import grpc
 
-from bench.processes import ROOT, CpuMeter, cpu_seconds, free_port, machine_line, postmaster_pid, stack
+from bench.processes import (
+    ROOT,
+    CpuMeter,
+    cpu_seconds,
+    describe_cpu,
+    free_port,
+    machine_line,
+    postmaster_pid,
+    stack,
+)
 from leadrelay import clients
 from leadrelay.auth import bearer_metadata
 from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2
@@ -131,7 +141,14 @@ async def submit_batches(stub, source_id: str, n: int, batch: int, concurrency: 
     return n / (time.perf_counter() - started)
 
 
-async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+class Singles(NamedTuple):
+    rate: float  # calls a second
+    p50: float  # ms
+    p99: float  # ms
+    client_cpu: float  # the client's CPU us a call while sending (the requests are built before)
+
+
+async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata) -> Singles:  # type: ignore[no-untyped-def]
     # The client shares the 2 cores with both services and PostgreSQL, so it is kept lean: requests
     # built up front, the API key passed as call metadata on a plain channel (a client interceptor
     # costs as much again per call as the call itself), and nothing else in the loop.
@@ -153,18 +170,14 @@ async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata)
 
     started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
-    elapsed = time.perf_counter() - started
-    singles_client_cpu.append((time.process_time() - cpu) / n * 1e6)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     latencies.sort()
-    return n / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+    return Singles(n / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000,
+                   cpu / n * 1e6)
 
 
-singles_client_cpu: list[float] = []  # the client's CPU us a call while sending (requests already built)
-
-
-async def echo_floor(n: int, in_flight: int, metadata) -> tuple[float, float, float, float, float]:  # type: ignore[no-untyped-def]
-    """The same client and load against a bare gRPC server: rate, p50, p99, and the server's and
-    the client's CPU us per call."""
+async def echo_floor(n: int, in_flight: int, metadata) -> tuple[Singles, float]:  # type: ignore[no-untyped-def]
+    """The same client and load against a bare gRPC server; and the server's CPU us per call."""
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 (a bench)
         [sys.executable, "-m", "bench.echo_server", str(port)], cwd=ROOT, stdout=subprocess.PIPE
@@ -175,8 +188,8 @@ async def echo_floor(n: int, in_flight: int, metadata) -> tuple[float, float, fl
             stub = ingest_pb2_grpc.IngestServiceStub(ch)
             await submit_singles(stub, "warmup", min(n, 2000), in_flight, metadata)
             before = cpu_seconds(proc.pid)
-            rate, p50, p99 = await submit_singles(stub, "echo", n, in_flight, metadata)
-            return rate, p50, p99, (cpu_seconds(proc.pid) - before) / n * 1e6, singles_client_cpu[-1]
+            run = await submit_singles(stub, "echo", n, in_flight, metadata)
+            return run, (cpu_seconds(proc.pid) - before) / n * 1e6
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -254,31 +267,37 @@ async def main(args: argparse.Namespace) -> None:
                 each = meter.per_lead(cpu, args.leads)
                 batch_server_cpu.append(each["ingest"] + each["validation"] + each["postgres"])
                 print(f"  SubmitLeads, batches of {args.batch}, {c} in flight {batch_rate:7.0f} leads/s; "
-                      f"ratio {ratios[c][-1]:.3f}; {meter.report(cpu, args.leads)}")
+                      f"ratio {ratios[c][-1]:.3f}; {describe_cpu(each)}")
         for c in args.concurrency:
             print(f"SubmitLeads / COPY, {c} batches in flight, median of {args.rounds}: "
                   f"{statistics.median(ratios[c]):6.3f}  (target >= 0.15)")
         print("  (CPU per lead: the client figure includes building the requests)")
 
         metadata = bearer_metadata(st.api_key)
-        singles, floors, call_cpu, single_cpu = [], [], [], []
+        singles: list[Singles] = []
+        floors: list[Singles] = []
+        floor_server_cpu: list[float] = []
+        single_cpu: list[float] = []  # us a lead in all processes, the client's included
         async with grpc.aio.insecure_channel(st.ingest_target, options=clients.CHANNEL_OPTIONS) as plain:
             stub = ingest_pb2_grpc.IngestServiceStub(plain)
             for r in range(args.rounds):
                 source_id = await new_source(f"singles-{r}")
                 cpu = meter.read()
-                singles.append(await submit_singles(stub, source_id, args.single, args.in_flight, metadata))
-                print(f"round {r + 1}: SubmitLead, {args.in_flight} in flight: {singles[-1][0]:6.0f} leads/s, "
-                      f"p50 / p99 {singles[-1][1]:.1f} / {singles[-1][2]:.1f} ms")
-                single_cpu.append(sum(meter.per_lead(cpu, args.single).values()))
-                print(f"  {meter.report(cpu, args.single)} (client figure includes building the requests)")
-                *floor, server_cpu, client_cpu = await echo_floor(args.single, args.in_flight, metadata)
-                floors.append(tuple(floor))
-                call_cpu.append((server_cpu, client_cpu))
-                print(f"  the floor, a bare gRPC server answering a constant (same client and load): {floor[0]:6.0f} "
-                      f"calls/s, p50 / p99 {floor[1]:.1f} / {floor[2]:.1f} ms, server {server_cpu:.0f} us CPU per call")
-        rate, p50, p99 = (statistics.median(x) for x in zip(*singles, strict=True))
-        rate0, p50_0, p99_0 = (statistics.median(x) for x in zip(*floors, strict=True))
+                run = await submit_singles(stub, source_id, args.single, args.in_flight, metadata)
+                singles.append(run)
+                print(f"round {r + 1}: SubmitLead, {args.in_flight} in flight: {run.rate:6.0f} leads/s, "
+                      f"p50 / p99 {run.p50:.1f} / {run.p99:.1f} ms")
+                each = meter.per_lead(cpu, args.single)
+                single_cpu.append(sum(each.values()))
+                print(f"  {describe_cpu(each)} (client figure includes building the requests)")
+                floor, server_cpu = await echo_floor(args.single, args.in_flight, metadata)
+                floors.append(floor)
+                floor_server_cpu.append(server_cpu)
+                print(f"  the floor, a bare gRPC server answering a constant (same client and load): "
+                      f"{floor.rate:6.0f} calls/s, p50 / p99 {floor.p50:.1f} / {floor.p99:.1f} ms, "
+                      f"server {server_cpu:.0f} us CPU per call")
+        rate, p50, p99, _ = (statistics.median(x) for x in zip(*singles, strict=True))
+        rate0, p50_0, p99_0, client0 = (statistics.median(x) for x in zip(*floors, strict=True))
         print(f"SubmitLead, {args.in_flight} in flight, median of {args.rounds}: {rate:6.0f} leads/s (target >= 2000), "
               f"p50 / p99 {p50:.1f} / {p99:.1f} ms (target p99 <= 25 ms)")
         print(f"  the floor, median of {args.rounds}: {rate0:6.0f} calls/s, p50 / p99 {p50_0:.1f} / {p99_0:.1f} ms")
@@ -289,7 +308,7 @@ async def main(args: argparse.Namespace) -> None:
         # same work in its cheapest form (SubmitLeads, 500 leads a call).
         need = args.in_flight / 0.025
         budget = (os.cpu_count() or 1) / need * 1e6
-        server0, client0 = (statistics.median(x) for x in zip(*call_cpu, strict=True))
+        server0 = statistics.median(floor_server_cpu)
         work = statistics.median(batch_server_cpu)
         least = client0 + server0 + work
         print(f"  p99 <= 25 ms with {args.in_flight} in flight needs >= {need:.0f} leads/s (mean latency = in flight / "

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -193,38 +193,52 @@ def unjudged_reason(code: grpc.StatusCode) -> str:
     return f"stored; validation failed ({code.name}), the lead will be judged again"
 
 
-def _resolve_cached(
-    account_id: UUID, leads: Sequence[IncomingLead]
-) -> tuple[dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]], list[UUID | None]] | None:
+Resolved = tuple[dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]], list[UUID | None]]
+
+
+def _resolve_cached(account_id: UUID, leads: Sequence[IncomingLead]) -> Resolved | None:
     """What `_resolve` returns, from the intake cache alone; None if anything is not cached."""
     now = time.monotonic()
+    return _in_force(
+        account_id, leads,
+        lambda source_id: sources_store.cached_source(source_id, now),
+        lambda source_id, ref: sources_store.cached_form(source_id, ref, now),
+    )
+
+
+def _in_force(
+    account_id: UUID,
+    leads: Sequence[IncomingLead],
+    source_of: Callable[[UUID], sources_store.IntakeSource | None],
+    form_of: Callable[[UUID, str], sources_store.IntakeForm | None],
+) -> Resolved | None:
+    """Each lead's form_id, and the mapping in force per (source, form): the form's own, else its
+    source's default. None if `source_of` or `form_of` does not know one of them."""
     mappings: dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]] = {}
     form_ids: list[UUID | None] = []
     checked: set[UUID] = set()
     for lead in leads:
-        source = sources_store.cached_source(lead.source_id, now)
+        source = source_of(lead.source_id)
         if source is None:
             return None
         if lead.source_id not in checked:
             if source.account_id != account_id:
                 raise PermissionDenied("source", str(lead.source_id))
             checked.add(lead.source_id)
-        if lead.form_ref:
-            form = sources_store.cached_form(lead.source_id, lead.form_ref, now)
-            if form is None:
-                return None
-            form_ids.append(form.form_id)
-            rows = form.mapping if form.mapping is not None else source.default_mapping
-            mappings[(lead.source_id, form.form_id)] = rows
-        else:
-            form_ids.append(None)
-            mappings[(lead.source_id, None)] = source.default_mapping
+        form = form_of(lead.source_id, lead.form_ref) if lead.form_ref else None
+        if lead.form_ref and form is None:
+            return None
+        form_id = form.form_id if form is not None else None
+        form_ids.append(form_id)
+        if (lead.source_id, form_id) not in mappings:
+            own = form.mapping if form is not None else None
+            mappings[(lead.source_id, form_id)] = own if own is not None else source.default_mapping
     return mappings, form_ids
 
 
 async def _resolve(
     con: asyncpg.Connection, account_id: UUID, leads: Sequence[IncomingLead], unknown_forms: str
-) -> tuple[dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]], list[UUID | None]]:
+) -> Resolved:
     """Checks the sources, finds (or registers) the forms; returns the mapping in force per
     (source, form) and each lead's form_id. What it read (not what it registers) goes into the
     intake cache."""
@@ -258,17 +272,9 @@ async def _resolve(
             raise NotFound("form", missing[0][1])
         for r in await sources_store.register_forms(con, account_id, missing):
             forms[(r["source_id"], r["platform_form_id"])] = sources_store.IntakeForm(r["form_id"], None)
-    mappings: dict[tuple[UUID, UUID | None], tuple[mapping.MappingRow, ...]] = {}
-    form_ids: list[UUID | None] = []
-    for lead in leads:
-        form = forms[(lead.source_id, lead.form_ref)] if lead.form_ref else None
-        form_id = form.form_id if form is not None else None
-        form_ids.append(form_id)
-        if (lead.source_id, form_id) not in mappings:
-            rows = form.mapping if form is not None and form.mapping is not None else None
-            mappings[(lead.source_id, form_id)] = rows if rows is not None else defaults[lead.source_id].default_mapping
-    return mappings, form_ids
-
+    resolved = _in_force(account_id, leads, defaults.get, lambda source_id, ref: forms.get((source_id, ref)))
+    assert resolved is not None  # every source was checked and every form found or registered above
+    return resolved
 
 
 def _dumps(value: object) -> str:

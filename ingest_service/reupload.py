@@ -157,7 +157,7 @@ async def run_reupload(
                 progress.rows_errored += 1
                 failures.add(FailedRow(record.row, raw, column, "", reason))
             updated = await _apply(deps, account_id, wanted, plans, progress, failures, column, import_id)
-            judged = asyncio.create_task(_judge(deps, account_id, updated, chunk=JUDGE_CHUNK))
+            judged = asyncio.create_task(_judge(deps, account_id, updated))
             pending.append((wanted, updated, judged))
             if len(pending) >= IN_FLIGHT:
                 done_wanted, done_updated, task = pending.popleft()
@@ -290,11 +290,11 @@ async def _replace_fields(con: asyncpg.Connection, lead_ids: list[UUID], fields:
     )
 
 
-async def _judge(
-    deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID], *, chunk: int = JUDGE_CHUNK
-) -> dict[UUID, Outcome]:
+async def _judge(deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID]) -> dict[UUID, Outcome]:
     """The updated leads judged again (intake.validate, chunks of JUDGE_CHUNK ids per ValidateLeads
     call, each with the bulk deadline; an unreachable service leaves them PROCESSING for the
     sweeper). Only statuses and reasons are counted, so the outcomes' fields are left unread."""
     deadline = importer.bulk_deadline(deps)
-    return await intake.validate(deps, account_id, lead_ids, chunk=chunk, deadline_seconds=deadline, with_fields=False)
+    return await intake.validate(
+        deps, account_id, lead_ids, chunk=JUDGE_CHUNK, deadline_seconds=deadline, with_fields=False
+    )

@@ -88,14 +88,8 @@ async def validate(
         judged_with_keys: list[UUID] = []
         for source_id, group in by_source.items():
             criteria = await cache.get(con, source_id, group[0]["criteria_version"])
-            prepared = [
-                crit.prepare(crit.Row(r["fields"], r["is_test"], r["lead_id"], r["received_at"]), criteria)
-                for r in group
-            ]
-            stored: dict[str, list] = {}
-            if criteria.has_duplicate_rule:
-                stored = await _stored_keys(con, group[0], prepared)
-            judgements = crit.finish(prepared, criteria, stored)
+            to_judge = [crit.Row(r["fields"], r["is_test"], r["lead_id"], r["received_at"]) for r in group]
+            judgements = await _judge(con, criteria, group[0], to_judge)
             for r, j in zip(group, judgements, strict=True):
                 write.append((r, j, criteria.version))
                 if criteria.has_duplicate_rule:
@@ -142,14 +136,8 @@ async def evaluate(
                 Outcome(None, "", REJECTED, dispositions.SOURCE_DISABLED, reason, False, dict(r.fields)) for r in rows
             ]
         criteria = await cache.get(con, source_id, source["criteria_version"])
-        prepared = [crit.prepare(r, criteria) for r in rows]
-        stored: dict[str, list] = {}
-        if criteria.has_duplicate_rule:
-            stored = await _stored_keys(con, source, prepared)
-    return [
-        Outcome(None, "", j.status, j.disposition_code, j.custom_reason, False, j.fields)
-        for j in crit.finish(prepared, criteria, stored)
-    ]
+        judgements = await _judge(con, criteria, source, rows)
+    return [Outcome(None, "", j.status, j.disposition_code, j.custom_reason, False, j.fields) for j in judgements]
 
 
 async def validate_new(
@@ -184,11 +172,8 @@ async def validate_new(
                     versions[i] = source["criteria_version"]
                 continue
             criteria = await cache.get(con, source_id, source["criteria_version"])
-            prepared = [crit.prepare(crit.Row(fields[i], False, leads[i][0], now), criteria) for i in indexes]
-            stored: dict[str, list] = {}
-            if criteria.has_duplicate_rule:
-                stored = await _stored_keys(con, source, prepared)
-            for i, j in zip(indexes, crit.finish(prepared, criteria, stored), strict=True):
+            to_judge = [crit.Row(fields[i], False, leads[i][0], now) for i in indexes]
+            for i, j in zip(indexes, await _judge(con, criteria, source, to_judge), strict=True):
                 judged[i] = j
                 versions[i] = criteria.version
                 keys_of.extend((leads[i][0], account_id, source_id, k.key, now) for k in j.keys)
@@ -221,6 +206,16 @@ async def validate_new(
         else Outcome(lead[0], lead[2], "UNSPECIFIED", "", "", True)
         for lead, j in zip(leads, done, strict=True)
     ]
+
+
+async def _judge(
+    con: asyncpg.Connection, criteria: crit.Criteria, source: Mapping, rows: Sequence[crit.Row]
+) -> list[crit.Judgement]:
+    """The criteria's judgement of rows of `source` (a row with its source_id and account_id): every
+    rule, the duplicate rule also against the leads stored in its scope."""
+    prepared = [crit.prepare(r, criteria) for r in rows]
+    stored = await _stored_keys(con, source, prepared) if criteria.has_duplicate_rule else {}
+    return crit.finish(prepared, criteria, stored)
 
 
 async def _stored_keys(
