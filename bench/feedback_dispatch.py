@@ -52,7 +52,9 @@ async def seed(pool, account_id, n: int) -> None:
                now() - interval '3 days', now() - interval '3 days'
         FROM generate_series(1, $3) AS i
         """,
-        account_id, source_id, n,
+        account_id,
+        source_id,
+        n,
     )
     await pool.execute(
         """
@@ -89,10 +91,16 @@ async def dispatch_bench(n: int) -> None:
                 async with pool.acquire() as con:
                     account_id = await accounts.ensure_account(con, "bench")
                     await store.save_config(
-                        con, account_id, dataset_id=DATASET,
+                        con,
+                        account_id,
+                        dataset_id=DATASET,
                         access_token=SecretBox(settings.secret_key).encrypt("bench-token"),
-                        lead_event_source="Bench CRM", mode="DAILY", test_event_code="", daily_hour=0,
-                        time_zone="UTC", phone_region="US",
+                        lead_event_source="Bench CRM",
+                        mode="DAILY",
+                        test_event_code="",
+                        daily_hour=0,
+                        time_zone="UTC",
+                        phone_region="US",
                     )
                 started = time.perf_counter()
                 await seed(pool, account_id, n)
@@ -104,11 +112,15 @@ async def dispatch_bench(n: int) -> None:
 
                     # Baseline: the same payloads, pre-built (read + hash + build outside the clock).
                     async with pool.acquire() as con:
-                        events = await store.pending_events(con, account_id, after=None, limit=n,
-                                                            include_not_due=True, retries_only=False)
-                    bodies = [json.dumps(request_body([build_event(e, "Bench CRM") for e in batch],
-                                                      access_token="bench-token")).encode()
-                              for batch in batches(events)]
+                        events = await store.pending_events(
+                            con, account_id, after=None, limit=n, include_not_due=True, retries_only=False
+                        )
+                    bodies = [
+                        json.dumps(
+                            request_body([build_event(e, "Bench CRM") for e in batch], access_token="bench-token")
+                        ).encode()
+                        for batch in batches(events)
+                    ]
                     url = events_url(settings.capi_base_url, settings.capi_api_version, BASELINE_DATASET)
                     started = time.perf_counter()
                     for body in bodies:
@@ -126,10 +138,14 @@ async def dispatch_bench(n: int) -> None:
                 async with pool.acquire() as con:
                     counts = await store.status_counts(con, account_id)
                 assert counts == {"SENT": n}, counts
-                print(f"dispatch: {n:,} changes in {result.requests} requests, {took:.2f} s "
-                      f"({n / took:,.0f} events/s; target ≤ 10 s for 100,000)")
-                print(f"baseline (raw POST of the same pre-built payloads): {baseline:.2f} s "
-                      f"({n / baseline:,.0f} events/s)")
+                print(
+                    f"dispatch: {n:,} changes in {result.requests} requests, {took:.2f} s "
+                    f"({n / took:,.0f} events/s; target ≤ 10 s for 100,000)"
+                )
+                print(
+                    f"baseline (raw POST of the same pre-built payloads): {baseline:.2f} s "
+                    f"({n / baseline:,.0f} events/s)"
+                )
                 print(f"ratio dispatch / baseline: {took / baseline:.2f}x")
             finally:
                 await pool.close()

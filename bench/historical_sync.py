@@ -40,16 +40,25 @@ async def main(n: int) -> None:
         now = int(datetime.now(UTC).timestamp())
         for start in range(0, n, 10_000):
             count = min(10_000, n - start)
-            await control(session, f"{r.sandbox_url}/graph/_control/leads", {
-                "form_id": form_id, "count": count, "deliver": False,
-                "created_time": now - 60 - start * (89 * 86_400 // n), "spread_seconds": 89 * 86_400 * count // n})
+            await control(
+                session,
+                f"{r.sandbox_url}/graph/_control/leads",
+                {
+                    "form_id": form_id,
+                    "count": count,
+                    "deliver": False,
+                    "created_time": now - 60 - start * (89 * 86_400 // n),
+                    "spread_seconds": 89 * 86_400 * count // n,
+                },
+            )
         since = datetime.now(UTC) - timedelta(days=90)
 
         client = GraphClient(session, f"{r.sandbox_url}/graph", "v25.0")
         started = time.perf_counter()
         raw = pages = 0
-        async for leads_page in client.form_leads(page["access_token"], form_id, since=int(since.timestamp()),
-                                                  limit=500, fields=LEAD_FIELDS):
+        async for leads_page in client.form_leads(
+            page["access_token"], form_id, since=int(since.timestamp()), limit=500, fields=LEAD_FIELDS
+        ):
             raw += len(leads_page.leads)
             pages += 1
         raw_s = time.perf_counter() - started
@@ -59,10 +68,14 @@ async def main(n: int) -> None:
         stored = await r.pool.fetchval("SELECT count(*) FROM leads WHERE source_id = $1::uuid", source_id)
 
     print(f"historical sync of {n} leads over 89 days (one form, seven-day slices):")
-    print(f"  first sync   {took:7.1f} s   {last.leads_new / took:9.0f} leads/s   pages {last.pages_read}  "
-          f"new {last.leads_new}  known {last.leads_known}  stored {stored}")
-    print(f"  second sync  {again_took:7.1f} s   {again.leads_seen / again_took:9.0f} leads/s   "
-          f"(all known: new {again.leads_new}, known {again.leads_known})")
+    print(
+        f"  first sync   {took:7.1f} s   {last.leads_new / took:9.0f} leads/s   pages {last.pages_read}  "
+        f"new {last.leads_new}  known {last.leads_known}  stored {stored}"
+    )
+    print(
+        f"  second sync  {again_took:7.1f} s   {again.leads_seen / again_took:9.0f} leads/s   "
+        f"(all known: new {again.leads_new}, known {again.leads_known})"
+    )
     print(f"baseline: raw Graph page reads, {raw} leads in {pages} pages: {raw_s:.1f} s, {raw / raw_s:.0f} leads/s")
     print(f"ratio first sync / raw read: {(last.leads_new / took) / (raw / raw_s):.2f}")
 

@@ -35,8 +35,13 @@ BATCH = int(os.environ.get("BENCH_BATCH", post_out_worker.BATCH_SIZE))
 
 async def _start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
     port = free_port()
-    env = {**os.environ, "SANDBOX_PORT": str(port), "LEADRELAY_HOST": "127.0.0.1", "SMTP_PORT": "0",
-           "LEADRELAY_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "SANDBOX_PORT": str(port),
+        "LEADRELAY_HOST": "127.0.0.1",
+        "SMTP_PORT": "0",
+        "LEADRELAY_LOG_LEVEL": "WARNING",
+    }
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sandbox", cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as s:
@@ -53,9 +58,10 @@ async def _start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
 
 
 async def _control(url: str, tenant: str, method: str = "GET", body: dict | None = None) -> dict:
-    async with aiohttp.ClientSession() as s, s.request(
-        method, f"{url}/crm/_control/{tenant}", json=body, params={"records": "0"}
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(method, f"{url}/crm/_control/{tenant}", json=body, params={"records": "0"}) as r,
+    ):
         return await r.json()
 
 
@@ -76,8 +82,12 @@ async def baseline(url: str, n: int, in_flight: int) -> float:
 
         async def one(i: int) -> None:
             body = json.dumps({"lead_id": f"b{i}", "email": f"lead{i}@example.com"}).encode()
-            async with sem, session.post(target, data=body, headers={
-                "Content-Type": "application/json", "Idempotency-Key": f"k{i}"}) as r:
+            async with (
+                sem,
+                session.post(
+                    target, data=body, headers={"Content-Type": "application/json", "Idempotency-Key": f"k{i}"}
+                ) as r,
+            ):
                 await r.read()
 
         started = time.perf_counter()
@@ -110,8 +120,12 @@ async def fault_run(settings: Settings, pool: asyncpg.Pool, url: str, n: int, wo
     account = await new_account(pool)
     source = await seed_source(pool, account.account_id)
     tenant = f"fault{secrets.token_hex(3)}"
-    await _control(url, tenant, "POST", {"fail_rate": 0.2, "timeout_rate": 0.05, "timeout_seconds": 0.5,
-                                         "latency_ms": 2, "seed": 7})
+    await _control(
+        url,
+        tenant,
+        "POST",
+        {"fail_rate": 0.2, "timeout_rate": 0.05, "timeout_seconds": 0.5, "latency_ms": 2, "seed": 7},
+    )
     dest = await insert_destination(pool, account.account_id, source, f"{url}/crm/{tenant}/leads", timeout_ms=250)
     leads = await seed_leads(pool, account.account_id, source, n)
     faulty = settings.replace(postout_lease_seconds=1.0, postout_breaker_cooldown_seconds=0.5)
@@ -141,9 +155,17 @@ async def fault_run(settings: Settings, pool: asyncpg.Pool, url: str, n: int, wo
     doubled = sum(1 for c in per_lead.values() if c["created"] > 1)
     async with pool.acquire() as con:
         attempts = await con.fetchval("SELECT count(*) FROM post_out_attempts WHERE destination_id = $1", dest)
-    return {"leads": n, "lost": lost, "doubled": doubled, "posted_in_db": await _count(pool, dest),
-            "crm_requests": stats["received"], "crm_replayed": stats["replayed"], "attempts_logged": attempts,
-            "kills": kills, "seconds": round(elapsed, 1)}
+    return {
+        "leads": n,
+        "lost": lost,
+        "doubled": doubled,
+        "posted_in_db": await _count(pool, dest),
+        "crm_requests": stats["received"],
+        "crm_replayed": stats["replayed"],
+        "attempts_logged": attempts,
+        "kills": kills,
+        "seconds": round(elapsed, 1),
+    }
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -152,8 +174,12 @@ async def main(args: argparse.Namespace) -> None:
     dsn = await db.create()
     proc, url = await _start_sandbox()
     settings = Settings.from_env({}).replace(
-        database_url=dsn, secret_key=generate_key(), postout_allow_private_urls=True, postout_poll_seconds=0.05,
-        postout_backoff_base_seconds=0.05, postout_backoff_max_seconds=0.5,
+        database_url=dsn,
+        secret_key=generate_key(),
+        postout_allow_private_urls=True,
+        postout_poll_seconds=0.05,
+        postout_backoff_base_seconds=0.05,
+        postout_backoff_max_seconds=0.5,
     )
     pool = await create_pool(dsn, settings=settings, min_size=2, max_size=args.workers + 4)
     try:
@@ -161,11 +187,15 @@ async def main(args: argparse.Namespace) -> None:
         base = await baseline(url, args.leads, in_flight)
         print(f"baseline: raw aiohttp posts, {in_flight} in flight:     {base:8.0f} posts/s")
         ours = await throughput(settings, pool, url, args.leads, args.workers)
-        print(f"post-out: {args.workers} workers, claim+post+record:     {ours:8.0f} posts/s "
-              f"({args.leads} leads, {ours / base:.2f}x baseline)")
+        print(
+            f"post-out: {args.workers} workers, claim+post+record:     {ours:8.0f} posts/s "
+            f"({args.leads} leads, {ours / base:.2f}x baseline)"
+        )
         fault = await fault_run(settings, pool, url, args.fault_leads, args.workers)
-        print(f"fault run (20% 5xx, 5% timeouts, workers killed {fault['kills']}x): "
-              f"lost {fault['lost']}, doubled {fault['doubled']}")
+        print(
+            f"fault run (20% 5xx, 5% timeouts, workers killed {fault['kills']}x): "
+            f"lost {fault['lost']}, doubled {fault['doubled']}"
+        )
         print(f"  {json.dumps(fault)}")
     finally:
         await pool.close()

@@ -125,8 +125,10 @@ def describe_cpu(each: dict[str, float]) -> str:
     however well the work were spread over them."""
     total = sum(each.values())
     cap = (os.cpu_count() or 1) / total * 1e6 if total else float("inf")
-    return (", ".join(f"{k} {v:.0f}" for k, v in each.items())
-            + f" us CPU per lead; {total:.0f} in all: at most {cap:.0f} leads/s on {os.cpu_count()} cores")
+    return (
+        ", ".join(f"{k} {v:.0f}" for k, v in each.items())
+        + f" us CPU per lead; {total:.0f} in all: at most {cap:.0f} leads/s on {os.cpu_count()} cores"
+    )
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -29,10 +29,25 @@ from reports_app.filters import ReportFilter
 from reports_app.scheduler import rollup
 from tests.harness import TestDatabase
 
-CODES = ["REJECT_LEAD_INVALID_EMAIL", "REJECT_LEAD_INVALID_PHONE", "REJECT_LEAD_INVALID_LIST_VALUE",
-         "REJECT_LEAD_MISSING_REQUIRED_FIELD", "REJECT_LEAD_DUPLICATE", "REJECT_LEAD_FIELD_TOO_LONG"]
-COLUMNS = ["account_id", "source_id", "platform_lead_id", "status", "disposition_code", "custom_reason",
-           "post_out_status", "captured_at", "received_at"]
+CODES = [
+    "REJECT_LEAD_INVALID_EMAIL",
+    "REJECT_LEAD_INVALID_PHONE",
+    "REJECT_LEAD_INVALID_LIST_VALUE",
+    "REJECT_LEAD_MISSING_REQUIRED_FIELD",
+    "REJECT_LEAD_DUPLICATE",
+    "REJECT_LEAD_FIELD_TOO_LONG",
+]
+COLUMNS = [
+    "account_id",
+    "source_id",
+    "platform_lead_id",
+    "status",
+    "disposition_code",
+    "custom_reason",
+    "post_out_status",
+    "captured_at",
+    "received_at",
+]
 DAYS = 90
 SOURCES = 20
 
@@ -64,6 +79,7 @@ _SCAN_REJECTIONS = """SELECT (received_at AT TIME ZONE 'UTC')::date AS day, sour
 
 async def _same(aggregate, scan) -> None:  # type: ignore[no-untyped-def]
     """The aggregate answer must equal the full scan's, group for group."""
+
     def keyed(rows):  # type: ignore[no-untyped-def]
         return {tuple(v for k, v in dict(r).items() if k != "n"): r["n"] for r in rows if r["n"]}
 
@@ -105,9 +121,14 @@ async def _timed(label: str, make, repeat: int = 5) -> float:  # type: ignore[no
 
 async def _account(con: asyncpg.Connection) -> tuple[object, list[object]]:
     account_id = await con.fetchval("INSERT INTO accounts (name) VALUES ('bench') RETURNING account_id")
-    sources = [await con.fetchval(
-        "INSERT INTO sources (account_id, name, platform) VALUES ($1, $2, 'CSV') RETURNING source_id",
-        account_id, f"Source {i:02d}") for i in range(SOURCES)]
+    sources = [
+        await con.fetchval(
+            "INSERT INTO sources (account_id, name, platform) VALUES ($1, $2, 'CSV') RETURNING source_id",
+            account_id,
+            f"Source {i:02d}",
+        )
+        for i in range(SOURCES)
+    ]
     return account_id, sources
 
 
@@ -124,14 +145,18 @@ async def trigger_cost(m: int, statement_rows: int, rounds: int) -> None:
         since = datetime.now(UTC) - timedelta(hours=1)
         recs = list(_records(account_id, sources, 0, m, since, 3600))
         cols = list(zip(*recs, strict=True))
-        print(f"\nwrite-path cost of the aggregate triggers: {m:,} leads into an empty leads table of a scratch "
-              f"database, triggers on vs off, {rounds} alternating rounds", flush=True)
+        print(
+            f"\nwrite-path cost of the aggregate triggers: {m:,} leads into an empty leads table of a scratch "
+            f"database, triggers on vs off, {rounds} alternating rounds",
+            flush=True,
+        )
         results: dict[tuple[str, bool], list[float]] = {}
         for rnd in range(rounds):
-            for enabled in ((True, False) if rnd % 2 == 0 else (False, True)):
+            for enabled in (True, False) if rnd % 2 == 0 else (False, True):
                 for path in ("COPY", "INSERT"):
-                    await con.execute("TRUNCATE leads, report_lead_deltas, report_lead_counts, "
-                                      "report_rejection_reasons CASCADE")
+                    await con.execute(
+                        "TRUNCATE leads, report_lead_deltas, report_lead_counts, report_rejection_reasons CASCADE"
+                    )
                     await con.execute(f"ALTER TABLE leads {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")
                     await con.execute("CHECKPOINT")
                     t0 = time.perf_counter()
@@ -139,25 +164,34 @@ async def trigger_cost(m: int, statement_rows: int, rounds: int) -> None:
                         await con.copy_records_to_table("leads", records=recs, columns=COLUMNS)
                     else:
                         for s in range(0, m, statement_rows):
-                            part = [list(c[s:s + statement_rows]) for c in cols]
+                            part = [list(c[s : s + statement_rows]) for c in cols]
                             await con.execute(
                                 """INSERT INTO leads (account_id, source_id, platform_lead_id, status, disposition_code,
                                                       custom_reason, post_out_status, captured_at, received_at)
                                    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
                                                         $5::text[], $6::text[], $7::text[], $8::timestamptz[],
                                                         $9::timestamptz[])""",
-                                *part)
+                                *part,
+                            )
                     took = time.perf_counter() - t0
                     deltas = await con.fetchval("SELECT count(*) FROM report_lead_deltas")
                     results.setdefault((path, enabled), []).append(took)
-                    print(f"  round {rnd + 1} {path:<6} triggers {'on ' if enabled else 'off'} {took:7.2f} s "
-                          f"({m / took:>9,.0f} leads/s, {deltas:,} delta rows; {_load()})", flush=True)
+                    print(
+                        f"  round {rnd + 1} {path:<6} triggers {'on ' if enabled else 'off'} {took:7.2f} s "
+                        f"({m / took:>9,.0f} leads/s, {deltas:,} delta rows; {_load()})",
+                        flush=True,
+                    )
         await con.execute("ALTER TABLE leads ENABLE TRIGGER USER")
-        for path, what in (("COPY", f"COPY of {m:,}"),
-                           ("INSERT", f"INSERT ... unnest, {statement_rows} rows/statement")):
+        for path, what in (
+            ("COPY", f"COPY of {m:,}"),
+            ("INSERT", f"INSERT ... unnest, {statement_rows} rows/statement"),
+        ):
             on, off = statistics.median(results[(path, True)]), statistics.median(results[(path, False)])
-            print(f"  {what}: median {on:.2f} s with triggers, {off:.2f} s without — ratio {on / off:.2f} "
-                  f"(+{(on / off - 1) * 100:.0f}%)", flush=True)
+            print(
+                f"  {what}: median {on:.2f} s with triggers, {off:.2f} s without — ratio {on / off:.2f} "
+                f"(+{(on / off - 1) * 100:.0f}%)",
+                flush=True,
+            )
     finally:
         await con.close()
         await db.drop()
@@ -177,25 +211,39 @@ async def main(n: int, batch: int, write_leads: int, statement_rows: int, rounds
     try:
         async with pool.acquire() as con:
             account_id, sources = await _account(con)
-            print(f"\nseeding {n:,} leads over {DAYS} days, {SOURCES} sources "
-                  f"(INSERT ... SELECT FROM generate_series, {batch:,} rows per statement)", flush=True)
+            print(
+                f"\nseeding {n:,} leads over {DAYS} days, {SOURCES} sources "
+                f"(INSERT ... SELECT FROM generate_series, {batch:,} rows per statement)",
+                flush=True,
+            )
             # Secondary indexes are built once after the load (much faster than maintaining them row by
             # row); the primary key stays. The page queries run with every index in place.
-            indexes = [] if keep_indexes else await con.fetch(
-                """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS ddl
+            indexes = (
+                []
+                if keep_indexes
+                else await con.fetch(
+                    """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS ddl
                    FROM pg_index i WHERE i.indrelid = 'leads'::regclass AND NOT i.indisprimary
-                     AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)""")
-            unique = [] if keep_indexes else await con.fetch(
-                """SELECT conname, pg_get_constraintdef(oid) AS ddl FROM pg_constraint
-                   WHERE conrelid = 'leads'::regclass AND contype = 'u'""")
+                     AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)"""
+                )
+            )
+            unique = (
+                []
+                if keep_indexes
+                else await con.fetch(
+                    """SELECT conname, pg_get_constraintdef(oid) AS ddl FROM pg_constraint
+                   WHERE conrelid = 'leads'::regclass AND contype = 'u'"""
+                )
+            )
             for ix in indexes:
                 await con.execute(f"DROP INDEX {ix['name']}")
             for c in unique:
                 await con.execute(f"ALTER TABLE leads DROP CONSTRAINT {c['conname']}")
             t0 = time.perf_counter()
             for start in range(0, n, batch):
-                await con.execute(_SEED, account_id, sources, start, min(start + batch, n), midnight, CODES,
-                                  DAYS * 86400)
+                await con.execute(
+                    _SEED, account_id, sources, start, min(start + batch, n), midnight, CODES, DAYS * 86400
+                )
                 done = min(start + batch, n)
                 if done % (10 * batch) == 0 or done == n:
                     print(f"  {done:>12,} leads, {time.perf_counter() - t0:7.1f} s ({_load()})", flush=True)
@@ -205,18 +253,31 @@ async def main(n: int, batch: int, write_leads: int, statement_rows: int, rounds
             for ix in indexes:
                 await con.execute(ix["ddl"])
             seeded = time.perf_counter() - t0
-            print(f"  seeded in {seeded:.1f} s ({n / seeded:,.0f} leads/s), of which rebuilding "
-                  f"{len(indexes) + len(unique)} secondary indexes {time.perf_counter() - t1:.1f} s", flush=True)
+            print(
+                f"  seeded in {seeded:.1f} s ({n / seeded:,.0f} leads/s), of which rebuilding "
+                f"{len(indexes) + len(unique)} secondary indexes {time.perf_counter() - t1:.1f} s",
+                flush=True,
+            )
             t0 = time.perf_counter()
             folded = await rollup(con)
             print(f"  rollup of {folded:,} delta rows: {time.perf_counter() - t0:.2f} s", flush=True)
             t0 = time.perf_counter()
             await con.execute("VACUUM ANALYZE")
             print(f"  VACUUM ANALYZE: {time.perf_counter() - t0:.1f} s", flush=True)
-            print("  " + ", ".join(f"{k} {v:,}" for k, v in (await con.fetchrow(
-                """SELECT (SELECT count(*) FROM leads) AS leads,
+            print(
+                "  "
+                + ", ".join(
+                    f"{k} {v:,}"
+                    for k, v in (
+                        await con.fetchrow(
+                            """SELECT (SELECT count(*) FROM leads) AS leads,
                           (SELECT count(*) FROM report_lead_counts) AS count_rows,
-                          (SELECT count(*) FROM report_rejection_reasons) AS reason_rows""")).items()), flush=True)
+                          (SELECT count(*) FROM report_rejection_reasons) AS reason_rows"""
+                        )
+                    ).items()
+                ),
+                flush=True,
+            )
             # A day of platform counts per source, as the connectors store them.
             await con.execute(
                 """INSERT INTO platform_counts (source_id, account_id, window_start, window_end, day,
@@ -224,7 +285,10 @@ async def main(n: int, batch: int, write_leads: int, statement_rows: int, rounds
                    SELECT s, $1, d, d + interval '1 day', (d AT TIME ZONE 'UTC')::date, 5500, 5500
                    FROM unnest($2::uuid[]) AS s,
                         generate_series($3::timestamptz - interval '89 days', $3, interval '1 day') AS d""",
-                account_id, sources, midnight)
+                account_id,
+                sources,
+                midnight,
+            )
 
         f30 = ReportFilter(today - timedelta(days=29), today)
         f90 = ReportFilter(today - timedelta(days=DAYS - 1), today)
@@ -235,48 +299,80 @@ async def main(n: int, batch: int, write_leads: int, statement_rows: int, rounds
             for label, f in (("30 days", f30), ("90 days", f90)):
                 agg = await _timed(f"Source Report, {label}", lambda f=f: queries.source_counts(con, account_id, f))
                 await _timed(f"  + platform counts, {label}", lambda f=f: queries.platform_counts(con, account_id, f))
-                scan = await _timed(f"  baseline: full scan, {label}", lambda f=f: con.fetch(
-                    _SCAN_SOURCE, account_id, f.start, f.end), repeat=1)
+                scan = await _timed(
+                    f"  baseline: full scan, {label}",
+                    lambda f=f: con.fetch(_SCAN_SOURCE, account_id, f.start, f.end),
+                    repeat=1,
+                )
                 ratios.append(("Source Report " + label, scan / agg))
-                await _same(queries.source_counts(con, account_id, f),
-                            con.fetch(_SCAN_SOURCE, account_id, f.start, f.end))
-                agg = await _timed(f"Rejection breakdown, {label}",
-                                   lambda f=f: queries.rejection_counts(con, account_id, f))
-                scan = await _timed(f"  baseline: full scan, {label}", lambda f=f: con.fetch(
-                    _SCAN_REJECTIONS, account_id, f.start, f.end), repeat=1)
+                await _same(
+                    queries.source_counts(con, account_id, f), con.fetch(_SCAN_SOURCE, account_id, f.start, f.end)
+                )
+                agg = await _timed(
+                    f"Rejection breakdown, {label}", lambda f=f: queries.rejection_counts(con, account_id, f)
+                )
+                scan = await _timed(
+                    f"  baseline: full scan, {label}",
+                    lambda f=f: con.fetch(_SCAN_REJECTIONS, account_id, f.start, f.end),
+                    repeat=1,
+                )
                 ratios.append(("Rejection breakdown " + label, scan / agg))
-                await _same(queries.rejection_counts(con, account_id, f),
-                            con.fetch(_SCAN_REJECTIONS, account_id, f.start, f.end))
-            await _timed("Overview (30 daily totals)", lambda: queries.daily_counts(
-                con, account_id, today - timedelta(days=29), today))
+                await _same(
+                    queries.rejection_counts(con, account_id, f),
+                    con.fetch(_SCAN_REJECTIONS, account_id, f.start, f.end),
+                )
+            await _timed(
+                "Overview (30 daily totals)",
+                lambda: queries.daily_counts(con, account_id, today - timedelta(days=29), today),
+            )
             await _timed("Overview alerts", lambda: queries.alerts(con, account_id))
             await _timed("Offending values, 30 days (top 50)", lambda: queries.rejection_reasons(con, account_id, f30))
-            await _timed("Leads Report count (REJECTED, 30 days)", lambda: queries.matching_count(
-                con, account_id, ReportFilter(f30.since, f30.until, status="REJECTED")))
+            await _timed(
+                "Leads Report count (REJECTED, 30 days)",
+                lambda: queries.matching_count(con, account_id, ReportFilter(f30.since, f30.until, status="REJECTED")),
+            )
             await _timed("Leads Report first page (50)", lambda: queries.leads_page(con, account_id, f30))
             page = await queries.leads_page(con, account_id, f30, None, 50)
-            await _timed("Leads Report next page (keyset)", lambda: queries.leads_page(
-                con, account_id, f30, (page[-1]["received_at"], page[-1]["lead_id"]), 50))
+            await _timed(
+                "Leads Report next page (keyset)",
+                lambda: queries.leads_page(con, account_id, f30, (page[-1]["received_at"], page[-1]["lead_id"]), 50),
+            )
         # Between two rollups (the scheduler folds every SCHEDULER_POLL_SECONDS, 30 s) the pages also
         # add the unfolded deltas: measure with a backlog of ingest-sized statements not yet folded.
         async with pool.acquire() as con:
             backlog = min(100_000, max(n // 100, 1000))
             for start in range(n, n + backlog, 500):
-                await con.execute(_SEED, account_id, sources, start, min(start + 500, n + backlog),
-                                  datetime.now(UTC) - timedelta(days=1), CODES, 3600)
+                await con.execute(
+                    _SEED,
+                    account_id,
+                    sources,
+                    start,
+                    min(start + 500, n + backlog),
+                    datetime.now(UTC) - timedelta(days=1),
+                    CODES,
+                    3600,
+                )
             pending = await con.fetchval("SELECT count(*) FROM report_lead_deltas")
-        print(f"\nwith {backlog:,} more leads (the last hour, 500 per statement) not folded yet: "
-              f"{pending:,} delta rows", flush=True)
+        print(
+            f"\nwith {backlog:,} more leads (the last hour, 500 per statement) not folded yet: {pending:,} delta rows",
+            flush=True,
+        )
         async with reading(pool, "leadrelay_reader") as con:
             for label, f in (("30 days", f30), ("90 days", f90)):
                 await _timed(f"Source Report, {label}", lambda f=f: queries.source_counts(con, account_id, f))
-                await _same(queries.source_counts(con, account_id, f),
-                            con.fetch(_SCAN_SOURCE, account_id, f.start, f.end))
+                await _same(
+                    queries.source_counts(con, account_id, f), con.fetch(_SCAN_SOURCE, account_id, f.start, f.end)
+                )
                 await _timed(f"Rejection breakdown, {label}", lambda f=f: queries.rejection_counts(con, account_id, f))
-                await _same(queries.rejection_counts(con, account_id, f),
-                            con.fetch(_SCAN_REJECTIONS, account_id, f.start, f.end))
-            _header, rows = shaping.source_report(await queries.source_counts(con, account_id, f90), srcs,
-                                                  await queries.platform_counts(con, account_id, f90))
+                await _same(
+                    queries.rejection_counts(con, account_id, f),
+                    con.fetch(_SCAN_REJECTIONS, account_id, f.start, f.end),
+                )
+            _header, rows = shaping.source_report(
+                await queries.source_counts(con, account_id, f90),
+                srcs,
+                await queries.platform_counts(con, account_id, f90),
+            )
             assert sum(r[2] for r in rows) == n + backlog, "the Source Report must count every seeded lead"
         print("\nspeed-up over the full scan: " + ", ".join(f"{k} ×{v:,.0f}" for k, v in ratios), flush=True)
         print(f"end: {_load()}", flush=True)
@@ -289,11 +385,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=10_000_000, help="leads seeded for the page queries (0: skip)")
     parser.add_argument("--batch", type=int, default=500_000, help="rows per seeding statement")
-    parser.add_argument("--write-leads", type=int, default=200_000,
-                        help="leads per write-path measurement (0: skip the trigger cost)")
+    parser.add_argument(
+        "--write-leads", type=int, default=200_000, help="leads per write-path measurement (0: skip the trigger cost)"
+    )
     parser.add_argument("--statement-rows", type=int, default=500, help="rows per INSERT in the write-path test")
     parser.add_argument("--rounds", type=int, default=3, help="alternating on/off rounds of the write-path test")
-    parser.add_argument("--keep-indexes", action="store_true",
-                        help="seed with every index of leads in place (slower) instead of rebuilding them after")
+    parser.add_argument(
+        "--keep-indexes",
+        action="store_true",
+        help="seed with every index of leads in place (slower) instead of rebuilding them after",
+    )
     args = parser.parse_args()
     asyncio.run(main(args.leads, args.batch, args.write_leads, args.statement_rows, args.rounds, args.keep_indexes))

@@ -23,8 +23,15 @@ ROOT = Path(__file__).parents[1]
 
 
 def _ports(base: int) -> dict[str, str]:
-    names = ["INGEST_GRPC_PORT", "INGEST_HTTP_PORT", "VALIDATION_GRPC_PORT", "FEEDBACK_GRPC_PORT",
-             "REPORTS_PORT", "SANDBOX_PORT", "SMTP_PORT"]
+    names = [
+        "INGEST_GRPC_PORT",
+        "INGEST_HTTP_PORT",
+        "VALIDATION_GRPC_PORT",
+        "FEEDBACK_GRPC_PORT",
+        "REPORTS_PORT",
+        "SANDBOX_PORT",
+        "SMTP_PORT",
+    ]
     env = {name: str(base + i) for i, name in enumerate(names)}
     env["VALIDATION_TARGET"] = f"127.0.0.1:{base + 2}"
     env["INGEST_TARGET"] = f"127.0.0.1:{base}"
@@ -56,9 +63,9 @@ def _postgres_rss(home: Path) -> float:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if str(home) in _cmdline(int(proc.name)) or ("postgres:" in _cmdline(int(proc.name)) and _is_ours(
-                    int(proc.name), home
-                )):
+                if str(home) in _cmdline(int(proc.name)) or (
+                    "postgres:" in _cmdline(int(proc.name)) and _is_ours(int(proc.name), home)
+                ):
                     total += _rss_mb(int(proc.name))
             except OSError:
                 continue
@@ -75,8 +82,14 @@ def _is_ours(pid: int, home: Path) -> bool:
 
 def start_until_healthy(env: dict[str, str]) -> tuple[subprocess.Popen[str], float]:
     started = time.perf_counter()
-    proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if "all processes healthy" in line:
@@ -116,8 +129,14 @@ def main() -> None:
     for make_child in _children(proc.pid):
         for supervisor_child in [make_child, *_children(make_child)]:
             cmd = _cmdline(supervisor_child)
-            for name in ("sandbox", "validation_service", "ingest_service", "feedback_service",
-                         "streamlit", "reports_app.scheduler"):
+            for name in (
+                "sandbox",
+                "validation_service",
+                "ingest_service",
+                "feedback_service",
+                "streamlit",
+                "reports_app.scheduler",
+            ):
                 if f"-m {name}" in cmd or (name == "streamlit" and "streamlit run" in cmd):
                     rss[name] = _rss_mb(supervisor_child)
             if "leadrelay up" in cmd:

@@ -72,8 +72,12 @@ RULES = [
     validation_pb2.Rule(column="email", required=validation_pb2.Required()),
     validation_pb2.Rule(column="email", email=validation_pb2.EmailCheck()),
     validation_pb2.Rule(column="phone", phone=validation_pb2.PhoneCheck(default_region="US")),
-    validation_pb2.Rule(column="country", picklist=validation_pb2.Picklist(
-        allowed=["United States", "Germany", "France"], mapper={"USA": "United States"}, case_insensitive=True)),
+    validation_pb2.Rule(
+        column="country",
+        picklist=validation_pb2.Picklist(
+            allowed=["United States", "Germany", "France"], mapper={"USA": "United States"}, case_insensitive=True
+        ),
+    ),
     validation_pb2.Rule(column="company", max_length=validation_pb2.MaxLength(max=255)),
     validation_pb2.Rule(reject_test_leads=validation_pb2.RejectTestLeads()),
 ]
@@ -103,16 +107,24 @@ async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n
     rows = []
     for i in itertools.islice(_serial, n):
         ans = [{"name": a.name, "values": list(a.values)} for a in answers(i)]
-        fields = {"email": f"person{i}@example{i % 97}.com", "phone": "+14155550000", "first_name": "Ann",
-                  "last_name": f"Lee{i}", "company": "Acme Corporation", "country": "United States",
-                  "lead_source": "LinkedIn", "notes": "How did you hear about us?: A colleague\ninterests: CRM;Ads"}
+        fields = {
+            "email": f"person{i}@example{i % 97}.com",
+            "phone": "+14155550000",
+            "first_name": "Ann",
+            "last_name": f"Lee{i}",
+            "company": "Acme Corporation",
+            "country": "United States",
+            "lead_source": "LinkedIn",
+            "notes": "How did you hear about us?: A colleague\ninterests: CRM;Ads",
+        }
         rows.append((uuid.uuid4(), account_id, source_id, f"copy-{i}", json.dumps(ans), json.dumps(fields)))
     # A plain connection: asyncpg's own binary jsonb codec takes JSON text, as COPY wants.
     con = await asyncpg.connect(dsn)
     try:
         started = time.perf_counter()
         await con.copy_records_to_table(
-            "leads", records=rows,
+            "leads",
+            records=rows,
             columns=["lead_id", "account_id", "source_id", "platform_lead_id", "answers", "fields"],
         )
         elapsed = time.perf_counter() - started
@@ -123,10 +135,12 @@ async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n
 
 async def submit_batches(stub, source_id: str, n: int, batch: int, concurrency: int) -> float:  # type: ignore[no-untyped-def]
     requests = [
-        ingest_pb2.SubmitLeadsRequest(leads=[
-            ingest_pb2.SubmitLeadRequest(source_id=source_id, platform_lead_id=f"b-{i}", answers=answers(i))
-            for i in itertools.islice(_serial, min(batch, n - start))
-        ])
+        ingest_pb2.SubmitLeadsRequest(
+            leads=[
+                ingest_pb2.SubmitLeadRequest(source_id=source_id, platform_lead_id=f"b-{i}", answers=answers(i))
+                for i in itertools.islice(_serial, min(batch, n - start))
+            ]
+        )
         for start in range(0, n, batch)
     ]
     queue = list(reversed(requests))
@@ -172,8 +186,9 @@ async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata)
     await asyncio.gather(*(worker() for _ in range(in_flight)))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     latencies.sort()
-    return Singles(n / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000,
-                   cpu / n * 1e6)
+    return Singles(
+        n / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000, cpu / n * 1e6
+    )
 
 
 async def echo_floor(n: int, in_flight: int, metadata) -> tuple[Singles, float]:  # type: ignore[no-untyped-def]
@@ -213,8 +228,20 @@ async def c_client_floor(n: int, in_flight: int, servers: int) -> tuple[float, f
 
         async def h2load(port: int, calls: int, log: Path) -> None:
             run = await asyncio.create_subprocess_exec(
-                "h2load", "-n", str(calls), "-c", "1", "-m", str(in_flight // servers), "-d", str(work / "body"),
-                "-H", "content-type: application/grpc", "-H", "te: trailers", f"--log-file={log}",
+                "h2load",
+                "-n",
+                str(calls),
+                "-c",
+                "1",
+                "-m",
+                str(in_flight // servers),
+                "-d",
+                str(work / "body"),
+                "-H",
+                "content-type: application/grpc",
+                "-H",
+                "te: trailers",
+                f"--log-file={log}",
                 f"http://127.0.0.1:{port}/leadrelay.v1.IngestService/SubmitLead",
                 stdout=asyncio.subprocess.DEVNULL,
             )
@@ -229,8 +256,9 @@ async def c_client_floor(n: int, in_flight: int, servers: int) -> tuple[float, f
             proc.terminate()
             proc.wait(timeout=30)
     # h2load's log: start (us since the epoch), HTTP status, microseconds to the end of the response.
-    latencies = sorted(int(line.split("\t")[2]) / 1000 for i in range(servers)
-                       for line in (work / f"log-{i}").read_text().splitlines())
+    latencies = sorted(
+        int(line.split("\t")[2]) / 1000 for i in range(servers) for line in (work / f"log-{i}").read_text().splitlines()
+    )
     shutil.rmtree(work)
     assert len(latencies) == n // servers * servers
     return len(latencies) / elapsed, latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
@@ -266,11 +294,15 @@ async def main(args: argparse.Namespace) -> None:
                 ratios[c].append(batch_rate / copy_rate)
                 each = meter.per_lead(cpu, args.leads)
                 batch_server_cpu.append(each["ingest"] + each["validation"] + each["postgres"])
-                print(f"  SubmitLeads, batches of {args.batch}, {c} in flight {batch_rate:7.0f} leads/s; "
-                      f"ratio {ratios[c][-1]:.3f}; {describe_cpu(each)}")
+                print(
+                    f"  SubmitLeads, batches of {args.batch}, {c} in flight {batch_rate:7.0f} leads/s; "
+                    f"ratio {ratios[c][-1]:.3f}; {describe_cpu(each)}"
+                )
         for c in args.concurrency:
-            print(f"SubmitLeads / COPY, {c} batches in flight, median of {args.rounds}: "
-                  f"{statistics.median(ratios[c]):6.3f}  (target >= 0.15)")
+            print(
+                f"SubmitLeads / COPY, {c} batches in flight, median of {args.rounds}: "
+                f"{statistics.median(ratios[c]):6.3f}  (target >= 0.15)"
+            )
         print("  (CPU per lead: the client figure includes building the requests)")
 
         metadata = bearer_metadata(st.api_key)
@@ -285,21 +317,27 @@ async def main(args: argparse.Namespace) -> None:
                 cpu = meter.read()
                 run = await submit_singles(stub, source_id, args.single, args.in_flight, metadata)
                 singles.append(run)
-                print(f"round {r + 1}: SubmitLead, {args.in_flight} in flight: {run.rate:6.0f} leads/s, "
-                      f"p50 / p99 {run.p50:.1f} / {run.p99:.1f} ms")
+                print(
+                    f"round {r + 1}: SubmitLead, {args.in_flight} in flight: {run.rate:6.0f} leads/s, "
+                    f"p50 / p99 {run.p50:.1f} / {run.p99:.1f} ms"
+                )
                 each = meter.per_lead(cpu, args.single)
                 single_cpu.append(sum(each.values()))
                 print(f"  {describe_cpu(each)} (client figure includes building the requests)")
                 floor, server_cpu = await echo_floor(args.single, args.in_flight, metadata)
                 floors.append(floor)
                 floor_server_cpu.append(server_cpu)
-                print(f"  the floor, a bare gRPC server answering a constant (same client and load): "
-                      f"{floor.rate:6.0f} calls/s, p50 / p99 {floor.p50:.1f} / {floor.p99:.1f} ms, "
-                      f"server {server_cpu:.0f} us CPU per call")
+                print(
+                    f"  the floor, a bare gRPC server answering a constant (same client and load): "
+                    f"{floor.rate:6.0f} calls/s, p50 / p99 {floor.p50:.1f} / {floor.p99:.1f} ms, "
+                    f"server {server_cpu:.0f} us CPU per call"
+                )
         rate, p50, p99, _ = (statistics.median(x) for x in zip(*singles, strict=True))
         rate0, p50_0, p99_0, client0 = (statistics.median(x) for x in zip(*floors, strict=True))
-        print(f"SubmitLead, {args.in_flight} in flight, median of {args.rounds}: {rate:6.0f} leads/s (target >= 2000), "
-              f"p50 / p99 {p50:.1f} / {p99:.1f} ms (target p99 <= 25 ms)")
+        print(
+            f"SubmitLead, {args.in_flight} in flight, median of {args.rounds}: {rate:6.0f} leads/s (target >= 2000), "
+            f"p50 / p99 {p50:.1f} / {p99:.1f} ms (target p99 <= 25 ms)"
+        )
         print(f"  the floor, median of {args.rounds}: {rate0:6.0f} calls/s, p50 / p99 {p50_0:.1f} / {p99_0:.1f} ms")
         print(f"  SubmitLead / floor:            {rate / rate0:6.3f} of the rate, p99 {p99 / p99_0:.2f}x the floor's")
         # With N calls in flight, mean latency = N / rate: p99 <= 25 ms needs a rate >= N / 25 ms, so
@@ -311,19 +349,23 @@ async def main(args: argparse.Namespace) -> None:
         server0 = statistics.median(floor_server_cpu)
         work = statistics.median(batch_server_cpu)
         least = client0 + server0 + work
-        print(f"  p99 <= 25 ms with {args.in_flight} in flight needs >= {need:.0f} leads/s (mean latency = in flight / "
-              f"rate): <= {budget:.0f} us CPU a lead in all on {os.cpu_count()} cores, both always busy. A lower bound "
-              f"on a SubmitLead here: client {client0:.0f} + bare gRPC server {server0:.0f} + the work, as cheap as in "
-              f"500-lead batches, {work:.0f} = {least:.0f} us ({least / budget:.2f}x the budget); SubmitLead itself "
-              f"costs {statistics.median(single_cpu):.0f} us ({statistics.median(single_cpu) / budget:.2f}x)")
+        print(
+            f"  p99 <= 25 ms with {args.in_flight} in flight needs >= {need:.0f} leads/s (mean latency = in flight / "
+            f"rate): <= {budget:.0f} us CPU a lead in all on {os.cpu_count()} cores, both always busy. A lower bound "
+            f"on a SubmitLead here: client {client0:.0f} + bare gRPC server {server0:.0f} + the work, as cheap as in "
+            f"500-lead batches, {work:.0f} = {least:.0f} us ({least / budget:.2f}x the budget); SubmitLead itself "
+            f"costs {statistics.median(single_cpu):.0f} us ({statistics.median(single_cpu) / budget:.2f}x)"
+        )
         if shutil.which("h2load") is None:
             print("  (install h2load, Debian's nghttp2-client, for the floor with a C client)")
         else:
             for servers in (1, 2):
                 c_rate, c_p50, c_p99 = await c_client_floor(args.single, args.in_flight, servers)
                 which = "1 echo process" if servers == 1 else f"{servers} echo processes"
-                print(f"  the floor with h2load (C) as the client, {which}: "
-                      f"{c_rate:6.0f} calls/s, p50 / p99 {c_p50:.1f} / {c_p99:.1f} ms")
+                print(
+                    f"  the floor with h2load (C) as the client, {which}: "
+                    f"{c_rate:6.0f} calls/s, p50 / p99 {c_p50:.1f} / {c_p99:.1f} ms"
+                )
         print(machine_line())
 
 
@@ -331,8 +373,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--concurrency", type=lambda text: [int(c) for c in text.split(",")], default=[2, 4],
-                        help="batches in flight, one figure each (comma-separated)")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda text: [int(c) for c in text.split(",")],
+        default=[2, 4],
+        help="batches in flight, one figure each (comma-separated)",
+    )
     parser.add_argument("--single", type=int, default=10000)
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)

@@ -54,22 +54,35 @@ async def rig(**overrides: object) -> AsyncIterator[Rig]:
     db = TestDatabase()
     dsn = await db.create()
     base = Settings.from_env({}).replace(
-        database_url=dsn, host="127.0.0.1", secret_key=generate_key(), internal_token=secrets.token_urlsafe(24),
-        facebook_app_secret="bench-secret", facebook_verify_token="bench", linkedin_client_secret="bench-li",
-        poll_interval_seconds=3600.0, log_level="WARNING", **overrides)
+        database_url=dsn,
+        host="127.0.0.1",
+        secret_key=generate_key(),
+        internal_token=secrets.token_urlsafe(24),
+        facebook_app_secret="bench-secret",
+        facebook_verify_token="bench",
+        linkedin_client_secret="bench-li",
+        poll_interval_seconds=3600.0,
+        log_level="WARNING",
+        **overrides,
+    )
     pools = [await create_pool(dsn, settings=base, min_size=2, max_size=20) for _ in range(3)]
     try:
         async with sandbox_running(base, port=0) as sandbox:
-            settings = base.replace(graph_api_base_url=f"{sandbox.url}/graph",
-                                    linkedin_api_base_url=f"{sandbox.url}/linkedin")
+            settings = base.replace(
+                graph_api_base_url=f"{sandbox.url}/graph", linkedin_api_base_url=f"{sandbox.url}/linkedin"
+            )
             async with validation_running(settings, pools[0], grpc_port=0) as validation:
                 settings = settings.replace(validation_target=f"127.0.0.1:{validation.grpc_port}")
                 async with ingest_running(settings, pools[1], grpc_port=0, http_port=0) as ingest:
                     async with pools[2].acquire() as con:
                         account_id = await accounts.ensure_account(con, "bench")
                         key = await accounts.create_key(con, account_id, "bench")
-                    api = Api(Account(account_id, "bench", key), f"127.0.0.1:{ingest.grpc_port}",
-                              f"127.0.0.1:{validation.grpc_port}", f"127.0.0.1:{validation.grpc_port}")
+                    api = Api(
+                        Account(account_id, "bench", key),
+                        f"127.0.0.1:{ingest.grpc_port}",
+                        f"127.0.0.1:{validation.grpc_port}",
+                        f"127.0.0.1:{validation.grpc_port}",
+                    )
                     try:
                         yield Rig(settings, pools[2], sandbox.url, f"http://127.0.0.1:{ingest.http_port}", api)
                     finally:
@@ -89,10 +102,14 @@ async def control(session: aiohttp.ClientSession, url: str, body: dict) -> dict:
 async def facebook_source(r: Rig, session: aiohttp.ClientSession, webhook_url: str = "") -> tuple[str, dict]:
     page = await control(session, f"{r.sandbox_url}/graph/_control/pages", {"forms": 1})
     await control(session, f"{r.sandbox_url}/graph/_control/webhook", {"page_id": page["page_id"], "url": webhook_url})
-    source = await r.api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(
-        name="bench", platform=common_pb2.PLATFORM_FACEBOOK, external_account_id=page["page_id"]))
-    await r.api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(source_id=source.source_id,
-                                                                     access_token=page["access_token"]))
+    source = await r.api.ingest.CreateSource(
+        ingest_pb2.CreateSourceRequest(
+            name="bench", platform=common_pb2.PLATFORM_FACEBOOK, external_account_id=page["page_id"]
+        )
+    )
+    await r.api.ingest.ConnectSource(
+        ingest_pb2.ConnectSourceRequest(source_id=source.source_id, access_token=page["access_token"])
+    )
     return source.source_id, page
 
 
@@ -118,7 +135,8 @@ async def main(rate: float, seconds: float) -> None:
         while time.monotonic() < deadline:
             judged = await r.pool.fetch(
                 "SELECT platform_lead_id, updated_at FROM leads WHERE source_id = $1::uuid AND status <> 'PROCESSING'",
-                source_id)
+                source_id,
+            )
             if len(judged) >= n:
                 break
             await asyncio.sleep(0.2)
@@ -131,20 +149,25 @@ async def main(rate: float, seconds: float) -> None:
         lead_ids = list(created)
         for i in range(min(n, 500)):
             t = time.perf_counter()
-            async with session.post(f"{r.ingest_url}/webhooks/facebook", data=body,
-                                    headers={"X-Hub-Signature-256": sig}) as reply:
+            async with session.post(
+                f"{r.ingest_url}/webhooks/facebook", data=body, headers={"X-Hub-Signature-256": sig}
+            ) as reply:
                 await reply.read()
             acks.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            async with session.get(f"{r.sandbox_url}/graph/v25.0/{lead_ids[i % len(lead_ids)]}",
-                                   params={"access_token": page["access_token"]}) as reply:
+            async with session.get(
+                f"{r.sandbox_url}/graph/v25.0/{lead_ids[i % len(lead_ids)]}",
+                params={"access_token": page["access_token"]},
+            ) as reply:
                 await reply.read()
             gets.append((time.perf_counter() - t) * 1000)
         hops = [a + g for a, g in zip(acks, gets, strict=True)]
 
     print(f"webhook -> judged, {len(latencies)}/{n} leads at {rate:g}/s for {seconds:g} s:")
-    print(f"  p50 {pct(latencies, 0.50):8.1f} ms   p99 {pct(latencies, 0.99):8.1f} ms   "
-          f"mean {statistics.mean(latencies):8.1f} ms")
+    print(
+        f"  p50 {pct(latencies, 0.50):8.1f} ms   p99 {pct(latencies, 0.99):8.1f} ms   "
+        f"mean {statistics.mean(latencies):8.1f} ms"
+    )
     print(f"baseline (webhook ack + raw Graph lead GET, no storage or judging), {len(hops)} samples:")
     print(f"  p50 {pct(hops, 0.50):8.1f} ms   p99 {pct(hops, 0.99):8.1f} ms")
     p50, p99 = pct(latencies, 0.50) / pct(hops, 0.50), pct(latencies, 0.99) / pct(hops, 0.99)

@@ -37,7 +37,5 @@ async def running(
         feedback_pb2_grpc.add_FeedbackServiceServicer_to_server,
     )
     port = settings.feedback_grpc_port if grpc_port is None else grpc_port
-    async with grpc_server(settings, pool, [spec], port=port) as server, background(
-        *background_loops(settings, pool)
-    ):
+    async with grpc_server(settings, pool, [spec], port=port) as server, background(*background_loops(settings, pool)):
         yield RunningFeedback(server.port)

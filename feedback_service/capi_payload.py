@@ -59,8 +59,9 @@ def is_expired(changed_at: datetime, now: datetime) -> bool:
 
 
 def expired_reason(changed_at: datetime) -> str:
-    return (f"change at {changed_at.isoformat()} is older than the Conversions API's 7-day window; "
-            "Meta refuses such events")
+    return (
+        f"change at {changed_at.isoformat()} is older than the Conversions API's 7-day window; Meta refuses such events"
+    )
 
 
 def event_id_for(event_id: int) -> str:

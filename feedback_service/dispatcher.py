@@ -62,8 +62,15 @@ class DispatchResult:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, session: aiohttp.ClientSession,
-                 *, clock: Clock = utcnow, batch_size: int = MAX_EVENTS_PER_REQUEST) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        session: aiohttp.ClientSession,
+        *,
+        clock: Clock = utcnow,
+        batch_size: int = MAX_EVENTS_PER_REQUEST,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.session = session
@@ -99,8 +106,9 @@ class Dispatcher:
                 async with self.pool.acquire() as con, self.pool.acquire() as write_con:
                     writer = _Writer(write_con)
                     try:
-                        return await self._dispatch(con, writer, account_id, flush=flush,
-                                                    retries_only=retries_only and not flush)
+                        return await self._dispatch(
+                            con, writer, account_id, flush=flush, retries_only=retries_only and not flush
+                        )
                     finally:
                         await writer.drain()
             finally:
@@ -127,9 +135,16 @@ class Dispatcher:
         url = capi_client.events_url(self.settings.capi_base_url, self.settings.capi_api_version, config.dataset_id)
 
         def fetch(after: tuple[datetime, int] | None) -> asyncio.Task[list[StageEvent]]:
-            return asyncio.ensure_future(store.pending_events(
-                con, account_id, after=after, limit=self.batch_size, include_not_due=flush, retries_only=retries_only
-            ))
+            return asyncio.ensure_future(
+                store.pending_events(
+                    con,
+                    account_id,
+                    after=after,
+                    limit=self.batch_size,
+                    include_not_due=flush,
+                    retries_only=retries_only,
+                )
+            )
 
         # A pipeline: the next page is read while this one is sent, and statuses are written on a
         # second connection behind the requests (writes stay in order; the run waits for them).
@@ -165,20 +180,35 @@ class Dispatcher:
             writer.submit(store.touch_last_sent, account_id)
         await writer.drain()
         if result.sent or result.failed or result.expired or result.paused or result.deferred:
-            log.info("conversions api dispatch", extra={
-                "sent": result.sent, "failed": result.failed, "expired": result.expired,
-                "deferred": result.deferred, "requests": result.requests, "paused": result.paused,
-            })
+            log.info(
+                "conversions api dispatch",
+                extra={
+                    "sent": result.sent,
+                    "failed": result.failed,
+                    "expired": result.expired,
+                    "deferred": result.deferred,
+                    "requests": result.requests,
+                    "paused": result.paused,
+                },
+            )
         return result
 
-    async def _send(self, writer: _Writer, config: store.ConfigRow, token: str, url: str,
-                    events: list[StageEvent], result: DispatchResult) -> bool:
+    async def _send(
+        self,
+        writer: _Writer,
+        config: store.ConfigRow,
+        token: str,
+        url: str,
+        events: list[StageEvent],
+        result: DispatchResult,
+    ) -> bool:
         """One batch, bisected on client errors. False when the run must stop (paused, Meta down)."""
         payloads = {e.event_id: build_event(e, config.lead_event_source, config.phone_region) for e in events}
         plan = Bisection.of(events)
         while (batch := plan.next_batch()) is not None:
-            body = request_body([payloads[e.event_id] for e in batch], access_token=token,
-                                test_event_code=config.test_event_code)
+            body = request_body(
+                [payloads[e.event_id] for e in batch], access_token=token, test_event_code=config.test_event_code
+            )
             answer = await capi_client.post_events(self.session, url, body)
             result.requests += 1
             ids = [e.event_id for e in batch]
@@ -202,13 +232,16 @@ class Dispatcher:
             else:
                 failures = self._failures.get(config.account_id, 0) + 1
                 self._failures[config.account_id] = failures
-                delay = backoff_seconds(failures, self.settings.feedback_backoff_base_seconds,
-                                        self.settings.feedback_backoff_max_seconds)
+                delay = backoff_seconds(
+                    failures, self.settings.feedback_backoff_base_seconds, self.settings.feedback_backoff_max_seconds
+                )
                 self._resume_at[config.account_id] = time.monotonic() + delay
                 undecided = [e.event_id for e in plan.undecided()]
                 writer.submit(store.defer, undecided, f"will retry: {answer.message}", delay)
-                log.warning("conversions api unavailable; retrying later",
-                            extra={"code": answer.code, "http_status": answer.http_status, "delay_s": round(delay, 2)})
+                log.warning(
+                    "conversions api unavailable; retrying later",
+                    extra={"code": answer.code, "http_status": answer.http_status, "delay_s": round(delay, 2)},
+                )
                 result.deferred += len(undecided)
                 result.note = f"Meta unavailable, retrying in {delay:.0f} s: {answer.message}"
                 return False

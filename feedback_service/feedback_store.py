@@ -82,8 +82,15 @@ async def save_config(
             updated_at = now()
         RETURNING {_CONFIG_COLUMNS}
         """,
-        account_id, dataset_id, access_token, lead_event_source, mode, test_event_code, daily_hour,
-        time_zone, phone_region,
+        account_id,
+        dataset_id,
+        access_token,
+        lead_event_source,
+        mode,
+        test_event_code,
+        daily_hour,
+        time_zone,
+        phone_region,
     )
     return _config(row)
 
@@ -91,7 +98,8 @@ async def save_config(
 async def pause(con: asyncpg.Connection, account_id: UUID, reason: str) -> None:
     await con.execute(
         "UPDATE feedback_configs SET paused_reason = $2, paused_at = now(), updated_at = now() WHERE account_id = $1",
-        account_id, reason,
+        account_id,
+        reason,
     )
 
 
@@ -146,7 +154,9 @@ async def remap_pending(con: asyncpg.Connection, account_id: UUID, stages: Mappi
         WHERE e.account_id = $1 AND e.status = 'PENDING' AND e.crm_stage = m.crm_stage
           AND e.meta_stage <> m.meta_stage
         """,
-        account_id, list(stages), [s.value for s in stages.values()],
+        account_id,
+        list(stages),
+        [s.value for s in stages.values()],
     )
 
 
@@ -171,7 +181,8 @@ async def leads_by_platform_id(
     rows = await con.fetch(
         f"""SELECT {_LEAD_COLUMNS} FROM leads l JOIN sources s USING (source_id)
             WHERE l.account_id = $1 AND l.platform_lead_id = ANY($2::text[])""",
-        account_id, list(platform_lead_ids),
+        account_id,
+        list(platform_lead_ids),
     )
     out: dict[str, list[LeadRef]] = {}
     for r in rows:
@@ -188,7 +199,11 @@ async def leads_captured_since(
         f"""SELECT {_LEAD_COLUMNS} FROM leads l JOIN sources s USING (source_id)
             WHERE l.account_id = $1 AND l.captured_at >= $2 AND (l.captured_at, l.lead_id) > ($3, $4)
             ORDER BY l.captured_at, l.lead_id LIMIT $5""",
-        account_id, since, after_at, after_id, limit,
+        account_id,
+        since,
+        after_at,
+        after_id,
+        limit,
     )
     return [LeadRef(**dict(r)) for r in rows]
 
@@ -223,7 +238,9 @@ async def expire_pending(con: asyncpg.Connection, account_id: UUID, cutoff: date
     result = await con.execute(
         """UPDATE feedback_events SET status = 'EXPIRED', reason = $3
            WHERE account_id = $1 AND status = 'PENDING' AND changed_at < $2""",
-        account_id, cutoff, reason,
+        account_id,
+        cutoff,
+        reason,
     )
     return int(result.split()[-1])
 
@@ -253,11 +270,21 @@ async def pending_events(
         ORDER BY e.changed_at, e.event_id
         LIMIT $4
         """,
-        account_id, include_not_due, retries_only, limit, *args,
+        account_id,
+        include_not_due,
+        retries_only,
+        limit,
+        *args,
     )
     return [
-        StageEvent(r["event_id"], r["crm_stage"], MetaStage(r["meta_stage"]), r["changed_at"],
-                   r["platform_lead_id"], r["fields"] or {})
+        StageEvent(
+            r["event_id"],
+            r["crm_stage"],
+            MetaStage(r["meta_stage"]),
+            r["changed_at"],
+            r["platform_lead_id"],
+            r["fields"] or {},
+        )
         for r in rows
     ]
 
@@ -267,7 +294,8 @@ async def mark_sent(con: asyncpg.Connection, event_ids: Sequence[int], fbtrace_i
         """UPDATE feedback_events SET status = 'SENT', fbtrace_id = $2, reason = '', sent_at = now(),
                   attempts = attempts + 1
            WHERE event_id = ANY($1::bigint[])""",
-        list(event_ids), fbtrace_id,
+        list(event_ids),
+        fbtrace_id,
     )
 
 
@@ -298,7 +326,9 @@ async def defer(con: asyncpg.Connection, event_ids: Sequence[int], reason: str, 
         """UPDATE feedback_events SET reason = $2, attempts = attempts + 1,
                   next_attempt_at = now() + make_interval(secs => $3)
            WHERE event_id = ANY($1::bigint[])""",
-        list(event_ids), reason, delay_seconds,
+        list(event_ids),
+        reason,
+        delay_seconds,
     )
 
 
@@ -338,4 +368,3 @@ async def counts_for_events(con: asyncpg.Connection, event_ids: Iterable[int]) -
         list(event_ids),
     )
     return {r["status"]: r["n"] for r in rows}
-

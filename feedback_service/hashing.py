@@ -103,11 +103,29 @@ def normalize_zip(raw: str) -> str | None:
 
 # A few country names people type instead of the code (the docs' own example is `United States` → `us`).
 _COUNTRY_NAMES = {
-    "unitedstates": "us", "unitedstatesofamerica": "us", "usa": "us", "america": "us",
-    "unitedkingdom": "gb", "greatbritain": "gb", "england": "gb", "uk": "gb",
-    "canada": "ca", "germany": "de", "deutschland": "de", "france": "fr", "spain": "es",
-    "espana": "es", "mexico": "mx", "brazil": "br", "brasil": "br", "india": "in",
-    "australia": "au", "italy": "it", "italia": "it", "netherlands": "nl", "japan": "jp",
+    "unitedstates": "us",
+    "unitedstatesofamerica": "us",
+    "usa": "us",
+    "america": "us",
+    "unitedkingdom": "gb",
+    "greatbritain": "gb",
+    "england": "gb",
+    "uk": "gb",
+    "canada": "ca",
+    "germany": "de",
+    "deutschland": "de",
+    "france": "fr",
+    "spain": "es",
+    "espana": "es",
+    "mexico": "mx",
+    "brazil": "br",
+    "brasil": "br",
+    "india": "in",
+    "australia": "au",
+    "italy": "it",
+    "italia": "it",
+    "netherlands": "nl",
+    "japan": "jp",
 }
 
 
@@ -160,8 +178,19 @@ def hash_values(field: str, raws: Iterable[str | None], default_region: str = DE
 # case-insensitively, ignoring spaces, dashes and underscores. Meta's own form answers use `email`
 # and `phone_number`, which these also cover.
 EMAIL_COLUMNS = ("email", "emailaddress", "workemail", "businessemail", "email1", "e_mail", "mail")
-PHONE_COLUMNS = ("phone", "phonenumber", "mobile", "mobilephone", "mobilenumber", "workphone",
-                 "businessphone", "telephone", "tel", "cell", "cellphone")
+PHONE_COLUMNS = (
+    "phone",
+    "phonenumber",
+    "mobile",
+    "mobilephone",
+    "mobilenumber",
+    "workphone",
+    "businessphone",
+    "telephone",
+    "tel",
+    "cell",
+    "cellphone",
+)
 COUNTRY_COLUMNS = ("country", "countrycode")
 
 

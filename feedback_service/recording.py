@@ -112,8 +112,7 @@ def resolve(
         facebook = [lead for lead in found if lead.platform == "FACEBOOK"]
         if len(facebook) == 1:
             return facebook[0]
-        return (f"platform_lead_id {change.platform_lead_id!r} matches {len(found)} leads; "
-                "send lead_id instead")
+        return f"platform_lead_id {change.platform_lead_id!r} matches {len(found)} leads; send lead_id instead"
     return found[0]
 
 
@@ -121,8 +120,10 @@ def plan_event(change: ChangeIn, lead: LeadRef, mapping: Mapping[str, MetaStage]
     """The event to store for a resolved change, or the error naming why not."""
     assert change.changed_at is not None
     if change.changed_at < lead.captured_at - CAPTURE_SKEW:
-        return (f"changed_at {change.changed_at.isoformat()} is before the lead was captured "
-                f"({lead.captured_at.isoformat()})")
+        return (
+            f"changed_at {change.changed_at.isoformat()} is before the lead was captured "
+            f"({lead.captured_at.isoformat()})"
+        )
     meta_stage = map_stage(mapping, change.crm_stage)
     status, reason = sendability(lead, change.changed_at, now)
     return NewEvent(lead.lead_id, change.crm_stage, meta_stage, change.changed_at, status, reason)

@@ -121,10 +121,16 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             if not token and (existing is None or existing.access_token is None):
                 raise InvalidArgument("access_token", "required (a Conversions API access token for the dataset)")
             saved = await store.save_config(
-                con, account, dataset_id=dataset_id,
+                con,
+                account,
+                dataset_id=dataset_id,
                 access_token=self._box.encrypt(token) if token else None,
-                lead_event_source=source, mode=_MODES[request.mode], test_event_code=request.test_event_code.strip(),
-                daily_hour=request.daily_hour, time_zone=time_zone, phone_region=region,
+                lead_event_source=source,
+                mode=_MODES[request.mode],
+                test_event_code=request.test_event_code.strip(),
+                daily_hour=request.daily_hour,
+                time_zone=time_zone,
+                phone_region=region,
             )
         return _config_to_proto(saved)
 
@@ -167,16 +173,19 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         if not request.changes:
             raise InvalidArgument("changes", "empty batch: send at least one stage change")
         if len(request.changes) > self.settings.max_batch_size:
-            raise InvalidArgument("changes", f"{len(request.changes)} changes; at most {self.settings.max_batch_size}"
-                                  " per call")
+            raise InvalidArgument(
+                "changes", f"{len(request.changes)} changes; at most {self.settings.max_batch_size} per call"
+            )
         outcome = await self._record(current_account(), _parse_changes(request.changes), datetime.now(UTC))
         return feedback_pb2.RecordStageChangesResponse(
-            recorded=len(outcome.event_ids), duplicates=outcome.duplicates,
+            recorded=len(outcome.event_ids),
+            duplicates=outcome.duplicates,
             errors=[_error_to_proto(e) for e in outcome.errors],
         )
 
-    async def _record(self, account: UUID, changes: Sequence[ChangeIn], now: datetime,
-                      earliest: datetime | None = None) -> _Recorded:
+    async def _record(
+        self, account: UUID, changes: Sequence[ChangeIn], now: datetime, earliest: datetime | None = None
+    ) -> _Recorded:
         errors: list[ChangeError] = []
         valid: list[ChangeIn] = []
         for change in changes:
@@ -311,8 +320,10 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             not_assigned = await store.not_assigned_stage_names(con, account)
             config = await store.get_config(con, account)
         status = feedback_pb2.FeedbackStatus(
-            by_status=[feedback_pb2.StatusCount(status=status_to_proto(s), count=by_status.get(s, 0))
-                       for s in recording.STATUSES],
+            by_status=[
+                feedback_pb2.StatusCount(status=status_to_proto(s), count=by_status.get(s, 0))
+                for s in recording.STATUSES
+            ],
             by_stage=[feedback_pb2.StageCount(stage=stage_to_proto(s), count=by_stage.get(s, 0)) for s in MetaStage],
             unmapped_stages=[name for name in not_assigned if not is_mapped(mapping, name)],
             paused=bool(config and config.paused_reason),

@@ -53,8 +53,9 @@ async def running(
             ingest_pb2_grpc.add_IngestServiceServicer_to_server,
         )
         async with (
-            grpc_server(settings, pool, [spec], port=settings.ingest_grpc_port if grpc_port is None else grpc_port)
-            as server,
+            grpc_server(
+                settings, pool, [spec], port=settings.ingest_grpc_port if grpc_port is None else grpc_port
+            ) as server,
             http_server(
                 build_app(deps),
                 settings.host,

@@ -49,8 +49,9 @@ async def refused(deps: IngestDeps, connection: asyncpg.Record, exc: PlatformErr
             log.warning("token refused: source needs reconnect", extra={"source_id": str(source_id), "error": str(exc)})
             return message
         if exc.rate_limited:
-            pause = await connections_store.back_off(con, source_id, f"{doing}: rate limited ({exc})",
-                                                     BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS)
+            pause = await connections_store.back_off(
+                con, source_id, f"{doing}: rate limited ({exc})", BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS
+            )
             log.info("rate limited: backing off", extra={"source_id": str(source_id), "seconds": pause})
             return f"{doing}: rate limited ({exc}); paused {pause:.0f} s"
         message = f"{doing}: {exc}"

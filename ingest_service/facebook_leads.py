@@ -39,8 +39,11 @@ def _checked(raw: object) -> bool:
 
 
 def answers(lead: Mapping[str, Any]) -> tuple[Answer, ...]:
-    out = [Answer(str(item.get("name", "")), tuple(str(v) for v in item.get("values") or ()))
-           for item in lead.get("field_data") or () if isinstance(item, Mapping)]
+    out = [
+        Answer(str(item.get("name", "")), tuple(str(v) for v in item.get("values") or ()))
+        for item in lead.get("field_data") or ()
+        if isinstance(item, Mapping)
+    ]
     for box in lead.get("custom_disclaimer_responses") or ():
         if isinstance(box, Mapping) and box.get("checkbox_key"):
             out.append(Answer(str(box["checkbox_key"]), ("true" if _checked(box.get("is_checked")) else "false",)))
@@ -48,8 +51,12 @@ def answers(lead: Mapping[str, Any]) -> tuple[Answer, ...]:
 
 
 def is_test_lead(lead: Mapping[str, Any]) -> bool:
-    return any(str(v).startswith(TEST_MARKER) for item in lead.get("field_data") or ()
-               if isinstance(item, Mapping) for v in item.get("values") or ())
+    return any(
+        str(v).startswith(TEST_MARKER)
+        for item in lead.get("field_data") or ()
+        if isinstance(item, Mapping)
+        for v in item.get("values") or ()
+    )
 
 
 def to_incoming(source_id: UUID, page_id: str, lead: Mapping[str, Any]) -> IncomingLead:

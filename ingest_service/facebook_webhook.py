@@ -67,8 +67,10 @@ def setup(app: web.Application, deps: IngestDeps, spawner: webhook_inbox.Spawner
     async def receive(request: web.Request) -> web.Response:
         raw = await request.read()
         if not signature_ok(deps.settings.facebook_app_secret, raw, request.headers.get("X-Hub-Signature-256", "")):
-            log.warning("facebook webhook refused: missing or wrong X-Hub-Signature-256",
-                        extra={"bytes": len(raw), "remote": request.remote or ""})
+            log.warning(
+                "facebook webhook refused: missing or wrong X-Hub-Signature-256",
+                extra={"bytes": len(raw), "remote": request.remote or ""},
+            )
             return web.Response(status=403, text="invalid signature")
         try:
             body = json.loads(raw)
@@ -101,8 +103,9 @@ async def process_row(deps: IngestDeps, row: asyncpg.Record) -> Done | Retry:
             lead = await client.lead(connectors.token(deps, connection), leadgen_id)
         except connectors.GraphError as exc:
             if exc.not_found:
-                reasons.append(f"lead {leadgen_id} no longer exists on Facebook (deleted, or not visible to the "
-                               f"Page token): {exc}")
+                reasons.append(
+                    f"lead {leadgen_id} no longer exists on Facebook (deleted, or not visible to the Page token): {exc}"
+                )
                 log.warning("facebook lead gone", extra={"leadgen_id": leadgen_id, "fbtrace_id": exc.fbtrace_id})
                 continue
             message = await connectors.refused(deps, connection, exc, doing=f"fetching lead {leadgen_id}")

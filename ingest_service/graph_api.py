@@ -14,13 +14,16 @@ import aiohttp
 TOKEN_REFUSED = frozenset({102, 190})
 # Throttling: back off and try later (Graph answers these with HTTP 400, no Retry-After).
 RATE_LIMITED = frozenset({4, 17, 32, 341, 613, 80001, 80004, 80005})
-LEAD_FIELDS = ("id,created_time,ad_id,ad_name,adset_id,adset_name,campaign_id,campaign_name,form_id,"
-               "field_data,custom_disclaimer_responses,is_organic,platform")
+LEAD_FIELDS = (
+    "id,created_time,ad_id,ad_name,adset_id,adset_name,campaign_id,campaign_name,form_id,"
+    "field_data,custom_disclaimer_responses,is_organic,platform"
+)
 
 
 class GraphError(Exception):
-    def __init__(self, code: int, message: str, subcode: int | None = None, fbtrace_id: str = "",
-                 http_status: int = 0) -> None:
+    def __init__(
+        self, code: int, message: str, subcode: int | None = None, fbtrace_id: str = "", http_status: int = 0
+    ) -> None:
         super().__init__(f"Graph error {code}{f'/{subcode}' if subcode else ''}: {message}")
         self.code = code
         self.subcode = subcode
@@ -62,12 +65,18 @@ class GraphClient:
         try:
             body = json.loads(raw)
         except ValueError:
-            raise GraphError(1, f"Graph API answered HTTP {status} with a body that is not JSON",
-                             http_status=status) from None
+            raise GraphError(
+                1, f"Graph API answered HTTP {status} with a body that is not JSON", http_status=status
+            ) from None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             err = body["error"]
-            raise GraphError(int(err.get("code", 1)), str(err.get("message", "")), err.get("error_subcode"),
-                             str(err.get("fbtrace_id", "")), status)
+            raise GraphError(
+                int(err.get("code", 1)),
+                str(err.get("message", "")),
+                err.get("error_subcode"),
+                str(err.get("fbtrace_id", "")),
+                status,
+            )
         if status >= 400 or not isinstance(body, dict):
             raise GraphError(1, f"Graph API answered HTTP {status}", http_status=status)
         return body
@@ -90,8 +99,14 @@ class GraphClient:
             params = {**params, "after": paging["cursors"]["after"]}
 
     async def form_leads(
-        self, token: str, form_id: str, *, since: int | None = None, until: int | None = None,
-        limit: int = 100, fields: str = LEAD_FIELDS,
+        self,
+        token: str,
+        form_id: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 100,
+        fields: str = LEAD_FIELDS,
     ) -> AsyncIterator[LeadsPage]:
         """Pages of the form's leads with since <= time_created < until (Unix seconds). The end is the
         absence of `paging.next`, never a short page (reference §2)."""

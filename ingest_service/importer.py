@@ -330,9 +330,7 @@ async def store_and_judge(deps: IngestDeps, account_id: UUID, via: str, batch: B
     return list(zip(batch.row_numbers, outcomes, strict=True))
 
 
-async def _store_judged(
-    deps: IngestDeps, account_id: UUID, via: str, staged: Sequence[StagedLead]
-) -> list[Outcome]:
+async def _store_judged(deps: IngestDeps, account_id: UUID, via: str, staged: Sequence[StagedLead]) -> list[Outcome]:
     """One ValidateNewLeads call. If the validation service cannot take it (down, overloaded, an
     error), the leads are stored PROCESSING instead, as intake stores them, so nothing is lost and the sweeper
     has them judged later; a chunk the service did store before failing to answer is not stored
@@ -342,7 +340,10 @@ async def _store_judged(
         via=via,
         leads=[
             validation_pb2.NewLead(
-                lead_id=str(s[0]), source_id=source_text[s[1]], platform_lead_id=s[2], answers_json=s[3],
+                lead_id=str(s[0]),
+                source_id=source_text[s[1]],
+                platform_lead_id=s[2],
+                answers_json=s[3],
                 fields_json=s[4],
             )
             for s in staged
@@ -360,8 +361,15 @@ async def _store_judged(
         reason = intake.unjudged_reason(exc.code())
         n = len(staged)
         unjudged = leads_store.NewLeads(
-            [s[0] for s in staged], [s[1] for s in staged], [None] * n, [s[2] for s in staged],
-            [s[3] for s in staged], [s[4] for s in staged], ["{}"] * n, [False] * n, [None] * n,
+            [s[0] for s in staged],
+            [s[1] for s in staged],
+            [None] * n,
+            [s[2] for s in staged],
+            [s[3] for s in staged],
+            [s[4] for s in staged],
+            ["{}"] * n,
+            [False] * n,
+            [None] * n,
         )
         async with deps.pool.acquire() as con:
             inserted = await leads_store.insert_received(con, account_id, unjudged, via)

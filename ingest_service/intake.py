@@ -99,8 +99,9 @@ async def submit(
     for i, j in repeat_of.items():
         o = outcomes[j]
         assert o is not None
-        outcomes[i] = Outcome(o.lead_id, o.platform_lead_id, o.status, o.disposition_code, o.custom_reason, True,
-                              o.fields)
+        outcomes[i] = Outcome(
+            o.lead_id, o.platform_lead_id, o.status, o.disposition_code, o.custom_reason, True, o.fields
+        )
     return outcomes  # type: ignore[return-value]
 
 
@@ -161,9 +162,7 @@ async def validate(
     size = max(1, chunk or deps.settings.validate_batch_size)
     deadline = deadline_seconds or deps.settings.validation_timeout_seconds
     chunks = [lead_ids[i : i + size] for i in range(0, len(lead_ids), size)]
-    results = await asyncio.gather(
-        *(_validate_chunk(deps, account_id, c, deadline, with_fields) for c in chunks)
-    )
+    results = await asyncio.gather(*(_validate_chunk(deps, account_id, c, deadline, with_fields) for c in chunks))
     return {k: v for r in results for k, v in r.items()}
 
 
@@ -200,7 +199,8 @@ def _resolve_cached(account_id: UUID, leads: Sequence[IncomingLead]) -> Resolved
     """What `_resolve` returns, from the intake cache alone; None if anything is not cached."""
     now = time.monotonic()
     return _in_force(
-        account_id, leads,
+        account_id,
+        leads,
         lambda source_id: sources_store.cached_source(source_id, now),
         lambda source_id, ref: sources_store.cached_form(source_id, ref, now),
     )

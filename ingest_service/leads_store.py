@@ -46,8 +46,17 @@ async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLea
              INSERT INTO lead_events (lead_id, account_id, type, detail)
              SELECT lead_id, $1, 'received', $11 FROM ins)
            SELECT lead_id FROM ins""",
-        account_id, new.lead_ids, new.source_ids, new.form_ids, new.platform_lead_ids, new.answers, new.fields,
-        new.contexts, new.is_test, new.captured_at, via,
+        account_id,
+        new.lead_ids,
+        new.source_ids,
+        new.form_ids,
+        new.platform_lead_ids,
+        new.answers,
+        new.fields,
+        new.contexts,
+        new.is_test,
+        new.captured_at,
+        via,
     )
     return {r[0] for r in rows}
 
@@ -61,7 +70,8 @@ async def known_leads(
                   l.fields
            FROM leads l JOIN unnest($1::uuid[], $2::text[]) AS u(s, p)
              ON l.source_id = u.s AND l.platform_lead_id = u.p""",
-        [p[0] for p in pairs], [p[1] for p in pairs],
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
     )
     return {(r["source_id"], r["platform_lead_id"]): r for r in rows}
 
@@ -72,7 +82,10 @@ async def add_events(
     await con.execute(
         """INSERT INTO lead_events (lead_id, account_id, type, detail)
            SELECT u.l, $2, $3, u.d FROM unnest($1::uuid[], $4::text[]) AS u(l, d)""",
-        list(lead_ids), account_id, type_, list(details),
+        list(lead_ids),
+        account_id,
+        type_,
+        list(details),
     )
 
 
@@ -90,9 +103,7 @@ async def get_lead(con: asyncpg.Connection, account_id: UUID, lead_id: UUID) -> 
 
 
 async def lead_events(con: asyncpg.Connection, lead_id: UUID) -> list[asyncpg.Record]:
-    return await con.fetch(
-        "SELECT type, at, detail FROM lead_events WHERE lead_id = $1 ORDER BY event_id", lead_id
-    )
+    return await con.fetch("SELECT type, at, detail FROM lead_events WHERE lead_id = $1 ORDER BY event_id", lead_id)
 
 
 @dataclass(frozen=True)
@@ -128,7 +139,10 @@ async def list_leads(
            WHERE {_FILTERED}
              AND ($8::timestamptz IS NULL OR (l.received_at, l.lead_id) < ($8, $9::uuid))
            ORDER BY l.received_at DESC, l.lead_id DESC LIMIT $10""",
-        *_filter_args(account_id, f), after[0] if after else None, after[1] if after else None, limit,
+        *_filter_args(account_id, f),
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )
 
 
@@ -154,7 +168,8 @@ async def stale_processing(con: asyncpg.Connection, min_age_seconds: float, limi
         """SELECT account_id, lead_id FROM leads
            WHERE status = 'PROCESSING' AND received_at < now() - make_interval(secs => $1)
            ORDER BY received_at LIMIT $2""",
-        min_age_seconds, limit,
+        min_age_seconds,
+        limit,
     )
 
 
@@ -166,7 +181,8 @@ async def switched_on_again(con: asyncpg.Connection, limit: int) -> list[asyncpg
            WHERE l.disposition_code = 'REJECT_LEAD_SOURCE_DISABLED' AND l.status = $1
              AND s.enabled AND coalesce(f.enabled, true)
            LIMIT $2""",
-        REJECTED, limit,
+        REJECTED,
+        limit,
     )
 
 
@@ -175,6 +191,8 @@ async def disabled_leads(con: asyncpg.Connection, source_id: UUID, form_id: UUID
         """SELECT lead_id FROM leads
            WHERE source_id = $1 AND disposition_code = 'REJECT_LEAD_SOURCE_DISABLED' AND status = $2
              AND ($3::uuid IS NULL OR form_id = $3)""",
-        source_id, REJECTED, form_id,
+        source_id,
+        REJECTED,
+        form_id,
     )
     return [r[0] for r in rows]

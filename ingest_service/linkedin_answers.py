@@ -63,8 +63,10 @@ def join(response: Mapping[str, Any], form: Mapping[str, Any]) -> Joined:
     problems: list[str] = []
     wanted = form_version(str(response.get("versionedLeadGenFormUrn", "")))
     if wanted and (str(form.get("id")), int(form.get("versionId") or wanted[1])) != wanted:
-        problems.append(f"form version mismatch: response is for {wanted[0]} v{wanted[1]}, "
-                        f"form given is {form.get('id')} v{form.get('versionId')}")
+        problems.append(
+            f"form version mismatch: response is for {wanted[0]} v{wanted[1]}, "
+            f"form given is {form.get('id')} v{form.get('versionId')}"
+        )
     locale = form_locale(form)
     content = form.get("content") or {}
     questions = {q.get("questionId"): q for q in content.get("questions") or () if isinstance(q, Mapping)}
@@ -75,14 +77,20 @@ def join(response: Mapping[str, Any], form: Mapping[str, Any]) -> Joined:
         details = answer.get("answerDetails") or {}
         question = questions.get(qid)
         if question is None:
-            problems.append(f"answer to question {qid} which form version "
-                            f"{wanted[0] if wanted else '?'} v{wanted[1] if wanted else '?'} does not have")
+            problems.append(
+                f"answer to question {qid} which form version "
+                f"{wanted[0] if wanted else '?'} v{wanted[1] if wanted else '?'} does not have"
+            )
             out.append(Answer(f"question_{qid}", _raw_values(details)))
             continue
         column = column_for(question)
         if "multipleChoiceAnswer" in details:
-            options = {o.get("id"): o for o in (question.get("questionDetails") or {})
-                       .get("multipleChoiceQuestionDetails", {}).get("options", [])}
+            options = {
+                o.get("id"): o
+                for o in (question.get("questionDetails") or {})
+                .get("multipleChoiceQuestionDetails", {})
+                .get("options", [])
+            }
             texts = []
             for option_id in details["multipleChoiceAnswer"].get("options") or ():
                 option = options.get(option_id)

@@ -14,9 +14,11 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-RESPONSE_FIELDS = ("ownerInfo,associatedEntityInfo,leadMetadataInfo,owner,leadType,versionedLeadGenFormUrn,id,"
-                   "submittedAt,testLead,formResponse,leadMetadata,associatedEntity,"
-                   "form:(hiddenFields,creationLocale,name,id,content,versionId)")
+RESPONSE_FIELDS = (
+    "ownerInfo,associatedEntityInfo,leadMetadataInfo,owner,leadType,versionedLeadGenFormUrn,id,"
+    "submittedAt,testLead,formResponse,leadMetadata,associatedEntity,"
+    "form:(hiddenFields,creationLocale,name,id,content,versionId)"
+)
 
 
 class LinkedInError(Exception):
@@ -57,8 +59,11 @@ class LinkedInClient:
         self._version = version
 
     async def _get(self, path_and_query: str, token: str) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}", "LinkedIn-Version": self._version,
-                   "X-Restli-Protocol-Version": "2.0.0"}
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "LinkedIn-Version": self._version,
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
         try:
             async with self._http.get(URL(f"{self._base}/{path_and_query}", encoded=True), headers=headers) as reply:
                 raw = await reply.read()
@@ -70,8 +75,11 @@ class LinkedInClient:
         except ValueError:
             body = {}
         if status >= 400:
-            raise LinkedInError(status, str(body.get("message", "")) if isinstance(body, dict) else "",
-                                str(body.get("code", "")) if isinstance(body, dict) else "")
+            raise LinkedInError(
+                status,
+                str(body.get("message", "")) if isinstance(body, dict) else "",
+                str(body.get("code", "")) if isinstance(body, dict) else "",
+            )
         if not isinstance(body, dict):
             raise LinkedInError(502, "LinkedIn answered with a body that is not a JSON object")
         return body
@@ -84,23 +92,40 @@ class LinkedInClient:
         fields = quote(RESPONSE_FIELDS, safe=",:()")
         return await self._get(f"leadFormResponses/{quote(response_id, safe='')}?fields={fields}", token)
 
-    async def responses_page(self, token: str, account_id: str, *, start_ms: int, end_ms: int,
-                             start: int = 0, count: int = 100, fields: str = RESPONSE_FIELDS) -> ResponsesPage:
-        query = (f"leadFormResponses?q=owner&owner={_owner(account_id)}&leadType=(leadType:SPONSORED)"
-                 f"&limitedToTestLeads=false&submittedAtTimeRange=(start:{start_ms},end:{end_ms})"
-                 f"&fields={quote(fields, safe=',:()')}&count={count}&start={start}")
+    async def responses_page(
+        self,
+        token: str,
+        account_id: str,
+        *,
+        start_ms: int,
+        end_ms: int,
+        start: int = 0,
+        count: int = 100,
+        fields: str = RESPONSE_FIELDS,
+    ) -> ResponsesPage:
+        query = (
+            f"leadFormResponses?q=owner&owner={_owner(account_id)}&leadType=(leadType:SPONSORED)"
+            f"&limitedToTestLeads=false&submittedAtTimeRange=(start:{start_ms},end:{end_ms})"
+            f"&fields={quote(fields, safe=',:()')}&count={count}&start={start}"
+        )
         body = await self._get(query, token)
         paging = body.get("paging") or {}
-        return ResponsesPage(list(body.get("elements", [])), int(paging.get("start", start)),
-                             int(paging.get("count", count)), int(paging.get("total", 0)))
+        return ResponsesPage(
+            list(body.get("elements", [])),
+            int(paging.get("start", start)),
+            int(paging.get("count", count)),
+            int(paging.get("total", 0)),
+        )
 
-    async def responses(self, token: str, account_id: str, *, start_ms: int, end_ms: int,
-                        count: int = 100) -> AsyncIterator[ResponsesPage]:
+    async def responses(
+        self, token: str, account_id: str, *, start_ms: int, end_ms: int, count: int = 100
+    ) -> AsyncIterator[ResponsesPage]:
         """Every page of the window: `start += count` until `start >= total` (reference §7)."""
         start = 0
         while True:
-            page = await self.responses_page(token, account_id, start_ms=start_ms, end_ms=end_ms,
-                                             start=start, count=count)
+            page = await self.responses_page(
+                token, account_id, start_ms=start_ms, end_ms=end_ms, start=start, count=count
+            )
             yield page
             start += page.count
             if start >= page.total or not page.elements:

@@ -53,8 +53,14 @@ def events(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list[
             problems.append(f"event[{n}]: no leadGenFormResponse or owner.sponsoredAccount")
             continue
         form = linkedin_answers.form_version(str(event.get("leadGenForm") or ""))
-        rows.append((f"{response_id}:{event.get('leadAction', 'CREATED')}", linkedin_answers.urn_id(str(owner)),
-                     form[0] if form else "", event))
+        rows.append(
+            (
+                f"{response_id}:{event.get('leadAction', 'CREATED')}",
+                linkedin_answers.urn_id(str(owner)),
+                form[0] if form else "",
+                event,
+            )
+        )
     return rows, problems
 
 
@@ -63,14 +69,17 @@ def setup(app: web.Application, deps: IngestDeps, spawner: webhook_inbox.Spawner
         code = request.query.get("challengeCode", "")
         if not code or not deps.settings.linkedin_client_secret:
             return web.json_response({"error": "challengeCode is required"}, status=400)
-        return web.json_response({"challengeCode": code,
-                                  "challengeResponse": challenge_response(deps.settings.linkedin_client_secret, code)})
+        return web.json_response(
+            {"challengeCode": code, "challengeResponse": challenge_response(deps.settings.linkedin_client_secret, code)}
+        )
 
     async def receive(request: web.Request) -> web.Response:
         raw = await request.read()
         if not signature_ok(deps.settings.linkedin_client_secret, raw, request.headers.get("X-LI-Signature", "")):
-            log.warning("linkedin webhook refused: missing or wrong X-LI-Signature",
-                        extra={"bytes": len(raw), "remote": request.remote or ""})
+            log.warning(
+                "linkedin webhook refused: missing or wrong X-LI-Signature",
+                extra={"bytes": len(raw), "remote": request.remote or ""},
+            )
             return web.Response(status=403, text="invalid signature")
         try:
             rows, problems = events(json.loads(raw))
@@ -90,8 +99,9 @@ async def process_row(deps: IngestDeps, row: asyncpg.Record) -> Done | Retry:
     account_id = row["external_account_id"]
     if action == "DELETED":
         log.info("linkedin member deleted a lead", extra={"response_id": response_id})
-        return Done("DONE", f"the member deleted response {response_id} on LinkedIn; LeadRelay keeps the lead "
-                            "it already has")
+        return Done(
+            "DONE", f"the member deleted response {response_id} on LinkedIn; LeadRelay keeps the lead it already has"
+        )
     async with deps.pool.acquire() as con:
         connections = await connections_store.for_external_account(con, PLATFORM, account_id)
     if not connections:
@@ -110,7 +120,7 @@ async def process_row(deps: IngestDeps, row: asyncpg.Record) -> Done | Retry:
 
 
 async def fetch_and_submit(deps: IngestDeps, connection: asyncpg.Record, response_id: str, *, via: str) -> str | Retry:
-    """"" when stored; a reason when it cannot be (deleted, token refused); Retry when throttled."""
+    """ "" when stored; a reason when it cannot be (deleted, token refused); Retry when throttled."""
     client = connectors.linkedin(deps)
     try:
         response = await client.response(connectors.token(deps, connection), response_id)
@@ -127,8 +137,10 @@ async def fetch_and_submit(deps: IngestDeps, connection: asyncpg.Record, respons
         return f"response {response_id} came without its form version; cannot join its answers"
     incoming = linkedin_answers.to_incoming(connection["source_id"], response, form)
     if incoming.platform_context.get("join_problems"):
-        log.warning("linkedin answers joined with problems",
-                    extra={"response_id": response_id, "problems": incoming.platform_context["join_problems"]})
+        log.warning(
+            "linkedin answers joined with problems",
+            extra={"response_id": response_id, "problems": incoming.platform_context["join_problems"]},
+        )
     await intake.submit(deps, connection["account_id"], [incoming], via=via)
     return ""
 

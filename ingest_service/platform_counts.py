@@ -50,7 +50,8 @@ async def after_poll(deps: IngestDeps, connection: asyncpg.Record) -> int:
     today = now.date()
     async with deps.pool.acquire() as con:
         stored = await platform_counts_store.checks(
-            con, source_id, [today - timedelta(days=i) for i in range(DAYS_BACK + 1)])
+            con, source_id, [today - timedelta(days=i) for i in range(DAYS_BACK + 1)]
+        )
     done = 0
     for day in days_due(now, connection["connected_at"], stored):
         start, end = platform_counts_store.day_window(day)

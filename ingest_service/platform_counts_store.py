@@ -24,8 +24,15 @@ def day_window(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def record(con: asyncpg.Connection, account_id: UUID, source_id: UUID, start: datetime, end: datetime,
-                 platform_reported: int, leadrelay_count: int) -> None:
+async def record(
+    con: asyncpg.Connection,
+    account_id: UUID,
+    source_id: UUID,
+    start: datetime,
+    end: datetime,
+    platform_reported: int,
+    leadrelay_count: int,
+) -> None:
     """The newest check of a window replaces the one before."""
     await con.execute(
         """INSERT INTO platform_counts (source_id, account_id, window_start, window_end, day, platform_reported,
@@ -34,12 +41,22 @@ async def record(con: asyncpg.Connection, account_id: UUID, source_id: UUID, sta
            ON CONFLICT (source_id, window_start, window_end) DO UPDATE
               SET platform_reported = EXCLUDED.platform_reported, leadrelay_count = EXCLUDED.leadrelay_count,
                   checked_at = now()""",
-        source_id, account_id, start, end, utc_day(start, end), platform_reported, leadrelay_count)
+        source_id,
+        account_id,
+        start,
+        end,
+        utc_day(start, end),
+        platform_reported,
+        leadrelay_count,
+    )
 
 
 async def checks(con: asyncpg.Connection, source_id: UUID, days: list[date]) -> dict[date, asyncpg.Record]:
     """The stored day checks of a source: day → (platform_reported, leadrelay_count, checked_at)."""
     rows = await con.fetch(
         """SELECT day, platform_reported, leadrelay_count, checked_at FROM platform_counts
-           WHERE source_id = $1 AND day = ANY($2::date[])""", source_id, days)
+           WHERE source_id = $1 AND day = ANY($2::date[])""",
+        source_id,
+        days,
+    )
     return {r["day"]: r for r in rows}

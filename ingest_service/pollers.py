@@ -100,8 +100,13 @@ async def _poll_linkedin(deps: IngestDeps, connection: asyncpg.Record) -> int:
     start_ms = (int(connection["connected_at"].timestamp() * 1000) if mark is None else mark) - OVERLAP_SECONDS * 1000
     newest = start_ms + OVERLAP_SECONDS * 1000
     taken = 0
-    async for page in client.responses(token, connection["external_account_id"], start_ms=max(0, start_ms),
-                                       end_ms=int(time.time() * 1000) + 1, count=PAGE_SIZE):
+    async for page in client.responses(
+        token,
+        connection["external_account_id"],
+        start_ms=max(0, start_ms),
+        end_ms=int(time.time() * 1000) + 1,
+        count=PAGE_SIZE,
+    ):
         leads = []
         for element in page.elements:
             form = element.get("form")

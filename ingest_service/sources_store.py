@@ -35,7 +35,10 @@ async def create_source(
     source_id = await con.fetchval(
         """INSERT INTO sources (account_id, name, platform, external_account_id)
            VALUES ($1, $2, $3, $4) RETURNING source_id""",
-        account_id, name, platform, external_account_id,
+        account_id,
+        name,
+        platform,
+        external_account_id,
     )
     return await con.fetchrow(f"{_SOURCE} WHERE s.source_id = $1", source_id)
 
@@ -54,7 +57,11 @@ async def list_sources(
            WHERE s.account_id = $1 AND ($2::text IS NULL OR s.platform = $2)
              AND ($3::timestamptz IS NULL OR (s.created_at, s.source_id) > ($3, $4::uuid))
            ORDER BY s.created_at, s.source_id LIMIT $5""",
-        account_id, platform, after[0] if after else None, after[1] if after else None, limit,
+        account_id,
+        platform,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )
 
 
@@ -66,7 +73,9 @@ async def update_source(
     await con.execute(
         """UPDATE sources SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
            WHERE source_id = $1""",
-        source_id, name, enabled,
+        source_id,
+        name,
+        enabled,
     )
     row = await get_source(con, account_id, source_id)
     return row, (not before["enabled"] and row["enabled"])
@@ -96,7 +105,8 @@ async def set_default_mapping(
     await get_source(con, account_id, source_id)
     await con.execute(
         "UPDATE sources SET default_mapping = $2, updated_at = now() WHERE source_id = $1",
-        source_id, mapping.to_json(rows),
+        source_id,
+        mapping.to_json(rows),
     )
     forget_intake()
 
@@ -119,7 +129,11 @@ async def upsert_form(
               SET name = CASE WHEN EXCLUDED.name = '' THEN forms.name ELSE EXCLUDED.name END,
                   enabled = coalesce($5, forms.enabled), updated_at = now()
            RETURNING *""",
-        source_id, account_id, platform_form_id, name, enabled,
+        source_id,
+        account_id,
+        platform_form_id,
+        name,
+        enabled,
     )
     return row, (before is False and row["enabled"])
 
@@ -133,7 +147,9 @@ async def register_forms(
            SELECT s, $1, f FROM unnest($2::uuid[], $3::text[]) AS u(s, f)
            ON CONFLICT (source_id, platform_form_id) DO UPDATE SET updated_at = forms.updated_at
            RETURNING *""",
-        account_id, [p[0] for p in pairs], [p[1] for p in pairs],
+        account_id,
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
     )
 
 
@@ -150,7 +166,10 @@ async def list_forms(
         """SELECT * FROM forms WHERE source_id = $1
              AND ($2::timestamptz IS NULL OR (created_at, form_id) > ($2, $3::uuid))
            ORDER BY created_at, form_id LIMIT $4""",
-        source_id, after[0] if after else None, after[1] if after else None, limit,
+        source_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )
 
 
@@ -163,7 +182,8 @@ async def set_form_mapping(
     await get_form(con, account_id, form_id)
     row = await con.fetchrow(
         "UPDATE forms SET mapping = $2, updated_at = now() WHERE form_id = $1 RETURNING *",
-        form_id, mapping.to_json(rows) if rows else None,
+        form_id,
+        mapping.to_json(rows) if rows else None,
     )
     forget_intake()
     return row
@@ -186,7 +206,8 @@ async def forms_for_intake(
     return await con.fetch(
         """SELECT form_id, source_id, platform_form_id, mapping FROM forms
            WHERE source_id = ANY($1) AND (platform_form_id = ANY($2) OR form_id::text = ANY($2))""",
-        list(source_ids), list(refs),
+        list(source_ids),
+        list(refs),
     )
 
 

@@ -54,24 +54,29 @@ class Window:
     until: datetime
 
 
-async def window(deps: IngestDeps, account_id: UUID, source_id: UUID, form_ref: str, since: datetime | None,
-                 until: datetime | None) -> Window:
+async def window(
+    deps: IngestDeps, account_id: UUID, source_id: UUID, form_ref: str, since: datetime | None, until: datetime | None
+) -> Window:
     """Checks a SyncLeads request: the source, its connection, the form, and the ≤ max-days window."""
     now = datetime.now(UTC)
     max_days = deps.settings.sync_max_days
     if since is None:
         raise InvalidArgument("since", f"the start of the window is required (at most {max_days} days back)")
     if since < now - timedelta(days=max_days) - SINCE_SLACK:
-        raise InvalidArgument("since", f"{since.isoformat()} is more than {max_days} days back "
-                                       f"(LEADRELAY_SYNC_MAX_DAYS); sync at most {max_days} days")
+        raise InvalidArgument(
+            "since",
+            f"{since.isoformat()} is more than {max_days} days back "
+            f"(LEADRELAY_SYNC_MAX_DAYS); sync at most {max_days} days",
+        )
     until = min(until or now, now)
     if until <= since:
         raise InvalidArgument("until", "must be after since (and not in the future)")
     async with deps.pool.acquire() as con:
         source = await sources_store.get_source(con, account_id, source_id)
         if source["platform"] not in ("FACEBOOK", "LINKEDIN"):
-            raise FailedPrecondition(f"source {source_id} is a {source['platform']} source: only Facebook and "
-                                     "LinkedIn sources can be synced")
+            raise FailedPrecondition(
+                f"source {source_id} is a {source['platform']} source: only Facebook and LinkedIn sources can be synced"
+            )
         connection = await connections_store.connection(con, source_id)
         if connection is None:
             raise FailedPrecondition(f"source {source_id} is not connected: ConnectSource first")
@@ -100,8 +105,15 @@ async def run(deps: IngestDeps, account_id: UUID, w: Window) -> AsyncIterator[Pr
             run_row = previous
         else:
             run_row = await connections_store.start_sync(con, account_id, source_id, w.form_scope, w.since, w.until)
-    p = Progress(str(run_row["sync_id"]), w.form_scope, run_row["pages_read"], run_row["leads_seen"],
-                 run_row["leads_new"], run_row["leads_known"], resumed=previous is not None)
+    p = Progress(
+        str(run_row["sync_id"]),
+        w.form_scope,
+        run_row["pages_read"],
+        run_row["leads_seen"],
+        run_row["leads_new"],
+        run_row["leads_known"],
+        resumed=previous is not None,
+    )
     checkpoint: datetime = run_row["checkpoint"]
     state = "INTERRUPTED"
     try:
@@ -111,8 +123,16 @@ async def run(deps: IngestDeps, account_id: UUID, w: Window) -> AsyncIterator[Pr
         token = connectors.token(deps, w.connection)
         forms: list[str] = []
         if w.source["platform"] == "FACEBOOK":
-            forms = [w.form_scope] if w.form_scope else [str(f["id"]) for f in await _retrying(
-                lambda: connectors.graph(deps).page_forms(token, w.source["external_account_id"]))]
+            forms = (
+                [w.form_scope]
+                if w.form_scope
+                else [
+                    str(f["id"])
+                    for f in await _retrying(
+                        lambda: connectors.graph(deps).page_forms(token, w.source["external_account_id"])
+                    )
+                ]
+            )
         while checkpoint < w.until:
             end = min(checkpoint + SLICE, w.until)
             async with deps.pool.acquire() as con:
@@ -139,23 +159,39 @@ async def run(deps: IngestDeps, account_id: UUID, w: Window) -> AsyncIterator[Pr
             await _save(con, run_row["sync_id"], checkpoint, state, p)
 
 
-async def _slice(deps: IngestDeps, account_id: UUID, w: Window, token: str, forms: list[str], start: datetime,
-                 end: datetime, p: Progress) -> AsyncIterator[None]:
+async def _slice(
+    deps: IngestDeps,
+    account_id: UUID,
+    w: Window,
+    token: str,
+    forms: list[str],
+    start: datetime,
+    end: datetime,
+    p: Progress,
+) -> AsyncIterator[None]:
     source_id = w.source["source_id"]
     if w.source["platform"] == "FACEBOOK":
         page_id = w.source["external_account_id"]
         for form_id in forms:
+
             async def pages(form_id: str = form_id) -> AsyncIterator[list[IncomingLead]]:
                 async for page in connectors.graph(deps).form_leads(
-                        token, form_id, since=int(start.timestamp()), until=int(end.timestamp()), limit=PAGE_SIZE):
+                    token, form_id, since=int(start.timestamp()), until=int(end.timestamp()), limit=PAGE_SIZE
+                ):
                     yield [facebook_leads.to_incoming(source_id, page_id, lead) for lead in page.leads]
+
             async for _ in _take(deps, account_id, pages, p):
                 yield None
     else:
+
         async def pages() -> AsyncIterator[list[IncomingLead]]:
             async for page in connectors.linkedin(deps).responses(
-                    token, w.source["external_account_id"], start_ms=int(start.timestamp() * 1000),
-                    end_ms=int(end.timestamp() * 1000), count=PAGE_SIZE):
+                token,
+                w.source["external_account_id"],
+                start_ms=int(start.timestamp() * 1000),
+                end_ms=int(end.timestamp() * 1000),
+                count=PAGE_SIZE,
+            ):
                 leads = []
                 for element in page.elements:
                     form = element.get("form")
@@ -167,6 +203,7 @@ async def _slice(deps: IngestDeps, account_id: UUID, w: Window, token: str, form
                     else:
                         log.warning("linkedin response without its form version", extra={"id": element.get("id")})
                 yield leads
+
         async for _ in _take(deps, account_id, pages, p):
             yield None
 
@@ -210,17 +247,26 @@ async def _retrying(call):  # type: ignore[no-untyped-def]
 
 
 async def _save(con: asyncpg.Connection, sync_id: UUID, checkpoint: datetime, state: str, p: Progress) -> None:
-    await connections_store.save_sync(con, sync_id, checkpoint=checkpoint, state=state, pages_read=p.pages_read,
-                                      leads_seen=p.leads_seen, leads_new=p.leads_new, leads_known=p.leads_known,
-                                      message=p.message)
+    await connections_store.save_sync(
+        con,
+        sync_id,
+        checkpoint=checkpoint,
+        state=state,
+        pages_read=p.pages_read,
+        leads_seen=p.leads_seen,
+        leads_new=p.leads_new,
+        leads_known=p.leads_known,
+        message=p.message,
+    )
 
 
 def _copy(p: Progress) -> Progress:
     return Progress(**vars(p))
 
 
-async def platform_count(deps: IngestDeps, source: asyncpg.Record, since: datetime | None,
-                         until: datetime | None) -> int:
+async def platform_count(
+    deps: IngestDeps, source: asyncpg.Record, since: datetime | None, until: datetime | None
+) -> int:
     """The platform's count of leads created in [since, until), or -1 when it cannot be asked.
 
     LinkedIn: `paging.total` of leadFormResponses for the window (one call, count=1).
@@ -234,16 +280,26 @@ async def platform_count(deps: IngestDeps, source: asyncpg.Record, since: dateti
     try:
         if source["platform"] == "LINKEDIN":
             page = await connectors.linkedin(deps).responses_page(
-                token, source["external_account_id"], start_ms=int(since.timestamp() * 1000) if since else 0,
-                end_ms=int((until or datetime.now(UTC)).timestamp() * 1000), count=1, fields="id")
+                token,
+                source["external_account_id"],
+                start_ms=int(since.timestamp() * 1000) if since else 0,
+                end_ms=int((until or datetime.now(UTC)).timestamp() * 1000),
+                count=1,
+                fields="id",
+            )
             return page.total
         if source["platform"] == "FACEBOOK":
             client = connectors.graph(deps)
             total = 0
             for form in await client.page_forms(token, source["external_account_id"]):
                 async for leads_page in client.form_leads(
-                        token, str(form["id"]), since=int(since.timestamp()) if since else None,
-                        until=int(until.timestamp()) if until else None, limit=PAGE_SIZE, fields="id"):
+                    token,
+                    str(form["id"]),
+                    since=int(since.timestamp()) if since else None,
+                    until=int(until.timestamp()) if until else None,
+                    limit=PAGE_SIZE,
+                    fields="id",
+                ):
                     total += len(leads_page.leads)
             return total
     except (connectors.GraphError, connectors.LinkedInError) as exc:

@@ -49,11 +49,13 @@ async def store(deps: IngestDeps, platform: str, rows: Sequence[Any], problems: 
     async with deps.pool.acquire() as con, con.transaction():
         ids = await connections_store.inbox_add(con, platform, rows)
         if problems:
-            await connections_store.inbox_add_unreadable(con, platform, raw.decode("utf-8", "replace"),
-                                                         "; ".join(problems))
+            await connections_store.inbox_add_unreadable(
+                con, platform, raw.decode("utf-8", "replace"), "; ".join(problems)
+            )
     if problems:
-        log.warning("webhook: unusable content stored",
-                    extra={"platform": platform, "reason": "; ".join(problems)[:500]})
+        log.warning(
+            "webhook: unusable content stored", extra={"platform": platform, "reason": "; ".join(problems)[:500]}
+        )
     return ids
 
 

@@ -25,18 +25,14 @@ def resolve_dsn(settings: Settings) -> str:
 async def init_connection(con: asyncpg.Connection) -> None:
     # json/jsonb columns come and go as Python values.
     for typename in ("json", "jsonb"):
-        await con.set_type_codec(
-            typename, encoder=_dumps, decoder=json.loads, schema="pg_catalog", format="text"
-        )
+        await con.set_type_codec(typename, encoder=_dumps, decoder=json.loads, schema="pg_catalog", format="text")
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-async def connect(
-    dsn: str, *, settings: Settings | None = None, connect_timeout: float = 10.0
-) -> asyncpg.Connection:
+async def connect(dsn: str, *, settings: Settings | None = None, connect_timeout: float = 10.0) -> asyncpg.Connection:
     try:
         con = await asyncpg.connect(dsn, timeout=connect_timeout)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:

@@ -19,55 +19,105 @@ DEMO_PAGE_TOKEN = "EAAB-demo-page-token"
 DEMO_LINKEDIN_ACCOUNT = "508876321"
 DEMO_LINKEDIN_TOKEN = "AQV-demo-member-token"
 
-_FACEBOOK_MAPPING = {"email": "email", "full_name": "full_name", "phone": "phone_number", "company": "company_name",
-                     "job_title": "job_title", "country": "country"}
-_LINKEDIN_MAPPING = {"email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone_number",
-                     "company": "company_name", "job_title": "job_title", "job_function": "job_function"}
+_FACEBOOK_MAPPING = {
+    "email": "email",
+    "full_name": "full_name",
+    "phone": "phone_number",
+    "company": "company_name",
+    "job_title": "job_title",
+    "country": "country",
+}
+_LINKEDIN_MAPPING = {
+    "email": "email",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "phone": "phone_number",
+    "company": "company_name",
+    "job_title": "job_title",
+    "job_function": "job_function",
+}
 
 
 def _control(settings: Settings, path: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
-        f"http://{settings.host}:{settings.sandbox_port}{path}", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
+        f"http://{settings.host}:{settings.sandbox_port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=10) as reply:
         return json.loads(reply.read())
 
 
-def _source(stub: ingest_pb2_grpc.IngestServiceStub, meta: Any, name: str, platform: int, external: str,
-            token: str, columns: dict[str, str]) -> ingest_pb2.Source:
+def _source(
+    stub: ingest_pb2_grpc.IngestServiceStub,
+    meta: Any,
+    name: str,
+    platform: int,
+    external: str,
+    token: str,
+    columns: dict[str, str],
+) -> ingest_pb2.Source:
     found = stub.ListSources(ingest_pb2.ListSourcesRequest(platform=platform, page_size=100), metadata=meta)
     source = next((s for s in found.sources if s.external_account_id == external), None)
     if source is None:
-        source = stub.CreateSource(ingest_pb2.CreateSourceRequest(
-            name=name, platform=platform, external_account_id=external), metadata=meta)
+        source = stub.CreateSource(
+            ingest_pb2.CreateSourceRequest(name=name, platform=platform, external_account_id=external), metadata=meta
+        )
         mappings = [common_pb2.FieldMapping(column=c, form_field=f) for c, f in columns.items()]
         mappings.append(common_pb2.FieldMapping(column="not_mapped_fields", unmapped_fields=True))
-        stub.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=source.source_id, mappings=mappings),
-                               metadata=meta)
-    return stub.ConnectSource(ingest_pb2.ConnectSourceRequest(source_id=source.source_id, access_token=token),
-                              metadata=meta)
+        stub.SetDefaultMapping(
+            ingest_pb2.SetMappingRequest(source_id=source.source_id, mappings=mappings), metadata=meta
+        )
+    return stub.ConnectSource(
+        ingest_pb2.ConnectSourceRequest(source_id=source.source_id, access_token=token), metadata=meta
+    )
 
 
 def demo_connectors(settings: Settings, api_key: str) -> None:
     if not settings.demo:
         return
     base = settings.public_base_url.rstrip("/")
-    page = _control(settings, "/graph/_control/pages", {"page_id": DEMO_PAGE_ID, "access_token": DEMO_PAGE_TOKEN,
-                                                        "name": "Demo Page", "forms": 1})
+    page = _control(
+        settings,
+        "/graph/_control/pages",
+        {"page_id": DEMO_PAGE_ID, "access_token": DEMO_PAGE_TOKEN, "name": "Demo Page", "forms": 1},
+    )
     _control(settings, "/graph/_control/webhook", {"url": f"{base}/webhooks/facebook"})
-    _control(settings, "/linkedin/_control/accounts", {"account_id": DEMO_LINKEDIN_ACCOUNT,
-                                                       "access_token": DEMO_LINKEDIN_TOKEN})
-    form = _control(settings, "/linkedin/_control/forms", {"account_id": DEMO_LINKEDIN_ACCOUNT,
-                                                           "name": "Demo whitepaper form"})
+    _control(
+        settings,
+        "/linkedin/_control/accounts",
+        {"account_id": DEMO_LINKEDIN_ACCOUNT, "access_token": DEMO_LINKEDIN_TOKEN},
+    )
+    form = _control(
+        settings, "/linkedin/_control/forms", {"account_id": DEMO_LINKEDIN_ACCOUNT, "name": "Demo whitepaper form"}
+    )
     _control(settings, "/linkedin/_control/webhook", {"url": f"{base}/webhooks/linkedin"})
     meta = bearer_metadata(api_key)
     with grpc.insecure_channel(f"{settings.host}:{settings.ingest_grpc_port}") as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
-        fb = _source(stub, meta, "Facebook: Demo Page", common_pb2.PLATFORM_FACEBOOK, DEMO_PAGE_ID, DEMO_PAGE_TOKEN,
-                     _FACEBOOK_MAPPING)
-        li = _source(stub, meta, "LinkedIn: Demo ad account", common_pb2.PLATFORM_LINKEDIN, DEMO_LINKEDIN_ACCOUNT,
-                     DEMO_LINKEDIN_TOKEN, _LINKEDIN_MAPPING)
+        fb = _source(
+            stub,
+            meta,
+            "Facebook: Demo Page",
+            common_pb2.PLATFORM_FACEBOOK,
+            DEMO_PAGE_ID,
+            DEMO_PAGE_TOKEN,
+            _FACEBOOK_MAPPING,
+        )
+        li = _source(
+            stub,
+            meta,
+            "LinkedIn: Demo ad account",
+            common_pb2.PLATFORM_LINKEDIN,
+            DEMO_LINKEDIN_ACCOUNT,
+            DEMO_LINKEDIN_TOKEN,
+            _LINKEDIN_MAPPING,
+        )
     _control(settings, "/graph/_control/demo", {"form_id": page["form_ids"][0], "every_seconds": 4})
     _control(settings, "/linkedin/_control/demo", {"form_id": str(form["id"]), "every_seconds": 6})
-    print(f"  connectors  sources {fb.source_id} (Facebook) and {li.source_id} (LinkedIn) connected to the "
-          "sandbox; demo leads arrive by webhook every few seconds", flush=True)
+    print(
+        f"  connectors  sources {fb.source_id} (Facebook) and {li.source_id} (LinkedIn) connected to the "
+        "sandbox; demo leads arrive by webhook every few seconds",
+        flush=True,
+    )

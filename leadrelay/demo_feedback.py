@@ -26,10 +26,16 @@ def demo_feedback(settings: Settings, api_key: str) -> None:
         metadata = bearer_metadata(api_key)
         current = stub.GetFeedbackConfig(feedback_pb2.GetFeedbackConfigRequest(), metadata=metadata, timeout=10)
         if not current.dataset_id:
-            stub.SetFeedbackConfig(feedback_pb2.FeedbackConfig(
-                dataset_id=DEMO_DATASET, access_token="sandbox-demo-token", lead_event_source="LeadRelay demo CRM",
-                mode=feedback_pb2.DISPATCH_MODE_IMMEDIATE,
-            ), metadata=metadata, timeout=10)
+            stub.SetFeedbackConfig(
+                feedback_pb2.FeedbackConfig(
+                    dataset_id=DEMO_DATASET,
+                    access_token="sandbox-demo-token",
+                    lead_event_source="LeadRelay demo CRM",
+                    mode=feedback_pb2.DISPATCH_MODE_IMMEDIATE,
+                ),
+                metadata=metadata,
+                timeout=10,
+            )
         mapping = stub.GetStageMapping(feedback_pb2.GetStageMappingRequest(), metadata=metadata, timeout=10)
         if not mapping.stages:
             stub.SetStageMapping(feedback_pb2.SetStageMappingRequest(stages=DEMO_STAGES), metadata=metadata, timeout=10)

@@ -30,17 +30,28 @@ async def _prepare(settings: Settings) -> int:
                 WHERE s.account_id = $1
                   AND NOT EXISTS (SELECT 1 FROM destinations d WHERE d.source_id = s.source_id AND d.name = $2)
                 """,
-                account_id, DEMO_DESTINATION,
+                account_id,
+                DEMO_DESTINATION,
             )
             for row in sources:
                 columns = await post_out_store.mapped_columns(con, row["source_id"]) or {"email"}
-                body = (BodyField("lead_id", lead_column="lead_id"), BodyField("source_id", lead_column="source_id"),
-                        *(BodyField(c, lead_column=c) for c in sorted(columns)),
-                        BodyField("lead_source", constant_kind="string", constant="LeadRelay"))
+                body = (
+                    BodyField("lead_id", lead_column="lead_id"),
+                    BodyField("source_id", lead_column="source_id"),
+                    *(BodyField(c, lead_column=c) for c in sorted(columns)),
+                    BodyField("lead_source", constant_kind="string", constant="LeadRelay"),
+                )
                 spec = DestinationSpec(
-                    name=DEMO_DESTINATION, url=url, body=body, headers={"Authorization": "Bearer demo-crm-token"},
-                    success=Success(result_json_path="$.status", accepted_values=("accepted",),
-                                    reason_json_path="$.reason", record_id_json_path="$.id"),
+                    name=DEMO_DESTINATION,
+                    url=url,
+                    body=body,
+                    headers={"Authorization": "Bearer demo-crm-token"},
+                    success=Success(
+                        result_json_path="$.status",
+                        accepted_values=("accepted",),
+                        reason_json_path="$.reason",
+                        record_id_json_path="$.id",
+                    ),
                 )
                 sealed = SecretBox(settings.secret_key).encrypt(json.dumps(dict(spec.headers)))
                 await post_out_store.insert_destination(con, account_id, row["source_id"], spec, sealed)
@@ -52,5 +63,8 @@ async def _prepare(settings: Settings) -> int:
 
 def demo_post_out(settings: Settings, api_key: str) -> None:
     added = asyncio.run(_prepare(settings))
-    print(f"  post-out    {added} demo source(s) now deliver to the sandbox CRM; see what it received at "
-          f"http://{settings.host}:{settings.sandbox_port}/crm/_control/demo", flush=True)
+    print(
+        f"  post-out    {added} demo source(s) now deliver to the sandbox CRM; see what it received at "
+        f"http://{settings.host}:{settings.sandbox_port}/crm/_control/demo",
+        flush=True,
+    )

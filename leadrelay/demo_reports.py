@@ -27,11 +27,16 @@ async def _prepare(settings: Settings) -> str:
             await users.create_user(con, account_id, DEMO_EMAIL, password, users.ADMIN)
             exists = await con.fetchval(
                 "SELECT schedule_id FROM report_schedules WHERE account_id = $1 AND name = $2",
-                account_id, DEMO_SCHEDULE,
+                account_id,
+                DEMO_SCHEDULE,
             )
             if exists is None:
                 spec = schedules.ScheduleSpec(
-                    DEMO_SCHEDULE, "SOURCE", {"days": 7}, "CSV", cadence.cadence("DAILY", "UTC", at="08:00"),
+                    DEMO_SCHEDULE,
+                    "SOURCE",
+                    {"days": 7},
+                    "CSV",
+                    cadence.cadence("DAILY", "UTC", at="08:00"),
                     ("manager@example.com",),
                 )
                 sid = await schedules.create(con, account_id, spec, datetime.now(UTC))
@@ -45,6 +50,9 @@ async def _prepare(settings: Settings) -> str:
 
 def demo_reports(settings: Settings, api_key: str) -> None:
     password = asyncio.run(_prepare(settings))
-    print(f"  reports     http://{settings.host}:{settings.reports_port}  sign in as {DEMO_EMAIL} / {password}\n"
-          f"              (scheduled exports land in the sandbox SMTP server: "
-          f"http://{settings.host}:{settings.sandbox_port}/smtp/_control/messages)", flush=True)
+    print(
+        f"  reports     http://{settings.host}:{settings.reports_port}  sign in as {DEMO_EMAIL} / {password}\n"
+        f"              (scheduled exports land in the sandbox SMTP server: "
+        f"http://{settings.host}:{settings.sandbox_port}/smtp/_control/messages)",
+        flush=True,
+    )

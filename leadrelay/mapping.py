@@ -160,9 +160,7 @@ def apply(answers: Sequence[Answer], rows: Sequence[MappingRow]) -> dict[str, st
             catch_all = row.column
             out[row.column] = ""
     if catch_all is not None:
-        out[catch_all] = "\n".join(
-            f"{a.name}: {join_values(a.values)}" for i, a in enumerate(answers) if i not in used
-        )
+        out[catch_all] = "\n".join(f"{a.name}: {join_values(a.values)}" for i, a in enumerate(answers) if i not in used)
     return out
 
 

@@ -176,7 +176,4 @@ class Settings:
     @classmethod
     def documented(cls) -> list[tuple[str, str, bool]]:
         """(variable, default, secret) for every setting, for the README and `leadrelay settings`."""
-        return [
-            (f.metadata["env"], str(f.default), bool(f.metadata.get("secret")))
-            for f in fields(cls)
-        ]
+        return [(f.metadata["env"], str(f.default), bool(f.metadata.get("secret"))) for f in fields(cls)]

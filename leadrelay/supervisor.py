@@ -61,20 +61,53 @@ def children(settings: Settings) -> list[Child]:
     py = sys.executable
     host = settings.host
     return [
-        Child("sandbox", [py, "-m", "sandbox"], _http_healthy(f"http://{host}:{settings.sandbox_port}/healthz"),
-              f"http://{host}:{settings.sandbox_port}"),
-        Child("validation", [py, "-m", "validation_service"],
-              _grpc_healthy(f"{host}:{settings.validation_grpc_port}"), f"grpc://{host}:{settings.validation_grpc_port}"),
-        Child("ingest", [py, "-m", "ingest_service"], lambda: _grpc_healthy(f"{host}:{settings.ingest_grpc_port}")()
-              and _http_healthy(f"http://{host}:{settings.ingest_http_port}/healthz")(),
-              f"grpc://{host}:{settings.ingest_grpc_port}  http://{host}:{settings.ingest_http_port}"),
-        Child("feedback", [py, "-m", "feedback_service"],
-              _grpc_healthy(f"{host}:{settings.feedback_grpc_port}"), f"grpc://{host}:{settings.feedback_grpc_port}"),
-        Child("reports", [py, "-m", "streamlit", "run", "reports_app/app.py",
-                          "--server.port", str(settings.reports_port), "--server.address", host,
-                          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-              _http_healthy(f"http://{host}:{settings.reports_port}/_stcore/health"),
-              f"http://{host}:{settings.reports_port}"),
+        Child(
+            "sandbox",
+            [py, "-m", "sandbox"],
+            _http_healthy(f"http://{host}:{settings.sandbox_port}/healthz"),
+            f"http://{host}:{settings.sandbox_port}",
+        ),
+        Child(
+            "validation",
+            [py, "-m", "validation_service"],
+            _grpc_healthy(f"{host}:{settings.validation_grpc_port}"),
+            f"grpc://{host}:{settings.validation_grpc_port}",
+        ),
+        Child(
+            "ingest",
+            [py, "-m", "ingest_service"],
+            lambda: (
+                _grpc_healthy(f"{host}:{settings.ingest_grpc_port}")()
+                and _http_healthy(f"http://{host}:{settings.ingest_http_port}/healthz")()
+            ),
+            f"grpc://{host}:{settings.ingest_grpc_port}  http://{host}:{settings.ingest_http_port}",
+        ),
+        Child(
+            "feedback",
+            [py, "-m", "feedback_service"],
+            _grpc_healthy(f"{host}:{settings.feedback_grpc_port}"),
+            f"grpc://{host}:{settings.feedback_grpc_port}",
+        ),
+        Child(
+            "reports",
+            [
+                py,
+                "-m",
+                "streamlit",
+                "run",
+                "reports_app/app.py",
+                "--server.port",
+                str(settings.reports_port),
+                "--server.address",
+                host,
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            _http_healthy(f"http://{host}:{settings.reports_port}/_stcore/health"),
+            f"http://{host}:{settings.reports_port}",
+        ),
         Child("scheduler", [py, "-m", "reports_app.scheduler"], lambda: True, "(no port)"),
     ]
 
@@ -84,8 +117,13 @@ def _demo_hooks() -> list[Callable[[Settings, str], Any]]:
     from leadrelay import demo_connectors, demo_criteria, demo_feedback, demo_post_out, demo_reports
 
     # demo_post_out stays last: it gives every demo source the hooks before it created a destination.
-    return [demo_connectors.demo_connectors, demo_criteria.demo_criteria, demo_reports.demo_reports,
-            demo_feedback.demo_feedback, demo_post_out.demo_post_out]
+    return [
+        demo_connectors.demo_connectors,
+        demo_criteria.demo_criteria,
+        demo_reports.demo_reports,
+        demo_feedback.demo_feedback,
+        demo_post_out.demo_post_out,
+    ]
 
 
 async def _prepare(settings: Settings, dsn: str) -> str:
@@ -115,12 +153,18 @@ def up(settings: Settings) -> int:
     dsn = resolve_dsn(settings)
     print(f"  database   {redact_dsn(dsn)}", flush=True)
     api_key = asyncio.run(_prepare(settings, dsn))
-    child_env = {**env, **settings.as_env(), "DATABASE_URL": dsn,
-                 "GRAPH_API_BASE_URL": env.get("GRAPH_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
-                 "LINKEDIN_API_BASE_URL": env.get("LINKEDIN_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"),
-                 "CAPI_BASE_URL": env.get("CAPI_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
-                 "POSTOUT_ALLOW_PRIVATE_URLS": env.get("POSTOUT_ALLOW_PRIVATE_URLS", "true"),
-                 "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    child_env = {
+        **env,
+        **settings.as_env(),
+        "DATABASE_URL": dsn,
+        "GRAPH_API_BASE_URL": env.get("GRAPH_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
+        "LINKEDIN_API_BASE_URL": env.get(
+            "LINKEDIN_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"
+        ),
+        "CAPI_BASE_URL": env.get("CAPI_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
+        "POSTOUT_ALLOW_PRIVATE_URLS": env.get("POSTOUT_ALLOW_PRIVATE_URLS", "true"),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
     settings = Settings.from_env(child_env)
     procs = children(settings)
     stopping = False
@@ -141,14 +185,20 @@ def up(settings: Settings) -> int:
                 try:
                     hook(settings, api_key)
                 except Exception as exc:  # the demo is a convenience: report it, keep the system up
-                    print(f"leadrelay: demo set-up {hook.__name__} failed: {type(exc).__name__}: {exc}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"leadrelay: demo set-up {hook.__name__} failed: {type(exc).__name__}: {exc}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         took = time.monotonic() - started
         print(f"\nLeadRelay is up ({took:.1f} s). Endpoints:", flush=True)
         for child in procs:
             print(f"  {child.name:<11}{child.endpoint}", flush=True)
-        print(f"\n  demo API key  {api_key}\n  (grpcurl -H 'authorization: Bearer {api_key}' "
-              f"-plaintext {settings.host}:{settings.ingest_grpc_port} list)\n\nCtrl-C stops everything.", flush=True)
+        print(
+            f"\n  demo API key  {api_key}\n  (grpcurl -H 'authorization: Bearer {api_key}' "
+            f"-plaintext {settings.host}:{settings.ingest_grpc_port} list)\n\nCtrl-C stops everything.",
+            flush=True,
+        )
         print("all processes healthy", flush=True)
         while not stopping:
             dead = [c for c in procs if c.process and c.process.poll() is not None]
@@ -169,15 +219,20 @@ def _wait_healthy(procs: list[Child], stopping: Callable[[], bool]) -> bool:
         for child in list(waiting):
             assert child.process is not None
             if child.process.poll() is not None:
-                print(f"leadrelay: {child.name} exited with code {child.process.returncode} while starting "
-                      f"(see its message above)", file=sys.stderr)
+                print(
+                    f"leadrelay: {child.name} exited with code {child.process.returncode} while starting "
+                    f"(see its message above)",
+                    file=sys.stderr,
+                )
                 return False
             if child.ready():
                 print(f"  {child.name:<11}healthy", flush=True)
                 waiting.remove(child)
         if time.monotonic() > deadline:
-            print(f"leadrelay: not healthy after {HEALTH_TIMEOUT_SECONDS:.0f} s: "
-                  f"{', '.join(c.name for c in waiting)}", file=sys.stderr)
+            print(
+                f"leadrelay: not healthy after {HEALTH_TIMEOUT_SECONDS:.0f} s: {', '.join(c.name for c in waiting)}",
+                file=sys.stderr,
+            )
             return False
         time.sleep(0.2)
     return not waiting

@@ -57,7 +57,10 @@ async def create_user(con: asyncpg.Connection, account_id: UUID, email: str, pas
            ON CONFLICT (lower(email)) DO UPDATE
                SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, disabled_at = NULL
            RETURNING user_id""",
-        account_id, email, _hasher.hash(password), role,
+        account_id,
+        email,
+        _hasher.hash(password),
+        role,
     )
 
 
@@ -75,12 +78,14 @@ async def authenticate(con: asyncpg.Connection, email: str, password: str) -> Us
     if row is None:
         return None
     if _hasher.check_needs_rehash(row["password_hash"]):
-        await con.execute("UPDATE report_users SET password_hash = $2 WHERE user_id = $1",
-                          row["user_id"], _hasher.hash(password))
+        await con.execute(
+            "UPDATE report_users SET password_hash = $2 WHERE user_id = $1", row["user_id"], _hasher.hash(password)
+        )
     return User(row["user_id"], row["account_id"], row["account_name"], row["email"], row["role"])
 
 
 # ---- the `leadrelay users` command -------------------------------------------------------------
+
 
 def add_commands(sub: Any) -> None:
     users = sub.add_parser("users", help="people who sign in to the reports app").add_subparsers(

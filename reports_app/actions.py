@@ -20,8 +20,9 @@ def picklist_rule(rules: Sequence[validation_pb2.Rule], column: str) -> validati
     return None
 
 
-def with_mapping(rules: Sequence[validation_pb2.Rule], column: str, value: str, target: str
-                 ) -> list[validation_pb2.Rule]:
+def with_mapping(
+    rules: Sequence[validation_pb2.Rule], column: str, value: str, target: str
+) -> list[validation_pb2.Rule]:
     """The rules with `value` mapped to the allowed `target` in `column`'s picklist."""
     out = [validation_pb2.Rule.FromString(r.SerializeToString()) for r in rules]
     rule = picklist_rule(out, column)
@@ -37,14 +38,16 @@ async def allowed_values(settings: Settings, account_id: UUID, source_id: UUID, 
     async with clients.channel(settings.validation_target) as ch:
         current = await validation_pb2_grpc.ValidationServiceStub(ch).GetAcceptanceCriteria(
             validation_pb2.GetAcceptanceCriteriaRequest(source_id=str(source_id)),
-            metadata=clients.as_account(settings.internal_token, account_id), timeout=10,
+            metadata=clients.as_account(settings.internal_token, account_id),
+            timeout=10,
         )
     rule = picklist_rule(current.rules, column)
     return list(rule.picklist.allowed) if rule else []
 
 
-async def add_to_mapper(settings: Settings, account_id: UUID, source_id: UUID, column: str, value: str,
-                        target: str) -> int:
+async def add_to_mapper(
+    settings: Settings, account_id: UUID, source_id: UUID, column: str, value: str, target: str
+) -> int:
     """Adds value → target to the column's picklist mapper; returns the new criteria version."""
     meta = clients.as_account(settings.internal_token, account_id)
     async with clients.channel(settings.validation_target) as ch:
@@ -56,16 +59,21 @@ async def add_to_mapper(settings: Settings, account_id: UUID, source_id: UUID, c
             validation_pb2.SetAcceptanceCriteriaRequest(
                 source_id=str(source_id), rules=with_mapping(current.rules, column, value, target)
             ),
-            metadata=meta, timeout=10,
+            metadata=meta,
+            timeout=10,
         )
     return saved.version
 
 
-async def retry_post_outs(settings: Settings, account_id: UUID, *, lead_ids: Sequence[UUID] = (),
-                          source_id: UUID | None = None) -> int:
+async def retry_post_outs(
+    settings: Settings, account_id: UUID, *, lead_ids: Sequence[UUID] = (), source_id: UUID | None = None
+) -> int:
     """Requeues the given leads' failed deliveries, or every failed one of `source_id`."""
-    request = (validation_pb2.RetryPostOutsRequest(all_failed=True, source_id=str(source_id)) if source_id
-               else validation_pb2.RetryPostOutsRequest(lead_ids=[str(i) for i in lead_ids]))
+    request = (
+        validation_pb2.RetryPostOutsRequest(all_failed=True, source_id=str(source_id))
+        if source_id
+        else validation_pb2.RetryPostOutsRequest(lead_ids=[str(i) for i in lead_ids])
+    )
     async with clients.channel(settings.validation_target) as ch:
         reply = await validation_pb2_grpc.PostOutServiceStub(ch).RetryPostOuts(
             request, metadata=clients.as_account(settings.internal_token, account_id), timeout=30

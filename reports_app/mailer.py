@@ -27,8 +27,7 @@ class ReportFile:
     summary: str  # one line: what the file holds
 
 
-def report_message(sender: str, recipients: Sequence[str], subject: str, body: str, file: ReportFile
-                   ) -> EmailMessage:
+def report_message(sender: str, recipients: Sequence[str], subject: str, body: str, file: ReportFile) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)

@@ -53,7 +53,8 @@ async def forms(con: asyncpg.Connection, account_id: UUID, source_id: UUID | Non
     rows = await con.fetch(
         """SELECT form_id, source_id, name, platform_form_id FROM forms
            WHERE account_id = $1 AND ($2::uuid IS NULL OR source_id = $2) ORDER BY lower(name), form_id""",
-        account_id, source_id,
+        account_id,
+        source_id,
     )
     return [dict(r) for r in rows]
 
@@ -61,9 +62,13 @@ async def forms(con: asyncpg.Connection, account_id: UUID, source_id: UUID | Non
 async def daily_counts(con: asyncpg.Connection, account_id: UUID, since: date, until: date) -> list[dict[str, Any]]:
     """day, status, post_out_status, n — the Overview's windows and trend."""
     rows = await con.fetch(
-        _COUNTS + """SELECT day, status, post_out_status, sum(n)::bigint AS n FROM c
+        _COUNTS
+        + """SELECT day, status, post_out_status, sum(n)::bigint AS n FROM c
                      GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1""",
-        account_id, since, until, None,
+        account_id,
+        since,
+        until,
+        None,
     )
     return [dict(r) for r in rows]
 
@@ -71,9 +76,13 @@ async def daily_counts(con: asyncpg.Connection, account_id: UUID, since: date, u
 async def source_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
     """source_id, status, disposition_code, post_out_status, n — the Source Report."""
     rows = await con.fetch(
-        _COUNTS + """SELECT source_id, status, disposition_code, post_out_status, sum(n)::bigint AS n FROM c
+        _COUNTS
+        + """SELECT source_id, status, disposition_code, post_out_status, sum(n)::bigint AS n FROM c
                      GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0""",
-        account_id, f.since, f.until, f.source_id,
+        account_id,
+        f.since,
+        f.until,
+        f.source_id,
     )
     return [dict(r) for r in rows]
 
@@ -81,21 +90,34 @@ async def source_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilt
 async def rejection_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
     """day, source_id, disposition_code, n of REJECTED leads — the rejection breakdown."""
     rows = await con.fetch(
-        _COUNTS + """SELECT day, source_id, disposition_code, sum(n)::bigint AS n FROM c
+        _COUNTS
+        + """SELECT day, source_id, disposition_code, sum(n)::bigint AS n FROM c
                      WHERE status = 'REJECTED' AND ($5 = '' OR disposition_code = $5)
                      GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1""",
-        account_id, f.since, f.until, f.source_id, f.disposition_code,
+        account_id,
+        f.since,
+        f.until,
+        f.source_id,
+        f.disposition_code,
     )
     return [dict(r) for r in rows]
 
 
 async def matching_count(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> int:
     """How many leads the filter matches (the form filter aside: counts are per source)."""
-    return int(await con.fetchval(
-        _COUNTS + """SELECT coalesce(sum(n), 0) FROM c
+    return int(
+        await con.fetchval(
+            _COUNTS
+            + """SELECT coalesce(sum(n), 0) FROM c
                      WHERE ($5 = '' OR status = $5) AND ($6 = '' OR disposition_code = $6)""",
-        account_id, f.since, f.until, f.source_id, f.status, f.disposition_code,
-    ))
+            account_id,
+            f.since,
+            f.until,
+            f.source_id,
+            f.status,
+            f.disposition_code,
+        )
+    )
 
 
 async def rejection_reasons(
@@ -113,7 +135,12 @@ async def rejection_reasons(
            SELECT source_id, disposition_code, custom_reason, sum(n)::bigint AS n FROM r
            WHERE ($5 = '' OR disposition_code = $5)
            GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 4 DESC, 3 LIMIT $6""",
-        account_id, f.since, f.until, f.source_id, f.disposition_code, limit,
+        account_id,
+        f.since,
+        f.until,
+        f.source_id,
+        f.disposition_code,
+        limit,
     )
     return [dict(r) for r in rows]
 
@@ -127,7 +154,10 @@ async def platform_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFi
            FROM platform_counts
            WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
            GROUP BY 1""",
-        account_id, f.since, f.until, f.source_id,
+        account_id,
+        f.since,
+        f.until,
+        f.source_id,
     )
     return {r["source_id"]: (r["platform"], r["ours"]) for r in rows}
 
@@ -142,7 +172,8 @@ async def count_mismatches(con: asyncpg.Connection, account_id: UUID, since: dat
              AND p.checked_at >= (p.day + 1)::timestamp AT TIME ZONE 'UTC'
              AND p.platform_reported <> p.leadrelay_count
            ORDER BY p.day DESC, lower(s.name)""",
-        account_id, since,
+        account_id,
+        since,
     )
     return [dict(r) for r in rows]
 
@@ -159,8 +190,11 @@ def _lead_args(account_id: UUID, f: ReportFilter) -> list[Any]:
 
 
 async def leads_page(
-    con: asyncpg.Connection, account_id: UUID, f: ReportFilter,
-    after: tuple[datetime, UUID] | None = None, page_size: int = 50,
+    con: asyncpg.Connection,
+    account_id: UUID,
+    f: ReportFilter,
+    after: tuple[datetime, UUID] | None = None,
+    page_size: int = 50,
 ) -> list[dict[str, Any]]:
     """One page, newest first; `after` is the last row's (received_at, lead_id) of the page before
     (keyset paging: page 10,000 costs what page 1 costs)."""
@@ -170,7 +204,10 @@ async def leads_page(
             FROM leads WHERE {_LEAD_FILTER}
               AND ($8::timestamptz IS NULL OR (received_at, lead_id) < ($8, $9::uuid))
             ORDER BY received_at DESC, lead_id DESC LIMIT $10""",
-        *_lead_args(account_id, f), after[0] if after else None, after[1] if after else None, page_size,
+        *_lead_args(account_id, f),
+        after[0] if after else None,
+        after[1] if after else None,
+        page_size,
     )
     return [dict(r) for r in rows]
 
@@ -187,7 +224,8 @@ async def export_leads(con: asyncpg.Connection, account_id: UUID, f: ReportFilte
               AND ($4::uuid IS NULL OR l.source_id = $4) AND ($5::uuid IS NULL OR l.form_id = $5)
               AND ($6 = '' OR l.status = $6) AND ($7 = '' OR l.disposition_code = $7)
             ORDER BY l.received_at, l.lead_id""",
-        *_lead_args(account_id, f), prefetch=batch,
+        *_lead_args(account_id, f),
+        prefetch=batch,
     )
     async for row in cursor:
         yield dict(row)
@@ -198,27 +236,37 @@ async def lead_detail(con: asyncpg.Connection, account_id: UUID, lead_id: UUID) 
         """SELECT l.*, s.name AS source_name, s.platform, f.name AS form_name
            FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f USING (form_id)
            WHERE l.lead_id = $1 AND l.account_id = $2""",
-        lead_id, account_id,
+        lead_id,
+        account_id,
     )
     if row is None:
         return None
     lead = dict(row)
-    lead["events"] = [dict(r) for r in await con.fetch(
-        "SELECT type, at, detail FROM lead_events WHERE lead_id = $1 AND account_id = $2 ORDER BY event_id",
-        lead_id, account_id,
-    )]
+    lead["events"] = [
+        dict(r)
+        for r in await con.fetch(
+            "SELECT type, at, detail FROM lead_events WHERE lead_id = $1 AND account_id = $2 ORDER BY event_id",
+            lead_id,
+            account_id,
+        )
+    ]
     lead["post_outs"] = []
     if await table_exists(con, "post_outs"):
-        lead["post_outs"] = [dict(r) for r in await con.fetch(
-            """SELECT d.name AS destination, p.status, p.attempts, p.last_status_code, p.last_error, p.posted_at
+        lead["post_outs"] = [
+            dict(r)
+            for r in await con.fetch(
+                """SELECT d.name AS destination, p.status, p.attempts, p.last_status_code, p.last_error, p.posted_at
                FROM post_outs p JOIN destinations d USING (destination_id)
                WHERE p.lead_id = $1 AND p.account_id = $2 ORDER BY d.name""",
-            lead_id, account_id,
-        )]
+                lead_id,
+                account_id,
+            )
+        ]
     return lead
 
 
 # ---- post-outs -----------------------------------------------------------------------------------
+
 
 async def destination_status(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
@@ -244,7 +292,8 @@ async def recent_attempts(con: asyncpg.Connection, account_id: UUID, limit: int 
                   a.response_excerpt
            FROM post_out_attempts a JOIN destinations d USING (destination_id)
            WHERE a.account_id = $1 ORDER BY a.attempt_id DESC LIMIT $2""",
-        account_id, limit,
+        account_id,
+        limit,
     )
     return [dict(r) for r in rows]
 
@@ -255,36 +304,51 @@ async def failed_post_outs(con: asyncpg.Connection, account_id: UUID, limit: int
                   p.updated_at
            FROM post_outs p JOIN destinations d USING (destination_id)
            WHERE p.account_id = $1 AND p.status = 'FAILED' ORDER BY p.updated_at DESC LIMIT $2""",
-        account_id, limit,
+        account_id,
+        limit,
     )
     return [dict(r) for r in rows]
 
 
 # ---- alerts --------------------------------------------------------------------------------------
 
+
 async def alerts(con: asyncpg.Connection, account_id: UUID) -> list[str]:
     """What a manager should fix: sources needing reconnect, paused destinations, counts that disagree
     with the platform's for a recent complete day, lifecycle stages without a Meta stage."""
-    out = [f"Source “{r['name']}” needs to be reconnected ({r['platform'].title()})."
-           for r in await con.fetch(
-               """SELECT name, platform FROM sources WHERE account_id = $1 AND state = 'NEEDS_RECONNECT'
-                  ORDER BY lower(name)""", account_id)]
+    out = [
+        f"Source “{r['name']}” needs to be reconnected ({r['platform'].title()})."
+        for r in await con.fetch(
+            """SELECT name, platform FROM sources WHERE account_id = $1 AND state = 'NEEDS_RECONNECT'
+                  ORDER BY lower(name)""",
+            account_id,
+        )
+    ]
     if await table_exists(con, "destinations"):
-        out += [f"Destination “{r['name']}” is paused after repeated failures "
-                f"(until {r['paused_until']:%Y-%m-%d %H:%M} UTC)."
-                for r in await con.fetch(
-                    """SELECT name, paused_until FROM destinations
-                       WHERE account_id = $1 AND paused_until > now() ORDER BY lower(name)""", account_id)]
-    out += [f"Source “{r['name']}” ({r['platform'].title()}): the platform reports {r['platform_reported']:,} "
-            f"leads created on {r['day']:%Y-%m-%d}, LeadRelay has {r['leadrelay_count']:,}."
-            for r in await count_mismatches(con, account_id, _today() - timedelta(days=MISMATCH_DAYS))]
+        out += [
+            f"Destination “{r['name']}” is paused after repeated failures "
+            f"(until {r['paused_until']:%Y-%m-%d %H:%M} UTC)."
+            for r in await con.fetch(
+                """SELECT name, paused_until FROM destinations
+                       WHERE account_id = $1 AND paused_until > now() ORDER BY lower(name)""",
+                account_id,
+            )
+        ]
+    out += [
+        f"Source “{r['name']}” ({r['platform'].title()}): the platform reports {r['platform_reported']:,} "
+        f"leads created on {r['day']:%Y-%m-%d}, LeadRelay has {r['leadrelay_count']:,}."
+        for r in await count_mismatches(con, account_id, _today() - timedelta(days=MISMATCH_DAYS))
+    ]
     if await table_exists(con, "feedback_events"):
-        out += [f"CRM stage “{r['crm_stage']}” has no Meta stage mapped ({r['events']} events)."
-                for r in await unmapped_stages(con, account_id)]
+        out += [
+            f"CRM stage “{r['crm_stage']}” has no Meta stage mapped ({r['events']} events)."
+            for r in await unmapped_stages(con, account_id)
+        ]
     return out
 
 
 # ---- lifecycle -----------------------------------------------------------------------------------
+
 
 async def stage_funnel(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
     """meta_stage, leads (distinct leads that reached it), events."""
@@ -310,7 +374,8 @@ async def problem_events(con: asyncpg.Connection, account_id: UUID, limit: int =
         """SELECT changed_at, lead_id, crm_stage, meta_stage, status, reason, attempts FROM feedback_events
            WHERE account_id = $1 AND status IN ('FAILED', 'EXPIRED', 'NOT_SENDABLE')
            ORDER BY changed_at DESC LIMIT $2""",
-        account_id, limit,
+        account_id,
+        limit,
     )
     return [dict(r) for r in rows]
 

@@ -27,7 +27,8 @@ async def export_columns(con: asyncpg.Connection, account_id: UUID, source_id: U
     rows = await con.fetch(
         """SELECT default_mapping FROM sources WHERE account_id = $1 AND ($2::uuid IS NULL OR source_id = $2)
            ORDER BY lower(name), source_id""",
-        account_id, source_id,
+        account_id,
+        source_id,
     )
     columns: dict[str, None] = {}
     for r in rows:
@@ -36,8 +37,9 @@ async def export_columns(con: asyncpg.Connection, account_id: UUID, source_id: U
     return list(columns)
 
 
-async def leads_file(con: asyncpg.Connection, account_id: UUID, f: ReportFilter, fmt: str,
-                     now: datetime | None = None) -> ReportFile:
+async def leads_file(
+    con: asyncpg.Connection, account_id: UUID, f: ReportFilter, fmt: str, now: datetime | None = None
+) -> ReportFile:
     """Streams the leads through the lead_export encoders (the caller holds a transaction, which the
     server-side cursor needs)."""
     columns = await export_columns(con, account_id, f.source_id)
@@ -63,33 +65,40 @@ async def leads_file(con: asyncpg.Connection, account_id: UUID, f: ReportFilter,
             count += 1
         data = b"".join(xlsx.chunks())
     return ReportFile(
-        lead_export.file_name("leads", fmt == "XLSX", now), fmt, data, count,
+        lead_export.file_name("leads", fmt == "XLSX", now),
+        fmt,
+        data,
+        count,
         f"{count} leads, {f.describe()}",
     )
 
 
-async def table(con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter
-                ) -> tuple[list[str], list[list[Any]]]:
+async def table(
+    con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter
+) -> tuple[list[str], list[list[Any]]]:
     """The Source or Rejections table as the page shows it."""
     srcs = await queries.sources(con, account_id)
     if f.source_id:
         srcs = [s for s in srcs if s["source_id"] == f.source_id]
     names = {s["source_id"]: s["name"] for s in srcs}
     if report == "SOURCE":
-        return shaping.source_report(await queries.source_counts(con, account_id, f), srcs,
-                                     await queries.platform_counts(con, account_id, f))
+        return shaping.source_report(
+            await queries.source_counts(con, account_id, f), srcs, await queries.platform_counts(con, account_id, f)
+        )
     if report == "REJECTIONS":
         rows = await queries.rejection_counts(con, account_id, f)
         return list(shaping.REJECTION_HEADER), shaping.rejection_table(rows, names)
     raise ValueError(f"report {report!r} is not SOURCE or REJECTIONS")
 
 
-async def report_file(con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter, fmt: str,
-                      now: datetime | None = None) -> ReportFile:
+async def report_file(
+    con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter, fmt: str, now: datetime | None = None
+) -> ReportFile:
     if report == "LEADS":
         return await leads_file(con, account_id, f, fmt, now)
     header, rows = await table(con, account_id, report, f)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     name = f"{STEMS[report]}-{stamp}.{fmt.lower()}"
-    return ReportFile(name, fmt, tables.render(header, rows, fmt, TITLES[report]), len(rows),
-                      f"{len(rows)} rows, {f.describe()}")
+    return ReportFile(
+        name, fmt, tables.render(header, rows, fmt, TITLES[report]), len(rows), f"{len(rows)} rows, {f.describe()}"
+    )

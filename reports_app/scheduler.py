@@ -69,19 +69,26 @@ class Scheduler:
             try:
                 file = await self._render(run, now)
                 msg = mailer.report_message(
-                    self.settings.smtp_from, recipients,
-                    f"{render.TITLES[run['report']]}: {run['name']}", _body(run, file, now), file,
+                    self.settings.smtp_from,
+                    recipients,
+                    f"{render.TITLES[run['report']]}: {run['name']}",
+                    _body(run, file, now),
+                    file,
                 )
                 reply = await mailer.send(self.settings, msg)
             except (mailer.SendFailed, ValueError) as exc:
                 retry_in = timedelta(seconds=self.retry_base_seconds * 2 ** run["attempts"])
                 status = await schedules.record_failed(con, run["run_id"], recipients, str(exc), retry_in, now)
-                log.warning("report delivery failed", extra={"schedule_id": str(run["schedule_id"]),
-                                                               "run_status": status, "reason": str(exc)})
+                log.warning(
+                    "report delivery failed",
+                    extra={"schedule_id": str(run["schedule_id"]), "run_status": status, "reason": str(exc)},
+                )
             else:
                 await schedules.record_sent(con, run["run_id"], recipients, file.filename, file.rows, reply)
-                log.info("report sent", extra={"schedule_id": str(run["schedule_id"]), "rows": file.rows,
-                                               "recipients": len(recipients)})
+                log.info(
+                    "report sent",
+                    extra={"schedule_id": str(run["schedule_id"]), "rows": file.rows, "recipients": len(recipients)},
+                )
             return True
 
     async def _render(self, run: dict, now: datetime) -> mailer.ReportFile:

@@ -63,40 +63,60 @@ async def create(con: asyncpg.Connection, account_id: UUID, spec: ScheduleSpec, 
         """INSERT INTO report_schedules (account_id, name, report, filters, format, cadence, cron, timezone,
                                          recipients, next_run_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING schedule_id""",
-        account_id, spec.name.strip(), spec.report, spec.filters, spec.format, spec.cadence.kind,
-        spec.cadence.cron, spec.cadence.timezone, list(spec.recipients), next_run(spec.cadence, now),
+        account_id,
+        spec.name.strip(),
+        spec.report,
+        spec.filters,
+        spec.format,
+        spec.cadence.kind,
+        spec.cadence.cron,
+        spec.cadence.timezone,
+        list(spec.recipients),
+        next_run(spec.cadence, now),
     )
 
 
-async def update(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, spec: ScheduleSpec,
-                 now: datetime) -> None:
+async def update(
+    con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, spec: ScheduleSpec, now: datetime
+) -> None:
     await _owned(con, account_id, schedule_id)
     await con.execute(
         """UPDATE report_schedules SET name = $3, report = $4, filters = $5, format = $6, cadence = $7,
                   cron = $8, timezone = $9, recipients = $10, next_run_at = $11, updated_at = now()
            WHERE schedule_id = $1 AND account_id = $2""",
-        schedule_id, account_id, spec.name.strip(), spec.report, spec.filters, spec.format, spec.cadence.kind,
-        spec.cadence.cron, spec.cadence.timezone, list(spec.recipients), next_run(spec.cadence, now),
+        schedule_id,
+        account_id,
+        spec.name.strip(),
+        spec.report,
+        spec.filters,
+        spec.format,
+        spec.cadence.kind,
+        spec.cadence.cron,
+        spec.cadence.timezone,
+        list(spec.recipients),
+        next_run(spec.cadence, now),
     )
 
 
-async def set_paused(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, paused: bool,
-                     now: datetime) -> None:
+async def set_paused(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, paused: bool, now: datetime) -> None:
     """Pausing stops runs; resuming starts from the next slot after now (no catch-up of the pause)."""
     await _owned(con, account_id, schedule_id)
-    row = await con.fetchrow("SELECT cadence, cron, timezone FROM report_schedules WHERE schedule_id = $1",
-                             schedule_id)
+    row = await con.fetchrow("SELECT cadence, cron, timezone FROM report_schedules WHERE schedule_id = $1", schedule_id)
     await con.execute(
         """UPDATE report_schedules SET paused = $3, next_run_at = $4, updated_at = now()
            WHERE schedule_id = $1 AND account_id = $2""",
-        schedule_id, account_id, paused, next_run(Cadence(row["cadence"], row["cron"], row["timezone"]), now),
+        schedule_id,
+        account_id,
+        paused,
+        next_run(Cadence(row["cadence"], row["cron"], row["timezone"]), now),
     )
 
 
 async def delete(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) -> None:
     await _owned(con, account_id, schedule_id)
-    await con.execute("DELETE FROM report_schedules WHERE schedule_id = $1 AND account_id = $2",
-                      schedule_id, account_id)
+    await con.execute(
+        "DELETE FROM report_schedules WHERE schedule_id = $1 AND account_id = $2", schedule_id, account_id
+    )
 
 
 async def list_for(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
@@ -119,12 +139,14 @@ async def run_now(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) 
     return await con.fetchval(
         """INSERT INTO report_schedule_runs (schedule_id, account_id, scheduled_for, manual)
            VALUES ($1, $2, clock_timestamp(), true) RETURNING run_id""",
-        schedule_id, account_id,
+        schedule_id,
+        account_id,
     )
 
 
-async def history(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, limit: int = 50
-                  ) -> list[dict[str, Any]]:
+async def history(
+    con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, limit: int = 50
+) -> list[dict[str, Any]]:
     """Each run (newest first) with its delivery attempts."""
     await _owned(con, account_id, schedule_id)
     rows = await con.fetch(
@@ -136,12 +158,15 @@ async def history(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, 
                             FROM report_schedule_deliveries d WHERE d.run_id = r.run_id), '[]') AS deliveries
            FROM report_schedule_runs r WHERE r.schedule_id = $1 AND r.account_id = $2
            ORDER BY r.scheduled_for DESC LIMIT $3""",
-        schedule_id, account_id, limit,
+        schedule_id,
+        account_id,
+        limit,
     )
     return [dict(r) for r in rows]
 
 
 # ---- the scheduler's side ------------------------------------------------------------------------
+
 
 async def open_due_runs(con: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
     """Turns every due schedule into one run and moves it to its next slot after `now`: a schedule
@@ -149,17 +174,22 @@ async def open_due_runs(con: asyncpg.Connection, now: datetime, limit: int = 100
     due = await con.fetch(
         """SELECT schedule_id, account_id, cadence, cron, timezone, next_run_at FROM report_schedules
            WHERE NOT paused AND next_run_at <= $1 ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
-        now, limit,
+        now,
+        limit,
     )
     for s in due:
         await con.execute(
             """INSERT INTO report_schedule_runs (schedule_id, account_id, scheduled_for, next_attempt_at)
                VALUES ($1, $2, $3, $4) ON CONFLICT (schedule_id, scheduled_for) DO NOTHING""",
-            s["schedule_id"], s["account_id"], s["next_run_at"], now,
+            s["schedule_id"],
+            s["account_id"],
+            s["next_run_at"],
+            now,
         )
         await con.execute(
             "UPDATE report_schedules SET next_run_at = $2 WHERE schedule_id = $1",
-            s["schedule_id"], next_run(Cadence(s["cadence"], s["cron"], s["timezone"]), now),
+            s["schedule_id"],
+            next_run(Cadence(s["cadence"], s["cron"], s["timezone"]), now),
         )
     return len(due)
 
@@ -174,26 +204,33 @@ async def claim_run(con: asyncpg.Connection, now: datetime, skip: Sequence[UUID]
            JOIN accounts a ON a.account_id = s.account_id
            WHERE r.status = 'PENDING' AND r.next_attempt_at <= $1 AND NOT r.run_id = ANY($2::uuid[])
            ORDER BY r.next_attempt_at LIMIT 1 FOR UPDATE OF r SKIP LOCKED""",
-        now, list(skip),
+        now,
+        list(skip),
     )
     return dict(row) if row else None
 
 
-async def record_sent(con: asyncpg.Connection, run_id: UUID, recipients: Sequence[str], filename: str,
-                      rows: int, detail: str) -> None:
+async def record_sent(
+    con: asyncpg.Connection, run_id: UUID, recipients: Sequence[str], filename: str, rows: int, detail: str
+) -> None:
     await con.execute(
         """UPDATE report_schedule_runs SET status = 'SENT', attempts = attempts + 1, filename = $2, rows = $3,
                   error = '', finished_at = now() WHERE run_id = $1""",
-        run_id, filename, rows,
+        run_id,
+        filename,
+        rows,
     )
     await con.execute(
         "INSERT INTO report_schedule_deliveries (run_id, status, recipients, detail) VALUES ($1, 'SENT', $2, $3)",
-        run_id, list(recipients), detail,
+        run_id,
+        list(recipients),
+        detail,
     )
 
 
-async def record_failed(con: asyncpg.Connection, run_id: UUID, recipients: Sequence[str], reason: str,
-                        retry_in: timedelta, now: datetime) -> str:
+async def record_failed(
+    con: asyncpg.Connection, run_id: UUID, recipients: Sequence[str], reason: str, retry_in: timedelta, now: datetime
+) -> str:
     """Records a failed attempt; the run is retried after `retry_in` until MAX_ATTEMPTS, then FAILED."""
     status = await con.fetchval(
         """UPDATE report_schedule_runs
@@ -201,10 +238,15 @@ async def record_failed(con: asyncpg.Connection, run_id: UUID, recipients: Seque
                status = CASE WHEN attempts + 1 >= $4 THEN 'FAILED' ELSE 'PENDING' END,
                finished_at = CASE WHEN attempts + 1 >= $4 THEN now() END
            WHERE run_id = $1 RETURNING status""",
-        run_id, reason, now + retry_in, MAX_ATTEMPTS,
+        run_id,
+        reason,
+        now + retry_in,
+        MAX_ATTEMPTS,
     )
     await con.execute(
         "INSERT INTO report_schedule_deliveries (run_id, status, recipients, detail) VALUES ($1, 'FAILED', $2, $3)",
-        run_id, list(recipients), reason,
+        run_id,
+        list(recipients),
+        reason,
     )
     return str(status)

@@ -59,8 +59,16 @@ def overview(rows: Iterable[Mapping[str, Any]], today: date, trend_days: int = 3
     for i in range(trend_days - 1, -1, -1):
         day = today - timedelta(days=i)
         t = per_day.get(day, Totals())
-        trend.append({"day": day, "received": t.received, "accepted": t.accepted, "rejected": t.rejected,
-                      "posted": t.posted, "post_failed": t.post_failed})
+        trend.append(
+            {
+                "day": day,
+                "received": t.received,
+                "accepted": t.accepted,
+                "rejected": t.rejected,
+                "posted": t.posted,
+                "post_failed": t.post_failed,
+            }
+        )
     return Overview(windows, trend)
 
 
@@ -95,13 +103,21 @@ def source_report(
     for s in sources:
         t = totals.get(s["source_id"], Totals())
         reported = (platform_counts or {}).get(s["source_id"])
-        out.append([
-            s["name"], s["platform"], t.received, t.accepted, t.rejected, t.processing,
-            *(by_code[s["source_id"]].get(c, 0) for c in code_list),
-            t.posted, t.post_failed,
-            "" if reported is None else reported[0],
-            "" if reported is None else reported[0] - reported[1],
-        ])
+        out.append(
+            [
+                s["name"],
+                s["platform"],
+                t.received,
+                t.accepted,
+                t.rejected,
+                t.processing,
+                *(by_code[s["source_id"]].get(c, 0) for c in code_list),
+                t.posted,
+                t.post_failed,
+                "" if reported is None else reported[0],
+                "" if reported is None else reported[0] - reported[1],
+            ]
+        )
     return header, out
 
 
@@ -127,8 +143,10 @@ def rejections(rows: Iterable[Mapping[str, Any]], source_names: Mapping[UUID, st
         per_day[(r["day"], code)] += r["n"]
     return Rejections(
         by_disposition=[{"code": c, "rejected": n} for c, n in sorted(codes.items(), key=lambda kv: (-kv[1], kv[0]))],
-        by_source=[{"source": source_names.get(s, str(s)), "rejected": n}
-                   for s, n in sorted(per_source.items(), key=lambda kv: (-kv[1], source_names.get(kv[0], "")))],
+        by_source=[
+            {"source": source_names.get(s, str(s)), "rejected": n}
+            for s, n in sorted(per_source.items(), key=lambda kv: (-kv[1], source_names.get(kv[0], "")))
+        ],
         over_time=[{"day": d, "code": c, "rejected": n} for (d, c), n in sorted(per_day.items())],
         total=sum(codes.values()),
     )
@@ -174,10 +192,15 @@ def offending_values(rows: Iterable[Mapping[str, Any]], limit: int = 50) -> list
         m = _REASON.match(r["custom_reason"])
         if m and m.group("value").endswith(_SHORTENED):
             m = None
-        out.append(OffendingValue(
-            r["source_id"], r["disposition_code"],
-            m.group("column").strip() if m else "", m.group("value") if m else "",
-            r["custom_reason"], r["n"],
-        ))
+        out.append(
+            OffendingValue(
+                r["source_id"],
+                r["disposition_code"],
+                m.group("column").strip() if m else "",
+                m.group("value") if m else "",
+                r["custom_reason"],
+                r["n"],
+            )
+        )
     out.sort(key=lambda o: (-o.count, o.reason))
     return out[:limit]

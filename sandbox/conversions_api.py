@@ -39,8 +39,17 @@ FUTURE_SKEW_SECONDS = 60
 
 _LEAD_ID = re.compile(r"[1-9]\d{14,15}")
 _HASH = re.compile(r"[0-9a-f]{64}")
-_ACTION_SOURCES = {"email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
-                   "business_messaging", "other"}
+_ACTION_SOURCES = {
+    "email",
+    "website",
+    "app",
+    "phone_call",
+    "chat",
+    "physical_store",
+    "system_generated",
+    "business_messaging",
+    "other",
+}
 
 
 @dataclass
@@ -68,8 +77,17 @@ def _trace() -> str:
     return "A" + secrets.token_urlsafe(8)
 
 
-def graph_error(status: int, code: int, message: str, *, kind: str = "OAuthException", subcode: int | None = None,
-                user_title: str = "", user_msg: str = "", transient: bool | None = None) -> web.Response:
+def graph_error(
+    status: int,
+    code: int,
+    message: str,
+    *,
+    kind: str = "OAuthException",
+    subcode: int | None = None,
+    user_title: str = "",
+    user_msg: str = "",
+    transient: bool | None = None,
+) -> web.Response:
     error: dict[str, Any] = {"message": message, "type": kind, "code": code, "fbtrace_id": _trace()}
     if subcode is not None:
         error["error_subcode"] = subcode
@@ -97,8 +115,10 @@ def event_problem(index: int, event: Any, now: float, unknown_leads: Collection[
     if isinstance(event_time, bool) or not isinstance(event_time, int):
         return f"{where}.event_time must be a Unix timestamp in seconds"
     if event_time < now - WINDOW_SECONDS:
-        return (f"{where}.event_time: the timestamp for this event is more than 7 days in the past; "
-                "events must be sent within 7 days of when they occurred")
+        return (
+            f"{where}.event_time: the timestamp for this event is more than 7 days in the past; "
+            "events must be sent within 7 days of when they occurred"
+        )
     if event_time > now + FUTURE_SKEW_SECONDS:
         return f"{where}.event_time is in the future"
     source = event.get("action_source")
@@ -170,22 +190,28 @@ async def _answer(request: web.Request, state: CapiState, data: Dataset, record:
     if data.failures:
         kind, code = data.failures.popleft()
         if kind == "server":
-            return graph_error(500, code or 2, "An unexpected error has occurred. Please retry your request later.",
-                               transient=True)
+            return graph_error(
+                500, code or 2, "An unexpected error has occurred. Please retry your request later.", transient=True
+            )
         if kind == "rate_limit":
-            return graph_error(400, code or 4, f"(#{code or 4}) Application request limit reached",
-                               transient=True)
+            return graph_error(400, code or 4, f"(#{code or 4}) Application request limit reached", transient=True)
         if kind == "token":
             return graph_error(400, 190, "Error validating access token: Session has expired.", subcode=463)
     token = params.get("access_token")
     if not token:
-        return graph_error(400, 2500, "An active access token must be used to query information "
-                           "about the current user.")
+        return graph_error(
+            400, 2500, "An active access token must be used to query information about the current user."
+        )
     if token in state.expired_tokens:
         return graph_error(400, 190, "Error validating access token: Session has expired.", subcode=463)
     if not request.match_info["dataset_id"].isdigit():
-        return graph_error(400, 100, f"Unsupported post request. Object with ID '{request.match_info['dataset_id']}' "
-                           "does not exist", kind="GraphMethodException", subcode=33)
+        return graph_error(
+            400,
+            100,
+            f"Unsupported post request. Object with ID '{request.match_info['dataset_id']}' does not exist",
+            kind="GraphMethodException",
+            subcode=33,
+        )
     if not isinstance(events, list) or not events:
         return _invalid("The parameter data is required and must be a non-empty array of events")
     if len(events) > MAX_EVENTS:

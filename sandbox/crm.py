@@ -73,8 +73,12 @@ class Tenant:
         if self.sequence:
             return self.sequence.pop(0)
         roll = self.rng.random()
-        for outcome, rate in ((FAIL, self.fail_rate), (TIMEOUT, self.timeout_rate), (REJECT, self.reject_rate),
-                              (GARBAGE, self.garbage_rate)):
+        for outcome, rate in (
+            (FAIL, self.fail_rate),
+            (TIMEOUT, self.timeout_rate),
+            (REJECT, self.reject_rate),
+            (GARBAGE, self.garbage_rate),
+        ):
             if roll < rate:
                 return outcome
             roll -= rate
@@ -131,15 +135,17 @@ async def receive(request: web.Request) -> web.Response:
     t.created += 1
     counts["created"] += 1
     record_id = f"crm-{len(t.records) + 1}"
-    t.records.append({
-        "id": record_id,
-        "lead": lead,
-        "method": request.method,
-        "content_type": request.content_type,
-        "idempotency_key": key,
-        "headers": {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")},
-        "body": body,
-    })
+    t.records.append(
+        {
+            "id": record_id,
+            "lead": lead,
+            "method": request.method,
+            "content_type": request.content_type,
+            "idempotency_key": key,
+            "headers": {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")},
+            "body": body,
+        }
+    )
     answer = {"status": "accepted", "id": record_id}
     if key:
         t.answers[key] = (201, answer)

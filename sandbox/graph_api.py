@@ -110,18 +110,26 @@ class GraphState:
             page.form_ids.append(form.form_id)
         return page
 
-    def add_lead(self, form: Form, created: int, *, organic: bool = False,
-                 field_data: list[dict[str, Any]] | None = None,
-                 disclaimers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def add_lead(
+        self,
+        form: Form,
+        created: int,
+        *,
+        organic: bool = False,
+        field_data: list[dict[str, Any]] | None = None,
+        disclaimers: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         lead_id = self.new_id()
         person = lead_generator.person(self.rng)
         lead: dict[str, Any] = {
             "id": lead_id,
             "created_time": datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
             "form_id": form.form_id,
-            "field_data": field_data if field_data is not None
+            "field_data": field_data
+            if field_data is not None
             else lead_generator.facebook_field_data(person, self.rng),
-            "custom_disclaimer_responses": disclaimers if disclaimers is not None
+            "custom_disclaimer_responses": disclaimers
+            if disclaimers is not None
             else lead_generator.facebook_disclaimers(self.rng),
             "is_organic": organic,
             # Allowed values are undocumented (reference §10.10): "fb" / "ig" is our choice.
@@ -131,8 +139,14 @@ class GraphState:
         }
         if not organic:
             n = int(lead_id) % 7
-            lead.update(ad_id=f"2385{n:011d}", ad_name=f"Spring promo ad {n}", adset_id=f"2384{n:011d}",
-                        adset_name=f"Adset {n}", campaign_id=f"2383{n % 3:011d}", campaign_name=f"Campaign {n % 3}")
+            lead.update(
+                ad_id=f"2385{n:011d}",
+                ad_name=f"Spring promo ad {n}",
+                adset_id=f"2384{n:011d}",
+                adset_name=f"Adset {n}",
+                campaign_id=f"2383{n % 3:011d}",
+                campaign_name=f"Campaign {n % 3}",
+            )
         self.leads[lead_id] = lead
         bisect.insort(form.index, (created, lead_id))
         return lead
@@ -140,16 +154,25 @@ class GraphState:
     def notify(self, leads: list[dict[str, Any]], batch_size: int = 1) -> None:
         """`leadgen` changes, `batch_size` per POST, grouped into one entry per Page."""
         for start in range(0, len(leads), max(1, batch_size)):
-            batch = leads[start:start + max(1, batch_size)]
+            batch = leads[start : start + max(1, batch_size)]
             entries: dict[str, dict[str, Any]] = {}
             for lead in batch:
                 page_id = lead["_page_id"]
                 entry = entries.setdefault(page_id, {"id": page_id, "time": int(time.time()), "changes": []})
                 # Bare JSON numbers, as in the official example and real captures.
-                entry["changes"].append({"field": "leadgen", "value": {
-                    "leadgen_id": int(lead["id"]), "page_id": int(page_id), "form_id": int(lead["form_id"]),
-                    "adgroup_id": int(lead.get("ad_id", 0)), "ad_id": int(lead.get("ad_id", 0)),
-                    "created_time": lead["_created"]}})
+                entry["changes"].append(
+                    {
+                        "field": "leadgen",
+                        "value": {
+                            "leadgen_id": int(lead["id"]),
+                            "page_id": int(page_id),
+                            "form_id": int(lead["form_id"]),
+                            "adgroup_id": int(lead.get("ad_id", 0)),
+                            "ad_id": int(lead.get("ad_id", 0)),
+                            "created_time": lead["_created"],
+                        },
+                    }
+                )
             body = json.dumps({"object": "page", "entry": list(entries.values())}).encode()
             self.delivery.send(batch[0]["_page_id"], body)
 
@@ -161,14 +184,20 @@ class GraphState:
                 continue
             if rule.remaining > 0:
                 rule.remaining -= 1
-            return self.error(rule.code, RATE_LIMIT_MESSAGES.get(rule.code, "Error validating access token: "
-                              "Session has expired."), rule.subcode)
+            return self.error(
+                rule.code,
+                RATE_LIMIT_MESSAGES.get(rule.code, "Error validating access token: Session has expired."),
+                rule.subcode,
+            )
         return None
 
     def error(self, code: int, message: str, subcode: int | None = None, status: int = 400) -> web.Response:
-        body: dict[str, Any] = {"message": message, "type": "OAuthException" if code in (190, 102) else
-                                "GraphMethodException", "code": code,
-                                "fbtrace_id": base64.b64encode(self.rng.randbytes(8)).decode().rstrip("=")}
+        body: dict[str, Any] = {
+            "message": message,
+            "type": "OAuthException" if code in (190, 102) else "GraphMethodException",
+            "code": code,
+            "fbtrace_id": base64.b64encode(self.rng.randbytes(8)).decode().rstrip("="),
+        }
         if subcode is not None:
             body["error_subcode"] = subcode
         return web.json_response({"error": body}, status=status)
@@ -198,8 +227,12 @@ def _check(state: GraphState, request: web.Request, page_id: str) -> web.Respons
 
 
 def _not_found(state: GraphState, node: str) -> web.Response:
-    return state.error(100, f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded "
-                       "due to missing permissions, or does not support this operation.", 33)
+    return state.error(
+        100,
+        f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded "
+        "due to missing permissions, or does not support this operation.",
+        33,
+    )
 
 
 def _public(lead: dict[str, Any], fields: str | None) -> dict[str, Any]:
@@ -286,10 +319,11 @@ async def form_leads(request: web.Request) -> web.Response:
     lo_key = (int(max(low, -(2**62))), "")
     lo = bisect.bisect_left(form.index, lo_key)
     hi = bisect.bisect_left(form.index, hi_key) if after else bisect.bisect_right(form.index, hi_key)
-    keys = form.index[max(lo, hi - limit):hi][::-1]
+    keys = form.index[max(lo, hi - limit) : hi][::-1]
     data = [_public(state.leads[k[1]], request.query.get("fields")) for k in keys]
-    paging: dict[str, Any] = {"cursors": {"before": _cursor(keys[0]) if keys else "",
-                                          "after": _cursor(keys[-1]) if keys else ""}}
+    paging: dict[str, Any] = {
+        "cursors": {"before": _cursor(keys[0]) if keys else "", "after": _cursor(keys[-1]) if keys else ""}
+    }
     if keys and hi - limit > lo:
         nxt = request.url.update_query(after=_cursor(keys[-1]))
         paging["next"] = str(nxt)
@@ -314,7 +348,9 @@ async def test_leads(request: web.Request) -> web.Response:
     if isinstance(disclaimers, str):
         disclaimers = json.loads(disclaimers)
     lead = state.add_lead(
-        form, int(time.time()), organic=True,
+        form,
+        int(time.time()),
+        organic=True,
         field_data=field_data or lead_generator.test_lead_field_data(["full_name", "email", "phone_number"]),
         disclaimers=disclaimers or [],
     )
@@ -335,8 +371,9 @@ async def _form_or_json(request: web.Request) -> dict[str, Any]:
 async def control_pages(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await request.json()
-    page = state.add_page(body.get("page_id"), body.get("access_token"), body.get("name", "Sandbox Page"),
-                          int(body.get("forms", 1)))
+    page = state.add_page(
+        body.get("page_id"), body.get("access_token"), body.get("name", "Sandbox Page"), int(body.get("forms", 1))
+    )
     return web.json_response({"page_id": page.page_id, "access_token": page.token, "form_ids": page.form_ids})
 
 
@@ -352,9 +389,15 @@ async def control_leads(request: web.Request) -> web.Response:
     leads = []
     for n in range(count):
         created = now - (spread * (count - 1 - n) // max(1, count - 1) if spread else 0)
-        leads.append(state.add_lead(form, created, organic=bool(body.get("organic", False)),
-                                    field_data=body.get("field_data"),
-                                    disclaimers=body.get("custom_disclaimer_responses")))
+        leads.append(
+            state.add_lead(
+                form,
+                created,
+                organic=bool(body.get("organic", False)),
+                field_data=body.get("field_data"),
+                disclaimers=body.get("custom_disclaimer_responses"),
+            )
+        )
     if body.get("deliver", True):
         state.notify(leads, int(body.get("batch_size", 1)))
     return web.json_response({"ids": [lead["id"] for lead in leads]})
@@ -386,8 +429,10 @@ async def control_webhook(request: web.Request) -> web.Response:
     body = await request.json()
     if body.get("app_secret"):
         state.app_secret = body["app_secret"]
-    config = state.delivery.configure(str(body.get("page_id", "")), **{k: body.get(k) for k in (
-        "url", "drop_rate", "duplicate_rate", "duplicates", "delay_ms", "max_attempts")})
+    config = state.delivery.configure(
+        str(body.get("page_id", "")),
+        **{k: body.get(k) for k in ("url", "drop_rate", "duplicate_rate", "duplicates", "delay_ms", "max_attempts")},
+    )
     return web.json_response(vars(config))
 
 

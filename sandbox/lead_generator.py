@@ -36,14 +36,41 @@ _COMPANIES = [
     ("Dubai Trade Hub FZE", "dxbtradehub.ae", "Wholesale", "11-50"),
     ("Lumière Studio", "lumiere-studio.fr", "Design", "1-10"),
 ]
-_TITLES = ["Marketing Manager", "Head of Growth", "CTO", "Directora de Ventas", "Einkaufsleiter",
-           "Data Engineer", "VP Sales", "Procurement Specialist", "Office Manager"]
+_TITLES = [
+    "Marketing Manager",
+    "Head of Growth",
+    "CTO",
+    "Directora de Ventas",
+    "Einkaufsleiter",
+    "Data Engineer",
+    "VP Sales",
+    "Procurement Specialist",
+    "Office Manager",
+]
 # LinkedIn sends predefined picklist-like answers as free text in the form's language (reference §7).
-_JOB_FUNCTIONS = ["Engineering", "Ingeniería", "Marketing", "Vertrieb", "Sales", "Informatique",
-                  "Operations", "Eng.", "Business Development", "Recursos Humanos"]
+_JOB_FUNCTIONS = [
+    "Engineering",
+    "Ingeniería",
+    "Marketing",
+    "Vertrieb",
+    "Sales",
+    "Informatique",
+    "Operations",
+    "Eng.",
+    "Business Development",
+    "Recursos Humanos",
+]
 _SENIORITY = ["Entry", "Senior", "Manager", "Director", "VP", "CXO", "Gerente", "Leitung"]
-_BAD_EMAILS = ["john.doe@", "no-email", "maria@@example.com", "test@localhost", "a@b", "user@example..com",
-               "   ", "info@domain,com"]
+_BAD_EMAILS = [
+    "john.doe@",
+    "no-email",
+    "maria@@example.com",
+    "test@localhost",
+    "a@b",
+    "user@example..com",
+    "   ",
+    "info@domain,com",
+]
 # Digits after each country's prefix in _PEOPLE, so a good number is a valid one (phonenumbers agrees).
 _PHONE_DIGITS = {"US": 4, "ES": 6, "DE": 8, "RU": 7, "JP": 8, "CN": 8, "AE": 7, "IN": 8, "GR": 8, "FR": 8}
 _BAD_PHONES = ["12", "n/a", "000", "+1 555", "phone", "++49 (0)", "1234567890123456789"]
@@ -76,8 +103,18 @@ class Person:
         return f"{self.first_name} {self.last_name}"
 
 
-_CITIES = {"US": "San Francisco", "ES": "Sevilla", "DE": "München", "RU": "Москва", "JP": "東京",
-           "CN": "上海", "AE": "دبي", "IN": "मुंबई", "GR": "Αθήνα", "FR": "Besançon"}
+_CITIES = {
+    "US": "San Francisco",
+    "ES": "Sevilla",
+    "DE": "München",
+    "RU": "Москва",
+    "JP": "東京",
+    "CN": "上海",
+    "AE": "دبي",
+    "IN": "मुंबई",
+    "GR": "Αθήνα",
+    "FR": "Besançon",
+}
 
 
 def _ascii(text: str) -> str:
@@ -95,12 +132,24 @@ def person(rng: random.Random) -> Person:
     bad_phone = rng.random() < BAD_PHONE_SHARE
     email = rng.choice(_BAD_EMAILS) if bad_email else f"{local}@{domain}"
     digits = _PHONE_DIGITS[country]
-    phone = rng.choice(_BAD_PHONES) if bad_phone else f"{phone_prefix}{rng.randrange(10 ** (digits - 1), 10 ** digits)}"
+    phone = rng.choice(_BAD_PHONES) if bad_phone else f"{phone_prefix}{rng.randrange(10 ** (digits - 1), 10**digits)}"
     return Person(
-        first_name=first, last_name=last, email=email, phone=phone, company=company, company_domain=domain,
-        industry=industry, company_size=size, job_title=rng.choice(_TITLES),
-        job_function=rng.choice(_JOB_FUNCTIONS), seniority=rng.choice(_SENIORITY), country=country,
-        city=_CITIES[country], locale=locale, bad_email=bad_email, bad_phone=bad_phone,
+        first_name=first,
+        last_name=last,
+        email=email,
+        phone=phone,
+        company=company,
+        company_domain=domain,
+        industry=industry,
+        company_size=size,
+        job_title=rng.choice(_TITLES),
+        job_function=rng.choice(_JOB_FUNCTIONS),
+        seniority=rng.choice(_SENIORITY),
+        country=country,
+        city=_CITIES[country],
+        locale=locale,
+        bad_email=bad_email,
+        bad_phone=bad_phone,
     )
 
 
@@ -121,8 +170,10 @@ def facebook_field_data(p: Person, rng: random.Random) -> list[dict[str, object]
 
 def facebook_disclaimers(rng: random.Random) -> list[dict[str, str]]:
     # The official example sends is_checked as the string "1" or "".
-    return [{"checkbox_key": "marketing_opt_in", "is_checked": "1" if rng.random() < 0.7 else ""},
-            {"checkbox_key": "terms", "is_checked": "1"}]
+    return [
+        {"checkbox_key": "marketing_opt_in", "is_checked": "1" if rng.random() < 0.7 else ""},
+        {"checkbox_key": "terms", "is_checked": "1"},
+    ]
 
 
 def test_lead_field_data(names: list[str]) -> list[dict[str, object]]:

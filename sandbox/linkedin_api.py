@@ -54,10 +54,16 @@ def localized(text: str, locale: str = "en_US") -> dict[str, Any]:
 
 def default_questions(base: int) -> list[dict[str, Any]]:
     """A typical sponsored form: predefined profile fields, one multiple-choice, one free-text custom."""
+
     def text_q(n: int, name: str, label: str, predefined: str | None) -> dict[str, Any]:
-        q: dict[str, Any] = {"questionId": base + n, "name": name, "question": localized(label),
-                             "questionDetails": {"textQuestionDetails": {"maxResponseLength": 300}},
-                             "responseRequired": True, "responseEditable": predefined is None}
+        q: dict[str, Any] = {
+            "questionId": base + n,
+            "name": name,
+            "question": localized(label),
+            "questionDetails": {"textQuestionDetails": {"maxResponseLength": 300}},
+            "responseRequired": True,
+            "responseEditable": predefined is None,
+        }
         if predefined:
             q["predefinedField"] = predefined
         return q
@@ -71,10 +77,20 @@ def default_questions(base: int) -> list[dict[str, Any]]:
         text_q(6, "title", "Job title", "JOB_TITLE"),
         text_q(7, "jobFunction", "Job function", "JOB_FUNCTION"),
         text_q(8, "seniority", "Seniority", "SENIORITY"),
-        {"questionId": base + 9, "name": "companySize", "question": localized("How many employees?"),
-         "questionDetails": {"multipleChoiceQuestionDetails": {"options": [
-             {"id": i, "text": localized(t)} for i, t in enumerate(["1-10", "11-50", "51-200", "201+"])]}},
-         "responseRequired": False, "responseEditable": True},
+        {
+            "questionId": base + 9,
+            "name": "companySize",
+            "question": localized("How many employees?"),
+            "questionDetails": {
+                "multipleChoiceQuestionDetails": {
+                    "options": [
+                        {"id": i, "text": localized(t)} for i, t in enumerate(["1-10", "11-50", "51-200", "201+"])
+                    ]
+                }
+            },
+            "responseRequired": False,
+            "responseEditable": True,
+        },
         text_q(10, "useCase", "What are you looking for?", None),
     ]
 
@@ -117,31 +133,41 @@ class LinkedInState:
 
     def _sign(self, body: bytes) -> dict[str, str]:
         # Hex HMAC-SHA256 over "hmacsha256=" + body, keyed with the client secret (reference §8).
-        return {"X-LI-Signature": hmac.new(self.client_secret.encode(), b"hmacsha256=" + body,
-                                           hashlib.sha256).hexdigest()}
+        return {
+            "X-LI-Signature": hmac.new(self.client_secret.encode(), b"hmacsha256=" + body, hashlib.sha256).hexdigest()
+        }
 
-    def add_form(self, account_id: str, name: str, questions: list[dict[str, Any]] | None,
-                 hidden: list[dict[str, str]] | None) -> LinkedInForm:
+    def add_form(
+        self, account_id: str, name: str, questions: list[dict[str, Any]] | None, hidden: list[dict[str, str]] | None
+    ) -> LinkedInForm:
         form = LinkedInForm(self.new_id(), account_id, name)
         self.forms[form.form_id] = form
         self.add_version(form, questions, hidden)
         return form
 
-    def add_version(self, form: LinkedInForm, questions: list[dict[str, Any]] | None,
-                    hidden: list[dict[str, str]] | None) -> dict[str, Any]:
+    def add_version(
+        self, form: LinkedInForm, questions: list[dict[str, Any]] | None, hidden: list[dict[str, str]] | None
+    ) -> dict[str, Any]:
         version = (form.latest + 1) if form.versions else 1
         now = int(time.time() * 1000)
         body = {
-            "id": int(form.form_id), "versionId": version, "name": form.name, "state": "PUBLISHED",
+            "id": int(form.form_id),
+            "versionId": version,
+            "name": form.name,
+            "state": "PUBLISHED",
             "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{form.account_id}"},
-            "creationLocale": {"country": "US", "language": "en"}, "created": now, "lastModified": now,
+            "creationLocale": {"country": "US", "language": "en"},
+            "created": now,
+            "lastModified": now,
             "hiddenFields": hidden if hidden is not None else [{"name": "utm_source", "value": "linkedin"}],
             "content": {
                 "questions": questions if questions is not None else default_questions(int(form.form_id) * 100),
-                "legalInfo": {"legalInfoId": 1, "privacyPolicyUrl": "https://example.com/privacy",
-                              "legalDisclaimer": localized("We will contact you."),
-                              "consents": [{"id": 0, "checkRequired": False,
-                                            "consent": localized("Send me product news")}]},
+                "legalInfo": {
+                    "legalInfoId": 1,
+                    "privacyPolicyUrl": "https://example.com/privacy",
+                    "legalDisclaimer": localized("We will contact you."),
+                    "consents": [{"id": 0, "checkRequired": False, "consent": localized("Send me product news")}],
+                },
             },
         }
         form.versions[version] = body
@@ -149,33 +175,57 @@ class LinkedInState:
 
     def generated_answers(self, version: dict[str, Any]) -> list[dict[str, Any]]:
         p = lead_generator.person(self.rng)
-        by_field = {"FIRST_NAME": p.first_name, "LAST_NAME": p.last_name, "EMAIL": p.email,
-                    "WORK_EMAIL": p.email, "PHONE_NUMBER": p.phone, "COMPANY_NAME": p.company,
-                    "JOB_TITLE": p.job_title, "JOB_FUNCTION": p.job_function, "SENIORITY": p.seniority,
-                    "COUNTRY": p.country, "CITY": p.city, "INDUSTRY": p.industry, "COMPANY_SIZE": p.company_size}
+        by_field = {
+            "FIRST_NAME": p.first_name,
+            "LAST_NAME": p.last_name,
+            "EMAIL": p.email,
+            "WORK_EMAIL": p.email,
+            "PHONE_NUMBER": p.phone,
+            "COMPANY_NAME": p.company,
+            "JOB_TITLE": p.job_title,
+            "JOB_FUNCTION": p.job_function,
+            "SENIORITY": p.seniority,
+            "COUNTRY": p.country,
+            "CITY": p.city,
+            "INDUSTRY": p.industry,
+            "COMPANY_SIZE": p.company_size,
+        }
         answers = []
         for q in version["content"]["questions"]:
             details = q.get("questionDetails", {})
             if "multipleChoiceQuestionDetails" in details:
                 options = details["multipleChoiceQuestionDetails"]["options"]
-                answers.append({"questionId": q["questionId"], "answerDetails": {
-                    "multipleChoiceAnswer": {"options": [self.rng.choice(options)["id"]]}}})
+                answers.append(
+                    {
+                        "questionId": q["questionId"],
+                        "answerDetails": {"multipleChoiceAnswer": {"options": [self.rng.choice(options)["id"]]}},
+                    }
+                )
             else:
                 text = by_field.get(q.get("predefinedField", ""), "We need a better lead workflow")
-                answers.append({"questionId": q["questionId"],
-                                "answerDetails": {"textQuestionAnswer": {"answer": text}}})
+                answers.append(
+                    {"questionId": q["questionId"], "answerDetails": {"textQuestionAnswer": {"answer": text}}}
+                )
         return answers
 
-    def add_response(self, form: LinkedInForm, version: int, submitted_at: int, *, test_lead: bool,
-                     answers: list[dict[str, Any]] | None) -> dict[str, Any]:
+    def add_response(
+        self,
+        form: LinkedInForm,
+        version: int,
+        submitted_at: int,
+        *,
+        test_lead: bool,
+        answers: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
         response_id = f"{uuid.uuid4()}-{version}"
         element = {
             "id": response_id,
             "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{form.account_id}"},
             "submitter": f"urn:li:person:{uuid.uuid4().hex[:10]}",
             "leadType": "SPONSORED",
-            "leadMetadata": {"sponsoredLeadMetadata": {
-                "campaign": f"urn:li:sponsoredCampaign:{int(form.form_id) + 7}"}},
+            "leadMetadata": {
+                "sponsoredLeadMetadata": {"campaign": f"urn:li:sponsoredCampaign:{int(form.form_id) + 7}"}
+            },
             "versionedLeadGenFormUrn": f"urn:li:versionedLeadGenForm:(urn:li:leadGenForm:{form.form_id},{version})",
             "submittedAt": submitted_at,
             "testLead": test_lead,
@@ -191,19 +241,30 @@ class LinkedInState:
 
     def notify(self, element: dict[str, Any], action: str = "CREATED") -> None:
         owner = element["owner"]["sponsoredAccount"]
-        body = json.dumps({
-            "type": "LEAD_ACTION", "leadAction": action,
-            "leadGenFormResponse": f"urn:li:leadGenFormResponse:{element['id']}",
-            "leadGenForm": element["versionedLeadGenFormUrn"], "owner": {"sponsoredAccount": owner},
-            "associatedEntity": {"sponsoredCreative": element["associatedEntity"]["associatedCreative"]
-                                 .replace("associatedCreative", "sponsoredCreative")},
-            "leadType": "SPONSORED", "occurredAt": int(time.time() * 1000),
-        }).encode()
+        body = json.dumps(
+            {
+                "type": "LEAD_ACTION",
+                "leadAction": action,
+                "leadGenFormResponse": f"urn:li:leadGenFormResponse:{element['id']}",
+                "leadGenForm": element["versionedLeadGenFormUrn"],
+                "owner": {"sponsoredAccount": owner},
+                "associatedEntity": {
+                    "sponsoredCreative": element["associatedEntity"]["associatedCreative"].replace(
+                        "associatedCreative", "sponsoredCreative"
+                    )
+                },
+                "leadType": "SPONSORED",
+                "occurredAt": int(time.time() * 1000),
+            }
+        ).encode()
         self.delivery.send(owner.rsplit(":", 1)[-1], body)
 
     def error(self, status: int, message: str, code: str | None = None) -> web.Response:
-        body: dict[str, Any] = {"status": status, "serviceErrorCode": 101 if status == 429 else status,
-                                "message": message}
+        body: dict[str, Any] = {
+            "status": status,
+            "serviceErrorCode": 101 if status == 429 else status,
+            "message": message,
+        }
         if code:
             body["code"] = code
         return web.json_response(body, status=status)
@@ -216,11 +277,15 @@ _RANGE = re.compile(r"^\(start:(\d+),end:(\d+)\)$")
 
 def _check(state: LinkedInState, request: web.Request, account_id: str | None) -> web.Response | None:
     if not request.headers.get("LinkedIn-Version"):
-        return state.error(400, "A version must be present. Please specify a version by adding the "
-                                "LinkedIn-Version header.", "VERSION_MISSING")
+        return state.error(
+            400,
+            "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+            "VERSION_MISSING",
+        )
     if request.headers.get("X-Restli-Protocol-Version") != "2.0.0":
-        return state.error(400, "X-Restli-Protocol-Version 2.0.0 is required for this resource.",
-                           "PROTOCOL_VERSION_MISSING")
+        return state.error(
+            400, "X-Restli-Protocol-Version 2.0.0 is required for this resource.", "PROTOCOL_VERSION_MISSING"
+        )
     auth = request.headers.get("Authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
     if not token:
@@ -279,16 +344,19 @@ async def responses(request: web.Request) -> web.Response:
         return state.error(400, "start and count must be integers")
     test_only = q.get("limitedToTestLeads") == "true"
     index = state.by_account.get(account_id, [])
-    window = index[bisect.bisect_left(index, (low, "")):bisect.bisect_left(index, (high, ""))]
-    matching = [e for e in (state.responses.get(k[1]) for k in window)
-                if e is not None and (e["testLead"] or not test_only)]
-    page = [_with_form(state, e, q.get("fields", "")) for e in matching[start:start + count]]
+    window = index[bisect.bisect_left(index, (low, "")) : bisect.bisect_left(index, (high, ""))]
+    matching = [
+        e for e in (state.responses.get(k[1]) for k in window) if e is not None and (e["testLead"] or not test_only)
+    ]
+    page = [_with_form(state, e, q.get("fields", "")) for e in matching[start : start + count]]
     links = []
     if start + count < len(matching):
-        links.append({"rel": "next", "type": "application/json",
-                      "href": str(request.rel_url.update_query(start=start + count))})
-    return web.json_response({"elements": page,
-                              "paging": {"start": start, "count": count, "links": links, "total": len(matching)}})
+        links.append(
+            {"rel": "next", "type": "application/json", "href": str(request.rel_url.update_query(start=start + count))}
+        )
+    return web.json_response(
+        {"elements": page, "paging": {"start": start, "count": count, "links": links, "total": len(matching)}}
+    )
 
 
 async def response_by_id(request: web.Request) -> web.Response:
@@ -346,8 +414,9 @@ async def control_forms(request: web.Request) -> web.Response:
     account_id = str(body["account_id"])
     if account_id not in state.accounts:
         return web.json_response({"error": f"unknown account {account_id}"}, status=404)
-    form = state.add_form(account_id, body.get("name", "Sandbox lead form"), body.get("questions"),
-                          body.get("hidden_fields"))
+    form = state.add_form(
+        account_id, body.get("name", "Sandbox lead form"), body.get("questions"), body.get("hidden_fields")
+    )
     return web.json_response(form.versions[form.latest])
 
 
@@ -373,8 +442,9 @@ async def control_leads(request: web.Request) -> web.Response:
     ids = []
     for n in range(count):
         at = now - (spread * (count - 1 - n) // max(1, count - 1) if spread else 0)
-        element = state.add_response(form, version, at, test_lead=bool(body.get("test_lead", False)),
-                                     answers=body.get("answers"))
+        element = state.add_response(
+            form, version, at, test_lead=bool(body.get("test_lead", False)), answers=body.get("answers")
+        )
         ids.append(element["id"])
         if body.get("notify", True):
             state.notify(element)
@@ -405,8 +475,10 @@ async def control_errors(request: web.Request) -> web.Response:
 async def control_webhook(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await request.json()
-    config = state.delivery.configure(str(body.get("account_id", "")), **{k: body.get(k) for k in (
-        "url", "drop_rate", "duplicate_rate", "duplicates", "delay_ms", "max_attempts")})
+    config = state.delivery.configure(
+        str(body.get("account_id", "")),
+        **{k: body.get(k) for k in ("url", "drop_rate", "duplicate_rate", "duplicates", "delay_ms", "max_attempts")},
+    )
     return web.json_response(vars(config))
 
 
@@ -417,8 +489,10 @@ async def control_challenge(request: web.Request) -> web.Response:
     code = str(uuid.uuid4())
     expected = hmac.new(state.client_secret.encode(), code.encode(), hashlib.sha256).hexdigest()
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session, \
-                session.get(url, params={"challengeCode": code}) as reply:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session,
+            session.get(url, params={"challengeCode": code}) as reply,
+        ):
             status = reply.status
             body = await reply.json(content_type=None) if status == 200 else {}
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -443,8 +517,9 @@ async def control_demo(request: web.Request) -> web.Response:
     every = float(body.get("every_seconds", 5.0))
 
     def make_lead() -> None:
-        element = state.add_response(form, form.latest, int(time.time() * 1000),
-                                     test_lead=state.rng.random() < 0.05, answers=None)
+        element = state.add_response(
+            form, form.latest, int(time.time() * 1000), test_lead=state.rng.random() < 0.05, answers=None
+        )
         state.notify(element)
 
     state.demo.set(form.form_id, every, make_lead)  # every_seconds 0 stops the feed

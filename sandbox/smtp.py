@@ -31,8 +31,10 @@ class Received:
         return parsed
 
     def attachments(self) -> list[tuple[str, bytes]]:
-        return [(part.get_filename() or "", part.get_payload(decode=True) or b"")
-                for part in self.message().iter_attachments()]
+        return [
+            (part.get_filename() or "", part.get_payload(decode=True) or b"")
+            for part in self.message().iter_attachments()
+        ]
 
     def summary(self) -> dict[str, Any]:
         msg = self.message()

@@ -44,9 +44,15 @@ class DeliveryStats:
     statuses: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
-        return {"notifications": self.notifications, "dropped": self.dropped, "posts": self.posts,
-                "duplicates": self.duplicates, "failures": self.failures, "delivered": self.delivered,
-                "last_statuses": self.statuses[-20:]}
+        return {
+            "notifications": self.notifications,
+            "dropped": self.dropped,
+            "posts": self.posts,
+            "duplicates": self.duplicates,
+            "failures": self.failures,
+            "delivered": self.delivered,
+            "last_statuses": self.statuses[-20:],
+        }
 
 
 class WebhookDelivery:

@@ -46,7 +46,5 @@ async def running(
         ),
     ]
     port = settings.validation_grpc_port if grpc_port is None else grpc_port
-    async with grpc_server(settings, pool, specs, port=port) as server, background(
-        *background_loops(settings, pool)
-    ):
+    async with grpc_server(settings, pool, specs, port=port) as server, background(*background_loops(settings, pool)):
         yield RunningValidation(server.port)

@@ -28,9 +28,7 @@ def delay(attempts: int, policy: Policy, jitter: float) -> float:
     return min(policy.max_seconds, policy.base_seconds * 2.0**exponent) * (0.5 + jitter / 2)
 
 
-def next_attempt(
-    now: datetime, enqueued_at: datetime, attempts: int, policy: Policy, jitter: float
-) -> datetime | None:
+def next_attempt(now: datetime, enqueued_at: datetime, attempts: int, policy: Policy, jitter: float) -> datetime | None:
     """When to retry, or None when the next try would fall past the horizon (the delivery FAILS)."""
     at = now + timedelta(seconds=delay(attempts, policy, jitter))
     if at > enqueued_at + timedelta(seconds=policy.horizon_seconds):

@@ -68,8 +68,11 @@ class Rule:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Rule:
         return cls(
-            raw["kind"], raw.get("column", ""), raw.get("params") or {},
-            raw.get("disposition_code", ""), raw.get("custom_reason", ""),
+            raw["kind"],
+            raw.get("column", ""),
+            raw.get("params") or {},
+            raw.get("disposition_code", ""),
+            raw.get("custom_reason", ""),
         )
 
 
@@ -302,9 +305,9 @@ def finish(
     return out
 
 
-def evaluate(rows: Sequence[Row], criteria: Criteria, stored: Mapping[str, Sequence[Holder]] | None = None) -> list[
-    Judgement
-]:
+def evaluate(
+    rows: Sequence[Row], criteria: Criteria, stored: Mapping[str, Sequence[Holder]] | None = None
+) -> list[Judgement]:
     return finish([prepare(r, criteria) for r in rows], criteria, stored)
 
 

@@ -47,12 +47,16 @@ async def add_version(con: asyncpg.Connection, account_id: UUID, source_id: UUID
     return await con.fetchrow(
         """INSERT INTO acceptance_criteria (source_id, version, account_id, rules) VALUES ($1, $2, $3, $4)
            RETURNING source_id, version, rules, created_at""",
-        source_id, version, account_id, rules,
+        source_id,
+        version,
+        account_id,
+        rules,
     )
 
 
 async def get_version(con: asyncpg.Connection, source_id: UUID, version: int) -> asyncpg.Record | None:
     return await con.fetchrow(
         "SELECT source_id, version, rules, created_at FROM acceptance_criteria WHERE source_id = $1 AND version = $2",
-        source_id, version,
+        source_id,
+        version,
     )

@@ -42,7 +42,9 @@ async def stored_keys(
         f"""SELECT key, received_at, lead_id FROM lead_keys
             WHERE {column} = $1 AND key = ANY($2) AND ($3::timestamptz IS NULL OR received_at >= $3)
             ORDER BY received_at, lead_id""",
-        scope_id, list(set(keys)), since,
+        scope_id,
+        list(set(keys)),
+        since,
     )
     out: dict[str, list[tuple[datetime, UUID]]] = {}
     for r in rows:
@@ -91,8 +93,15 @@ async def record_with_events(
              WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED')
            INSERT INTO lead_events (lead_id, account_id, type, detail)
            SELECT e.l, e.a, $8, e.d FROM unnest($1::uuid[], $7::uuid[], $9::text[]) AS e(l, a, d)""",
-        list(lead_ids), list(statuses), list(codes), list(reasons), list(fields), list(versions),
-        list(account_ids), type_, list(details),
+        list(lead_ids),
+        list(statuses),
+        list(codes),
+        list(reasons),
+        list(fields),
+        list(versions),
+        list(account_ids),
+        type_,
+        list(details),
     )
 
 
@@ -101,8 +110,16 @@ async def record_with_events(
 JudgedLead = tuple[UUID, UUID, str, str, str, str, str, str, int, str]
 
 _JUDGED_COLUMNS = (
-    "lead_id", "source_id", "platform_lead_id", "answers", "fields", "status", "disposition_code",
-    "custom_reason", "criteria_version", "detail",
+    "lead_id",
+    "source_id",
+    "platform_lead_id",
+    "answers",
+    "fields",
+    "status",
+    "disposition_code",
+    "custom_reason",
+    "criteria_version",
+    "detail",
 )
 
 
@@ -139,6 +156,8 @@ async def insert_judged(
                     CROSS JOIN (VALUES (1, 'received'), (2, 'validated')) AS e(ord, type)
                ORDER BY s.lead_id, e.ord)
            SELECT lead_id FROM stored""",
-        account_id, via, received_at,
+        account_id,
+        via,
+        received_at,
     )
     return {r[0] for r in rows}

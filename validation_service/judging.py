@@ -180,8 +180,15 @@ async def validate_new(
         done = [j for j in judged if j is not None]
         rows = [
             # The fields as sent when judging changed nothing (most leads): encoding them again costs more.
-            (*lead[:4], lead[4] if j.fields == given else _dumps(j.fields), j.status, j.disposition_code,
-             j.custom_reason, v, _event_detail(j, v))
+            (
+                *lead[:4],
+                lead[4] if j.fields == given else _dumps(j.fields),
+                j.status,
+                j.disposition_code,
+                j.custom_reason,
+                v,
+                _event_detail(j, v),
+            )
             for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]
         try:
@@ -218,9 +225,7 @@ async def _judge(
     return crit.finish(prepared, criteria, stored)
 
 
-async def _stored_keys(
-    con: asyncpg.Connection, source: Mapping, prepared: Sequence[crit.Prepared]
-) -> dict[str, list]:
+async def _stored_keys(con: asyncpg.Connection, source: Mapping, prepared: Sequence[crit.Prepared]) -> dict[str, list]:
     """The stored holders of the batch's duplicate keys, per scope, within the widest window."""
     scopes = {"source": source["source_id"], "account": source["account_id"]}
     wanted: dict[str, tuple[list[str], datetime | None]] = {}

@@ -49,8 +49,11 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         )
         async with self.pool.acquire() as con, con.transaction():
             await _own_source(con, source_id, account)
-            destinations.validate(spec, await post_out_store.mapped_columns(con, source_id),
-                                  allow_private=self.settings.postout_allow_private_urls)
+            destinations.validate(
+                spec,
+                await post_out_store.mapped_columns(con, source_id),
+                allow_private=self.settings.postout_allow_private_urls,
+            )
             stored = await post_out_store.insert_destination(con, account, source_id, spec, self._seal(spec.headers))
         return _destination_proto(stored)
 
@@ -135,8 +138,14 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             if lead_id:
                 await _own_leads(con, [lead_id], account)
             rows = await post_out_store.list_post_outs(
-                con, account, source_id=source_id, destination_id=destination_id, lead_id=lead_id, status=status,
-                limit=limit + 1, after=after,
+                con,
+                account,
+                source_id=source_id,
+                destination_id=destination_id,
+                lead_id=lead_id,
+                status=status,
+                limit=limit + 1,
+                after=after,
             )
         response = validation_pb2.ListPostOutsResponse(post_outs=[_post_out_proto(r) for r in rows[:limit]])
         if len(rows) > limit:
@@ -165,8 +174,13 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         response = validation_pb2.ListPostOutAttemptsResponse()
         for r in rows[:limit]:
             attempt = response.attempts.add(
-                lead_id=str(r["lead_id"]), destination_id=str(r["destination_id"]), attempt=r["attempt"],
-                status_code=r["status_code"], duration_ms=r["duration_ms"], outcome=r["outcome"], reason=r["reason"],
+                lead_id=str(r["lead_id"]),
+                destination_id=str(r["destination_id"]),
+                attempt=r["attempt"],
+                status_code=r["status_code"],
+                duration_ms=r["duration_ms"],
+                outcome=r["outcome"],
+                reason=r["reason"],
                 response_excerpt=r["response_excerpt"],
             )
             set_timestamp(attempt.at, r["at"])
@@ -263,8 +277,12 @@ def _body_format(value: int) -> str:
 
 
 _CONSTANT_KINDS = {
-    "string_value": "string", "decimal_value": "decimal", "bool_value": "bool", "date_value": "date",
-    "datetime_value": "datetime", "lookup_value": "lookup",
+    "string_value": "string",
+    "decimal_value": "decimal",
+    "bool_value": "bool",
+    "date_value": "date",
+    "datetime_value": "datetime",
+    "lookup_value": "lookup",
 }
 
 
@@ -315,8 +333,11 @@ def _success(s: Any) -> Success:
 def _success_proto(s: Success) -> Any:
     return validation_pb2.SuccessCriteria(
         status_ranges=[validation_pb2.StatusRange(min=a, max=b) for a, b in s.status_ranges],
-        result_json_path=s.result_json_path, accepted_values=list(s.accepted_values), accepted_regex=s.accepted_regex,
-        reason_json_path=s.reason_json_path, record_id_json_path=s.record_id_json_path,
+        result_json_path=s.result_json_path,
+        accepted_values=list(s.accepted_values),
+        accepted_regex=s.accepted_regex,
+        reason_json_path=s.reason_json_path,
+        record_id_json_path=s.record_id_json_path,
     )
 
 
@@ -330,13 +351,18 @@ _STATE = {
 def _destination_proto(d: post_out_store.StoredDestination) -> Any:
     spec = d.spec
     out = validation_pb2.Destination(
-        destination_id=str(d.destination_id), source_id=str(d.source_id), name=spec.name, url=spec.url,
+        destination_id=str(d.destination_id),
+        source_id=str(d.source_id),
+        name=spec.name,
+        url=spec.url,
         method=spec.method,
         body_format=validation_pb2.BODY_FORMAT_FORM if spec.body_format == "FORM" else validation_pb2.BODY_FORMAT_JSON,
         body=[_field_mapping(f) for f in spec.body],
         # Names only: the values are secrets and never leave the service.
         headers={name: "" for name in spec.headers},
-        success=_success_proto(spec.success), timeout_ms=spec.timeout_ms, enabled=spec.enabled,
+        success=_success_proto(spec.success),
+        timeout_ms=spec.timeout_ms,
+        enabled=spec.enabled,
         post_test_leads=spec.post_test_leads,
         state=_STATE[backoff.state(spec.enabled, d.paused_until, datetime.now(UTC))],
         consecutive_failures=d.consecutive_failures,
@@ -350,9 +376,14 @@ def _destination_proto(d: post_out_store.StoredDestination) -> Any:
 
 def _post_out_proto(r: asyncpg.Record) -> Any:
     out = validation_pb2.PostOut(
-        lead_id=str(r["lead_id"]), destination_id=str(r["destination_id"]), source_id=str(r["source_id"]),
-        status=validation_pb2.PostOutStatus.Value(f"POST_OUT_STATUS_{r['status']}"), attempts=r["attempts"],
-        last_status_code=r["last_status_code"], last_error=r["last_error"], record_id=r["record_id"],
+        lead_id=str(r["lead_id"]),
+        destination_id=str(r["destination_id"]),
+        source_id=str(r["source_id"]),
+        status=validation_pb2.PostOutStatus.Value(f"POST_OUT_STATUS_{r['status']}"),
+        attempts=r["attempts"],
+        last_status_code=r["last_status_code"],
+        last_error=r["last_error"],
+        record_id=r["record_id"],
         idempotency_key=r["idempotency_key"],
     )
     set_timestamp(out.posted_at, r["posted_at"])

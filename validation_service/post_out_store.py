@@ -43,9 +43,11 @@ async def mapped_columns(con: asyncpg.Connection, source_id: UUID) -> set[str] |
 async def any_enabled_destination(con: asyncpg.Connection, source_ids: Sequence[UUID]) -> bool:
     """Whether any of the sources has a destination to post to: without one, enqueueing their
     accepted leads adds nothing and changes no lead, so bulk paths skip its cost."""
-    return bool(await con.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM destinations WHERE source_id = ANY($1::uuid[]) AND enabled)", list(source_ids)
-    ))
+    return bool(
+        await con.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM destinations WHERE source_id = ANY($1::uuid[]) AND enabled)", list(source_ids)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -96,15 +98,20 @@ async def insert_destination(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         RETURNING *
         """,
-        account_id, source_id, *_columns(spec), headers_encrypted, spec.success.as_json(), spec.timeout_ms,
-        spec.enabled, spec.post_test_leads,
+        account_id,
+        source_id,
+        *_columns(spec),
+        headers_encrypted,
+        spec.success.as_json(),
+        spec.timeout_ms,
+        spec.enabled,
+        spec.post_test_leads,
     )
     return _destination(row)
 
 
 def _columns(spec: DestinationSpec) -> tuple[Any, ...]:
-    return (spec.name, spec.url, spec.method, spec.body_format, [f.as_json() for f in spec.body],
-            sorted(spec.headers))
+    return (spec.name, spec.url, spec.method, spec.body_format, [f.as_json() for f in spec.body], sorted(spec.headers))
 
 
 async def update_destination(
@@ -119,8 +126,13 @@ async def update_destination(
         WHERE destination_id = $1
         RETURNING *
         """,
-        destination_id, *_columns(spec), headers_encrypted, spec.success.as_json(), spec.timeout_ms,
-        spec.enabled, spec.post_test_leads,
+        destination_id,
+        *_columns(spec),
+        headers_encrypted,
+        spec.success.as_json(),
+        spec.timeout_ms,
+        spec.enabled,
+        spec.post_test_leads,
     )
     return _destination(row)
 
@@ -146,7 +158,11 @@ async def list_destinations(
         ORDER BY created_at, destination_id
         LIMIT $5
         """,
-        account_id, source_id, after[0] if after else None, after[1] if after else None, limit,
+        account_id,
+        source_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )
     return [_destination(r) for r in rows]
 
@@ -192,7 +208,11 @@ async def update_breakers(
         FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS c(destination_id, reset, failures)
         WHERE d.destination_id = c.destination_id
         """,
-        [c[0] for c in ordered], [c[1] for c in ordered], [c[2] for c in ordered], threshold, cooldown_seconds,
+        [c[0] for c in ordered],
+        [c[1] for c in ordered],
+        [c[2] for c in ordered],
+        threshold,
+        cooldown_seconds,
     )
 
 
@@ -231,12 +251,32 @@ async def record_attempts(con: asyncpg.Connection, results: Sequence[Recorded]) 
     await con.copy_records_to_table(
         "post_out_attempts",
         records=[
-            (r.lead_id, r.destination_id, r.account_id, r.attempt, r.at, r.status_code, r.duration_ms, r.outcome,
-             r.reason, r.excerpt)
+            (
+                r.lead_id,
+                r.destination_id,
+                r.account_id,
+                r.attempt,
+                r.at,
+                r.status_code,
+                r.duration_ms,
+                r.outcome,
+                r.reason,
+                r.excerpt,
+            )
             for r in results
         ],
-        columns=["lead_id", "destination_id", "account_id", "attempt", "at", "status_code", "duration_ms",
-                 "outcome", "reason", "response_excerpt"],
+        columns=[
+            "lead_id",
+            "destination_id",
+            "account_id",
+            "attempt",
+            "at",
+            "status_code",
+            "duration_ms",
+            "outcome",
+            "reason",
+            "response_excerpt",
+        ],
     )
     ordered = sorted(results, key=lambda r: (r.lead_id, r.destination_id))
     rows = await con.fetch(
@@ -253,9 +293,15 @@ async def record_attempts(con: asyncpg.Connection, results: Sequence[Recorded]) 
           AND (p.lease_token = r.token OR r.status = 'POSTED')
         RETURNING p.lead_id, p.destination_id, p.account_id, p.status, p.record_id, r.reason
         """,
-        [r.lead_id for r in ordered], [r.destination_id for r in ordered], [r.lease_token for r in ordered],
-        [r.status for r in ordered], [r.status_code for r in ordered], [r.reason for r in ordered],
-        [r.record_id for r in ordered], [r.next_attempt_at for r in ordered], [r.at for r in ordered],
+        [r.lead_id for r in ordered],
+        [r.destination_id for r in ordered],
+        [r.lease_token for r in ordered],
+        [r.status for r in ordered],
+        [r.status_code for r in ordered],
+        [r.reason for r in ordered],
+        [r.record_id for r in ordered],
+        [r.next_attempt_at for r in ordered],
+        [r.at for r in ordered],
     )
     events = [
         (row["lead_id"], row["account_id"], _EVENT_TYPES[row["status"]], _event_detail(row))
@@ -340,8 +386,13 @@ async def list_post_outs(
         ORDER BY created_at DESC, lead_id DESC, destination_id DESC
         LIMIT $9
         """,
-        account_id, source_id, destination_id, lead_id, status,
-        *(after or (None, None, None)), limit,
+        account_id,
+        source_id,
+        destination_id,
+        lead_id,
+        status,
+        *(after or (None, None, None)),
+        limit,
     )
 
 
@@ -363,7 +414,11 @@ async def list_attempts(
         ORDER BY attempt_id
         LIMIT $5
         """,
-        account_id, lead_id, destination_id, after, limit,
+        account_id,
+        lead_id,
+        destination_id,
+        after,
+        limit,
     )
 
 
@@ -405,6 +460,7 @@ async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> li
         WHERE source_id = $1 AND status = 'FAILED' AND lead_id = ANY($2::uuid[])
         RETURNING lead_id
         """,
-        source_id, [r["lead_id"] for r in failed],
+        source_id,
+        [r["lead_id"] for r in failed],
     )
     return [r["lead_id"] for r in rows]

@@ -82,7 +82,8 @@ class PostOutWorkers:
         self.pool = pool
         self.session = session
         self.policy = backoff.Policy(
-            settings.postout_backoff_base_seconds, settings.postout_backoff_max_seconds,
+            settings.postout_backoff_base_seconds,
+            settings.postout_backoff_max_seconds,
             settings.postout_retry_horizon_seconds,
         )
         self._box = SecretBox(settings.secret_key) if settings.secret_key else None
@@ -109,8 +110,9 @@ class PostOutWorkers:
                 return 0
             stored = await post_out_store.get_destinations(con, {c.destination_id for c in claimed})
         prepared = {d.destination_id: self._prepare(d) for d in stored}
-        results = await asyncio.gather(*(self._deliver(c, prepared[c.destination_id])
-                                         for c in claimed if c.destination_id in prepared))
+        results = await asyncio.gather(
+            *(self._deliver(c, prepared[c.destination_id]) for c in claimed if c.destination_id in prepared)
+        )
         await self._record(results)
         return len(results)
 
@@ -126,8 +128,9 @@ class PostOutWorkers:
             refusal = ""
         except InvalidArgument as exc:
             refusal = str(exc)
-        prepared = _Prepared(d.spec, headers, refusal, d.updated_at,
-                             aiohttp.ClientTimeout(total=d.spec.timeout_ms / 1000))
+        prepared = _Prepared(
+            d.spec, headers, refusal, d.updated_at, aiohttp.ClientTimeout(total=d.spec.timeout_ms / 1000)
+        )
         self._destinations[d.destination_id] = prepared
         return prepared
 
@@ -140,11 +143,19 @@ class PostOutWorkers:
             error = dest.refusal
         else:
             payload, content_type = delivery.build_body(dest.spec.body_format, dest.spec.body, item.lead)
-            headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": item.idempotency_key,
-                       "User-Agent": USER_AGENT}
+            headers = {
+                **dest.headers,
+                "Content-Type": content_type,
+                "Idempotency-Key": item.idempotency_key,
+                "User-Agent": USER_AGENT,
+            }
             try:
                 async with self.session.request(
-                    dest.spec.method, dest.spec.url, data=payload, headers=headers, allow_redirects=False,
+                    dest.spec.method,
+                    dest.spec.url,
+                    data=payload,
+                    headers=headers,
+                    allow_redirects=False,
                     timeout=dest.timeout,
                 ) as resp:
                     raw = await _read_capped(resp)
@@ -155,8 +166,11 @@ class PostOutWorkers:
             except (aiohttp.ClientError, OSError) as exc:
                 error = f"connection error: {exc}"
         duration_ms = round((time.perf_counter() - started) * 1000)
-        verdict = (delivery.Verdict(delivery.FAILED, error) if dest.refusal
-                   else delivery.judge(dest.spec.success, status, text, error))
+        verdict = (
+            delivery.Verdict(delivery.FAILED, error)
+            if dest.refusal
+            else delivery.judge(dest.spec.success, status, text, error)
+        )
         attempt = item.attempts + 1
         next_at = None
         reason = verdict.reason
@@ -168,10 +182,20 @@ class PostOutWorkers:
         else:
             new_status = _STATUS_FOR[verdict.outcome]
         return Recorded(
-            lead_id=item.lead_id, destination_id=item.destination_id, account_id=item.account_id,
-            lease_token=item.lease_token, attempt=attempt, at=at, status=new_status,
-            status_code=status or 0, duration_ms=duration_ms, outcome=verdict.outcome, reason=reason,
-            excerpt=delivery.excerpt(text), record_id=verdict.record_id, next_attempt_at=next_at,
+            lead_id=item.lead_id,
+            destination_id=item.destination_id,
+            account_id=item.account_id,
+            lease_token=item.lease_token,
+            attempt=attempt,
+            at=at,
+            status=new_status,
+            status_code=status or 0,
+            duration_ms=duration_ms,
+            outcome=verdict.outcome,
+            reason=reason,
+            excerpt=delivery.excerpt(text),
+            record_id=verdict.record_id,
+            next_attempt_at=next_at,
         )
 
     async def _record(self, results: list[Recorded]) -> None:
@@ -216,7 +240,9 @@ def _decode(raw: bytes, charset: str | None) -> str:
 
 def new_session(settings: Settings, *, limit: int = 256) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
-        limit=limit, limit_per_host=limit, ttl_dns_cache=60,
+        limit=limit,
+        limit_per_host=limit,
+        ttl_dns_cache=60,
         resolver=GuardedResolver(settings.postout_allow_private_urls),
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True)

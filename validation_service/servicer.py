@@ -68,9 +68,8 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         leads = [
             (
                 parse_id("lead", n.lead_id, f"leads[{i}].lead_id"),
-                sources.get(n.source_id) or sources.setdefault(
-                    n.source_id, parse_id("source", n.source_id, f"leads[{i}].source_id")
-                ),
+                sources.get(n.source_id)
+                or sources.setdefault(n.source_id, parse_id("source", n.source_id, f"leads[{i}].source_id")),
                 n.platform_lead_id or n.lead_id,
                 n.answers_json or "[]",
                 n.fields_json or "{}",

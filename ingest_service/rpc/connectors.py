@@ -36,11 +36,13 @@ class ConnectorsRpc:
             source = await sources_store.get_source(con, account_id, source_id)
         platform, external = source["platform"], source["external_account_id"]
         if platform not in ("FACEBOOK", "LINKEDIN"):
-            raise FailedPrecondition(f"source {source_id} is a {platform} source: only Facebook and LinkedIn "
-                                     "sources connect to a platform")
+            raise FailedPrecondition(
+                f"source {source_id} is a {platform} source: only Facebook and LinkedIn sources connect to a platform"
+            )
         if not external:
-            raise FailedPrecondition(f"source {source_id} has no external_account_id (Facebook Page id or LinkedIn "
-                                     "sponsored account id)")
+            raise FailedPrecondition(
+                f"source {source_id} has no external_account_id (Facebook Page id or LinkedIn sponsored account id)"
+            )
         # The token is checked with the platform before it is kept.
         try:
             if platform == "FACEBOOK":
@@ -59,8 +61,12 @@ class ConnectorsRpc:
         box = connectors.box(self.deps)
         async with self.deps.pool.acquire() as con, con.transaction():
             await connections_store.save_connection(
-                con, source_id, account_id, box.encrypt(request.access_token),
-                box.encrypt(request.refresh_token) if request.refresh_token else None)
+                con,
+                source_id,
+                account_id,
+                box.encrypt(request.access_token),
+                box.encrypt(request.refresh_token) if request.refresh_token else None,
+            )
             await connections_store.set_source_state(con, source_id, "ACTIVE")
             for form_id, name in forms:
                 await sources_store.upsert_form(con, account_id, source_id, form_id, name, None)
@@ -81,13 +87,26 @@ class ConnectorsRpc:
     async def SyncLeads(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
-        window = await sync.window(self.deps, account_id, source_id, request.form_id,
-                                   from_timestamp(request.since if request.HasField("since") else None),
-                                   from_timestamp(request.until if request.HasField("until") else None))
+        window = await sync.window(
+            self.deps,
+            account_id,
+            source_id,
+            request.form_id,
+            from_timestamp(request.since if request.HasField("since") else None),
+            from_timestamp(request.until if request.HasField("until") else None),
+        )
         async for p in sync.run(self.deps, account_id, window):
             yield ingest_pb2.SyncProgress(
-                sync_id=p.sync_id, form_id=p.form_id, pages_read=p.pages_read, leads_seen=p.leads_seen,
-                leads_new=p.leads_new, leads_known=p.leads_known, done=p.done, message=p.message, resumed=p.resumed)
+                sync_id=p.sync_id,
+                form_id=p.form_id,
+                pages_read=p.pages_read,
+                leads_seen=p.leads_seen,
+                leads_new=p.leads_new,
+                leads_known=p.leads_known,
+                done=p.done,
+                message=p.message,
+                resumed=p.resumed,
+            )
 
     async def GetSourceCounts(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
@@ -103,9 +122,14 @@ class ConnectorsRpc:
         if reported >= 0 and since and until:
             # Kept for the reports (a whole UTC day shows in the Source Report and the Overview alerts).
             async with self.deps.pool.acquire() as con:
-                await platform_counts_store.record(con, account_id, source_id, since, until, reported,
-                                                   own["received"])
+                await platform_counts_store.record(con, account_id, source_id, since, until, reported, own["received"])
         return ingest_pb2.SourceCounts(
-            received=own["received"], accepted=own["accepted"], rejected=own["rejected"],
-            processing=own["processing"], posted=own["posted"], post_failed=own["post_failed"],
-            platform_reported=reported, difference=reported - own["received"] if reported >= 0 else 0)
+            received=own["received"],
+            accepted=own["accepted"],
+            rejected=own["rejected"],
+            processing=own["processing"],
+            posted=own["posted"],
+            post_failed=own["post_failed"],
+            platform_reported=reported,
+            difference=reported - own["received"] if reported >= 0 else 0,
+        )

@@ -31,9 +31,7 @@ class SourcesRpc:
         platform = platform_name(request.platform)
         external = request.external_account_id.strip()
         if platform in _EXTERNAL_REQUIRED and not external:
-            raise InvalidArgument(
-                "external_account_id", f"a {platform} source needs its ad account / Page id"
-            )
+            raise InvalidArgument("external_account_id", f"a {platform} source needs its ad account / Page id")
         async with self.deps.pool.acquire() as con:
             try:
                 row = await sources_store.create_source(con, account, name, platform, external)
@@ -128,7 +126,11 @@ class SourcesRpc:
             return await self._mapping_of(con, account, source_id, None)
 
     async def _mapping_of(
-        self, con: asyncpg.Connection, account, source_id, form: asyncpg.Record | None  # type: ignore[no-untyped-def]
+        self,
+        con: asyncpg.Connection,
+        account,
+        source_id,
+        form: asyncpg.Record | None,  # type: ignore[no-untyped-def]
     ) -> ingest_pb2.Mapping:
         source = await sources_store.get_source(con, account, source_id)
         own = form is not None and form["mapping"] is not None

@@ -22,8 +22,16 @@ def today() -> Any:
     return datetime.now(UTC).date()
 
 
-def filter_bar(db: Database, user: User, key: str, *, forms: bool = False, status: bool = False,
-               disposition: bool = False, default_days: int = 7) -> ReportFilter:
+def filter_bar(
+    db: Database,
+    user: User,
+    key: str,
+    *,
+    forms: bool = False,
+    status: bool = False,
+    disposition: bool = False,
+    default_days: int = 7,
+) -> ReportFilter:
     srcs = db.read(queries.sources, user.account_id)
     cols = st.columns(5 if forms else 4)
     window = cols[0].date_input(
@@ -35,15 +43,17 @@ def filter_bar(db: Database, user: User, key: str, *, forms: bool = False, statu
     else:
         since = until = window
     names = {s["source_id"]: s["name"] for s in srcs}
-    source_id = cols[1].selectbox("Source", [None, *names], format_func=lambda s: ALL if s is None else names[s],
-                                  key=f"{key}_source")
+    source_id = cols[1].selectbox(
+        "Source", [None, *names], format_func=lambda s: ALL if s is None else names[s], key=f"{key}_source"
+    )
     i = 2
     form_id: UUID | None = None
     if forms:
         fms = db.read(queries.forms, user.account_id, source_id)
         fnames = {f["form_id"]: f["name"] or f["platform_form_id"] for f in fms}
-        form_id = cols[i].selectbox("Form", [None, *fnames], format_func=lambda f: ALL if f is None else fnames[f],
-                                    key=f"{key}_form")
+        form_id = cols[i].selectbox(
+            "Form", [None, *fnames], format_func=lambda f: ALL if f is None else fnames[f], key=f"{key}_form"
+        )
         i += 1
     st_status = ""
     if status:
@@ -51,8 +61,9 @@ def filter_bar(db: Database, user: User, key: str, *, forms: bool = False, statu
         i += 1
     code = ""
     if disposition:
-        code = cols[i].selectbox("Disposition", ["", *dispositions.CATALOGUE], format_func=lambda s: s or ALL,
-                                 key=f"{key}_disposition")
+        code = cols[i].selectbox(
+            "Disposition", ["", *dispositions.CATALOGUE], format_func=lambda s: s or ALL, key=f"{key}_disposition"
+        )
     return ReportFilter(since, until, source_id, form_id, st_status, code)
 
 
@@ -61,6 +72,12 @@ def filter_key(f: ReportFilter) -> str:
 
 
 def download(label: str, file: Any, key: str) -> None:
-    st.download_button(label, data=file.data, file_name=file.filename,
-                       mime="text/csv" if file.format == "CSV" else
-                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=key)
+    st.download_button(
+        label,
+        data=file.data,
+        file_name=file.filename,
+        mime="text/csv"
+        if file.format == "CSV"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=key,
+    )

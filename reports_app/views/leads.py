@@ -26,14 +26,26 @@ def render(db: Database, user: User) -> None:
     total = db.read(queries.matching_count, user.account_id, f)
     rows = db.read(queries.leads_page, user.account_id, f, cursors[-1], PAGE_SIZE)
     first = (len(cursors) - 1) * PAGE_SIZE
-    st.caption(f"{total:,} leads{' in the chosen sources (form filter not counted)' if f.form_id else ''} · "
-               f"showing {first + 1 if rows else 0:,}–{first + len(rows):,}")
+    st.caption(
+        f"{total:,} leads{' in the chosen sources (form filter not counted)' if f.form_id else ''} · "
+        f"showing {first + 1 if rows else 0:,}–{first + len(rows):,}"
+    )
     names = {s["source_id"]: s["name"] for s in db.read(queries.sources, user.account_id)}
-    table = pd.DataFrame([{
-        "LeadID": str(r["lead_id"]), "Received": r["received_at"], "Source": names.get(r["source_id"], ""),
-        "Status": r["status"], "Disposition": r["disposition_code"], "Reason": r["custom_reason"],
-        "PostOut": r["post_out_status"],
-    } for r in rows], columns=["LeadID", "Received", "Source", "Status", "Disposition", "Reason", "PostOut"])
+    table = pd.DataFrame(
+        [
+            {
+                "LeadID": str(r["lead_id"]),
+                "Received": r["received_at"],
+                "Source": names.get(r["source_id"], ""),
+                "Status": r["status"],
+                "Disposition": r["disposition_code"],
+                "Reason": r["custom_reason"],
+                "PostOut": r["post_out_status"],
+            }
+            for r in rows
+        ],
+        columns=["LeadID", "Received", "Source", "Status", "Disposition", "Reason", "PostOut"],
+    )
     st.dataframe(table, hide_index=True, key="leads_table")
     nav = st.columns(6)
     if nav[0].button("◀ Newer", disabled=len(cursors) == 1, key="leads_newer"):
@@ -54,9 +66,12 @@ def render(db: Database, user: User) -> None:
             download(f"Download {prepared.filename} ({prepared.rows:,} leads)", prepared, "leads_download")
 
     st.subheader("Lead detail")
-    choice = st.selectbox("Lead", [None, *(r["lead_id"] for r in rows)],
-                          format_func=lambda i: "(choose a lead on this page)" if i is None else str(i),
-                          key="leads_detail")
+    choice = st.selectbox(
+        "Lead",
+        [None, *(r["lead_id"] for r in rows)],
+        format_func=lambda i: "(choose a lead on this page)" if i is None else str(i),
+        key="leads_detail",
+    )
     if choice is not None:
         detail(db, user, choice)
 
@@ -66,17 +81,29 @@ def detail(db: Database, user: User, lead_id) -> None:  # type: ignore[no-untype
     if lead is None:
         st.error("No such lead in this account.")
         return
-    st.markdown(f"**{lead['status']}** {lead['disposition_code']} — {lead['custom_reason'] or ''}  \n"
-                f"Source {lead['source_name']} ({lead['platform']}), form {lead['form_name'] or '—'}, "
-                f"platform lead {lead['platform_lead_id']}, received {lead['received_at']:%Y-%m-%d %H:%M:%S} UTC")
+    st.markdown(
+        f"**{lead['status']}** {lead['disposition_code']} — {lead['custom_reason'] or ''}  \n"
+        f"Source {lead['source_name']} ({lead['platform']}), form {lead['form_name'] or '—'}, "
+        f"platform lead {lead['platform_lead_id']}, received {lead['received_at']:%Y-%m-%d %H:%M:%S} UTC"
+    )
     cols = st.columns(2)
     cols[0].markdown("Mapped fields")
-    cols[0].dataframe(pd.DataFrame([{"column": k, "value": v} for k, v in (lead["fields"] or {}).items()],
-                                   columns=["column", "value"]), hide_index=True, key="lead_fields")
+    cols[0].dataframe(
+        pd.DataFrame(
+            [{"column": k, "value": v} for k, v in (lead["fields"] or {}).items()], columns=["column", "value"]
+        ),
+        hide_index=True,
+        key="lead_fields",
+    )
     cols[1].markdown("Answers")
-    cols[1].dataframe(pd.DataFrame([{"name": a.get("name", ""), "values": ", ".join(a.get("values", []))}
-                                    for a in lead["answers"] or []], columns=["name", "values"]),
-                      hide_index=True, key="lead_answers")
+    cols[1].dataframe(
+        pd.DataFrame(
+            [{"name": a.get("name", ""), "values": ", ".join(a.get("values", []))} for a in lead["answers"] or []],
+            columns=["name", "values"],
+        ),
+        hide_index=True,
+        key="lead_answers",
+    )
     st.markdown("Audit trail")
     st.dataframe(pd.DataFrame(lead["events"], columns=["type", "at", "detail"]), hide_index=True, key="lead_events")
     if lead["post_outs"]:

@@ -22,11 +22,17 @@ def render(db: Database, user: User) -> None:
     stages = {r["meta_stage"]: r for r in db.read(queries.stage_funnel, user.account_id)}
     funnel = pd.DataFrame([{"stage": s, "leads": stages[s]["leads"] if s in stages else 0} for s in FUNNEL])
     st.plotly_chart(px.funnel(funnel, x="leads", y="stage", title="Leads by Meta stage"), key="lc_funnel")
-    st.dataframe(pd.DataFrame([{"stage": s, "leads": stages[s]["leads"] if s in stages else 0} for s in OTHER]),
-                 hide_index=True, key="lc_other")
+    st.dataframe(
+        pd.DataFrame([{"stage": s, "leads": stages[s]["leads"] if s in stages else 0} for s in OTHER]),
+        hide_index=True,
+        key="lc_other",
+    )
     st.subheader("Dispatch status")
-    st.dataframe(pd.DataFrame(db.read(queries.dispatch_status, user.account_id), columns=["status", "events"]),
-                 hide_index=True, key="lc_status")
+    st.dataframe(
+        pd.DataFrame(db.read(queries.dispatch_status, user.account_id), columns=["status", "events"]),
+        hide_index=True,
+        key="lc_status",
+    )
     st.subheader("Expired and failed events")
     st.dataframe(pd.DataFrame(db.read(queries.problem_events, user.account_id)), hide_index=True, key="lc_problems")
     unmapped = db.read(queries.unmapped_stages, user.account_id)

@@ -28,8 +28,9 @@ def render(db: Database, user: User) -> None:
         cols[3].metric("Posted", f"{t.posted:,}")
         cols[4].metric("Post-failed", f"{t.post_failed:,}")
     trend = pd.DataFrame(ov.trend)
-    fig = px.line(trend, x="day", y=["received", "accepted", "rejected", "posted", "post_failed"],
-                  title="Last 30 days (UTC)")
+    fig = px.line(
+        trend, x="day", y=["received", "accepted", "rejected", "posted", "post_failed"], title="Last 30 days (UTC)"
+    )
     st.plotly_chart(fig, key="overview_trend")
     st.subheader("Alerts")
     alerts = db.read(queries.alerts, user.account_id)

@@ -17,11 +17,11 @@ def render(db: Database, user: User) -> None:
         st.info("Post-out is not available on this installation yet.")
         return
     st.subheader("By destination")
-    st.dataframe(pd.DataFrame(db.read(queries.destination_status, user.account_id)), hide_index=True,
-                 key="po_destinations")
+    st.dataframe(
+        pd.DataFrame(db.read(queries.destination_status, user.account_id)), hide_index=True, key="po_destinations"
+    )
     st.subheader("Recent attempts")
-    st.dataframe(pd.DataFrame(db.read(queries.recent_attempts, user.account_id)), hide_index=True,
-                 key="po_attempts")
+    st.dataframe(pd.DataFrame(db.read(queries.recent_attempts, user.account_id)), hide_index=True, key="po_attempts")
     st.subheader("Failed deliveries")
     failed = db.read(queries.failed_post_outs, user.account_id)
     st.dataframe(pd.DataFrame(failed), hide_index=True, key="po_failed")

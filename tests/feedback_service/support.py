@@ -32,23 +32,41 @@ def ago(**kw: float) -> datetime:
 async def source(pool: asyncpg.Pool, account_id: UUID, platform: str = "FACEBOOK") -> UUID:
     return await pool.fetchval(
         "INSERT INTO sources (account_id, name, platform) VALUES ($1, $2, $3) RETURNING source_id",
-        account_id, f"{platform.title()} source", platform,
+        account_id,
+        f"{platform.title()} source",
+        platform,
     )
 
 
-async def lead(pool: asyncpg.Pool, account_id: UUID, source_id: UUID, *, platform_lead_id: str | None = None,
-               fields: dict[str, Any] | None = None, captured_at: datetime | None = None) -> tuple[UUID, str]:
+async def lead(
+    pool: asyncpg.Pool,
+    account_id: UUID,
+    source_id: UUID,
+    *,
+    platform_lead_id: str | None = None,
+    fields: dict[str, Any] | None = None,
+    captured_at: datetime | None = None,
+) -> tuple[UUID, str]:
     pid = platform_lead_id or meta_lead_id()
     lead_id = await pool.fetchval(
         """INSERT INTO leads (account_id, source_id, platform_lead_id, status, fields, captured_at, received_at)
            VALUES ($1, $2, $3, 'ACCEPTED', $4, $5, $5) RETURNING lead_id""",
-        account_id, source_id, pid, fields or {}, captured_at or ago(hours=2),
+        account_id,
+        source_id,
+        pid,
+        fields or {},
+        captured_at or ago(hours=2),
     )
     return lead_id, pid
 
 
-def change(*, lead_id: UUID | str | None = None, platform_lead_id: str | None = None, stage: str = "New",
-           at: datetime | None = None) -> feedback_pb2.StageChange:
+def change(
+    *,
+    lead_id: UUID | str | None = None,
+    platform_lead_id: str | None = None,
+    stage: str = "New",
+    at: datetime | None = None,
+) -> feedback_pb2.StageChange:
     c = feedback_pb2.StageChange(crm_stage=stage)
     if lead_id is not None:
         c.lead_id = str(lead_id)
@@ -98,8 +116,9 @@ class Capi:
         return (await self.record())["events"]
 
     async def fail_next(self, kind: str, count: int = 1, code: int | None = None) -> None:
-        await self._call("POST", "errors", json={"dataset_id": self.dataset, "kind": kind, "count": count,
-                                                 "code": code})
+        await self._call(
+            "POST", "errors", json={"dataset_id": self.dataset, "kind": kind, "count": count, "code": code}
+        )
 
     async def expire_token(self, token: str) -> None:
         await self._call("POST", "expired_tokens", json={"token": token})
@@ -108,10 +127,12 @@ class Capi:
         await self._call("POST", "unknown_leads", json={"dataset_id": self.dataset, "lead_ids": list(lead_ids)})
 
 
-def config(dataset: str, *, token: str = "tok-good", mode: int = feedback_pb2.DISPATCH_MODE_IMMEDIATE,
-           **kw: Any) -> feedback_pb2.FeedbackConfig:
-    return feedback_pb2.FeedbackConfig(dataset_id=dataset, access_token=token, lead_event_source="Acme CRM",
-                                       mode=mode, **kw)
+def config(
+    dataset: str, *, token: str = "tok-good", mode: int = feedback_pb2.DISPATCH_MODE_IMMEDIATE, **kw: Any
+) -> feedback_pb2.FeedbackConfig:
+    return feedback_pb2.FeedbackConfig(
+        dataset_id=dataset, access_token=token, lead_event_source="Acme CRM", mode=mode, **kw
+    )
 
 
 def daily_not_due() -> dict[str, Any]:

@@ -20,8 +20,14 @@ def sha(value: str) -> str:
 
 def test_event_has_todays_shape_and_the_2020_guides_stage_names():
     changed = datetime(2026, 5, 4, 12, 30, tzinfo=UTC)
-    event = StageEvent(42, "Sales Qualified", MetaStage.SALES_OPPORTUNITY, changed, "1234567890123456",
-                       {"email": "Ana@Example.com", "phone": "+1 650 555 1212", "city": "Lisbon"})
+    event = StageEvent(
+        42,
+        "Sales Qualified",
+        MetaStage.SALES_OPPORTUNITY,
+        changed,
+        "1234567890123456",
+        {"email": "Ana@Example.com", "phone": "+1 650 555 1212", "city": "Lisbon"},
+    )
     assert build_event(event, "Acme CRM") == {
         "event_name": "Sales Qualified",
         "event_time": int(changed.timestamp()),
@@ -42,9 +48,18 @@ def test_event_without_contact_details_has_only_the_lead_id():
     assert build_event(event, "CRM")["user_data"] == {"lead_id": 123456789012345}
 
 
-@pytest.mark.parametrize(("lead_id", "ok"), [("123456789012345", True), ("1234567890123456", True),
-                                             ("12345678901234", False), ("12345678901234567", False),
-                                             ("0123456789012345", False), ("l:123", False), ("", False)])
+@pytest.mark.parametrize(
+    ("lead_id", "ok"),
+    [
+        ("123456789012345", True),
+        ("1234567890123456", True),
+        ("12345678901234", False),
+        ("12345678901234567", False),
+        ("0123456789012345", False),
+        ("l:123", False),
+        ("", False),
+    ],
+)
 def test_meta_lead_id_is_15_or_16_digits(lead_id, ok):
     assert (meta_lead_id_problem(lead_id) is None) is ok
 

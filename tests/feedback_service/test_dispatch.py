@@ -29,8 +29,9 @@ async def test_immediate_mode_sends_within_seconds_with_metas_payload(api, pool,
     account = api.account.account_id
     dataset = s.dataset_id()
     capi = s.Capi(sandbox.url, dataset)
-    await api.feedback.SetStageMapping(feedback_pb2.SetStageMappingRequest(
-        stages={"Qualified": feedback_pb2.META_STAGE_MARKETING_QUALIFIED_LEAD}))
+    await api.feedback.SetStageMapping(
+        feedback_pb2.SetStageMappingRequest(stages={"Qualified": feedback_pb2.META_STAGE_MARKETING_QUALIFIED_LEAD})
+    )
     await api.feedback.SetFeedbackConfig(s.config(dataset, test_event_code="TEST123"))
     fb = await s.source(pool, account)
     fields = {"email": " Ana@Example.com", "phone_number": "(650) 555-1212"}
@@ -40,16 +41,21 @@ async def test_immediate_mode_sends_within_seconds_with_metas_payload(api, pool,
 
     [row] = await s.wait_for(lambda: _sent(pool, account))
     assert row["fbtrace_id"] and row["attempts"] == 1
-    assert await capi.received() == [{
-        "event_name": "Qualified",
-        "event_time": int(when.timestamp()),
-        "action_source": "system_generated",
-        "event_id": f"lr-{row['event_id']}",
-        "user_data": {"lead_id": int(pid), "em": [sha("ana@example.com")], "ph": [sha("16505551212")]},
-        "custom_data": {"event_source": "crm", "lead_event_source": "Acme CRM",
-                        "facebook_lifecycle_stage_name": "MARKETING_QUALIFIED_LEAD",
-                        "lifecycle_stage_name": "Qualified"},
-    }]
+    assert await capi.received() == [
+        {
+            "event_name": "Qualified",
+            "event_time": int(when.timestamp()),
+            "action_source": "system_generated",
+            "event_id": f"lr-{row['event_id']}",
+            "user_data": {"lead_id": int(pid), "em": [sha("ana@example.com")], "ph": [sha("16505551212")]},
+            "custom_data": {
+                "event_source": "crm",
+                "lead_event_source": "Acme CRM",
+                "facebook_lifecycle_stage_name": "MARKETING_QUALIFIED_LEAD",
+                "lifecycle_stage_name": "Qualified",
+            },
+        }
+    ]
     assert [r["test_event_code"] for r in (await capi.record())["requests"]] == ["TEST123"]
     status = await api.feedback.GetFeedbackStatus(feedback_pb2.GetFeedbackStatusRequest())
     assert {c.status: c.count for c in status.by_status}[feedback_pb2.FEEDBACK_EVENT_STATUS_SENT] == 1
@@ -69,24 +75,37 @@ async def test_a_refused_batch_is_bisected_until_the_bad_events_are_isolated(api
     fb = await s.source(pool, account)
     leads = [await s.lead(pool, account, fb) for _ in range(10)]
     await capi.unknown_leads(leads[2][1], leads[7][1])
-    await record(api, *[s.change(lead_id=lead_id, stage="New", at=s.ago(minutes=30 - i))
-                        for i, (lead_id, _) in enumerate(leads)])
+    await record(
+        api, *[s.change(lead_id=lead_id, stage="New", at=s.ago(minutes=30 - i)) for i, (lead_id, _) in enumerate(leads)]
+    )
 
     flushed = await api.feedback.Flush(feedback_pb2.FlushRequest())
     assert (flushed.sent, flushed.failed, flushed.expired) == (8, 2, 0)
     rows = await s.events(pool, account)
     assert [r["status"] for r in rows] == ["SENT"] * 2 + ["FAILED"] + ["SENT"] * 4 + ["FAILED"] + ["SENT"] * 2
     failed = [r for r in rows if r["status"] == "FAILED"]
-    assert failed[0]["reason"] == ("(#100) Invalid parameter: data[0].user_data.lead_id "
-                                   f"{leads[2][1]} does not match any lead of this business")
+    assert failed[0]["reason"] == (
+        f"(#100) Invalid parameter: data[0].user_data.lead_id {leads[2][1]} does not match any lead of this business"
+    )
     assert all(r["fbtrace_id"] for r in rows)
     received = await capi.received()
-    assert [e["user_data"]["lead_id"] for e in received] == [int(pid) for i, (_, pid) in enumerate(leads)
-                                                              if i not in (2, 7)]
+    assert [e["user_data"]["lead_id"] for e in received] == [
+        int(pid) for i, (_, pid) in enumerate(leads) if i not in (2, 7)
+    ]
     # Halves, left first: 10 → 5 (bad) → 2 ok + 3 (bad) → 1 FAILED + 2 ok; then the right 5 likewise.
     assert [(r["events"], r["status"]) for r in (await capi.record())["requests"]] == [
-        (10, 400), (5, 400), (2, 200), (3, 400), (1, 400), (2, 200),
-        (5, 400), (2, 200), (3, 400), (1, 400), (2, 200)]
+        (10, 400),
+        (5, 400),
+        (2, 200),
+        (3, 400),
+        (1, 400),
+        (2, 200),
+        (5, 400),
+        (2, 200),
+        (3, 400),
+        (1, 400),
+        (2, 200),
+    ]
 
 
 async def test_events_that_aged_out_while_waiting_are_expired_never_sent(api, pool, sandbox):
@@ -97,11 +116,13 @@ async def test_events_that_aged_out_while_waiting_are_expired_never_sent(api, po
     fb = await s.source(pool, account)
     old_lead, _ = await s.lead(pool, account, fb, captured_at=s.ago(days=9))
     new_lead, _ = await s.lead(pool, account, fb)
-    await record(api, s.change(lead_id=old_lead, stage="New", at=s.ago(days=6)),
-                 s.change(lead_id=new_lead, stage="New"))
+    await record(
+        api, s.change(lead_id=old_lead, stage="New", at=s.ago(days=6)), s.change(lead_id=new_lead, stage="New")
+    )
     # A DAILY account waited too long: the first change is now 8 days old.
-    await pool.execute("UPDATE feedback_events SET changed_at = changed_at - interval '2 days' WHERE lead_id = $1",
-                       old_lead)
+    await pool.execute(
+        "UPDATE feedback_events SET changed_at = changed_at - interval '2 days' WHERE lead_id = $1", old_lead
+    )
     flushed = await api.feedback.Flush(feedback_pb2.FlushRequest())
     # (The loop's own pass may have expired it a moment before the Flush did.)
     assert (flushed.sent, flushed.failed) == (1, 0) and flushed.expired in (0, 1)
@@ -171,13 +192,15 @@ async def test_daily_mode_sends_at_the_configured_hour_once_a_day(api, pool, san
     account = api.account.account_id
     dataset = s.dataset_id()
     capi = s.Capi(sandbox.url, dataset)
-    await api.feedback.SetFeedbackConfig(s.config(dataset, mode=feedback_pb2.DISPATCH_MODE_DAILY,
-                                                  daily_hour=datetime.now(UTC).hour, time_zone="UTC"))
+    await api.feedback.SetFeedbackConfig(
+        s.config(dataset, mode=feedback_pb2.DISPATCH_MODE_DAILY, daily_hour=datetime.now(UTC).hour, time_zone="UTC")
+    )
     fb = await s.source(pool, account)
     lead_id, _ = await s.lead(pool, account, fb)
     # The last daily run was yesterday: today's slot (this hour) is due now.
-    await pool.execute("UPDATE feedback_configs SET daily_last_run_at = now() - interval '1 day' "
-                       "WHERE account_id = $1", account)
+    await pool.execute(
+        "UPDATE feedback_configs SET daily_last_run_at = now() - interval '1 day' WHERE account_id = $1", account
+    )
     await record(api, s.change(lead_id=lead_id, stage="New", at=s.ago(minutes=40)))
     await s.wait_for(lambda: _sent(pool, account))
     last_run = await pool.fetchval("SELECT daily_last_run_at FROM feedback_configs WHERE account_id = $1", account)
@@ -193,12 +216,13 @@ async def test_backfill_records_initial_stages_sends_the_window_and_reports_the_
     account = api.account.account_id
     dataset = s.dataset_id()
     capi = s.Capi(sandbox.url, dataset)
-    await api.feedback.SetStageMapping(feedback_pb2.SetStageMappingRequest(
-        stages={"Inbound": feedback_pb2.META_STAGE_LEAD}))
+    await api.feedback.SetStageMapping(
+        feedback_pb2.SetStageMappingRequest(stages={"Inbound": feedback_pb2.META_STAGE_LEAD})
+    )
     await api.feedback.SetFeedbackConfig(s.config(dataset, **s.daily_not_due()))
     fb = await s.source(pool, account)
     li = await s.source(pool, account, "LINKEDIN")
-    await s.lead(pool, account, fb, captured_at=s.ago(days=70))   # before `since`: not touched
+    await s.lead(pool, account, fb, captured_at=s.ago(days=70))  # before `since`: not touched
     old, _ = await s.lead(pool, account, fb, captured_at=s.ago(days=20))
     recent, recent_pid = await s.lead(pool, account, fb, captured_at=s.ago(days=2))
     linkedin, _ = await s.lead(pool, account, li, platform_lead_id="urn:li:x:1", captured_at=s.ago(days=1))
@@ -210,11 +234,21 @@ async def test_backfill_records_initial_stages_sends_the_window_and_reports_the_
     progress = await _drain(api.feedback.Backfill(feedback_pb2.BackfillRequest(since=to_timestamp(s.ago(days=60)))))
     final = progress[-1]
     assert final.done and not any(p.done for p in progress[:-1])
-    assert (final.leads_seen, final.events_recorded, final.events_sent, final.events_expired,
-            final.events_not_sendable, final.events_failed, final.events_pending) == (3, 3, 1, 1, 1, 0, 0)
+    assert (
+        final.leads_seen,
+        final.events_recorded,
+        final.events_sent,
+        final.events_expired,
+        final.events_not_sendable,
+        final.events_failed,
+        final.events_pending,
+    ) == (3, 3, 1, 1, 1, 0, 0)
     rows = {r["lead_id"]: r for r in await s.events(pool, account)}
     assert {k: (v["crm_stage"], v["status"]) for k, v in rows.items()} == {
-        old: ("Inbound", "EXPIRED"), recent: ("Inbound", "SENT"), linkedin: ("Inbound", "NOT_SENDABLE")}
+        old: ("Inbound", "EXPIRED"),
+        recent: ("Inbound", "SENT"),
+        linkedin: ("Inbound", "NOT_SENDABLE"),
+    }
     assert [e["user_data"]["lead_id"] for e in await capi.received()] == [int(recent_pid)]
 
     # Run again: nothing new, everything reported as duplicates.
@@ -229,14 +263,18 @@ async def test_backfill_with_the_crms_past_changes(api, pool, sandbox):
     fb = await s.source(pool, account)
     lead_id, _ = await s.lead(pool, account, fb, captured_at=s.ago(days=30))
     since = s.ago(days=40)
-    changes = [s.change(lead_id=lead_id, stage="New", at=s.ago(days=29)),
-               s.change(lead_id=lead_id, stage="Qualified", at=s.ago(days=3)),
-               s.change(lead_id=lead_id, stage="Won", at=s.ago(hours=1)),
-               s.change(lead_id="00000000-0000-0000-0000-000000000002", stage="Won")]
-    progress = await _drain(api.feedback.Backfill(feedback_pb2.BackfillRequest(since=to_timestamp(since),
-                                                                                changes=changes)))
+    changes = [
+        s.change(lead_id=lead_id, stage="New", at=s.ago(days=29)),
+        s.change(lead_id=lead_id, stage="Qualified", at=s.ago(days=3)),
+        s.change(lead_id=lead_id, stage="Won", at=s.ago(hours=1)),
+        s.change(lead_id="00000000-0000-0000-0000-000000000002", stage="Won"),
+    ]
+    progress = await _drain(
+        api.feedback.Backfill(feedback_pb2.BackfillRequest(since=to_timestamp(since), changes=changes))
+    )
     assert [(e.index, e.message) for e in progress[0].errors] == [
-        (3, "lead 00000000-0000-0000-0000-000000000002 not found")]
+        (3, "lead 00000000-0000-0000-0000-000000000002 not found")
+    ]
     final = progress[-1]
     assert (final.events_recorded, final.events_sent, final.events_expired) == (3, 2, 1)
     assert await statuses(pool, account) == ["EXPIRED", "SENT", "SENT"]

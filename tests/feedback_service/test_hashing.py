@@ -16,8 +16,12 @@ from feedback_service.hashing import (
 
 # Meta's documentation (customer-information-parameters), reference §5.
 DOC_VECTORS = [
-    ("em", "John_Smith@gmail.com", "john_smith@gmail.com",
-     "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"),
+    (
+        "em",
+        "John_Smith@gmail.com",
+        "john_smith@gmail.com",
+        "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f",
+    ),
     ("ph", "(650)555-1212", "16505551212", "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"),
     ("fn", "Mary", "mary", "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec"),
     ("fn", "정", "정", "8fa8cd9c440be61d0151429310034083132b35975c4bea67fdd74158eb51db14"),
@@ -25,8 +29,10 @@ DOC_VECTORS = [
     ("country", "United States", "us", "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"),
 ]
 
-CORPUS = [json.loads(line) for line in
-          (Path(__file__).parents[1] / "fixtures" / "meta_capi_normalization.jsonl").read_text().splitlines()]
+CORPUS = [
+    json.loads(line)
+    for line in (Path(__file__).parents[1] / "fixtures" / "meta_capi_normalization.jsonl").read_text().splitlines()
+]
 
 
 def sha(value: str) -> str:

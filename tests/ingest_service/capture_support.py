@@ -16,9 +16,7 @@ STANDARD_MAPPING = [
 
 
 def answers(**values: str | list[str]) -> list[common_pb2.Answer]:
-    return [
-        common_pb2.Answer(name=k, values=v if isinstance(v, list) else [v]) for k, v in values.items()
-    ]
+    return [common_pb2.Answer(name=k, values=v if isinstance(v, list) else [v]) for k, v in values.items()]
 
 
 def lead(source_id: str, plid: str, form_id: str = "", is_test: bool = False, **values: str | list[str]):
@@ -27,8 +25,13 @@ def lead(source_id: str, plid: str, form_id: str = "", is_test: bool = False, **
     )
 
 
-async def new_source(api: Api, name: str = "Events", platform: int = common_pb2.PLATFORM_API, external: str = "",
-                     mapping=STANDARD_MAPPING) -> ingest_pb2.Source:  # type: ignore[no-untyped-def]
+async def new_source(
+    api: Api,
+    name: str = "Events",
+    platform: int = common_pb2.PLATFORM_API,
+    external: str = "",
+    mapping=STANDARD_MAPPING,
+) -> ingest_pb2.Source:  # type: ignore[no-untyped-def]
     source = await api.ingest.CreateSource(
         ingest_pb2.CreateSourceRequest(name=name, platform=platform, external_account_id=external)
     )

@@ -57,30 +57,52 @@ class LinkedInSource:
     form: dict[str, Any]
 
 
-async def facebook_source(api: Any, sandbox: Any, web: aiohttp.ClientSession, *, forms: int = 1,
-                          webhook_url: str = "", **delivery: Any) -> FacebookSource:
-    page = await post(web, f"{sandbox.url}/graph/_control/pages",
-                      {"forms": forms, "access_token": f"EAAB-{secrets.token_hex(8)}"})
-    await post(web, f"{sandbox.url}/graph/_control/webhook", {"page_id": page["page_id"], "url": webhook_url,
-                                                              **delivery})
-    source = await api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(
-        name="Facebook page", platform=common_pb2.PLATFORM_FACEBOOK, external_account_id=page["page_id"]))
-    await api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(source_id=source.source_id,
-                                                                   access_token=page["access_token"]))
+async def facebook_source(
+    api: Any, sandbox: Any, web: aiohttp.ClientSession, *, forms: int = 1, webhook_url: str = "", **delivery: Any
+) -> FacebookSource:
+    page = await post(
+        web, f"{sandbox.url}/graph/_control/pages", {"forms": forms, "access_token": f"EAAB-{secrets.token_hex(8)}"}
+    )
+    await post(
+        web, f"{sandbox.url}/graph/_control/webhook", {"page_id": page["page_id"], "url": webhook_url, **delivery}
+    )
+    source = await api.ingest.CreateSource(
+        ingest_pb2.CreateSourceRequest(
+            name="Facebook page", platform=common_pb2.PLATFORM_FACEBOOK, external_account_id=page["page_id"]
+        )
+    )
+    await api.ingest.ConnectSource(
+        ingest_pb2.ConnectSourceRequest(source_id=source.source_id, access_token=page["access_token"])
+    )
     return FacebookSource(source.source_id, page["page_id"], page["access_token"], page["form_ids"])
 
 
-async def linkedin_source(api: Any, sandbox: Any, web: aiohttp.ClientSession, *, webhook_url: str = "",
-                          form: dict[str, Any] | None = None, **delivery: Any) -> LinkedInSource:
+async def linkedin_source(
+    api: Any,
+    sandbox: Any,
+    web: aiohttp.ClientSession,
+    *,
+    webhook_url: str = "",
+    form: dict[str, Any] | None = None,
+    **delivery: Any,
+) -> LinkedInSource:
     account = await post(web, f"{sandbox.url}/linkedin/_control/accounts", {})
-    created = await post(web, f"{sandbox.url}/linkedin/_control/forms",
-                         {"account_id": account["account_id"], **(form or {})})
-    await post(web, f"{sandbox.url}/linkedin/_control/webhook",
-               {"account_id": account["account_id"], "url": webhook_url, **delivery})
-    source = await api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(
-        name="LinkedIn ads", platform=common_pb2.PLATFORM_LINKEDIN, external_account_id=account["account_id"]))
-    await api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(source_id=source.source_id,
-                                                                   access_token=account["access_token"]))
+    created = await post(
+        web, f"{sandbox.url}/linkedin/_control/forms", {"account_id": account["account_id"], **(form or {})}
+    )
+    await post(
+        web,
+        f"{sandbox.url}/linkedin/_control/webhook",
+        {"account_id": account["account_id"], "url": webhook_url, **delivery},
+    )
+    source = await api.ingest.CreateSource(
+        ingest_pb2.CreateSourceRequest(
+            name="LinkedIn ads", platform=common_pb2.PLATFORM_LINKEDIN, external_account_id=account["account_id"]
+        )
+    )
+    await api.ingest.ConnectSource(
+        ingest_pb2.ConnectSourceRequest(source_id=source.source_id, access_token=account["access_token"])
+    )
     return LinkedInSource(source.source_id, account["account_id"], account["access_token"], created)
 
 
@@ -88,11 +110,14 @@ async def leads_of(pool: asyncpg.Pool, source_id: str) -> list[asyncpg.Record]:
     async with pool.acquire() as con:
         return await con.fetch(
             """SELECT l.*, f.platform_form_id FROM leads l LEFT JOIN forms f USING (form_id)
-                WHERE l.source_id = $1 ORDER BY l.platform_lead_id""", UUID(source_id))
+                WHERE l.source_id = $1 ORDER BY l.platform_lead_id""",
+            UUID(source_id),
+        )
 
 
 async def judged(pool: asyncpg.Pool, source_id: str, count: int, *, within: float = 15.0) -> list[asyncpg.Record]:
     """The source's leads once `count` of them exist and none is PROCESSING any more."""
+
     async def check() -> list[asyncpg.Record]:
         rows = await leads_of(pool, source_id)
         return rows if len(rows) >= count and all(r["status"] != "PROCESSING" for r in rows) else []
@@ -105,20 +130,23 @@ async def inbox_rows(pool: asyncpg.Pool, platform: str, external_account_id: str
     async with pool.acquire() as con:
         return await con.fetch(
             "SELECT * FROM webhook_inbox WHERE platform = $1 AND external_account_id = $2 ORDER BY inbox_id",
-            platform, external_account_id)
+            platform,
+            external_account_id,
+        )
 
 
 async def connection_row(pool: asyncpg.Pool, source_id: str) -> asyncpg.Record | None:
     async with pool.acquire() as con:
         return await con.fetchrow(
             """SELECT c.*, s.state FROM sources s LEFT JOIN source_connections c USING (source_id)
-                WHERE s.source_id = $1""", UUID(source_id))
+                WHERE s.source_id = $1""",
+            UUID(source_id),
+        )
 
 
 async def watermarks(pool: asyncpg.Pool, source_id: str) -> dict[str, int]:
     async with pool.acquire() as con:
-        rows = await con.fetch("SELECT scope, position FROM connector_watermarks WHERE source_id = $1",
-                               UUID(source_id))
+        rows = await con.fetch("SELECT scope, position FROM connector_watermarks WHERE source_id = $1", UUID(source_id))
     return {r["scope"]: r["position"] for r in rows}
 
 

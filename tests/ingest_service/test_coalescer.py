@@ -85,7 +85,9 @@ async def test_a_callers_error_is_only_that_callers() -> None:
     coalescer = Coalescer(submit, window=0.005)
     bad = uuid.UUID(int=99)
     results = await asyncio.gather(
-        coalescer.submit(ACCOUNT, lead(1)), coalescer.submit(ACCOUNT, lead(2, bad)), coalescer.submit(ACCOUNT, lead(3)),
+        coalescer.submit(ACCOUNT, lead(1)),
+        coalescer.submit(ACCOUNT, lead(2, bad)),
+        coalescer.submit(ACCOUNT, lead(3)),
         return_exceptions=True,
     )
     assert results[0].platform_lead_id == "p1" and results[2].platform_lead_id == "p3"

@@ -8,22 +8,30 @@ from tests.ingest_service.connector_support import eventually, post, web  # noqa
 
 
 async def test_the_demo_hook_connects_both_sources_and_leads_flow(web, account, servers, sandbox, pool):  # noqa: F811
-    settings = servers.settings.replace(sandbox_port=sandbox.port,
-                                        ingest_grpc_port=int(servers.ingest_target.rsplit(":", 1)[1]))
+    settings = servers.settings.replace(
+        sandbox_port=sandbox.port, ingest_grpc_port=int(servers.ingest_target.rsplit(":", 1)[1])
+    )
     await asyncio.to_thread(demo_connectors, settings, account.api_key)
     try:
+
         async def flowing():
             async with pool.acquire() as con:
                 rows = await con.fetch(
                     """SELECT s.platform, count(l.lead_id) AS n FROM sources s LEFT JOIN leads l USING (source_id)
-                        WHERE s.account_id = $1 GROUP BY s.platform""", account.account_id)
+                        WHERE s.account_id = $1 GROUP BY s.platform""",
+                    account.account_id,
+                )
             counts = {r["platform"]: r["n"] for r in rows if r["n"]}
             return counts if len(counts) == 2 else {}
 
         assert set(await eventually(flowing, within=30, every=0.5)) == {"FACEBOOK", "LINKEDIN"}
         async with pool.acquire() as con:
-            external = {r["platform"]: r["external_account_id"] for r in await con.fetch(
-                "SELECT platform, external_account_id FROM sources WHERE account_id = $1", account.account_id)}
+            external = {
+                r["platform"]: r["external_account_id"]
+                for r in await con.fetch(
+                    "SELECT platform, external_account_id FROM sources WHERE account_id = $1", account.account_id
+                )
+            }
         assert external == {"FACEBOOK": DEMO_PAGE_ID, "LINKEDIN": DEMO_LINKEDIN_ACCOUNT}
     finally:
         for platform in ("graph", "linkedin"):

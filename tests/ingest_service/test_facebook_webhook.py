@@ -36,16 +36,32 @@ async def test_the_verification_handshake_echoes_the_challenge_only_for_our_toke
 
 async def test_a_webhook_lead_is_fetched_mapped_and_judged(web, api, servers, sandbox, pool):  # noqa: F811
     fb = await facebook_source(api, sandbox, web, webhook_url=_hook(servers))
-    ids = (await post(web, f"{sandbox.url}/graph/_control/leads", {
-        "form_id": fb.form_ids[0],
-        "field_data": [{"name": "email", "values": ["joe@example.com"]}, {"name": "full_name", "values": ["Jöe Ëx"]}],
-        "custom_disclaimer_responses": [{"checkbox_key": "optional_1", "is_checked": "1"},
-                                        {"checkbox_key": "optional_2", "is_checked": ""}]}))["ids"]
+    ids = (
+        await post(
+            web,
+            f"{sandbox.url}/graph/_control/leads",
+            {
+                "form_id": fb.form_ids[0],
+                "field_data": [
+                    {"name": "email", "values": ["joe@example.com"]},
+                    {"name": "full_name", "values": ["Jöe Ëx"]},
+                ],
+                "custom_disclaimer_responses": [
+                    {"checkbox_key": "optional_1", "is_checked": "1"},
+                    {"checkbox_key": "optional_2", "is_checked": ""},
+                ],
+            },
+        )
+    )["ids"]
     [lead] = await judged(pool, fb.source_id, 1)
     assert lead["platform_lead_id"] == ids[0] and lead["status"] in ("ACCEPTED", "REJECTED")
     assert lead["platform_form_id"] == fb.form_ids[0]
-    assert answers_of(lead) == {"email": ["joe@example.com"], "full_name": ["Jöe Ëx"], "optional_1": ["true"],
-                                "optional_2": ["false"]}
+    assert answers_of(lead) == {
+        "email": ["joe@example.com"],
+        "full_name": ["Jöe Ëx"],
+        "optional_1": ["true"],
+        "optional_2": ["false"],
+    }
     context = lead["platform_context"]
     assert context["is_organic"] == "false" and context["form_id"] == fb.form_ids[0]
     assert context["ad_id"].isdigit() and context["campaign_id"].isdigit() and context["page_id"] == fb.page_id
@@ -55,30 +71,72 @@ async def test_a_webhook_lead_is_fetched_mapped_and_judged(web, api, servers, sa
 
 async def test_several_entries_and_changes_in_one_post_are_all_taken(web, api, servers, sandbox, pool):  # noqa: F811
     fb = await facebook_source(api, sandbox, web, forms=2, webhook_url=_hook(servers))
-    first = (await post(web, f"{sandbox.url}/graph/_control/leads",
-                        {"form_id": fb.form_ids[0], "count": 3, "deliver": False}))["ids"]
-    second = (await post(web, f"{sandbox.url}/graph/_control/leads",
-                         {"form_id": fb.form_ids[1], "count": 2, "deliver": False}))["ids"]
-    body = json.dumps({"object": "page", "entry": [
-        {"id": fb.page_id, "time": 1, "changes": [
-            {"field": "leadgen", "value": {"leadgen_id": int(i), "page_id": int(fb.page_id),
-                                           "form_id": int(fb.form_ids[0]), "created_time": 1}} for i in first]},
-        {"id": fb.page_id, "time": 1, "changes": [
-            {"field": "leadgen", "value": {"leadgen_id": int(i), "page_id": int(fb.page_id),
-                                           "form_id": int(fb.form_ids[1]), "created_time": 1}} for i in second]},
-    ]}).encode()
+    first = (
+        await post(
+            web, f"{sandbox.url}/graph/_control/leads", {"form_id": fb.form_ids[0], "count": 3, "deliver": False}
+        )
+    )["ids"]
+    second = (
+        await post(
+            web, f"{sandbox.url}/graph/_control/leads", {"form_id": fb.form_ids[1], "count": 2, "deliver": False}
+        )
+    )["ids"]
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": fb.page_id,
+                    "time": 1,
+                    "changes": [
+                        {
+                            "field": "leadgen",
+                            "value": {
+                                "leadgen_id": int(i),
+                                "page_id": int(fb.page_id),
+                                "form_id": int(fb.form_ids[0]),
+                                "created_time": 1,
+                            },
+                        }
+                        for i in first
+                    ],
+                },
+                {
+                    "id": fb.page_id,
+                    "time": 1,
+                    "changes": [
+                        {
+                            "field": "leadgen",
+                            "value": {
+                                "leadgen_id": int(i),
+                                "page_id": int(fb.page_id),
+                                "form_id": int(fb.form_ids[1]),
+                                "created_time": 1,
+                            },
+                        }
+                        for i in second
+                    ],
+                },
+            ],
+        }
+    ).encode()
     async with web.post(_hook(servers), data=body, headers=_signed(servers, body)) as reply:
         assert reply.status == 200
     rows = await judged(pool, fb.source_id, 5)
     assert sorted(r["platform_lead_id"] for r in rows) == sorted(first + second)
     assert {r["platform_lead_id"]: r["platform_form_id"] for r in rows} == {
-        **{i: fb.form_ids[0] for i in first}, **{i: fb.form_ids[1] for i in second}}
+        **{i: fb.form_ids[0] for i in first},
+        **{i: fb.form_ids[1] for i in second},
+    }
 
 
 async def test_a_duplicate_storm_gives_one_lead_each(web, api, servers, sandbox, pool):  # noqa: F811
     fb = await facebook_source(api, sandbox, web, webhook_url=_hook(servers), duplicate_rate=1.0, duplicates=5)
-    ids = (await post(web, f"{sandbox.url}/graph/_control/leads",
-                      {"form_id": fb.form_ids[0], "count": 10, "batch_size": 3}))["ids"]
+    ids = (
+        await post(
+            web, f"{sandbox.url}/graph/_control/leads", {"form_id": fb.form_ids[0], "count": 10, "batch_size": 3}
+        )
+    )["ids"]
     await post(web, f"{sandbox.url}/graph/_control/drain")
     rows = await judged(pool, fb.source_id, 10)
     assert sorted(r["platform_lead_id"] for r in rows) == sorted(ids)
@@ -93,13 +151,24 @@ async def _all_done(pool, page_id, n):
 
 async def test_forged_or_missing_signatures_are_refused_and_nothing_is_stored(web, api, servers, sandbox, pool):  # noqa: F811
     fb = await facebook_source(api, sandbox, web)
-    ids = (await post(web, f"{sandbox.url}/graph/_control/leads",
-                      {"form_id": fb.form_ids[0], "deliver": False}))["ids"]
-    body = json.dumps({"object": "page", "entry": [{"id": fb.page_id, "changes": [
-        {"field": "leadgen", "value": {"leadgen_id": ids[0], "page_id": fb.page_id}}]}]}).encode()
+    ids = (await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": fb.form_ids[0], "deliver": False}))["ids"]
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": fb.page_id,
+                    "changes": [{"field": "leadgen", "value": {"leadgen_id": ids[0], "page_id": fb.page_id}}],
+                }
+            ],
+        }
+    ).encode()
     forged = hmac.new(b"not-the-app-secret", body, hashlib.sha256).hexdigest()
-    for headers in ({"X-Hub-Signature-256": f"sha256={forged}"}, {},
-                    {"X-Hub-Signature-256": _signed(servers, body + b" ")["X-Hub-Signature-256"]}):
+    for headers in (
+        {"X-Hub-Signature-256": f"sha256={forged}"},
+        {},
+        {"X-Hub-Signature-256": _signed(servers, body + b" ")["X-Hub-Signature-256"]},
+    ):
         async with web.post(_hook(servers), data=body, headers=headers) as reply:
             assert reply.status == 403
     assert await inbox_rows(pool, "FACEBOOK", fb.page_id) == []
@@ -118,13 +187,28 @@ async def test_malformed_json_is_stored_with_its_reason_and_answered(web, server
 
 async def test_a_lead_for_an_unknown_page_is_kept_as_ignored_with_the_reason(web, servers, pool):  # noqa: F811
     page_id = str(10**14 + secrets.randbelow(10**14))
-    body = json.dumps({"object": "page", "entry": [{"id": page_id, "changes": [
-        {"field": "leadgen", "value": {"leadgen_id": secrets.randbelow(10**15), "page_id": int(page_id)}}]}]}).encode()
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": page_id,
+                    "changes": [
+                        {
+                            "field": "leadgen",
+                            "value": {"leadgen_id": secrets.randbelow(10**15), "page_id": int(page_id)},
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
     async with web.post(_hook(servers), data=body, headers=_signed(servers, body)) as reply:
         assert reply.status == 200
     rows = await eventually(lambda: _finished(pool, page_id))
     assert [(r["status"], r["reason"]) for r in rows] == [
-        ("IGNORED", f"no connected Facebook source for Page {page_id}")]
+        ("IGNORED", f"no connected Facebook source for Page {page_id}")
+    ]
 
 
 async def _finished(pool, page_id):

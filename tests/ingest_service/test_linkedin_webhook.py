@@ -47,16 +47,26 @@ async def test_a_notified_lead_is_joined_to_the_version_it_was_submitted_on(web,
         {"questionId": by_field["JOB_FUNCTION"], "answerDetails": {"textQuestionAnswer": {"answer": "Ingeniería"}}},
         {"questionId": size_q["questionId"], "answerDetails": {"multipleChoiceAnswer": {"options": [2]}}},
     ]
-    ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads",
-                      {"form_id": form_id, "version": 1, "answers": answers, "test_lead": True}))["ids"]
+    ids = (
+        await post(
+            web,
+            f"{sandbox.url}/linkedin/_control/leads",
+            {"form_id": form_id, "version": 1, "answers": answers, "test_lead": True},
+        )
+    )["ids"]
     [lead] = await judged(pool, li.source_id, 1)
     assert lead["platform_lead_id"] == ids[0] and lead["is_test"] is True
     assert lead["platform_form_id"] == form_id
-    assert answers_of(lead) == {"email": ["kev@example.com"], "job_function": ["Ingeniería"],
-                                "companySize": ["51-200"], "utm_source": ["linkedin"],
-                                "consent_0": answers_of(lead)["consent_0"]}
+    assert answers_of(lead) == {
+        "email": ["kev@example.com"],
+        "job_function": ["Ingeniería"],
+        "companySize": ["51-200"],
+        "utm_source": ["linkedin"],
+        "consent_0": answers_of(lead)["consent_0"],
+    }
     assert lead["platform_context"]["form_version"] == "1"
     assert "join_problems" not in lead["platform_context"]
+
     async def done():
         rows = await inbox_rows(pool, "LINKEDIN", li.account_id)
         return rows if rows and rows[0]["status"] == "DONE" else []
@@ -68,25 +78,33 @@ async def test_a_notified_lead_is_joined_to_the_version_it_was_submitted_on(web,
 async def test_an_answer_the_version_lacks_is_kept_with_the_reason(web, api, servers, sandbox, pool):  # noqa: F811
     li = await linkedin_source(api, sandbox, web, webhook_url=_hook(servers))
     answers = [{"questionId": 424242, "answerDetails": {"textQuestionAnswer": {"answer": "stray"}}}]
-    ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads",
-                      {"form_id": str(li.form["id"]), "answers": answers}))["ids"]
+    ids = (
+        await post(web, f"{sandbox.url}/linkedin/_control/leads", {"form_id": str(li.form["id"]), "answers": answers})
+    )["ids"]
     [lead] = await judged(pool, li.source_id, 1)
     assert lead["platform_lead_id"] == ids[0]
     assert answers_of(lead)["question_424242"] == ["stray"]
     assert lead["platform_context"]["join_problems"] == (
-        f"answer to question 424242 which form version {li.form['id']} v1 does not have")
+        f"answer to question 424242 which form version {li.form['id']} v1 does not have"
+    )
 
 
 async def test_duplicate_notifications_and_forged_ones(web, api, servers, sandbox, pool):  # noqa: F811
     li = await linkedin_source(api, sandbox, web, webhook_url=_hook(servers), duplicate_rate=1.0, duplicates=4)
-    ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads",
-                      {"form_id": str(li.form["id"]), "count": 6}))["ids"]
+    ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads", {"form_id": str(li.form["id"]), "count": 6}))[
+        "ids"
+    ]
     await post(web, f"{sandbox.url}/linkedin/_control/drain")
     rows = await judged(pool, li.source_id, 6)
     assert sorted(r["platform_lead_id"] for r in rows) == sorted(ids)
-    body = json.dumps({"type": "LEAD_ACTION", "leadAction": "CREATED",
-                       "leadGenFormResponse": "urn:li:leadGenFormResponse:forged-1",
-                       "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{li.account_id}"}}).encode()
+    body = json.dumps(
+        {
+            "type": "LEAD_ACTION",
+            "leadAction": "CREATED",
+            "leadGenFormResponse": "urn:li:leadGenFormResponse:forged-1",
+            "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{li.account_id}"},
+        }
+    ).encode()
     wrong = hmac.new(b"guess", b"hmacsha256=" + body, hashlib.sha256).hexdigest()
     for headers in ({"X-LI-Signature": wrong}, {}):
         async with web.post(_hook(servers), data=body, headers=headers) as reply:

@@ -25,8 +25,9 @@ async def _poll(servers, pool, source_id: str) -> int:
 
 
 async def test_webhooks_that_never_came_are_recovered_by_the_pull(web, api, servers, sandbox, pool):  # noqa: F811
-    fb = await facebook_source(api, sandbox, web, forms=2,
-                               webhook_url=f"{servers.settings.public_base_url}/webhooks/facebook", drop_rate=1.0)
+    fb = await facebook_source(
+        api, sandbox, web, forms=2, webhook_url=f"{servers.settings.public_base_url}/webhooks/facebook", drop_rate=1.0
+    )
     ids = []
     for form_id in fb.form_ids:
         ids += (await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": form_id, "count": 130}))["ids"]
@@ -66,12 +67,18 @@ async def test_a_refused_token_marks_the_source_for_reconnect_and_stops_polling(
 async def test_throttling_backs_off_and_keeps_the_watermark(web, api, servers, sandbox, pool):  # noqa: F811
     fb = await facebook_source(api, sandbox, web)
     form_id = fb.form_ids[0]
-    first = (await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": form_id, "count": 3,
-                                                                      "created_time": int(time.time()) - 30}))["ids"]
+    first = (
+        await post(
+            web,
+            f"{sandbox.url}/graph/_control/leads",
+            {"form_id": form_id, "count": 3, "created_time": int(time.time()) - 30},
+        )
+    )["ids"]
     await _poll(servers, pool, fb.source_id)
     before = await watermarks(pool, fb.source_id)
-    later = (await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": form_id, "count": 2,
-                                                                      "deliver": False}))["ids"]
+    later = (
+        await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": form_id, "count": 2, "deliver": False})
+    )["ids"]
     for code in (80005, 613):
         await post(web, f"{sandbox.url}/graph/_control/errors", {"code": code, "count": 1, "access_token": fb.token})
         assert await _poll(servers, pool, fb.source_id) == 0
@@ -91,8 +98,13 @@ async def test_throttling_backs_off_and_keeps_the_watermark(web, api, servers, s
 
 async def test_linkedin_is_polled_from_its_watermark_with_paging(web, api, servers, sandbox, pool):  # noqa: F811
     li = await linkedin_source(api, sandbox, web)
-    ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads",
-                      {"form_id": str(li.form["id"]), "count": 230, "spread_ms": 60_000, "notify": False}))["ids"]
+    ids = (
+        await post(
+            web,
+            f"{sandbox.url}/linkedin/_control/leads",
+            {"form_id": str(li.form["id"]), "count": 230, "spread_ms": 60_000, "notify": False},
+        )
+    )["ids"]
     assert await _poll(servers, pool, li.source_id) == 230
     rows = await judged(pool, li.source_id, 230)
     assert sorted(r["platform_lead_id"] for r in rows) == sorted(ids)

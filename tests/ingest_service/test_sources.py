@@ -172,9 +172,13 @@ async def test_a_lone_surrogate_from_a_platform_is_stored_as_a_replacement_chara
     (outcome,) = await intake.submit(
         servers.ingest.deps,
         api.account.account_id,
-        [IncomingLead(source_id=UUID(source.source_id),
-                      answers=(Answer("email", ("s@example.com",)), Answer("city", ("Ber\ud800lin",))),
-                      platform_lead_id="fb-surrogate")],
+        [
+            IncomingLead(
+                source_id=UUID(source.source_id),
+                answers=(Answer("email", ("s@example.com",)), Answer("city", ("Ber\ud800lin",))),
+                platform_lead_id="fb-surrogate",
+            )
+        ],
         via="webhook",
     )
     assert outcome.status == "ACCEPTED"

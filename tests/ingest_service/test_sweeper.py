@@ -21,17 +21,19 @@ def closed_port() -> int:
 async def test_unreachable_validation_keeps_leads_processing_until_the_sweeper_judges_them(api, servers, pool):
     source = await new_source(api)
     await set_rules(api, source.source_id)
-    dead = servers.settings.replace(
-        validation_target=f"127.0.0.1:{closed_port()}", sweeper_interval_seconds=3600.0
-    )
+    dead = servers.settings.replace(validation_target=f"127.0.0.1:{closed_port()}", sweeper_interval_seconds=3600.0)
     async with ingest_running(dead, pool, grpc_port=0, http_port=0) as cut_off:
         channel = clients.api_key_channel(f"127.0.0.1:{cut_off.grpc_port}", api.account.api_key)
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         try:
-            first = await stub.SubmitLeads(ingest_pb2.SubmitLeadsRequest(leads=[
-                lead(source.source_id, "w-1", email="w1@example.com"),
-                lead(source.source_id, "w-2", email="broken"),
-            ]))
+            first = await stub.SubmitLeads(
+                ingest_pb2.SubmitLeadsRequest(
+                    leads=[
+                        lead(source.source_id, "w-1", email="w1@example.com"),
+                        lead(source.source_id, "w-2", email="broken"),
+                    ]
+                )
+            )
             again = await stub.SubmitLead(lead(source.source_id, "w-1", email="w1@example.com"))
         finally:
             await channel.close()
@@ -40,16 +42,16 @@ async def test_unreachable_validation_keeps_leads_processing_until_the_sweeper_j
         ("w-2", common_pb2.LEAD_STATUS_PROCESSING, UNREACHABLE),
     ]
     assert (again.status, again.duplicate, again.lead_id) == (
-        common_pb2.LEAD_STATUS_PROCESSING, True, first.outcomes[0].lead_id
+        common_pb2.LEAD_STATUS_PROCESSING,
+        True,
+        first.outcomes[0].lead_id,
     )
     assert "waiting for validation" in again.custom_reason
 
     # The session's ingest process sweeps every 0.5 s for leads older than 1 s.
     wanted = [common_pb2.LEAD_STATUS_ACCEPTED, common_pb2.LEAD_STATUS_REJECTED]
     for _ in range(100):
-        got = [
-            await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=o.lead_id)) for o in first.outcomes
-        ]
+        got = [await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=o.lead_id)) for o in first.outcomes]
         if [g.status for g in got] == wanted:
             break
         await asyncio.sleep(0.1)

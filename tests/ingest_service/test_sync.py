@@ -43,11 +43,26 @@ async def test_a_90_day_sync_streams_progress_and_a_second_finds_every_lead_know
     now = int(datetime.now(UTC).timestamp())
     ids = []
     for form_id in fb.form_ids:
-        ids += (await post(web, f"{sandbox.url}/graph/_control/leads", {
-            "form_id": form_id, "count": 150, "created_time": now - 60, "spread_seconds": 89 * DAY,
-            "deliver": False}))["ids"]
-    old = (await post(web, f"{sandbox.url}/graph/_control/leads", {
-        "form_id": fb.form_ids[0], "count": 3, "created_time": now - 95 * DAY, "deliver": False}))["ids"]
+        ids += (
+            await post(
+                web,
+                f"{sandbox.url}/graph/_control/leads",
+                {
+                    "form_id": form_id,
+                    "count": 150,
+                    "created_time": now - 60,
+                    "spread_seconds": 89 * DAY,
+                    "deliver": False,
+                },
+            )
+        )["ids"]
+    old = (
+        await post(
+            web,
+            f"{sandbox.url}/graph/_control/leads",
+            {"form_id": fb.form_ids[0], "count": 3, "created_time": now - 95 * DAY, "deliver": False},
+        )
+    )["ids"]
     since = datetime.now(UTC) - timedelta(days=90)
     progress = await _progress(_sync(api, fb.source_id, since))
     last = progress[-1]
@@ -59,8 +74,9 @@ async def test_a_90_day_sync_streams_progress_and_a_second_finds_every_lead_know
     assert not set(old) & {r["platform_lead_id"] for r in rows}
     again = (await _progress(_sync(api, fb.source_id, since)))[-1]
     assert (again.leads_seen, again.leads_new, again.leads_known) == (300, 0, 300)
-    counts = await api.ingest.GetSourceCounts(ingest_pb2.GetSourceCountsRequest(
-        source_id=fb.source_id, since=_ts(since), until=_ts(datetime.now(UTC))))
+    counts = await api.ingest.GetSourceCounts(
+        ingest_pb2.GetSourceCountsRequest(source_id=fb.source_id, since=_ts(since), until=_ts(datetime.now(UTC)))
+    )
     assert (counts.received, counts.platform_reported, counts.difference) == (300, 300, 0)
     assert counts.accepted + counts.rejected == 300 and counts.processing == 0
 
@@ -76,9 +92,19 @@ async def test_a_sync_reaching_beyond_the_limit_is_refused(web, api, sandbox):  
 async def test_an_interrupted_sync_resumes_where_it_stopped(web, api, sandbox, pool):  # noqa: F811
     li = await linkedin_source(api, sandbox, web)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
-    ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads", {
-        "form_id": str(li.form["id"]), "count": 40, "submitted_at": now_ms - 60_000, "spread_ms": 19 * DAY * 1000,
-        "notify": False}))["ids"]
+    ids = (
+        await post(
+            web,
+            f"{sandbox.url}/linkedin/_control/leads",
+            {
+                "form_id": str(li.form["id"]),
+                "count": 40,
+                "submitted_at": now_ms - 60_000,
+                "spread_ms": 19 * DAY * 1000,
+                "notify": False,
+            },
+        )
+    )["ids"]
     since, until = datetime.now(UTC) - timedelta(days=20), datetime.now(UTC)
     call = _sync(api, li.source_id, since, until)
     async for p in call:
@@ -88,8 +114,10 @@ async def test_an_interrupted_sync_resumes_where_it_stopped(web, api, sandbox, p
 
     async def interrupted():
         async with pool.acquire() as con:
-            return await con.fetchval(
-                "SELECT state FROM sync_runs WHERE source_id = $1::uuid", li.source_id) == "INTERRUPTED"
+            return (
+                await con.fetchval("SELECT state FROM sync_runs WHERE source_id = $1::uuid", li.source_id)
+                == "INTERRUPTED"
+            )
 
     assert await eventually(interrupted)
     progress = await _progress(_sync(api, li.source_id, since, until))
@@ -101,17 +129,22 @@ async def test_an_interrupted_sync_resumes_where_it_stopped(web, api, sandbox, p
 
 
 async def test_a_form_sync_beside_webhooks_and_throttling_takes_each_lead_once(web, api, servers, sandbox, pool):  # noqa: F811
-    fb = await facebook_source(api, sandbox, web, forms=2,
-                               webhook_url=f"{servers.settings.public_base_url}/webhooks/facebook")
+    fb = await facebook_source(
+        api, sandbox, web, forms=2, webhook_url=f"{servers.settings.public_base_url}/webhooks/facebook"
+    )
     now = int(datetime.now(UTC).timestamp())
-    mine = (await post(web, f"{sandbox.url}/graph/_control/leads", {
-        "form_id": fb.form_ids[0], "count": 20, "created_time": now - 60, "spread_seconds": 3 * DAY}))["ids"]
+    mine = (
+        await post(
+            web,
+            f"{sandbox.url}/graph/_control/leads",
+            {"form_id": fb.form_ids[0], "count": 20, "created_time": now - 60, "spread_seconds": 3 * DAY},
+        )
+    )["ids"]
     await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": fb.form_ids[1], "count": 5, "deliver": False})
     await post(web, f"{sandbox.url}/graph/_control/drain")
     await judged(pool, fb.source_id, 20)  # the webhooks brought them in
     await post(web, f"{sandbox.url}/graph/_control/errors", {"code": 17, "count": 1, "access_token": fb.token})
-    progress = await _progress(_sync(api, fb.source_id, datetime.now(UTC) - timedelta(days=5),
-                                     form_id=fb.form_ids[0]))
+    progress = await _progress(_sync(api, fb.source_id, datetime.now(UTC) - timedelta(days=5), form_id=fb.form_ids[0]))
     assert any(p.message.startswith("rate limited") for p in progress)
     last = progress[-1]
     assert last.done and (last.leads_seen, last.leads_new, last.leads_known) == (20, 0, 20)
@@ -136,19 +169,25 @@ async def test_disconnecting_deletes_the_token_and_stops_everything(web, api, se
 
 async def test_connect_checks_the_token_and_the_platform(web, api, sandbox):  # noqa: F811
     page = await post(web, f"{sandbox.url}/graph/_control/pages", {"forms": 1})
-    fb = await api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(
-        name="p", platform=common_pb2.PLATFORM_FACEBOOK, external_account_id=page["page_id"]))
-    error = await rpc_error(api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(
-        source_id=fb.source_id, access_token="EAAB-wrong")))
+    fb = await api.ingest.CreateSource(
+        ingest_pb2.CreateSourceRequest(
+            name="p", platform=common_pb2.PLATFORM_FACEBOOK, external_account_id=page["page_id"]
+        )
+    )
+    error = await rpc_error(
+        api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(source_id=fb.source_id, access_token="EAAB-wrong"))
+    )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "refused the token" in error.details()
-    connected = await api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(
-        source_id=fb.source_id, access_token=page["access_token"]))
+    connected = await api.ingest.ConnectSource(
+        ingest_pb2.ConnectSourceRequest(source_id=fb.source_id, access_token=page["access_token"])
+    )
     assert connected.connected and connected.state == ingest_pb2.SOURCE_STATE_ACTIVE
     forms = await api.ingest.ListForms(ingest_pb2.ListFormsRequest(source_id=fb.source_id))
     assert [f.platform_form_id for f in forms.forms] == page["form_ids"]
     csv = await api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(name="c", platform=common_pb2.PLATFORM_CSV))
-    error = await rpc_error(api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(
-        source_id=csv.source_id, access_token="x")))
+    error = await rpc_error(
+        api.ingest.ConnectSource(ingest_pb2.ConnectSourceRequest(source_id=csv.source_id, access_token="x"))
+    )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     counts = await api.ingest.GetSourceCounts(ingest_pb2.GetSourceCountsRequest(source_id=csv.source_id))
     assert (counts.received, counts.platform_reported) == (0, -1)
@@ -161,9 +200,11 @@ async def test_another_accounts_source_is_permission_denied(web, api, sandbox, p
     other = await new_account(pool)
     stranger = Api(other, servers.ingest_target, servers.validation_target, servers.feedback_target)
     try:
-        for call in (stranger.ingest.GetSourceCounts(ingest_pb2.GetSourceCountsRequest(source_id=fb.source_id)),
-                     stranger.ingest.DisconnectSource(ingest_pb2.DisconnectSourceRequest(source_id=fb.source_id)),
-                     _progress(_sync(stranger, fb.source_id, datetime.now(UTC) - timedelta(days=1)))):
+        for call in (
+            stranger.ingest.GetSourceCounts(ingest_pb2.GetSourceCountsRequest(source_id=fb.source_id)),
+            stranger.ingest.DisconnectSource(ingest_pb2.DisconnectSourceRequest(source_id=fb.source_id)),
+            _progress(_sync(stranger, fb.source_id, datetime.now(UTC) - timedelta(days=1))),
+        ):
             assert (await rpc_error(call)).code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         await stranger.close()

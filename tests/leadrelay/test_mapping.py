@@ -52,7 +52,10 @@ def test_a_field_with_no_answer_maps_to_empty_and_nothing_is_lost() -> None:
     out = apply(ANSWERS, rows)
     assert out["phone"] == ""
     assert out["notes"].splitlines() == [
-        "email: ann@example.com", "Job Title: CTO", "interests: CRM;Email;Ads", "How did you hear about us?: A friend"
+        "email: ann@example.com",
+        "Job Title: CTO",
+        "interests: CRM;Email;Ads",
+        "How did you hear about us?: A friend",
     ]
 
 

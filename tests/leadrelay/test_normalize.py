@@ -92,19 +92,52 @@ def test_refuses_invalid_phone_numbers_with_a_reason(raw: str, region: str, reas
 EMAIL_DISAGREEMENTS = {
     # Surrounding whitespace / CR LF: we trim what people paste into forms, isemail calls it invalid.
     "whitespace trimmed": {
-        "isemail-088", "isemail-099", "isemail-127", "isemail-128", "isemail-132", "isemail-141", "isemail-142",
-        "isemail-143", "isemail-144", "isemail-145", "isemail-146", "isemail-147", "isemail-148", "isemail-150",
-        "isemail-151", "isemail-152", "isemail-153", "isemail-154", "isemail-155", "isemail-156", "isemail-157",
-        "isemail-158", "pev-082", "pev-095",
+        "isemail-088",
+        "isemail-099",
+        "isemail-127",
+        "isemail-128",
+        "isemail-132",
+        "isemail-141",
+        "isemail-142",
+        "isemail-143",
+        "isemail-144",
+        "isemail-145",
+        "isemail-146",
+        "isemail-147",
+        "isemail-148",
+        "isemail-150",
+        "isemail-151",
+        "isemail-152",
+        "isemail-153",
+        "isemail-154",
+        "isemail-155",
+        "isemail-156",
+        "isemail-157",
+        "isemail-158",
+        "pev-082",
+        "pev-095",
     },
     # Domains without a dot or with a numeric TLD (test@io, test@org): valid RFC, never a real lead.
     "dotless or numeric domain refused": {"isemail-005", "isemail-023", "isemail-024", "isemail-166"},
     # Quoted local parts and empty quoted strings: legal RFC 5321, refused by email-validator's default.
-    "quoted local part refused": {"isemail-042", "isemail-043", "isemail-045", "isemail-046", "isemail-048",
-                                  "isemail-055"},
+    "quoted local part refused": {
+        "isemail-042",
+        "isemail-043",
+        "isemail-045",
+        "isemail-046",
+        "isemail-048",
+        "isemail-055",
+    },
     # Bracketed IP literals: refused by default.
-    "IP literal refused": {"isemail-061", "isemail-068", "isemail-072", "isemail-075", "isemail-077",
-                           "isemail-079", "isemail-081"},
+    "IP literal refused": {
+        "isemail-061",
+        "isemail-068",
+        "isemail-072",
+        "isemail-075",
+        "isemail-077",
+        "isemail-079",
+        "isemail-081",
+    },
     # A 65-character local part: over RFC 5321's 64, accepted by email-validator outside strict mode.
     "long local part accepted": {"isemail-026"},
 }
@@ -178,8 +211,11 @@ def _phone_inputs() -> list[tuple[str, str]]:
     out = [(c["input"], c["region"]) for c in _cases("phone_e164.jsonl")]
     formats = (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
-                     phonenumbers.PhoneNumberType.TOLL_FREE):
+        for kind in (
+            phonenumbers.PhoneNumberType.FIXED_LINE,
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.TOLL_FREE,
+        ):
             example = phonenumbers.example_number_for_type(region, kind)
             if example is None:
                 continue

@@ -74,8 +74,11 @@ async def test_unreachable_database_url_ends_with_a_message_naming_the_setting(s
     port = _free_port()
     proc = await _start(
         "feedback_service",
-        _env(settings, DATABASE_URL=f"postgresql://nobody:secret@127.0.0.1:{port}/none",
-             FEEDBACK_GRPC_PORT=str(_free_port())),
+        _env(
+            settings,
+            DATABASE_URL=f"postgresql://nobody:secret@127.0.0.1:{port}/none",
+            FEEDBACK_GRPC_PORT=str(_free_port()),
+        ),
     )
     _, stderr = await asyncio.wait_for(proc.communicate(), 30)
     text = stderr.decode()
@@ -87,8 +90,16 @@ async def test_unreachable_database_url_ends_with_a_message_naming_the_setting(s
 async def test_cli_creates_a_key_that_is_shown_once_and_stored_hashed(settings, pool):
     name = f"cli-{os.getpid()}-{time.monotonic_ns()}"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "leadrelay", "keys", "create", "--account", name,
-        env=_env(settings), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "leadrelay",
+        "keys",
+        "create",
+        "--account",
+        name,
+        env=_env(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()

@@ -85,16 +85,47 @@ def test_every_rpc_of_the_contract_is_in_the_protos():
     from leadrelay.v1 import feedback_pb2
 
     expected = {
-        ("IngestService", ingest_pb2): {"CreateSource", "GetSource", "ListSources", "UpdateSource", "UpsertForm",
-                                        "ListForms", "SetDefaultMapping", "SetFormMapping", "SubmitLead",
-                                        "SubmitLeads", "SyncLeads", "GetLead", "ListLeads", "ImportLeads",
-                                        "ReuploadLeads", "ExportLeads", "GetSourceCounts"},
-        ("ValidationService", validation_pb2): {"SetAcceptanceCriteria", "GetAcceptanceCriteria", "ValidateLeads",
-                                                "EvaluateLeads", "ListDispositionCodes"},
-        ("PostOutService", validation_pb2): {"CreateDestination", "UpdateDestination", "ListDestinations",
-                                             "ListPostOuts", "RetryPostOuts"},
-        ("FeedbackService", feedback_pb2): {"SetFeedbackConfig", "SetStageMapping", "RecordStageChanges",
-                                           "Backfill", "Flush", "GetFeedbackStatus"},
+        ("IngestService", ingest_pb2): {
+            "CreateSource",
+            "GetSource",
+            "ListSources",
+            "UpdateSource",
+            "UpsertForm",
+            "ListForms",
+            "SetDefaultMapping",
+            "SetFormMapping",
+            "SubmitLead",
+            "SubmitLeads",
+            "SyncLeads",
+            "GetLead",
+            "ListLeads",
+            "ImportLeads",
+            "ReuploadLeads",
+            "ExportLeads",
+            "GetSourceCounts",
+        },
+        ("ValidationService", validation_pb2): {
+            "SetAcceptanceCriteria",
+            "GetAcceptanceCriteria",
+            "ValidateLeads",
+            "EvaluateLeads",
+            "ListDispositionCodes",
+        },
+        ("PostOutService", validation_pb2): {
+            "CreateDestination",
+            "UpdateDestination",
+            "ListDestinations",
+            "ListPostOuts",
+            "RetryPostOuts",
+        },
+        ("FeedbackService", feedback_pb2): {
+            "SetFeedbackConfig",
+            "SetStageMapping",
+            "RecordStageChanges",
+            "Backfill",
+            "Flush",
+            "GetFeedbackStatus",
+        },
     }
     for (service, module), rpcs in expected.items():
         declared = {m.name for m in module.DESCRIPTOR.services_by_name[service].methods}

@@ -11,8 +11,9 @@ def test_defaults_need_no_environment():
 
 
 def test_reads_typed_values_from_the_mapping():
-    s = Settings.from_env({"INGEST_GRPC_PORT": "6000", "LEADRELAY_MIGRATE_ON_START": "false",
-                           "LEADRELAY_GRPC_GRACE_SECONDS": "1.5"})
+    s = Settings.from_env(
+        {"INGEST_GRPC_PORT": "6000", "LEADRELAY_MIGRATE_ON_START": "false", "LEADRELAY_GRPC_GRACE_SECONDS": "1.5"}
+    )
     assert s.ingest_grpc_port == 6000
     assert s.migrate_on_start is False
     assert s.grpc_grace_seconds == 1.5
@@ -20,9 +21,11 @@ def test_reads_typed_values_from_the_mapping():
 
 @pytest.mark.parametrize(
     ("env", "named"),
-    [({"INGEST_GRPC_PORT": "fifty"}, "INGEST_GRPC_PORT"),
-     ({"LEADRELAY_MIGRATE_ON_START": "maybe"}, "LEADRELAY_MIGRATE_ON_START"),
-     ({"LEADRELAY_LOG_FORMAT": "xml"}, "LEADRELAY_LOG_FORMAT")],
+    [
+        ({"INGEST_GRPC_PORT": "fifty"}, "INGEST_GRPC_PORT"),
+        ({"LEADRELAY_MIGRATE_ON_START": "maybe"}, "LEADRELAY_MIGRATE_ON_START"),
+        ({"LEADRELAY_LOG_FORMAT": "xml"}, "LEADRELAY_LOG_FORMAT"),
+    ],
 )
 def test_bad_value_names_the_variable(env, named):
     with pytest.raises(SettingsError, match=named):

@@ -65,15 +65,26 @@ def test_up_brings_every_process_up_and_ctrl_c_leaves_no_orphans(own_database, t
         **os.environ,
         "DATABASE_URL": own_database,
         "LEADRELAY_HOME": str(tmp_path),
-        "INGEST_GRPC_PORT": str(ports[0]), "INGEST_HTTP_PORT": str(ports[1]),
-        "VALIDATION_GRPC_PORT": str(ports[2]), "FEEDBACK_GRPC_PORT": str(ports[3]),
-        "REPORTS_PORT": str(ports[4]), "SANDBOX_PORT": str(ports[5]), "SMTP_PORT": str(ports[6]),
-        "VALIDATION_TARGET": f"127.0.0.1:{ports[2]}", "INGEST_TARGET": f"127.0.0.1:{ports[0]}",
+        "INGEST_GRPC_PORT": str(ports[0]),
+        "INGEST_HTTP_PORT": str(ports[1]),
+        "VALIDATION_GRPC_PORT": str(ports[2]),
+        "FEEDBACK_GRPC_PORT": str(ports[3]),
+        "REPORTS_PORT": str(ports[4]),
+        "SANDBOX_PORT": str(ports[5]),
+        "SMTP_PORT": str(ports[6]),
+        "VALIDATION_TARGET": f"127.0.0.1:{ports[2]}",
+        "INGEST_TARGET": f"127.0.0.1:{ports[0]}",
         "LEADRELAY_PUBLIC_URL": f"http://127.0.0.1:{ports[1]}",
         "LEADRELAY_LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen([sys.executable, "-m", "leadrelay", "up"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leadrelay", "up"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     lines = []
     try:
         deadline = time.monotonic() + 120

@@ -26,8 +26,10 @@ PAGES = ("Leads Report", "Source Report", "Rejections", "Post-outs", "Lifecycle"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                                                          "(`make browser` or apt-get install chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (`make browser` or apt-get install chromium)",
+    ),
 ]
 
 
@@ -62,28 +64,65 @@ async def test_sign_in_browse_filter_and_download(pool, account, settings, tmp_p
     async with pool.acquire() as con:
         src = await seed.source(con, account.account_id, "Events")
         await seed.lead(con, account.account_id, src, now, platform_lead_id="ok-1")
-        await seed.lead(con, account.account_id, src, now - timedelta(minutes=1), platform_lead_id="bad-1",
-                        status="REJECTED", code="REJECT_LEAD_INVALID_EMAIL", reason='email: "x@" is not valid',
-                        fields={"email": "x@", "country": "Spain"})
+        await seed.lead(
+            con,
+            account.account_id,
+            src,
+            now - timedelta(minutes=1),
+            platform_lead_id="bad-1",
+            status="REJECTED",
+            code="REJECT_LEAD_INVALID_EMAIL",
+            reason='email: "x@" is not valid',
+            fields={"email": "x@", "country": "Spain"},
+        )
         email = f"browser-{account.name}@example.com"
         await users.create_user(con, account.account_id, email, "browser password", users.ADMIN)
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "LEADRELAY_INTERNAL_TOKEN": settings.internal_token,
-           "LEADRELAY_SECRET_KEY": settings.secret_key, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-           "LEADRELAY_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LEADRELAY_INTERNAL_TOKEN": settings.internal_token,
+        "LEADRELAY_SECRET_KEY": settings.secret_key,
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        "LEADRELAY_LOG_LEVEL": "WARNING",
+    }
     proc = subprocess.Popen(  # noqa: ASYNC220 - a child for the whole test, not awaited
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            APP,
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         await _healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
             )
             page = await browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(20_000)
@@ -125,7 +164,8 @@ async def test_sign_in_browse_filter_and_download(pool, account, settings, tmp_p
         rows = list(csv.reader(io.StringIO(saved.read_bytes().decode("utf-8-sig"), newline="")))
         assert rows[0] == [*lead_export.FIXED_COLUMNS, "email", "country"]
         assert [(r[4], r[7], r[8], r[11], r[12]) for r in rows[1:]] == [
-            ("bad-1", "REJECTED", "REJECT_LEAD_INVALID_EMAIL", "x@", "Spain")]
+            ("bad-1", "REJECTED", "REJECT_LEAD_INVALID_EMAIL", "x@", "Spain")
+        ]
     finally:
         proc.terminate()
         try:

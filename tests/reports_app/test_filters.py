@@ -26,8 +26,10 @@ def test_the_window_is_utc_days_whatever_the_zone_the_schedule_runs_in() -> None
 
 def test_stored_filters_carry_over() -> None:
     source = "6f1d0c9e-2b55-4a7e-9d59-0c3c1f0a7b21"
-    f = schedule_filter({"days": 30, "source_id": source, "status": "REJECTED",
-                         "disposition_code": "REJECT_LEAD_INVALID_EMAIL"}, datetime(2026, 3, 31, 12, tzinfo=BERLIN))
+    f = schedule_filter(
+        {"days": 30, "source_id": source, "status": "REJECTED", "disposition_code": "REJECT_LEAD_INVALID_EMAIL"},
+        datetime(2026, 3, 31, 12, tzinfo=BERLIN),
+    )
     assert (f.since, f.until) == (date(2026, 3, 2), date(2026, 3, 31))
     assert (f.source_id, f.status, f.disposition_code) == (UUID(source), "REJECTED", "REJECT_LEAD_INVALID_EMAIL")
 

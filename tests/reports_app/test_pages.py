@@ -27,8 +27,15 @@ async def _leads(pool, account_id):  # type: ignore[no-untyped-def]
         ev = await seed.source(con, account_id, "Events")
         web = await seed.source(con, account_id, "Web", "FACEBOOK")
         await seed.lead(con, account_id, ev, now, post_out="POSTED")
-        await seed.lead(con, account_id, ev, now - timedelta(minutes=1), status="REJECTED",
-                        code="REJECT_LEAD_INVALID_LIST_VALUE", reason='country: "Deutschland" is not on the picklist')
+        await seed.lead(
+            con,
+            account_id,
+            ev,
+            now - timedelta(minutes=1),
+            status="REJECTED",
+            code="REJECT_LEAD_INVALID_LIST_VALUE",
+            reason='country: "Deutschland" is not on the picklist',
+        )
         await seed.lead(con, account_id, web, now - timedelta(minutes=2))
     return ev, web
 
@@ -59,8 +66,9 @@ async def test_every_page_shows_only_the_accounts_own_data(pool, account, settin
     assert [m.value for m in at.metric][:5] == ["3", "2", "1", "1", "0"]  # today: received ... post-failed
     await open_page(at, "Source Report")
     table = at.dataframe[0].value
-    assert table[["Source", "Received", "Accepted", "Rejected", "REJECT_LEAD_INVALID_LIST_VALUE", "Posted"]
-                 ].values.tolist() == [["Events", 2, 1, 1, 1, 1], ["Web", 1, 1, 0, 0, 0]]
+    assert table[
+        ["Source", "Received", "Accepted", "Rejected", "REJECT_LEAD_INVALID_LIST_VALUE", "Posted"]
+    ].values.tolist() == [["Events", 2, 1, 1, 1, 1], ["Web", 1, 1, 0, 0, 0]]
     await open_page(at, "Leads Report")
     assert len(at.dataframe[0].value) == 3
     at.selectbox(key="leads_status").set_value("REJECTED")
@@ -94,26 +102,40 @@ async def test_admin_creates_a_schedule(pool, account, settings, monkeypatch):
     assert not at.exception
     async with pool.acquire() as con:
         row = await con.fetchrow("SELECT * FROM report_schedules WHERE account_id = $1", account.account_id)
-    assert (row["name"], row["report"], row["format"], row["cadence"], row["cron"], row["timezone"],
-            row["recipients"], row["filters"]) == ("Weekly rejections", "REJECTIONS", "XLSX", "WEEKLY",
-                                                   "15 9 * * 5", "America/New_York",
-                                                   ["a@example.com", "b@example.com"], {"days": 7})
+    assert (
+        row["name"],
+        row["report"],
+        row["format"],
+        row["cadence"],
+        row["cron"],
+        row["timezone"],
+        row["recipients"],
+        row["filters"],
+    ) == (
+        "Weekly rejections",
+        "REJECTIONS",
+        "XLSX",
+        "WEEKLY",
+        "15 9 * * 5",
+        "America/New_York",
+        ["a@example.com", "b@example.com"],
+        {"days": 7},
+    )
     assert at.dataframe[0].value["cadence"].tolist() == ["weekly on Friday at 09:15 (America/New_York)"]
 
 
-async def test_admin_adds_an_offending_value_to_the_picklist_mapper(pool, account, settings, servers, api,
-                                                                    monkeypatch):
+async def test_admin_adds_an_offending_value_to_the_picklist_mapper(pool, account, settings, servers, api, monkeypatch):
     app_env(monkeypatch, settings, servers.validation_target)
     ev, _ = await _leads(pool, account.account_id)
     picklist = validation_pb2.Rule(column="country", picklist=validation_pb2.Picklist(allowed=["Germany", "France"]))
-    await api.validation.SetAcceptanceCriteria(validation_pb2.SetAcceptanceCriteriaRequest(
-        source_id=str(ev), rules=[picklist]))
+    await api.validation.SetAcceptanceCriteria(
+        validation_pb2.SetAcceptanceCriteriaRequest(source_id=str(ev), rules=[picklist])
+    )
     at = await open_page(await signed_in(await _user(pool, account, "admin"), PASSWORD), "Rejections")
     at.selectbox(key="rej_map_target").set_value("Germany")
     button(at, "Add to mapper").click()
     await run(at)
     assert not at.exception and not at.error, [e.value for e in at.error]
-    current = await api.validation.GetAcceptanceCriteria(validation_pb2.GetAcceptanceCriteriaRequest(
-        source_id=str(ev)))
+    current = await api.validation.GetAcceptanceCriteria(validation_pb2.GetAcceptanceCriteriaRequest(source_id=str(ev)))
     assert dict(current.rules[0].picklist.mapper) == {"Deutschland": "Germany"}
     assert list(current.rules[0].picklist.allowed) == ["Germany", "France"]

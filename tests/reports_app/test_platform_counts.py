@@ -27,7 +27,8 @@ PASSWORD = "correct horse battery"
 
 
 async def test_source_report_and_overview_show_the_platforms_count(
-        web, api, account, servers, sandbox, pool, settings, monkeypatch):  # noqa: F811
+    web, api, account, servers, sandbox, pool, settings, monkeypatch
+):  # noqa: F811
     fb = await facebook_source(api, sandbox, web)
     await connected_days_ago(pool, fb.source_id, 2)
     form = fb.form_ids[0]
@@ -35,25 +36,36 @@ async def test_source_report_and_overview_show_the_platforms_count(
     assert await poll(servers, pool, fb.source_id) == 5
     await judged(pool, fb.source_id, 5)
     # A late lead of yesterday the poll cannot see; the manager's check finds it missing.
-    await post(web, f"{sandbox.url}/graph/_control/leads",
-               {"form_id": form, "count": 1, "created_time": noon + 60, "deliver": False})
-    await api.ingest.GetSourceCounts(ingest_pb2.GetSourceCountsRequest(
-        source_id=fb.source_id, since=ts(yesterday), until=ts(today)))
+    await post(
+        web,
+        f"{sandbox.url}/graph/_control/leads",
+        {"form_id": form, "count": 1, "created_time": noon + 60, "deliver": False},
+    )
+    await api.ingest.GetSourceCounts(
+        ingest_pb2.GetSourceCountsRequest(source_id=fb.source_id, since=ts(yesterday), until=ts(today))
+    )
 
-    message = (f"Source “Facebook page” (Facebook): the platform reports 4 leads created on "
-               f"{yesterday:%Y-%m-%d}, LeadRelay has 3.")
+    message = (
+        f"Source “Facebook page” (Facebook): the platform reports 4 leads created on "
+        f"{yesterday:%Y-%m-%d}, LeadRelay has 3."
+    )
     both = ReportFilter(yesterday.date(), today.date())
     async with reading(pool, settings.reports_database_role) as con:
         counts = await queries.platform_counts(con, account.account_id, both)
         assert {str(k): v for k, v in counts.items()} == {fb.source_id: (6, 5)}
         header, rows = await render.table(con, account.account_id, "SOURCE", both)
         row = dict(zip(header, rows[0], strict=True))
-        assert (row["Source"], row["Received"], row["PlatformReported"], row["Difference"]) == \
-            ("Facebook page", 5, 6, 1)
+        assert (row["Source"], row["Received"], row["PlatformReported"], row["Difference"]) == (
+            "Facebook page",
+            5,
+            6,
+            1,
+        )
         # Every lead was received today, so yesterday shows none received — yet the platform's 4 created
         # yesterday compare with LeadRelay's 3 created yesterday.
-        header, rows = await render.table(con, account.account_id, "SOURCE",
-                                          ReportFilter(yesterday.date(), yesterday.date()))
+        header, rows = await render.table(
+            con, account.account_id, "SOURCE", ReportFilter(yesterday.date(), yesterday.date())
+        )
         row = dict(zip(header, rows[0], strict=True))
         assert (row["Received"], row["PlatformReported"], row["Difference"]) == (0, 4, 1)
         assert await queries.alerts(con, account.account_id) == [message]
@@ -66,8 +78,9 @@ async def test_source_report_and_overview_show_the_platforms_count(
     assert [w.value for w in at.warning] == [message]
     await open_page(at, "Source Report")
     table = at.dataframe[0].value
-    assert table[["Source", "Received", "PlatformReported", "Difference"]].values.tolist() == \
-        [["Facebook page", 5, 6, 1]]
+    assert table[["Source", "Received", "PlatformReported", "Difference"]].values.tolist() == [
+        ["Facebook page", 5, 6, 1]
+    ]
 
 
 async def test_only_recent_complete_days_that_disagree_raise_the_alert(pool, account, settings):
@@ -76,17 +89,18 @@ async def test_only_recent_complete_days_that_disagree_raise_the_alert(pool, acc
         web = await seed.source(con, account.account_id, "Web", "FACEBOOK")
         ads = await seed.source(con, account.account_id, "Ads", "LINKEDIN")
         for days_ago, source, platform, ours in (
-            (0, web, 10, 7),    # today, counted before its end: not complete, no alert
-            (2, web, 5, 5),     # equal
-            (3, web, 9, 8),     # complete and different: alert
-            (3, ads, 2, 3),     # LeadRelay has more than the platform (a deleted lead): alert too
-            (10, web, 7, 1),    # too old for an alert, outside the report window below
+            (0, web, 10, 7),  # today, counted before its end: not complete, no alert
+            (2, web, 5, 5),  # equal
+            (3, web, 9, 8),  # complete and different: alert
+            (3, ads, 2, 3),  # LeadRelay has more than the platform (a deleted lead): alert too
+            (10, web, 7, 1),  # too old for an alert, outside the report window below
         ):
             start, end = platform_counts_store.day_window(today.date() - timedelta(days=days_ago))
             await platform_counts_store.record(con, account.account_id, source, start, end, platform, ours)
         # A window that is not one day never shows in the reports.
-        await platform_counts_store.record(con, account.account_id, web, today - timedelta(days=3),
-                                           today + timedelta(hours=1), 100, 0)
+        await platform_counts_store.record(
+            con, account.account_id, web, today - timedelta(days=3), today + timedelta(hours=1), 100, 0
+        )
     day3 = (today - timedelta(days=3)).strftime("%Y-%m-%d")
     week = ReportFilter(today.date() - timedelta(days=6), today.date())
     async with reading(pool, settings.reports_database_role) as con:

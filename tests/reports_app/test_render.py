@@ -21,11 +21,25 @@ F = ReportFilter(date(2026, 3, 10), date(2026, 3, 10))
 async def test_leads_csv_is_the_export_format(pool, account, settings):
     async with pool.acquire() as con:
         src = await seed.source(con, account.account_id, "Events", columns=("email", "country", "note"))
-        a = await seed.lead(con, account.account_id, src, AT, fields={"email": "a@x.de", "country": "Österreich",
-                                                                      "note": "=HYPERLINK(1)"}, platform_lead_id="p1")
-        b = await seed.lead(con, account.account_id, src, AT.replace(hour=13), status="REJECTED",
-                            code="REJECT_LEAD_INVALID_EMAIL", reason="email: bad", fields={"email": "+bad"},
-                            platform_lead_id="p2")
+        a = await seed.lead(
+            con,
+            account.account_id,
+            src,
+            AT,
+            fields={"email": "a@x.de", "country": "Österreich", "note": "=HYPERLINK(1)"},
+            platform_lead_id="p1",
+        )
+        b = await seed.lead(
+            con,
+            account.account_id,
+            src,
+            AT.replace(hour=13),
+            status="REJECTED",
+            code="REJECT_LEAD_INVALID_EMAIL",
+            reason="email: bad",
+            fields={"email": "+bad"},
+            platform_lead_id="p2",
+        )
     async with reading(pool, settings.reports_database_role) as con:
         file = await render.report_file(con, account.account_id, "LEADS", F, "CSV")
     assert file.rows == 2 and file.filename.startswith("leads-") and file.filename.endswith(".csv")
@@ -33,10 +47,38 @@ async def test_leads_csv_is_the_export_format(pool, account, settings):
     rows = list(csv.reader(io.StringIO(file.data.decode("utf-8-sig"), newline="")))
     assert rows == [
         [*lead_export.FIXED_COLUMNS, "email", "country", "note"],
-        [str(a), str(src), "", "CSV", "p1", "2026-03-10T12:00:00Z", "2026-03-10T12:00:00Z", "ACCEPTED", "", "", "",
-         "a@x.de", "Österreich", "'=HYPERLINK(1)"],
-        [str(b), str(src), "", "CSV", "p2", "2026-03-10T13:00:00Z", "2026-03-10T13:00:00Z", "REJECTED",
-         "REJECT_LEAD_INVALID_EMAIL", "email: bad", "", "'+bad", "", ""],
+        [
+            str(a),
+            str(src),
+            "",
+            "CSV",
+            "p1",
+            "2026-03-10T12:00:00Z",
+            "2026-03-10T12:00:00Z",
+            "ACCEPTED",
+            "",
+            "",
+            "",
+            "a@x.de",
+            "Österreich",
+            "'=HYPERLINK(1)",
+        ],
+        [
+            str(b),
+            str(src),
+            "",
+            "CSV",
+            "p2",
+            "2026-03-10T13:00:00Z",
+            "2026-03-10T13:00:00Z",
+            "REJECTED",
+            "REJECT_LEAD_INVALID_EMAIL",
+            "email: bad",
+            "",
+            "'+bad",
+            "",
+            "",
+        ],
     ]
 
 

@@ -28,12 +28,16 @@ async def _schedule(pool, account, rcpt, report="LEADS", missed_days=3):  # type
         now = datetime.now(UTC)
         await seed.lead(con, account.account_id, src, now, platform_lead_id="today-1")
         await seed.lead(con, account.account_id, src, now - timedelta(days=30), platform_lead_id="old")
-        spec = schedules.ScheduleSpec("Daily leads", report, {"days": 1}, "CSV",
-                                      cadence.cadence("DAILY", "Europe/Berlin", at="07:30"), (rcpt,))
+        spec = schedules.ScheduleSpec(
+            "Daily leads", report, {"days": 1}, "CSV", cadence.cadence("DAILY", "Europe/Berlin", at="07:30"), (rcpt,)
+        )
         sid = await schedules.create(con, account.account_id, spec, now)
         # The scheduler was down: the 07:30 slots of the last few days were all missed.
-        await con.execute("UPDATE report_schedules SET next_run_at = $2 WHERE schedule_id = $1",
-                          sid, now - timedelta(days=missed_days))
+        await con.execute(
+            "UPDATE report_schedules SET next_run_at = $2 WHERE schedule_id = $1",
+            sid,
+            now - timedelta(days=missed_days),
+        )
     return sid
 
 
@@ -58,7 +62,8 @@ async def test_a_due_schedule_sends_exactly_one_email_with_the_file(pool, accoun
         runs = await schedules.history(con, account.account_id, sid)
         next_run = await con.fetchval("SELECT next_run_at FROM report_schedules WHERE schedule_id = $1", sid)
     assert [(r["status"], r["attempts"], r["rows"], [d["status"] for d in r["deliveries"]]) for r in runs] == [
-        ("SENT", 1, 1, ["SENT"])]
+        ("SENT", 1, 1, ["SENT"])
+    ]
     assert next_run > datetime.now(UTC)
     assert next_run.astimezone(cadence.zone("Europe/Berlin")).strftime("%H:%M") == "07:30"
 
@@ -79,8 +84,7 @@ async def test_a_failed_send_is_recorded_with_its_reason_and_retried(pool, accou
     await Scheduler(settings, pool, retry_base_seconds=0).tick()
     async with pool.acquire() as con:
         [run] = await schedules.history(con, account.account_id, sid)
-    assert (run["status"], run["attempts"], [d["status"] for d in run["deliveries"]]) == (
-        "SENT", 2, ["FAILED", "SENT"])
+    assert (run["status"], run["attempts"], [d["status"] for d in run["deliveries"]]) == ("SENT", 2, ["FAILED", "SENT"])
     [mail] = _mine(sandbox, rcpt)
     [(name, data)] = mail.attachments()
     assert name.startswith("source-report-")

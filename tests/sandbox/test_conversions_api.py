@@ -13,9 +13,13 @@ def sha(value: str) -> str:
 
 
 def event(**over):
-    e = {"event_name": "Qualified", "event_time": int(time.time()) - 60, "action_source": "system_generated",
-         "user_data": {"lead_id": 1234567890123456, "em": [sha("a@b.com")]},
-         "custom_data": {"event_source": "crm", "lead_event_source": "Acme CRM"}}
+    e = {
+        "event_name": "Qualified",
+        "event_time": int(time.time()) - 60,
+        "action_source": "system_generated",
+        "user_data": {"lead_id": 1234567890123456, "em": [sha("a@b.com")]},
+        "custom_data": {"event_source": "crm", "lead_event_source": "Acme CRM"},
+    }
     e.update(over)
     return e
 
@@ -26,16 +30,18 @@ def dataset():
 
 
 async def post(sandbox, dataset, body, **kw):
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{sandbox.url}/graph/v25.0/{dataset}/events", json=body, **kw
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sandbox.url}/graph/v25.0/{dataset}/events", json=body, **kw) as response,
+    ):
         return response.status, await response.json()
 
 
 async def control(sandbox, method, path, **kw):
-    async with aiohttp.ClientSession() as session, session.request(
-        method, f"{sandbox.url}/graph/_control/capi/{path}", **kw
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{sandbox.url}/graph/_control/capi/{path}", **kw) as response,
+    ):
         assert response.status == 200
         return await response.json()
 
@@ -50,10 +56,15 @@ async def test_accepts_a_valid_batch_with_metas_answer(sandbox, dataset):
 
 async def test_token_in_the_query_string_and_data_as_json_text(sandbox, dataset):
     import json
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{sandbox.url}/graph/v25.0/{dataset}/events", params={"access_token": "t"},
-        data={"data": json.dumps([event()])},
-    ) as response:
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{sandbox.url}/graph/v25.0/{dataset}/events",
+            params={"access_token": "t"},
+            data={"data": json.dumps([event()])},
+        ) as response,
+    ):
         assert response.status == 200 and (await response.json())["events_received"] == 1
 
 

@@ -12,9 +12,10 @@ from tests.validation_service.post_out_support import Crm
 
 async def post(url: str, body: dict, key: str = "", form: bool = False) -> tuple[int, str, dict]:
     headers = {"Idempotency-Key": key} if key else {}
-    async with aiohttp.ClientSession() as s, s.post(
-        url, headers=headers, **({"data": body} if form else {"json": body})
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(url, headers=headers, **({"data": body} if form else {"json": body})) as r,
+    ):
         return r.status, await r.text(), dict(r.headers)
 
 
@@ -67,8 +68,12 @@ async def test_a_timed_out_request_still_creates_its_record_once(sandbox) -> Non
     await crm.set(sequence=["timeout"], timeout_seconds=0.3)
     async with aiohttp.ClientSession() as s:
         try:
-            async with s.post(crm.url, json={"lead_id": "L1"}, headers={"Idempotency-Key": "k"},
-                              timeout=aiohttp.ClientTimeout(total=0.05)):
+            async with s.post(
+                crm.url,
+                json={"lead_id": "L1"},
+                headers={"Idempotency-Key": "k"},
+                timeout=aiohttp.ClientTimeout(total=0.05),
+            ):
                 raise AssertionError("expected a timeout")
         except TimeoutError:
             pass

@@ -23,9 +23,12 @@ async def _account(web, sandbox):  # noqa: F811
 
 def _finder(sandbox, account_id, start_ms, end_ms, start, count):
     owner = f"(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A{account_id})"
-    return URL(f"{sandbox.url}/linkedin/rest/leadFormResponses?q=owner&owner={owner}&leadType=(leadType:SPONSORED)"
-               f"&submittedAtTimeRange=(start:{start_ms},end:{end_ms})&fields=id,submittedAt,testLead,"
-               f"form:(id,content)&count={count}&start={start}", encoded=True)
+    return URL(
+        f"{sandbox.url}/linkedin/rest/leadFormResponses?q=owner&owner={owner}&leadType=(leadType:SPONSORED)"
+        f"&submittedAtTimeRange=(start:{start_ms},end:{end_ms})&fields=id,submittedAt,testLead,"
+        f"form:(id,content)&count={count}&start={start}",
+        encoded=True,
+    )
 
 
 async def test_calls_without_the_version_headers_or_token_are_refused(web, sandbox):  # noqa: F811
@@ -35,8 +38,11 @@ async def test_calls_without_the_version_headers_or_token_are_refused(web, sandb
         assert reply.status == 400 and (await reply.json())["code"] == "VERSION_MISSING"
     async with web.get(url, headers=HEADERS) as reply:
         body = await reply.json()
-        assert reply.status == 401 and body == {"status": 401, "serviceErrorCode": 401,
-                                                "message": "Empty oauth2_access_token"}
+        assert reply.status == 401 and body == {
+            "status": 401,
+            "serviceErrorCode": 401,
+            "message": "Empty oauth2_access_token",
+        }
     async with web.get(url, headers={**HEADERS, "Authorization": "Bearer nope"}) as reply:
         assert reply.status == 401
 
@@ -44,16 +50,24 @@ async def test_calls_without_the_version_headers_or_token_are_refused(web, sandb
 async def test_responses_page_by_start_and_count_within_the_time_range(web, sandbox):  # noqa: F811
     account, form = await _account(web, sandbox)
     now = int(time.time() * 1000)
-    await post(web, f"{sandbox.url}/linkedin/_control/leads",
-               {"form_id": str(form["id"]), "count": 2, "submitted_at": now - 10 * 86_400_000, "notify": False})
-    ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads",
-                      {"form_id": str(form["id"]), "count": 5, "submitted_at": now, "spread_ms": 5000,
-                       "notify": False}))["ids"]
+    await post(
+        web,
+        f"{sandbox.url}/linkedin/_control/leads",
+        {"form_id": str(form["id"]), "count": 2, "submitted_at": now - 10 * 86_400_000, "notify": False},
+    )
+    ids = (
+        await post(
+            web,
+            f"{sandbox.url}/linkedin/_control/leads",
+            {"form_id": str(form["id"]), "count": 5, "submitted_at": now, "spread_ms": 5000, "notify": False},
+        )
+    )["ids"]
     headers = {**HEADERS, "Authorization": f"Bearer {account['access_token']}"}
     seen, start = [], 0
     while True:
-        async with web.get(_finder(sandbox, account["account_id"], now - 86_400_000, now + 1, start, 2),
-                           headers=headers) as reply:
+        async with web.get(
+            _finder(sandbox, account["account_id"], now - 86_400_000, now + 1, start, 2), headers=headers
+        ) as reply:
             body = await reply.json()
         assert body["paging"]["total"] == 5
         seen += [e["id"] for e in body["elements"]]
@@ -75,8 +89,9 @@ async def test_notifications_are_signed_and_the_challenge_is_checked(web, sandbo
 
     async def good_challenge(request: aioweb.Request) -> aioweb.Response:
         code = request.query["challengeCode"]
-        return aioweb.json_response({"challengeCode": code,
-                                     "challengeResponse": hmac.new(secret, code.encode(), hashlib.sha256).hexdigest()})
+        return aioweb.json_response(
+            {"challengeCode": code, "challengeResponse": hmac.new(secret, code.encode(), hashlib.sha256).hexdigest()}
+        )
 
     async def bad_challenge(request: aioweb.Request) -> aioweb.Response:
         return aioweb.json_response({"challengeCode": request.query["challengeCode"], "challengeResponse": "00"})
@@ -87,12 +102,17 @@ async def test_notifications_are_signed_and_the_challenge_is_checked(web, sandbo
     app.router.add_get("/bad", bad_challenge)
     async with http_server(app, "127.0.0.1", 0, what="test hook") as port:
         account, form = await _account(web, sandbox)
-        assert (await post(web, f"{sandbox.url}/linkedin/_control/challenge",
-                           {"url": f"http://127.0.0.1:{port}/hook"}))["validated"] is True
-        assert (await post(web, f"{sandbox.url}/linkedin/_control/challenge",
-                           {"url": f"http://127.0.0.1:{port}/bad"}))["validated"] is False
-        await post(web, f"{sandbox.url}/linkedin/_control/webhook",
-                   {"account_id": account["account_id"], "url": f"http://127.0.0.1:{port}/hook"})
+        assert (
+            await post(web, f"{sandbox.url}/linkedin/_control/challenge", {"url": f"http://127.0.0.1:{port}/hook"})
+        )["validated"] is True
+        assert (await post(web, f"{sandbox.url}/linkedin/_control/challenge", {"url": f"http://127.0.0.1:{port}/bad"}))[
+            "validated"
+        ] is False
+        await post(
+            web,
+            f"{sandbox.url}/linkedin/_control/webhook",
+            {"account_id": account["account_id"], "url": f"http://127.0.0.1:{port}/hook"},
+        )
         ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads", {"form_id": str(form["id"])}))["ids"]
         await post(web, f"{sandbox.url}/linkedin/_control/drain")
     assert len(received) == 1

@@ -38,8 +38,13 @@ async def seed_leads(
     """n ACCEPTED leads, enqueued in the same transaction (as ValidateLeads does)."""
     tag = secrets.token_hex(4)
     rows = [
-        (account_id, source_id, f"p-{tag}-{i}", {"email": f"lead{i}@example.com", "first_name": f"Ana {i}",
-                                                 "company": "Ñandú SA"}, is_test)
+        (
+            account_id,
+            source_id,
+            f"p-{tag}-{i}",
+            {"email": f"lead{i}@example.com", "first_name": f"Ana {i}", "company": "Ñandú SA"},
+            is_test,
+        )
         for i in range(n)
     ]
     async with pool.acquire() as con, con.transaction():
@@ -69,9 +74,10 @@ class Crm:
         self.url = f"{base_url}/crm/{self.name}/leads"
 
     async def _call(self, method: str, body: Any = None) -> Any:
-        async with aiohttp.ClientSession() as s, s.request(
-            method, f"{self.base}/crm/_control/{self.name}", json=body
-        ) as r:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.request(method, f"{self.base}/crm/_control/{self.name}", json=body) as r,
+        ):
             r.raise_for_status()
             return await r.json()
 
@@ -106,15 +112,17 @@ async def all_posted(pool: asyncpg.Pool, lead_ids: list[UUID], per_lead: int = 1
     return (await statuses(pool, lead_ids)) == {"POSTED": len(lead_ids) * per_lead}
 
 
-async def insert_destination(
-    pool: asyncpg.Pool, account_id: UUID, source_id: UUID, url: str, **columns: Any
-) -> UUID:
+async def insert_destination(pool: asyncpg.Pool, account_id: UUID, source_id: UUID, url: str, **columns: Any) -> UUID:
     """A destination straight in SQL (the RPC tests create theirs through CreateDestination)."""
     values = {
         "name": "CRM",
         "body": [{"column": "lead_id", "lead_column": "lead_id"}, {"column": "email", "lead_column": "email"}],
-        "success": {"record_id_json_path": "$.id", "result_json_path": "$.status", "accepted_values": ["accepted"],
-                    "reason_json_path": "$.reason"},
+        "success": {
+            "record_id_json_path": "$.id",
+            "result_json_path": "$.status",
+            "accepted_values": ["accepted"],
+            "reason_json_path": "$.reason",
+        },
         "timeout_ms": 2000,
         **columns,
     }
@@ -124,5 +132,8 @@ async def insert_destination(
         return await con.fetchval(
             f"INSERT INTO destinations (account_id, source_id, url, {names}) VALUES ($1, $2, $3, {params}) "
             "RETURNING destination_id",
-            account_id, source_id, url, *values.values(),
+            account_id,
+            source_id,
+            url,
+            *values.values(),
         )

@@ -10,11 +10,15 @@ import pytest
 from leadrelay.errors import InvalidArgument
 from validation_service.criteria import Row, Rule, check_rules, compile_rules, evaluate
 
-COUNTRY = Rule("picklist", "country", {
-    "allowed": ["United States", "Germany"],
-    "mapper": {"USA": "United States", "U.S.": "United States"},
-    "case_insensitive": True,
-})
+COUNTRY = Rule(
+    "picklist",
+    "country",
+    {
+        "allowed": ["United States", "Germany"],
+        "mapper": {"USA": "United States", "U.S.": "United States"},
+        "case_insensitive": True,
+    },
+)
 
 
 def judge(fields: dict, *rules: Rule, is_test: bool = False):  # type: ignore[no-untyped-def]
@@ -30,14 +34,21 @@ def test_no_rules_accepts_everything_unchanged() -> None:
 def test_required_rejects_empty(value: str) -> None:
     j = judge({"email": value}, Rule("required", "email"))
     assert (j.status, j.disposition_code, j.custom_reason) == (
-        "REJECTED", "REJECT_LEAD_MISSING_REQUIRED_FIELD", "email: is required but empty"
+        "REJECTED",
+        "REJECT_LEAD_MISSING_REQUIRED_FIELD",
+        "email: is required but empty",
     )
     assert judge({}, Rule("required", "email")).status == "REJECTED"
 
 
 def test_only_required_judges_empty_values() -> None:
-    rules = [Rule("email", "e"), Rule("phone", "p"), COUNTRY, Rule("max_length", "e", {"max": 1}),
-             Rule("pattern", "e", {"regex": "x"})]
+    rules = [
+        Rule("email", "e"),
+        Rule("phone", "p"),
+        COUNTRY,
+        Rule("max_length", "e", {"max": 1}),
+        Rule("pattern", "e", {"regex": "x"}),
+    ]
     assert judge({"e": "", "p": " "}, *rules).status == "ACCEPTED"
 
 
@@ -52,7 +63,8 @@ def test_phone_uses_the_default_region_and_stores_e164() -> None:
     assert judge({"p": "(415) 555-0123"}, Rule("phone", "p", {"default_region": "US"})).fields["p"] == "+14155550123"
     j = judge({"p": "415 555"}, Rule("phone", "p", {"default_region": "US"}))
     assert (j.disposition_code, j.custom_reason.split(" (")[0]) == (
-        "REJECT_LEAD_INVALID_PHONE", 'p: "415 555" is not a valid phone number'
+        "REJECT_LEAD_INVALID_PHONE",
+        'p: "415 555" is not a valid phone number',
     )
 
 
@@ -69,7 +81,8 @@ def test_case_sensitive_picklist_refuses_other_case() -> None:
     assert j.custom_reason == 'job_function: "engineering" is not on the picklist'
     j = judge({"job_function": "Ingeniería"}, rule)
     assert (j.disposition_code, j.custom_reason) == (
-        "REJECT_LEAD_INVALID_LIST_VALUE", 'job_function: "Ingeniería" is not on the picklist'
+        "REJECT_LEAD_INVALID_LIST_VALUE",
+        'job_function: "Ingeniería" is not on the picklist',
     )
 
 
@@ -83,14 +96,16 @@ def test_multi_value_picklist_checks_each_value() -> None:
 def test_max_length_and_pattern() -> None:
     j = judge({"c": "abcdef"}, Rule("max_length", "c", {"max": 5}))
     assert (j.disposition_code, j.custom_reason) == (
-        "REJECT_LEAD_FIELD_TOO_LONG", 'c: "abcdef" is 6 characters, longer than 5'
+        "REJECT_LEAD_FIELD_TOO_LONG",
+        'c: "abcdef" is 6 characters, longer than 5',
     )
     assert judge({"c": "abcde"}, Rule("max_length", "c", {"max": 5})).status == "ACCEPTED"
     zip_rule = Rule("pattern", "zip", {"regex": r"\d{5}"})
     assert judge({"zip": "12345"}, zip_rule).status == "ACCEPTED"
     j = judge({"zip": "123456"}, zip_rule)  # the whole value must match
     assert (j.disposition_code, j.custom_reason) == (
-        "REJECT_LEAD_INVALID_FORMAT", r'zip: "123456" does not match the pattern \d{5}'
+        "REJECT_LEAD_INVALID_FORMAT",
+        r'zip: "123456" does not match the pattern \d{5}',
     )
 
 
@@ -109,7 +124,9 @@ def test_test_leads_are_rejected_when_asked() -> None:
 def test_first_failing_rule_gives_the_code_and_the_reason_names_every_failure() -> None:
     j = judge(
         {"email": "bad", "country": "Narnia", "zip": "x"},
-        Rule("pattern", "zip", {"regex": r"\d+"}), Rule("email", "email"), COUNTRY,
+        Rule("pattern", "zip", {"regex": r"\d+"}),
+        Rule("email", "email"),
+        COUNTRY,
     )
     assert j.disposition_code == "REJECT_LEAD_INVALID_FORMAT"
     parts = j.custom_reason.split("; ")
@@ -182,8 +199,7 @@ def test_duplicate_reason_names_the_columns_values_and_the_earlier_lead() -> Non
         ([Rule("duplicate", "", {"window_days": 0, "columns": ["email"]})], "rules[0].duplicate.window_days:"),
         ([Rule("duplicate", "", {"window_days": 1, "columns": []})], "rules[0].duplicate.columns:"),
         ([Rule("duplicate", "", {"window_days": 1, "columns": ["email", "fax"]})], "rules[0].duplicate.columns[1]:"),
-        ([Rule("required", "email"), Rule("required", "email", disposition_code="NOPE")],
-         "rules[1].disposition_code:"),
+        ([Rule("required", "email"), Rule("required", "email", disposition_code="NOPE")], "rules[1].disposition_code:"),
     ],
 )
 def test_invalid_rules_name_the_index_and_field(rules: list[Rule], message: str) -> None:

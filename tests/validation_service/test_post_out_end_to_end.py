@@ -10,17 +10,27 @@ from tests.validation_service.post_out_support import Crm, wait_for
 async def test_submitted_lead_is_accepted_delivered_and_shows_posted(api: Api, sandbox) -> None:
     source = await api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(name="Web", platform=common_pb2.PLATFORM_API))
     crm = Crm(sandbox.url)
-    await api.postout.CreateDestination(validation_pb2.CreateDestinationRequest(
-        source_id=source.source_id, name="CRM", url=crm.url, body_format=validation_pb2.BODY_FORMAT_FORM,
-        body=[common_pb2.FieldMapping(column="lead_id", lead_column="lead_id"),
-              common_pb2.FieldMapping(column="Email", lead_column="email"),
-              common_pb2.FieldMapping(column="Origin", constant=common_pb2.Constant(string_value="LeadRelay"))],
-        success=validation_pb2.SuccessCriteria(record_id_json_path="$.id"),
-    ))
-    outcome = await api.ingest.SubmitLead(ingest_pb2.SubmitLeadRequest(
-        source_id=source.source_id, platform_lead_id="web-1",
-        answers=[common_pb2.Answer(name="email", values=["zoe@example.com"])],
-    ))
+    await api.postout.CreateDestination(
+        validation_pb2.CreateDestinationRequest(
+            source_id=source.source_id,
+            name="CRM",
+            url=crm.url,
+            body_format=validation_pb2.BODY_FORMAT_FORM,
+            body=[
+                common_pb2.FieldMapping(column="lead_id", lead_column="lead_id"),
+                common_pb2.FieldMapping(column="Email", lead_column="email"),
+                common_pb2.FieldMapping(column="Origin", constant=common_pb2.Constant(string_value="LeadRelay")),
+            ],
+            success=validation_pb2.SuccessCriteria(record_id_json_path="$.id"),
+        )
+    )
+    outcome = await api.ingest.SubmitLead(
+        ingest_pb2.SubmitLeadRequest(
+            source_id=source.source_id,
+            platform_lead_id="web-1",
+            answers=[common_pb2.Answer(name="email", values=["zoe@example.com"])],
+        )
+    )
     assert outcome.status == common_pb2.LEAD_STATUS_ACCEPTED
 
     async def posted() -> common_pb2.Lead | None:

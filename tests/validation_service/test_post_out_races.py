@@ -76,8 +76,9 @@ async def test_two_deliveries_of_one_lead_recorded_at_once_leave_it_posted(
     # both recordings are under way at once: the race that could leave a lead that was posted everywhere
     # showing PENDING.
     async with pool.acquire() as con, con.transaction():
-        await con.execute("SELECT 1 FROM destinations WHERE destination_id = ANY($1::uuid[]) FOR NO KEY UPDATE",
-                          destinations)
+        await con.execute(
+            "SELECT 1 FROM destinations WHERE destination_id = ANY($1::uuid[]) FOR NO KEY UPDATE", destinations
+        )
         recording = [asyncio.create_task(w._record([r])) for w, r in zip(workers, results, strict=True)]
         await asyncio.sleep(0.3)
     await asyncio.gather(*recording)
@@ -88,7 +89,18 @@ async def test_two_deliveries_of_one_lead_recorded_at_once_leave_it_posted(
 
 def _posted(lead_id: UUID, destination_id: UUID, account_id: UUID) -> post_out_store.Recorded:
     return post_out_store.Recorded(
-        lead_id=lead_id, destination_id=destination_id, account_id=account_id, lease_token=uuid4(), attempt=1,
-        at=datetime.now(UTC), status="POSTED", status_code=201, duration_ms=5, outcome=delivery.POSTED,
-        reason="", excerpt="{}", record_id=f"rec-{destination_id}", next_attempt_at=None,
+        lead_id=lead_id,
+        destination_id=destination_id,
+        account_id=account_id,
+        lease_token=uuid4(),
+        attempt=1,
+        at=datetime.now(UTC),
+        status="POSTED",
+        status_code=201,
+        duration_ms=5,
+        outcome=delivery.POSTED,
+        reason="",
+        excerpt="{}",
+        record_id=f"rec-{destination_id}",
+        next_attempt_at=None,
     )

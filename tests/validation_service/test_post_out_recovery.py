@@ -97,8 +97,9 @@ async def test_retries_stop_at_the_horizon_with_failed(private: Private, sandbox
     await crm.set(fail_rate=1.0)
     account, source_id, _ = await setup_destination(private, crm)
     [lead] = await seed_leads(private.pool, account.account_id, source_id, 1)
-    s = private.settings.replace(postout_retry_horizon_seconds=0.3, postout_backoff_base_seconds=0.05,
-                                 postout_backoff_max_seconds=0.1)
+    s = private.settings.replace(
+        postout_retry_horizon_seconds=0.3, postout_backoff_base_seconds=0.05, postout_backoff_max_seconds=0.1
+    )
     async with post_out_worker.new_session(s) as session:
         workers = post_out_worker.PostOutWorkers(s, private.pool, session)
 
@@ -109,7 +110,8 @@ async def test_retries_stop_at_the_horizon_with_failed(private: Private, sandbox
         await wait_for(failed, what="FAILED after the horizon")
     async with private.pool.acquire() as con:
         row = await con.fetchrow(
-            "SELECT attempts, last_error, last_status_code FROM post_outs WHERE lead_id = $1", lead)
+            "SELECT attempts, last_error, last_status_code FROM post_outs WHERE lead_id = $1", lead
+        )
         assert await con.fetchval("SELECT post_out_status FROM leads WHERE lead_id = $1", lead) == "FAILED"
     assert row["attempts"] >= 2 and row["last_status_code"] == 503
     assert row["last_error"] == "HTTP 503: service unavailable (gave up: past the retry horizon)"
@@ -120,8 +122,12 @@ async def test_breaker_resumes_on_its_own_after_the_cooldown(private: Private, s
     crm = Crm(sandbox.url)
     await crm.set(sequence=["fail", "fail", "fail"])
     account, source_id, dest = await setup_destination(private, crm)
-    s = private.settings.replace(postout_breaker_threshold=3, postout_breaker_cooldown_seconds=0.5,
-                                 postout_backoff_base_seconds=0.01, postout_backoff_max_seconds=0.02)
+    s = private.settings.replace(
+        postout_breaker_threshold=3,
+        postout_breaker_cooldown_seconds=0.5,
+        postout_backoff_base_seconds=0.01,
+        postout_backoff_max_seconds=0.02,
+    )
     leads = await seed_leads(private.pool, account.account_id, source_id, 3)
     async with post_out_worker.new_session(s) as session:
         workers = post_out_worker.PostOutWorkers(s, private.pool, session)
@@ -129,7 +135,9 @@ async def test_breaker_resumes_on_its_own_after_the_cooldown(private: Private, s
         async with private.pool.acquire() as con:
             paused = await con.fetchrow(
                 "SELECT consecutive_failures, paused_until > now() AS paused FROM destinations "
-                "WHERE destination_id = $1", dest)
+                "WHERE destination_id = $1",
+                dest,
+            )
         assert (paused["consecutive_failures"], paused["paused"]) == (3, True)
         await asyncio.sleep(0.1)  # past the retries' backoff, still inside the cool-down
         assert await workers.run_once() == 0  # paused: nothing is claimed
@@ -141,8 +149,7 @@ async def test_breaker_resumes_on_its_own_after_the_cooldown(private: Private, s
 
         await wait_for(delivered, what="posted after the cool-down")
     async with private.pool.acquire() as con:
-        assert await con.fetchval(
-            "SELECT consecutive_failures FROM destinations WHERE destination_id = $1", dest) == 0
+        assert await con.fetchval("SELECT consecutive_failures FROM destinations WHERE destination_id = $1", dest) == 0
     assert (await crm.stats())["created"] == 3
 
 

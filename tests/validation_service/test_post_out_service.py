@@ -29,14 +29,23 @@ BODY = [
     common_pb2.FieldMapping(column="Score", constant=common_pb2.Constant(decimal_value=7)),
 ]
 CRM_SUCCESS = validation_pb2.SuccessCriteria(
-    result_json_path="$.status", accepted_values=["accepted"], reason_json_path="$.reason",
+    result_json_path="$.status",
+    accepted_values=["accepted"],
+    reason_json_path="$.reason",
     record_id_json_path="$.id",
 )
 
 
 def destination_request(source_id, url, **kw):  # type: ignore[no-untyped-def]
-    base = dict(source_id=str(source_id), name="Acme CRM", url=url, body=BODY, success=CRM_SUCCESS,
-                headers={"Authorization": "Bearer s3cret-token"}, timeout_ms=2000)
+    base = dict(
+        source_id=str(source_id),
+        name="Acme CRM",
+        url=url,
+        body=BODY,
+        success=CRM_SUCCESS,
+        headers={"Authorization": "Bearer s3cret-token"},
+        timeout_ms=2000,
+    )
     return validation_pb2.CreateDestinationRequest(**{**base, **kw})
 
 
@@ -76,10 +85,14 @@ async def test_refuses_bad_destinations_naming_the_field(api: Api, pool: asyncpg
     cases = [
         (dict(url="ftp://crm.example.com/"), "url:"),
         (dict(url="not a url"), "url:"),
-        (dict(body=[common_pb2.FieldMapping(column="Phone", lead_column="phone")]),
-         "body[0].lead_column: unknown column 'phone'"),
-        (dict(success=validation_pb2.SuccessCriteria(result_json_path="$..[", accepted_values=["ok"])),
-         "success.result_json_path"),
+        (
+            dict(body=[common_pb2.FieldMapping(column="Phone", lead_column="phone")]),
+            "body[0].lead_column: unknown column 'phone'",
+        ),
+        (
+            dict(success=validation_pb2.SuccessCriteria(result_json_path="$..[", accepted_values=["ok"])),
+            "success.result_json_path",
+        ),
         (dict(success=validation_pb2.SuccessCriteria(accepted_regex="(oops")), "success.accepted_regex"),
         (dict(success=validation_pb2.SuccessCriteria(record_id_json_path="$$")), "success.record_id_json_path"),
         (dict(method="DELETE"), "method:"),
@@ -97,13 +110,17 @@ async def test_other_accounts_sources_and_destinations_are_refused(api: Api, poo
     err = await rpc_error(api.postout.CreateDestination(destination_request(theirs, Crm(sandbox.url).url)))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     their_destination = await insert_destination(pool, other.account_id, theirs, Crm(sandbox.url).url)
-    err = await rpc_error(api.postout.ResumeDestination(
-        validation_pb2.ResumeDestinationRequest(destination_id=str(their_destination))))
+    err = await rpc_error(
+        api.postout.ResumeDestination(validation_pb2.ResumeDestinationRequest(destination_id=str(their_destination)))
+    )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     err = await rpc_error(api.postout.ListPostOuts(validation_pb2.ListPostOutsRequest(source_id=str(theirs))))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
-    err = await rpc_error(api.postout.ResumeDestination(
-        validation_pb2.ResumeDestinationRequest(destination_id="00000000-0000-0000-0000-000000000001")))
+    err = await rpc_error(
+        api.postout.ResumeDestination(
+            validation_pb2.ResumeDestinationRequest(destination_id="00000000-0000-0000-0000-000000000001")
+        )
+    )
     assert err.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -116,8 +133,13 @@ async def test_ssrf_private_addresses_refused_when_not_allowed(
         channel = clients.api_key_channel(f"127.0.0.1:{server.grpc_port}", account.api_key)
         stub = validation_pb2_grpc.PostOutServiceStub(channel)
         try:
-            for url in (Crm(sandbox.url).url, "http://169.254.169.254/latest/meta-data", "http://10.0.0.5/leads",
-                        "http://localhost:8080/x", "http://[::1]/"):
+            for url in (
+                Crm(sandbox.url).url,
+                "http://169.254.169.254/latest/meta-data",
+                "http://10.0.0.5/leads",
+                "http://localhost:8080/x",
+                "http://[::1]/",
+            ):
                 err = await rpc_error(stub.CreateDestination(destination_request(source_id, url)))
                 assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
                 assert err.details().startswith("url: ") and "must be public" in err.details()
@@ -139,29 +161,53 @@ async def test_delivers_accepted_leads_with_body_headers_and_idempotency_key(
     by_lead = {r["lead"]: r for r in stats["records"]}
     assert set(by_lead) == {str(lead) for lead in leads}
     async with pool.acquire() as con:
-        rows = {r["lead_id"]: r for r in await con.fetch(
-            "SELECT l.lead_id, l.fields, l.post_out_status, p.idempotency_key, p.record_id, p.attempts "
-            "FROM leads l JOIN post_outs p USING (lead_id) WHERE l.lead_id = ANY($1::uuid[])", leads)}
+        rows = {
+            r["lead_id"]: r
+            for r in await con.fetch(
+                "SELECT l.lead_id, l.fields, l.post_out_status, p.idempotency_key, p.record_id, p.attempts "
+                "FROM leads l JOIN post_outs p USING (lead_id) WHERE l.lead_id = ANY($1::uuid[])",
+                leads,
+            )
+        }
     for lead in leads:
         record, row = by_lead[str(lead)], rows[lead]
-        assert record["body"] == {"lead_id": str(lead), "Email": row["fields"]["email"],
-                                  "FirstName": row["fields"]["first_name"], "LeadSource": "LinkedIn", "Score": 7}
+        assert record["body"] == {
+            "lead_id": str(lead),
+            "Email": row["fields"]["email"],
+            "FirstName": row["fields"]["first_name"],
+            "LeadSource": "LinkedIn",
+            "Score": 7,
+        }
         assert record["headers"]["Authorization"] == "Bearer s3cret-token"
         assert record["headers"]["Idempotency-Key"] == row["idempotency_key"]
         assert record["content_type"] == "application/json"
         assert (row["post_out_status"], row["record_id"], row["attempts"]) == ("POSTED", record["id"], 1)
 
-    listed = await api.postout.ListPostOuts(validation_pb2.ListPostOutsRequest(
-        source_id=str(source_id), status=validation_pb2.POST_OUT_STATUS_POSTED, page_size=2))
+    listed = await api.postout.ListPostOuts(
+        validation_pb2.ListPostOutsRequest(
+            source_id=str(source_id), status=validation_pb2.POST_OUT_STATUS_POSTED, page_size=2
+        )
+    )
     assert len(listed.post_outs) == 2 and listed.next_page_token
-    rest = await api.postout.ListPostOuts(validation_pb2.ListPostOutsRequest(
-        source_id=str(source_id), status=validation_pb2.POST_OUT_STATUS_POSTED, page_size=2,
-        page_token=listed.next_page_token))
+    rest = await api.postout.ListPostOuts(
+        validation_pb2.ListPostOutsRequest(
+            source_id=str(source_id),
+            status=validation_pb2.POST_OUT_STATUS_POSTED,
+            page_size=2,
+            page_token=listed.next_page_token,
+        )
+    )
     assert len(rest.post_outs) == 1 and not rest.next_page_token
     every = [*listed.post_outs, *rest.post_outs]
     assert {p.lead_id for p in every} == {str(lead) for lead in leads}
-    assert all(p.destination_id == dest.destination_id and p.record_id.startswith("crm-") and p.attempts == 1
-               and p.last_status_code == 201 and p.posted_at.seconds > 0 for p in every)
+    assert all(
+        p.destination_id == dest.destination_id
+        and p.record_id.startswith("crm-")
+        and p.attempts == 1
+        and p.last_status_code == 201
+        and p.posted_at.seconds > 0
+        for p in every
+    )
 
     logs = await api.postout.ListPostOutAttempts(validation_pb2.ListPostOutAttemptsRequest(lead_id=str(leads[0])))
     assert [(a.attempt, a.status_code, a.outcome) for a in logs.attempts] == [(1, 201, "posted")]
@@ -183,7 +229,8 @@ async def test_exactly_once_under_twenty_percent_server_errors(api: Api, pool: a
     async with pool.acquire() as con:
         logged = await con.fetchval("SELECT count(*) FROM post_out_attempts WHERE lead_id = ANY($1::uuid[])", leads)
         retried = await con.fetchval(
-            "SELECT count(*) FROM post_out_attempts WHERE lead_id = ANY($1::uuid[]) AND outcome = 'retry'", leads)
+            "SELECT count(*) FROM post_out_attempts WHERE lead_id = ANY($1::uuid[]) AND outcome = 'retry'", leads
+        )
     assert stats["received"] == logged > 200
     assert retried == logged - 200
 
@@ -203,7 +250,8 @@ async def test_timeouts_are_retried_without_doubles(api: Api, pool: asyncpg.Pool
         timeouts = await con.fetchval(
             "SELECT count(*) FROM post_out_attempts WHERE lead_id = ANY($1::uuid[]) "
             "AND reason = 'timed out after 300 ms'",
-            leads)
+            leads,
+        )
     assert timeouts > 0
 
 
@@ -217,13 +265,17 @@ async def test_rejection_is_parsed_and_not_retried(api: Api, pool: asyncpg.Pool,
     [post_out] = (await api.postout.ListPostOuts(validation_pb2.ListPostOutsRequest(lead_id=str(lead)))).post_outs
     assert post_out.status == validation_pb2.POST_OUT_STATUS_REJECTED_BY_DESTINATION
     assert (post_out.last_error, post_out.attempts, post_out.last_status_code) == (
-        "email is on the suppression list", 1, 200)
+        "email is on the suppression list",
+        1,
+        200,
+    )
     logs = await api.postout.ListPostOutAttempts(validation_pb2.ListPostOutAttemptsRequest(lead_id=str(lead)))
     assert [(a.outcome, a.reason) for a in logs.attempts] == [("rejected", "email is on the suppression list")]
     assert (await crm.stats())["received"] == 1
     async with pool.acquire() as con:
         assert await con.fetchval("SELECT post_out_status FROM leads WHERE lead_id = $1", lead) == (
-            "REJECTED_BY_DESTINATION")
+            "REJECTED_BY_DESTINATION"
+        )
         events = await con.fetch("SELECT type, detail FROM lead_events WHERE lead_id = $1", lead)
     assert [e["type"] for e in events] == ["post_rejected"]
     assert events[0]["detail"].endswith(": email is on the suppression list")
@@ -238,7 +290,9 @@ async def test_unparsable_answer_is_an_error_kept_raw_and_retried(api: Api, pool
     await wait_for(lambda: all_posted(pool, [lead]), what="posted after garbage")
     logs = await api.postout.ListPostOutAttempts(validation_pb2.ListPostOutAttemptsRequest(lead_id=str(lead)))
     assert [(a.attempt, a.outcome, a.reason) for a in logs.attempts] == [
-        (1, "retry", "HTTP 200: the response is not JSON"), (2, "posted", "")]
+        (1, "retry", "HTTP 200: the response is not JSON"),
+        (2, "posted", ""),
+    ]
     assert logs.attempts[0].response_excerpt == "<html><body>502 upstream hiccup</body></html>"
 
 
@@ -253,8 +307,10 @@ async def test_client_errors_fail_without_retry_and_retry_post_outs_requeues(
     await wait_for(lambda: _status_is(pool, leads, "FAILED"), what="2 failed")
     assert (await crm.stats())["received"] == 2
     async with pool.acquire() as con:
-        assert {r["post_out_status"] for r in await con.fetch(
-            "SELECT post_out_status FROM leads WHERE lead_id = ANY($1::uuid[])", leads)} == {"FAILED"}
+        assert {
+            r["post_out_status"]
+            for r in await con.fetch("SELECT post_out_status FROM leads WHERE lead_id = ANY($1::uuid[])", leads)
+        } == {"FAILED"}
     [failed] = (await api.postout.ListPostOuts(validation_pb2.ListPostOutsRequest(lead_id=str(leads[0])))).post_outs
     assert (failed.last_status_code, failed.last_error) == (422, "HTTP 422: service unavailable")
 
@@ -262,7 +318,8 @@ async def test_client_errors_fail_without_retry_and_retry_post_outs_requeues(
     assert one.requeued == 1
     await wait_for(lambda: all_posted(pool, leads[:1]), what="first retried")
     rest = await api.postout.RetryPostOuts(
-        validation_pb2.RetryPostOutsRequest(all_failed=True, source_id=str(source_id)))
+        validation_pb2.RetryPostOutsRequest(all_failed=True, source_id=str(source_id))
+    )
     assert rest.requeued == 1
     await wait_for(lambda: all_posted(pool, leads), what="all retried")
     assert (await crm.stats())["created"] == 2
@@ -279,8 +336,9 @@ async def test_circuit_breaker_pauses_and_resume_delivers(api: Api, pool: asyncp
     leads = await seed_leads(pool, api.account.account_id, source_id, threshold + 20)
 
     async def paused() -> validation_pb2.Destination | None:
-        [d] = (await api.postout.ListDestinations(validation_pb2.ListDestinationsRequest(
-            source_id=str(source_id)))).destinations
+        [d] = (
+            await api.postout.ListDestinations(validation_pb2.ListDestinationsRequest(source_id=str(source_id)))
+        ).destinations
         return d if d.state == validation_pb2.DESTINATION_STATE_PAUSED else None
 
     d = await wait_for(paused, what="paused")
@@ -289,7 +347,8 @@ async def test_circuit_breaker_pauses_and_resume_delivers(api: Api, pool: asyncp
 
     await crm.set(fail_rate=0.0)
     resumed = await api.postout.ResumeDestination(
-        validation_pb2.ResumeDestinationRequest(destination_id=dest.destination_id))
+        validation_pb2.ResumeDestinationRequest(destination_id=dest.destination_id)
+    )
     assert resumed.state == validation_pb2.DESTINATION_STATE_ACTIVE and resumed.consecutive_failures == 0
     await api.postout.RetryPostOuts(validation_pb2.RetryPostOutsRequest(lead_ids=[str(x) for x in leads]))
     await wait_for(lambda: all_posted(pool, leads), within=30, what="all posted after resume")

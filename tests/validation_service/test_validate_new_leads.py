@@ -22,23 +22,45 @@ REJECTED = common_pb2.LEAD_STATUS_REJECTED
 def new_lead(lead_id: uuid.UUID, source_id: str, plid: str, **fields: str) -> validation_pb2.NewLead:
     answers = [{"name": k, "values": [v]} for k, v in fields.items()]
     return validation_pb2.NewLead(
-        lead_id=str(lead_id), source_id=source_id, platform_lead_id=plid,
-        answers_json=json.dumps(answers), fields_json=json.dumps(fields),
+        lead_id=str(lead_id),
+        source_id=source_id,
+        platform_lead_id=plid,
+        answers_json=json.dumps(answers),
+        fields_json=json.dumps(fields),
     )
 
 
 async def test_each_lead_is_stored_once_already_judged(api: Api, pool: asyncpg.Pool, sandbox) -> None:
     source = await new_source(api)
     await set_rules(api, source.source_id)
-    destination = await api.postout.CreateDestination(validation_pb2.CreateDestinationRequest(
-        source_id=source.source_id, name="CRM", url=Crm(sandbox.url).url,
-        body=[common_pb2.FieldMapping(column="Email", lead_column="email")]))
+    destination = await api.postout.CreateDestination(
+        validation_pb2.CreateDestinationRequest(
+            source_id=source.source_id,
+            name="CRM",
+            url=Crm(sandbox.url).url,
+            body=[common_pb2.FieldMapping(column="Email", lead_column="email")],
+        )
+    )
     good, bad = new_lead_ids(2)
-    response = await api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(via="import 7", leads=[
-        new_lead(good, source.source_id, "import:7:2", email="Ann@Example.COM", phone="(415) 555-0123",
-                 country="usa", job_function="Sales"),
-        new_lead(bad, source.source_id, "import:7:3", email="not-an-email", country="Narnia", job_function="Sales"),
-    ]))
+    response = await api.validation.ValidateNewLeads(
+        validation_pb2.ValidateNewLeadsRequest(
+            via="import 7",
+            leads=[
+                new_lead(
+                    good,
+                    source.source_id,
+                    "import:7:2",
+                    email="Ann@Example.COM",
+                    phone="(415) 555-0123",
+                    country="usa",
+                    job_function="Sales",
+                ),
+                new_lead(
+                    bad, source.source_id, "import:7:3", email="not-an-email", country="Narnia", job_function="Sales"
+                ),
+            ],
+        )
+    )
     assert [(o.lead_id, o.platform_lead_id, o.status, o.disposition_code, o.duplicate) for o in response.outcomes] == [
         (str(good), "import:7:2", ACCEPTED, "", False),
         (str(bad), "import:7:3", REJECTED, "REJECT_LEAD_INVALID_EMAIL", False),
@@ -48,11 +70,18 @@ async def test_each_lead_is_stored_once_already_judged(api: Api, pool: asyncpg.P
 
     stored = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(good)))
     assert (stored.status, stored.criteria_version, stored.platform_lead_id) == (ACCEPTED, 1, "import:7:2")
-    assert dict(stored.fields) == {"email": "Ann@example.com", "phone": "+14155550123", "country": "United States",
-                                   "job_function": "Sales"}
+    assert dict(stored.fields) == {
+        "email": "Ann@example.com",
+        "phone": "+14155550123",
+        "country": "United States",
+        "job_function": "Sales",
+    }
     assert [(a.name, list(a.values)) for a in stored.answers] == [
-        ("email", ["Ann@Example.COM"]), ("phone", ["(415) 555-0123"]), ("country", ["usa"]),
-        ("job_function", ["Sales"])]
+        ("email", ["Ann@Example.COM"]),
+        ("phone", ["(415) 555-0123"]),
+        ("country", ["usa"]),
+        ("job_function", ["Sales"]),
+    ]
     # A post-out worker may already have delivered it (then, and only then, a `posted` event follows).
     events = [(e.type, e.detail) for e in stored.events]
     assert events[:2] == [("received", "import 7"), ("validated", "ACCEPTED (criteria v1)")]
@@ -61,12 +90,16 @@ async def test_each_lead_is_stored_once_already_judged(api: Api, pool: asyncpg.P
     rejected = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(bad)))
     assert rejected.status == REJECTED and rejected.custom_reason == response.outcomes[1].custom_reason
     assert [(e.type, e.detail) for e in rejected.events] == [
-        ("received", "import 7"), ("validated", "REJECTED REJECT_LEAD_INVALID_EMAIL (criteria v1)")]
+        ("received", "import 7"),
+        ("validated", "REJECTED REJECT_LEAD_INVALID_EMAIL (criteria v1)"),
+    ]
     async with pool.acquire() as con:
-        queued = await con.fetch("SELECT lead_id, destination_id::text FROM post_outs WHERE source_id = $1",
-                                 uuid.UUID(source.source_id))
-        processing = await con.fetchval("SELECT count(*) FROM leads WHERE source_id = $1 AND status = 'PROCESSING'",
-                                        uuid.UUID(source.source_id))
+        queued = await con.fetch(
+            "SELECT lead_id, destination_id::text FROM post_outs WHERE source_id = $1", uuid.UUID(source.source_id)
+        )
+        processing = await con.fetchval(
+            "SELECT count(*) FROM leads WHERE source_id = $1 AND status = 'PROCESSING'", uuid.UUID(source.source_id)
+        )
     assert [tuple(r) for r in queued] == [(good, destination.destination_id)]
     assert stored.post_out_status in ("PENDING", "POSTED")  # a post-out worker may have delivered it already
     assert processing == 0
@@ -76,11 +109,17 @@ async def test_a_known_platform_lead_id_is_left_as_it_was(api: Api) -> None:
     source = await new_source(api)
     first = await api.ingest.SubmitLead(lead(source.source_id, "p-1", email="first@example.com"))
     (again,) = new_lead_ids(1)
-    response = await api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(
-        via="import 8", leads=[new_lead(again, source.source_id, "p-1", email="second@example.com")]))
+    response = await api.validation.ValidateNewLeads(
+        validation_pb2.ValidateNewLeadsRequest(
+            via="import 8", leads=[new_lead(again, source.source_id, "p-1", email="second@example.com")]
+        )
+    )
     (outcome,) = response.outcomes
-    assert (outcome.lead_id, outcome.duplicate, outcome.status) == (str(again), True,
-                                                                    common_pb2.LEAD_STATUS_UNSPECIFIED)
+    assert (outcome.lead_id, outcome.duplicate, outcome.status) == (
+        str(again),
+        True,
+        common_pb2.LEAD_STATUS_UNSPECIFIED,
+    )
     kept = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=first.lead_id))
     assert kept.fields["email"] == "first@example.com" and [e.type for e in kept.events] == ["received", "validated"]
     err = await rpc_error(api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(again))))
@@ -89,22 +128,35 @@ async def test_a_known_platform_lead_id_is_left_as_it_was(api: Api) -> None:
 
 async def test_duplicate_rule_spans_the_batch_and_stored_leads_and_remembers_new_keys(api: Api) -> None:
     source = await new_source(api)
-    await set_rules(api, source.source_id, [
-        rule("email", email=validation_pb2.EmailCheck()),
-        rule(duplicate=validation_pb2.Duplicate(window_days=30, columns=["email"])),
-    ])
+    await set_rules(
+        api,
+        source.source_id,
+        [
+            rule("email", email=validation_pb2.EmailCheck()),
+            rule(duplicate=validation_pb2.Duplicate(window_days=30, columns=["email"])),
+        ],
+    )
     stored = await api.ingest.SubmitLead(lead(source.source_id, "s-1", email="old@example.com"))
     ids = new_lead_ids(3)
-    response = await api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(via="import 9", leads=[
-        new_lead(ids[0], source.source_id, "n-1", email="OLD@example.com"),
-        new_lead(ids[1], source.source_id, "n-2", email="new@example.com"),
-        new_lead(ids[2], source.source_id, "n-3", email="new@EXAMPLE.com"),
-    ]))
+    response = await api.validation.ValidateNewLeads(
+        validation_pb2.ValidateNewLeadsRequest(
+            via="import 9",
+            leads=[
+                new_lead(ids[0], source.source_id, "n-1", email="OLD@example.com"),
+                new_lead(ids[1], source.source_id, "n-2", email="new@example.com"),
+                new_lead(ids[2], source.source_id, "n-3", email="new@EXAMPLE.com"),
+            ],
+        )
+    )
     assert [(o.status, o.disposition_code) for o in response.outcomes] == [
-        (REJECTED, "REJECT_LEAD_DUPLICATE"), (ACCEPTED, ""), (REJECTED, "REJECT_LEAD_DUPLICATE")]
+        (REJECTED, "REJECT_LEAD_DUPLICATE"),
+        (ACCEPTED, ""),
+        (REJECTED, "REJECT_LEAD_DUPLICATE"),
+    ]
     assert f"(lead {stored.lead_id})" in response.outcomes[0].custom_reason
     assert "an earlier row of this batch" in response.outcomes[2].custom_reason or str(ids[1]) in (
-        response.outcomes[2].custom_reason)
+        response.outcomes[2].custom_reason
+    )
     later = await api.ingest.SubmitLead(lead(source.source_id, "s-2", email="new@example.com"))
     assert (later.status, later.disposition_code) == (REJECTED, "REJECT_LEAD_DUPLICATE")
     assert f"(lead {ids[1]})" in later.custom_reason
@@ -115,11 +167,17 @@ async def test_a_switched_off_source_rejects_and_keeps_the_leads(api: Api) -> No
     await set_rules(api, source.source_id)
     await api.ingest.UpdateSource(ingest_pb2.UpdateSourceRequest(source_id=source.source_id, enabled=False))
     (lead_id,) = new_lead_ids(1)
-    response = await api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(
-        via="import 10", leads=[new_lead(lead_id, source.source_id, "x-1", email="a@example.com")]))
+    response = await api.validation.ValidateNewLeads(
+        validation_pb2.ValidateNewLeadsRequest(
+            via="import 10", leads=[new_lead(lead_id, source.source_id, "x-1", email="a@example.com")]
+        )
+    )
     (outcome,) = response.outcomes
     assert (outcome.status, outcome.disposition_code, outcome.custom_reason) == (
-        REJECTED, "REJECT_LEAD_SOURCE_DISABLED", "source 'Paused' is switched off")
+        REJECTED,
+        "REJECT_LEAD_SOURCE_DISABLED",
+        "source 'Paused' is switched off",
+    )
     stored = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(lead_id)))
     assert stored.status == REJECTED and stored.fields["email"] == "a@example.com"
 
@@ -129,34 +187,58 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
     ids = new_lead_ids(2)
     good = new_lead(ids[0], source.source_id, "b-1", email="a@example.com")
     cases = [
-        (validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, fields_json="[1]"),
-         grpc.StatusCode.INVALID_ARGUMENT, "leads[1].fields_json"),
-        (validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, fields_json='{"a": 1}'),
-         grpc.StatusCode.INVALID_ARGUMENT, "leads[1].fields_json"),
-        (validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, answers_json="[{"),
-         grpc.StatusCode.INVALID_ARGUMENT, "leads[1].answers_json"),
-        (validation_pb2.NewLead(lead_id="", source_id=source.source_id, fields_json="{}"),
-         grpc.StatusCode.INVALID_ARGUMENT, "leads[1].lead_id"),
-        (validation_pb2.NewLead(lead_id="nope", source_id=source.source_id, fields_json="{}"),
-         grpc.StatusCode.NOT_FOUND, "nope"),
+        (
+            validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, fields_json="[1]"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "leads[1].fields_json",
+        ),
+        (
+            validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, fields_json='{"a": 1}'),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "leads[1].fields_json",
+        ),
+        (
+            validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id, answers_json="[{"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "leads[1].answers_json",
+        ),
+        (
+            validation_pb2.NewLead(lead_id="", source_id=source.source_id, fields_json="{}"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "leads[1].lead_id",
+        ),
+        (
+            validation_pb2.NewLead(lead_id="nope", source_id=source.source_id, fields_json="{}"),
+            grpc.StatusCode.NOT_FOUND,
+            "nope",
+        ),
     ]
     for bad, code, where in cases:
-        err = await rpc_error(api.validation.ValidateNewLeads(
-            validation_pb2.ValidateNewLeadsRequest(via="import 11", leads=[good, bad])))
+        err = await rpc_error(
+            api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(via="import 11", leads=[good, bad]))
+        )
         assert err.code() == code and where in err.details(), (where, err.details())
     other = Api(await new_account(pool), servers.ingest_target, servers.validation_target, servers.feedback_target)
     try:
         theirs = await new_source(other)
-        err = await rpc_error(api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(
-            via="import 12", leads=[new_lead(ids[1], theirs.source_id, "b-2", email="a@example.com")])))
+        err = await rpc_error(
+            api.validation.ValidateNewLeads(
+                validation_pb2.ValidateNewLeadsRequest(
+                    via="import 12", leads=[new_lead(ids[1], theirs.source_id, "b-2", email="a@example.com")]
+                )
+            )
+        )
         assert err.code() == grpc.StatusCode.PERMISSION_DENIED and theirs.source_id in err.details()
     finally:
         await other.close()
     async with pool.acquire() as con:
         assert await con.fetchval("SELECT count(*) FROM leads WHERE lead_id = ANY($1)", ids) == 0
     # No fields at all is a lead with nothing mapped: stored, and judged as such.
-    response = await api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(
-        via="import 13", leads=[validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id)]))
+    response = await api.validation.ValidateNewLeads(
+        validation_pb2.ValidateNewLeadsRequest(
+            via="import 13", leads=[validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id)]
+        )
+    )
     assert [(o.status, o.platform_lead_id) for o in response.outcomes] == [(ACCEPTED, str(ids[1]))]
     stored = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(ids[1])))
     assert dict(stored.fields) == {} and list(stored.answers) == []
