@@ -81,8 +81,8 @@ def ts(at: datetime) -> Timestamp:
 
 
 async def test_a_facebook_poll_stores_each_recent_days_count_and_get_source_counts_its_window(
-    web, api, servers, sandbox, pool
-):  # noqa: F811
+    web, api, servers, sandbox, pool  # noqa: F811
+):
     fb = await facebook_source(api, sandbox, web)
     await connected_days_ago(pool, fb.source_id, 2)
     form = fb.form_ids[0]

@@ -27,8 +27,8 @@ PASSWORD = "correct horse battery"
 
 
 async def test_source_report_and_overview_show_the_platforms_count(
-    web, api, account, servers, sandbox, pool, settings, monkeypatch
-):  # noqa: F811
+    web, api, account, servers, sandbox, pool, settings, monkeypatch  # noqa: F811
+):
     fb = await facebook_source(api, sandbox, web)
     await connected_days_ago(pool, fb.source_id, 2)
     form = fb.form_ids[0]
