@@ -7,6 +7,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -127,3 +128,10 @@ async def api(account: Account, servers: Servers) -> AsyncIterator[Api]:
     client = Api(account, servers.ingest_target, servers.validation_target, servers.feedback_target)
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def web() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client for tests that call the sandbox or the ingest HTTP port."""
+    async with aiohttp.ClientSession() as session:
+        yield session

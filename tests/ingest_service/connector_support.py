@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
 import aiohttp
 import asyncpg
-import pytest
 
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-async def web() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any] | None = None) -> Any:

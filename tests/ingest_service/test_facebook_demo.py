@@ -4,10 +4,10 @@ import asyncio
 
 from leadrelay.demo_connectors import DEMO_LINKEDIN_ACCOUNT, DEMO_PAGE_ID, demo_connectors
 from sandbox import linkedin_api
-from tests.ingest_service.connector_support import eventually, post, web  # noqa: F401 - fixture
+from tests.ingest_service.connector_support import eventually, post
 
 
-async def test_the_demo_hook_connects_both_sources_and_leads_flow(web, account, servers, sandbox, pool):  # noqa: F811
+async def test_the_demo_hook_connects_both_sources_and_leads_flow(web, account, servers, sandbox, pool):
     settings = servers.settings.replace(
         sandbox_port=sandbox.port, ingest_grpc_port=int(servers.ingest_target.rsplit(":", 1)[1])
     )

@@ -17,7 +17,6 @@ from tests.ingest_service.connector_support import (
     leads_of,
     linkedin_source,
     post,
-    web,  # noqa: F401 - fixture
 )
 
 
@@ -51,7 +50,7 @@ async def stored(pool: asyncpg.Pool, source_id: str) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
-async def leads_yesterday_and_today(web, sandbox, form: str, **yesterday: object) -> tuple[datetime, datetime, int]:  # type: ignore[no-untyped-def]  # noqa: F811 (web: a session, not the fixture)
+async def leads_yesterday_and_today(web, sandbox, form: str, **yesterday: object) -> tuple[datetime, datetime, int]:  # type: ignore[no-untyped-def] (web: a session, not the fixture)
     """Three leads the sandbox Page created yesterday around noon and two today, not delivered by
     webhook (a poll reads them): today's and yesterday's midnight, and yesterday noon's timestamp."""
     today = midnight()
@@ -81,7 +80,11 @@ def ts(at: datetime) -> Timestamp:
 
 
 async def test_a_facebook_poll_stores_each_recent_days_count_and_get_source_counts_its_window(
-    web, api, servers, sandbox, pool  # noqa: F811
+    web,
+    api,
+    servers,
+    sandbox,
+    pool,
 ):
     fb = await facebook_source(api, sandbox, web)
     await connected_days_ago(pool, fb.source_id, 2)
@@ -121,7 +124,7 @@ async def test_a_facebook_poll_stores_each_recent_days_count_and_get_source_coun
     assert (None, yesterday, today + timedelta(days=1), 6, 5) in await stored(pool, fb.source_id)
 
 
-async def test_a_linkedin_poll_stores_paging_total_per_day(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_linkedin_poll_stores_paging_total_per_day(web, api, servers, sandbox, pool):
     li = await linkedin_source(api, sandbox, web)
     await connected_days_ago(pool, li.source_id, 3)
     today = midnight()
@@ -154,7 +157,7 @@ async def test_a_linkedin_poll_stores_paging_total_per_day(web, api, servers, sa
     ]
 
 
-async def test_no_count_is_stored_when_the_platform_refuses(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_no_count_is_stored_when_the_platform_refuses(web, api, servers, sandbox, pool):
     li = await linkedin_source(api, sandbox, web)
     # The count asked after a poll is throttled: nothing is stored, and the source backs off.
     await post(web, f"{sandbox.url}/linkedin/_control/leads", {"form_id": str(li.form["id"]), "notify": False})

@@ -12,7 +12,7 @@ from leadrelay.v1 import ingest_pb2
 from reports_app import queries, render
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
-from tests.ingest_service.connector_support import facebook_source, judged, post, web  # noqa: F401 - fixture
+from tests.ingest_service.connector_support import facebook_source, judged, post
 from tests.ingest_service.test_platform_counts import (
     connected_days_ago,
     leads_yesterday_and_today,
@@ -27,7 +27,14 @@ PASSWORD = "correct horse battery"
 
 
 async def test_source_report_and_overview_show_the_platforms_count(
-    web, api, account, servers, sandbox, pool, settings, monkeypatch  # noqa: F811
+    web,
+    api,
+    account,
+    servers,
+    sandbox,
+    pool,
+    settings,
+    monkeypatch,
 ):
     fb = await facebook_source(api, sandbox, web)
     await connected_days_ago(pool, fb.source_id, 2)

@@ -10,23 +10,23 @@ import time
 from aiohttp import web as aioweb
 
 from leadrelay.http import http_server
-from tests.ingest_service.connector_support import post, web  # noqa: F401 - fixture
+from tests.ingest_service.connector_support import post
 
 V = "v25.0"
 
 
-async def _page(web, sandbox, forms=1):  # noqa: F811
+async def _page(web, sandbox, forms=1):
     return await post(
         web, f"{sandbox.url}/graph/_control/pages", {"forms": forms, "access_token": f"EAAB-{secrets.token_hex(6)}"}
     )
 
 
-async def _get(web, url, **params):  # noqa: F811
+async def _get(web, url, **params):
     async with web.get(url, params=params) as reply:
         return reply.status, await reply.json()
 
 
-async def test_a_lead_has_the_graph_wire_shape(web, sandbox):  # noqa: F811
+async def test_a_lead_has_the_graph_wire_shape(web, sandbox):
     page = await _page(web, sandbox)
     form_id = page["form_ids"][0]
     ids = (
@@ -58,7 +58,7 @@ async def test_a_lead_has_the_graph_wire_shape(web, sandbox):  # noqa: F811
     assert lead["created_time"].endswith("+0000")
 
 
-async def test_a_wrong_token_gets_error_190_and_an_unknown_lead_error_100_33(web, sandbox):  # noqa: F811
+async def test_a_wrong_token_gets_error_190_and_an_unknown_lead_error_100_33(web, sandbox):
     page = await _page(web, sandbox)
     ids = (await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": page["form_ids"][0], "deliver": False}))[
         "ids"
@@ -72,7 +72,7 @@ async def test_a_wrong_token_gets_error_190_and_an_unknown_lead_error_100_33(web
     assert (status, body["error"]["code"], body["error"]["error_subcode"]) == (400, 100, 33)
 
 
-async def test_the_leads_edge_filters_on_time_created_and_pages_by_cursor(web, sandbox):  # noqa: F811
+async def test_the_leads_edge_filters_on_time_created_and_pages_by_cursor(web, sandbox):
     page = await _page(web, sandbox)
     form_id = page["form_ids"][0]
     now = int(time.time())
@@ -106,7 +106,7 @@ async def test_the_leads_edge_filters_on_time_created_and_pages_by_cursor(web, s
     assert not set(old) & set(seen)
 
 
-async def test_one_test_lead_per_form_with_the_testing_tools_placeholders(web, sandbox):  # noqa: F811
+async def test_one_test_lead_per_form_with_the_testing_tools_placeholders(web, sandbox):
     page = await _page(web, sandbox)
     url = f"{sandbox.url}/graph/{V}/{page['form_ids'][0]}/test_leads?access_token={page['access_token']}"
     async with web.post(url) as reply:
@@ -124,7 +124,7 @@ async def test_one_test_lead_per_form_with_the_testing_tools_placeholders(web, s
     assert lead["field_data"][0] == {"name": "full_name", "values": ["<test lead: dummy data for full_name>"]}
 
 
-async def test_rate_limit_errors_come_on_demand_then_stop(web, sandbox):  # noqa: F811
+async def test_rate_limit_errors_come_on_demand_then_stop(web, sandbox):
     page = await _page(web, sandbox)
     await post(
         web, f"{sandbox.url}/graph/_control/errors", {"code": 80005, "count": 2, "access_token": page["access_token"]}
@@ -136,7 +136,7 @@ async def test_rate_limit_errors_come_on_demand_then_stop(web, sandbox):  # noqa
     assert codes == [80005, 80005, None]
 
 
-async def test_webhooks_are_signed_duplicated_and_dropped_on_demand(web, sandbox, base_settings):  # noqa: F811
+async def test_webhooks_are_signed_duplicated_and_dropped_on_demand(web, sandbox, base_settings):
     received: list[tuple[bytes, str]] = []
 
     async def hook(request: aioweb.Request) -> aioweb.Response:
@@ -184,7 +184,7 @@ async def test_webhooks_are_signed_duplicated_and_dropped_on_demand(web, sandbox
         assert received == []
 
 
-async def test_a_failing_receiver_gets_the_notification_again(web, sandbox):  # noqa: F811
+async def test_a_failing_receiver_gets_the_notification_again(web, sandbox):
     statuses = [500, 200]
     received: list[bytes] = []
 

@@ -10,12 +10,12 @@ from aiohttp import web as aioweb
 from yarl import URL
 
 from leadrelay.http import http_server
-from tests.ingest_service.connector_support import post, web  # noqa: F401 - fixture
+from tests.ingest_service.connector_support import post
 
 HEADERS = {"LinkedIn-Version": "202601", "X-Restli-Protocol-Version": "2.0.0"}
 
 
-async def _account(web, sandbox):  # noqa: F811
+async def _account(web, sandbox):
     account = await post(web, f"{sandbox.url}/linkedin/_control/accounts", {})
     form = await post(web, f"{sandbox.url}/linkedin/_control/forms", {"account_id": account["account_id"]})
     return account, form
@@ -31,7 +31,7 @@ def _finder(sandbox, account_id, start_ms, end_ms, start, count):
     )
 
 
-async def test_calls_without_the_version_headers_or_token_are_refused(web, sandbox):  # noqa: F811
+async def test_calls_without_the_version_headers_or_token_are_refused(web, sandbox):
     account, _ = await _account(web, sandbox)
     url = _finder(sandbox, account["account_id"], 0, 1, 0, 10)
     async with web.get(url, headers={"Authorization": f"Bearer {account['access_token']}"}) as reply:
@@ -47,7 +47,7 @@ async def test_calls_without_the_version_headers_or_token_are_refused(web, sandb
         assert reply.status == 401
 
 
-async def test_responses_page_by_start_and_count_within_the_time_range(web, sandbox):  # noqa: F811
+async def test_responses_page_by_start_and_count_within_the_time_range(web, sandbox):
     account, form = await _account(web, sandbox)
     now = int(time.time() * 1000)
     await post(
@@ -79,7 +79,7 @@ async def test_responses_page_by_start_and_count_within_the_time_range(web, sand
     assert element["form"]["id"] == form["id"] and element["form"]["content"]["questions"]
 
 
-async def test_notifications_are_signed_and_the_challenge_is_checked(web, sandbox, base_settings):  # noqa: F811
+async def test_notifications_are_signed_and_the_challenge_is_checked(web, sandbox, base_settings):
     received: list[tuple[bytes, str]] = []
     secret = base_settings.linkedin_client_secret.encode()
 
