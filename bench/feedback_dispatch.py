@@ -101,6 +101,9 @@ async def dispatch_bench(n: int) -> None:
                         daily_hour=0,
                         time_zone="UTC",
                         phone_region="US",
+                        identifier_columns={},
+                        ldu_all_events=False,
+                        ldu_opt_out_columns=[],
                     )
                 started = time.perf_counter()
                 await seed(pool, account_id, n)

@@ -25,6 +25,7 @@ from feedback_service import capi_client
 from feedback_service import feedback_store as store
 from feedback_service.capi_payload import (
     MAX_EVENTS_PER_REQUEST,
+    EventOptions,
     StageEvent,
     build_event,
     expired_reason,
@@ -33,6 +34,7 @@ from feedback_service.capi_payload import (
     request_body,
 )
 from feedback_service.dispatch_plan import Bisection
+from feedback_service.hashing import identifier_columns
 from feedback_service.schedule import DAILY, backoff_seconds, is_due
 from leadrelay.crypto import SecretBox
 from leadrelay.log import log_context
@@ -203,11 +205,22 @@ class Dispatcher:
         result: DispatchResult,
     ) -> bool:
         """One batch, bisected on client errors. False when the run must stop (paused, Meta down)."""
-        payloads = {e.event_id: build_event(e, config.lead_event_source, config.phone_region) for e in events}
+        options = EventOptions(
+            phone_region=config.phone_region,
+            columns=identifier_columns(config.identifier_columns),
+            ldu_all_events=config.ldu_all_events,
+            ldu_opt_out_columns=tuple(config.ldu_opt_out_columns),
+        )
+        payloads = {e.event_id: build_event(e, config.lead_event_source, options) for e in events}
+        secret = self.settings.facebook_app_secret
+        proof = capi_client.appsecret_proof(token, secret) if secret else ""
         plan = Bisection.of(events)
         while (batch := plan.next_batch()) is not None:
             body = request_body(
-                [payloads[e.event_id] for e in batch], access_token=token, test_event_code=config.test_event_code
+                [payloads[e.event_id] for e in batch],
+                access_token=token,
+                test_event_code=config.test_event_code,
+                appsecret_proof=proof,
             )
             answer = await capi_client.post_events(self.session, url, body)
             result.requests += 1
@@ -224,7 +237,11 @@ class Dispatcher:
                     writer.submit(store.mark_failed, [(ids[0], answer.message, answer.fbtrace_id)])
                     result.failed += 1
             elif answer.kind == capi_client.TOKEN:
-                reason = f"Meta refused the access token: {answer.message} — set a new token with SetFeedbackConfig"
+                reason = (
+                    f"Meta refused the appsecret_proof: {answer.message} — check FACEBOOK_APP_SECRET"
+                    if "appsecret_proof" in answer.message
+                    else f"Meta refused the access token: {answer.message} — set a new token with SetFeedbackConfig"
+                )
                 writer.submit(store.pause, config.account_id, reason)
                 log.warning("conversions api token refused; dispatch paused", extra={"code": answer.code})
                 result.paused, result.note = True, reason

@@ -29,16 +29,22 @@ class ConfigRow:
     paused_reason: str
     daily_last_run_at: datetime | None
     last_sent_at: datetime | None
+    # user_data key -> lead columns (keys left out use the default names).
+    identifier_columns: dict[str, list[str]]
+    ldu_all_events: bool
+    ldu_opt_out_columns: list[str]
 
 
 _CONFIG_COLUMNS = """account_id, dataset_id, access_token, lead_event_source, mode, test_event_code,
-    daily_hour, time_zone, phone_region, paused_reason, daily_last_run_at, last_sent_at"""
+    daily_hour, time_zone, phone_region, paused_reason, daily_last_run_at, last_sent_at,
+    identifier_columns, ldu_all_events, ldu_opt_out_columns"""
 
 
 def _config(row: asyncpg.Record) -> ConfigRow:
     values = dict(row)
     if values["access_token"] is not None:
         values["access_token"] = bytes(values["access_token"])
+    values["ldu_opt_out_columns"] = list(values["ldu_opt_out_columns"])
     return ConfigRow(**values)
 
 
@@ -59,14 +65,18 @@ async def save_config(
     daily_hour: int,
     time_zone: str,
     phone_region: str,
+    identifier_columns: Mapping[str, Sequence[str]],
+    ldu_all_events: bool,
+    ldu_opt_out_columns: Sequence[str],
 ) -> ConfigRow:
     """Upserts; a new token replaces the stored one and lifts a pause; None keeps the stored token.
     A DAILY account's first run is the first slot after the config was first saved."""
     row = await con.fetchrow(
         f"""
         INSERT INTO feedback_configs (account_id, dataset_id, access_token, lead_event_source, mode,
-                                      test_event_code, daily_hour, time_zone, phone_region, daily_last_run_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+                                      test_event_code, daily_hour, time_zone, phone_region, daily_last_run_at,
+                                      identifier_columns, ldu_all_events, ldu_opt_out_columns)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10, $11, $12)
         ON CONFLICT (account_id) DO UPDATE SET
             dataset_id = EXCLUDED.dataset_id,
             access_token = COALESCE(EXCLUDED.access_token, feedback_configs.access_token),
@@ -76,6 +86,9 @@ async def save_config(
             daily_hour = EXCLUDED.daily_hour,
             time_zone = EXCLUDED.time_zone,
             phone_region = EXCLUDED.phone_region,
+            identifier_columns = EXCLUDED.identifier_columns,
+            ldu_all_events = EXCLUDED.ldu_all_events,
+            ldu_opt_out_columns = EXCLUDED.ldu_opt_out_columns,
             paused_reason = CASE WHEN EXCLUDED.access_token IS NULL THEN feedback_configs.paused_reason ELSE '' END,
             paused_at = CASE WHEN EXCLUDED.access_token IS NULL THEN feedback_configs.paused_at END,
             daily_last_run_at = COALESCE(feedback_configs.daily_last_run_at, now()),
@@ -91,6 +104,9 @@ async def save_config(
         daily_hour,
         time_zone,
         phone_region,
+        {key: list(names) for key, names in identifier_columns.items()},
+        ldu_all_events,
+        list(ldu_opt_out_columns),
     )
     return _config(row)
 

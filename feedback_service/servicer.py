@@ -15,6 +15,7 @@ import phonenumbers
 from feedback_service import feedback_store as store
 from feedback_service import recording
 from feedback_service.dispatcher import Dispatcher, DispatchResult
+from feedback_service.hashing import KEYS
 from feedback_service.recording import ChangeError, ChangeIn
 from feedback_service.schedule import DAILY, IMMEDIATE, zone
 from feedback_service.stages import MetaStage, initial_stage, is_mapped, map_stage, stage_name_problem
@@ -61,7 +62,38 @@ def _config_to_proto(config: store.ConfigRow) -> feedback_pb2.FeedbackConfig:
         paused=bool(config.paused_reason),
         paused_reason=config.paused_reason,
         phone_region=config.phone_region,
+        identifier_columns=[
+            feedback_pb2.IdentifierColumns(key=key, columns=names)
+            for key, names in sorted(config.identifier_columns.items(), key=lambda item: KEYS.index(item[0]))
+        ],
+        limited_data_use=feedback_pb2.LimitedDataUse(
+            all_events=config.ldu_all_events, opt_out_columns=config.ldu_opt_out_columns
+        ),
     )
+
+
+MAX_COLUMN_NAME = 200
+
+
+def _identifier_columns(items: Sequence[feedback_pb2.IdentifierColumns]) -> dict[str, list[str]]:
+    """The request's columns per user_data key; INVALID_ARGUMENT naming the item when unusable."""
+    out: dict[str, list[str]] = {}
+    for i, item in enumerate(items):
+        if item.key not in KEYS:
+            raise InvalidArgument(f"identifier_columns[{i}].key", f"{item.key!r} is not one of {', '.join(KEYS)}")
+        if item.key in out:
+            raise InvalidArgument(f"identifier_columns[{i}].key", f"{item.key!r} is listed twice")
+        out[item.key] = _column_names(f"identifier_columns[{i}].columns", item.columns)
+    return out
+
+
+def _column_names(where: str, names: Sequence[str]) -> list[str]:
+    cleaned = []
+    for j, name in enumerate(names):
+        if not name.strip() or len(name) > MAX_COLUMN_NAME:
+            raise InvalidArgument(f"{where}[{j}]", f"a column name of 1-{MAX_COLUMN_NAME} characters")
+        cleaned.append(name.strip())
+    return cleaned
 
 
 def _error_to_proto(error: ChangeError) -> feedback_pb2.StageChangeError:
@@ -113,6 +145,8 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             raise InvalidArgument("phone_region", f"{region!r} is not an ISO 3166 region code libphonenumber knows")
         if len(request.test_event_code) > 100:
             raise InvalidArgument("test_event_code", "at most 100 characters")
+        identifier_columns = _identifier_columns(request.identifier_columns)
+        ldu_columns = _column_names("limited_data_use.opt_out_columns", request.limited_data_use.opt_out_columns)
         token = request.access_token.strip()
         if self._box is None:
             raise FailedPrecondition("LEADRELAY_SECRET_KEY is not set: tokens cannot be stored encrypted")
@@ -131,6 +165,9 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
                 daily_hour=request.daily_hour,
                 time_zone=time_zone,
                 phone_region=region,
+                identifier_columns=identifier_columns,
+                ldu_all_events=request.limited_data_use.all_events,
+                ldu_opt_out_columns=ldu_columns,
             )
         return _config_to_proto(saved)
 
