@@ -213,6 +213,9 @@ class Dispatcher:
         token = self._box.decrypt(config.access_token)
         url = linkedin_client.conversion_events_url(self.settings.linkedin_api_base_url)
         rules = config.conversion_rules
+        # The email columns are the account's, configured once for both APIs (SetFeedbackConfig).
+        meta = await store.get_config(con, account_id)
+        columns = identifier_columns(meta.identifier_columns) if meta else ()
 
         def problem(event: StageEvent) -> str | None:
             if linkedin_payload.rule_for(rules, event.crm_stage) is None:
@@ -222,7 +225,7 @@ class Dispatcher:
         def payload(event: StageEvent) -> dict[str, Any]:
             rule = linkedin_payload.rule_for(rules, event.crm_stage)
             assert rule is not None  # problem() kept the unmapped stages out
-            return linkedin_payload.build_event(event, rule)
+            return linkedin_payload.build_event(event, rule, columns)
 
         async def post(payloads: list[dict[str, Any]]) -> CapiAnswer:
             body = linkedin_payload.request_body(payloads)

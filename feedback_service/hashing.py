@@ -37,6 +37,7 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL = re.compile(r".*[^@]@[^@\s]+\.[^@\s]+")
 _NON_DIGITS = re.compile(r"\D+")
 # Digits and the separators people put between them, nothing else (no extension, no letters).
+# (A `+` only in front.)
 _PLAIN_NUMBER = re.compile(r"\+?[\d\s().-]+")
 # Where the number proper ends (an extension, a note): the first character no number is written with.
 _NOT_NUMBER = re.compile(r"[^\d\s().+-]")
@@ -67,14 +68,17 @@ def normalize_phone(raw: str, default_region: str = DEFAULT_REGION) -> str | Non
     if not value:
         return None
     region = (default_region or DEFAULT_REGION).upper()
-    if region in _NANP_REGIONS and _PLAIN_NUMBER.fullmatch(value):
+    if _PLAIN_NUMBER.fullmatch(value):
         # North America: what libphonenumber answers for a possible number, without its cost
-        # (ten digits, area code 2-9; or eleven with the leading 1).
+        # (+1 or, in the region, a leading 1 and ten digits with area code 2-9; ten such digits alone
+        # only in the region).
         digits = _NON_DIGITS.sub("", value)
-        if len(digits) == 10 and digits[0] in "23456789":
-            return "1" + digits
+        international = value.startswith("+")
         if len(digits) == 11 and digits[0] == "1" and digits[1] in "23456789":
-            return digits
+            if international or region in _NANP_REGIONS:
+                return digits
+        elif len(digits) == 10 and digits[0] in "23456789" and not international and region in _NANP_REGIONS:
+            return "1" + digits
     if value.startswith("00"):
         # Written internationally with the 00 prefix most of the world dials.
         value = "+" + value[2:]

@@ -68,8 +68,12 @@ def expired_reason(changed_at: datetime) -> str:
     return f"change at {changed_at.isoformat()} is older than LinkedIn's 90-day window; LinkedIn refuses such events"
 
 
-def build_event(event: StageEvent, conversion: str) -> dict[str, Any]:
-    emails = hash_values("em", identifier_values(event.fields).get("em", []))
+def build_event(
+    event: StageEvent, conversion: str, columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+) -> dict[str, Any]:
+    """`columns`: the account's identifier columns (hashing.identifier_columns); its `em` columns
+    hold the email, as for Meta."""
+    emails = hash_values("em", identifier_values(event.fields, columns).get("em", []))
     return {
         "conversion": conversion,
         "conversionHappenedAt": int(event.changed_at.timestamp() * 1000),

@@ -72,7 +72,7 @@ def error(status: int, message: str, code: str = "") -> web.Response:
 
 def _header_problem(request: web.Request) -> web.Response | None:
     if not _VERSION.fullmatch(request.headers.get("LinkedIn-Version", "")):
-        return error(426, "A valid LinkedIn-Version header (YYYYMM) is required.", "VERSION_MISSING")
+        return error(400, "A valid LinkedIn-Version header (YYYYMM) is required.", "VERSION_MISSING")
     if request.headers.get("X-Restli-Protocol-Version") != "2.0.0":
         return error(400, "X-Restli-Protocol-Version 2.0.0 is required for this resource.")
     if request.headers.get("X-RestLi-Method", "").upper() != "BATCH_CREATE":

@@ -61,6 +61,9 @@ def test_decomposed_accent_is_normalised_to_nfc_first():
         ("(650)555-1212", "US", "16505551212"),
         ("030 1234567", "DE", "49301234567"),
         ("tel: +49 30 1234567", "US", "49301234567"),
+        ("+1 650 555 1212", "GB", "16505551212"),
+        ("+2345678901", "US", "2345678901"),  # +234 (Nigeria): written internationally, never given a 1
+        ("+33 1 23 45 67 89", "US", "33123456789"),
         ("", "US", None),
         ("n/a", "US", None),
     ],

@@ -221,3 +221,18 @@ async def test_an_invalid_conversion_rule_is_refused_naming_the_stage(api):
     )
     assert dict(saved.conversion_rules) == {"Won": "urn:lla:llaPartnerConversion:42"} and saved.has_access_token
     assert saved.access_token == ""
+
+
+async def test_linkedin_reads_the_email_from_the_accounts_configured_columns(api, pool, sandbox):
+    account = api.account.account_id
+    await api.feedback.SetFeedbackConfig(
+        s.config(s.dataset_id(), identifier_columns=[feedback_pb2.IdentifierColumns(key="em", columns=["Work mail"])])
+    )
+    li = await setup_linkedin(api, sandbox)
+    source = await s.source(pool, account, "LINKEDIN")
+    fields = {"email": "home@example.com", "Work mail": "Ana@Acme.example"}
+    lead_id, _ = await linkedin_lead(pool, account, source, fields=fields)
+    await record(api, s.change(lead_id=lead_id, stage="Qualified"))
+    await s.wait_for(lambda: settled(pool, account, 1))
+    [event] = (await li.record())["events"]
+    assert event["user"]["userIds"] == [{"idType": "SHA256_EMAIL", "idValue": sha("ana@acme.example")}]
