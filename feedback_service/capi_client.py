@@ -7,6 +7,8 @@ Graph errors come in one envelope, `{"error": {"message", "type", "code", "error
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ import aiohttp
 OK = "ok"
 REJECTED = "rejected"  # a client error about the payload: split the batch to find the bad events
 TRANSIENT = "transient"  # 5xx, timeouts, throttling: try again later with backoff
-TOKEN = "token"  # the token is refused (190/102) or lacks permission: pause the account
+TOKEN = "token"  # the token (190/102) or appsecret_proof is refused, or lacks permission: pause the account
 
 # Graph codes that mean "try again later": unknown/service errors and the rate limits.
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80001, 80004, 80005})
@@ -37,6 +39,12 @@ class CapiAnswer:
     code: int | None = None
 
 
+def appsecret_proof(access_token: str, app_secret: str) -> str:
+    """Meta's hardening of Graph calls: hex HMAC-SHA256 of the access token keyed by the app secret
+    (sent with every call when the app secret is configured, so a leaked token alone is useless)."""
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
 def events_url(base_url: str, version: str, dataset_id: str) -> str:
     return f"{base_url.rstrip('/')}/{version}/{dataset_id}/events"
 
@@ -54,7 +62,8 @@ def classify(http_status: int, payload: Any) -> CapiAnswer:
     code = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
     message = _message(error)
     trace = str(error.get("fbtrace_id") or "")
-    if code in TOKEN_CODES or code in PERMISSION_CODES:
+    if code in TOKEN_CODES or code in PERMISSION_CODES or "appsecret_proof" in message:
+        # A refused appsecret_proof is the app secret's problem, not the events': wait for a fix.
         kind = TOKEN
     elif code in TRANSIENT_CODES or error.get("is_transient") is True or http_status >= 500 or http_status == 429:
         kind = TRANSIENT

@@ -1,10 +1,12 @@
 """Conversions API for CRM events: one event per recorded stage change. Pure (no I/O).
 
 Today's shape (reference §4): event_name = the advertiser's stage, event_time = the change, action_source
-`system_generated`, user_data.lead_id = Meta's lead id unhashed, em/ph hashed, custom_data event_source
-`crm` + lead_event_source. Kept from the 2020 lead-quality guide (today's API still accepts extra
-custom_data keys): `facebook_lifecycle_stage_name` (Meta's stage, in the enum spelling the one known
-sender uses, e.g. `LEAD`) and `lifecycle_stage_name` (the advertiser's stage).
+`system_generated`, user_data.lead_id = Meta's lead id unhashed, every identifier the lead has hashed
+(em, ph, fn, ln, ct, st, zp, country), custom_data event_source `crm` + lead_event_source, and Limited
+Data Use where configured or where the lead opted out (limited_data_use). Kept from the 2020
+lead-quality guide (today's API still accepts extra custom_data keys): `facebook_lifecycle_stage_name`
+(Meta's stage, in the enum spelling the one known sender uses, e.g. `LEAD`) and `lifecycle_stage_name`
+(the advertiser's stage).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from feedback_service.hashing import DEFAULT_REGION, user_data_hashes
+from feedback_service import limited_data_use
+from feedback_service.hashing import DEFAULT_REGION, identifier_values, lead_country, user_data_hashes
 from feedback_service.stages import MetaStage
 
 MAX_EVENTS_PER_REQUEST = 1000
@@ -69,10 +72,23 @@ def event_id_for(event_id: int) -> str:
     return f"lr-{event_id}"
 
 
-def build_event(event: StageEvent, lead_event_source: str, default_region: str = DEFAULT_REGION) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EventOptions:
+    """The account's configuration as it shapes each event."""
+
+    # Region of national phone numbers when the lead has no country of its own.
+    phone_region: str = DEFAULT_REGION
+    # Lead columns per user_data key (hashing.identifier_columns); keys left out use the defaults.
+    columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Limited Data Use for every event; otherwise only for leads whose opt-out columns say yes.
+    ldu_all_events: bool = False
+    ldu_opt_out_columns: tuple[str, ...] = ()
+
+
+def build_event(event: StageEvent, lead_event_source: str, options: EventOptions = EventOptions()) -> dict[str, Any]:
     user_data: dict[str, Any] = {"lead_id": int(event.platform_lead_id)}
-    user_data.update(user_data_hashes(event.fields, default_region))
-    return {
+    user_data.update(user_data_hashes(event.fields, options.phone_region, options.columns))
+    body = {
         "event_name": event.crm_stage,
         "event_time": int(event.changed_at.timestamp()),
         "action_source": "system_generated",
@@ -85,14 +101,20 @@ def build_event(event: StageEvent, lead_event_source: str, default_region: str =
             "lifecycle_stage_name": event.crm_stage,
         },
     }
+    if options.ldu_all_events or limited_data_use.opted_out(event.fields, options.ldu_opt_out_columns):
+        values = identifier_values(event.fields, options.columns)
+        body.update(limited_data_use.processing_options(lead_country(values), values.get("st", [])))
+    return body
 
 
 def request_body(
-    events: Sequence[Mapping[str, Any]], *, access_token: str, test_event_code: str = ""
+    events: Sequence[Mapping[str, Any]], *, access_token: str, test_event_code: str = "", appsecret_proof: str = ""
 ) -> dict[str, Any]:
     if len(events) > MAX_EVENTS_PER_REQUEST:
         raise ValueError(f"{len(events)} events in one request; Meta takes at most {MAX_EVENTS_PER_REQUEST}")
     body: dict[str, Any] = {"data": list(events), "access_token": access_token}
+    if appsecret_proof:
+        body["appsecret_proof"] = appsecret_proof
     if test_event_code:
         body["test_event_code"] = test_event_code
     return body

@@ -1,5 +1,6 @@
-"""SQL of the feedback tables (feedback_configs, feedback_stage_mappings, feedback_events) and the
-reads of `leads` the feedback service needs. Connection first; the caller owns the transaction."""
+"""SQL of the feedback tables (feedback_configs, linkedin_conversion_configs, feedback_stage_mappings,
+feedback_events) and the reads of `leads` the feedback service needs. Connection first; the caller owns
+the transaction. `channel` is where an event goes: META (Conversions API) or LINKEDIN."""
 
 from __future__ import annotations
 
@@ -29,16 +30,22 @@ class ConfigRow:
     paused_reason: str
     daily_last_run_at: datetime | None
     last_sent_at: datetime | None
+    # user_data key -> lead columns (keys left out use the default names).
+    identifier_columns: dict[str, list[str]]
+    ldu_all_events: bool
+    ldu_opt_out_columns: list[str]
 
 
 _CONFIG_COLUMNS = """account_id, dataset_id, access_token, lead_event_source, mode, test_event_code,
-    daily_hour, time_zone, phone_region, paused_reason, daily_last_run_at, last_sent_at"""
+    daily_hour, time_zone, phone_region, paused_reason, daily_last_run_at, last_sent_at,
+    identifier_columns, ldu_all_events, ldu_opt_out_columns"""
 
 
 def _config(row: asyncpg.Record) -> ConfigRow:
     values = dict(row)
     if values["access_token"] is not None:
         values["access_token"] = bytes(values["access_token"])
+    values["ldu_opt_out_columns"] = list(values["ldu_opt_out_columns"])
     return ConfigRow(**values)
 
 
@@ -59,14 +66,18 @@ async def save_config(
     daily_hour: int,
     time_zone: str,
     phone_region: str,
+    identifier_columns: Mapping[str, Sequence[str]],
+    ldu_all_events: bool,
+    ldu_opt_out_columns: Sequence[str],
 ) -> ConfigRow:
     """Upserts; a new token replaces the stored one and lifts a pause; None keeps the stored token.
     A DAILY account's first run is the first slot after the config was first saved."""
     row = await con.fetchrow(
         f"""
         INSERT INTO feedback_configs (account_id, dataset_id, access_token, lead_event_source, mode,
-                                      test_event_code, daily_hour, time_zone, phone_region, daily_last_run_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+                                      test_event_code, daily_hour, time_zone, phone_region, daily_last_run_at,
+                                      identifier_columns, ldu_all_events, ldu_opt_out_columns)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10, $11, $12)
         ON CONFLICT (account_id) DO UPDATE SET
             dataset_id = EXCLUDED.dataset_id,
             access_token = COALESCE(EXCLUDED.access_token, feedback_configs.access_token),
@@ -76,6 +87,9 @@ async def save_config(
             daily_hour = EXCLUDED.daily_hour,
             time_zone = EXCLUDED.time_zone,
             phone_region = EXCLUDED.phone_region,
+            identifier_columns = EXCLUDED.identifier_columns,
+            ldu_all_events = EXCLUDED.ldu_all_events,
+            ldu_opt_out_columns = EXCLUDED.ldu_opt_out_columns,
             paused_reason = CASE WHEN EXCLUDED.access_token IS NULL THEN feedback_configs.paused_reason ELSE '' END,
             paused_at = CASE WHEN EXCLUDED.access_token IS NULL THEN feedback_configs.paused_at END,
             daily_last_run_at = COALESCE(feedback_configs.daily_last_run_at, now()),
@@ -91,6 +105,9 @@ async def save_config(
         daily_hour,
         time_zone,
         phone_region,
+        {key: list(names) for key, names in identifier_columns.items()},
+        ldu_all_events,
+        list(ldu_opt_out_columns),
     )
     return _config(row)
 
@@ -108,15 +125,96 @@ async def mark_daily_run(con: asyncpg.Connection, account_id: UUID, at: datetime
 
 
 async def configs_with_pending(con: asyncpg.Connection) -> list[ConfigRow]:
-    """Every dispatchable account (token stored, not paused) that has something PENDING."""
+    """Every dispatchable account (token stored, not paused) that has something PENDING for Meta."""
     rows = await con.fetch(
         f"""
         SELECT {_CONFIG_COLUMNS} FROM feedback_configs c
         WHERE c.access_token IS NOT NULL AND c.paused_reason = ''
-          AND EXISTS (SELECT 1 FROM feedback_events e WHERE e.account_id = c.account_id AND e.status = 'PENDING')
+          AND EXISTS (SELECT 1 FROM feedback_events e
+                      WHERE e.account_id = c.account_id AND e.channel = 'META' AND e.status = 'PENDING')
         """
     )
     return [_config(r) for r in rows]
+
+
+# -- LinkedIn Conversions API configuration --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkedInConfigRow:
+    account_id: UUID
+    access_token: bytes | None  # ciphertext
+    # The advertiser's stage name -> conversion rule URN.
+    conversion_rules: dict[str, str]
+    paused_reason: str
+    last_sent_at: datetime | None
+
+
+_LINKEDIN_COLUMNS = "account_id, access_token, conversion_rules, paused_reason, last_sent_at"
+
+
+def _linkedin_config(row: asyncpg.Record) -> LinkedInConfigRow:
+    values = dict(row)
+    if values["access_token"] is not None:
+        values["access_token"] = bytes(values["access_token"])
+    return LinkedInConfigRow(**values)
+
+
+async def get_linkedin_config(con: asyncpg.Connection, account_id: UUID) -> LinkedInConfigRow | None:
+    row = await con.fetchrow(
+        f"SELECT {_LINKEDIN_COLUMNS} FROM linkedin_conversion_configs WHERE account_id = $1", account_id
+    )
+    return _linkedin_config(row) if row else None
+
+
+async def save_linkedin_config(
+    con: asyncpg.Connection, account_id: UUID, *, access_token: bytes | None, conversion_rules: Mapping[str, str]
+) -> LinkedInConfigRow:
+    """Upserts; a new token replaces the stored one and lifts a pause; None keeps the stored token."""
+    row = await con.fetchrow(
+        f"""
+        INSERT INTO linkedin_conversion_configs (account_id, access_token, conversion_rules)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (account_id) DO UPDATE SET
+            access_token = COALESCE(EXCLUDED.access_token, linkedin_conversion_configs.access_token),
+            conversion_rules = EXCLUDED.conversion_rules,
+            paused_reason = CASE WHEN EXCLUDED.access_token IS NULL
+                                 THEN linkedin_conversion_configs.paused_reason ELSE '' END,
+            paused_at = CASE WHEN EXCLUDED.access_token IS NULL THEN linkedin_conversion_configs.paused_at END,
+            updated_at = now()
+        RETURNING {_LINKEDIN_COLUMNS}
+        """,
+        account_id,
+        access_token,
+        dict(conversion_rules),
+    )
+    return _linkedin_config(row)
+
+
+async def pause_linkedin(con: asyncpg.Connection, account_id: UUID, reason: str) -> None:
+    await con.execute(
+        """UPDATE linkedin_conversion_configs SET paused_reason = $2, paused_at = now(), updated_at = now()
+           WHERE account_id = $1""",
+        account_id,
+        reason,
+    )
+
+
+async def touch_linkedin_last_sent(con: asyncpg.Connection, account_id: UUID) -> None:
+    await con.execute("UPDATE linkedin_conversion_configs SET last_sent_at = now() WHERE account_id = $1", account_id)
+
+
+async def linkedin_accounts_with_pending(con: asyncpg.Connection) -> list[UUID]:
+    """Every account whose LinkedIn dispatch can run (token stored, not paused) with something PENDING."""
+    rows = await con.fetch(
+        """
+        SELECT c.account_id FROM linkedin_conversion_configs c
+        WHERE c.access_token IS NOT NULL AND c.paused_reason = ''
+          AND EXISTS (SELECT 1 FROM feedback_events e
+                      WHERE e.account_id = c.account_id AND e.channel = 'LINKEDIN' AND e.status = 'PENDING')
+        """
+    )
+    return [r["account_id"] for r in rows]
 
 
 # -- stage mapping ---------------------------------------------------------------------------------
@@ -218,8 +316,9 @@ async def insert_events(con: asyncpg.Connection, account_id: UUID, events: Seque
         return []
     rows = await con.fetch(
         """
-        INSERT INTO feedback_events (account_id, lead_id, crm_stage, meta_stage, changed_at, status, reason)
-        SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+        INSERT INTO feedback_events (account_id, lead_id, crm_stage, meta_stage, changed_at, status, reason, channel)
+        SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                                 $8::text[])
         ON CONFLICT (lead_id, crm_stage, changed_at) DO NOTHING
         RETURNING event_id, status
         """,
@@ -230,15 +329,17 @@ async def insert_events(con: asyncpg.Connection, account_id: UUID, events: Seque
         [e.changed_at for e in events],
         [e.status for e in events],
         [e.reason for e in events],
+        [e.channel for e in events],
     )
     return [(r["event_id"], r["status"]) for r in rows]
 
 
-async def expire_pending(con: asyncpg.Connection, account_id: UUID, cutoff: datetime, reason: str) -> int:
+async def expire_pending(con: asyncpg.Connection, account_id: UUID, channel: str, cutoff: datetime, reason: str) -> int:
     result = await con.execute(
-        """UPDATE feedback_events SET status = 'EXPIRED', reason = $3
-           WHERE account_id = $1 AND status = 'PENDING' AND changed_at < $2""",
+        """UPDATE feedback_events SET status = 'EXPIRED', reason = $4
+           WHERE account_id = $1 AND channel = $2 AND status = 'PENDING' AND changed_at < $3""",
         account_id,
+        channel,
         cutoff,
         reason,
     )
@@ -249,6 +350,7 @@ async def pending_events(
     con: asyncpg.Connection,
     account_id: UUID,
     *,
+    channel: str = "META",
     after: tuple[datetime, int] | None,
     limit: int,
     include_not_due: bool,
@@ -258,13 +360,13 @@ async def pending_events(
     # Two spellings of the keyset so the planner walks feedback_events_pending in order (an
     # "$2 IS NULL OR ..." would make it sort every pending row for each page).
     after_at, after_id = after if after else (None, 0)
-    keyset = "AND (e.changed_at, e.event_id) > ($5::timestamptz, $6::bigint)" if after else ""
+    keyset = "AND (e.changed_at, e.event_id) > ($6::timestamptz, $7::bigint)" if after else ""
     args = (after_at, after_id) if after else ()
     rows = await con.fetch(
         f"""
         SELECT e.event_id, e.crm_stage, e.meta_stage, e.changed_at, l.platform_lead_id, l.fields
         FROM feedback_events e JOIN leads l USING (lead_id)
-        WHERE e.account_id = $1 AND e.status = 'PENDING' {keyset}
+        WHERE e.account_id = $1 AND e.channel = $5 AND e.status = 'PENDING' {keyset}
           AND ($2 OR e.next_attempt_at <= now())
           AND (NOT $3 OR e.attempts > 0)
         ORDER BY e.changed_at, e.event_id
@@ -274,6 +376,7 @@ async def pending_events(
         include_not_due,
         retries_only,
         limit,
+        channel,
         *args,
     )
     return [

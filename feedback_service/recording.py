@@ -4,8 +4,9 @@ are parameters.
 Every item is judged on its own — a bad item is an error naming it, never a failed batch: a missing or
 malformed lead id, an unknown lead, a blank stage name, a change time that is missing, in the future
 or before the lead was captured. A good item becomes an event with both stages; its status says
-whether it will be sent (PENDING), cannot be (NOT_SENDABLE: not a Facebook lead, or no valid Meta
-lead id) or is already out of Meta's 7-day window (EXPIRED).
+whether it will be sent (PENDING), cannot be (NOT_SENDABLE: neither a Facebook lead nor a LinkedIn
+lead of an account sending to LinkedIn, or no valid lead id) or is already out of the API's window
+(EXPIRED: Meta 7 days, LinkedIn 90); and its channel, the API it goes to.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from feedback_service import linkedin_payload
 from feedback_service.capi_payload import expired_reason, is_expired, meta_lead_id_problem
 from feedback_service.stages import MetaStage, map_stage, stage_name_problem
 
 PENDING, SENT, FAILED, EXPIRED, NOT_SENDABLE = "PENDING", "SENT", "FAILED", "EXPIRED", "NOT_SENDABLE"
 STATUSES = (PENDING, SENT, FAILED, EXPIRED, NOT_SENDABLE)
+# Where an event goes: a Facebook lead's to Meta's Conversions API, a LinkedIn lead's to LinkedIn's.
+META, LINKEDIN = "META", "LINKEDIN"
 
 # CRM and LeadRelay clocks differ a little: a change this far ahead of our clock is still "now".
 FUTURE_SKEW = timedelta(seconds=60)
@@ -45,6 +49,7 @@ class NewEvent:
     changed_at: datetime
     status: str = PENDING
     reason: str = ""
+    channel: str = META
 
 
 @dataclass(frozen=True)
@@ -116,8 +121,11 @@ def resolve(
     return found[0]
 
 
-def plan_event(change: ChangeIn, lead: LeadRef, mapping: Mapping[str, MetaStage], now: datetime) -> NewEvent | str:
-    """The event to store for a resolved change, or the error naming why not."""
+def plan_event(
+    change: ChangeIn, lead: LeadRef, mapping: Mapping[str, MetaStage], now: datetime, linkedin: bool = False
+) -> NewEvent | str:
+    """The event to store for a resolved change, or the error naming why not. `linkedin`: the account
+    sends LinkedIn leads' changes to LinkedIn's Conversions API."""
     assert change.changed_at is not None
     if change.changed_at < lead.captured_at - CAPTURE_SKEW:
         return (
@@ -125,11 +133,28 @@ def plan_event(change: ChangeIn, lead: LeadRef, mapping: Mapping[str, MetaStage]
             f"({lead.captured_at.isoformat()})"
         )
     meta_stage = map_stage(mapping, change.crm_stage)
+    if linkedin and lead.platform == "LINKEDIN":
+        status, reason = linkedin_sendability(lead, change.changed_at, now)
+        return NewEvent(lead.lead_id, change.crm_stage, meta_stage, change.changed_at, status, reason, LINKEDIN)
     status, reason = sendability(lead, change.changed_at, now)
     return NewEvent(lead.lead_id, change.crm_stage, meta_stage, change.changed_at, status, reason)
 
 
+def linkedin_sendability(lead: LeadRef, changed_at: datetime, now: datetime) -> tuple[str, str]:
+    problem = linkedin_payload.lead_id_problem(lead.platform_lead_id)
+    if problem:
+        return NOT_SENDABLE, problem
+    if linkedin_payload.is_expired(changed_at, now):
+        return EXPIRED, linkedin_payload.expired_reason(changed_at)
+    return PENDING, ""
+
+
 def sendability(lead: LeadRef, changed_at: datetime, now: datetime) -> tuple[str, str]:
+    if lead.platform == "LINKEDIN":
+        return (
+            NOT_SENDABLE,
+            "a LinkedIn lead and no LinkedIn Conversions API configuration (SetLinkedInConversionsConfig)",
+        )
     if lead.platform != "FACEBOOK":
         return NOT_SENDABLE, f"not a Facebook lead ({lead.platform}): Meta has no lead id to match"
     problem = meta_lead_id_problem(lead.platform_lead_id)

@@ -13,8 +13,9 @@ import grpc
 import phonenumbers
 
 from feedback_service import feedback_store as store
-from feedback_service import recording
-from feedback_service.dispatcher import Dispatcher, DispatchResult
+from feedback_service import linkedin_payload, recording
+from feedback_service.dispatcher import CHANNELS, Dispatcher, DispatchResult
+from feedback_service.hashing import KEYS
 from feedback_service.recording import ChangeError, ChangeIn
 from feedback_service.schedule import DAILY, IMMEDIATE, zone
 from feedback_service.stages import MetaStage, initial_stage, is_mapped, map_stage, stage_name_problem
@@ -61,7 +62,47 @@ def _config_to_proto(config: store.ConfigRow) -> feedback_pb2.FeedbackConfig:
         paused=bool(config.paused_reason),
         paused_reason=config.paused_reason,
         phone_region=config.phone_region,
+        identifier_columns=[
+            feedback_pb2.IdentifierColumns(key=key, columns=names)
+            for key, names in sorted(config.identifier_columns.items(), key=lambda item: KEYS.index(item[0]))
+        ],
+        limited_data_use=feedback_pb2.LimitedDataUse(
+            all_events=config.ldu_all_events, opt_out_columns=config.ldu_opt_out_columns
+        ),
     )
+
+
+def _linkedin_config_to_proto(config: store.LinkedInConfigRow) -> feedback_pb2.LinkedInConversionsConfig:
+    return feedback_pb2.LinkedInConversionsConfig(
+        has_access_token=config.access_token is not None,
+        conversion_rules=config.conversion_rules,
+        paused=bool(config.paused_reason),
+        paused_reason=config.paused_reason,
+    )
+
+
+MAX_COLUMN_NAME = 200
+
+
+def _identifier_columns(items: Sequence[feedback_pb2.IdentifierColumns]) -> dict[str, list[str]]:
+    """The request's columns per user_data key; INVALID_ARGUMENT naming the item when unusable."""
+    out: dict[str, list[str]] = {}
+    for i, item in enumerate(items):
+        if item.key not in KEYS:
+            raise InvalidArgument(f"identifier_columns[{i}].key", f"{item.key!r} is not one of {', '.join(KEYS)}")
+        if item.key in out:
+            raise InvalidArgument(f"identifier_columns[{i}].key", f"{item.key!r} is listed twice")
+        out[item.key] = _column_names(f"identifier_columns[{i}].columns", item.columns)
+    return out
+
+
+def _column_names(where: str, names: Sequence[str]) -> list[str]:
+    cleaned = []
+    for j, name in enumerate(names):
+        if not name.strip() or len(name) > MAX_COLUMN_NAME:
+            raise InvalidArgument(f"{where}[{j}]", f"a column name of 1-{MAX_COLUMN_NAME} characters")
+        cleaned.append(name.strip())
+    return cleaned
 
 
 def _error_to_proto(error: ChangeError) -> feedback_pb2.StageChangeError:
@@ -113,6 +154,8 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             raise InvalidArgument("phone_region", f"{region!r} is not an ISO 3166 region code libphonenumber knows")
         if len(request.test_event_code) > 100:
             raise InvalidArgument("test_event_code", "at most 100 characters")
+        identifier_columns = _identifier_columns(request.identifier_columns)
+        ldu_columns = _column_names("limited_data_use.opt_out_columns", request.limited_data_use.opt_out_columns)
         token = request.access_token.strip()
         if self._box is None:
             raise FailedPrecondition("LEADRELAY_SECRET_KEY is not set: tokens cannot be stored encrypted")
@@ -131,8 +174,46 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
                 daily_hour=request.daily_hour,
                 time_zone=time_zone,
                 phone_region=region,
+                identifier_columns=identifier_columns,
+                ldu_all_events=request.limited_data_use.all_events,
+                ldu_opt_out_columns=ldu_columns,
             )
         return _config_to_proto(saved)
+
+    async def SetLinkedInConversionsConfig(
+        self, request: feedback_pb2.LinkedInConversionsConfig, context: grpc.aio.ServicerContext
+    ):
+        account = current_account()
+        rules: dict[str, str] = {}
+        for name, raw in sorted(request.conversion_rules.items()):
+            problem = stage_name_problem(name)
+            if problem:
+                raise InvalidArgument(f"conversion_rules[{name!r}]", problem)
+            urn = linkedin_payload.rule_urn(raw)
+            if urn is None:
+                raise InvalidArgument(
+                    f"conversion_rules[{name!r}]",
+                    f"{raw!r} is not a LinkedIn conversion rule (urn:lla:llaPartnerConversion:<id>, or the id)",
+                )
+            rules[name] = urn
+        token = request.access_token.strip()
+        if self._box is None:
+            raise FailedPrecondition("LEADRELAY_SECRET_KEY is not set: tokens cannot be stored encrypted")
+        async with self.pool.acquire() as con, con.transaction():
+            existing = await store.get_linkedin_config(con, account)
+            if not token and (existing is None or existing.access_token is None):
+                raise InvalidArgument("access_token", "required (a LinkedIn token with the rw_conversions scope)")
+            saved = await store.save_linkedin_config(
+                con, account, access_token=self._box.encrypt(token) if token else None, conversion_rules=rules
+            )
+        return _linkedin_config_to_proto(saved)
+
+    async def GetLinkedInConversionsConfig(
+        self, request: feedback_pb2.GetLinkedInConversionsConfigRequest, context: grpc.aio.ServicerContext
+    ):
+        async with self.pool.acquire() as con:
+            config = await store.get_linkedin_config(con, current_account())
+        return _linkedin_config_to_proto(config) if config else feedback_pb2.LinkedInConversionsConfig()
 
     async def GetFeedbackConfig(
         self, request: feedback_pb2.GetFeedbackConfigRequest, context: grpc.aio.ServicerContext
@@ -198,13 +279,18 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
                 valid.append(change)
         async with self.pool.acquire() as con, con.transaction():
             mapping = await store.get_mapping(con, account)
+            linkedin = await store.get_linkedin_config(con, account)
             by_id = await store.leads_by_id(con, [UUID(c.lead_id) for c in valid if c.lead_id])
             platform_ids = [c.platform_lead_id for c in valid if not c.lead_id]
             by_pid = await store.leads_by_platform_id(con, account, platform_ids)
             events = []
             for change in valid:
                 lead = recording.resolve(change, account, by_id, by_pid)
-                planned = lead if isinstance(lead, str) else recording.plan_event(change, lead, mapping, now)
+                planned = (
+                    lead
+                    if isinstance(lead, str)
+                    else recording.plan_event(change, lead, mapping, now, linkedin=linkedin is not None)
+                )
                 if isinstance(planned, str):
                     errors.append(recording.as_error(change, planned))
                 else:
@@ -215,19 +301,40 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
 
     # -- dispatch --------------------------------------------------------------------------------
 
-    async def _dispatch_now(self, account: UUID) -> DispatchResult:
+    async def _dispatch_now(self, account: UUID, channels: Sequence[str] = CHANNELS) -> DispatchResult:
+        total = DispatchResult()
         async with aiohttp.ClientSession() as session:
-            return await Dispatcher(self.settings, self.pool, session).dispatch(account, flush=True)
+            dispatcher = Dispatcher(self.settings, self.pool, session)
+            for channel in channels:
+                total.add(await dispatcher.dispatch(account, flush=True, channel=channel))
+        return total
+
+    async def _ready_channels(self, account: UUID) -> tuple[list[str], str]:
+        """The channels that can send now, and why the others cannot ("" when all can)."""
+        async with self.pool.acquire() as con:
+            meta = await store.get_config(con, account)
+            linkedin = await store.get_linkedin_config(con, account)
+        ready, why = [], []
+        for channel, config, what in ((recording.META, meta, "Meta"), (recording.LINKEDIN, linkedin, "LinkedIn")):
+            if config is None or config.access_token is None:
+                continue
+            if config.paused_reason:
+                why.append(f"{what} dispatch is paused: {config.paused_reason}")
+            else:
+                ready.append(channel)
+        if meta is None or meta.access_token is None:
+            # LinkedIn's changes are only recorded PENDING once it is configured; Meta's always are.
+            why.append("no Conversions API configuration yet")
+        return ready, "; ".join(why)
 
     async def Flush(self, request: feedback_pb2.FlushRequest, context: grpc.aio.ServicerContext):
         account = current_account()
-        async with self.pool.acquire() as con:
-            config = await store.get_config(con, account)
-        if config is None:
-            raise FailedPrecondition("no Conversions API configuration: call SetFeedbackConfig first")
-        if config.paused_reason:
-            raise FailedPrecondition(f"dispatch is paused: {config.paused_reason}")
-        result = await self._dispatch_now(account)
+        ready, why = await self._ready_channels(account)
+        if not ready:
+            raise FailedPrecondition(
+                why if "paused" in why else "no Conversions API configuration: call SetFeedbackConfig first"
+            )
+        result = await self._dispatch_now(account, ready)
         return feedback_pb2.FlushResponse(
             sent=result.sent, failed=result.failed, expired=result.expired, not_sendable=result.not_sendable
         )
@@ -281,16 +388,10 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
                 progress.message = f"recorded the initial {first_stage!r} stage of {progress.leads_seen} leads"
                 yield progress
         del progress.errors[:]
-        async with self.pool.acquire() as con:
-            config = await store.get_config(con, account)
-        waiting = ""
-        if config is None or config.access_token is None:
-            waiting = "no Conversions API configuration yet"
-        elif config.paused_reason:
-            waiting = f"dispatch is paused: {config.paused_reason}"
-        else:
-            result = await self._dispatch_now(account)
-            waiting = result.note
+        ready, waiting = await self._ready_channels(account)
+        if ready:
+            result = await self._dispatch_now(account, ready)
+            waiting = "; ".join(n for n in (waiting, result.note) if n)
         async with self.pool.acquire() as con:
             counts = await store.counts_for_events(con, event_ids)
         progress.events_sent = counts.get(recording.SENT, 0)
@@ -319,6 +420,7 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             mapping = await store.get_mapping(con, account)
             not_assigned = await store.not_assigned_stage_names(con, account)
             config = await store.get_config(con, account)
+            linkedin = await store.get_linkedin_config(con, account)
         status = feedback_pb2.FeedbackStatus(
             by_status=[
                 feedback_pb2.StatusCount(status=status_to_proto(s), count=by_status.get(s, 0))
@@ -331,6 +433,11 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         )
         if config and config.last_sent_at:
             set_timestamp(status.last_sent_at, config.last_sent_at)
+        if linkedin:
+            status.linkedin_paused = bool(linkedin.paused_reason)
+            status.linkedin_paused_reason = linkedin.paused_reason
+            if linkedin.last_sent_at:
+                set_timestamp(status.linkedin_last_sent_at, linkedin.last_sent_at)
         return status
 
 

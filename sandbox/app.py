@@ -17,9 +17,16 @@ SETTINGS = web.AppKey("settings", Settings)
 
 def _route_modules() -> list[Callable[[web.Application], None]]:
     """Each stand-in's `setup(app)`; a new stand-in adds itself here."""
-    from sandbox import conversions_api, crm, graph_api, linkedin_api, smtp
+    from sandbox import conversions_api, crm, graph_api, linkedin_api, linkedin_conversions, smtp
 
-    return [graph_api.setup, linkedin_api.setup, crm.setup, smtp.setup, conversions_api.setup]
+    return [
+        graph_api.setup,
+        linkedin_api.setup,
+        crm.setup,
+        smtp.setup,
+        conversions_api.setup,
+        linkedin_conversions.setup,
+    ]
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -3,8 +3,14 @@
 It checks a request as Meta does (reference §4) and refuses the WHOLE request for one bad event, with
 the Graph error envelope: at most 1,000 events; event_time neither older than 7 days nor in the future
 (60 s of clock skew allowed); action_source `system_generated`; event_name; user_data.lead_id a 15-16
-digit integer (or digit string); em/ph 64-character lowercase hex; custom_data.event_source `crm` and
-a lead_event_source; an access token. Success: `{"events_received": n, "messages": [], "fbtrace_id"}`.
+digit integer (or digit string); em/ph/fn/ln/ct/st/zp/country 64-character lowercase hex;
+custom_data.event_source `crm` and a lead_event_source; Limited Data Use fields as Meta accepts them
+(`data_processing_options` [] or ["LDU"], country 0 or 1, a state Meta knows or 0, a country only with a
+state); an access token, and — when the sandbox has an app secret (FACEBOOK_APP_SECRET) — its
+`appsecret_proof`. Success: `{"events_received": n, "messages": [], "fbtrace_id"}`.
+
+Parameters come as Meta's Business SDKs send them — a form-encoded body whose `data` is a JSON array
+of JSON-encoded event strings, `access_token`/`appsecret_proof` in the query string — or as a JSON body.
 
 Control (tests, benchmarks), under /graph/_control/capi/ — state is kept per dataset id, so tests
 that each use their own dataset never see each other:
@@ -21,6 +27,8 @@ that each use their own dataset never see each other:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -39,6 +47,9 @@ FUTURE_SKEW_SECONDS = 60
 
 _LEAD_ID = re.compile(r"[1-9]\d{14,15}")
 _HASH = re.compile(r"[0-9a-f]{64}")
+_HASHED_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country")
+# data_processing_options_state values Meta accepts (1000 California ... 1013 Rhode Island; 0 geolocate).
+_LDU_STATES = frozenset({0, *range(1000, 1014)})
 _ACTION_SOURCES = {
     "email",
     "website",
@@ -68,6 +79,8 @@ class Dataset:
 class CapiState:
     datasets: defaultdict[str, Dataset] = field(default_factory=lambda: defaultdict(Dataset))
     expired_tokens: set[str] = field(default_factory=set)
+    # When set, every call must carry appsecret_proof = HMAC-SHA256(access_token, key=app_secret).
+    app_secret: str = ""
 
 
 STATE = web.AppKey("capi_state", CapiState)
@@ -134,7 +147,7 @@ def event_problem(index: int, event: Any, now: float, unknown_leads: Collection[
         return f"{where}.user_data.lead_id {lead_id!r} is not a valid lead ID (15 or 16 digits)"
     if str(lead_id) in unknown_leads:
         return f"{where}.user_data.lead_id {lead_id} does not match any lead of this business"
-    for key in ("em", "ph"):
+    for key in _HASHED_KEYS:
         if key not in user_data:
             continue
         values = user_data[key] if isinstance(user_data[key], list) else [user_data[key]]
@@ -148,6 +161,23 @@ def event_problem(index: int, event: Any, now: float, unknown_leads: Collection[
         return f"{where}.custom_data.event_source must be crm"
     if not isinstance(custom.get("lead_event_source"), str) or not custom["lead_event_source"].strip():
         return f"{where}.custom_data.lead_event_source is required"
+    return _ldu_problem(where, event)
+
+
+def _ldu_problem(where: str, event: dict[str, Any]) -> str | None:
+    options = event.get("data_processing_options")
+    if options is None:
+        return None
+    if not isinstance(options, list) or any(o != "LDU" for o in options):
+        return f'{where}.data_processing_options must be [] or ["LDU"]'
+    country = event.get("data_processing_options_country")
+    state = event.get("data_processing_options_state")
+    if country is not None and (isinstance(country, bool) or country not in (0, 1)):
+        return f"{where}.data_processing_options_country must be 1 (USA) or 0 (geolocate)"
+    if state is not None and (isinstance(state, bool) or state not in _LDU_STATES):
+        return f"{where}.data_processing_options_state {state!r} is not a state Meta accepts (1000-1013, or 0)"
+    if country is not None and state is None:
+        return f"{where}.data_processing_options_state is required with data_processing_options_country"
     return None
 
 
@@ -165,6 +195,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
             params.update({k: v[-1] for k, v in parse_qs(raw.decode()).items()})
     if isinstance(params.get("data"), str):
         params["data"] = json.loads(params["data"])
+    if isinstance(params.get("data"), list):
+        # The Business SDKs send each event JSON-encoded on its own inside the array.
+        params["data"] = [json.loads(e) if isinstance(e, str) else e for e in params["data"]]
     return params
 
 
@@ -204,6 +237,17 @@ async def _answer(request: web.Request, state: CapiState, data: Dataset, record:
         )
     if token in state.expired_tokens:
         return graph_error(400, 190, "Error validating access token: Session has expired.", subcode=463)
+    if state.app_secret:
+        proof = params.get("appsecret_proof")
+        if not proof:
+            return graph_error(
+                400, 100, "API calls from the server require an appsecret_proof argument", kind="GraphMethodException"
+            )
+        expected = hmac.new(state.app_secret.encode(), str(token).encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(str(proof), expected):
+            return graph_error(
+                400, 100, "Invalid appsecret_proof provided in the API argument", kind="GraphMethodException"
+            )
     if not request.match_info["dataset_id"].isdigit():
         return graph_error(
             400,
@@ -267,7 +311,9 @@ async def control_count_only(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[STATE] = CapiState()
+    from sandbox.app import SETTINGS
+
+    app[STATE] = CapiState(app_secret=app[SETTINGS].facebook_app_secret)
     r = app.router
     r.add_post("/graph/_control/capi/errors", control_errors)
     r.add_post("/graph/_control/capi/expired_tokens", control_expired_tokens)

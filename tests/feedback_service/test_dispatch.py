@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime
 
+import aiohttp
 import grpc
 
 from leadrelay.protoconv import to_timestamp
@@ -282,3 +283,68 @@ async def test_backfill_with_the_crms_past_changes(api, pool, sandbox):
 
 async def _drain(stream):
     return [p async for p in stream]
+
+
+async def test_a_leads_identifiers_and_ldu_reach_the_conversions_api_as_configured(api, pool, sandbox):
+    account = api.account.account_id
+    dataset = s.dataset_id()
+    capi = s.Capi(sandbox.url, dataset)
+    await api.feedback.SetFeedbackConfig(
+        s.config(
+            dataset,
+            identifier_columns=[feedback_pb2.IdentifierColumns(key="fn", columns=["Given Name"])],
+            limited_data_use=feedback_pb2.LimitedDataUse(opt_out_columns=["CCPA choice"]),
+        )
+    )
+    fb = await s.source(pool, account)
+    fields = {
+        "Given Name": "Mary",
+        "last_name": "O'Brien",
+        "city": "Los Angeles",
+        "state": "California",
+        "zip": "90001-1234",
+        "country": "USA",
+        "phone": "(213) 555-0147 x12",
+        "CCPA choice": "Yes",
+    }
+    lead_id, pid = await s.lead(pool, account, fb, fields=fields)
+    await record(api, s.change(lead_id=lead_id, stage="Qualified"))
+    await s.wait_for(lambda: _sent(pool, account))
+    [event] = await capi.received()
+    assert event["user_data"] == {
+        "lead_id": int(pid),
+        "ph": [sha("12135550147")],
+        "fn": [sha("mary")],
+        "ln": [sha("obrien")],
+        "ct": [sha("losangeles")],
+        "st": [sha("ca")],
+        "zp": [sha("90001")],
+        "country": [sha("us")],
+    }
+    assert event["data_processing_options"] == ["LDU"]
+    assert (event["data_processing_options_country"], event["data_processing_options_state"]) == (1, 1000)
+    config = await api.feedback.GetFeedbackConfig(feedback_pb2.GetFeedbackConfigRequest())
+    assert [(c.key, list(c.columns)) for c in config.identifier_columns] == [("fn", ["Given Name"])]
+    assert list(config.limited_data_use.opt_out_columns) == ["CCPA choice"]
+
+
+async def test_an_unknown_identifier_key_is_refused_naming_it(api):
+    config = s.config(s.dataset_id(), identifier_columns=[feedback_pb2.IdentifierColumns(key="db", columns=["dob"])])
+    error = await rpc_error(api.feedback.SetFeedbackConfig(config))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "identifier_columns[0].key" in error.details()
+
+
+async def test_a_refused_appsecret_proof_pauses_dispatch_naming_the_app_secret(api, pool, sandbox, settings):
+    from feedback_service.dispatcher import Dispatcher
+
+    account = api.account.account_id
+    dataset = s.dataset_id()
+    await api.feedback.SetFeedbackConfig(s.config(dataset, **s.daily_not_due()))
+    fb = await s.source(pool, account)
+    lead_id, _ = await s.lead(pool, account, fb)
+    await record(api, s.change(lead_id=lead_id))
+    async with aiohttp.ClientSession() as session:
+        wrong = settings.replace(facebook_app_secret="not-the-apps-secret")
+        result = await Dispatcher(wrong, pool, session).dispatch(account, flush=True)
+    assert result.paused and "appsecret_proof" in result.note and "FACEBOOK_APP_SECRET" in result.note
+    assert await statuses(pool, account) == ["PENDING"]

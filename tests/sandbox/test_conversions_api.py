@@ -1,6 +1,8 @@
 """The sandbox's Conversions API checks payloads as Meta does and answers with Meta's shapes."""
 
 import hashlib
+import hmac
+import json
 import secrets
 import time
 
@@ -29,7 +31,16 @@ def dataset():
     return str(secrets.randbelow(9 * 10**14) + 10**14)
 
 
-async def post(sandbox, dataset, body, **kw):
+APP_SECRET = "test-app-secret"  # the sandbox's FACEBOOK_APP_SECRET in the tests (conftest)
+
+
+def proof(token: str, secret: str = APP_SECRET) -> str:
+    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+async def post(sandbox, dataset, body, *, with_proof=True, **kw):
+    if with_proof and "access_token" in body:
+        body = {**body, "appsecret_proof": proof(body["access_token"])}
     async with (
         aiohttp.ClientSession() as session,
         session.post(f"{sandbox.url}/graph/v25.0/{dataset}/events", json=body, **kw) as response,
@@ -55,17 +66,69 @@ async def test_accepts_a_valid_batch_with_metas_answer(sandbox, dataset):
 
 
 async def test_token_in_the_query_string_and_data_as_json_text(sandbox, dataset):
-    import json
-
     async with (
         aiohttp.ClientSession() as session,
         session.post(
             f"{sandbox.url}/graph/v25.0/{dataset}/events",
-            params={"access_token": "t"},
+            params={"access_token": "t", "appsecret_proof": proof("t")},
             data={"data": json.dumps([event()])},
         ) as response,
     ):
         assert response.status == 200 and (await response.json())["events_received"] == 1
+
+
+def sdk_request(events, access_token, *, app_secret=APP_SECRET, test_event_code=None):
+    """The request Meta's Python Business SDK makes for EventRequest.execute(): each event JSON-encoded
+    (EventRequest.normalize), the params' lists JSON-encoded with sort_keys and compact separators
+    (api._top_level_param_json_encode) and sent form-encoded as the POST body (FacebookAdsApi.call,
+    data=params); access_token and appsecret_proof ride in the query string (FacebookSession)."""
+    params = {"data": [json.dumps(e) for e in events]}
+    if test_event_code is not None:
+        params["test_event_code"] = test_event_code
+    body = {k: json.dumps(v, sort_keys=True, separators=(",", ":")) if isinstance(v, list) else v
+            for k, v in params.items()}  # fmt: skip
+    query = {"access_token": access_token, "appsecret_proof": proof(access_token, app_secret)}
+    return query, body
+
+
+async def test_accepts_what_metas_business_sdk_sends_form_encoded(sandbox, dataset):
+    events = [event(), event(event_name="Won", user_data={"lead_id": "1234567890123456", "fn": [sha("mary")]})]
+    query, body = sdk_request(events, "sdk-token", test_event_code="TEST42")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sandbox.url}/graph/v25.0/{dataset}/events", params=query, data=body) as response,
+    ):
+        assert response.request_info.headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert response.status == 200, await response.text()
+        assert (await response.json())["events_received"] == 2
+    record = await control(sandbox, "GET", "events", params={"dataset_id": dataset})
+    assert record["events"] == events
+    assert [r["test_event_code"] for r in record["requests"]] == ["TEST42"]
+
+
+async def test_appsecret_proof_is_required_and_checked_when_the_app_secret_is_set(sandbox, dataset):
+    status, body = await post(sandbox, dataset, {"data": [event()], "access_token": "t"}, with_proof=False)
+    assert status == 400 and "require an appsecret_proof" in body["error"]["message"]
+    bad = {"data": [event()], "access_token": "t", "appsecret_proof": proof("t", "another-secret")}
+    status, body = await post(sandbox, dataset, bad, with_proof=False)
+    assert status == 400 and body["error"]["message"] == "Invalid appsecret_proof provided in the API argument"
+    status, _ = await post(sandbox, dataset, {"data": [event()], "access_token": "t"})
+    assert status == 200
+
+
+async def test_limited_data_use_fields_are_checked(sandbox, dataset):
+    ldu = {"data_processing_options": ["LDU"], "data_processing_options_country": 1}
+    status, _ = await post(
+        sandbox, dataset, {"data": [event(**ldu, data_processing_options_state=1000)], "access_token": "t"}
+    )
+    assert status == 200
+    for bad, says in [
+        ({**ldu, "data_processing_options_state": 77}, "not a state Meta accepts"),
+        (ldu, "state is required"),
+        ({"data_processing_options": ["CCPA"]}, "must be [] or"),
+    ]:
+        status, body = await post(sandbox, dataset, {"data": [event(**bad)], "access_token": "t"})
+        assert status == 400 and says in body["error"]["error_user_msg"]
 
 
 @pytest.mark.parametrize(
@@ -79,6 +142,7 @@ async def test_token_in_the_query_string_and_data_as_json_text(sandbox, dataset)
         ({"user_data": {"lead_id": "lead-3"}}, "is not a valid lead ID"),
         ({"user_data": {"lead_id": 1234567890123456, "em": ["a@b.com"]}}, "must be SHA-256 hashed"),
         ({"user_data": {"lead_id": 1234567890123456, "ph": [sha("1").upper()]}}, "must be SHA-256 hashed"),
+        ({"user_data": {"lead_id": 1234567890123456, "ct": ["london"]}}, "user_data.ct must be SHA-256 hashed"),
         ({"custom_data": {"lead_event_source": "CRM"}}, "event_source must be crm"),
         ({"custom_data": {"event_source": "crm"}}, "lead_event_source is required"),
     ],
