@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
+from leadrelay.capture.leads import IncomingLead, Outcome
 from leadrelay.errors import LeadRelayError
-from leadrelay.leads import IncomingLead, Outcome
 
 Submit = Callable[[UUID, Sequence[IncomingLead]], Awaitable[list[Outcome]]]
 

@@ -1,6 +1,5 @@
 """SQL of the social connectors: connections (encrypted tokens, back-off), watermarks, the webhook
-inbox and sync runs. Also the two writes connectors make to `sources.state` (NEEDS_RECONNECT,
-DISCONNECTED, ACTIVE on connect) and the read-only count of a source's leads for GetSourceCounts.
+inbox and sync runs (a source's state and its leads are leadrelay.capture's).
 Connection first, `$1` parameters; the caller owns the transaction."""
 
 from __future__ import annotations
@@ -12,12 +11,10 @@ from uuid import UUID
 
 import asyncpg
 
+from leadrelay.capture import sources_store
+
 # A claimed inbox row is invisible to other workers for this long (a crashed worker's rows return).
 INBOX_LEASE_SECONDS = 60.0
-
-
-async def set_source_state(con: asyncpg.Connection, source_id: UUID, state: str) -> None:
-    await con.execute("UPDATE sources SET state = $2, updated_at = now() WHERE source_id = $1", source_id, state)
 
 
 # -- connections -----------------------------------------------------------------------------------
@@ -83,10 +80,7 @@ async def record_error(con: asyncpg.Connection, source_id: UUID, message: str) -
 
 async def mark_needs_reconnect(con: asyncpg.Connection, source_id: UUID, message: str) -> None:
     await con.execute("UPDATE source_connections SET last_error = $2 WHERE source_id = $1", source_id, message)
-    await con.execute(
-        "UPDATE sources SET state = 'NEEDS_RECONNECT', updated_at = now() WHERE source_id = $1 AND state = 'ACTIVE'",
-        source_id,
-    )
+    await sources_store.needs_reconnect(con, source_id)
 
 
 async def back_off(con: asyncpg.Connection, source_id: UUID, message: str, base: float, cap: float) -> float:
@@ -266,32 +260,4 @@ async def save_sync(
         leads_new,
         leads_known,
         message,
-    )
-
-
-# -- counts ----------------------------------------------------------------------------------------
-
-
-async def lead_counts(
-    con: asyncpg.Connection, source_id: UUID, since: datetime | None, until: datetime | None
-) -> asyncpg.Record:
-    """LeadRelay's own counts for leads the platform created in [since, until) (captured_at), the same
-    window the platform is asked about. Leads are received after the platform created them (give or
-    take clock skew, a day at most), so only leads received since a day before the window can count:
-    that bound lets the (source_id, received_at) index do the work instead of reading every lead of
-    the source."""
-    return await con.fetchrow(
-        """SELECT count(*) AS received,
-                  count(*) FILTER (WHERE status = 'ACCEPTED') AS accepted,
-                  count(*) FILTER (WHERE status = 'REJECTED') AS rejected,
-                  count(*) FILTER (WHERE status = 'PROCESSING') AS processing,
-                  count(*) FILTER (WHERE post_out_status = 'POSTED') AS posted,
-                  count(*) FILTER (WHERE post_out_status = 'FAILED') AS post_failed
-             FROM leads
-            WHERE source_id = $1
-              AND ($2::timestamptz IS NULL OR (captured_at >= $2 AND received_at >= $2 - interval '1 day'))
-              AND ($3::timestamptz IS NULL OR captured_at < $3)""",
-        source_id,
-        since,
-        until,
     )

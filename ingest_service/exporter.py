@@ -2,8 +2,8 @@
 server-side cursor in chunks inside one read-only snapshot, written by leadrelay.lead_export (the
 format the reports app shares). Memory holds one chunk of rows, never the file.
 
-Columns after A-K: the source's mapped columns in its order; without a source filter, the mapped
-columns of all the account's sources, in the sources' creation order, each name once.
+Columns after A-K: the source's columns in its order; without a source filter, the columns of all
+the account's sources, in the sources' creation order, each name once (leadrelay.capture.sources_store).
 """
 
 from __future__ import annotations
@@ -14,17 +14,11 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import leads_store, sources_store
-from ingest_service.leads_store import LeadFilter
 from leadrelay import lead_export
+from leadrelay.capture import leads_store, sources_store
+from leadrelay.capture.leads_store import LeadFilter
 
 CHUNK_ROWS = 5000
-
-
-async def export_columns(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None) -> list[str]:
-    if source_id is not None:
-        return await sources_store.source_columns(con, source_id)
-    return await sources_store.account_columns(con, account_id)
 
 
 async def export_rows(
@@ -32,7 +26,7 @@ async def export_rows(
 ) -> AsyncIterator[list[list[str]]]:
     """The export's rows in chunks: the header row first, then the leads."""
     async with pool.acquire() as con, con.transaction(isolation="repeatable_read", readonly=True):
-        columns = await export_columns(con, account_id, f.source_id)
+        columns = await sources_store.account_columns(con, account_id, f.source_id)
         yield [lead_export.header(columns)]
         cursor = await leads_store.export_cursor(con, account_id, f)
         while records := await cursor.fetch(chunk_rows):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from leadrelay.leads import Answer, IncomingLead
+from leadrelay.capture.leads import Answer, IncomingLead
 
 CONTEXT_KEYS = ("ad_id", "ad_name", "adset_id", "adset_name", "campaign_id", "campaign_name", "form_id", "platform")
 TEST_MARKER = "<test lead:"

@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from json.encoder import encode_basestring  # json.dumps(s, ensure_ascii=False) for one string
 
-from leadrelay import mapping
-from leadrelay.leads import Answer
+from leadrelay.capture import mapping
+from leadrelay.capture.leads import Answer
 
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _SLOT = re.compile(f"{_OPEN}(\\d+){_CLOSE}")

@@ -40,15 +40,17 @@ from uuid import UUID
 import asyncpg
 import grpc
 
-from ingest_service import intake, leads_store, sources_store, upload_file
+from ingest_service import intake, upload_file
 from ingest_service.csv_reader import CsvError, Record
 from ingest_service.deps import IngestDeps
 from ingest_service.file_report import FailedRow, FailureLog, Progress, closing_messages
 from ingest_service.header_match import HeaderError, Override, match_headers, normalise, positional
 from ingest_service.import_rows import RowMapper
-from leadrelay import clients, mapping
+from leadrelay import clients
+from leadrelay.capture import leads_store, mapping, sources_store
+from leadrelay.capture.leads import ACCEPTED, PROCESSING, REJECTED, Answer, IncomingLead, Outcome
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
-from leadrelay.leads import ACCEPTED, PROCESSING, REJECTED, Answer, IncomingLead, Outcome
+from leadrelay.ownership import check_owner
 from leadrelay.protoconv import LEAD_STATUS_NAME
 from leadrelay.v1 import validation_pb2
 
@@ -147,10 +149,10 @@ async def load_sources(
     refused: dict[UUID, str] = {}
     for sid in source_ids:
         row = found.get(sid)
-        if row is None:
-            refused[sid] = str(NotFound("source", str(sid)))
-        elif row["account_id"] != account_id:
-            refused[sid] = str(PermissionDenied("source", str(sid)))
+        try:
+            check_owner("source", sid, row["account_id"] if row else None, account_id)
+        except (NotFound, PermissionDenied) as refusal:
+            refused[sid] = str(refusal)
         else:
             usable[sid] = mapping.from_json(row["default_mapping"])
     return usable, refused
@@ -467,7 +469,7 @@ def _file_error(fn):  # type: ignore[no-untyped-def]
 
 async def _owner(deps: IngestDeps, source_id: UUID) -> UUID | None:
     async with deps.pool.acquire() as con:
-        return await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
+        return await sources_store.source_account(con, source_id)
 
 
 # imports table ------------------------------------------------------------------------------------

@@ -30,11 +30,13 @@ import asyncpg
 import grpc
 import orjson
 
-from ingest_service import leads_store, sources_store
+from ingest_service.capture import intake_cache
 from ingest_service.deps import IngestDeps
-from leadrelay import clients, mapping
-from leadrelay.errors import NotFound, PermissionDenied
-from leadrelay.leads import PROCESSING, IncomingLead, Outcome
+from leadrelay import clients
+from leadrelay.capture import leads_store, mapping, sources_store
+from leadrelay.capture.leads import PROCESSING, IncomingLead, Outcome
+from leadrelay.errors import NotFound
+from leadrelay.ownership import check_owner
 from leadrelay.protoconv import outcome_from_proto
 from leadrelay.v1 import validation_pb2
 
@@ -201,16 +203,16 @@ def _resolve_cached(account_id: UUID, leads: Sequence[IncomingLead]) -> Resolved
     return _in_force(
         account_id,
         leads,
-        lambda source_id: sources_store.cached_source(source_id, now),
-        lambda source_id, ref: sources_store.cached_form(source_id, ref, now),
+        lambda source_id: intake_cache.cached_source(source_id, now),
+        lambda source_id, ref: intake_cache.cached_form(source_id, ref, now),
     )
 
 
 def _in_force(
     account_id: UUID,
     leads: Sequence[IncomingLead],
-    source_of: Callable[[UUID], sources_store.IntakeSource | None],
-    form_of: Callable[[UUID, str], sources_store.IntakeForm | None],
+    source_of: Callable[[UUID], intake_cache.IntakeSource | None],
+    form_of: Callable[[UUID, str], intake_cache.IntakeForm | None],
 ) -> Resolved | None:
     """Each lead's form_id, and the mapping in force per (source, form): the form's own, else its
     source's default. None if `source_of` or `form_of` does not know one of them."""
@@ -222,8 +224,7 @@ def _in_force(
         if source is None:
             return None
         if lead.source_id not in checked:
-            if source.account_id != account_id:
-                raise PermissionDenied("source", str(lead.source_id))
+            check_owner("source", lead.source_id, source.account_id, account_id)
             checked.add(lead.source_id)
         form = form_of(lead.source_id, lead.form_ref) if lead.form_ref else None
         if lead.form_ref and form is None:
@@ -242,36 +243,33 @@ async def _resolve(
     """Checks the sources, finds (or registers) the forms; returns the mapping in force per
     (source, form) and each lead's form_id. What it read (not what it registers) goes into the
     intake cache."""
-    generation = sources_store.intake_generation()
+    generation = intake_cache.generation()
     source_ids = list(dict.fromkeys(lead.source_id for lead in leads))
     sources = {r["source_id"]: r for r in await sources_store.sources_for_intake(con, source_ids)}
     for sid in source_ids:
         row = sources.get(sid)
-        if row is None:
-            raise NotFound("source", str(sid))
-        if row["account_id"] != account_id:
-            raise PermissionDenied("source", str(sid))
+        check_owner("source", sid, row["account_id"] if row else None, account_id)
     defaults = {
-        sid: sources_store.IntakeSource(r["account_id"], mapping.from_json(r["default_mapping"]))
+        sid: intake_cache.IntakeSource(r["account_id"], mapping.from_json(r["default_mapping"]))
         for sid, r in sources.items()
     }
     wanted = list(dict.fromkeys((lead.source_id, lead.form_ref) for lead in leads if lead.form_ref))
-    found: dict[tuple[UUID, str], sources_store.IntakeForm] = {}
+    found: dict[tuple[UUID, str], intake_cache.IntakeForm] = {}
     if wanted:
         for r in await sources_store.forms_for_intake(con, source_ids, [ref for _, ref in wanted]):
-            form = sources_store.IntakeForm(
+            form = intake_cache.IntakeForm(
                 r["form_id"], mapping.from_json(r["mapping"]) if r["mapping"] is not None else None
             )
             found[(r["source_id"], r["platform_form_id"])] = form
             found[(r["source_id"], str(r["form_id"]))] = form
-    sources_store.remember_intake(generation, defaults, found)
+    intake_cache.remember(generation, defaults, found)
     forms = dict(found)
     missing = [w for w in wanted if w not in forms]
     if missing:
         if unknown_forms == "refuse":
             raise NotFound("form", missing[0][1])
         for r in await sources_store.register_forms(con, account_id, missing):
-            forms[(r["source_id"], r["platform_form_id"])] = sources_store.IntakeForm(r["form_id"], None)
+            forms[(r["source_id"], r["platform_form_id"])] = intake_cache.IntakeForm(r["form_id"], None)
     resolved = _in_force(account_id, leads, defaults.get, lambda source_id, ref: forms.get((source_id, ref)))
     assert resolved is not None  # every source was checked and every form found or registered above
     return resolved

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from leadrelay.leads import Answer, IncomingLead
+from leadrelay.capture.leads import Answer, IncomingLead
 
 _VERSIONED = re.compile(r"urn:li:versionedLeadGenForm:\(urn:li:leadGenForm:(\d+),(\d+)\)")
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import asyncpg
 
-from ingest_service import connections_store, platform_counts_store, sync
+from ingest_service import platform_counts_store, sync
 from ingest_service.deps import IngestDeps
+from leadrelay.capture import leads_store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ async def after_poll(deps: IngestDeps, connection: asyncpg.Record) -> int:
         if reported < 0:
             return done  # refused or throttled: connectors.refused has recorded why
         async with deps.pool.acquire() as con:
-            ours = (await connections_store.lead_counts(con, source_id, start, end))["received"]
+            ours = (await leads_store.lead_counts(con, source_id, start, end))["received"]
             await platform_counts_store.record(con, connection["account_id"], source_id, start, end, reported, ours)
         done += 1
     return done

@@ -24,16 +24,15 @@ from collections.abc import AsyncIterator, Sequence
 from typing import BinaryIO
 from uuid import UUID
 
-import asyncpg
-
-from ingest_service import importer, intake, leads_store, sources_store, upload_file
+from ingest_service import importer, intake, upload_file
 from ingest_service.csv_reader import Record
 from ingest_service.deps import IngestDeps
 from ingest_service.file_report import FailedRow, FailureLog, Progress, closing_messages
 from ingest_service.header_match import HeaderError, Override, match_headers, normalise
+from leadrelay.capture import events_store, leads_store, sources_store
+from leadrelay.capture.leads import ACCEPTED, REJECTED, Outcome
 from leadrelay.errors import InvalidArgument
 from leadrelay.lead_export import FIXED_COLUMNS
-from leadrelay.leads import ACCEPTED, REJECTED, Outcome
 
 FIXED = frozenset(normalise(c) for c in FIXED_COLUMNS)
 LEAD_ID = normalise("LeadID")
@@ -199,14 +198,7 @@ async def _plans(
     async with deps.pool.acquire() as con:
         source_ids: list[UUID] = []
         for i in range(0, len(lead_ids), 50_000):
-            source_ids += [
-                r[0]
-                for r in await con.fetch(
-                    "SELECT DISTINCT source_id FROM leads WHERE lead_id = ANY($1) AND account_id = $2",
-                    list(lead_ids[i : i + 50_000]),
-                    account_id,
-                )
-            ]
+            source_ids += await leads_store.sources_of(con, account_id, lead_ids[i : i + 50_000])
         columns = {sid: await sources_store.source_columns(con, sid) for sid in dict.fromkeys(source_ids)}
     plans = {
         sid: importer._file_error(
@@ -239,7 +231,7 @@ async def _apply(
     if not wanted:
         return []
     async with deps.pool.acquire() as con, con.transaction():
-        rows = {r["lead_id"]: r for r in await _lock_leads(con, list(wanted))}
+        rows = {r["lead_id"]: r for r in await leads_store.lock_for_reupload(con, list(wanted))}
         ids: list[UUID] = []
         fields: list[str] = []
         details: list[str] = []
@@ -261,33 +253,10 @@ async def _apply(
                 f"re-upload {import_id}: " + (f"changed {', '.join(changed)}" if changed else "no field changed")
             )
         if ids:
-            await _replace_fields(con, ids, fields)
-            await leads_store.add_events(con, account_id, ids, "reuploaded", details)
+            await leads_store.replace_fields(con, ids, fields)
+            await events_store.add_events(con, account_id, ids, "reuploaded", details)
     progress.rows_updated += len(ids)
     return ids
-
-
-# SQL on the leads table that only a re-upload does (the capture core's leads_store owns the rest).
-
-
-async def _lock_leads(con: asyncpg.Connection, lead_ids: list[UUID]) -> list[asyncpg.Record]:
-    return await con.fetch(
-        """SELECT lead_id, account_id, source_id, status, fields FROM leads
-           WHERE lead_id = ANY($1) ORDER BY lead_id FOR UPDATE""",
-        lead_ids,
-    )
-
-
-async def _replace_fields(con: asyncpg.Connection, lead_ids: list[UUID], fields: list[str]) -> None:
-    # Back to PROCESSING: if judging fails now, the sweeper picks the lead up; never an ACCEPTED lead.
-    await con.execute(
-        """UPDATE leads l SET fields = u.f::jsonb, status = 'PROCESSING', disposition_code = '',
-                              custom_reason = '', updated_at = now()
-           FROM unnest($1::uuid[], $2::text[]) AS u(id, f)
-           WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
-        lead_ids,
-        fields,
-    )
 
 
 async def _judge(deps: IngestDeps, account_id: UUID, lead_ids: Sequence[UUID]) -> dict[UUID, Outcome]:

@@ -15,9 +15,10 @@ import logging
 from collections import defaultdict
 from uuid import UUID
 
-from ingest_service import intake, leads_store
+from ingest_service import intake
 from ingest_service.deps import IngestDeps
-from leadrelay.leads import PROCESSING
+from leadrelay.capture import leads_store
+from leadrelay.capture.leads import PROCESSING
 from leadrelay.tasks import every
 
 log = logging.getLogger(__name__)

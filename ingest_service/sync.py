@@ -17,10 +17,11 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import connections_store, connectors, facebook_leads, intake, linkedin_answers, sources_store
+from ingest_service import connections_store, connectors, facebook_leads, intake, linkedin_answers
 from ingest_service.deps import IngestDeps
+from leadrelay.capture import sources_store
+from leadrelay.capture.leads import IncomingLead
 from leadrelay.errors import FailedPrecondition, InvalidArgument
-from leadrelay.leads import IncomingLead
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from leadrelay import dispositions
+from leadrelay.capture import dispositions
+from leadrelay.capture.leads import ACCEPTED, REJECTED
 from leadrelay.errors import InvalidArgument
-from leadrelay.leads import ACCEPTED, REJECTED
 from leadrelay.normalize import Invalid, email_key, is_region, normalize_email, normalize_phone
 
 KINDS = ("required", "email", "phone", "picklist", "max_length", "pattern", "duplicate", "reject_test_leads")

@@ -19,9 +19,10 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from leadrelay import dispositions
-from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
-from leadrelay.leads import ACCEPTED, REJECTED, Outcome
+from leadrelay.capture import dispositions, leads_store, sources_store
+from leadrelay.capture.leads import ACCEPTED, REJECTED, Outcome
+from leadrelay.errors import InvalidArgument, NotFound
+from leadrelay.ownership import check_owner
 from validation_service import criteria as crit
 from validation_service import criteria_store, judgement_store, outbox
 
@@ -65,13 +66,10 @@ async def validate(
     if not lead_ids:
         return []
     async with pool.acquire() as con, con.transaction():
-        rows = {r["lead_id"]: r for r in await judgement_store.leads_for_judgement(con, lead_ids)}
+        rows = {r["lead_id"]: r for r in await leads_store.lock_for_judgement(con, lead_ids)}
         for lead_id in lead_ids:
             row = rows.get(lead_id)
-            if row is None:
-                raise NotFound("lead", str(lead_id))
-            if row["account_id"] != account_id:
-                raise PermissionDenied("lead", str(lead_id))
+            check_owner("lead", lead_id, row["account_id"] if row else None, account_id)
 
         outcomes: dict[UUID, Outcome] = {}
         by_source: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
@@ -99,7 +97,7 @@ async def validate(
                     )
 
         if write:
-            await judgement_store.record_with_events(
+            await leads_store.record_judgements(
                 con,
                 [r["lead_id"] for r, _, _ in write],
                 [j.status for _, j, _ in write],
@@ -129,7 +127,7 @@ async def evaluate(
     now = datetime.now(UTC)
     rows = [crit.Row(r.fields, r.is_test, None, r.received_at or now) for r in rows]
     async with pool.acquire() as con:
-        source = await criteria_store.source(con, account_id, source_id)
+        source = await sources_store.source_for_criteria(con, account_id, source_id)
         if not source["enabled"]:
             reason = _source_off(source["name"])
             return [
@@ -164,7 +162,7 @@ async def validate_new(
     keys_of: list[tuple[UUID, UUID, UUID, str, datetime]] = []
     async with pool.acquire() as con, con.transaction():
         for source_id, indexes in by_source.items():
-            source = await criteria_store.source(con, account_id, source_id)
+            source = await sources_store.source_for_criteria(con, account_id, source_id)
             if not source["enabled"]:
                 reason = _source_off(source["name"])
                 for i in indexes:
@@ -180,7 +178,7 @@ async def validate_new(
         done = [j for j in judged if j is not None]
         rows = [
             # The fields as sent when judging changed nothing (most leads): encoding them again costs more.
-            (
+            leads_store.JudgedLead(
                 *lead[:4],
                 lead[4] if j.fields == given else _dumps(j.fields),
                 j.status,
@@ -192,7 +190,7 @@ async def validate_new(
             for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]
         try:
-            inserted = await judgement_store.insert_judged(con, account_id, via, now, rows)
+            inserted = await leads_store.insert_judged(con, account_id, via, now, rows)
         except asyncpg.InvalidTextRepresentationError:
             # Answers pass through as text (decoding every one would cost the bulk path); only a
             # refused batch is searched for the row at fault.

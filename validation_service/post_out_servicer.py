@@ -14,8 +14,10 @@ import asyncpg
 import grpc
 
 from leadrelay.auth import current_account
+from leadrelay.capture import leads_store, sources_store
 from leadrelay.crypto import SecretBox
-from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
+from leadrelay.errors import InvalidArgument
+from leadrelay.ownership import check_owner
 from leadrelay.protoconv import set_timestamp
 from leadrelay.settings import Settings
 from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
@@ -195,7 +197,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             async with self.pool.acquire() as con, con.transaction():
                 statuses = await _own_leads(con, ids, account)
                 accepted = [i for i in ids if statuses[i] == "ACCEPTED"]
-                await post_out_store.lock_leads(con, accepted)
+                await leads_store.lock_leads(con, accepted)
                 # Enqueue creates deliveries missing so far (a destination added later) and restarts
                 # ended ones; deliveries waiting for their next retry are made due now.
                 requeued = await outbox.enqueue(con, accepted)
@@ -215,31 +217,22 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 
 
 async def _own_source(con: asyncpg.Connection, source_id: UUID, account: UUID) -> None:
-    owner = await post_out_store.source_account(con, source_id)
-    if owner is None:
-        raise NotFound("source", str(source_id))
-    if owner != account:
-        raise PermissionDenied("source", str(source_id))
+    check_owner("source", source_id, await sources_store.source_account(con, source_id), account)
 
 
 async def _own_destination(
     con: asyncpg.Connection, destination_id: UUID, account: UUID
 ) -> post_out_store.StoredDestination:
     stored = await post_out_store.get_destination(con, destination_id)
-    if stored is None:
-        raise NotFound("destination", str(destination_id))
-    if stored.account_id != account:
-        raise PermissionDenied("destination", str(destination_id))
+    check_owner("destination", destination_id, stored.account_id if stored else None, account)
+    assert stored is not None
     return stored
 
 
 async def _own_leads(con: asyncpg.Connection, lead_ids: list[UUID], account: UUID) -> dict[UUID, str]:
-    found = await post_out_store.lead_accounts(con, lead_ids)
+    found = await leads_store.lead_accounts(con, lead_ids)
     for lead_id in lead_ids:
-        if lead_id not in found:
-            raise NotFound("lead", str(lead_id))
-        if found[lead_id][0] != account:
-            raise PermissionDenied("lead", str(lead_id))
+        check_owner("lead", lead_id, found[lead_id][0] if lead_id in found else None, account)
     return {lead: status for lead, (_, status) in found.items()}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ingest_service import connections_store, connectors, platform_counts_store, sources_store, sync
+from ingest_service import connections_store, connectors, platform_counts_store, sync
 from ingest_service.rpc.sources import source_proto
 from leadrelay.auth import current_account
+from leadrelay.capture import leads_store, sources_store
 from leadrelay.errors import FailedPrecondition, InvalidArgument, Unavailable
 from leadrelay.ids import parse_id
 from leadrelay.protoconv import from_timestamp
@@ -67,7 +68,7 @@ class ConnectorsRpc:
                 box.encrypt(request.access_token),
                 box.encrypt(request.refresh_token) if request.refresh_token else None,
             )
-            await connections_store.set_source_state(con, source_id, "ACTIVE")
+            await sources_store.set_state(con, source_id, "ACTIVE")
             for form_id, name in forms:
                 await sources_store.upsert_form(con, account_id, source_id, form_id, name, None)
             log.info("source connected", extra={"source_id": str(source_id), "platform": platform, "forms": len(forms)})
@@ -80,7 +81,7 @@ class ConnectorsRpc:
             await sources_store.get_source(con, account_id, source_id)
             # Deleting the row revokes the token: polls, syncs and webhooks find no connection after this.
             await connections_store.delete_connection(con, source_id)
-            await connections_store.set_source_state(con, source_id, "DISCONNECTED")
+            await sources_store.set_state(con, source_id, "DISCONNECTED")
             log.info("source disconnected", extra={"source_id": str(source_id)})
             return await self._source_message(con, source_id)
 
@@ -117,7 +118,7 @@ class ConnectorsRpc:
             raise InvalidArgument("until", "must be after since")
         async with self.deps.pool.acquire() as con:
             source = await sources_store.get_source(con, account_id, source_id)
-            own = await connections_store.lead_counts(con, source_id, since, until)
+            own = await leads_store.lead_counts(con, source_id, since, until)
         reported = await sync.platform_count(self.deps, source, since, until)
         if reported >= 0 and since and until:
             # Kept for the reports (a whole UTC day shows in the Source Report and the Overview alerts).

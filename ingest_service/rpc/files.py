@@ -70,7 +70,7 @@ class FilesRpc:
         account_id = current_account()
         f = lead_filter(request)
         if f.source_id is not None:
-            from ingest_service.sources_store import get_source
+            from leadrelay.capture.sources_store import get_source
 
             async with self.deps.pool.acquire() as con:
                 await get_source(con, account_id, f.source_id)

@@ -7,14 +7,15 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import intake, leads_store, paging
+from ingest_service import intake, paging
 from ingest_service.coalescer import Coalescer
 from ingest_service.deps import IngestDeps
-from ingest_service.sources_store import get_source
 from leadrelay.auth import current_account
+from leadrelay.capture import events_store, leads_store
+from leadrelay.capture.leads import STATUSES, Answer, IncomingLead, Outcome
+from leadrelay.capture.sources_store import get_source
 from leadrelay.errors import InvalidArgument
 from leadrelay.ids import parse_id
-from leadrelay.leads import STATUSES, Answer, IncomingLead, Outcome
 from leadrelay.protoconv import from_timestamp, outcome_to_proto, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
@@ -45,7 +46,7 @@ class IntakeRpc:
         lead_id = parse_id("lead", request.lead_id, "lead_id")
         async with self.deps.pool.acquire() as con:
             row = await leads_store.get_lead(con, current_account(), lead_id)
-            events = await leads_store.lead_events(con, lead_id)
+            events = await events_store.lead_events(con, lead_id)
         return lead_proto(row, events)
 
     async def ListLeads(self, request, context):  # type: ignore[no-untyped-def]

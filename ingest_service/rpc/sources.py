@@ -6,13 +6,14 @@ from datetime import datetime
 
 import asyncpg
 
-from ingest_service import intake, leads_store, paging, sources_store
+from ingest_service import intake, paging
+from ingest_service.capture import intake_cache
 from ingest_service.deps import IngestDeps
-from leadrelay import mapping
 from leadrelay.auth import current_account
+from leadrelay.capture import leads_store, mapping, sources_store
+from leadrelay.capture.leads import PLATFORMS
 from leadrelay.errors import AlreadyExists, InvalidArgument
 from leadrelay.ids import parse_id
-from leadrelay.leads import PLATFORMS
 from leadrelay.protoconv import from_timestamp, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
@@ -102,8 +103,9 @@ class SourcesRpc:
         source_id = parse_id("source", request.source_id, "source_id")
         rows = mapping_from_proto(request.mappings)
         mapping.check(rows)
-        async with self.deps.pool.acquire() as con:
+        async with self.deps.pool.acquire() as con, con.transaction():
             await sources_store.set_default_mapping(con, current_account(), source_id, rows)
+        intake_cache.forget()  # committed: intake must not keep using the old mapping
         return ingest_pb2.Mapping(source_id=str(source_id), mappings=mapping_to_proto(rows), is_default=True)
 
     async def SetFormMapping(self, request, context):  # type: ignore[no-untyped-def]
@@ -113,7 +115,9 @@ class SourcesRpc:
         if rows:
             mapping.check(rows)
         async with self.deps.pool.acquire() as con:
-            form = await sources_store.set_form_mapping(con, account, form_id, rows or None)
+            async with con.transaction():
+                form = await sources_store.set_form_mapping(con, account, form_id, rows or None)
+            intake_cache.forget()  # committed: intake must not keep using the old mapping
             return await self._mapping_of(con, account, form["source_id"], form)
 
     async def GetMapping(self, request, context):  # type: ignore[no-untyped-def]
@@ -161,7 +165,7 @@ def source_proto(row: asyncpg.Record) -> ingest_pb2.Source:
         # Filled by the platform connectors when their columns exist.
         connected=bool(row.get("connected") or False),
         last_error=row.get("last_error") or "",
-        columns=mapping.columns(mapping.from_json(row["default_mapping"])),
+        columns=sources_store.columns_of(row),
     )
     set_timestamp(out.created_at, row["created_at"])
     set_timestamp(out.updated_at, row["updated_at"])

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import pytest
 
 from ingest_service.coalescer import Coalescer
+from leadrelay.capture.leads import ACCEPTED, Answer, IncomingLead, Outcome
 from leadrelay.errors import NotFound
-from leadrelay.leads import ACCEPTED, Answer, IncomingLead, Outcome
 
 ACCOUNT = uuid.UUID(int=1)
 OTHER = uuid.UUID(int=2)

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 from ingest_service.facebook_leads import to_incoming
 from ingest_service.facebook_webhook import changes, signature_ok
-from leadrelay.leads import Answer
+from leadrelay.capture.leads import Answer
 
 
 def test_field_data_checkboxes_and_ad_context_are_kept():

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from ingest_service.import_rows import RowMapper
-from leadrelay import mapping
-from leadrelay.leads import Answer
-from leadrelay.mapping import Constant, MappingRow
+from leadrelay.capture import mapping
+from leadrelay.capture.leads import Answer
+from leadrelay.capture.mapping import Constant, MappingRow
 
 MAPPINGS = {
     "one to one with catch-all": (

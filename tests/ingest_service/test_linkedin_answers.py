@@ -3,7 +3,7 @@
 from uuid import uuid4
 
 from ingest_service.linkedin_answers import form_version, join, to_incoming
-from leadrelay.leads import Answer
+from leadrelay.capture.leads import Answer
 
 
 def _form(version: int, sizes: list[str]) -> dict:

@@ -6,8 +6,9 @@ from uuid import UUID
 
 import grpc
 
-from ingest_service import intake, sources_store
-from leadrelay.leads import Answer, IncomingLead
+from ingest_service import intake
+from leadrelay.capture import sources_store
+from leadrelay.capture.leads import Answer, IncomingLead
 from leadrelay.v1 import common_pb2, ingest_pb2
 from tests.harness import rpc_error
 from tests.ingest_service.capture_support import STANDARD_MAPPING, lead, new_source

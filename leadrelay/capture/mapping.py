@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from leadrelay.capture.leads import Answer
 from leadrelay.errors import InvalidArgument
-from leadrelay.leads import Answer
 
 CONSTANT_KINDS = ("string", "decimal", "boolean", "date", "datetime", "lookup")
 # How several values of one answer (checkboxes, multiple choice) share one column.
@@ -70,6 +70,15 @@ def from_json(raw: Iterable[Mapping[str, Any]] | None) -> tuple[MappingRow, ...]
 
 def columns(rows: Sequence[MappingRow]) -> list[str]:
     return [r.column for r in rows]
+
+
+def source_columns(default: Sequence[MappingRow], forms: Sequence[Sequence[MappingRow]]) -> list[str]:
+    """The columns of a source, in its order: its default mapping's, then those only a form's own
+    mapping fills (forms oldest first), each once."""
+    found = dict.fromkeys(columns(default))
+    for rows in forms:
+        found.update(dict.fromkeys(columns(rows)))
+    return list(found)
 
 
 def check(rows: Sequence[MappingRow], field: str = "mappings") -> None:

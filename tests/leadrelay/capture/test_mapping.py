@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from leadrelay.capture.leads import Answer
+from leadrelay.capture.mapping import Constant, MappingRow, apply, check, columns, datetime_constant, from_json, to_json
 from leadrelay.errors import InvalidArgument
-from leadrelay.leads import Answer
-from leadrelay.mapping import Constant, MappingRow, apply, check, columns, datetime_constant, from_json, to_json
 
 ANSWERS = (
     Answer("email", ("ann@example.com",)),

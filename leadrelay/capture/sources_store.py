@@ -1,4 +1,5 @@
-"""SQL for sources, forms and their mappings. Connection first, the caller owns the transaction.
+"""SQL for sources and forms: their mappings, states, criteria version and columns. Connection first,
+the caller owns the transaction.
 
 Every read is scoped by account: an id of another account raises PermissionDenied, an unknown id
 NotFound (both naming the id).
@@ -6,27 +7,29 @@ NotFound (both naming the id).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
 
-from leadrelay import mapping
-from leadrelay.errors import NotFound, PermissionDenied
+from leadrelay.capture import mapping
+from leadrelay.ownership import check_owner
+
+# The forms' own mappings of a source `s`, oldest form first (its columns: `mapping.source_columns`).
+_FORM_MAPPINGS = """coalesce((SELECT jsonb_agg(f.mapping ORDER BY f.created_at, f.form_id) FROM forms f
+                              WHERE f.source_id = s.source_id AND f.mapping IS NOT NULL), '[]') AS form_mappings"""
 
 # A source with its platform connection's state (source_connections belongs to the connectors).
-_SOURCE = """SELECT s.*, c.source_id IS NOT NULL AS connected, c.last_polled_at,
-                    coalesce(c.last_error, '') AS last_error
-             FROM sources s LEFT JOIN source_connections c USING (source_id)"""
+_SOURCE = f"""SELECT s.*, c.source_id IS NOT NULL AS connected, c.last_polled_at,
+                     coalesce(c.last_error, '') AS last_error, {_FORM_MAPPINGS}
+              FROM sources s LEFT JOIN source_connections c USING (source_id)"""
 
 
-async def _owned(con: asyncpg.Connection, kind: str, ident: UUID, account_id: UUID, owner: UUID | None) -> None:
-    if owner is None:
-        raise NotFound(kind, str(ident))
-    if owner != account_id:
-        raise PermissionDenied(kind, str(ident))
+def columns_of(row: asyncpg.Record) -> list[str]:
+    """The columns of a source read with `get_source`/`list_sources`."""
+    return mapping.source_columns(
+        mapping.from_json(row["default_mapping"]), [mapping.from_json(m) for m in row["form_mappings"]]
+    )
 
 
 async def create_source(
@@ -45,8 +48,13 @@ async def create_source(
 
 async def get_source(con: asyncpg.Connection, account_id: UUID, source_id: UUID) -> asyncpg.Record:
     row = await con.fetchrow(f"{_SOURCE} WHERE s.source_id = $1", source_id)
-    await _owned(con, "source", source_id, account_id, row["account_id"] if row else None)
+    check_owner("source", source_id, row["account_id"] if row else None, account_id)
     return row
+
+
+async def source_account(con: asyncpg.Connection, source_id: UUID) -> UUID | None:
+    """The source's account (None: no such source)."""
+    return await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
 
 
 async def list_sources(
@@ -82,33 +90,69 @@ async def update_source(
 
 
 async def source_columns(con: asyncpg.Connection, source_id: UUID) -> list[str]:
-    """The source's mapped columns in order (its default mapping); exports and imports use it."""
-    raw = await con.fetchval("SELECT default_mapping FROM sources WHERE source_id = $1", source_id)
-    return mapping.columns(mapping.from_json(raw))
+    """The source's columns in its order (`mapping.source_columns`): the one definition exports,
+    re-uploads, reports, criteria and destinations use."""
+    return await _columns(con, "s.source_id = $1", source_id)
 
 
-async def account_columns(con: asyncpg.Connection, account_id: UUID) -> list[str]:
-    """The mapped columns of all the account's sources, in the sources' creation order, each once."""
-    columns: dict[str, None] = {}
-    for row in await con.fetch(
-        "SELECT default_mapping FROM sources WHERE account_id = $1 ORDER BY created_at, source_id", account_id
-    ):
-        columns.update(dict.fromkeys(mapping.columns(mapping.from_json(row[0]))))
-    return list(columns)
+async def account_columns(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None = None) -> list[str]:
+    """The columns of the account's sources (or only of `source_id`, if it is the account's), in
+    the sources' creation order, each once."""
+    return await _columns(con, "s.account_id = $1 AND ($2::uuid IS NULL OR s.source_id = $2)", account_id, source_id)
+
+
+async def _columns(con: asyncpg.Connection, where: str, *args: object) -> list[str]:
+    found: dict[str, None] = {}
+    rows = await con.fetch(
+        f"SELECT s.default_mapping, {_FORM_MAPPINGS} FROM sources s WHERE {where} ORDER BY s.created_at, s.source_id",
+        *args,
+    )
+    for row in rows:
+        found.update(dict.fromkeys(columns_of(row)))
+    return list(found)
 
 
 async def set_default_mapping(
     con: asyncpg.Connection, account_id: UUID, source_id: UUID, rows: Sequence[mapping.MappingRow]
 ) -> None:
-    """Outside a transaction: the change has committed when the intake cache is dropped."""
-    assert not con.is_in_transaction()
     await get_source(con, account_id, source_id)
     await con.execute(
         "UPDATE sources SET default_mapping = $2, updated_at = now() WHERE source_id = $1",
         source_id,
         mapping.to_json(rows),
     )
-    forget_intake()
+
+
+async def set_state(con: asyncpg.Connection, source_id: UUID, state: str) -> None:
+    await con.execute("UPDATE sources SET state = $2, updated_at = now() WHERE source_id = $1", source_id, state)
+
+
+async def needs_reconnect(con: asyncpg.Connection, source_id: UUID) -> None:
+    """An ACTIVE source whose platform refused its credentials waits for a person to reconnect it."""
+    await con.execute(
+        "UPDATE sources SET state = 'NEEDS_RECONNECT', updated_at = now() WHERE source_id = $1 AND state = 'ACTIVE'",
+        source_id,
+    )
+
+
+# Criteria ----------------------------------------------------------------------------------------
+
+
+async def source_for_criteria(con: asyncpg.Connection, account_id: UUID, source_id: UUID) -> asyncpg.Record:
+    row = await con.fetchrow(
+        "SELECT source_id, account_id, name, enabled, criteria_version FROM sources WHERE source_id = $1",
+        source_id,
+    )
+    check_owner("source", source_id, row["account_id"] if row else None, account_id)
+    return row
+
+
+async def next_criteria_version(con: asyncpg.Connection, source_id: UUID) -> int:
+    """Makes the next criteria version current (the UPDATE's row lock orders concurrent writers)."""
+    return await con.fetchval(
+        "UPDATE sources SET criteria_version = criteria_version + 1 WHERE source_id = $1 RETURNING criteria_version",
+        source_id,
+    )
 
 
 # Forms -------------------------------------------------------------------------------------------
@@ -155,7 +199,7 @@ async def register_forms(
 
 async def get_form(con: asyncpg.Connection, account_id: UUID, form_id: UUID) -> asyncpg.Record:
     row = await con.fetchrow("SELECT * FROM forms WHERE form_id = $1", form_id)
-    await _owned(con, "form", form_id, account_id, row["account_id"] if row else None)
+    check_owner("form", form_id, row["account_id"] if row else None, account_id)
     return row
 
 
@@ -176,16 +220,13 @@ async def list_forms(
 async def set_form_mapping(
     con: asyncpg.Connection, account_id: UUID, form_id: UUID, rows: Sequence[mapping.MappingRow] | None
 ) -> asyncpg.Record:
-    """None (an empty list in the API) returns the form to the source default. Outside a
-    transaction: the change has committed when the intake cache is dropped."""
-    assert not con.is_in_transaction()
+    """None (an empty list in the API) returns the form to the source default."""
     await get_form(con, account_id, form_id)
     row = await con.fetchrow(
         "UPDATE forms SET mapping = $2, updated_at = now() WHERE form_id = $1 RETURNING *",
         form_id,
         mapping.to_json(rows) if rows else None,
     )
-    forget_intake()
     return row
 
 
@@ -209,72 +250,3 @@ async def forms_for_intake(
         list(source_ids),
         list(refs),
     )
-
-
-# What intake resolves per batch (a source's account and default mapping, a form's id and mapping),
-# kept briefly in this process: otherwise every SubmitLead batch starts with a sources (and forms)
-# query. Only the two mapping writes above change these rows; each drops the cache once its UPDATE
-# has committed and bumps the generation, so a read that began before cannot store the old value.
-# Switched-off sources and forms need no care here: validation reads `enabled` itself.
-_INTAKE_TTL = 5.0
-
-
-@dataclass(frozen=True)
-class IntakeSource:
-    account_id: UUID
-    default_mapping: tuple[mapping.MappingRow, ...]
-
-
-@dataclass(frozen=True)
-class IntakeForm:
-    form_id: UUID
-    mapping: tuple[mapping.MappingRow, ...] | None  # None: the source default
-
-
-class _IntakeCache:
-    def __init__(self) -> None:
-        self.sources: dict[UUID, tuple[float, IntakeSource]] = {}
-        self.forms: dict[tuple[UUID, str], tuple[float, IntakeForm]] = {}
-        self.generation = 0
-
-
-_intake = _IntakeCache()
-
-
-def forget_intake() -> None:
-    """Drops what intake cached; called once a change to a source's or form's mapping has committed."""
-    _intake.sources.clear()
-    _intake.forms.clear()
-    _intake.generation += 1
-
-
-def intake_generation() -> int:
-    """Taken before reading sources and forms; `remember_intake` stores nothing if it changed since."""
-    return _intake.generation
-
-
-def cached_source(source_id: UUID, now: float) -> IntakeSource | None:
-    hit = _intake.sources.get(source_id)
-    return hit[1] if hit is not None and hit[0] > now else None
-
-
-def cached_form(source_id: UUID, ref: str, now: float) -> IntakeForm | None:
-    hit = _intake.forms.get((source_id, ref))
-    return hit[1] if hit is not None and hit[0] > now else None
-
-
-def remember_intake(
-    generation: int, sources: dict[UUID, IntakeSource], forms: dict[tuple[UUID, str], IntakeForm]
-) -> None:
-    """Caches what a batch read (committed rows only: never forms registered in the same transaction)."""
-    if generation != _intake.generation:
-        return
-    now = time.monotonic()
-    if len(_intake.sources) + len(_intake.forms) > 10_000:
-        _intake.sources.clear()
-        _intake.forms.clear()
-    expires = now + _INTAKE_TTL
-    for source_id, source in sources.items():
-        _intake.sources[source_id] = (expires, source)
-    for key, form in forms.items():
-        _intake.forms[key] = (expires, form)
