@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ingest_service import connections_store, connectors, platform_counts_store, sync
+from ingest_service.connectors import connections_store, platform_clients, platform_counts_store, sync
 from ingest_service.rpc.sources import source_proto
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, sources_store
@@ -47,19 +47,19 @@ class ConnectorsRpc:
         # The token is checked with the platform before it is kept.
         try:
             if platform == "FACEBOOK":
-                client = connectors.graph(self.deps)
+                client = platform_clients.graph(self.deps)
                 await client.page(request.access_token, external)
                 found = await client.page_forms(request.access_token, external)
             else:
-                found = await connectors.linkedin(self.deps).forms(request.access_token, external)
+                found = await platform_clients.linkedin(self.deps).forms(request.access_token, external)
             forms = [(str(f["id"]), str(f.get("name", ""))) for f in found]
-        except (connectors.GraphError, connectors.LinkedInError) as exc:
+        except (platform_clients.GraphError, platform_clients.LinkedInError) as exc:
             if exc.token_refused:
                 raise FailedPrecondition(f"the platform refused the token: {exc}") from None
             if exc.rate_limited:
                 raise Unavailable(f"the platform is throttling calls; try again later: {exc}") from None
             raise FailedPrecondition(f"the platform refused the connection: {exc}") from None
-        box = connectors.box(self.deps)
+        box = platform_clients.box(self.deps)
         async with self.deps.pool.acquire() as con, con.transaction():
             await connections_store.save_connection(
                 con,

@@ -7,9 +7,10 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service import intake, paging
-from ingest_service.coalescer import Coalescer
-from ingest_service.deps import IngestDeps
+from ingest_service import paging
+from ingest_service.capture import intake
+from ingest_service.capture.coalescer import Coalescer
+from ingest_service.resources import IngestResources
 from leadrelay.auth import current_account
 from leadrelay.capture import events_store, leads_store
 from leadrelay.capture.leads import STATUSES, Answer, IncomingLead, Outcome
@@ -21,7 +22,7 @@ from leadrelay.v1 import common_pb2, ingest_pb2
 
 
 class IntakeRpc:
-    deps: IngestDeps
+    deps: IngestResources
     _coalescer: Coalescer | None = None
 
     async def SubmitLead(self, request, context):  # type: ignore[no-untyped-def]

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import asyncpg
 
-from ingest_service import intake, paging
-from ingest_service.capture import intake_cache
-from ingest_service.deps import IngestDeps
+from ingest_service import paging
+from ingest_service.capture import intake_cache, validation_client
+from ingest_service.resources import IngestResources
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, mapping, sources_store
 from leadrelay.capture.leads import PLATFORMS
@@ -22,7 +22,7 @@ _EXTERNAL_REQUIRED = ("LINKEDIN", "FACEBOOK")
 
 
 class SourcesRpc:
-    deps: IngestDeps
+    deps: IngestResources
 
     async def CreateSource(self, request, context):  # type: ignore[no-untyped-def]
         account = current_account()
@@ -69,7 +69,7 @@ class SourcesRpc:
                 )
             redrive = await leads_store.disabled_leads(con, source_id) if switched_on else []
         # Leads rejected while the source was off are judged again now (the sweeper retries if this fails).
-        await intake.validate(self.deps, account, redrive)
+        await validation_client.judge(self.deps, account, redrive)
         return source_proto(row)
 
     async def UpsertForm(self, request, context):  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ class SourcesRpc:
                     con, account, source_id, ref, request.name.strip(), enabled
                 )
             redrive = await leads_store.disabled_leads(con, source_id, row["form_id"]) if switched_on else []
-        await intake.validate(self.deps, account, redrive)
+        await validation_client.judge(self.deps, account, redrive)
         return form_proto(row)
 
     async def ListForms(self, request, context):  # type: ignore[no-untyped-def]
