@@ -170,7 +170,7 @@ class PostOutWorkers:
         verdict = (
             delivery.Verdict(delivery.FAILED, error)
             if dest.refusal
-            else delivery.judge(dest.spec.success, status, text, error)
+            else delivery.classify(dest.spec.success, status, text, error)
         )
         attempt = item.attempts + 1
         next_at = None

@@ -54,13 +54,13 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
 
     async def ValidateLeads(self, request, context):  # type: ignore[no-untyped-def]
         lead_ids = judging.parse_lead_ids(request.lead_ids)
-        outcomes = await judging.validate(self.pool, self.cache, current_account(), lead_ids)
+        outcomes = await judging.judge_stored(self.pool, self.cache, current_account(), lead_ids)
         return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def EvaluateLeads(self, request, context):  # type: ignore[no-untyped-def]
         source_id = parse_id("source", request.source_id, "source_id")
         rows = [Row(dict(r.fields), r.is_test) for r in request.rows]
-        outcomes = await judging.evaluate(self.pool, self.cache, current_account(), source_id, rows)
+        outcomes = await judging.judge_fields(self.pool, self.cache, current_account(), source_id, rows)
         return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ValidateNewLeads(self, request, context):  # type: ignore[no-untyped-def]
@@ -76,7 +76,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             )
             for i, n in enumerate(request.leads)
         ]
-        outcomes = await judging.validate_new(self.pool, self.cache, current_account(), request.via, leads)
+        outcomes = await judging.judge_new(self.pool, self.cache, current_account(), request.via, leads)
         return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ListDispositionCodes(self, request, context):  # type: ignore[no-untyped-def]

@@ -140,7 +140,7 @@ async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Se
     ]
 
 
-async def evaluate(
+async def judge_fields(
     deps: IngestResources, account_id: UUID, source_id: UUID, rows: Sequence[dict[str, str]]
 ) -> list[Outcome]:
     """EvaluateLeads: judges mapped fields of one source without storing anything."""

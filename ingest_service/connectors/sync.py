@@ -23,6 +23,7 @@ from ingest_service.resources import IngestResources
 from leadrelay.capture import sources_store
 from leadrelay.capture.leads import IncomingLead
 from leadrelay.errors import FailedPrecondition, InvalidArgument
+from leadrelay.ids import as_id
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,8 @@ async def window(
         scope = ""
         if form_ref:
             scope = form_ref
-            try:
-                form = await sources_store.get_form(con, account_id, UUID(form_ref))
-            except ValueError:
-                form = None
+            form_id = as_id(form_ref)
+            form = await sources_store.get_form(con, account_id, form_id) if form_id else None
             if form is not None:
                 if form["source_id"] != source_id:
                     raise InvalidArgument("form_id", f"form {form_ref} belongs to another source")

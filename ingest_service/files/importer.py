@@ -49,6 +49,7 @@ from ingest_service.resources import IngestResources
 from leadrelay.capture import leads_store, mapping, sources_store
 from leadrelay.capture.leads import ACCEPTED, PROCESSING, REJECTED, Outcome
 from leadrelay.errors import InvalidArgument
+from leadrelay.ids import as_id
 from leadrelay.ownership import check_owner
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,11 @@ async def run_import(
     if request.multi_source:
         ids: dict[str, UUID] = {}
         for value in source_values:
-            try:
-                ids[value] = UUID(value)
-            except ValueError:
+            sid = as_id(value)
+            if sid is None:
                 row_errors[value] = f"{value!r} is not a source id" if value else "the source id is empty"
+            else:
+                ids[value] = sid
         async with deps.pool.acquire() as con:
             usable, refused = await load_sources(con, account_id, list(set(ids.values())))
         for value, sid in ids.items():
@@ -179,7 +181,7 @@ async def run_import(
 
         async def work(batch: import_plan.Batch) -> tuple[import_plan.Batch, list[tuple[int, Outcome]]]:
             if request.dry_run:
-                outcomes = await evaluate(deps, account_id, batch.rows)
+                outcomes = await judge_dry_run(deps, account_id, batch.rows)
                 return batch, [(r.row, o) for (r, _p), o in zip(batch.rows, outcomes, strict=True)]
             return batch, await store_and_judge(deps, account_id, via, batch)
 
@@ -279,7 +281,7 @@ def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome)
         progress.rows_waiting += 1
 
 
-async def evaluate(
+async def judge_dry_run(
     deps: IngestResources, account_id: UUID, rows: Sequence[tuple[Record, import_plan.SourcePlan]]
 ) -> list[Outcome]:
     """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored)."""
@@ -293,6 +295,6 @@ async def evaluate(
             record, plan = rows[i]
             lead = import_plan.lead_for_row(plan, record, "")
             fields.append(mapping.apply(lead.answers, plan.rows))
-        for i, o in zip(indexes, await validation_client.evaluate(deps, account_id, sid, fields), strict=True):
+        for i, o in zip(indexes, await validation_client.judge_fields(deps, account_id, sid, fields), strict=True):
             outcomes[i] = o
     return [outcomes[i] for i in range(len(rows))]

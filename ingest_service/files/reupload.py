@@ -33,6 +33,7 @@ from ingest_service.resources import IngestResources
 from leadrelay.capture import events_store, leads_store, sources_store
 from leadrelay.capture.leads import ACCEPTED, REJECTED, Outcome
 from leadrelay.errors import InvalidArgument
+from leadrelay.ids import as_id
 from leadrelay.lead_export import FIXED_COLUMNS
 
 FIXED = frozenset(normalise(c) for c in FIXED_COLUMNS)
@@ -57,10 +58,7 @@ def fixed_indexes(headers: Sequence[str]) -> list[int]:
 
 
 def parse_lead_id(value: str) -> UUID | None:
-    try:
-        return UUID(value.strip())
-    except ValueError:
-        return None
+    return as_id(value.strip())
 
 
 def replaced_fields(

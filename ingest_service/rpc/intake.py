@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from ingest_service import paging
 from ingest_service.capture import intake
 from ingest_service.capture.coalescer import Coalescer
 from ingest_service.resources import IngestResources
+from leadrelay import paging
 from leadrelay.auth import current_account
 from leadrelay.capture import events_store, leads_store
 from leadrelay.capture.leads import STATUSES, Answer, IncomingLead, Outcome
@@ -57,7 +58,7 @@ class IntakeRpc:
             if f.source_id is not None:
                 await get_source(con, current_account(), f.source_id)
             rows = await leads_store.list_leads(
-                con, current_account(), f, after=paging.decode(request.page_token), limit=size + 1
+                con, current_account(), f, after=paging.decode(request.page_token, datetime, UUID), limit=size + 1
             )
         token = paging.encode(rows[size - 1]["received_at"], rows[size - 1]["lead_id"]) if len(rows) > size else ""
         return ingest_pb2.ListLeadsResponse(leads=[lead_proto(r, ()) for r in rows[:size]], next_page_token=token)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
-from ingest_service import paging
 from ingest_service.capture import intake_cache, validation_client
 from ingest_service.resources import IngestResources
+from leadrelay import paging
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, mapping, sources_store
 from leadrelay.capture.leads import PLATFORMS
@@ -50,7 +51,11 @@ class SourcesRpc:
         platform = platform_name(request.platform) if request.platform else None
         async with self.deps.pool.acquire() as con:
             rows = await sources_store.list_sources(
-                con, current_account(), platform=platform, after=paging.decode(request.page_token), limit=size + 1
+                con,
+                current_account(),
+                platform=platform,
+                after=paging.decode(request.page_token, datetime, UUID),
+                limit=size + 1,
             )
         token = paging.encode(rows[size - 1]["created_at"], rows[size - 1]["source_id"]) if len(rows) > size else ""
         return ingest_pb2.ListSourcesResponse(sources=[source_proto(r) for r in rows[:size]], next_page_token=token)
@@ -94,7 +99,7 @@ class SourcesRpc:
         async with self.deps.pool.acquire() as con:
             await sources_store.get_source(con, current_account(), source_id)
             rows = await sources_store.list_forms(
-                con, source_id, after=paging.decode(request.page_token), limit=size + 1
+                con, source_id, after=paging.decode(request.page_token, datetime, UUID), limit=size + 1
             )
         token = paging.encode(rows[size - 1]["created_at"], rows[size - 1]["form_id"]) if len(rows) > size else ""
         return ingest_pb2.ListFormsResponse(forms=[form_proto(r) for r in rows[:size]], next_page_token=token)

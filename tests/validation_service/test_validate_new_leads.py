@@ -209,8 +209,8 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
         ),
         (
             validation_pb2.NewLead(lead_id="nope", source_id=source.source_id, fields_json="{}"),
-            grpc.StatusCode.NOT_FOUND,
-            "nope",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "leads[1].lead_id",
         ),
     ]
     for bad, code, where in cases:
