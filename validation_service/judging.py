@@ -27,7 +27,7 @@ from leadrelay.errors import InvalidArgument
 from leadrelay.ids import parse_id
 from leadrelay.ownership import check_owner
 from validation_service import criteria as crit
-from validation_service import criteria_store, deliverability, judgement_store, outbox
+from validation_service import criteria_store, deliverability, lead_keys_store, outbox
 
 T = TypeVar("T")
 
@@ -160,7 +160,7 @@ async def _judge_stored(
                 [_event_detail(j, v) for _, j, v in write],
             )
         if judged_with_keys:
-            await judgement_store.remember_keys(con, judged_with_keys, keys_to_remember)
+            await lead_keys_store.remember_keys(con, judged_with_keys, keys_to_remember)
         accepted = [r["lead_id"] for r, j, _ in write if j.status == ACCEPTED]
         if accepted:
             await outbox.enqueue(con, accepted)
@@ -293,7 +293,7 @@ async def _judge_new(
             raise
         if keys_of:
             kept = [k for k in keys_of if k[0] in inserted]
-            await judgement_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
+            await lead_keys_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
         accepted = [i for (i, *_), j in zip(leads, done, strict=True) if j.status == ACCEPTED and i in inserted]
         await outbox.enqueue(con, accepted, source_ids=list(by_source))
     return [
@@ -332,10 +332,10 @@ async def _stored_keys(con: asyncpg.Connection, source: Mapping, prepared: Seque
             wanted[k.scope] = (keys, start if since is None else min(since, start))
     if not wanted:
         return {}
-    await judgement_store.lock_scope(con, [scopes[s] for s in wanted])
+    await lead_keys_store.lock_scope(con, [scopes[s] for s in wanted])
     stored: dict[str, list] = {}
     for scope, (keys, since) in wanted.items():
-        stored.update(await judgement_store.stored_keys(con, scope, scopes[scope], keys, since))
+        stored.update(await lead_keys_store.stored_keys(con, scope, scopes[scope], keys, since))
     return stored
 
 
