@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench.processes import machine_line
 from bench.webhook_latency import control, facebook_source, rig
-from ingest_service.graph_api import LEAD_FIELDS, GraphClient
+from ingest_service.connectors.graph_api import LEAD_FIELDS, GraphClient
 from leadrelay.v1 import ingest_pb2
 
 

@@ -19,6 +19,7 @@ from uuid import UUID
 from feedback_service import linkedin_payload
 from feedback_service.capi_payload import expired_reason, is_expired, meta_lead_id_problem
 from feedback_service.stages import MetaStage, map_stage, stage_name_problem
+from leadrelay.ids import as_id
 
 PENDING, SENT, FAILED, EXPIRED, NOT_SENDABLE = "PENDING", "SENT", "FAILED", "EXPIRED", "NOT_SENDABLE"
 STATUSES = (PENDING, SENT, FAILED, EXPIRED, NOT_SENDABLE)
@@ -74,9 +75,7 @@ class ChangeError:
 def parse_problem(change: ChangeIn, now: datetime) -> str | None:
     """What is wrong with a change before any lead is looked up, or None."""
     if change.lead_id:
-        try:
-            UUID(change.lead_id)
-        except ValueError:
+        if as_id(change.lead_id) is None:
             return f"lead_id {change.lead_id!r} is not a LeadRelay lead id (a UUID)"
     elif change.platform_lead_id:
         pid = change.platform_lead_id

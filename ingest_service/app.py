@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 
-from ingest_service import pollers, sweeper
-from ingest_service.deps import IngestDeps
+from ingest_service.capture import sweeper
+from ingest_service.connectors import pollers
 from ingest_service.http_app import build_app
-from ingest_service.servicer import IngestServicer
+from ingest_service.resources import IngestResources
+from ingest_service.rpc.servicer import IngestServicer
 from leadrelay import clients
 from leadrelay.http import http_server
 from leadrelay.server import ServiceSpec, grpc_server
@@ -25,10 +26,10 @@ from leadrelay.v1 import ingest_pb2, ingest_pb2_grpc, validation_pb2_grpc
 class RunningIngest:
     grpc_port: int
     http_port: int
-    deps: IngestDeps
+    deps: IngestResources
 
 
-def background_loops(deps: IngestDeps) -> list:
+def background_loops(deps: IngestResources) -> list:
     """The ingest process's loops (sweeper, pollers); each capability adds its own here."""
     return [sweeper.loop(deps), *pollers.loops(deps)]
 
@@ -41,7 +42,7 @@ async def running(
         clients.channel(settings.validation_target) as validation_channel,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
     ):
-        deps = IngestDeps(
+        deps = IngestResources(
             settings=settings,
             pool=pool,
             validation=validation_pb2_grpc.ValidationServiceStub(validation_channel),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ingest_service import webhooks
-from ingest_service.deps import IngestDeps
+from ingest_service.connectors import webhook_routes
+from ingest_service.resources import IngestResources
 
-DEPS = web.AppKey("deps", IngestDeps)
+DEPS = web.AppKey("deps", IngestResources)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -17,9 +17,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def build_app(deps: IngestDeps) -> web.Application:
+def build_app(deps: IngestResources) -> web.Application:
     app = web.Application(client_max_size=10 * 1024 * 1024)
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
-    webhooks.setup(app, deps)
+    webhook_routes.setup(app, deps)
     return app

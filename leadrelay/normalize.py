@@ -1,7 +1,8 @@
 """Normalisation of the values people type into forms: email addresses and phone numbers.
 
-Pure functions (no network unless a caller explicitly asks for email deliverability checks). A value
-that cannot be normalised raises `Invalid` with a reason a person can act on.
+Pure functions (no network: whether an email domain receives mail is validation_service.deliverability's,
+resolved before judging). A value that cannot be normalised raises `Invalid` with a reason a person can
+act on.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ class Invalid(ValueError):
     """The value is not a valid email address / phone number; str() says why."""
 
 
-def normalize_email(value: str, *, check_deliverability: bool = False) -> str:
+def normalize_email(value: str) -> str:
     """The normalised address (domain lower-cased and IDNA-normalised, local part kept as typed),
     e.g. " Ann@Example.COM " -> "Ann@example.com"."""
-    text = value.strip()
-    if not check_deliverability:
-        return _normalize_email_cached(text)
-    return _validate(text, True)
+    return _normalize_email_cached(value.strip())
 
 
 @lru_cache(maxsize=65536)
@@ -37,7 +35,7 @@ def _normalize_email_cached(text: str) -> str:
         found = _domain(domain)
         if found is not None and len(local) + 1 + max(len(found[0]), len(found[1])) <= 254:
             return f"{local}@{found[0]}"
-    return _validate(text, False)
+    return _validate(text)
 
 
 # RFC 5322 dot-atom of ASCII atext: what email-validator accepts and leaves unchanged.
@@ -55,9 +53,9 @@ def _domain(domain: str) -> tuple[str, str] | None:
         return None
 
 
-def _validate(text: str, check_deliverability: bool) -> str:
+def _validate(text: str) -> str:
     try:
-        result = email_validator.validate_email(text, check_deliverability=check_deliverability)
+        result = email_validator.validate_email(text, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         raise Invalid(str(exc)) from None
     return result.normalized

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from leadrelay.leads import Outcome
+from leadrelay.capture.leads import Outcome
 from leadrelay.v1 import common_pb2
 
 

@@ -3,7 +3,11 @@
 Pure functions over plain data. Judging happens in two steps so the one rule that needs stored data
 (duplicate) stays pure too: `prepare` normalises each row and runs every other rule; the caller then
 looks up the duplicate keys it produced; `finish` decides duplicates (against stored leads and
-earlier rows of the same batch) and builds the outcome. `evaluate` is both steps with no stored data.
+earlier rows of the same batch) and builds the outcome. `judge_rows` is both steps with no stored data.
+
+The email rule's deliverability check needs DNS, which is no pure function's business: the caller
+asks `deliverability_domains` which domains a batch needs, resolves them (validation_service.
+deliverability, outside any transaction) and passes what it found as `undeliverable`.
 
 A rejected lead's disposition is its first failing rule's code; its reason names every failing
 column and the offending value.
@@ -18,9 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from leadrelay import dispositions
+from leadrelay.capture import dispositions
+from leadrelay.capture.leads import ACCEPTED, REJECTED
 from leadrelay.errors import InvalidArgument
-from leadrelay.leads import ACCEPTED, REJECTED
 from leadrelay.normalize import Invalid, email_key, is_region, normalize_email, normalize_phone
 
 KINDS = ("required", "email", "phone", "picklist", "max_length", "pattern", "duplicate", "reject_test_leads")
@@ -212,7 +216,29 @@ class Judgement:
 Holder = tuple[datetime, UUID]
 
 
-def prepare(row: Row, criteria: Criteria) -> Prepared:
+def deliverability_domains(rows: Sequence[Row], criteria: Criteria) -> set[str]:
+    """The email domains whose deliverability the criteria check in these rows (valid addresses only:
+    an invalid one is rejected without asking DNS)."""
+    columns = [r.column for r in criteria.rules if r.kind == "email" and r.params.get("check_deliverability")]
+    domains = set()
+    for row in rows:
+        for column in columns:
+            value = row.fields.get(column, "")
+            if value.strip():
+                try:
+                    domains.add(email_domain(normalize_email(value)))
+                except Invalid:
+                    pass
+    return domains
+
+
+def email_domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def prepare(row: Row, criteria: Criteria, undeliverable: Mapping[str, str] | None = None) -> Prepared:
+    """`undeliverable`: email domain -> why it cannot receive mail (from `deliverability_domains`'
+    lookups); a domain not in it counts as deliverable."""
     fields = dict(row.fields)
     failures: list[tuple[int, str, str]] = []
     dup_rules: list[int] = []
@@ -235,11 +261,15 @@ def prepare(row: Row, criteria: Criteria) -> Prepared:
         reason = None
         if kind == "email":
             try:
-                fields[rule.column] = normalize_email(
-                    value, check_deliverability=bool(rule.params.get("check_deliverability"))
-                )
+                fields[rule.column] = normalize_email(value)
             except Invalid as exc:
                 reason = f"{rule.column}: {_show(value)} is not a valid email address ({exc})"
+            else:
+                why = rule.params.get("check_deliverability") and (undeliverable or {}).get(
+                    email_domain(fields[rule.column])
+                )
+                if why:
+                    reason = f"{rule.column}: {_show(value)} is not a valid email address ({why})"
         elif kind == "phone":
             try:
                 fields[rule.column] = normalize_phone(value, rule.params.get("default_region", ""))
@@ -305,10 +335,13 @@ def finish(
     return out
 
 
-def evaluate(
-    rows: Sequence[Row], criteria: Criteria, stored: Mapping[str, Sequence[Holder]] | None = None
+def judge_rows(
+    rows: Sequence[Row],
+    criteria: Criteria,
+    stored: Mapping[str, Sequence[Holder]] | None = None,
+    undeliverable: Mapping[str, str] | None = None,
 ) -> list[Judgement]:
-    return finish([prepare(r, criteria) for r in rows], criteria, stored)
+    return finish([prepare(r, criteria, undeliverable) for r in rows], criteria, stored)
 
 
 def _arrival(row: Row, index: int) -> tuple:

@@ -57,7 +57,7 @@ def _form_text(value: Any) -> str:
     return str(value)
 
 
-def judge(success: Success, status: int | None, text: str, error: str = "") -> Verdict:
+def classify(success: Success, status: int | None, text: str, error: str = "") -> Verdict:
     """The verdict on one attempt. `status` None (with `error`) means no HTTP answer at all."""
     if status is None:
         return Verdict(RETRY, error or "no response")

@@ -102,7 +102,7 @@ class DestinationSpec:
     post_test_leads: bool = False
 
 
-def validate(spec: DestinationSpec, mapped_columns: Collection[str] | None, *, allow_private: bool) -> None:
+def check_destination(spec: DestinationSpec, mapped_columns: Collection[str] | None, *, allow_private: bool) -> None:
     """Raises InvalidArgument naming the first bad field. `mapped_columns` None skips the column check."""
     if not spec.name.strip():
         raise InvalidArgument("name", "is required")

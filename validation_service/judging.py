@@ -1,7 +1,7 @@
 """Judging stored leads (ValidateLeads) and unstored rows (EvaluateLeads) under their source's
 current acceptance criteria.
 
-ValidateLeads, in ONE transaction: load and lock the leads (one query), evaluate in Python, write the
+ValidateLeads, in ONE transaction: load and lock the leads (one query), judge in Python, write the
 results back (one UPDATE ... FROM unnest), add the `validated` events, and enqueue the accepted leads
 for post-out. PROCESSING and REJECTED leads are (re)judged; ACCEPTED leads never are (their current
 outcome is returned) so nothing is posted twice. A lead whose source or form is switched off is
@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 import orjson
 
-from leadrelay import dispositions
-from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
-from leadrelay.leads import ACCEPTED, REJECTED, Outcome
+from leadrelay.capture import dispositions, leads_store, sources_store
+from leadrelay.capture.leads import ACCEPTED, REJECTED, Outcome
+from leadrelay.errors import InvalidArgument
+from leadrelay.ids import parse_id
+from leadrelay.ownership import check_owner
 from validation_service import criteria as crit
-from validation_service import criteria_store, judgement_store, outbox
+from validation_service import criteria_store, deliverability, lead_keys_store, outbox
+
+T = TypeVar("T")
 
 
 class CriteriaCache:
@@ -47,31 +53,68 @@ class CriteriaCache:
         return found
 
 
+# Email deliverability (DNS) is never looked up inside a judging transaction, which holds leads
+# locked: an attempt that needs domains nobody resolved yet raises _NeedsDomains, its transaction
+# rolls back, the domains are resolved outside it (off the event loop, bounded), and the judging
+# runs once more with them. Domains resolved recently are kept, so most batches need one attempt.
+
+
+class _NeedsDomains(Exception):
+    def __init__(self, domains: set[str]) -> None:
+        super().__init__(f"{len(domains)} email domains to resolve")
+        self.domains = domains
+
+
+@dataclass(frozen=True)
+class _Mail:
+    """What one judging attempt knows about email domains: domain -> "" or why it receives no mail."""
+
+    resolved: Mapping[str, str]
+    final: bool  # the last attempt: a domain still unknown counts as deliverable
+
+    def undeliverable(self, batches: Sequence[tuple[crit.Criteria, Sequence[crit.Row]]]) -> dict[str, str]:
+        """Domain -> why it receives no mail, for the domains the batches check; raises _NeedsDomains
+        (once) when some of them are unknown."""
+        domains: set[str] = set()
+        for criteria, rows in batches:
+            domains |= crit.deliverability_domains(rows, criteria)
+        if not domains:
+            return {}
+        found = {**deliverability.known(domains), **self.resolved}
+        if not self.final and not domains <= found.keys():
+            raise _NeedsDomains(domains)
+        return {d: why for d, why in found.items() if why and d in domains}
+
+
+async def _resolving(attempt: Callable[[_Mail], Awaitable[T]], resolver: Any) -> T:
+    try:
+        return await attempt(_Mail({}, final=False))
+    except _NeedsDomains as need:
+        resolved = await deliverability.resolve(need.domains, resolver=resolver)
+    return await attempt(_Mail(resolved, final=True))
+
+
 def parse_lead_ids(raw: Sequence[str]) -> list[UUID]:
-    out = []
-    for i, text in enumerate(raw):
-        if not text:
-            raise InvalidArgument(f"lead_ids[{i}]", "empty lead id")
-        try:
-            out.append(UUID(text))
-        except ValueError:
-            raise NotFound("lead", text) from None
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(parse_id("lead", text, f"lead_ids[{i}]") for i, text in enumerate(raw)))
 
 
-async def validate(
-    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID]
+async def judge_stored(
+    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID], *, resolver: Any = None
 ) -> list[Outcome]:
+    """`resolver` (every judge_*): the DNS resolver for email deliverability, None for the system's."""
     if not lead_ids:
         return []
+    return await _resolving(lambda mail: _judge_stored(pool, cache, account_id, lead_ids, mail), resolver)
+
+
+async def _judge_stored(
+    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID], mail: _Mail
+) -> list[Outcome]:
     async with pool.acquire() as con, con.transaction():
-        rows = {r["lead_id"]: r for r in await judgement_store.leads_for_judgement(con, lead_ids)}
+        rows = {r["lead_id"]: r for r in await leads_store.lock_for_judgement(con, lead_ids)}
         for lead_id in lead_ids:
             row = rows.get(lead_id)
-            if row is None:
-                raise NotFound("lead", str(lead_id))
-            if row["account_id"] != account_id:
-                raise PermissionDenied("lead", str(lead_id))
+            check_owner("lead", lead_id, row["account_id"] if row else None, account_id)
 
         outcomes: dict[UUID, Outcome] = {}
         by_source: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
@@ -86,10 +129,15 @@ async def validate(
 
         keys_to_remember: list[tuple[UUID, UUID, UUID, str, datetime]] = []
         judged_with_keys: list[UUID] = []
+        criteria_of = {s: await cache.get(con, s, group[0]["criteria_version"]) for s, group in by_source.items()}
+        rows_of = {
+            s: [crit.Row(r["fields"], r["is_test"], r["lead_id"], r["received_at"]) for r in group]
+            for s, group in by_source.items()
+        }
+        undeliverable = mail.undeliverable([(criteria_of[s], rows_of[s]) for s in by_source])
         for source_id, group in by_source.items():
-            criteria = await cache.get(con, source_id, group[0]["criteria_version"])
-            to_judge = [crit.Row(r["fields"], r["is_test"], r["lead_id"], r["received_at"]) for r in group]
-            judgements = await _judge(con, criteria, group[0], to_judge)
+            criteria = criteria_of[source_id]
+            judgements = await _judge(con, criteria, group[0], rows_of[source_id], undeliverable)
             for r, j in zip(group, judgements, strict=True):
                 write.append((r, j, criteria.version))
                 if criteria.has_duplicate_rule:
@@ -99,7 +147,7 @@ async def validate(
                     )
 
         if write:
-            await judgement_store.record_with_events(
+            await leads_store.record_judgements(
                 con,
                 [r["lead_id"] for r, _, _ in write],
                 [j.status for _, j, _ in write],
@@ -112,7 +160,7 @@ async def validate(
                 [_event_detail(j, v) for _, j, v in write],
             )
         if judged_with_keys:
-            await judgement_store.remember_keys(con, judged_with_keys, keys_to_remember)
+            await lead_keys_store.remember_keys(con, judged_with_keys, keys_to_remember)
         accepted = [r["lead_id"] for r, j, _ in write if j.status == ACCEPTED]
         if accepted:
             await outbox.enqueue(con, accepted)
@@ -122,30 +170,49 @@ async def validate(
     return [outcomes[i] for i in lead_ids]
 
 
-async def evaluate(
-    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, source_id: UUID, rows: Sequence[crit.Row]
+async def judge_fields(
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    source_id: UUID,
+    rows: Sequence[crit.Row],
+    *,
+    resolver: Any = None,
 ) -> list[Outcome]:
     """The judgement of unstored rows, as if they arrived now; nothing is written."""
     now = datetime.now(UTC)
     rows = [crit.Row(r.fields, r.is_test, None, r.received_at or now) for r in rows]
+    return await _resolving(lambda mail: _judge_fields(pool, cache, account_id, source_id, rows, mail), resolver)
+
+
+async def _judge_fields(
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    source_id: UUID,
+    rows: Sequence[crit.Row],
+    mail: _Mail,
+) -> list[Outcome]:
     async with pool.acquire() as con:
-        source = await criteria_store.source(con, account_id, source_id)
+        source = await sources_store.source_for_criteria(con, account_id, source_id)
         if not source["enabled"]:
             reason = _source_off(source["name"])
             return [
                 Outcome(None, "", REJECTED, dispositions.SOURCE_DISABLED, reason, False, dict(r.fields)) for r in rows
             ]
         criteria = await cache.get(con, source_id, source["criteria_version"])
-        judgements = await _judge(con, criteria, source, rows)
+        judgements = await _judge(con, criteria, source, rows, mail.undeliverable([(criteria, rows)]))
     return [Outcome(None, "", j.status, j.disposition_code, j.custom_reason, False, j.fields) for j in judgements]
 
 
-async def validate_new(
+async def judge_new(
     pool: asyncpg.Pool,
     cache: CriteriaCache,
     account_id: UUID,
     via: str,
     leads: Sequence[tuple[UUID, UUID, str, str, str]],
+    *,
+    resolver: Any = None,
 ) -> list[Outcome]:
     """ValidateNewLeads: judges leads not stored yet, (lead_id, source_id, platform_lead_id, answers
     JSON, fields JSON), and stores them already judged, in ONE transaction with their events, keys
@@ -159,12 +226,29 @@ async def validate_new(
     by_source: dict[UUID, list[int]] = defaultdict(list)
     for i, lead in enumerate(leads):
         by_source[lead[1]].append(i)
+    return await _resolving(
+        lambda mail: _judge_new(pool, cache, account_id, via, leads, now, fields, by_source, mail), resolver
+    )
+
+
+async def _judge_new(
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    via: str,
+    leads: Sequence[tuple[UUID, UUID, str, str, str]],
+    now: datetime,
+    fields: Sequence[dict[str, str]],
+    by_source: Mapping[UUID, list[int]],
+    mail: _Mail,
+) -> list[Outcome]:
     judged: list[crit.Judgement | None] = [None] * len(leads)
     versions = [0] * len(leads)
     keys_of: list[tuple[UUID, UUID, UUID, str, datetime]] = []
     async with pool.acquire() as con, con.transaction():
+        to_judge: list[tuple[asyncpg.Record, crit.Criteria, list[int], list[crit.Row]]] = []
         for source_id, indexes in by_source.items():
-            source = await criteria_store.source(con, account_id, source_id)
+            source = await sources_store.source_for_criteria(con, account_id, source_id)
             if not source["enabled"]:
                 reason = _source_off(source["name"])
                 for i in indexes:
@@ -172,15 +256,20 @@ async def validate_new(
                     versions[i] = source["criteria_version"]
                 continue
             criteria = await cache.get(con, source_id, source["criteria_version"])
-            to_judge = [crit.Row(fields[i], False, leads[i][0], now) for i in indexes]
-            for i, j in zip(indexes, await _judge(con, criteria, source, to_judge), strict=True):
+            to_judge.append(
+                (source, criteria, indexes, [crit.Row(fields[i], False, leads[i][0], now) for i in indexes])
+            )
+        undeliverable = mail.undeliverable([(criteria, rows) for _, criteria, _, rows in to_judge])
+        for source, criteria, indexes, source_rows in to_judge:
+            source_id = source["source_id"]
+            for i, j in zip(indexes, await _judge(con, criteria, source, source_rows, undeliverable), strict=True):
                 judged[i] = j
                 versions[i] = criteria.version
                 keys_of.extend((leads[i][0], account_id, source_id, k.key, now) for k in j.keys)
         done = [j for j in judged if j is not None]
         rows = [
             # The fields as sent when judging changed nothing (most leads): encoding them again costs more.
-            (
+            leads_store.JudgedLead(
                 *lead[:4],
                 lead[4] if j.fields == given else _dumps(j.fields),
                 j.status,
@@ -192,7 +281,7 @@ async def validate_new(
             for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]
         try:
-            inserted = await judgement_store.insert_judged(con, account_id, via, now, rows)
+            inserted = await leads_store.insert_judged(con, account_id, via, now, rows)
         except asyncpg.InvalidTextRepresentationError:
             # Answers pass through as text (decoding every one would cost the bulk path); only a
             # refused batch is searched for the row at fault.
@@ -204,7 +293,7 @@ async def validate_new(
             raise
         if keys_of:
             kept = [k for k in keys_of if k[0] in inserted]
-            await judgement_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
+            await lead_keys_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
         accepted = [i for (i, *_), j in zip(leads, done, strict=True) if j.status == ACCEPTED and i in inserted]
         await outbox.enqueue(con, accepted, source_ids=list(by_source))
     return [
@@ -216,11 +305,15 @@ async def validate_new(
 
 
 async def _judge(
-    con: asyncpg.Connection, criteria: crit.Criteria, source: Mapping, rows: Sequence[crit.Row]
+    con: asyncpg.Connection,
+    criteria: crit.Criteria,
+    source: Mapping,
+    rows: Sequence[crit.Row],
+    undeliverable: Mapping[str, str],
 ) -> list[crit.Judgement]:
     """The criteria's judgement of rows of `source` (a row with its source_id and account_id): every
     rule, the duplicate rule also against the leads stored in its scope."""
-    prepared = [crit.prepare(r, criteria) for r in rows]
+    prepared = [crit.prepare(r, criteria, undeliverable) for r in rows]
     stored = await _stored_keys(con, source, prepared) if criteria.has_duplicate_rule else {}
     return crit.finish(prepared, criteria, stored)
 
@@ -239,10 +332,10 @@ async def _stored_keys(con: asyncpg.Connection, source: Mapping, prepared: Seque
             wanted[k.scope] = (keys, start if since is None else min(since, start))
     if not wanted:
         return {}
-    await judgement_store.lock_scope(con, [scopes[s] for s in wanted])
+    await lead_keys_store.lock_scope(con, [scopes[s] for s in wanted])
     stored: dict[str, list] = {}
     for scope, (keys, since) in wanted.items():
-        stored.update(await judgement_store.stored_keys(con, scope, scopes[scope], keys, since))
+        stored.update(await lead_keys_store.stored_keys(con, scope, scopes[scope], keys, since))
     return stored
 
 

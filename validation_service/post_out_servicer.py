@@ -3,7 +3,6 @@ destination types and the store's SQL; every query is scoped by the calling acco
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 from datetime import UTC, date, datetime
@@ -13,17 +12,18 @@ from uuid import UUID
 import asyncpg
 import grpc
 
+from leadrelay import paging
 from leadrelay.auth import current_account
+from leadrelay.capture import leads_store, sources_store
 from leadrelay.crypto import SecretBox
-from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
+from leadrelay.errors import InvalidArgument
+from leadrelay.ids import parse_id
+from leadrelay.ownership import check_owner
 from leadrelay.protoconv import set_timestamp
 from leadrelay.settings import Settings
 from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
 from validation_service import backoff, destinations, outbox, post_out_store
 from validation_service.destinations import BodyField, DestinationSpec, Success
-
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 
 
 class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
@@ -35,7 +35,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 
     async def CreateDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         account = current_account()
-        source_id = _uuid(request.source_id, "source_id")
+        source_id = parse_id("source", request.source_id, "source_id")
         spec = DestinationSpec(
             name=request.name,
             url=request.url,
@@ -49,7 +49,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         )
         async with self.pool.acquire() as con, con.transaction():
             await _own_source(con, source_id, account)
-            destinations.validate(
+            destinations.check_destination(
                 spec,
                 await post_out_store.mapped_columns(con, source_id),
                 allow_private=self.settings.postout_allow_private_urls,
@@ -59,7 +59,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 
     async def UpdateDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         account = current_account()
-        destination_id = _uuid(request.destination_id, "destination_id")
+        destination_id = parse_id("destination", request.destination_id, "destination_id")
         async with self.pool.acquire() as con, con.transaction():
             current = await _own_destination(con, destination_id, account)
             old = current.spec
@@ -79,19 +79,16 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             columns = await post_out_store.mapped_columns(con, current.source_id)
             # Stored headers are validated already (and their values are not at hand): check new ones only.
             checked = spec if request.set_headers else dataclasses.replace(spec, headers={})
-            destinations.validate(checked, columns, allow_private=self.settings.postout_allow_private_urls)
+            destinations.check_destination(checked, columns, allow_private=self.settings.postout_allow_private_urls)
             sealed = self._seal(headers) if request.set_headers else current.headers_encrypted
             stored = await post_out_store.update_destination(con, destination_id, spec, sealed)
         return _destination_proto(stored)
 
     async def ListDestinations(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         account = current_account()
-        source_id = _uuid(request.source_id, "source_id") if request.source_id else None
-        limit = _page_size(request.page_size)
-        after = None
-        if request.page_token:
-            at, ident = _token(request.page_token)
-            after = (datetime.fromisoformat(at), UUID(ident))
+        source_id = parse_id("source", request.source_id, "source_id") if request.source_id else None
+        limit = paging.page_size(request.page_size)
+        after = paging.decode(request.page_token, datetime, UUID)
         async with self.pool.acquire() as con:
             if source_id:
                 await _own_source(con, source_id, account)
@@ -99,12 +96,12 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         response = validation_pb2.ListDestinationsResponse(destinations=[_destination_proto(d) for d in rows[:limit]])
         if len(rows) > limit:
             last = rows[limit - 1]
-            response.next_page_token = _make_token(last.created_at.isoformat(), str(last.destination_id))
+            response.next_page_token = paging.encode(last.created_at, last.destination_id)
         return response
 
     async def ResumeDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         account = current_account()
-        destination_id = _uuid(request.destination_id, "destination_id")
+        destination_id = parse_id("destination", request.destination_id, "destination_id")
         async with self.pool.acquire() as con, con.transaction():
             await _own_destination(con, destination_id, account)
             stored = await post_out_store.resume_destination(con, destination_id)
@@ -119,17 +116,16 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 
     async def ListPostOuts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         account = current_account()
-        source_id = _uuid(request.source_id, "source_id") if request.source_id else None
-        destination_id = _uuid(request.destination_id, "destination_id") if request.destination_id else None
-        lead_id = _uuid(request.lead_id, "lead_id") if request.lead_id else None
+        source_id = parse_id("source", request.source_id, "source_id") if request.source_id else None
+        destination_id = (
+            parse_id("destination", request.destination_id, "destination_id") if request.destination_id else None
+        )
+        lead_id = parse_id("lead", request.lead_id, "lead_id") if request.lead_id else None
         status = None
         if request.status:
             status = validation_pb2.PostOutStatus.Name(request.status).removeprefix("POST_OUT_STATUS_")
-        limit = _page_size(request.page_size)
-        after = None
-        if request.page_token:
-            at, lead, dest = _token(request.page_token)
-            after = (datetime.fromisoformat(at), UUID(lead), UUID(dest))
+        limit = paging.page_size(request.page_size)
+        after = paging.decode(request.page_token, datetime, UUID, UUID)
         async with self.pool.acquire() as con:
             if source_id:
                 await _own_source(con, source_id, account)
@@ -150,19 +146,19 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         response = validation_pb2.ListPostOutsResponse(post_outs=[_post_out_proto(r) for r in rows[:limit]])
         if len(rows) > limit:
             last = rows[limit - 1]
-            response.next_page_token = _make_token(
-                last["created_at"].isoformat(), str(last["lead_id"]), str(last["destination_id"])
-            )
+            response.next_page_token = paging.encode(last["created_at"], last["lead_id"], last["destination_id"])
         return response
 
     async def ListPostOutAttempts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         account = current_account()
         if not request.lead_id and not request.destination_id:
             raise InvalidArgument("lead_id", "name a lead_id or a destination_id")
-        lead_id = _uuid(request.lead_id, "lead_id") if request.lead_id else None
-        destination_id = _uuid(request.destination_id, "destination_id") if request.destination_id else None
-        limit = _page_size(request.page_size)
-        after = int(_token(request.page_token)[0]) if request.page_token else 0
+        lead_id = parse_id("lead", request.lead_id, "lead_id") if request.lead_id else None
+        destination_id = (
+            parse_id("destination", request.destination_id, "destination_id") if request.destination_id else None
+        )
+        limit = paging.page_size(request.page_size)
+        after = (paging.decode(request.page_token, int) or (0,))[0]
         async with self.pool.acquire() as con:
             if lead_id:
                 await _own_leads(con, [lead_id], account)
@@ -185,24 +181,24 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             )
             set_timestamp(attempt.at, r["at"])
         if len(rows) > limit:
-            response.next_page_token = _make_token(str(rows[limit - 1]["attempt_id"]))
+            response.next_page_token = paging.encode(rows[limit - 1]["attempt_id"])
         return response
 
     async def RetryPostOuts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         account = current_account()
         if request.lead_ids:
-            ids = [_uuid(v, f"lead_ids[{i}]") for i, v in enumerate(request.lead_ids)]
+            ids = [parse_id("lead", v, f"lead_ids[{i}]") for i, v in enumerate(request.lead_ids)]
             async with self.pool.acquire() as con, con.transaction():
                 statuses = await _own_leads(con, ids, account)
                 accepted = [i for i in ids if statuses[i] == "ACCEPTED"]
-                await post_out_store.lock_leads(con, accepted)
+                await leads_store.lock_leads(con, accepted)
                 # Enqueue creates deliveries missing so far (a destination added later) and restarts
                 # ended ones; deliveries waiting for their next retry are made due now.
                 requeued = await outbox.enqueue(con, accepted)
                 requeued += await post_out_store.retry_now(con, accepted)
             return validation_pb2.RetryPostOutsResponse(requeued=requeued)
         if request.all_failed:
-            source_id = _uuid(request.source_id, "source_id")
+            source_id = parse_id("source", request.source_id, "source_id")
             async with self.pool.acquire() as con, con.transaction():
                 await _own_source(con, source_id, account)
                 leads = await post_out_store.retry_failed_of_source(con, source_id)
@@ -215,61 +211,26 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 
 
 async def _own_source(con: asyncpg.Connection, source_id: UUID, account: UUID) -> None:
-    owner = await post_out_store.source_account(con, source_id)
-    if owner is None:
-        raise NotFound("source", str(source_id))
-    if owner != account:
-        raise PermissionDenied("source", str(source_id))
+    check_owner("source", source_id, await sources_store.source_account(con, source_id), account)
 
 
 async def _own_destination(
     con: asyncpg.Connection, destination_id: UUID, account: UUID
 ) -> post_out_store.StoredDestination:
     stored = await post_out_store.get_destination(con, destination_id)
-    if stored is None:
-        raise NotFound("destination", str(destination_id))
-    if stored.account_id != account:
-        raise PermissionDenied("destination", str(destination_id))
+    check_owner("destination", destination_id, stored.account_id if stored else None, account)
+    assert stored is not None
     return stored
 
 
 async def _own_leads(con: asyncpg.Connection, lead_ids: list[UUID], account: UUID) -> dict[UUID, str]:
-    found = await post_out_store.lead_accounts(con, lead_ids)
+    found = await leads_store.lead_accounts(con, lead_ids)
     for lead_id in lead_ids:
-        if lead_id not in found:
-            raise NotFound("lead", str(lead_id))
-        if found[lead_id][0] != account:
-            raise PermissionDenied("lead", str(lead_id))
+        check_owner("lead", lead_id, found[lead_id][0] if lead_id in found else None, account)
     return {lead: status for lead, (_, status) in found.items()}
 
 
 # ---- proto <-> domain ----------------------------------------------------------------------------
-
-
-def _uuid(value: str, field: str) -> UUID:
-    if not value:
-        raise InvalidArgument(field, "is required")
-    try:
-        return UUID(value)
-    except ValueError:
-        raise InvalidArgument(field, f"{value!r} is not a UUID") from None
-
-
-def _page_size(size: int) -> int:
-    if size < 0:
-        raise InvalidArgument("page_size", "must not be negative")
-    return min(size or DEFAULT_PAGE, MAX_PAGE)
-
-
-def _make_token(*parts: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
-
-
-def _token(token: str) -> list[str]:
-    try:
-        return list(json.loads(base64.urlsafe_b64decode(token.encode())))
-    except ValueError:
-        raise InvalidArgument("page_token", "is not a token this service returned") from None
 
 
 def _body_format(value: int) -> str:
@@ -303,7 +264,7 @@ def _body_field(m: Any) -> BodyField:
             except ValueError:
                 raise InvalidArgument(f"body[{m.column}].constant.date_value", f"{value!r} is not YYYY-MM-DD") from None
         return BodyField(m.column, constant_kind=_CONSTANT_KINDS[kind], constant=value)
-    return BodyField(m.column)  # form_field / unmapped_fields / nothing: refused by validate()
+    return BodyField(m.column)  # form_field / unmapped_fields / nothing: refused by check_destination()
 
 
 def _field_mapping(f: BodyField) -> Any:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from ingest_service.sources_store import source_columns  # the capture core owns the mapping
+from leadrelay.capture import leads_store, sources_store
 from validation_service.destinations import BodyField, DestinationSpec, Success
 
 PENDING = "PENDING"
@@ -26,14 +26,10 @@ STATUSES = (PENDING, RETRYING, POSTED, REJECTED_BY_DESTINATION, FAILED)
 # ---- sources -------------------------------------------------------------------------------------
 
 
-async def source_account(con: asyncpg.Connection, source_id: UUID) -> UUID | None:
-    return await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
-
-
 async def mapped_columns(con: asyncpg.Connection, source_id: UUID) -> set[str] | None:
     """The source's mapped columns, or None when the source has no mapping (every answer is a column
     of its own name, so no column can be called unknown)."""
-    columns = await source_columns(con, source_id)
+    columns = await sources_store.source_columns(con, source_id)
     return set(columns) if columns else None
 
 
@@ -322,43 +318,28 @@ def _event_detail(row: asyncpg.Record) -> str:
     return f"{detail}: {row['reason']}"
 
 
-async def lock_leads(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
-    """Locks the leads (in id order) until the transaction ends, before their deliveries change.
-
-    Two workers recording two deliveries of one lead at once would otherwise each compute the lead's
-    summary from a snapshot without the other's delivery, and the later one would keep a stale
-    PENDING over a lead posted everywhere. Locked first, the second waits, and its summary (a new
-    statement, so a new snapshot) sees the first's. NO KEY UPDATE: audit events' foreign-key checks
-    are not held up."""
-    await con.execute(
-        "SELECT 1 FROM leads WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id FOR NO KEY UPDATE",
-        sorted(set(lead_ids)),
-    )
-
-
 async def refresh_lead_status(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
     """Keeps leads.post_out_status the summary of the lead's deliveries: in flight (RETRYING, then
     PENDING) shows first, then FAILED, REJECTED_BY_DESTINATION, and POSTED once every one is. A test
     lead that no destination takes shows NOT_POSTED. The caller holds the leads locked from an
-    earlier statement (`lock_leads`, or judging's FOR UPDATE)."""
-    await con.execute(
+    earlier statement (`leads_store.lock_leads`, or judging's FOR UPDATE), so the summary (a new
+    statement, so a new snapshot) sees every delivery recorded before."""
+    ids = sorted(set(lead_ids))
+    rows = await con.fetch(
         """
-        UPDATE leads l SET post_out_status = s.summary, updated_at = now()
-        FROM (
-            SELECT x.lead_id, coalesce(
-                (SELECT (ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING', 'RETRYING'])[
-                            max(array_position(ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING',
-                                                     'RETRYING'], p.status))]
-                 FROM post_outs p WHERE p.lead_id = x.lead_id),
-                CASE WHEN x.is_test AND EXISTS (SELECT 1 FROM destinations d
-                                                WHERE d.source_id = x.source_id AND d.enabled)
-                     THEN 'NOT_POSTED' ELSE '' END) AS summary
-            FROM leads x WHERE x.lead_id = ANY($1::uuid[])
-        ) s
-        WHERE l.lead_id = s.lead_id AND l.post_out_status IS DISTINCT FROM s.summary
+        SELECT x.lead_id, coalesce(
+            (SELECT (ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING', 'RETRYING'])[
+                        max(array_position(ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING',
+                                                 'RETRYING'], p.status))]
+             FROM post_outs p WHERE p.lead_id = x.lead_id),
+            CASE WHEN x.is_test AND EXISTS (SELECT 1 FROM destinations d
+                                            WHERE d.source_id = x.source_id AND d.enabled)
+                 THEN 'NOT_POSTED' ELSE '' END) AS summary
+        FROM leads x WHERE x.lead_id = ANY($1::uuid[])
         """,
-        sorted(set(lead_ids)),
+        ids,
     )
+    await leads_store.set_post_out_status(con, [r["lead_id"] for r in rows], [r["summary"] for r in rows])
 
 
 # ---- lists and retries ---------------------------------------------------------------------------
@@ -422,13 +403,6 @@ async def list_attempts(
     )
 
 
-async def lead_accounts(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, str]]:
-    rows = await con.fetch(
-        "SELECT lead_id, account_id, status FROM leads WHERE lead_id = ANY($1::uuid[])", list(lead_ids)
-    )
-    return {r["lead_id"]: (r["account_id"], r["status"]) for r in rows}
-
-
 async def retry_now(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> int:
     """Deliveries of these leads that are waiting for a retry are due now, with a fresh horizon."""
     result = await con.execute(
@@ -445,14 +419,9 @@ async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> li
     """Makes the source's FAILED deliveries due again; returns the lead of each. Their leads are
     locked first, as judging and the workers lock them, before any delivery: no deadlock."""
     failed = await con.fetch(
-        """
-        SELECT l.lead_id FROM leads l
-        WHERE l.lead_id IN (SELECT lead_id FROM post_outs WHERE source_id = $1 AND status = 'FAILED')
-        ORDER BY l.lead_id
-        FOR NO KEY UPDATE OF l
-        """,
-        source_id,
+        "SELECT DISTINCT lead_id FROM post_outs WHERE source_id = $1 AND status = 'FAILED'", source_id
     )
+    locked = await leads_store.lock_leads(con, [r["lead_id"] for r in failed])
     rows = await con.fetch(
         """
         UPDATE post_outs
@@ -461,6 +430,6 @@ async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> li
         RETURNING lead_id
         """,
         source_id,
-        [r["lead_id"] for r in failed],
+        locked,
     )
     return [r["lead_id"] for r in rows]

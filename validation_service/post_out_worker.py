@@ -26,6 +26,7 @@ import asyncpg
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from leadrelay.capture import leads_store
 from leadrelay.crypto import SecretBox
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
@@ -169,7 +170,7 @@ class PostOutWorkers:
         verdict = (
             delivery.Verdict(delivery.FAILED, error)
             if dest.refusal
-            else delivery.judge(dest.spec.success, status, text, error)
+            else delivery.classify(dest.spec.success, status, text, error)
         )
         attempt = item.attempts + 1
         next_at = None
@@ -208,7 +209,7 @@ class PostOutWorkers:
             if b.reset or b.consecutive_failures:
                 changes.append((destination_id, b.reset, b.consecutive_failures))
         async with self.pool.acquire() as con, con.transaction():
-            await post_out_store.lock_leads(con, [r.lead_id for r in results])
+            await leads_store.lock_leads(con, [r.lead_id for r in results])
             changed = await post_out_store.record_attempts(con, results)
             await post_out_store.refresh_lead_status(con, [lead for lead, _ in changed])
             await post_out_store.update_breakers(

@@ -6,8 +6,8 @@ from uuid import UUID
 
 import asyncpg
 
-from leadrelay import dispositions
 from leadrelay.auth import current_account
+from leadrelay.capture import dispositions, sources_store
 from leadrelay.errors import InvalidArgument, NotFound
 from leadrelay.ids import parse_id
 from leadrelay.protoconv import outcome_to_proto, set_timestamp
@@ -34,8 +34,8 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         source_id = parse_id("source", request.source_id, "source_id")
         rules = [rule_from_proto(r, i) for i, r in enumerate(request.rules)]
         async with self.pool.acquire() as con, con.transaction():
-            await criteria_store.source(con, account, source_id)
-            check_rules(rules, await criteria_store.mapped_columns(con, source_id))
+            await sources_store.source_for_criteria(con, account, source_id)
+            check_rules(rules, await sources_store.source_columns(con, source_id))
             row = await criteria_store.add_version(con, account, source_id, [r.as_json() for r in rules])
         return _criteria_proto(row)
 
@@ -43,7 +43,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         async with self.pool.acquire() as con:
-            source = await criteria_store.source(con, account, source_id)
+            source = await sources_store.source_for_criteria(con, account, source_id)
             version = request.version or source["criteria_version"]
             if version == 0:
                 return validation_pb2.AcceptanceCriteria(source_id=str(source_id), version=0)
@@ -54,13 +54,13 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
 
     async def ValidateLeads(self, request, context):  # type: ignore[no-untyped-def]
         lead_ids = judging.parse_lead_ids(request.lead_ids)
-        outcomes = await judging.validate(self.pool, self.cache, current_account(), lead_ids)
+        outcomes = await judging.judge_stored(self.pool, self.cache, current_account(), lead_ids)
         return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def EvaluateLeads(self, request, context):  # type: ignore[no-untyped-def]
         source_id = parse_id("source", request.source_id, "source_id")
         rows = [Row(dict(r.fields), r.is_test) for r in request.rows]
-        outcomes = await judging.evaluate(self.pool, self.cache, current_account(), source_id, rows)
+        outcomes = await judging.judge_fields(self.pool, self.cache, current_account(), source_id, rows)
         return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ValidateNewLeads(self, request, context):  # type: ignore[no-untyped-def]
@@ -76,7 +76,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             )
             for i, n in enumerate(request.leads)
         ]
-        outcomes = await judging.validate_new(self.pool, self.cache, current_account(), request.via, leads)
+        outcomes = await judging.judge_new(self.pool, self.cache, current_account(), request.via, leads)
         return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ListDispositionCodes(self, request, context):  # type: ignore[no-untyped-def]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ingest_service import connections_store, connectors, platform_counts_store, sources_store, sync
+from ingest_service.connectors import connections_store, platform_clients, platform_counts_store, sync
 from ingest_service.rpc.sources import source_proto
 from leadrelay.auth import current_account
+from leadrelay.capture import leads_store, sources_store
 from leadrelay.errors import FailedPrecondition, InvalidArgument, Unavailable
 from leadrelay.ids import parse_id
 from leadrelay.protoconv import from_timestamp
@@ -46,19 +47,19 @@ class ConnectorsRpc:
         # The token is checked with the platform before it is kept.
         try:
             if platform == "FACEBOOK":
-                client = connectors.graph(self.deps)
+                client = platform_clients.graph(self.deps)
                 await client.page(request.access_token, external)
                 found = await client.page_forms(request.access_token, external)
             else:
-                found = await connectors.linkedin(self.deps).forms(request.access_token, external)
+                found = await platform_clients.linkedin(self.deps).forms(request.access_token, external)
             forms = [(str(f["id"]), str(f.get("name", ""))) for f in found]
-        except (connectors.GraphError, connectors.LinkedInError) as exc:
+        except (platform_clients.GraphError, platform_clients.LinkedInError) as exc:
             if exc.token_refused:
                 raise FailedPrecondition(f"the platform refused the token: {exc}") from None
             if exc.rate_limited:
                 raise Unavailable(f"the platform is throttling calls; try again later: {exc}") from None
             raise FailedPrecondition(f"the platform refused the connection: {exc}") from None
-        box = connectors.box(self.deps)
+        box = platform_clients.box(self.deps)
         async with self.deps.pool.acquire() as con, con.transaction():
             await connections_store.save_connection(
                 con,
@@ -67,7 +68,7 @@ class ConnectorsRpc:
                 box.encrypt(request.access_token),
                 box.encrypt(request.refresh_token) if request.refresh_token else None,
             )
-            await connections_store.set_source_state(con, source_id, "ACTIVE")
+            await sources_store.set_state(con, source_id, "ACTIVE")
             for form_id, name in forms:
                 await sources_store.upsert_form(con, account_id, source_id, form_id, name, None)
             log.info("source connected", extra={"source_id": str(source_id), "platform": platform, "forms": len(forms)})
@@ -80,7 +81,7 @@ class ConnectorsRpc:
             await sources_store.get_source(con, account_id, source_id)
             # Deleting the row revokes the token: polls, syncs and webhooks find no connection after this.
             await connections_store.delete_connection(con, source_id)
-            await connections_store.set_source_state(con, source_id, "DISCONNECTED")
+            await sources_store.set_state(con, source_id, "DISCONNECTED")
             log.info("source disconnected", extra={"source_id": str(source_id)})
             return await self._source_message(con, source_id)
 
@@ -117,7 +118,7 @@ class ConnectorsRpc:
             raise InvalidArgument("until", "must be after since")
         async with self.deps.pool.acquire() as con:
             source = await sources_store.get_source(con, account_id, source_id)
-            own = await connections_store.lead_counts(con, source_id, since, until)
+            own = await leads_store.lead_counts(con, source_id, since, until)
         reported = await sync.platform_count(self.deps, source, since, until)
         if reported >= 0 and since and until:
             # Kept for the reports (a whole UTC day shows in the Source Report and the Overview alerts).

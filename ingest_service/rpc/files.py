@@ -10,10 +10,10 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import IO
 
-from ingest_service import exporter, importer, reupload, upload_file
-from ingest_service.deps import IngestDeps
-from ingest_service.file_report import Progress
-from ingest_service.header_match import Override
+from ingest_service.files import exporter, import_plan, importer, reupload, upload_file
+from ingest_service.files.file_report import Progress
+from ingest_service.files.header_match import Override
+from ingest_service.resources import IngestResources
 from ingest_service.rpc.intake import lead_filter
 from leadrelay import lead_export
 from leadrelay.auth import current_account
@@ -30,12 +30,12 @@ _FORMATS = {
 
 
 class FilesRpc:
-    deps: IngestDeps
+    deps: IngestResources
 
     async def ImportLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
         spec, file = await self._receive(request_iterator)
         try:
-            request = importer.ImportRequest(
+            request = import_plan.ImportRequest(
                 source_id=parse_id("source", spec.source_id, "spec.source_id") if spec.source_id else None,
                 multi_source=spec.multi_source,
                 has_header=spec.has_header if spec.HasField("has_header") else True,
@@ -70,7 +70,7 @@ class FilesRpc:
         account_id = current_account()
         f = lead_filter(request)
         if f.source_id is not None:
-            from ingest_service.sources_store import get_source
+            from leadrelay.capture.sources_store import get_source
 
             async with self.deps.pool.acquire() as con:
                 await get_source(con, account_id, f.source_id)

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from ingest_service import intake, leads_store, paging
-from ingest_service.coalescer import Coalescer
-from ingest_service.deps import IngestDeps
-from ingest_service.sources_store import get_source
+from ingest_service.capture import intake
+from ingest_service.capture.coalescer import Coalescer
+from ingest_service.resources import IngestResources
+from leadrelay import paging
 from leadrelay.auth import current_account
+from leadrelay.capture import events_store, leads_store
+from leadrelay.capture.leads import STATUSES, Answer, IncomingLead, Outcome
+from leadrelay.capture.sources_store import get_source
 from leadrelay.errors import InvalidArgument
 from leadrelay.ids import parse_id
-from leadrelay.leads import STATUSES, Answer, IncomingLead, Outcome
 from leadrelay.protoconv import from_timestamp, outcome_to_proto, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
 
 class IntakeRpc:
-    deps: IngestDeps
+    deps: IngestResources
     _coalescer: Coalescer | None = None
 
     async def SubmitLead(self, request, context):  # type: ignore[no-untyped-def]
@@ -45,7 +48,7 @@ class IntakeRpc:
         lead_id = parse_id("lead", request.lead_id, "lead_id")
         async with self.deps.pool.acquire() as con:
             row = await leads_store.get_lead(con, current_account(), lead_id)
-            events = await leads_store.lead_events(con, lead_id)
+            events = await events_store.lead_events(con, lead_id)
         return lead_proto(row, events)
 
     async def ListLeads(self, request, context):  # type: ignore[no-untyped-def]
@@ -55,7 +58,7 @@ class IntakeRpc:
             if f.source_id is not None:
                 await get_source(con, current_account(), f.source_id)
             rows = await leads_store.list_leads(
-                con, current_account(), f, after=paging.decode(request.page_token), limit=size + 1
+                con, current_account(), f, after=paging.decode(request.page_token, datetime, UUID), limit=size + 1
             )
         token = paging.encode(rows[size - 1]["received_at"], rows[size - 1]["lead_id"]) if len(rows) > size else ""
         return ingest_pb2.ListLeadsResponse(leads=[lead_proto(r, ()) for r in rows[:size]], next_page_token=token)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
-from ingest_service import intake, leads_store, paging, sources_store
-from ingest_service.deps import IngestDeps
-from leadrelay import mapping
+from ingest_service.capture import intake_cache, validation_client
+from ingest_service.resources import IngestResources
+from leadrelay import paging
 from leadrelay.auth import current_account
+from leadrelay.capture import leads_store, mapping, sources_store
+from leadrelay.capture.leads import PLATFORMS
 from leadrelay.errors import AlreadyExists, InvalidArgument
 from leadrelay.ids import parse_id
-from leadrelay.leads import PLATFORMS
 from leadrelay.protoconv import from_timestamp, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
@@ -21,7 +23,7 @@ _EXTERNAL_REQUIRED = ("LINKEDIN", "FACEBOOK")
 
 
 class SourcesRpc:
-    deps: IngestDeps
+    deps: IngestResources
 
     async def CreateSource(self, request, context):  # type: ignore[no-untyped-def]
         account = current_account()
@@ -49,7 +51,11 @@ class SourcesRpc:
         platform = platform_name(request.platform) if request.platform else None
         async with self.deps.pool.acquire() as con:
             rows = await sources_store.list_sources(
-                con, current_account(), platform=platform, after=paging.decode(request.page_token), limit=size + 1
+                con,
+                current_account(),
+                platform=platform,
+                after=paging.decode(request.page_token, datetime, UUID),
+                limit=size + 1,
             )
         token = paging.encode(rows[size - 1]["created_at"], rows[size - 1]["source_id"]) if len(rows) > size else ""
         return ingest_pb2.ListSourcesResponse(sources=[source_proto(r) for r in rows[:size]], next_page_token=token)
@@ -68,7 +74,7 @@ class SourcesRpc:
                 )
             redrive = await leads_store.disabled_leads(con, source_id) if switched_on else []
         # Leads rejected while the source was off are judged again now (the sweeper retries if this fails).
-        await intake.validate(self.deps, account, redrive)
+        await validation_client.judge(self.deps, account, redrive)
         return source_proto(row)
 
     async def UpsertForm(self, request, context):  # type: ignore[no-untyped-def]
@@ -84,7 +90,7 @@ class SourcesRpc:
                     con, account, source_id, ref, request.name.strip(), enabled
                 )
             redrive = await leads_store.disabled_leads(con, source_id, row["form_id"]) if switched_on else []
-        await intake.validate(self.deps, account, redrive)
+        await validation_client.judge(self.deps, account, redrive)
         return form_proto(row)
 
     async def ListForms(self, request, context):  # type: ignore[no-untyped-def]
@@ -93,7 +99,7 @@ class SourcesRpc:
         async with self.deps.pool.acquire() as con:
             await sources_store.get_source(con, current_account(), source_id)
             rows = await sources_store.list_forms(
-                con, source_id, after=paging.decode(request.page_token), limit=size + 1
+                con, source_id, after=paging.decode(request.page_token, datetime, UUID), limit=size + 1
             )
         token = paging.encode(rows[size - 1]["created_at"], rows[size - 1]["form_id"]) if len(rows) > size else ""
         return ingest_pb2.ListFormsResponse(forms=[form_proto(r) for r in rows[:size]], next_page_token=token)
@@ -102,8 +108,9 @@ class SourcesRpc:
         source_id = parse_id("source", request.source_id, "source_id")
         rows = mapping_from_proto(request.mappings)
         mapping.check(rows)
-        async with self.deps.pool.acquire() as con:
+        async with self.deps.pool.acquire() as con, con.transaction():
             await sources_store.set_default_mapping(con, current_account(), source_id, rows)
+        intake_cache.forget()  # committed: intake must not keep using the old mapping
         return ingest_pb2.Mapping(source_id=str(source_id), mappings=mapping_to_proto(rows), is_default=True)
 
     async def SetFormMapping(self, request, context):  # type: ignore[no-untyped-def]
@@ -113,7 +120,9 @@ class SourcesRpc:
         if rows:
             mapping.check(rows)
         async with self.deps.pool.acquire() as con:
-            form = await sources_store.set_form_mapping(con, account, form_id, rows or None)
+            async with con.transaction():
+                form = await sources_store.set_form_mapping(con, account, form_id, rows or None)
+            intake_cache.forget()  # committed: intake must not keep using the old mapping
             return await self._mapping_of(con, account, form["source_id"], form)
 
     async def GetMapping(self, request, context):  # type: ignore[no-untyped-def]
@@ -161,7 +170,7 @@ def source_proto(row: asyncpg.Record) -> ingest_pb2.Source:
         # Filled by the platform connectors when their columns exist.
         connected=bool(row.get("connected") or False),
         last_error=row.get("last_error") or "",
-        columns=mapping.columns(mapping.from_json(row["default_mapping"])),
+        columns=sources_store.columns_of(row),
     )
     set_timestamp(out.created_at, row["created_at"])
     set_timestamp(out.updated_at, row["updated_at"])

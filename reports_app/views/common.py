@@ -9,7 +9,7 @@ from uuid import UUID
 
 import streamlit as st
 
-from leadrelay import dispositions
+from leadrelay.capture import dispositions
 from leadrelay.users import User
 from reports_app import queries
 from reports_app.database import Database

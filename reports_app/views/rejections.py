@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from leadrelay import dispositions
+from leadrelay.capture import dispositions
 from leadrelay.users import User
 from reports_app import actions, queries, shaping
 from reports_app import render as files

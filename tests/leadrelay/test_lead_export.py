@@ -76,7 +76,7 @@ def test_csv_has_bom_crlf_and_quotes_only_where_needed() -> None:
 
 
 def test_csv_reads_back_through_our_reader_with_values_restored() -> None:
-    from ingest_service.csv_reader import read_records
+    from ingest_service.files.csv_reader import read_records
 
     rows = [header(COLUMNS), row_values(LEAD, COLUMNS)]
     records = [r.fields for r in read_records(io.BytesIO(b"".join(iter_csv(rows)))) if not r.blank]

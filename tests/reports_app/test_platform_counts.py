@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ingest_service import platform_counts_store
+from ingest_service.connectors import platform_counts_store
 from leadrelay import users
 from leadrelay.v1 import ingest_pb2
 from reports_app import queries, render
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
 from tests.ingest_service.connector_support import facebook_source, judged, post
-from tests.ingest_service.test_platform_counts import (
+from tests.ingest_service.connectors.test_platform_counts import (
     connected_days_ago,
     leads_yesterday_and_today,
     midnight,

@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 from leadrelay.errors import InvalidArgument
-from validation_service.criteria import Row, Rule, check_rules, compile_rules, evaluate
+from validation_service.criteria import Row, Rule, check_rules, compile_rules, deliverability_domains, judge_rows
 
 COUNTRY = Rule(
     "picklist",
@@ -22,7 +22,7 @@ COUNTRY = Rule(
 
 
 def judge(fields: dict, *rules: Rule, is_test: bool = False):  # type: ignore[no-untyped-def]
-    return evaluate([Row(fields, is_test)], compile_rules(rules))[0]
+    return judge_rows([Row(fields, is_test)], compile_rules(rules))[0]
 
 
 def test_no_rules_accepts_everything_unchanged() -> None:
@@ -156,13 +156,13 @@ def lead_id(n: int) -> UUID:
 
 def test_duplicates_within_a_batch_keep_the_first() -> None:
     rows = [Row({"email": "a@x.com"}), Row({"email": "A@X.COM "}), Row({"email": "b@x.com"}), Row({"email": ""})]
-    got = [j.disposition_code for j in evaluate(rows, compile_rules([DUP]))]
+    got = [j.disposition_code for j in judge_rows(rows, compile_rules([DUP]))]
     assert got == ["", "REJECT_LEAD_DUPLICATE", "", ""]
 
 
 def test_duplicates_against_stored_leads_respect_the_window_and_arrival_order() -> None:
     criteria = compile_rules([DUP])
-    key = evaluate([Row({"email": "a@x.com"})], criteria)[0].keys[0].key
+    key = judge_rows([Row({"email": "a@x.com"})], criteria)[0].keys[0].key
     me = Row({"email": "a@x.com"}, lead_id=lead_id(50), received_at=T0)
     cases = [
         ([(T0 - timedelta(days=29), lead_id(1))], "REJECT_LEAD_DUPLICATE"),
@@ -173,14 +173,14 @@ def test_duplicates_against_stored_leads_respect_the_window_and_arrival_order() 
         ([(T0, lead_id(50))], ""),  # itself
     ]
     for stored, code in cases:
-        assert evaluate([me], criteria, {key: stored})[0].disposition_code == code, stored
+        assert judge_rows([me], criteria, {key: stored})[0].disposition_code == code, stored
 
 
 def test_duplicate_reason_names_the_columns_values_and_the_earlier_lead() -> None:
     rule = Rule("duplicate", "", {"window_days": 7, "columns": ["email", "phone"], "scope": "account"})
     criteria = compile_rules([rule])
-    first = evaluate([Row({"email": "a@x.com", "phone": "+1"})], criteria)[0]
-    j = evaluate([Row({"email": "a@x.com", "phone": "+1"})], criteria, {first.keys[0].key: [(T0, lead_id(7))]})[0]
+    first = judge_rows([Row({"email": "a@x.com", "phone": "+1"})], criteria)[0]
+    j = judge_rows([Row({"email": "a@x.com", "phone": "+1"})], criteria, {first.keys[0].key: [(T0, lead_id(7))]})[0]
     assert j.custom_reason == f'email, phone: "a@x.com", "+1" was already received within 7 days (lead {lead_id(7)})'
 
 
@@ -210,3 +210,22 @@ def test_invalid_rules_name_the_index_and_field(rules: list[Rule], message: str)
 
 def test_without_known_columns_any_column_is_allowed() -> None:
     check_rules([Rule("required", "anything")])
+
+
+def test_an_undeliverable_email_domain_is_rejected_with_the_reason_dns_gave() -> None:
+    rules = [Rule("email", "email", {"check_deliverability": True})]
+    rows = [Row({"email": "a@nomail.example"}), Row({"email": "b@Mail.example"}), Row({"email": "not an address"})]
+    criteria = compile_rules(rules)
+    assert deliverability_domains(rows, criteria) == {"nomail.example", "mail.example"}
+    why = "The domain name nomail.example does not exist."
+    got = judge_rows(rows, criteria, undeliverable={"nomail.example": why})
+    assert (got[0].status, got[0].disposition_code) == ("REJECTED", "REJECT_LEAD_INVALID_EMAIL")
+    assert got[0].custom_reason == f'email: "a@nomail.example" is not a valid email address ({why})'
+    assert (got[1].status, got[1].fields["email"]) == ("ACCEPTED", "b@mail.example")
+
+
+def test_without_check_deliverability_no_domain_is_looked_up() -> None:
+    rows = [Row({"email": "a@nomail.example"})]
+    criteria = compile_rules([Rule("email", "email")])
+    assert deliverability_domains(rows, criteria) == set()
+    assert judge_rows(rows, criteria, undeliverable={"nomail.example": "gone"})[0].status == "ACCEPTED"

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from validation_service.delivery import FAILED, POSTED, REJECTED, RETRY, Verdict, build_body, excerpt, judge
+from validation_service.delivery import FAILED, POSTED, REJECTED, RETRY, Verdict, build_body, classify, excerpt
 from validation_service.destinations import BodyField, Success
 
 LEAD = {"email": "ana@example.com", "first_name": "Ana", "lead_id": "L1", "company": "Ñandú SA"}
@@ -92,22 +92,22 @@ JSONY = Success(
     ],
 )
 def test_judges_each_answer(success: Success, status: int | None, text: str, error: str, expected: Verdict) -> None:
-    assert judge(success, status, text, error) == expected
+    assert classify(success, status, text, error) == expected
 
 
 def test_regex_decides_on_the_raw_body() -> None:
     success = Success(accepted_regex=r"<result>OK</result>")
-    assert judge(success, 200, "<xml><result>OK</result></xml>") == Verdict(POSTED)
-    assert judge(success, 200, "<xml><result>NO</result></xml>") == Verdict(
+    assert classify(success, 200, "<xml><result>OK</result></xml>") == Verdict(POSTED)
+    assert classify(success, 200, "<xml><result>NO</result></xml>") == Verdict(
         REJECTED, "the response did not match accepted_regex"
     )
     with_reason = Success(accepted_regex=r'"ok":\s*true', reason_json_path="$.error")
-    assert judge(with_reason, 200, '{"ok": false, "error": "bad phone"}') == Verdict(REJECTED, "bad phone")
-    assert judge(with_reason, 200, "not json") == Verdict(REJECTED, "the response did not match accepted_regex")
+    assert classify(with_reason, 200, '{"ok": false, "error": "bad phone"}') == Verdict(REJECTED, "bad phone")
+    assert classify(with_reason, 200, "not json") == Verdict(REJECTED, "the response did not match accepted_regex")
 
 
 def test_record_id_path_on_an_unparsable_answer_is_retried() -> None:
-    assert judge(Success(record_id_json_path="$.id"), 201, "created!") == Verdict(
+    assert classify(Success(record_id_json_path="$.id"), 201, "created!") == Verdict(
         RETRY, "HTTP 201: the response is not JSON"
     )
 

@@ -11,9 +11,9 @@ from validation_service.destinations import (
     BodyField,
     DestinationSpec,
     Success,
+    check_destination,
     check_url,
     is_public_address,
-    validate,
 )
 
 COLUMNS = {"email", "first_name", "company"}
@@ -26,12 +26,12 @@ def spec(**kw) -> DestinationSpec:  # type: ignore[no-untyped-def]
 
 def refused(s: DestinationSpec, *, columns=COLUMNS, allow_private: bool = False) -> InvalidArgument:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidArgument) as info:
-        validate(s, columns, allow_private=allow_private)
+        check_destination(s, columns, allow_private=allow_private)
     return info.value
 
 
 def test_accepts_a_complete_destination() -> None:
-    validate(
+    check_destination(
         spec(
             method="PUT",
             body_format="FORM",
@@ -88,7 +88,7 @@ def test_refuses_private_loopback_and_link_local_addresses(url: str) -> None:
 
 
 def test_private_addresses_allowed_when_the_setting_says_so() -> None:
-    validate(spec(url="http://127.0.0.1:8090/crm/x/leads"), COLUMNS, allow_private=True)
+    check_destination(spec(url="http://127.0.0.1:8090/crm/x/leads"), COLUMNS, allow_private=True)
     check_url("http://localhost/", allow_private=True)
 
 
@@ -106,8 +106,8 @@ def test_refuses_an_unknown_mapping_column_naming_the_row() -> None:
 
 
 def test_builtin_lead_columns_are_always_known_and_no_mapping_means_no_check() -> None:
-    validate(spec(body=(BodyField("Id", lead_column="platform_lead_id"),)), set(), allow_private=False)
-    validate(spec(body=(BodyField("Phone", lead_column="phone"),)), None, allow_private=False)
+    check_destination(spec(body=(BodyField("Id", lead_column="platform_lead_id"),)), set(), allow_private=False)
+    check_destination(spec(body=(BodyField("Phone", lead_column="phone"),)), None, allow_private=False)
 
 
 def test_refuses_body_rows_without_a_value_or_twice_the_same_column() -> None:

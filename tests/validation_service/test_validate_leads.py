@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from leadrelay import dispositions
+from leadrelay.capture import dispositions
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 from tests.harness import Api, new_account, rpc_error
 from tests.ingest_service.capture_support import STANDARD_RULES, lead, new_source, rule, set_rules

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import grpc
 
-from ingest_service.intake import new_lead_ids
+from ingest_service.capture.intake import new_lead_ids
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 from tests.harness import Api, new_account, rpc_error
 from tests.ingest_service.capture_support import lead, new_source, rule, set_rules
@@ -209,8 +209,8 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
         ),
         (
             validation_pb2.NewLead(lead_id="nope", source_id=source.source_id, fields_json="{}"),
-            grpc.StatusCode.NOT_FOUND,
-            "nope",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "leads[1].lead_id",
         ),
     ]
     for bad, code, where in cases:

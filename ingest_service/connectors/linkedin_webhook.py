@@ -1,0 +1,151 @@
+"""The LinkedIn lead notification webhook (ingest HTTP port, /webhooks/linkedin).
+
+GET ?challengeCode=…: answered with {challengeCode, challengeResponse = hex HMAC-SHA256(client secret,
+challengeCode)} (LinkedIn validates the URL this way, and again every few hours).
+POST: X-LI-Signature = hex HMAC-SHA256(client secret, "hmacsha256=" + raw body), constant-time; forged
+or missing is 403, logged, nothing stored. Each LEAD_ACTION is an inbox row (response id + action
+dedupes repeats) stored before the 200; CREATED is then fetched with the source's token, joined to its
+form version and judged; DELETED is recorded (LeadRelay keeps the lead it already has)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from ingest_service.capture import intake
+from ingest_service.connectors import connections_store, linkedin_answers, platform_clients, webhook_inbox
+from ingest_service.connectors.webhook_inbox import Done, Retry
+from ingest_service.resources import IngestResources
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/linkedin"
+PLATFORM = "LINKEDIN"
+
+
+def challenge_response(secret: str, code: str) -> str:
+    return hmac.new(secret.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_ok(secret: str, body: bytes, header: str) -> bool:
+    if not secret or not header:
+        return False
+    expected = hmac.new(secret.encode(), b"hmacsha256=" + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.strip().lower())
+
+
+def events(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list[str]]:
+    """Inbox rows (response id:action, sponsored account id, form id, event) and unusable events."""
+    items = body if isinstance(body, list) else [body]
+    rows, problems = [], []
+    for n, event in enumerate(items):
+        if not isinstance(event, dict) or event.get("type") != "LEAD_ACTION":
+            problems.append(f"event[{n}]: not a LEAD_ACTION notification")
+            continue
+        response_id = linkedin_answers.urn_id(str(event.get("leadGenFormResponse") or ""))
+        owner = (event.get("owner") or {}).get("sponsoredAccount") if isinstance(event.get("owner"), dict) else None
+        if not response_id or not owner:
+            problems.append(f"event[{n}]: no leadGenFormResponse or owner.sponsoredAccount")
+            continue
+        form = linkedin_answers.form_version(str(event.get("leadGenForm") or ""))
+        rows.append(
+            (
+                f"{response_id}:{event.get('leadAction', 'CREATED')}",
+                linkedin_answers.urn_id(str(owner)),
+                form[0] if form else "",
+                event,
+            )
+        )
+    return rows, problems
+
+
+def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Spawner) -> None:
+    async def validate(request: web.Request) -> web.Response:
+        code = request.query.get("challengeCode", "")
+        if not code or not deps.settings.linkedin_client_secret:
+            return web.json_response({"error": "challengeCode is required"}, status=400)
+        return web.json_response(
+            {"challengeCode": code, "challengeResponse": challenge_response(deps.settings.linkedin_client_secret, code)}
+        )
+
+    async def receive(request: web.Request) -> web.Response:
+        raw = await request.read()
+        if not signature_ok(deps.settings.linkedin_client_secret, raw, request.headers.get("X-LI-Signature", "")):
+            log.warning(
+                "linkedin webhook refused: missing or wrong X-LI-Signature",
+                extra={"bytes": len(raw), "remote": request.remote or ""},
+            )
+            return web.Response(status=403, text="invalid signature")
+        try:
+            rows, problems = events(json.loads(raw))
+        except ValueError as exc:
+            rows, problems = [], [f"malformed JSON: {exc}"]
+        ids = await webhook_inbox.store(deps, PLATFORM, rows, problems, raw)
+        if ids:
+            spawner.spawn(webhook_inbox.process(deps, PLATFORM, ids))
+        return web.Response(status=200)
+
+    app.router.add_get(PATH, validate)
+    app.router.add_post(PATH, receive)
+
+
+async def process_row(deps: IngestResources, row: asyncpg.Record) -> Done | Retry:
+    response_id, _, action = row["dedupe_key"].rpartition(":")
+    account_id = row["external_account_id"]
+    if action == "DELETED":
+        log.info("linkedin member deleted a lead", extra={"response_id": response_id})
+        return Done(
+            "DONE", f"the member deleted response {response_id} on LinkedIn; LeadRelay keeps the lead it already has"
+        )
+    async with deps.pool.acquire() as con:
+        connections = await connections_store.for_external_account(con, PLATFORM, account_id)
+    if not connections:
+        log.warning("linkedin lead for an ad account no source is connected to", extra={"account": account_id})
+        return Done("IGNORED", f"no connected LinkedIn source for sponsored account {account_id}")
+    reasons, stored = [], 0
+    for connection in connections:
+        outcome = await fetch_and_submit(deps, connection, response_id, via="webhook")
+        if isinstance(outcome, Retry):
+            return outcome
+        if outcome:
+            reasons.append(outcome)
+        else:
+            stored += 1
+    return Done("DONE" if stored else "FAILED", "; ".join(reasons))
+
+
+async def fetch_and_submit(
+    deps: IngestResources, connection: asyncpg.Record, response_id: str, *, via: str
+) -> str | Retry:
+    """ "" when stored; a reason when it cannot be (deleted, token refused); Retry when throttled."""
+    client = platform_clients.linkedin(deps)
+    try:
+        response = await client.response(platform_clients.token(deps, connection), response_id)
+    except platform_clients.LinkedInError as exc:
+        if exc.not_found:
+            log.warning("linkedin response gone", extra={"response_id": response_id})
+            return f"response {response_id} no longer exists on LinkedIn (deleted): {exc}"
+        message = await platform_clients.refused(deps, connection, exc, doing=f"fetching response {response_id}")
+        if exc.token_refused:
+            return message
+        return Retry(30.0, message)
+    form = response.get("form")
+    if not isinstance(form, dict):
+        return f"response {response_id} came without its form version; cannot join its answers"
+    incoming = linkedin_answers.to_incoming(connection["source_id"], response, form)
+    if incoming.platform_context.get("join_problems"):
+        log.warning(
+            "linkedin answers joined with problems",
+            extra={"response_id": response_id, "problems": incoming.platform_context["join_problems"]},
+        )
+    await intake.submit(deps, connection["account_id"], [incoming], via=via)
+    return ""
+
+
+webhook_inbox.register(PLATFORM, process_row)

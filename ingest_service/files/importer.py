@@ -1,0 +1,300 @@
+"""Batch import of a CSV or XLSX file into one source (or several, named per row in a `source_id` /
+`flow_id` column).
+
+How rows become leads: each file column is matched to one of the source's mapped columns
+(header_match), and a row becomes an IncomingLead whose answers are named after the *form field*
+that column's mapping row reads (for the usual 1:1 mapping, the column's own name), so the source's
+mapping turns them back into exactly those columns and the raw answers keep what the file said.
+Columns whose mapping row is a constant or the catch-all cannot be fed from a file. A source with no
+mapping at all takes every header as a column of its own name. Empty cells are not sent.
+
+Every row is stored (rejected ones too, with their reasons) as a lead of platform lead id
+`import:<import id>:<row>` -- so the same import is never stored twice -- by the bulk path, which
+stores exactly what intake.submit would (same mapping, same columns, same `received` event) at file
+speed: a worker thread parses and maps a batch of BATCH_ROWS rows (import_rows.RowMapper, intake's
+mapping.apply), and ValidationService.ValidateNewLeads judges each chunk of JUDGE_CHUNK leads and
+stores it already judged, with its `received` and `validated` events and its post-out enqueue, in
+one transaction: each lead is written once, instead of stored PROCESSING and then rewritten (which
+cost half the import's time). IN_FLIGHT batches overlap, and each finished batch is one progress
+message, in file order. If the validation service cannot take a chunk, its leads are stored
+PROCESSING by intake's own insert (leads_store.insert_received), and the sweeper has them judged later.
+A dry run maps and judges the rows with ValidationService.EvaluateLeads and stores nothing.
+What is pure (the plan per source, the batches) is import_plan; the calls are validation_client's.
+
+The file is checked whole before anything is stored (upload_file.scan): a structural error refuses
+the import with the row and column named, and nothing is stored. Per-row problems found while
+storing (a row naming a source that does not exist or is another account's) are reported as errored
+rows; the other rows are imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import BinaryIO
+from uuid import UUID
+
+import asyncpg
+
+from ingest_service.capture import intake, validation_client
+from ingest_service.capture.validation_client import NewLead
+from ingest_service.files import import_plan, imports_store, upload_file
+from ingest_service.files.csv_reader import Record
+from ingest_service.files.file_report import FailedRow, FailureLog, Progress, closing_messages
+from ingest_service.files.import_rows import RowMapper
+from ingest_service.resources import IngestResources
+from leadrelay.capture import leads_store, mapping, sources_store
+from leadrelay.capture.leads import ACCEPTED, PROCESSING, REJECTED, Outcome
+from leadrelay.errors import InvalidArgument
+from leadrelay.ids import as_id
+from leadrelay.ownership import check_owner
+
+log = logging.getLogger(__name__)
+
+# Rows per batch: parsed and mapped together in a worker thread; one progress message each.
+BATCH_ROWS = 10_000
+# Leads per ValidateNewLeads call, a batch's calls all at once: the validation service's Python work
+# on one call overlaps the database work of the others.
+JUDGE_CHUNK = 2500
+# Batches being stored/judged at once: parsing, storing and judging overlap.
+IN_FLIGHT = 3
+
+
+async def load_sources(
+    con: asyncpg.Connection, account_id: UUID, source_ids: Sequence[UUID]
+) -> tuple[dict[UUID, tuple[mapping.MappingRow, ...]], dict[UUID, str]]:
+    """The mapping of each of the account's sources; and why each other id cannot be used."""
+    found = {
+        r["source_id"]: (r["account_id"], mapping.from_json(r["default_mapping"]))
+        for r in await sources_store.sources_for_intake(con, source_ids)
+    }
+    return import_plan.usable_sources(account_id, source_ids, found)
+
+
+async def run_import(
+    deps: IngestResources, account_id: UUID, request: import_plan.ImportRequest, file: BinaryIO
+) -> AsyncIterator[Progress]:
+    settings = deps.settings
+    if not request.multi_source:
+        if request.source_id is None:
+            raise InvalidArgument("spec.source_id", "name the source, or set multi_source")
+        async with deps.pool.acquire() as con:
+            usable, refused = await load_sources(con, account_id, [request.source_id])
+        if request.source_id in refused:
+            async with deps.pool.acquire() as con:
+                owner = await sources_store.source_account(con, request.source_id)
+            check_owner("source", request.source_id, owner, account_id)
+
+    source_values: set[str] = set()
+    source_index: list[int] = []
+
+    def visit(record: Record) -> None:
+        if source_index:
+            source_values.add(record.fields[source_index[0]].strip())
+
+    def scan() -> upload_file.Table:
+        return upload_file.scan(
+            file, fmt=request.format, has_header=request.has_header, max_rows=settings.import_max_rows, visit=visit
+        )
+
+    if request.multi_source:
+        if not request.has_header:
+            raise InvalidArgument("spec.has_header", "a file for several sources needs a header row")
+        header = await asyncio.to_thread(upload_file.read_header, file, request.format)
+        source_index.append(import_plan.file_error(lambda: import_plan.source_column_index(header)))
+    table = await asyncio.to_thread(lambda: import_plan.file_error(scan))
+
+    plans: dict[UUID, import_plan.SourcePlan] = {}
+    row_errors: dict[str, str] = {}
+    if request.multi_source:
+        ids: dict[str, UUID] = {}
+        for value in source_values:
+            sid = as_id(value)
+            if sid is None:
+                row_errors[value] = f"{value!r} is not a source id" if value else "the source id is empty"
+            else:
+                ids[value] = sid
+        async with deps.pool.acquire() as con:
+            usable, refused = await load_sources(con, account_id, list(set(ids.values())))
+        for value, sid in ids.items():
+            if sid in refused:
+                row_errors[value] = refused[sid]
+        for sid, rows in usable.items():
+            plans[sid] = import_plan.file_error(
+                lambda sid=sid, rows=rows: import_plan.plan_source(
+                    sid, rows, table, request.overrides, skip=source_index, strict=False
+                )
+            )
+        import_plan.check_union(table, plans, source_index[0])
+        by_value = {value: plans[sid] for value, sid in ids.items() if sid in plans}
+    else:
+        assert request.source_id is not None
+        sid = request.source_id
+        plans[sid] = import_plan.file_error(lambda: import_plan.plan_source(sid, usable[sid], table, request.overrides))
+        by_value = {}
+
+    import_id = uuid.uuid4()
+    progress = Progress(import_id=str(import_id), dry_run=request.dry_run)
+    failures = FailureLog()
+    pending: collections.deque[asyncio.Task[tuple[import_plan.Batch, list[tuple[int, Outcome]]]]] = collections.deque()
+    try:
+        if not request.dry_run:
+            async with deps.pool.acquire() as con:
+                await imports_store.record_start(
+                    con, import_id, account_id, "import", request.source_id, request.file_name
+                )
+        yield progress.snapshot(message=f"{table.data_rows} rows to {'check' if request.dry_run else 'import'}")
+
+        rows_iter = upload_file.rows(file, table)
+        single = plans[request.source_id] if request.source_id in plans else None
+        mappers = {sid: RowMapper(plan.answer_names, plan.rows) for sid, plan in plans.items()}
+        via = f"import {import_id}"
+
+        def read_batch() -> import_plan.Batch:
+            """The next BATCH_ROWS rows: those that cannot be stored, and the rest -- mapped and
+            staged for ValidateNewLeads on a real run (in a worker thread: this is the CPU-heavy part)."""
+            batch = import_plan.Batch()
+            ids = intake.new_lead_ids(BATCH_ROWS) if not request.dry_run else []
+            for record in rows_iter:
+                batch.read += 1
+                plan = single
+                if plan is None:
+                    value = record.fields[source_index[0]].strip()
+                    plan = by_value.get(value)
+                    if plan is None:
+                        batch.errored.append((record.row, row_errors.get(value, f"source {value!r} cannot be used")))
+                if plan is not None:
+                    if request.dry_run:
+                        batch.rows.append((record, plan))
+                    else:
+                        answers, fields = mappers[plan.source_id](record.fields)
+                        lead_id = ids[len(batch.staged)]
+                        platform_lead_id = f"import:{import_id}:{record.row}"
+                        batch.staged.append(NewLead(lead_id, plan.source_id, platform_lead_id, answers, fields))
+                        batch.row_numbers.append(record.row)
+                if batch.read >= BATCH_ROWS:
+                    break
+            return batch
+
+        async def work(batch: import_plan.Batch) -> tuple[import_plan.Batch, list[tuple[int, Outcome]]]:
+            if request.dry_run:
+                outcomes = await judge_dry_run(deps, account_id, batch.rows)
+                return batch, [(r.row, o) for (r, _p), o in zip(batch.rows, outcomes, strict=True)]
+            return batch, await store_and_judge(deps, account_id, via, batch)
+
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < IN_FLIGHT:
+                batch = await asyncio.to_thread(read_batch)
+                if not batch.read:
+                    exhausted = True
+                    break
+                pending.append(asyncio.create_task(work(batch)))
+            if not pending:
+                break
+            batch, judged = await pending.popleft()
+            progress.rows_read += batch.read
+            for row, reason in batch.errored:
+                progress.rows_errored += 1
+                column = table.headers[source_index[0]] if source_index else ""
+                failures.add(FailedRow(row, "", column, "", reason))
+            for row, outcome in judged:
+                _count(progress, failures, row, outcome)
+            yield progress.snapshot(message=progress.summary())
+        if not request.dry_run:
+            async with deps.pool.acquire() as con:
+                await imports_store.record_end(con, import_id, progress)
+        for message in closing_messages(progress, failures):
+            yield message
+    finally:
+        for task in pending:
+            task.cancel()
+        failures.close()
+
+
+async def store_and_judge(
+    deps: IngestResources, account_id: UUID, via: str, batch: import_plan.Batch
+) -> list[tuple[int, Outcome]]:
+    """Stores a batch's staged leads already judged (ValidateNewLeads, chunks of JUDGE_CHUNK at once)
+    and returns each row's outcome. A row whose platform lead id is already stored (the same import
+    id again) gets that lead's current outcome, as intake gives a repeat."""
+    if not batch.staged:
+        return []
+    chunks = [batch.staged[i : i + JUDGE_CHUNK] for i in range(0, len(batch.staged), JUDGE_CHUNK)]
+    results = await asyncio.gather(*(_judge_new(deps, account_id, via, c) for c in chunks))
+    outcomes = [o for chunk in results for o in chunk]
+    repeats = [(s.source_id, s.platform_lead_id) for s, o in zip(batch.staged, outcomes, strict=True) if o.duplicate]
+    if repeats:
+        async with deps.pool.acquire() as con:
+            known = await leads_store.known_leads(con, repeats)
+        for i, (staged, o) in enumerate(zip(batch.staged, outcomes, strict=True)):
+            if o.duplicate:
+                r = known[(staged.source_id, staged.platform_lead_id)]
+                outcomes[i] = Outcome(
+                    r["lead_id"], staged.platform_lead_id, r["status"], r["disposition_code"], r["custom_reason"], True
+                )
+    return list(zip(batch.row_numbers, outcomes, strict=True))
+
+
+async def _judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Sequence[NewLead]) -> list[Outcome]:
+    """One ValidateNewLeads call. If the validation service cannot take it (down, overloaded, an
+    error), the leads are stored PROCESSING instead, as intake stores them, so nothing is lost and the sweeper
+    has them judged later; a chunk the service did store before failing to answer is not stored
+    twice (the same (source, platform lead id) is one lead)."""
+    try:
+        return await validation_client.judge_new(deps, account_id, via, leads)
+    except validation_client.NotJudged as exc:
+        reason = exc.reason
+    n = len(leads)
+    unjudged = leads_store.NewLeads(
+        [s.lead_id for s in leads],
+        [s.source_id for s in leads],
+        [None] * n,
+        [s.platform_lead_id for s in leads],
+        [s.answers for s in leads],
+        [s.fields for s in leads],
+        ["{}"] * n,
+        [False] * n,
+        [None] * n,
+    )
+    async with deps.pool.acquire() as con:
+        inserted = await leads_store.insert_received(con, account_id, unjudged, via)
+    return [
+        Outcome(s.lead_id, s.platform_lead_id, PROCESSING, "", reason)
+        if s.lead_id in inserted
+        else Outcome(s.lead_id, s.platform_lead_id, "", "", "", True)
+        for s in leads
+    ]
+
+
+def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome) -> None:
+    lead_id = str(outcome.lead_id) if outcome.lead_id else ""
+    if outcome.status == ACCEPTED:
+        progress.rows_accepted += 1
+    elif outcome.status == REJECTED:
+        progress.rows_rejected += 1
+        failures.add(FailedRow(row, lead_id, "", outcome.disposition_code, outcome.custom_reason))
+    else:
+        progress.rows_waiting += 1
+
+
+async def judge_dry_run(
+    deps: IngestResources, account_id: UUID, rows: Sequence[tuple[Record, import_plan.SourcePlan]]
+) -> list[Outcome]:
+    """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored)."""
+    by_source: dict[UUID, list[int]] = {}
+    for i, (_record, plan) in enumerate(rows):
+        by_source.setdefault(plan.source_id, []).append(i)
+    outcomes: dict[int, Outcome] = {}
+    for sid, indexes in by_source.items():
+        fields = []
+        for i in indexes:
+            record, plan = rows[i]
+            lead = import_plan.lead_for_row(plan, record, "")
+            fields.append(mapping.apply(lead.answers, plan.rows))
+        for i, o in zip(indexes, await validation_client.judge_fields(deps, account_id, sid, fields), strict=True):
+            outcomes[i] = o
+    return [outcomes[i] for i in range(len(rows))]

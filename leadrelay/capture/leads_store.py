@@ -1,0 +1,387 @@
+"""SQL for leads: stored at intake (with their `received` events), listed, judged (with their
+`validated` events), re-uploaded, locked for post-out, re-driven. Connection first, the caller owns
+the transaction; bulk paths take columns (arrays) and use one statement with unnest. Events on their
+own: events_store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
+
+import asyncpg
+
+from leadrelay.capture.leads import REJECTED
+from leadrelay.ownership import check_owner
+
+
+@dataclass
+class NewLeads:
+    """A batch of leads to store, column by column (one list per column, same length)."""
+
+    lead_ids: list[UUID]
+    source_ids: list[UUID]
+    form_ids: list[UUID | None]
+    platform_lead_ids: list[str]
+    answers: list[str]  # JSON text
+    fields: list[str]  # JSON text
+    contexts: list[str]  # JSON text
+    is_test: list[bool]
+    captured_at: list[datetime | None]
+
+
+async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLeads, via: str) -> set[UUID]:
+    """Stores the leads as PROCESSING, with each inserted lead's `received` event (detail `via`), in ONE statement:
+    a round trip fewer per intake batch. The events' foreign keys are checked at the end of the
+    statement, when the leads are in."""
+    rows = await con.fetch(
+        """WITH ins AS (
+             INSERT INTO leads (lead_id, account_id, source_id, form_id, platform_lead_id, answers, fields,
+                                platform_context, is_test, captured_at)
+             SELECT u.id, $1, u.s, u.f, u.p, u.a::jsonb, u.fl::jsonb, u.c::jsonb, u.t, coalesce(u.ca, now())
+             FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::bool[], $10::timestamptz[]) AS u(id, s, f, p, a, fl, c, t, ca)
+             ON CONFLICT (source_id, platform_lead_id) DO NOTHING
+             RETURNING lead_id),
+           ev AS (
+             INSERT INTO lead_events (lead_id, account_id, type, detail)
+             SELECT lead_id, $1, 'received', $11 FROM ins)
+           SELECT lead_id FROM ins""",
+        account_id,
+        new.lead_ids,
+        new.source_ids,
+        new.form_ids,
+        new.platform_lead_ids,
+        new.answers,
+        new.fields,
+        new.contexts,
+        new.is_test,
+        new.captured_at,
+        via,
+    )
+    return {r[0] for r in rows}
+
+
+async def known_leads(
+    con: asyncpg.Connection, pairs: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], asyncpg.Record]:
+    """Stored leads by (source_id, platform_lead_id), with their current outcome."""
+    rows = await con.fetch(
+        """SELECT l.lead_id, l.source_id, l.platform_lead_id, l.status, l.disposition_code, l.custom_reason,
+                  l.fields
+           FROM leads l JOIN unnest($1::uuid[], $2::text[]) AS u(s, p)
+             ON l.source_id = u.s AND l.platform_lead_id = u.p""",
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+    )
+    return {(r["source_id"], r["platform_lead_id"]): r for r in rows}
+
+
+_LEAD = """SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_form_id
+           FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id"""
+
+
+async def get_lead(con: asyncpg.Connection, account_id: UUID, lead_id: UUID) -> asyncpg.Record:
+    row = await con.fetchrow(f"{_LEAD} WHERE l.lead_id = $1", lead_id)
+    check_owner("lead", lead_id, row["account_id"] if row else None, account_id)
+    return row
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    source_id: UUID | None = None
+    form_id: UUID | None = None
+    status: str | None = None
+    disposition_code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+# A LeadFilter as SQL: $1 the account, $2..$7 the filter's fields in order (`_filter_args`).
+_FILTERED = """l.account_id = $1
+             AND ($2::uuid IS NULL OR l.source_id = $2)
+             AND ($3::uuid IS NULL OR l.form_id = $3)
+             AND ($4::text IS NULL OR l.status = $4)
+             AND ($5::text IS NULL OR l.disposition_code = $5)
+             AND ($6::timestamptz IS NULL OR l.received_at >= $6)
+             AND ($7::timestamptz IS NULL OR l.received_at < $7)"""
+
+
+def _filter_args(account_id: UUID, f: LeadFilter) -> tuple:
+    return account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until
+
+
+async def list_leads(
+    con: asyncpg.Connection, account_id: UUID, f: LeadFilter, *, after: tuple | None, limit: int
+) -> list[asyncpg.Record]:
+    """Newest first; `after` is the last row's (received_at, lead_id)."""
+    return await con.fetch(
+        f"""{_LEAD}
+           WHERE {_FILTERED}
+             AND ($8::timestamptz IS NULL OR (l.received_at, l.lead_id) < ($8, $9::uuid))
+           ORDER BY l.received_at DESC, l.lead_id DESC LIMIT $10""",
+        *_filter_args(account_id, f),
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def export_cursor(con: asyncpg.Connection, account_id: UUID, f: LeadFilter) -> asyncpg.cursor.Cursor:
+    """The filtered leads, oldest first, with what an export row needs, as a server-side cursor
+    (the caller holds the transaction it lives in)."""
+    return await con.cursor(
+        f"""SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at, l.received_at,
+                  l.status, l.disposition_code, l.custom_reason, l.post_out_status, l.fields
+           FROM leads l JOIN sources s USING (source_id)
+           WHERE {_FILTERED}
+           ORDER BY l.received_at, l.lead_id""",
+        *_filter_args(account_id, f),
+    )
+
+
+# Re-driving ----------------------------------------------------------------------------------------
+
+
+async def stale_processing(con: asyncpg.Connection, min_age_seconds: float, limit: int) -> list[asyncpg.Record]:
+    """PROCESSING leads older than the age, oldest first (the sweeper re-drives them)."""
+    return await con.fetch(
+        """SELECT account_id, lead_id FROM leads
+           WHERE status = 'PROCESSING' AND received_at < now() - make_interval(secs => $1)
+           ORDER BY received_at LIMIT $2""",
+        min_age_seconds,
+        limit,
+    )
+
+
+async def switched_on_again(con: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Leads rejected because their source or form was off, whose source and form are on now."""
+    return await con.fetch(
+        """SELECT l.account_id, l.lead_id FROM leads l
+           JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id
+           WHERE l.disposition_code = 'REJECT_LEAD_SOURCE_DISABLED' AND l.status = $1
+             AND s.enabled AND coalesce(f.enabled, true)
+           LIMIT $2""",
+        REJECTED,
+        limit,
+    )
+
+
+async def disabled_leads(con: asyncpg.Connection, source_id: UUID, form_id: UUID | None = None) -> list[UUID]:
+    rows = await con.fetch(
+        """SELECT lead_id FROM leads
+           WHERE source_id = $1 AND disposition_code = 'REJECT_LEAD_SOURCE_DISABLED' AND status = $2
+             AND ($3::uuid IS NULL OR form_id = $3)""",
+        source_id,
+        REJECTED,
+        form_id,
+    )
+    return [r[0] for r in rows]
+
+
+async def lead_counts(
+    con: asyncpg.Connection, source_id: UUID, since: datetime | None, until: datetime | None
+) -> asyncpg.Record:
+    """LeadRelay's own counts for leads the platform created in [since, until) (captured_at), the same
+    window the platform is asked about. Leads are received after the platform created them (give or
+    take clock skew, a day at most), so only leads received since a day before the window can count:
+    that bound lets the (source_id, received_at) index do the work instead of reading every lead of
+    the source."""
+    return await con.fetchrow(
+        """SELECT count(*) AS received,
+                  count(*) FILTER (WHERE status = 'ACCEPTED') AS accepted,
+                  count(*) FILTER (WHERE status = 'REJECTED') AS rejected,
+                  count(*) FILTER (WHERE status = 'PROCESSING') AS processing,
+                  count(*) FILTER (WHERE post_out_status = 'POSTED') AS posted,
+                  count(*) FILTER (WHERE post_out_status = 'FAILED') AS post_failed
+             FROM leads
+            WHERE source_id = $1
+              AND ($2::timestamptz IS NULL OR (captured_at >= $2 AND received_at >= $2 - interval '1 day'))
+              AND ($3::timestamptz IS NULL OR captured_at < $3)""",
+        source_id,
+        since,
+        until,
+    )
+
+
+# Post-out -----------------------------------------------------------------------------------------
+
+
+async def lock_leads(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> list[UUID]:
+    """Locks the leads (in id order) until the transaction ends, before their deliveries change;
+    returns the ids locked (those that exist).
+
+    Two workers recording two deliveries of one lead at once would otherwise each compute the lead's
+    summary from a snapshot without the other's delivery, and the later one would keep a stale
+    PENDING over a lead posted everywhere. Locked first, the second waits, and its summary (a new
+    statement, so a new snapshot) sees the first's. NO KEY UPDATE: audit events' foreign-key checks
+    are not held up."""
+    rows = await con.fetch(
+        "SELECT lead_id FROM leads WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id FOR NO KEY UPDATE",
+        sorted(set(lead_ids)),
+    )
+    return [r[0] for r in rows]
+
+
+async def set_post_out_status(con: asyncpg.Connection, lead_ids: Sequence[UUID], summaries: Sequence[str]) -> None:
+    """Writes each lead's delivery summary (leads.post_out_status) where it changed."""
+    await con.execute(
+        """UPDATE leads l SET post_out_status = u.s, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[]) AS u(id, s)
+           WHERE l.lead_id = u.id AND l.post_out_status IS DISTINCT FROM u.s""",
+        list(lead_ids),
+        list(summaries),
+    )
+
+
+async def lead_accounts(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, str]]:
+    """Each existing lead's (account_id, status)."""
+    rows = await con.fetch(
+        "SELECT lead_id, account_id, status FROM leads WHERE lead_id = ANY($1::uuid[])", list(lead_ids)
+    )
+    return {r["lead_id"]: (r["account_id"], r["status"]) for r in rows}
+
+
+# Judging ------------------------------------------------------------------------------------------
+
+
+async def lock_for_judgement(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """The leads with what judging needs, locked (in id order, so concurrent batches cannot deadlock)
+    until the transaction ends: a lead is never judged by two calls at once."""
+    return await con.fetch(
+        """SELECT l.lead_id, l.account_id, l.source_id, l.platform_lead_id, l.status, l.disposition_code,
+                  l.custom_reason, l.fields, l.is_test, l.received_at,
+                  s.name AS source_name, s.enabled AS source_enabled, s.criteria_version,
+                  f.enabled AS form_enabled, f.platform_form_id
+           FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id
+           WHERE l.lead_id = ANY($1)
+           ORDER BY l.lead_id
+           FOR UPDATE OF l""",
+        list(lead_ids),
+    )
+
+
+async def record_judgements(
+    con: asyncpg.Connection,
+    lead_ids: Sequence[UUID],
+    statuses: Sequence[str],
+    codes: Sequence[str],
+    reasons: Sequence[str],
+    fields: Sequence[str],
+    versions: Sequence[int],
+    account_ids: Sequence[UUID],
+    type_: str,
+    details: Sequence[str],
+) -> None:
+    """Writes the judgements (fields as JSON text) and their events in ONE statement. A lead already
+    ACCEPTED is never changed; the caller holds the leads locked and passes no ACCEPTED lead, so
+    every lead given gets its event."""
+    await con.execute(
+        """WITH u AS (
+             UPDATE leads l SET status = u.st, disposition_code = u.c, custom_reason = u.r, fields = u.f::jsonb,
+                                criteria_version = u.v, updated_at = now()
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
+                  AS u(id, st, c, r, f, v)
+             WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED')
+           INSERT INTO lead_events (lead_id, account_id, type, detail)
+           SELECT e.l, e.a, $8, e.d FROM unnest($1::uuid[], $7::uuid[], $9::text[]) AS e(l, a, d)""",
+        list(lead_ids),
+        list(statuses),
+        list(codes),
+        list(reasons),
+        list(fields),
+        list(versions),
+        list(account_ids),
+        type_,
+        list(details),
+    )
+
+
+class JudgedLead(NamedTuple):
+    """A lead judged before it was stored (a row of the COPY below, in its columns' order)."""
+
+    lead_id: UUID
+    source_id: UUID
+    platform_lead_id: str
+    answers: str  # JSON text
+    fields: str  # JSON text
+    status: str
+    disposition_code: str
+    custom_reason: str
+    criteria_version: int
+    detail: str  # of the `validated` event
+
+
+async def insert_judged(
+    con: asyncpg.Connection, account_id: UUID, via: str, received_at: datetime, leads: Sequence[JudgedLead]
+) -> set[UUID]:
+    """Stores leads judged before they were stored (ValidateNewLeads), each with its `received` and
+    `validated` events, in one statement after one binary COPY into a staging table; returns the ids
+    inserted (a known (source_id, platform_lead_id) is left as it was). The caller owns the
+    transaction. The same rows intake would have written, minus the UPDATE that rewrites each one."""
+    if not leads:
+        return set()
+    # Dropped at commit: nothing is left on the pooled connection. ON COMMIT DROP tables are not logged.
+    await con.execute(
+        """CREATE TEMP TABLE judged_staging (lead_id uuid, source_id uuid, platform_lead_id text, answers text,
+               fields text, status text, disposition_code text, custom_reason text, criteria_version int,
+               detail text) ON COMMIT DROP"""
+    )
+    await con.copy_records_to_table("judged_staging", records=leads, columns=JudgedLead._fields)
+    rows = await con.fetch(
+        """WITH stored AS (
+               INSERT INTO leads (lead_id, account_id, source_id, platform_lead_id, answers, fields, status,
+                                  disposition_code, custom_reason, criteria_version, captured_at, received_at,
+                                  updated_at)
+               SELECT lead_id, $1, source_id, platform_lead_id, answers::jsonb, fields::jsonb, status,
+                      disposition_code, custom_reason, criteria_version, $3, $3, $3
+               FROM judged_staging ORDER BY lead_id
+               ON CONFLICT (source_id, platform_lead_id) DO NOTHING
+               RETURNING lead_id),
+           events AS (
+               INSERT INTO lead_events (lead_id, account_id, type, detail, at)
+               SELECT s.lead_id, $1, e.type, CASE e.type WHEN 'received' THEN $2 ELSE j.detail END, $3
+               FROM stored s JOIN judged_staging j USING (lead_id)
+                    CROSS JOIN (VALUES (1, 'received'), (2, 'validated')) AS e(ord, type)
+               ORDER BY s.lead_id, e.ord)
+           SELECT lead_id FROM stored""",
+        account_id,
+        via,
+        received_at,
+    )
+    return {r[0] for r in rows}
+
+
+# Re-upload ----------------------------------------------------------------------------------------
+
+
+async def sources_of(con: asyncpg.Connection, account_id: UUID, lead_ids: Sequence[UUID]) -> list[UUID]:
+    """The distinct sources of the account's leads among these."""
+    rows = await con.fetch(
+        "SELECT DISTINCT source_id FROM leads WHERE lead_id = ANY($1) AND account_id = $2", list(lead_ids), account_id
+    )
+    return [r[0] for r in rows]
+
+
+async def lock_for_reupload(con: asyncpg.Connection, lead_ids: list[UUID]) -> list[asyncpg.Record]:
+    """The leads with what a re-upload needs, locked (in id order) until the transaction ends."""
+    return await con.fetch(
+        """SELECT lead_id, account_id, source_id, status, fields FROM leads
+           WHERE lead_id = ANY($1) ORDER BY lead_id FOR UPDATE""",
+        lead_ids,
+    )
+
+
+async def replace_fields(con: asyncpg.Connection, lead_ids: list[UUID], fields: list[str]) -> None:
+    """New fields for leads about to be judged again (re-upload)."""
+    # Back to PROCESSING: if judging fails now, the sweeper picks the lead up; never an ACCEPTED lead.
+    await con.execute(
+        """UPDATE leads l SET fields = u.f::jsonb, status = 'PROCESSING', disposition_code = '',
+                              custom_reason = '', updated_at = now()
+           FROM unnest($1::uuid[], $2::text[]) AS u(id, f)
+           WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
+        lead_ids,
+        fields,
+    )
