@@ -34,10 +34,10 @@ from feedback_service.capi_payload import (
 )
 from feedback_service.dispatch_plan import Bisection
 from feedback_service.schedule import DAILY, backoff_seconds, is_due
+from leadrelay.background import every
 from leadrelay.crypto import SecretBox
 from leadrelay.log import log_context
 from leadrelay.settings import Settings
-from leadrelay.tasks import every
 
 log = logging.getLogger(__name__)
 

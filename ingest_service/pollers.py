@@ -26,7 +26,7 @@ from ingest_service import (
     webhook_inbox,
 )
 from ingest_service.deps import IngestDeps
-from leadrelay.tasks import every
+from leadrelay.background import every
 
 log = logging.getLogger(__name__)
 

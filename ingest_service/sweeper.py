@@ -17,8 +17,8 @@ from uuid import UUID
 
 from ingest_service import intake, leads_store
 from ingest_service.deps import IngestDeps
+from leadrelay.background import every
 from leadrelay.leads import PROCESSING
-from leadrelay.tasks import every
 
 log = logging.getLogger(__name__)
 

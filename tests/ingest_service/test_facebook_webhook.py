@@ -7,14 +7,13 @@ import secrets
 
 from tests.ingest_service.connector_support import (
     answers_of,
-    eventually,
     facebook_source,
     inbox_rows,
     judged,
     leads_of,
     post,
-    web,  # noqa: F401 - fixture
 )
+from tests.waiting import eventually
 
 
 def _hook(servers) -> str:
@@ -26,7 +25,7 @@ def _signed(servers, body: bytes) -> dict:
     return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
 
 
-async def test_the_verification_handshake_echoes_the_challenge_only_for_our_token(web, servers):  # noqa: F811
+async def test_the_verification_handshake_echoes_the_challenge_only_for_our_token(web, servers):
     params = {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": "test-verify-token"}
     async with web.get(_hook(servers), params=params) as reply:
         assert (reply.status, await reply.text()) == (200, "1158201444")
@@ -34,7 +33,7 @@ async def test_the_verification_handshake_echoes_the_challenge_only_for_our_toke
         assert reply.status == 403
 
 
-async def test_a_webhook_lead_is_fetched_mapped_and_judged(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_webhook_lead_is_fetched_mapped_and_judged(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web, webhook_url=_hook(servers))
     ids = (
         await post(
@@ -69,7 +68,7 @@ async def test_a_webhook_lead_is_fetched_mapped_and_judged(web, api, servers, sa
     assert (row["dedupe_key"], row["status"], row["reason"]) == (ids[0], "DONE", "")
 
 
-async def test_several_entries_and_changes_in_one_post_are_all_taken(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_several_entries_and_changes_in_one_post_are_all_taken(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web, forms=2, webhook_url=_hook(servers))
     first = (
         await post(
@@ -130,7 +129,7 @@ async def test_several_entries_and_changes_in_one_post_are_all_taken(web, api, s
     }
 
 
-async def test_a_duplicate_storm_gives_one_lead_each(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_duplicate_storm_gives_one_lead_each(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web, webhook_url=_hook(servers), duplicate_rate=1.0, duplicates=5)
     ids = (
         await post(
@@ -149,7 +148,7 @@ async def _all_done(pool, page_id, n):
     return rows if len(rows) == n and all(r["status"] == "DONE" for r in rows) else []
 
 
-async def test_forged_or_missing_signatures_are_refused_and_nothing_is_stored(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_forged_or_missing_signatures_are_refused_and_nothing_is_stored(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web)
     ids = (await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": fb.form_ids[0], "deliver": False}))["ids"]
     body = json.dumps(
@@ -175,7 +174,7 @@ async def test_forged_or_missing_signatures_are_refused_and_nothing_is_stored(we
     assert await leads_of(pool, fb.source_id) == []
 
 
-async def test_malformed_json_is_stored_with_its_reason_and_answered(web, servers, pool):  # noqa: F811
+async def test_malformed_json_is_stored_with_its_reason_and_answered(web, servers, pool):
     marker = secrets.token_hex(6)
     body = f'{{"object": "page", "entry": [{marker}'.encode()
     async with web.post(_hook(servers), data=body, headers=_signed(servers, body)) as reply:
@@ -185,7 +184,7 @@ async def test_malformed_json_is_stored_with_its_reason_and_answered(web, server
     assert row["status"] == "FAILED" and row["reason"].startswith("malformed JSON")
 
 
-async def test_a_lead_for_an_unknown_page_is_kept_as_ignored_with_the_reason(web, servers, pool):  # noqa: F811
+async def test_a_lead_for_an_unknown_page_is_kept_as_ignored_with_the_reason(web, servers, pool):
     page_id = str(10**14 + secrets.randbelow(10**14))
     body = json.dumps(
         {
@@ -216,7 +215,7 @@ async def _finished(pool, page_id):
     return rows if rows and all(r["status"] != "PENDING" for r in rows) else []
 
 
-async def test_a_deleted_lead_is_recorded_as_failed_with_the_reason(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_deleted_lead_is_recorded_as_failed_with_the_reason(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web, webhook_url=_hook(servers), delay_ms=300)
     ids = (await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": fb.form_ids[0]}))["ids"]
     async with web.delete(f"{sandbox.url}/graph/_control/leads/{ids[0]}") as reply:
@@ -227,7 +226,7 @@ async def test_a_deleted_lead_is_recorded_as_failed_with_the_reason(web, api, se
     assert await leads_of(pool, fb.source_id) == []
 
 
-async def test_a_test_lead_is_flagged(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_test_lead_is_flagged(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web, webhook_url=_hook(servers))
     url = f"{sandbox.url}/graph/v25.0/{fb.form_ids[0]}/test_leads?access_token={fb.token}"
     async with web.post(url) as reply:

@@ -7,21 +7,20 @@ import json
 
 from tests.ingest_service.connector_support import (
     answers_of,
-    eventually,
     inbox_rows,
     judged,
     leads_of,
     linkedin_source,
     post,
-    web,  # noqa: F401 - fixture
 )
+from tests.waiting import eventually
 
 
 def _hook(servers) -> str:
     return f"{servers.settings.public_base_url}/webhooks/linkedin"
 
 
-async def test_the_sandbox_validates_our_webhook_with_the_challenge(web, servers, sandbox):  # noqa: F811
+async def test_the_sandbox_validates_our_webhook_with_the_challenge(web, servers, sandbox):
     assert (await post(web, f"{sandbox.url}/linkedin/_control/challenge", {"url": _hook(servers)}))["validated"]
     async with web.get(_hook(servers), params={"challengeCode": "890e4665"}) as reply:
         body = await reply.json()
@@ -29,7 +28,7 @@ async def test_the_sandbox_validates_our_webhook_with_the_challenge(web, servers
     assert body == {"challengeCode": "890e4665", "challengeResponse": expected}
 
 
-async def test_a_notified_lead_is_joined_to_the_version_it_was_submitted_on(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_notified_lead_is_joined_to_the_version_it_was_submitted_on(web, api, servers, sandbox, pool):
     li = await linkedin_source(api, sandbox, web, webhook_url=_hook(servers))
     form_id = str(li.form["id"])
     questions = li.form["content"]["questions"]
@@ -75,7 +74,7 @@ async def test_a_notified_lead_is_joined_to_the_version_it_was_submitted_on(web,
     assert (row["dedupe_key"], row["status"]) == (f"{ids[0]}:CREATED", "DONE")
 
 
-async def test_an_answer_the_version_lacks_is_kept_with_the_reason(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_an_answer_the_version_lacks_is_kept_with_the_reason(web, api, servers, sandbox, pool):
     li = await linkedin_source(api, sandbox, web, webhook_url=_hook(servers))
     answers = [{"questionId": 424242, "answerDetails": {"textQuestionAnswer": {"answer": "stray"}}}]
     ids = (
@@ -89,7 +88,7 @@ async def test_an_answer_the_version_lacks_is_kept_with_the_reason(web, api, ser
     )
 
 
-async def test_duplicate_notifications_and_forged_ones(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_duplicate_notifications_and_forged_ones(web, api, servers, sandbox, pool):
     li = await linkedin_source(api, sandbox, web, webhook_url=_hook(servers), duplicate_rate=1.0, duplicates=4)
     ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads", {"form_id": str(li.form["id"]), "count": 6}))[
         "ids"
@@ -113,7 +112,7 @@ async def test_duplicate_notifications_and_forged_ones(web, api, servers, sandbo
     assert len(await leads_of(pool, li.source_id)) == 6
 
 
-async def test_a_response_deleted_before_the_fetch_is_failed_with_the_reason(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_response_deleted_before_the_fetch_is_failed_with_the_reason(web, api, servers, sandbox, pool):
     li = await linkedin_source(api, sandbox, web, webhook_url=_hook(servers), delay_ms=300)
     ids = (await post(web, f"{sandbox.url}/linkedin/_control/leads", {"form_id": str(li.form["id"])}))["ids"]
     async with web.delete(f"{sandbox.url}/linkedin/_control/leads/{ids[0]}?notify=true") as reply:

@@ -14,7 +14,6 @@ from tests.ingest_service.connector_support import (
     linkedin_source,
     post,
     watermarks,
-    web,  # noqa: F401 - fixture
 )
 
 
@@ -24,7 +23,7 @@ async def _poll(servers, pool, source_id: str) -> int:
     return await pollers.poll_source(servers.ingest.deps, connection)
 
 
-async def test_webhooks_that_never_came_are_recovered_by_the_pull(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_webhooks_that_never_came_are_recovered_by_the_pull(web, api, servers, sandbox, pool):
     fb = await facebook_source(
         api, sandbox, web, forms=2, webhook_url=f"{servers.settings.public_base_url}/webhooks/facebook", drop_rate=1.0
     )
@@ -44,7 +43,7 @@ async def test_webhooks_that_never_came_are_recovered_by_the_pull(web, api, serv
     assert (await connection_row(pool, fb.source_id))["last_polled_at"] is not None
 
 
-async def test_a_refused_token_marks_the_source_for_reconnect_and_stops_polling(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_refused_token_marks_the_source_for_reconnect_and_stops_polling(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web)
     await post(web, f"{sandbox.url}/graph/_control/errors", {"code": 190, "count": -1, "access_token": fb.token})
     try:
@@ -64,7 +63,7 @@ async def test_a_refused_token_marks_the_source_for_reconnect_and_stops_polling(
     assert (await connection_row(pool, fb.source_id))["state"] == "ACTIVE"
 
 
-async def test_throttling_backs_off_and_keeps_the_watermark(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_throttling_backs_off_and_keeps_the_watermark(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web)
     form_id = fb.form_ids[0]
     first = (
@@ -96,7 +95,7 @@ async def test_throttling_backs_off_and_keeps_the_watermark(web, api, servers, s
     assert row["backoff_until"] is None and row["last_error"] == ""
 
 
-async def test_linkedin_is_polled_from_its_watermark_with_paging(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_linkedin_is_polled_from_its_watermark_with_paging(web, api, servers, sandbox, pool):
     li = await linkedin_source(api, sandbox, web)
     ids = (
         await post(

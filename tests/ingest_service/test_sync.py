@@ -9,14 +9,13 @@ from leadrelay.v1 import common_pb2, ingest_pb2
 from tests.harness import rpc_error
 from tests.ingest_service.connector_support import (
     connection_row,
-    eventually,
     facebook_source,
     judged,
     leads_of,
     linkedin_source,
     post,
-    web,  # noqa: F401 - fixture
 )
+from tests.waiting import eventually
 
 DAY = 86_400
 
@@ -38,7 +37,7 @@ async def _progress(call) -> list:
     return [p async for p in call]
 
 
-async def test_a_90_day_sync_streams_progress_and_a_second_finds_every_lead_known(web, api, sandbox, pool):  # noqa: F811
+async def test_a_90_day_sync_streams_progress_and_a_second_finds_every_lead_known(web, api, sandbox, pool):
     fb = await facebook_source(api, sandbox, web, forms=2)
     now = int(datetime.now(UTC).timestamp())
     ids = []
@@ -81,7 +80,7 @@ async def test_a_90_day_sync_streams_progress_and_a_second_finds_every_lead_know
     assert counts.accepted + counts.rejected == 300 and counts.processing == 0
 
 
-async def test_a_sync_reaching_beyond_the_limit_is_refused(web, api, sandbox):  # noqa: F811
+async def test_a_sync_reaching_beyond_the_limit_is_refused(web, api, sandbox):
     fb = await facebook_source(api, sandbox, web)
     error = await rpc_error(_progress(_sync(api, fb.source_id, datetime.now(UTC) - timedelta(days=91))))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "90 days" in error.details()
@@ -89,7 +88,7 @@ async def test_a_sync_reaching_beyond_the_limit_is_refused(web, api, sandbox):  
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith("since:")
 
 
-async def test_an_interrupted_sync_resumes_where_it_stopped(web, api, sandbox, pool):  # noqa: F811
+async def test_an_interrupted_sync_resumes_where_it_stopped(web, api, sandbox, pool):
     li = await linkedin_source(api, sandbox, web)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     ids = (
@@ -128,7 +127,7 @@ async def test_an_interrupted_sync_resumes_where_it_stopped(web, api, sandbox, p
     assert sorted(r["platform_lead_id"] for r in await leads_of(pool, li.source_id)) == sorted(ids)
 
 
-async def test_a_form_sync_beside_webhooks_and_throttling_takes_each_lead_once(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_a_form_sync_beside_webhooks_and_throttling_takes_each_lead_once(web, api, servers, sandbox, pool):
     fb = await facebook_source(
         api, sandbox, web, forms=2, webhook_url=f"{servers.settings.public_base_url}/webhooks/facebook"
     )
@@ -152,7 +151,7 @@ async def test_a_form_sync_beside_webhooks_and_throttling_takes_each_lead_once(w
     assert sorted(r["platform_lead_id"] for r in rows) == sorted(mine)  # the other form was not synced
 
 
-async def test_disconnecting_deletes_the_token_and_stops_everything(web, api, servers, sandbox, pool):  # noqa: F811
+async def test_disconnecting_deletes_the_token_and_stops_everything(web, api, servers, sandbox, pool):
     fb = await facebook_source(api, sandbox, web, webhook_url=f"{servers.settings.public_base_url}/webhooks/facebook")
     source = await api.ingest.DisconnectSource(ingest_pb2.DisconnectSourceRequest(source_id=fb.source_id))
     assert source.state == ingest_pb2.SOURCE_STATE_DISCONNECTED and not source.connected
@@ -167,7 +166,7 @@ async def test_disconnecting_deletes_the_token_and_stops_everything(web, api, se
     assert await leads_of(pool, fb.source_id) == []
 
 
-async def test_connect_checks_the_token_and_the_platform(web, api, sandbox):  # noqa: F811
+async def test_connect_checks_the_token_and_the_platform(web, api, sandbox):
     page = await post(web, f"{sandbox.url}/graph/_control/pages", {"forms": 1})
     fb = await api.ingest.CreateSource(
         ingest_pb2.CreateSourceRequest(
@@ -193,7 +192,7 @@ async def test_connect_checks_the_token_and_the_platform(web, api, sandbox):  # 
     assert (counts.received, counts.platform_reported) == (0, -1)
 
 
-async def test_another_accounts_source_is_permission_denied(web, api, sandbox, pool, servers):  # noqa: F811
+async def test_another_accounts_source_is_permission_denied(web, api, sandbox, pool, servers):
     from tests.harness import Api, new_account
 
     fb = await facebook_source(api, sandbox, web)
