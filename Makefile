@@ -37,7 +37,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
-# What CI checks before the tests: the formatter's style and the linter (type checking goes here too).
+# What CI checks before the tests: the formatter's style and the linter. Type checking (mypy) goes here.
 check: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
