@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import grpc
 import uvloop
-from google.protobuf.any_pb2 import Any as Any_
+from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -71,7 +71,7 @@ def bad_request_details(exc: errors.InvalidArgument) -> tuple[tuple[str, bytes],
     """The wrong field as google.rpc.BadRequest in the status details (trailing metadata), so a
     client in any language can point at the field without parsing the message."""
     violation = error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.description)
-    detail = Any_()
+    detail = any_pb2.Any()
     detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail])
     return tuple(rpc_status.to_status(status).trailing_metadata)
