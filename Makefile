@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 PROTOS := $(wildcard protos/leadrelay/v1/*.proto)
 GEN    := leadrelay/v1/.generated
 
-.PHONY: run test install proto lint bench clean browser
+.PHONY: run test check install proto bench clean browser
 
 run: proto
-	$(PY) -m leadrelay up
+	$(VENV)/bin/leadrelay up
 
 test: proto browser
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -37,7 +37,9 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
-lint: proto
+# What CI checks before the tests: the formatter's style and the linter. Type checking (mypy) goes here.
+check: install
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
 bench: proto

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from feedback_service import dispatcher
 from feedback_service.servicer import FeedbackServicer
+from leadrelay.background import background
 from leadrelay.server import ServiceSpec, grpc_server
 from leadrelay.settings import Settings
-from leadrelay.tasks import background
 from leadrelay.v1 import feedback_pb2, feedback_pb2_grpc
 
 
@@ -22,8 +23,6 @@ class RunningFeedback:
 
 def background_loops(settings: Settings, pool: asyncpg.Pool) -> list:
     """The feedback process's loops (the dispatcher); each capability adds its own here."""
-    from feedback_service import dispatcher
-
     return [dispatcher.run(settings, pool)]
 
 

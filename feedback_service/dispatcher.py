@@ -33,10 +33,10 @@ from feedback_service.dispatch_plan import Bisection
 from feedback_service.hashing import identifier_columns
 from feedback_service.recording import LINKEDIN, META
 from feedback_service.schedule import DAILY, backoff_seconds, is_due
+from leadrelay.background import every
 from leadrelay.crypto import SecretBox
 from leadrelay.log import log_context
 from leadrelay.settings import Settings
-from leadrelay.tasks import every
 
 log = logging.getLogger(__name__)
 

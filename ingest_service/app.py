@@ -15,10 +15,10 @@ from ingest_service.http_app import build_app
 from ingest_service.resources import IngestResources
 from ingest_service.rpc.servicer import IngestServicer
 from leadrelay import clients
+from leadrelay.background import background
 from leadrelay.http import http_server
 from leadrelay.server import ServiceSpec, grpc_server
 from leadrelay.settings import Settings
-from leadrelay.tasks import background
 from leadrelay.v1 import ingest_pb2, ingest_pb2_grpc, validation_pb2_grpc
 
 

@@ -14,6 +14,7 @@ class InvalidArgument(LeadRelayError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.description = message
 
 
 class NotFound(LeadRelayError):

@@ -23,10 +23,12 @@ from typing import Any
 import asyncpg
 import grpc
 import uvloop
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
 
-from leadrelay import errors, migrations
+from leadrelay import errors, migrations, reflection
 from leadrelay.auth import Authenticator, Unauthenticated, reset_account, set_account
 from leadrelay.db import DatabaseUnavailable, create_pool, resolve_dsn
 from leadrelay.log import log_context, pop_context, push_context, setup_logging
@@ -63,6 +65,16 @@ def status_for(exc: errors.LeadRelayError) -> grpc.StatusCode:
         if isinstance(exc, kind):
             return code
     return grpc.StatusCode.UNKNOWN
+
+
+def bad_request_details(exc: errors.InvalidArgument) -> tuple[tuple[str, bytes], ...]:
+    """The wrong field as google.rpc.BadRequest in the status details (trailing metadata), so a
+    client in any language can point at the field without parsing the message."""
+    violation = error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.description)
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail])
+    return tuple(rpc_status.to_status(status).trailing_metadata)
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,8 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, auth: Authenticator) -> g
     rpc = method.rsplit("/", 1)[-1]
 
     async def fail(context: grpc.aio.ServicerContext, exc: Exception, request_id: str) -> None:
+        if isinstance(exc, errors.InvalidArgument) and exc.field:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc), trailing_metadata=bad_request_details(exc))
         if isinstance(exc, errors.LeadRelayError):
             await context.abort(status_for(exc), str(exc))
         log.exception("rpc failed")
@@ -228,9 +242,7 @@ async def grpc_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = tuple(s.name for s in specs)
-    reflection.enable_server_reflection(
-        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
-    )
+    reflection.enable((*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
     address = f"{host or settings.host}:{port}"
     try:
         bound = server.add_insecure_port(address)

@@ -3,7 +3,7 @@
 Each tick folds the lead-count deltas into the report aggregates, turns due schedules into runs
 (one per schedule, however many slots were missed), and sends every pending run: each is claimed
 FOR UPDATE SKIP LOCKED, so replicas never send the same run twice. A failed send is recorded with
-its reason and retried with a growing delay, up to schedules.MAX_ATTEMPTS."""
+its reason and retried with a growing delay, up to schedules_store.MAX_ATTEMPTS."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from leadrelay.background import background, every
 from leadrelay.db import DatabaseUnavailable
 from leadrelay.log import setup_logging
 from leadrelay.server import database
 from leadrelay.settings import Settings, SettingsError
-from leadrelay.tasks import background, every
-from reports_app import mailer, render, schedules
+from reports_app import mailer, report_files, schedules_store
 from reports_app.database import reading
 from reports_app.filters import schedule_filter
 
@@ -51,7 +51,7 @@ class Scheduler:
         async with self.pool.acquire() as con:
             await rollup(con)
             async with con.transaction():
-                await schedules.open_due_runs(con, datetime.now(UTC))
+                await schedules_store.open_due_runs(con, datetime.now(UTC))
         tried: list = []
         while await self.deliver_one(tried):
             pass
@@ -61,7 +61,7 @@ class Scheduler:
         """Claims and sends one due run not tried yet in this pass (a failed one waits for the next)."""
         async with self.pool.acquire() as con, con.transaction():
             now = datetime.now(UTC)
-            run = await schedules.claim_run(con, now, tried)
+            run = await schedules_store.claim_run(con, now, tried)
             if run is None:
                 return False
             tried.append(run["run_id"])
@@ -71,20 +71,20 @@ class Scheduler:
                 msg = mailer.report_message(
                     self.settings.smtp_from,
                     recipients,
-                    f"{render.TITLES[run['report']]}: {run['name']}",
+                    f"{report_files.TITLES[run['report']]}: {run['name']}",
                     _body(run, file, now),
                     file,
                 )
                 reply = await mailer.send(self.settings, msg)
             except (mailer.SendFailed, ValueError) as exc:
                 retry_in = timedelta(seconds=self.retry_base_seconds * 2 ** run["attempts"])
-                status = await schedules.record_failed(con, run["run_id"], recipients, str(exc), retry_in, now)
+                status = await schedules_store.record_failed(con, run["run_id"], recipients, str(exc), retry_in, now)
                 log.warning(
                     "report delivery failed",
                     extra={"schedule_id": str(run["schedule_id"]), "run_status": status, "reason": str(exc)},
                 )
             else:
-                await schedules.record_sent(con, run["run_id"], recipients, file.filename, file.rows, reply)
+                await schedules_store.record_sent(con, run["run_id"], recipients, file.filename, file.rows, reply)
                 log.info(
                     "report sent",
                     extra={"schedule_id": str(run["schedule_id"]), "rows": file.rows, "recipients": len(recipients)},
@@ -94,12 +94,12 @@ class Scheduler:
     async def _render(self, run: dict, now: datetime) -> mailer.ReportFile:
         f = schedule_filter(run["filters"], now)
         async with reading(self.pool, self.settings.reports_database_role) as con:
-            return await render.report_file(con, run["account_id"], run["report"], f, run["format"], now)
+            return await report_files.report_file(con, run["account_id"], run["report"], f, run["format"], now)
 
 
 def _body(run: dict, file: mailer.ReportFile, now: datetime) -> str:
     return (
-        f"{render.TITLES[run['report']]} “{run['name']}” for account {run['account_name']}\n"
+        f"{report_files.TITLES[run['report']]} “{run['name']}” for account {run['account_name']}\n"
         f"{file.summary}.\n"
         f"Attached: {file.filename} ({file.format}).\n\n"
         f"Generated {now:%Y-%m-%d %H:%M} UTC by LeadRelay"

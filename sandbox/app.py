@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,22 +11,7 @@ from aiohttp import web
 
 from leadrelay.http import http_server
 from leadrelay.settings import Settings
-
-SETTINGS = web.AppKey("settings", Settings)
-
-
-def _route_modules() -> list[Callable[[web.Application], None]]:
-    """Each stand-in's `setup(app)`; a new stand-in adds itself here."""
-    from sandbox import conversions_api, crm, graph_api, linkedin_api, linkedin_conversions, smtp
-
-    return [
-        graph_api.setup,
-        linkedin_api.setup,
-        crm.setup,
-        smtp.setup,
-        conversions_api.setup,
-        linkedin_conversions.setup,
-    ]
+from sandbox import conversions_api, crm, graph_api, linkedin_api, linkedin_conversions, smtp
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -35,10 +20,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=50 * 1024 * 1024)
-    app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
-    for setup in _route_modules():
-        setup(app)
+    # Each stand-in adds its routes; a new stand-in adds itself here, given only the settings it needs.
+    graph_api.setup(app, settings.facebook_app_secret)
+    linkedin_api.setup(app, settings.linkedin_client_secret)
+    crm.setup(app)
+    smtp.setup(app)
+    conversions_api.setup(app, settings.facebook_app_secret)
+    linkedin_conversions.setup(app)
     return app
 
 
@@ -56,8 +45,6 @@ class RunningSandbox:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, port: int | None = None) -> AsyncIterator[RunningSandbox]:
     app = build_app(settings)
-    from sandbox import smtp
-
     async with (
         http_server(app, settings.host, settings.sandbox_port if port is None else port, what="sandbox") as bound,
         smtp.serving(settings.host, settings.smtp_port, app[smtp.MAILBOX]) as smtp_port,

@@ -310,10 +310,8 @@ async def control_count_only(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def setup(app: web.Application) -> None:
-    from sandbox.app import SETTINGS
-
-    app[STATE] = CapiState(app_secret=app[SETTINGS].facebook_app_secret)
+def setup(app: web.Application, app_secret: str) -> None:
+    app[STATE] = CapiState(app_secret=app_secret)
     r = app.router
     r.add_post("/graph/_control/capi/errors", control_errors)
     r.add_post("/graph/_control/capi/expired_tokens", control_expired_tokens)

@@ -465,10 +465,9 @@ async def _cleanup(app: web.Application) -> None:
     await state.delivery.close()
 
 
-def setup(app: web.Application) -> None:
-    from sandbox.app import SETTINGS
-
-    app[STATE] = GraphState(app[SETTINGS].facebook_app_secret or "sandbox-app-secret")
+def setup(app: web.Application, app_secret: str) -> None:
+    """app_secret signs the webhooks (FACEBOOK_APP_SECRET, so ingest can check them)."""
+    app[STATE] = GraphState(app_secret or "sandbox-app-secret")
     app.on_cleanup.append(_cleanup)
     r = app.router
     r.add_post("/graph/_control/pages", control_pages)

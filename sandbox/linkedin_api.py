@@ -532,10 +532,9 @@ async def _cleanup(app: web.Application) -> None:
     await state.delivery.close()
 
 
-def setup(app: web.Application) -> None:
-    from sandbox.app import SETTINGS
-
-    app[STATE] = LinkedInState(app[SETTINGS].linkedin_client_secret or "sandbox-client-secret")
+def setup(app: web.Application, client_secret: str) -> None:
+    """client_secret signs the webhooks (LINKEDIN_CLIENT_SECRET, so ingest can check them)."""
+    app[STATE] = LinkedInState(client_secret or "sandbox-client-secret")
     app.on_cleanup.append(_cleanup)
     r = app.router
     r.add_post("/linkedin/_control/accounts", control_accounts)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from leadrelay.background import background
 from leadrelay.server import ServiceSpec, grpc_server
 from leadrelay.settings import Settings
-from leadrelay.tasks import background
 from leadrelay.v1 import validation_pb2, validation_pb2_grpc
 from validation_service.post_out_servicer import PostOutServicer
 from validation_service.servicer import ValidationServicer

@@ -17,9 +17,9 @@ from uuid import UUID
 
 from ingest_service.capture import validation_client
 from ingest_service.resources import IngestResources
+from leadrelay.background import every
 from leadrelay.capture import leads_store
 from leadrelay.capture.leads import PROCESSING
-from leadrelay.tasks import every
 
 log = logging.getLogger(__name__)
 

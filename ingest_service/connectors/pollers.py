@@ -26,7 +26,7 @@ from ingest_service.connectors import (
     webhook_inbox,
 )
 from ingest_service.resources import IngestResources
-from leadrelay.tasks import every
+from leadrelay.background import every
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from uuid import UUID
 import streamlit as st
 
 from leadrelay.capture import dispositions
-from leadrelay.users import User
 from reports_app import queries
 from reports_app.database import Database
 from reports_app.filters import STATUSES, ReportFilter
+from reports_app.users import User
 
 ALL = "(all)"
 

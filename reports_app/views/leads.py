@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import queries
-from reports_app import render as files
+from reports_app import report_files as files
 from reports_app.database import Database
+from reports_app.users import User
 from reports_app.views.common import download, filter_bar, filter_key
 
 PAGE_SIZE = 50

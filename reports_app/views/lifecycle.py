@@ -7,9 +7,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import queries
 from reports_app.database import Database
+from reports_app.users import User
 
 FUNNEL = ("LEAD", "MARKETING_QUALIFIED_LEAD", "SALES_OPPORTUNITY", "CONVERTED")
 OTHER = ("DISQUALIFIED", "LOST", "NOT_ASSIGNED")

@@ -9,9 +9,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import queries, shaping
 from reports_app.database import Database
+from reports_app.users import User
 from reports_app.views.common import today
 
 

@@ -7,9 +7,9 @@ import grpc
 import pandas as pd
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import actions, queries
 from reports_app.database import Database
+from reports_app.users import User
 
 
 def render(db: Database, user: User) -> None:

@@ -9,10 +9,10 @@ import plotly.express as px
 import streamlit as st
 
 from leadrelay.capture import dispositions
-from leadrelay.users import User
 from reports_app import actions, queries, shaping
-from reports_app import render as files
+from reports_app import report_files as files
 from reports_app.database import Database
+from reports_app.users import User
 from reports_app.views.common import download, filter_bar
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from leadrelay.errors import LeadRelayError
-from leadrelay.users import User
 from reports_app import cadence, queries
-from reports_app import schedules as store
+from reports_app import schedules_store as store
 from reports_app.database import Database
 from reports_app.filters import FORMATS, REPORTS, STATUSES, stored_filters
+from reports_app.users import User
 
 NEW = "(new schedule)"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from leadrelay import users
+from reports_app import users
 from reports_app.database import Database
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from leadrelay.users import User
-from reports_app import render as files
+from reports_app import report_files as files
 from reports_app.database import Database
+from reports_app.users import User
 from reports_app.views.common import download, filter_bar
 
 

@@ -3,9 +3,7 @@ Conversions API control endpoints over real HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -83,18 +81,6 @@ async def events(pool: asyncpg.Pool, account_id: UUID) -> list[asyncpg.Record]:
            WHERE e.account_id = $1 ORDER BY e.event_id""",
         account_id,
     )
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
-    """Polls until check() returns something truthy (the servers' loops run every 0.2 s)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within} s (last: {result!r})")
-        await asyncio.sleep(0.05)
 
 
 class Capi:

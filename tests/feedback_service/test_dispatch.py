@@ -1,9 +1,8 @@
 """Dispatch to the sandbox's Conversions API over real HTTP: immediate sending, bisection, expiry,
 retries, token pause, DAILY scheduling and backfill."""
 
-import asyncio
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import grpc
@@ -12,6 +11,7 @@ from leadrelay.protoconv import to_timestamp
 from leadrelay.v1 import feedback_pb2
 from tests.feedback_service import support as s
 from tests.harness import rpc_error
+from tests.waiting import eventually
 
 
 def sha(value: str) -> str:
@@ -40,7 +40,7 @@ async def test_immediate_mode_sends_within_seconds_with_metas_payload(api, pool,
     when = s.ago(minutes=20).replace(microsecond=0)
     await record(api, s.change(lead_id=lead_id, stage="Qualified", at=when))
 
-    [row] = await s.wait_for(lambda: _sent(pool, account))
+    [row] = await eventually(lambda: _sent(pool, account))
     assert row["fbtrace_id"] and row["attempts"] == 1
     assert await capi.received() == [
         {
@@ -174,7 +174,7 @@ async def test_a_refused_token_pauses_dispatch_until_a_new_token_is_set(api, poo
         status = await api.feedback.GetFeedbackStatus(feedback_pb2.GetFeedbackStatusRequest())
         return status if status.paused else None
 
-    status = await s.wait_for(paused)
+    status = await eventually(paused)
     assert "(#190) Error validating access token" in status.paused_reason
     config = await api.feedback.GetFeedbackConfig(feedback_pb2.GetFeedbackConfigRequest())
     assert config.paused and config.paused_reason == status.paused_reason
@@ -185,31 +185,53 @@ async def test_a_refused_token_pauses_dispatch_until_a_new_token_is_set(api, poo
 
     resumed = await api.feedback.SetFeedbackConfig(s.config(dataset, token="tok-new"))
     assert not resumed.paused and resumed.paused_reason == ""
-    await s.wait_for(lambda: _sent(pool, account))
+    await eventually(lambda: _sent(pool, account))
     assert requests_while_paused == 1
+
+
+async def _a_whole_pass_went_by(api, pool, account, fb):
+    """Returns once the dispatcher has run a whole pass over the account that began after the call:
+    a change too old to send is expired at the start of the first pass over the account that sees
+    it, so a second one, recorded once the first is expired, is expired only by a later pass, after
+    the one before it ended. A stopped dispatcher never gets here."""
+    for _ in range(2):
+        lead_id, _ = await s.lead(pool, account, fb, captured_at=s.ago(days=9))
+        await record(api, s.change(lead_id=lead_id, stage="New", at=s.ago(days=6)))
+        await pool.execute(
+            "UPDATE feedback_events SET changed_at = changed_at - interval '2 days' WHERE lead_id = $1", lead_id
+        )
+
+        async def expired(lead_id=lead_id):
+            rows = [r for r in await s.events(pool, account) if r["lead_id"] == lead_id]
+            return [r["status"] for r in rows] == ["EXPIRED"]
+
+        await eventually(expired, what="a dispatcher pass over the account")
 
 
 async def test_daily_mode_sends_at_the_configured_hour_once_a_day(api, pool, sandbox):
     account = api.account.account_id
     dataset = s.dataset_id()
     capi = s.Capi(sandbox.url, dataset)
+    # The slot an hour ago: passed at any time of day, and the next one is about a day away.
+    slot_hour = (datetime.now(UTC) - timedelta(hours=1)).hour
     await api.feedback.SetFeedbackConfig(
-        s.config(dataset, mode=feedback_pb2.DISPATCH_MODE_DAILY, daily_hour=datetime.now(UTC).hour, time_zone="UTC")
+        s.config(dataset, mode=feedback_pb2.DISPATCH_MODE_DAILY, daily_hour=slot_hour, time_zone="UTC")
     )
     fb = await s.source(pool, account)
     lead_id, _ = await s.lead(pool, account, fb)
-    # The last daily run was yesterday: today's slot (this hour) is due now.
+    # The last daily run was a day ago, before today's slot: the slot is due now.
     await pool.execute(
         "UPDATE feedback_configs SET daily_last_run_at = now() - interval '1 day' WHERE account_id = $1", account
     )
     await record(api, s.change(lead_id=lead_id, stage="New", at=s.ago(minutes=40)))
-    await s.wait_for(lambda: _sent(pool, account))
+    await eventually(lambda: _sent(pool, account))
     last_run = await pool.fetchval("SELECT daily_last_run_at FROM feedback_configs WHERE account_id = $1", account)
     assert last_run > s.ago(minutes=1)
-    # Today's run is done: a later change waits for tomorrow's slot (several loop passes later).
+    # Today's run is done: a later change waits for tomorrow's slot, however many passes go by.
     await record(api, s.change(lead_id=lead_id, stage="Won", at=s.ago(minutes=10)))
-    await asyncio.sleep(1.0)  # five passes of the loop (FEEDBACK_POLL_SECONDS=0.2)
-    assert await statuses(pool, account) == ["SENT", "PENDING"]
+    await _a_whole_pass_went_by(api, pool, account, fb)
+    events = [r["status"] for r in await s.events(pool, account) if r["lead_id"] == lead_id]
+    assert events == ["SENT", "PENDING"]
     assert len(await capi.received()) == 1
 
 
@@ -309,7 +331,7 @@ async def test_a_leads_identifiers_and_ldu_reach_the_conversions_api_as_configur
     }
     lead_id, pid = await s.lead(pool, account, fb, fields=fields)
     await record(api, s.change(lead_id=lead_id, stage="Qualified"))
-    await s.wait_for(lambda: _sent(pool, account))
+    await eventually(lambda: _sent(pool, account))
     [event] = await capi.received()
     assert event["user_data"] == {
         "lead_id": int(pid),

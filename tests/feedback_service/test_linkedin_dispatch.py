@@ -13,6 +13,7 @@ from feedback_service.linkedin_payload import request_body
 from leadrelay.v1 import feedback_pb2
 from tests.feedback_service import support as s
 from tests.harness import rpc_error
+from tests.waiting import eventually
 
 QUALIFIED = "urn:lla:llaPartnerConversion:7001"
 WON = "urn:lla:llaPartnerConversion:7002"
@@ -76,7 +77,7 @@ async def test_a_linkedin_stage_change_reaches_linkedin_with_the_documented_shap
     when = s.ago(minutes=20).replace(microsecond=0)
     await record(api, s.change(lead_id=lead_id, stage="qualified", at=when))
 
-    [row] = await s.wait_for(lambda: settled(pool, account, 1))
+    [row] = await eventually(lambda: settled(pool, account, 1))
     assert (row["status"], row["channel"], row["attempts"]) == ("SENT", "LINKEDIN", 1)
     got = await li.record()
     assert got["events"] == [
@@ -106,7 +107,7 @@ async def test_a_change_older_than_90_days_is_never_sent_to_linkedin(api, pool, 
         s.change(lead_id=old_lead, stage="Qualified", at=s.ago(days=91)),
         s.change(lead_id=new_lead, stage="Qualified"),
     )
-    rows = await s.wait_for(lambda: settled(pool, account, 2))
+    rows = await eventually(lambda: settled(pool, account, 2))
     assert [r["status"] for r in rows] == ["EXPIRED", "SENT"]
     assert "90-day window" in rows[0]["reason"]
     assert [e["conversionHappenedAt"] for e in (await li.record())["events"]] == [
@@ -120,7 +121,7 @@ async def test_a_stage_without_a_conversion_rule_is_not_sendable_naming_the_stag
     source = await s.source(pool, account, "LINKEDIN")
     lead_id, _ = await linkedin_lead(pool, account, source)
     await record(api, s.change(lead_id=lead_id, stage="Demo booked"))
-    [row] = await s.wait_for(lambda: settled(pool, account, 1))
+    [row] = await eventually(lambda: settled(pool, account, 1))
     assert row["status"] == "NOT_SENDABLE"
     assert row["reason"] == "stage 'Demo booked' has no LinkedIn conversion rule (SetLinkedInConversionsConfig)"
 
@@ -138,7 +139,7 @@ async def test_a_refused_batch_is_bisected_until_the_bad_event_is_alone(api, poo
             for i, (lead_id, _) in enumerate(leads)
         ],
     )
-    rows = await s.wait_for(lambda: settled(pool, account, 6))
+    rows = await eventually(lambda: settled(pool, account, 6))
     assert [r["status"] for r in rows] == ["SENT"] * 4 + ["FAILED", "SENT"]
     assert rows[4]["reason"] == (
         "(HTTP 422) /elements/0/conversion urn:lla:llaPartnerConversion:7999 does not exist or is not "
@@ -170,7 +171,7 @@ async def test_linkedin_throttling_is_retried_and_a_refused_token_pauses_until_a
         rows = await s.events(pool, account)
         return rows if rows and rows[0]["attempts"] == 1 else None
 
-    [row] = await s.wait_for(deferred)
+    [row] = await eventually(deferred)
     assert row["status"] == "PENDING" and row["reason"].startswith("will retry: (HTTP 429)")
     flushed = await api.feedback.Flush(feedback_pb2.FlushRequest())  # now, not after the backoff
     assert flushed.sent == 1
@@ -184,13 +185,13 @@ async def test_linkedin_throttling_is_retried_and_a_refused_token_pauses_until_a
         status = await api.feedback.GetFeedbackStatus(feedback_pb2.GetFeedbackStatusRequest())
         return status if status.linkedin_paused else None
 
-    status = await s.wait_for(paused)
+    status = await eventually(paused)
     assert status.linkedin_paused_reason.startswith("LinkedIn refused the access token: (HTTP 401)")
     assert not status.paused  # Meta's dispatch is another matter
     await api.feedback.SetLinkedInConversionsConfig(
         feedback_pb2.LinkedInConversionsConfig(access_token=li.token, conversion_rules={"Closed Won": WON})
     )
-    rows = await s.wait_for(lambda: settled(pool, account, 2))
+    rows = await eventually(lambda: settled(pool, account, 2))
     assert [r["status"] for r in rows] == ["SENT", "SENT"]
 
 
@@ -233,6 +234,6 @@ async def test_linkedin_reads_the_email_from_the_accounts_configured_columns(api
     fields = {"email": "home@example.com", "Work mail": "Ana@Acme.example"}
     lead_id, _ = await linkedin_lead(pool, account, source, fields=fields)
     await record(api, s.change(lead_id=lead_id, stage="Qualified"))
-    await s.wait_for(lambda: settled(pool, account, 1))
+    await eventually(lambda: settled(pool, account, 1))
     [event] = (await li.record())["events"]
     assert event["user"]["userIds"] == [{"idType": "SHA256_EMAIL", "idValue": sha("ana@acme.example")}]

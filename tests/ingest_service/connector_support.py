@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import aiohttp
 import asyncpg
 
 from leadrelay.v1 import common_pb2, ingest_pb2
-
-T = TypeVar("T")
+from tests.waiting import eventually
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any] | None = None) -> Any:
     async with session.post(url, json=body or {}) as reply:
         assert reply.status < 300, await reply.text()
         return await reply.json()
-
-
-async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0, every: float = 0.05) -> T:
-    """Polls `check` until it returns something truthy (no timing is asserted: the bound only stops a hang)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(every)
 
 
 @dataclass

@@ -11,12 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from leadrelay import clients
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 def _env(settings, **extra):
@@ -47,7 +42,7 @@ async def _wait_serving(target, proc, seconds=30.0):
 
 
 async def test_feedback_service_serves_and_stops_cleanly_on_sigterm(settings):
-    port = _free_port()
+    port = free_port()
     proc = await _start("feedback_service", _env(settings, FEEDBACK_GRPC_PORT=str(port)))
     try:
         await _wait_serving(f"127.0.0.1:{port}", proc)
@@ -71,13 +66,13 @@ async def test_port_in_use_ends_with_a_message_naming_the_port(settings):
 
 
 async def test_unreachable_database_url_ends_with_a_message_naming_the_setting(settings):
-    port = _free_port()
+    port = free_port()
     proc = await _start(
         "feedback_service",
         _env(
             settings,
             DATABASE_URL=f"postgresql://nobody:secret@127.0.0.1:{port}/none",
-            FEEDBACK_GRPC_PORT=str(_free_port()),
+            FEEDBACK_GRPC_PORT=str(free_port()),
         ),
     )
     _, stderr = await asyncio.wait_for(proc.communicate(), 30)
@@ -85,28 +80,3 @@ async def test_unreachable_database_url_ends_with_a_message_naming_the_setting(s
     assert proc.returncode == 1
     assert "DATABASE_URL" in text and f"127.0.0.1:{port}" in text
     assert "secret" not in text
-
-
-async def test_cli_creates_a_key_that_is_shown_once_and_stored_hashed(settings, pool):
-    name = f"cli-{os.getpid()}-{time.monotonic_ns()}"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "leadrelay",
-        "keys",
-        "create",
-        "--account",
-        name,
-        env=_env(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, stderr.decode()
-    key = stdout.decode().split()[-1]
-    assert key.startswith("lr_")
-    async with pool.acquire() as con:
-        stored = await con.fetch(
-            "SELECT k.key_hash FROM api_keys k JOIN accounts a USING (account_id) WHERE a.name = $1", name
-        )
-    assert len(stored) == 1 and key.encode() not in bytes(stored[0]["key_hash"])

@@ -1,12 +1,15 @@
 """The shared bootstrap, through the real services: auth, health, reflection, errors."""
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 
 from leadrelay import clients
 from leadrelay.auth import internal_metadata
-from leadrelay.v1 import ingest_pb2, ingest_pb2_grpc, validation_pb2
+from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2
 from tests.harness import rpc_error
 
 API_SERVICES = {
@@ -38,6 +41,57 @@ async def test_reflection_lists_every_service(servers):
         servers.validation_target
     )
     assert "leadrelay.v1.FeedbackService" in await _reflected_services(servers.feedback_target)
+
+
+def _v1_message(name):
+    """A grpc.reflection.v1 message class, as a v1 client (grpc-js, grpcurl) builds it."""
+    return message_factory.GetMessageClass(
+        descriptor_pool.Default().FindMessageTypeByName(f"grpc.reflection.v1.{name}")
+    )
+
+
+async def test_reflection_v1_lists_every_service_and_describes_itself(servers):
+    request_type, response_type = _v1_message("ServerReflectionRequest"), _v1_message("ServerReflectionResponse")
+    async with clients.channel(servers.ingest_target) as ch:
+        info = ch.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=request_type.SerializeToString,
+            response_deserializer=response_type.FromString,
+        )
+        requests = [
+            request_type(list_services=""),
+            request_type(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+        ]
+        listed, described = [r async for r in info(iter(requests))]
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"leadrelay.v1.IngestService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} <= names
+    assert "grpc.reflection.v1alpha.ServerReflection" in names
+    [raw] = described.file_descriptor_response.file_descriptor_proto
+    described_file = descriptor_pb2.FileDescriptorProto.FromString(raw)
+    assert (described_file.package, described_file.service[0].name) == ("grpc.reflection.v1", "ServerReflection")
+
+
+async def test_invalid_argument_names_the_field_in_bad_request_details(api):
+    err = await rpc_error(api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(name="x")))
+    status = rpc_status.from_call(err)
+    assert status is not None and status.message == err.details()
+    [detail] = status.details
+    bad_request = error_details_pb2.BadRequest()
+    assert detail.Unpack(bad_request)
+    [violation] = bad_request.field_violations
+    assert violation.field == "platform"
+    assert err.details() == f"platform: {violation.description}"
+
+
+async def test_invalid_argument_details_name_an_indexed_field(api):
+    source = await api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(name="x", platform=common_pb2.PLATFORM_CSV))
+    request = ingest_pb2.SetMappingRequest(
+        source_id=source.source_id, mappings=[common_pb2.FieldMapping(column=" ", form_field="email")]
+    )
+    err = await rpc_error(api.ingest.SetDefaultMapping(request))
+    bad_request = error_details_pb2.BadRequest()
+    rpc_status.from_call(err).details[0].Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == ["mappings[0].column"]
 
 
 async def test_call_without_a_key_is_unauthenticated(servers):

@@ -7,7 +7,6 @@ import asyncio
 import csv
 import io
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -16,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from leadrelay import lead_export, users
+from leadrelay import lead_export
+from reports_app import users
+from tests.ports import free_port
 from tests.reports_app import seed
 from tests.reports_app.pages_support import APP
 
@@ -31,12 +32,6 @@ pytestmark = [
         reason="needs Debian's chromium at /usr/bin/chromium (`make browser` or apt-get install chromium)",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ok(url: str) -> bool:
@@ -78,7 +73,7 @@ async def test_sign_in_browse_filter_and_download(pool, account, settings, tmp_p
         email = f"browser-{account.name}@example.com"
         await users.create_user(con, account.account_id, email, "browser password", users.ADMIN)
     ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from leadrelay import users
 from leadrelay.v1 import validation_pb2
+from reports_app import users
 from tests.harness import new_account
 from tests.reports_app import seed
 from tests.reports_app.pages_support import app_env, button, open_page, run, signed_in

@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ingest_service.connectors import platform_counts_store
-from leadrelay import users
 from leadrelay.v1 import ingest_pb2
-from reports_app import queries, render
+from reports_app import queries, report_files, users
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
 from tests.ingest_service.connector_support import facebook_source, judged, post
@@ -60,7 +59,7 @@ async def test_source_report_and_overview_show_the_platforms_count(
     async with reading(pool, settings.reports_database_role) as con:
         counts = await queries.platform_counts(con, account.account_id, both)
         assert {str(k): v for k, v in counts.items()} == {fb.source_id: (6, 5)}
-        header, rows = await render.table(con, account.account_id, "SOURCE", both)
+        header, rows = await report_files.table(con, account.account_id, "SOURCE", both)
         row = dict(zip(header, rows[0], strict=True))
         assert (row["Source"], row["Received"], row["PlatformReported"], row["Difference"]) == (
             "Facebook page",
@@ -70,7 +69,7 @@ async def test_source_report_and_overview_show_the_platforms_count(
         )
         # Every lead was received today, so yesterday shows none received — yet the platform's 4 created
         # yesterday compare with LeadRelay's 3 created yesterday.
-        header, rows = await render.table(
+        header, rows = await report_files.table(
             con, account.account_id, "SOURCE", ReportFilter(yesterday.date(), yesterday.date())
         )
         row = dict(zip(header, rows[0], strict=True))
@@ -116,7 +115,7 @@ async def test_only_recent_complete_days_that_disagree_raise_the_alert(pool, acc
             f"Source “Web” (Facebook): the platform reports 9 leads created on {day3}, LeadRelay has 8.",
         ]
         assert await queries.platform_counts(con, account.account_id, week) == {web: (24, 20), ads: (2, 3)}
-        _header, rows = await render.table(con, account.account_id, "SOURCE", week)
+        _header, rows = await report_files.table(con, account.account_id, "SOURCE", week)
         assert [r[-2:] for r in rows] == [[2, -1], [24, 4]]  # Ads, Web (by name)
         # The reader role reads the table (granted in 0008) and cannot write it.
         assert await con.fetchval("SELECT has_table_privilege('leadrelay_reader', 'platform_counts', 'SELECT')")

@@ -9,7 +9,7 @@ import secrets
 import socket
 from datetime import UTC, datetime, timedelta
 
-from reports_app import cadence, schedules
+from reports_app import cadence, schedules_store
 from reports_app.scheduler import Scheduler
 from tests.reports_app import seed
 
@@ -28,10 +28,10 @@ async def _schedule(pool, account, rcpt, report="LEADS", missed_days=3):  # type
         now = datetime.now(UTC)
         await seed.lead(con, account.account_id, src, now, platform_lead_id="today-1")
         await seed.lead(con, account.account_id, src, now - timedelta(days=30), platform_lead_id="old")
-        spec = schedules.ScheduleSpec(
+        spec = schedules_store.ScheduleSpec(
             "Daily leads", report, {"days": 1}, "CSV", cadence.cadence("DAILY", "Europe/Berlin", at="07:30"), (rcpt,)
         )
-        sid = await schedules.create(con, account.account_id, spec, now)
+        sid = await schedules_store.create(con, account.account_id, spec, now)
         # The scheduler was down: the 07:30 slots of the last few days were all missed.
         await con.execute(
             "UPDATE report_schedules SET next_run_at = $2 WHERE schedule_id = $1",
@@ -59,7 +59,7 @@ async def test_a_due_schedule_sends_exactly_one_email_with_the_file(pool, accoun
     assert rows[0][:3] == ["LeadID", "SourceID", "FormID"]
     assert [r[4] for r in rows[1:]] == ["today-1"]
     async with pool.acquire() as con:
-        runs = await schedules.history(con, account.account_id, sid)
+        runs = await schedules_store.history(con, account.account_id, sid)
         next_run = await con.fetchval("SELECT next_run_at FROM report_schedules WHERE schedule_id = $1", sid)
     assert [(r["status"], r["attempts"], r["rows"], [d["status"] for d in r["deliveries"]]) for r in runs] == [
         ("SENT", 1, 1, ["SENT"])
@@ -76,14 +76,14 @@ async def test_a_failed_send_is_recorded_with_its_reason_and_retried(pool, accou
         closed = s.getsockname()[1]
     await Scheduler(settings.replace(smtp_port=closed), pool, retry_base_seconds=0).tick()
     async with pool.acquire() as con:
-        [run] = await schedules.history(con, account.account_id, sid)
+        [run] = await schedules_store.history(con, account.account_id, sid)
     assert (run["status"], run["attempts"]) == ("PENDING", 1)
     assert [d["status"] for d in run["deliveries"]] == ["FAILED"]
     assert f"127.0.0.1:{closed}" in run["deliveries"][0]["detail"]
     assert _mine(sandbox, rcpt) == []
     await Scheduler(settings, pool, retry_base_seconds=0).tick()
     async with pool.acquire() as con:
-        [run] = await schedules.history(con, account.account_id, sid)
+        [run] = await schedules_store.history(con, account.account_id, sid)
     assert (run["status"], run["attempts"], [d["status"] for d in run["deliveries"]]) == ("SENT", 2, ["FAILED", "SENT"])
     [mail] = _mine(sandbox, rcpt)
     [(name, data)] = mail.attachments()
@@ -95,11 +95,11 @@ async def test_run_now_and_paused_schedules(pool, account, settings, sandbox):
     rcpt = _recipient()
     sid = await _schedule(pool, account, rcpt, report="REJECTIONS")
     async with pool.acquire() as con:
-        await schedules.set_paused(con, account.account_id, sid, True, datetime.now(UTC))
+        await schedules_store.set_paused(con, account.account_id, sid, True, datetime.now(UTC))
     await Scheduler(settings, pool).tick()
     assert _mine(sandbox, rcpt) == []  # paused: the missed slot is not sent
     async with pool.acquire() as con:
-        await schedules.run_now(con, account.account_id, sid)
+        await schedules_store.run_now(con, account.account_id, sid)
     await Scheduler(settings, pool).tick()
     [mail] = _mine(sandbox, rcpt)
     assert "(run now)" in mail.message().get_body(("plain",)).get_content()

@@ -3,9 +3,7 @@ core stores them), a CRM tenant of the sandbox per test, and bounded waits."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -86,18 +84,6 @@ class Crm:
 
     async def stats(self) -> dict[str, Any]:
         return await self._call("GET")
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], *, within: float = 20.0, what: str = "condition") -> Any:
-    """Polls until check() is truthy; fails the test after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def statuses(pool: asyncpg.Pool, lead_ids: list[UUID]) -> dict[str, int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 from tests.harness import Api
-from tests.validation_service.post_out_support import Crm, wait_for
+from tests.validation_service.post_out_support import Crm
+from tests.waiting import eventually
 
 
 async def test_submitted_lead_is_accepted_delivered_and_shows_posted(api: Api, sandbox) -> None:
@@ -37,7 +38,7 @@ async def test_submitted_lead_is_accepted_delivered_and_shows_posted(api: Api, s
         lead = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=outcome.lead_id))
         return lead if lead.post_out_status == "POSTED" else None
 
-    lead = await wait_for(posted, what="GetLead shows POSTED")
+    lead = await eventually(posted, what="GetLead shows POSTED")
     assert "posted" in [e.type for e in lead.events]
     [record] = (await crm.stats())["records"]
     assert record["body"] == {"lead_id": outcome.lead_id, "Email": "zoe@example.com", "Origin": "LeadRelay"}

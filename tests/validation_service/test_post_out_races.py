@@ -12,6 +12,7 @@ import asyncpg
 from leadrelay.settings import Settings
 from tests.harness import Account
 from tests.validation_service.post_out_support import insert_destination, seed_leads, seed_source, statuses
+from tests.waiting import eventually
 from validation_service import delivery, outbox, post_out_store
 from validation_service.post_out_worker import PostOutWorkers
 
@@ -24,6 +25,23 @@ async def _count(pool: asyncpg.Pool, destination_id: UUID) -> tuple[int, bool]:
     return row["consecutive_failures"], row["paused"]
 
 
+async def _blocked_by(pool: asyncpg.Pool, holder: asyncpg.Connection, count: int) -> None:
+    """Returns once `count` other sessions wait on locks behind `holder` (directly, or behind a
+    session that waits on it; pg_blocking_pids): the race is really under way, whatever the speed."""
+    root = holder.get_server_pid()
+
+    async def blocked() -> bool:
+        rows = await pool.fetch("SELECT pid, pg_blocking_pids(pid) AS by FROM pg_stat_activity WHERE pid <> $1", root)
+        behind = {root}
+        while True:
+            more = {r["pid"] for r in rows if r["pid"] not in behind and behind.intersection(r["by"])}
+            if not more:
+                return len(behind) - 1 == count
+            behind |= more
+
+    await eventually(blocked, what=f"{count} session(s) waiting behind the test's lock")
+
+
 async def test_concurrent_batches_both_count(pool: asyncpg.Pool, account: Account) -> None:
     source_id = await seed_source(pool, account.account_id)
     dest = await insert_destination(pool, account.account_id, source_id, "http://127.0.0.1:9/crm")
@@ -32,8 +50,7 @@ async def test_concurrent_batches_both_count(pool: asyncpg.Pool, account: Accoun
             await post_out_store.update_breakers(first, [(dest, False, 3)], threshold=10, cooldown_seconds=60)
             # The second worker's statement starts before the first commits, so it waits on the row.
             blocked = asyncio.create_task(_in_transaction(second, [(dest, False, 4)]))
-            await asyncio.sleep(0.3)
-            assert not blocked.done()
+            await _blocked_by(pool, first, 1)
         await blocked
     assert await _count(pool, dest) == (7, False)
 
@@ -42,7 +59,7 @@ async def test_concurrent_batches_both_count(pool: asyncpg.Pool, account: Accoun
         async with first.transaction():
             await post_out_store.update_breakers(first, [(dest, False, 2)], threshold=10, cooldown_seconds=60)
             blocked = asyncio.create_task(_in_transaction(second, [(dest, False, 1)]))
-            await asyncio.sleep(0.3)
+            await _blocked_by(pool, first, 1)
         await blocked
     assert await _count(pool, dest) == (10, True)
 
@@ -80,7 +97,7 @@ async def test_two_deliveries_of_one_lead_recorded_at_once_leave_it_posted(
             "SELECT 1 FROM destinations WHERE destination_id = ANY($1::uuid[]) FOR NO KEY UPDATE", destinations
         )
         recording = [asyncio.create_task(w._record([r])) for w, r in zip(workers, results, strict=True)]
-        await asyncio.sleep(0.3)
+        await _blocked_by(pool, con, 2)
     await asyncio.gather(*recording)
 
     assert await statuses(pool, [lead]) == {"POSTED": 2}

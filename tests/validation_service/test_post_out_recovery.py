@@ -22,8 +22,8 @@ from tests.validation_service.post_out_support import (
     seed_leads,
     seed_source,
     statuses,
-    wait_for,
 )
+from tests.waiting import eventually
 from validation_service import post_out_worker
 from validation_service.app import running as validation_running
 
@@ -61,16 +61,16 @@ async def test_worker_killed_mid_batch_its_rows_return_after_the_lease(private: 
     account, source_id, _ = await setup_destination(private, crm)
     leads = await seed_leads(private.pool, account.account_id, source_id, 30)
     worker = asyncio.create_task(post_out_worker.run(private.settings, private.pool, workers=2, batch_size=10))
-    await wait_for(lambda: _received_at_least(crm, 1), what="first requests in flight")
+    await eventually(lambda: _received_at_least(crm, 1), what="first requests in flight")
     worker.cancel()  # killed while its requests are in flight: nothing of the batch is recorded
     await asyncio.gather(worker, return_exceptions=True)
     assert "POSTED" not in await statuses(private.pool, leads)
     # The CRM still finishes the requests it received and creates their records.
-    await wait_for(lambda: _created_at_least(crm, 1), what="records created by the killed batch")
+    await eventually(lambda: _created_at_least(crm, 1), what="records created by the killed batch")
 
     await crm.set(latency_ms=0)
     async with validation_running(private.settings, private.pool, grpc_port=0):
-        await wait_for(lambda: all_posted(private.pool, leads), within=20, what="all posted after the lease")
+        await eventually(lambda: all_posted(private.pool, leads), within=20, what="all posted after the lease")
     stats = await crm.stats()
     assert stats["created"] == 30 and stats["doubled"] == []
     assert stats["replayed"] >= 1  # the killed batch's leads were posted again, with the same keys
@@ -82,11 +82,11 @@ async def test_validation_process_restarted_mid_run_delivers_exactly_once(privat
     account, source_id, _ = await setup_destination(private, crm)
     leads = await seed_leads(private.pool, account.account_id, source_id, 150)
     async with validation_running(private.settings, private.pool, grpc_port=0):
-        await wait_for(lambda: _posted_at_least(private.pool, leads, 20), what="some posted")
+        await eventually(lambda: _posted_at_least(private.pool, leads, 20), what="some posted")
     # Stopped mid-run (some batches cancelled in flight); started again on the same database.
     assert not await all_posted(private.pool, leads)
     async with validation_running(private.settings, private.pool, grpc_port=0):
-        await wait_for(lambda: all_posted(private.pool, leads), within=30, what="all posted after restart")
+        await eventually(lambda: all_posted(private.pool, leads), within=30, what="all posted after restart")
     stats = await crm.stats()
     assert stats["created"] == 150 and stats["doubled"] == []
     assert all(c["created"] == 1 for c in stats["per_lead"].values())
@@ -107,7 +107,7 @@ async def test_retries_stop_at_the_horizon_with_failed(private: Private, sandbox
             await workers.run_once()
             return (await statuses(private.pool, [lead])) == {"FAILED": 1}
 
-        await wait_for(failed, what="FAILED after the horizon")
+        await eventually(failed, what="FAILED after the horizon")
     async with private.pool.acquire() as con:
         row = await con.fetchrow(
             "SELECT attempts, last_error, last_status_code FROM post_outs WHERE lead_id = $1", lead
@@ -122,9 +122,11 @@ async def test_breaker_resumes_on_its_own_after_the_cooldown(private: Private, s
     crm = Crm(sandbox.url)
     await crm.set(sequence=["fail", "fail", "fail"])
     account, source_id, dest = await setup_destination(private, crm)
+    # A cool-down no test run outlasts: "still inside the cool-down" holds on any machine, and its
+    # end is the clock reaching paused_until, moved there below instead of waited for.
     s = private.settings.replace(
         postout_breaker_threshold=3,
-        postout_breaker_cooldown_seconds=0.5,
+        postout_breaker_cooldown_seconds=3600,
         postout_backoff_base_seconds=0.01,
         postout_backoff_max_seconds=0.02,
     )
@@ -139,15 +141,23 @@ async def test_breaker_resumes_on_its_own_after_the_cooldown(private: Private, s
                 dest,
             )
         assert (paused["consecutive_failures"], paused["paused"]) == (3, True)
-        await asyncio.sleep(0.1)  # past the retries' backoff, still inside the cool-down
-        assert await workers.run_once() == 0  # paused: nothing is claimed
+
+        async def retries_due() -> bool:
+            return await private.pool.fetchval(
+                "SELECT bool_and(next_attempt_at <= now()) FROM post_outs WHERE lead_id = ANY($1::uuid[])", leads
+            )
+
+        await eventually(retries_due, what="the retries' backoff to pass")
+        assert await workers.run_once() == 0  # due, but the destination is paused: nothing is claimed
         assert (await crm.stats())["received"] == 3
+
+        await private.pool.execute("UPDATE destinations SET paused_until = now() WHERE destination_id = $1", dest)
 
         async def delivered() -> bool:
             await workers.run_once()
             return await all_posted(private.pool, leads)
 
-        await wait_for(delivered, what="posted after the cool-down")
+        await eventually(delivered, what="posted after the cool-down")
     async with private.pool.acquire() as con:
         assert await con.fetchval("SELECT consecutive_failures FROM destinations WHERE destination_id = $1", dest) == 0
     assert (await crm.stats())["created"] == 3

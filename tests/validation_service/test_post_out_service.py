@@ -17,8 +17,8 @@ from tests.validation_service.post_out_support import (
     seed_leads,
     seed_source,
     statuses,
-    wait_for,
 )
+from tests.waiting import eventually
 from validation_service.app import running as validation_running
 
 BODY = [
@@ -154,7 +154,7 @@ async def test_delivers_accepted_leads_with_body_headers_and_idempotency_key(
     crm = Crm(sandbox.url)
     dest = await api.postout.CreateDestination(destination_request(source_id, crm.url))
     leads = await seed_leads(pool, api.account.account_id, source_id, 3)
-    await wait_for(lambda: all_posted(pool, leads), what="3 posted")
+    await eventually(lambda: all_posted(pool, leads), what="3 posted")
 
     stats = await crm.stats()
     assert stats["created"] == 3 and stats["received"] == 3 and stats["doubled"] == []
@@ -221,7 +221,7 @@ async def test_exactly_once_under_twenty_percent_server_errors(api: Api, pool: a
     await crm.set(fail_rate=0.2, seed=5)
     await api.postout.CreateDestination(destination_request(source_id, crm.url))
     leads = await seed_leads(pool, api.account.account_id, source_id, 200)
-    await wait_for(lambda: all_posted(pool, leads), within=60, what="200 posted")
+    await eventually(lambda: all_posted(pool, leads), within=60, what="200 posted")
     stats = await crm.stats()
     assert stats["created"] == 200
     assert stats["doubled"] == []
@@ -243,7 +243,7 @@ async def test_timeouts_are_retried_without_doubles(api: Api, pool: asyncpg.Pool
     await api.postout.CreateDestination(destination_request(source_id, crm.url, timeout_ms=300))
     # 20 leads: fewer timeouts in a row than the breaker's threshold (the breaker has its own test).
     leads = await seed_leads(pool, api.account.account_id, source_id, 20)
-    await wait_for(lambda: all_posted(pool, leads), within=30, what="20 posted")
+    await eventually(lambda: all_posted(pool, leads), within=30, what="20 posted")
     stats = await crm.stats()
     assert stats["created"] == 20 and stats["doubled"] == []
     async with pool.acquire() as con:
@@ -261,7 +261,7 @@ async def test_rejection_is_parsed_and_not_retried(api: Api, pool: asyncpg.Pool,
     await crm.set(sequence=["reject"], reject_reason="email is on the suppression list")
     await api.postout.CreateDestination(destination_request(source_id, crm.url))
     [lead] = await seed_leads(pool, api.account.account_id, source_id, 1)
-    await wait_for(lambda: _status_is(pool, [lead], "REJECTED_BY_DESTINATION"), what="rejected")
+    await eventually(lambda: _status_is(pool, [lead], "REJECTED_BY_DESTINATION"), what="rejected")
     [post_out] = (await api.postout.ListPostOuts(validation_pb2.ListPostOutsRequest(lead_id=str(lead)))).post_outs
     assert post_out.status == validation_pb2.POST_OUT_STATUS_REJECTED_BY_DESTINATION
     assert (post_out.last_error, post_out.attempts, post_out.last_status_code) == (
@@ -287,7 +287,7 @@ async def test_unparsable_answer_is_an_error_kept_raw_and_retried(api: Api, pool
     await crm.set(sequence=["garbage"])
     await api.postout.CreateDestination(destination_request(source_id, crm.url))
     [lead] = await seed_leads(pool, api.account.account_id, source_id, 1)
-    await wait_for(lambda: all_posted(pool, [lead]), what="posted after garbage")
+    await eventually(lambda: all_posted(pool, [lead]), what="posted after garbage")
     logs = await api.postout.ListPostOutAttempts(validation_pb2.ListPostOutAttemptsRequest(lead_id=str(lead)))
     assert [(a.attempt, a.outcome, a.reason) for a in logs.attempts] == [
         (1, "retry", "HTTP 200: the response is not JSON"),
@@ -304,7 +304,7 @@ async def test_client_errors_fail_without_retry_and_retry_post_outs_requeues(
     await crm.set(sequence=["fail", "fail"], fail_status=422)
     await api.postout.CreateDestination(destination_request(source_id, crm.url))
     leads = await seed_leads(pool, api.account.account_id, source_id, 2)
-    await wait_for(lambda: _status_is(pool, leads, "FAILED"), what="2 failed")
+    await eventually(lambda: _status_is(pool, leads, "FAILED"), what="2 failed")
     assert (await crm.stats())["received"] == 2
     async with pool.acquire() as con:
         assert {
@@ -316,12 +316,12 @@ async def test_client_errors_fail_without_retry_and_retry_post_outs_requeues(
 
     one = await api.postout.RetryPostOuts(validation_pb2.RetryPostOutsRequest(lead_ids=[str(leads[0])]))
     assert one.requeued == 1
-    await wait_for(lambda: all_posted(pool, leads[:1]), what="first retried")
+    await eventually(lambda: all_posted(pool, leads[:1]), what="first retried")
     rest = await api.postout.RetryPostOuts(
         validation_pb2.RetryPostOutsRequest(all_failed=True, source_id=str(source_id))
     )
     assert rest.requeued == 1
-    await wait_for(lambda: all_posted(pool, leads), what="all retried")
+    await eventually(lambda: all_posted(pool, leads), what="all retried")
     assert (await crm.stats())["created"] == 2
     err = await rpc_error(api.postout.RetryPostOuts(validation_pb2.RetryPostOutsRequest()))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -341,7 +341,7 @@ async def test_circuit_breaker_pauses_and_resume_delivers(api: Api, pool: asyncp
         ).destinations
         return d if d.state == validation_pb2.DESTINATION_STATE_PAUSED else None
 
-    d = await wait_for(paused, what="paused")
+    d = await eventually(paused, what="paused")
     assert d.consecutive_failures >= threshold and d.paused_until.seconds > 0
     assert "POSTED" not in await statuses(pool, leads)
 
@@ -351,7 +351,7 @@ async def test_circuit_breaker_pauses_and_resume_delivers(api: Api, pool: asyncp
     )
     assert resumed.state == validation_pb2.DESTINATION_STATE_ACTIVE and resumed.consecutive_failures == 0
     await api.postout.RetryPostOuts(validation_pb2.RetryPostOutsRequest(lead_ids=[str(x) for x in leads]))
-    await wait_for(lambda: all_posted(pool, leads), within=30, what="all posted after resume")
+    await eventually(lambda: all_posted(pool, leads), within=30, what="all posted after resume")
     stats = await crm.stats()
     assert stats["created"] == len(leads) and stats["doubled"] == []
 
@@ -367,7 +367,7 @@ async def test_test_leads_only_go_to_destinations_that_take_them(api: Api, pool:
 
     await api.postout.CreateDestination(destination_request(source_id, takes.url, post_test_leads=True))
     [second] = await seed_leads(pool, api.account.account_id, source_id, 1, is_test=True)
-    await wait_for(lambda: all_posted(pool, [second]), what="test lead posted")
+    await eventually(lambda: all_posted(pool, [second]), what="test lead posted")
     assert ((await skips.stats())["received"], (await takes.stats())["created"]) == (0, 1)
 
 

@@ -7,13 +7,13 @@ import secrets
 
 from tests.ingest_service.connector_support import (
     answers_of,
-    eventually,
     facebook_source,
     inbox_rows,
     judged,
     leads_of,
     post,
 )
+from tests.waiting import eventually
 
 
 def _hook(servers) -> str:

@@ -7,13 +7,13 @@ import json
 
 from tests.ingest_service.connector_support import (
     answers_of,
-    eventually,
     inbox_rows,
     judged,
     leads_of,
     linkedin_source,
     post,
 )
+from tests.waiting import eventually
 
 
 def _hook(servers) -> str:

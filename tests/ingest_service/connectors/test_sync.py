@@ -9,13 +9,13 @@ from leadrelay.v1 import common_pb2, ingest_pb2
 from tests.harness import rpc_error
 from tests.ingest_service.connector_support import (
     connection_row,
-    eventually,
     facebook_source,
     judged,
     leads_of,
     linkedin_source,
     post,
 )
+from tests.waiting import eventually
 
 DAY = 86_400
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from openpyxl import load_workbook
 
 from leadrelay import lead_export
-from reports_app import render
+from reports_app import report_files
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
 from tests.reports_app import seed
@@ -41,7 +41,7 @@ async def test_leads_csv_is_the_export_format(pool, account, settings):
             platform_lead_id="p2",
         )
     async with reading(pool, settings.reports_database_role) as con:
-        file = await render.report_file(con, account.account_id, "LEADS", F, "CSV")
+        file = await report_files.report_file(con, account.account_id, "LEADS", F, "CSV")
     assert file.rows == 2 and file.filename.startswith("leads-") and file.filename.endswith(".csv")
     assert file.data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(file.data.decode("utf-8-sig"), newline="")))
@@ -87,8 +87,8 @@ async def test_leads_xlsx_and_source_report_files(pool, account, settings):
         src = await seed.source(con, account.account_id, "=Evil")
         await seed.lead(con, account.account_id, src, AT, post_out="POSTED")
     async with reading(pool, settings.reports_database_role) as con:
-        xlsx = await render.report_file(con, account.account_id, "LEADS", F, "XLSX")
-        source = await render.report_file(con, account.account_id, "SOURCE", F, "CSV")
+        xlsx = await report_files.report_file(con, account.account_id, "LEADS", F, "XLSX")
+        source = await report_files.report_file(con, account.account_id, "SOURCE", F, "CSV")
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     values = [[c.value for c in r] for r in sheet.iter_rows()]
     assert values[0] == [*lead_export.FIXED_COLUMNS, "email", "country"]

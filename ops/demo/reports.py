@@ -7,17 +7,16 @@ import asyncio
 import secrets
 from datetime import UTC, datetime
 
-from leadrelay import accounts, users
+from leadrelay import accounts
 from leadrelay.db import connect, resolve_dsn
 from leadrelay.settings import Settings
+from reports_app import cadence, schedules_store, users
 
 DEMO_EMAIL = "admin@demo.leadrelay.local"
 DEMO_SCHEDULE = "Daily source report (demo)"
 
 
 async def _prepare(settings: Settings) -> str:
-    from reports_app import cadence, schedules
-
     password_file = settings.home_path / "demo-reports-password"
     password = password_file.read_text().strip() if password_file.exists() else secrets.token_urlsafe(9)
     con = await connect(resolve_dsn(settings), settings=settings)
@@ -25,13 +24,9 @@ async def _prepare(settings: Settings) -> str:
         async with con.transaction():
             account_id = await accounts.ensure_account(con, "demo")
             await users.create_user(con, account_id, DEMO_EMAIL, password, users.ADMIN)
-            exists = await con.fetchval(
-                "SELECT schedule_id FROM report_schedules WHERE account_id = $1 AND name = $2",
-                account_id,
-                DEMO_SCHEDULE,
-            )
-            if exists is None:
-                spec = schedules.ScheduleSpec(
+            named = [s for s in await schedules_store.list_for(con, account_id) if s["name"] == DEMO_SCHEDULE]
+            if not named:
+                spec = schedules_store.ScheduleSpec(
                     DEMO_SCHEDULE,
                     "SOURCE",
                     {"days": 7},
@@ -39,8 +34,8 @@ async def _prepare(settings: Settings) -> str:
                     cadence.cadence("DAILY", "UTC", at="08:00"),
                     ("manager@example.com",),
                 )
-                sid = await schedules.create(con, account_id, spec, datetime.now(UTC))
-                await schedules.run_now(con, account_id, sid)
+                sid = await schedules_store.create(con, account_id, spec, datetime.now(UTC))
+                await schedules_store.run_now(con, account_id, sid)
     finally:
         await con.close()
     password_file.write_text(password)

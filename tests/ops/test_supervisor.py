@@ -3,7 +3,6 @@
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,9 @@ import asyncpg
 import pytest
 
 from tests.harness import with_database
+from tests.ports import free_ports
 
 ROOT = Path(__file__).parents[2]
-
-
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _descendants(pid):
@@ -60,7 +50,7 @@ async def own_database(database_dsn):
 
 
 def test_up_brings_every_process_up_and_ctrl_c_leaves_no_orphans(own_database, tmp_path):
-    ports = _free_ports(7)
+    ports = free_ports(7)
     env = {
         **os.environ,
         "DATABASE_URL": own_database,
@@ -78,7 +68,7 @@ def test_up_brings_every_process_up_and_ctrl_c_leaves_no_orphans(own_database, t
         "LEADRELAY_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "leadrelay", "up"],
+        [sys.executable, "-m", "ops", "up"],
         cwd=ROOT,
         env=env,
         text=True,

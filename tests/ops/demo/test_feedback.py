@@ -1,7 +1,7 @@
 import asyncio
 
-from leadrelay.demo_feedback import DEMO_DATASET, DEMO_STAGES, demo_feedback
 from leadrelay.v1 import feedback_pb2
+from ops.demo.feedback import DEMO_DATASET, DEMO_STAGES, demo_feedback
 
 
 async def test_demo_hook_configures_the_sandbox_dispatch_once(api, servers):

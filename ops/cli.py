@@ -1,18 +1,23 @@
-"""The `leadrelay` command line: up, migrate, keys, settings (and what later capabilities add)."""
+"""The `leadrelay` command line (`python -m ops`): up, migrate, keys, users, settings."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from leadrelay import accounts, migrations
+from leadrelay.crypto import generate_key
 from leadrelay.db import DatabaseUnavailable, connect, resolve_dsn
 from leadrelay.log import setup_logging
 from leadrelay.settings import Settings, SettingsError
+from ops.supervisor import up
+from reports_app import users
 
 
 async def _with_db(settings: Settings, work: Callable[[Any], Any]) -> Any:
@@ -53,8 +58,6 @@ def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_secret(settings: Settings, args: argparse.Namespace) -> int:
-    from leadrelay.crypto import generate_key
-
     print(generate_key())
     return 0
 
@@ -65,9 +68,23 @@ def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    from leadrelay.supervisor import up
+def cmd_users_create(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or secrets.token_urlsafe(12)
+    users.check_new_user(args.email, password, args.role)
 
+    async def work(con: Any) -> UUID:
+        await migrations.migrate(con)
+        account_id = await accounts.ensure_account(con, args.account)
+        return await users.create_user(con, account_id, args.email, password, args.role)
+
+    asyncio.run(_with_db(settings, work))
+    print(f"{args.role} {args.email} of account {args.account!r} can sign in to the reports app")
+    if not args.password:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     return up(settings)
 
 
@@ -91,16 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_keys_revoke)
     keys.add_parser("secret", help="print a new LEADRELAY_SECRET_KEY").set_defaults(func=cmd_keys_secret)
 
-    for extend in _extensions():
-        extend(sub)
+    people = sub.add_parser("users", help="people who sign in to the reports app").add_subparsers(
+        dest="users_command", required=True
+    )
+    user = people.add_parser("create", help="create a reports user (or reset its password and role)")
+    user.add_argument("--account", required=True, help="account name (created if new)")
+    user.add_argument("--email", required=True)
+    user.add_argument("--role", choices=users.ROLES, default=users.VIEWER)
+    user.add_argument("--password", default="", help="default: a generated one, printed once")
+    user.set_defaults(func=cmd_users_create)
     return parser
-
-
-def _extensions() -> list[Callable[[Any], None]]:
-    """Sub-commands added by later capabilities (each module exposes `add_commands(subparsers)`)."""
-    from leadrelay import users
-
-    return [users.add_commands]
 
 
 def main(argv: list[str] | None = None) -> int:

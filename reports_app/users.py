@@ -1,14 +1,12 @@
 """People who sign in to the reports app (SQL for report_users): an email, an argon2 hash of the
 password, a role (viewer reads and downloads; admin also edits schedules, mappers and retries) and
-exactly one account. `leadrelay users create` adds one."""
+exactly one account. `leadrelay users create` (ops.cli) adds one."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
 import asyncpg
@@ -82,37 +80,3 @@ async def authenticate(con: asyncpg.Connection, email: str, password: str) -> Us
             "UPDATE report_users SET password_hash = $2 WHERE user_id = $1", row["user_id"], _hasher.hash(password)
         )
     return User(row["user_id"], row["account_id"], row["account_name"], row["email"], row["role"])
-
-
-# ---- the `leadrelay users` command -------------------------------------------------------------
-
-
-def add_commands(sub: Any) -> None:
-    users = sub.add_parser("users", help="people who sign in to the reports app").add_subparsers(
-        dest="users_command", required=True
-    )
-    create = users.add_parser("create", help="create a reports user (or reset its password and role)")
-    create.add_argument("--account", required=True, help="account name (created if new)")
-    create.add_argument("--email", required=True)
-    create.add_argument("--role", choices=ROLES, default=VIEWER)
-    create.add_argument("--password", default="", help="default: a generated one, printed once")
-    create.set_defaults(func=cmd_users_create)
-
-
-def cmd_users_create(settings: Any, args: argparse.Namespace) -> int:
-    from leadrelay import accounts, migrations
-    from leadrelay.cli import _with_db
-
-    password = args.password or secrets.token_urlsafe(12)
-    check_new_user(args.email, password, args.role)
-
-    async def work(con: asyncpg.Connection) -> UUID:
-        await migrations.migrate(con)
-        account_id = await accounts.ensure_account(con, args.account)
-        return await create_user(con, account_id, args.email, password, args.role)
-
-    asyncio.run(_with_db(settings, work))
-    print(f"{args.role} {args.email} of account {args.account!r} can sign in to the reports app")
-    if not args.password:
-        print(f"password (shown once): {password}")
-    return 0

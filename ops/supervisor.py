@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from leadrelay import accounts, local_secrets, migrations
 from leadrelay.db import connect, redact_dsn, resolve_dsn
 from leadrelay.settings import Settings
+from ops.demo import connectors, criteria, feedback, post_out, reports
 
 DEMO_ACCOUNT = "demo"
 HEALTH_TIMEOUT_SECONDS = 90.0
@@ -113,16 +114,14 @@ def children(settings: Settings) -> list[Child]:
 
 
 def _demo_hooks() -> list[Callable[[Settings, str], Any]]:
-    """Demo set-up that later capabilities add (connect sandbox sources, criteria, destinations)."""
-    from leadrelay import demo_connectors, demo_criteria, demo_feedback, demo_post_out, demo_reports
-
-    # demo_post_out stays last: it gives every demo source the hooks before it created a destination.
+    """Demo set-up: connect sandbox sources, criteria, a reports user, feedback, destinations."""
+    # post_out stays last: it gives every demo source the hooks before it created a destination.
     return [
-        demo_connectors.demo_connectors,
-        demo_criteria.demo_criteria,
-        demo_reports.demo_reports,
-        demo_feedback.demo_feedback,
-        demo_post_out.demo_post_out,
+        connectors.demo_connectors,
+        criteria.demo_criteria,
+        reports.demo_reports,
+        feedback.demo_feedback,
+        post_out.demo_post_out,
     ]
 
 

@@ -2,9 +2,10 @@
 
 import asyncio
 
-from leadrelay.demo_connectors import DEMO_LINKEDIN_ACCOUNT, DEMO_PAGE_ID, demo_connectors
+from ops.demo.connectors import DEMO_LINKEDIN_ACCOUNT, DEMO_PAGE_ID, demo_connectors
 from sandbox import linkedin_api
-from tests.ingest_service.connector_support import eventually, post
+from tests.ingest_service.connector_support import post
+from tests.waiting import eventually
 
 
 async def test_the_demo_hook_connects_both_sources_and_leads_flow(web, account, servers, sandbox, pool):

@@ -1,5 +1,0 @@
-import sys
-
-from leadrelay.cli import main
-
-sys.exit(main())
