@@ -17,9 +17,9 @@ SETTINGS = web.AppKey("settings", Settings)
 
 def _route_modules() -> list[Callable[[web.Application], None]]:
     """Each stand-in's `setup(app)`; a new stand-in adds itself here."""
-    from sandbox import conversions_api, crm, graph_api, linkedin_api, smtp
+    from sandbox import conversions_api, crm, crm_vendors, graph_api, linkedin_api, smtp
 
-    return [graph_api.setup, linkedin_api.setup, crm.setup, smtp.setup, conversions_api.setup]
+    return [graph_api.setup, linkedin_api.setup, crm.setup, smtp.setup, conversions_api.setup, crm_vendors.setup]
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -15,12 +15,15 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
+from validation_service.body_template import compile_template
 from validation_service.destinations import BodyField, Success, compiled_path, compiled_regex
 
 POSTED = "posted"
 REJECTED = "rejected"
 RETRY = "retry"
 FAILED = "failed"
+# The CRM refused the access token: renew it and send again (never stored: the worker resolves it).
+REAUTH = "reauth"
 
 EXCERPT_CHARS = 1000
 RETRYABLE_STATUSES = frozenset({408, 429})
@@ -33,10 +36,14 @@ class Verdict:
     record_id: str = ""
 
 
-def build_body(body_format: str, body: Sequence[BodyField], lead: Mapping[str, Any]) -> tuple[bytes, str]:
+def build_body(
+    body_format: str, body: Sequence[BodyField], lead: Mapping[str, Any], template: str = ""
+) -> tuple[bytes, str]:
     """(payload, content type). `lead` holds the mapped columns and the built-in lead columns as text.
 
     A column the lead does not have is sent empty, so the CRM always sees the same shape."""
+    if template:
+        return compile_template(template).render_bytes(lead), "application/json"
     values: dict[str, Any] = {}
     for f in body:
         if f.constant_kind:
@@ -59,30 +66,85 @@ def _form_text(value: Any) -> str:
 
 def judge(success: Success, status: int | None, text: str, error: str = "") -> Verdict:
     """The verdict on one attempt. `status` None (with `error`) means no HTTP answer at all."""
+    return judge_records(success, status, text, 1, error)[0]
+
+
+def judge_records(success: Success, status: int | None, text: str, count: int, error: str = "") -> list[Verdict]:
+    """One verdict per record sent in the call, in the order sent. Without `records_json_path` the
+    whole answer judges every record alike."""
+    whole = _judge_call(success, status, text, error)
+    if isinstance(whole, Verdict):
+        return [whole] * count
+    parsed = whole
+    if not success.records_json_path:
+        return [_judge_record(success, status or 0, parsed, text)] * count
+    records = first_match(success.records_json_path, parsed)
+    if not isinstance(records, list):
+        if _in(status or 0, success.rejected_status_ranges):
+            return [Verdict(REJECTED, _reason(success, parsed, f"HTTP {status}"))] * count
+        return [Verdict(RETRY, f"HTTP {status}: no per-record results at {success.records_json_path}")] * count
+    if len(records) != count:
+        # Which answer belongs to which lead is unknown: a person must look (never guess a POSTED).
+        return [Verdict(FAILED, f"HTTP {status}: {len(records)} results for {count} records sent")] * count
+    return [_judge_record(success, status or 0, r, json.dumps(r)) for r in records]
+
+
+def _judge_call(success: Success, status: int | None, text: str, error: str) -> Verdict | Any:
+    """A verdict for the whole call, or the parsed answer when each record is to be judged."""
     if status is None:
         return Verdict(RETRY, error or "no response")
     if status >= 500 or status in RETRYABLE_STATUSES:
         return Verdict(RETRY, f"HTTP {status}{_reason_suffix(success, text)}")
-    if not any(low <= status <= high for low, high in success.status_ranges):
+    rejected = _in(status, success.rejected_status_ranges)
+    if not rejected and not _in(status, success.status_ranges):
         if 300 <= status < 400:
             return Verdict(FAILED, f"HTTP {status}: redirects are not followed")
         return Verdict(FAILED, f"HTTP {status}{_reason_suffix(success, text)}")
     parsed: Any = _NOT_PARSED
-    if success.result_json_path or success.record_id_json_path or (success.accepted_regex and success.reason_json_path):
+    needs_json = (
+        success.result_json_path
+        or success.record_id_json_path
+        or success.records_json_path
+        or success.error_code_json_path
+    )
+    if needs_json or rejected or (success.accepted_regex and success.reason_json_path):
         parsed = _parse(text)
-        if parsed is _UNPARSABLE and (success.result_json_path or success.record_id_json_path):
+        if parsed is _UNPARSABLE and needs_json and not rejected:
             return Verdict(RETRY, f"HTTP {status}: the response is not JSON")
+    if success.error_code_json_path:
+        code = first_match(success.error_code_json_path, parsed)
+        if code not in (None, ""):
+            code = _text(code)
+            said = first_match(success.error_reason_json_path, parsed) if success.error_reason_json_path else None
+            reason = f"error {code}" + (f": {_text(said)}" if said not in (None, "") else "")
+            if code in success.token_error_codes:
+                return Verdict(REAUTH, reason)
+            if code in success.retry_error_codes:
+                return Verdict(RETRY, reason)
+            return Verdict(REJECTED, reason)
+    if rejected and not success.records_json_path:
+        return Verdict(REJECTED, _reason(success, parsed, f"HTTP {status}"))
+    return parsed
+
+
+def _judge_record(success: Success, status: int, parsed: Any, text: str) -> Verdict:
     if success.result_json_path:
         value = first_match(success.result_json_path, parsed)
         if value is None or _text(value) not in success.accepted_values:
-            return Verdict(REJECTED, _rejection_reason(success, parsed, f"result {_text(value)!r}"))
+            return Verdict(REJECTED, _reason(success, parsed, f"result {_text(value)!r}"))
     elif success.accepted_regex and not compiled_regex(success.accepted_regex).search(text):
-        return Verdict(REJECTED, _rejection_reason(success, parsed, "the response did not match accepted_regex"))
+        return Verdict(REJECTED, _reason(success, parsed, "the response did not match accepted_regex"))
+    elif _in(status, success.rejected_status_ranges):
+        return Verdict(REJECTED, _reason(success, parsed, f"HTTP {status}"))
     record_id = ""
     if success.record_id_json_path:
         found = first_match(success.record_id_json_path, parsed)
         record_id = "" if found is None else _text(found)
     return Verdict(POSTED, "", record_id)
+
+
+def _in(status: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    return any(low <= status <= high for low, high in ranges)
 
 
 def excerpt(text: str) -> str:
@@ -133,7 +195,7 @@ def _text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
-def _rejection_reason(success: Success, parsed: Any, fallback: str) -> str:
+def _reason(success: Success, parsed: Any, fallback: str) -> str:
     if success.reason_json_path:
         reason = first_match(success.reason_json_path, parsed)
         if reason not in (None, ""):

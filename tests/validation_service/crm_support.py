@@ -1,0 +1,94 @@
+"""Shared set-up of the CRM preset tests: a source with a person's columns, leads with chosen emails,
+and one org of a sandbox vendor stand-in (sandbox/crm_vendors.py) driven over HTTP."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+import asyncpg
+
+from validation_service import outbox
+
+MAPPING = [
+    {"column": c, "form_field": c} for c in ("email", "first_name", "last_name", "phone", "company", "job_title")
+]
+
+
+async def seed_person_source(pool: asyncpg.Pool, account_id: UUID) -> UUID:
+    async with pool.acquire() as con:
+        return await con.fetchval(
+            "INSERT INTO sources (account_id, name, platform, default_mapping) VALUES ($1, 'Ads', 'API', $2) "
+            "RETURNING source_id",
+            account_id,
+            MAPPING,
+        )
+
+
+def person(i: int, email: str = "") -> dict[str, str]:
+    return {
+        "email": email or f"Person{i}.{secrets.token_hex(3)}@Example.com",
+        "first_name": f"Ana{i}",
+        "last_name": f"Paz{i}",
+        "phone": f"+1555000{i:04d}",
+        "company": "Ñandú SA",
+        "job_title": "CTO",
+    }
+
+
+async def seed_people(
+    pool: asyncpg.Pool, account_id: UUID, source_id: UUID, people: list[dict[str, str]]
+) -> list[UUID]:
+    """ACCEPTED leads, enqueued in the same transaction (as ValidateLeads does), in the order given."""
+    tag = secrets.token_hex(4)
+    async with pool.acquire() as con, con.transaction():
+        ids = [
+            await con.fetchval(
+                "INSERT INTO leads (account_id, source_id, platform_lead_id, fields, status) "
+                "VALUES ($1, $2, $3, $4, 'ACCEPTED') RETURNING lead_id",
+                account_id,
+                source_id,
+                f"p-{tag}-{i}",
+                fields,
+            )
+            for i, fields in enumerate(people)
+        ]
+        await outbox.enqueue(con, ids)
+    return ids
+
+
+class VendorOrg:
+    """One org of a vendor stand-in: its base URL (what a customer types) and its control."""
+
+    def __init__(self, sandbox_url: str, vendor: str) -> None:
+        self.vendor = vendor
+        self.name = f"o{secrets.token_hex(5)}"
+        self.base = f"{sandbox_url}/vendors/{vendor}/{self.name}"
+        self.control = f"{sandbox_url}/vendors/_control/{vendor}/{self.name}"
+
+    async def _call(self, method: str, body: Any = None) -> Any:
+        async with aiohttp.ClientSession() as s, s.request(method, self.control, json=body) as r:
+            r.raise_for_status()
+            return await r.json()
+
+    async def set(self, **config: Any) -> None:
+        await self._call("POST", config)
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._call("GET")
+
+
+async def post_outs(pool: asyncpg.Pool, lead_ids: list[UUID]) -> list[asyncpg.Record]:
+    """The deliveries of the leads, in the leads' order."""
+    async with pool.acquire() as con:
+        rows = await con.fetch("SELECT * FROM post_outs WHERE lead_id = ANY($1::uuid[])", lead_ids)
+    by_lead = {r["lead_id"]: r for r in rows}
+    return [by_lead[i] for i in lead_ids]
+
+
+async def settled(pool: asyncpg.Pool, lead_ids: list[UUID]) -> list[asyncpg.Record] | None:
+    """The deliveries once none is in flight, else None."""
+    rows = await post_outs(pool, lead_ids)
+    return rows if all(r["status"] not in ("PENDING", "RETRYING") for r in rows) else None
