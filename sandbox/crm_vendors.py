@@ -56,6 +56,7 @@ class Org:
     records_per_call: list[int] = field(default_factory=list)  # of the calls that got as far as records
     token_refusals: int = 0
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> record
+    by_email: dict[str, str] = field(default_factory=dict)  # email -> id of its first record
     per_lead: dict[str, dict[str, int]] = field(default_factory=dict)  # email -> received/created/updated
 
     def configure(self, raw: dict[str, Any]) -> None:
@@ -114,12 +115,14 @@ class Org:
             return "expired"
         return "valid"
 
-    def find(self, email: str) -> dict[str, Any] | None:
-        return next((r for r in self.records.values() if r["_email"] == email), None) if email else None
+    def find(self, email: str) -> tuple[str, dict[str, Any]] | None:
+        record_id = self.by_email.get(email) if email else None
+        return None if record_id is None else (record_id, self.records[record_id])
 
     def create(self, email: str, fields: dict[str, Any]) -> str:
         record_id = str(next(_ids))
         self.records[record_id] = {"_email": email, **fields}
+        self.by_email.setdefault(email, record_id)
         self._count(email, "created")
         return record_id
 
@@ -289,8 +292,7 @@ async def hubspot_contact(request: web.Request) -> web.Response:
         return bad(f"Property values were not valid: Email address {email} is invalid")
     existing = o.find(email)
     if existing is not None:
-        record_id = next(k for k, v in o.records.items() if v is existing)
-        return _hubspot_error(f"Contact already exists. Existing ID: {record_id}", "CONFLICT", 409)
+        return _hubspot_error(f"Contact already exists. Existing ID: {existing[0]}", "CONFLICT", 409)
     record_id = o.create(email, props)
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     return _json({"id": record_id, "properties": props, "createdAt": now, "updatedAt": now, "archived": False}, 201)
@@ -438,9 +440,8 @@ async def marketo_leads(request: web.Request) -> web.Response:
                     {"seq": i, "status": "skipped", "reasons": [{"code": "1005", "message": "Lead already exists"}]}
                 )
                 continue
-            o.update(existing, lead)
-            record_id = next(k for k, v in o.records.items() if v is existing)
-            results.append({"seq": i, "id": int(record_id), "status": "updated"})
+            o.update(existing[1], lead)
+            results.append({"seq": i, "id": int(existing[0]), "status": "updated"})
         elif action == "updateOnly":
             results.append({"seq": i, "status": "skipped", "reasons": [{"code": "1004", "message": "Lead not found"}]})
         else:
@@ -496,9 +497,8 @@ async def zoho_upsert(request: web.Request) -> web.Response:
             continue
         existing = o.find(email) if "Email" in check else None
         if existing is not None:
-            o.update(existing, record)
-            record_id = next(k for k, v in o.records.items() if v is existing)
-            answers.append(_zoho_ok(record_id, "update", "Email"))
+            o.update(existing[1], record)
+            answers.append(_zoho_ok(existing[0], "update", "Email"))
         else:
             answers.append(_zoho_ok(o.create(email, record), "insert", None))
     ok = sum(1 for a in answers if a["status"] == "success")

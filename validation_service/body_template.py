@@ -99,13 +99,15 @@ class Placeholder:
 
 @dataclass(frozen=True)
 class Template:
-    """A compiled template: its JSON tree with strings replaced by parts (text and placeholders)."""
+    """A compiled template: its JSON tree with strings replaced by parts (text and placeholders),
+    and a renderer made from it once (a batch renders it for every lead)."""
 
     tree: Any
     columns: frozenset[str]
+    renderer: Callable[[Mapping[str, Any]], Any]
 
     def render(self, lead: Mapping[str, Any]) -> Any:
-        return _render(self.tree, lead)
+        return self.renderer(lead)
 
     def render_bytes(self, lead: Mapping[str, Any]) -> bytes:
         return json.dumps(self.render(lead), ensure_ascii=False, separators=(",", ":")).encode()
@@ -135,7 +137,7 @@ def _compiled(text: str) -> Template:
     tree = _compile(document, "$", 0, columns)
     if len(columns) > MAX_PLACEHOLDERS:
         raise InvalidArgument(FIELD, f"names {len(columns)} columns; at most {MAX_PLACEHOLDERS}")
-    return Template(tree, frozenset(columns))
+    return Template(tree, frozenset(columns), _renderer(tree))
 
 
 def validate(text: str, known_columns: Collection[str] | None) -> Template:
@@ -243,17 +245,24 @@ def _walk(node: Any, path: str, found: list[tuple[str, Placeholder]]) -> None:
         found.extend((path, p) for p in node.parts if isinstance(p, Placeholder))
 
 
-def _render(node: Any, lead: Mapping[str, Any]) -> Any:
+def _renderer(node: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """A function of the lead rendering `node`: the tree is walked once, here, not per lead."""
     if isinstance(node, _Parts):
         if len(node.parts) == 1 and isinstance(node.parts[0], Placeholder):
-            value = node.parts[0].value(lead)
-            return None if _is_empty(value) else value
-        return "".join(p if isinstance(p, str) else _as_text(p.value(lead)) for p in node.parts)
+            only = node.parts[0]
+            if not only.filters:
+                column = only.column
+                return lambda lead: None if _is_empty(value := lead.get(column)) else value
+            return lambda lead: None if _is_empty(value := only.value(lead)) else value
+        parts = node.parts
+        return lambda lead: "".join(p if isinstance(p, str) else _as_text(p.value(lead)) for p in parts)
     if isinstance(node, dict):
-        return {k: _render(v, lead) for k, v in node.items()}
+        items = [(k, _renderer(v)) for k, v in node.items()]
+        return lambda lead: {k: render(lead) for k, render in items}
     if isinstance(node, list):
-        return [_render(v, lead) for v in node]
-    return node
+        renderers = [_renderer(v) for v in node]
+        return lambda lead: [render(lead) for render in renderers]
+    return lambda lead: node  # a scalar (objects and arrays are built anew above)
 
 
 def _key_path(path: str, key: str) -> str:

@@ -34,6 +34,7 @@ class Verdict:
     outcome: str
     reason: str = ""
     record_id: str = ""
+    answer: str = ""  # the record's own part of a batch answer (its log excerpt); empty: the whole answer
 
 
 def build_body(
@@ -86,7 +87,12 @@ def judge_records(success: Success, status: int | None, text: str, count: int, e
     if len(records) != count:
         # Which answer belongs to which lead is unknown: a person must look (never guess a POSTED).
         return [Verdict(FAILED, f"HTTP {status}: {len(records)} results for {count} records sent")] * count
-    return [_judge_record(success, status or 0, r, json.dumps(r)) for r in records]
+    verdicts = []
+    for r in records:
+        text = json.dumps(r, ensure_ascii=False)
+        v = _judge_record(success, status or 0, r, text)
+        verdicts.append(Verdict(v.outcome, v.reason, v.record_id, excerpt(text)))
+    return verdicts
 
 
 def _judge_call(success: Success, status: int | None, text: str, error: str) -> Verdict | Any:

@@ -197,6 +197,7 @@ class PostOutWorkers:
         else:
             verdicts = sent.verdicts
         recorded = []
+        whole_excerpt = delivery.excerpt(sent.text)
         for item, verdict in zip(items, verdicts, strict=True):
             attempt = item.attempts + 1
             next_at = None
@@ -223,7 +224,7 @@ class PostOutWorkers:
                     duration_ms=duration_ms,
                     outcome=verdict.outcome,
                     reason=mask_secrets(reason, dest.spec.url),
-                    excerpt=delivery.excerpt(sent.text),
+                    excerpt=verdict.answer or whole_excerpt,
                     record_id=verdict.record_id,
                     next_attempt_at=next_at,
                 )

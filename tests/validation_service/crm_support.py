@@ -43,18 +43,21 @@ async def seed_people(
 ) -> list[UUID]:
     """ACCEPTED leads, enqueued in the same transaction (as ValidateLeads does), in the order given."""
     tag = secrets.token_hex(4)
+    keys = [f"p-{tag}-{i}" for i in range(len(people))]
     async with pool.acquire() as con, con.transaction():
-        ids = [
-            await con.fetchval(
-                "INSERT INTO leads (account_id, source_id, platform_lead_id, fields, status) "
-                "VALUES ($1, $2, $3, $4, 'ACCEPTED') RETURNING lead_id",
-                account_id,
-                source_id,
-                f"p-{tag}-{i}",
-                fields,
-            )
-            for i, fields in enumerate(people)
-        ]
+        rows = await con.fetch(
+            """
+            INSERT INTO leads (account_id, source_id, platform_lead_id, fields, status)
+            SELECT $1, $2, k, f, 'ACCEPTED' FROM unnest($3::text[], $4::jsonb[]) AS x(k, f)
+            RETURNING lead_id, platform_lead_id
+            """,
+            account_id,
+            source_id,
+            keys,
+            people,
+        )
+        by_key = {r["platform_lead_id"]: r["lead_id"] for r in rows}
+        ids = [by_key[k] for k in keys]
         await outbox.enqueue(con, ids)
     return ids
 
