@@ -27,48 +27,18 @@ from leadrelay.crypto import SecretBox, generate_key
 from leadrelay.db import create_pool
 from leadrelay.settings import Settings
 from tests.harness import TestDatabase, new_account
-from tests.validation_service.crm_support import MAPPING, VendorOrg, person, seed_people, seed_person_source
+from tests.validation_service.crm_support import (
+    CREDENTIALS,
+    STATIC_TOKEN,
+    VendorOrg,
+    person,
+    preset_destination,
+    seed_people,
+    seed_person_source,
+)
 from validation_service import crm_presets, oauth_tokens, post_out_store, post_out_worker
 from validation_service.body_template import compile_template
-from validation_service.destinations import DestinationSpec, OAuth
-
-CREDENTIALS = {"client_id": "client-id", "client_secret": "client-secret", "refresh_token": "refresh-token"}
-STATIC_TOKEN = "static-bench-token"
-COLUMNS = {m["column"] for m in MAPPING}
-TOKEN_PATHS = {
-    "salesforce": "/services/oauth2/token",
-    "marketo": "/identity/oauth/token",
-    "zoho": "/oauth/v2/token",
-    "dynamics": "/oauth2/v2.0/token",
-}
-
-
-def destination(preset: crm_presets.Preset, org: VendorOrg, batch_size: int) -> DestinationSpec:
-    """The destination CreateDestination makes from the preset, authenticated as the vendor wants."""
-    url = crm_presets.url_for(preset, org.base)
-    headers = dict(preset.headers)
-    oauth = None
-    if preset.name == "pipedrive":
-        url += f"?api_token={STATIC_TOKEN}"
-    elif preset.name == "hubspot":
-        headers["Authorization"] = f"Bearer {STATIC_TOKEN}"
-    else:
-        default = crm_presets.oauth_for(preset, org.base)
-        assert default is not None
-        grant = "refresh_token" if preset.name == "zoho" else "client_credentials"
-        scope = "https://org.crm.dynamics.com/.default" if preset.name == "dynamics" else ""
-        oauth = OAuth(grant, org.base + TOKEN_PATHS[preset.name], scope, default.auth_scheme)
-    return DestinationSpec(
-        name=f"{preset.name} bench",
-        url=url,
-        headers=headers,
-        body_template=crm_presets.default_template(preset, COLUMNS),
-        success=crm_presets.success_for(preset, crm_presets.options(preset, {})),
-        timeout_ms=30_000,
-        preset=preset.name,
-        batch_size=batch_size,
-        oauth=oauth,
-    )
+from validation_service.destinations import DestinationSpec
 
 
 async def auth_headers(session: aiohttp.ClientSession, spec: DestinationSpec) -> dict[str, str]:
@@ -163,7 +133,7 @@ async def bench_preset(
                 org = VendorOrg(url, name)
                 await org.set(static_token=STATIC_TOKEN)
                 people = [person(i) for i in range(args.leads)]
-                spec = destination(preset, org, size)
+                spec = preset_destination(preset, org, size)
                 rate = (
                     await raw(spec, people, size, in_flight)
                     if kind == "raw"

@@ -584,6 +584,8 @@ def _guarded(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Calla
             return await handler(request)
         except Refusal as refusal:
             return refusal.response
+        except ConnectionResetError:  # the client hung up mid-request (gave up, or was killed)
+            return web.Response(status=400, text="connection lost")
 
     return run
 

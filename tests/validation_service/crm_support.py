@@ -1,5 +1,6 @@
-"""Shared set-up of the CRM preset tests: a source with a person's columns, leads with chosen emails,
-and one org of a sandbox vendor stand-in (sandbox/crm_vendors.py) driven over HTTP."""
+"""Shared set-up of the CRM preset tests and benches: a source with a person's columns, leads with
+chosen emails, one org of a sandbox vendor stand-in (sandbox/crm_vendors.py) driven over HTTP, and the
+destination a preset makes for it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from validation_service import outbox
+from validation_service import crm_presets, outbox
+from validation_service.destinations import DestinationSpec, OAuth
+
+CREDENTIALS = {"client_id": "client-id", "client_secret": "client-secret", "refresh_token": "refresh-token"}
+STATIC_TOKEN = "static-bench-token"
+TOKEN_PATHS = {
+    "salesforce": "/services/oauth2/token",
+    "marketo": "/identity/oauth/token",
+    "zoho": "/oauth/v2/token",
+    "dynamics": "/oauth2/v2.0/token",
+}
+
 
 MAPPING = [
     {"column": c, "form_field": c} for c in ("email", "first_name", "last_name", "phone", "company", "job_title")
@@ -62,6 +74,9 @@ async def seed_people(
     return ids
 
 
+COLUMNS = {m["column"] for m in MAPPING}
+
+
 class VendorOrg:
     """One org of a vendor stand-in: its base URL (what a customer types) and its control."""
 
@@ -95,3 +110,31 @@ async def settled(pool: asyncpg.Pool, lead_ids: list[UUID]) -> list[asyncpg.Reco
     """The deliveries once none is in flight, else None."""
     rows = await post_outs(pool, lead_ids)
     return rows if all(r["status"] not in ("PENDING", "RETRYING") for r in rows) else None
+
+
+def preset_destination(preset: crm_presets.Preset, org: VendorOrg, batch_size: int) -> DestinationSpec:
+    """The destination CreateDestination makes from the preset, authenticated as the vendor wants."""
+    url = crm_presets.url_for(preset, org.base)
+    headers = dict(preset.headers)
+    oauth = None
+    if preset.name == "pipedrive":
+        url += f"?api_token={STATIC_TOKEN}"
+    elif preset.name == "hubspot":
+        headers["Authorization"] = f"Bearer {STATIC_TOKEN}"
+    else:
+        default = crm_presets.oauth_for(preset, org.base)
+        assert default is not None
+        grant = "refresh_token" if preset.name == "zoho" else "client_credentials"
+        scope = "https://org.crm.dynamics.com/.default" if preset.name == "dynamics" else ""
+        oauth = OAuth(grant, org.base + TOKEN_PATHS[preset.name], scope, default.auth_scheme)
+    return DestinationSpec(
+        name=f"{preset.name} (preset)",
+        url=url,
+        headers=headers,
+        body_template=crm_presets.default_template(preset, COLUMNS),
+        success=crm_presets.success_for(preset, crm_presets.options(preset, {})),
+        timeout_ms=30_000,
+        preset=preset.name,
+        batch_size=batch_size,
+        oauth=oauth,
+    )
