@@ -298,6 +298,51 @@ async def hubspot_contact(request: web.Request) -> web.Response:
     return _json({"id": record_id, "properties": props, "createdAt": now, "updatedAt": now, "archived": False}, 201)
 
 
+async def hubspot_batch_create(request: web.Request) -> web.Response:
+    o = org(request)
+    outcome = await _behave(o)
+    state = o.token_state(_bearer(request))
+    if state != "valid":
+        if state == "expired" or outcome == "expire":
+            return _hubspot_error("The OAuth token used to make this call expired.", "EXPIRED_AUTHENTICATION", 401)
+        return _hubspot_error("Authentication credentials not found.", "INVALID_AUTHENTICATION", 401)
+    if outcome == "fail":
+        return _hubspot_error("internal error", "INTERNAL_ERROR", 502)
+    bad = lambda m: _hubspot_error(m, "VALIDATION_ERROR", 400)  # noqa: E731
+    body = await _body(request, bad)
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not inputs:
+        return bad("Invalid input JSON: 'inputs' must be a non-empty array")
+    if len(inputs) > 100:
+        return bad(f"Batch input of {len(inputs)} exceeds the limit of 100 inputs")
+    if not all(isinstance(i, dict) and isinstance(i.get("properties"), dict) for i in inputs):
+        return bad("Invalid input JSON: every input needs a 'properties' object")
+    o.records_per_call.append(len(inputs))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for item in inputs:
+        props, trace = item["properties"], item.get("objectWriteTraceId")
+        context = {"objectWriteTraceId": [trace]} if trace else {}
+        email = _email(props, "email")
+        o.receive(email)
+        existing = o.find(email)
+        if email.endswith(INVALID_DOMAIN):
+            message = f"Property values were not valid: Email address {email} is invalid"
+            errors.append({"status": "error", "category": "VALIDATION_ERROR", "message": message, "context": context})
+        elif existing is not None:
+            message = f"Contact already exists. Existing ID: {existing[0]}"
+            errors.append({"status": "error", "category": "CONFLICT", "message": message, "context": context})
+        else:
+            result = {"id": o.create(email, props), "properties": props, "createdAt": started, "archived": False}
+            results.append({**result, **({"objectWriteTraceId": trace} if trace else {})})
+    # HubSpot does not promise the inputs' order: answer in reverse, so only trace ids match them up.
+    answer: dict[str, Any] = {"status": "COMPLETE", "results": results[::-1], "startedAt": started}
+    if errors:
+        answer.update(errors=errors[::-1], numErrors=len(errors))
+    return _json(answer, 207 if errors else 201)
+
+
 # ---- Salesforce ------------------------------------------------------------------------------------
 
 _LEAD_FIELDS = frozenset(
@@ -625,6 +670,7 @@ def setup(app: web.Application) -> None:
     app.router.add_route("*", "/vendors/{vendor:marketo}/{org}/identity/oauth/token", token)  # GET or POST
     routes = {
         ("hubspot", "/crm/v3/objects/contacts"): hubspot_contact,
+        ("hubspot", "/crm/v3/objects/contacts/batch/create"): hubspot_batch_create,
         ("salesforce", "/services/data/v60.0/sobjects/Lead"): salesforce_lead,
         ("salesforce", "/services/data/v60.0/composite/sobjects"): salesforce_composite,
         ("marketo", "/rest/v1/leads.json"): marketo_leads,

@@ -54,6 +54,9 @@ class Batch:
     records_key: str = ""
     envelope: Mapping[str, Any] = field(default_factory=dict)
     record_extra: Mapping[str, Any] = field(default_factory=dict)
+    # Set: each record carries its lead's trace id under this key, and the answer (in no set order)
+    # is matched back by it (delivery.judge_traced).
+    trace_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,21 @@ HUBSPOT = Preset(
     auth="A private-app token as the header 'Authorization: Bearer pat-...', or OAuth (refresh_token grant).",
     oauth=OAuth("refresh_token", "https://api.hubapi.com/oauth/v1/token"),
     options={"existing_contact": ("update", "reject")},
+    # Batch create with multi-status: 201 all created, 207 some not; "results" and "errors" in no
+    # set order, each naming the objectWriteTraceId its input was sent with.
+    batch=Batch(
+        max_size=100,
+        default_size=100,
+        path="/crm/v3/objects/contacts/batch/create",
+        envelope={"inputs": RECORD},
+        trace_key="objectWriteTraceId",
+        success=Success(
+            status_ranges=((200, 299),),
+            rejected_status_ranges=((400, 400),),
+            reason_json_path="$.message",
+            record_id_json_path="$.id",
+        ),
+    ),
 )
 
 SALESFORCE = Preset(
@@ -368,8 +386,11 @@ def check_batch(preset: Preset | None, template: str, batch_size: int) -> None:
         raise InvalidArgument("body_template", f"a batched {preset.name} body is one JSON object")
 
 
-def batch_body(batch: Batch, bodies: Sequence[Any]) -> Any:
-    """One call's body from the single bodies rendered for each lead, in order."""
+def batch_body(batch: Batch, bodies: Sequence[Any], traces: Sequence[str] = ()) -> Any:
+    """One call's body from the single bodies rendered for each lead, in order (`traces`: each
+    lead's trace id, where the batch matches answers by trace)."""
+    if batch.trace_key:
+        return _place(batch.envelope, [{**b, batch.trace_key: t} for b, t in zip(bodies, traces, strict=True)])
     if batch.records_key:
         merged = dict(bodies[0])
         merged[batch.records_key] = [b[batch.records_key][0] for b in bodies]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -93,6 +93,43 @@ def judge_records(success: Success, status: int | None, text: str, count: int, e
         v = _judge_record(success, status or 0, r, text)
         verdicts.append(Verdict(v.outcome, v.reason, v.record_id, excerpt(text)))
     return verdicts
+
+
+def judge_traced(
+    success: Success,
+    status: int | None,
+    text: str,
+    traces: Sequence[str],
+    trace_key: str,
+    error: str = "",
+    *,
+    posted_categories: Collection[str] = (),
+) -> list[Verdict]:
+    """One verdict per record sent, for a batch answer in no set order whose results and errors
+    carry the trace id each record was sent with (HubSpot's objectWriteTraceId): successes in
+    `results`, failures in `errors` naming theirs in `context`. An error whose category is in
+    `posted_categories` (HubSpot's CONFLICT, when an existing contact counts as posted) posts."""
+    whole = _judge_call(success, status, text, error)
+    if isinstance(whole, Verdict):
+        return [whole] * len(traces)
+    answers: dict[str, Verdict] = {}
+    results = whole.get("results") if isinstance(whole, dict) else None
+    for r in results if isinstance(results, list) else ():
+        if isinstance(r, dict) and r.get(trace_key):
+            found = first_match(success.record_id_json_path, r) if success.record_id_json_path else None
+            answers[str(r[trace_key])] = Verdict(
+                POSTED, "", "" if found is None else _text(found), excerpt(json.dumps(r))
+            )
+    errors = whole.get("errors") if isinstance(whole, dict) else None
+    for e in errors if isinstance(errors, list) else ():
+        context = e.get("context") if isinstance(e, dict) else None
+        named = context.get(trace_key) if isinstance(context, dict) else None
+        for trace in named if isinstance(named, list) else [named] if named else ():
+            reason = _text(e.get("message")) or "refused"
+            outcome = POSTED if e.get("category") in posted_categories else REJECTED
+            answers[str(trace)] = Verdict(outcome, "" if outcome == POSTED else reason, "", excerpt(json.dumps(e)))
+    missing = Verdict(FAILED, f"HTTP {status}: the answer names no result for this record")
+    return [answers.get(t, missing) for t in traces]
 
 
 def _judge_call(success: Success, status: int | None, text: str, error: str) -> Verdict | Any:

@@ -145,7 +145,7 @@ class PostOutWorkers:
         pauses = {
             items[0].destination_id: reason for (items, _), (_, reason) in zip(groups, outcomes, strict=True) if reason
         }
-        await self._record(results, pauses)
+        await self._record(results, pauses, [recorded for recorded, _ in outcomes if recorded])
         return len(results)
 
     def _prepare(self, d: post_out_store.StoredDestination) -> _Prepared:
@@ -235,14 +235,15 @@ class PostOutWorkers:
         spec = dest.spec
         if dest.batch is not None:
             template = compile_template(spec.body_template)
-            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items])
+            traces = [i.idempotency_key for i in items]
+            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items], traces)
             payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             content_type, url, success = "application/json", dest.batch_url, dest.batch.success
             # Stable for the same leads in the same order; vendors de-duplicate batches by their own keys.
             key = "lr-b-" + hashlib.sha256("/".join(i.idempotency_key for i in items).encode()).hexdigest()[:40]
         else:
             payload, content_type = delivery.build_body(spec.body_format, spec.body, items[0].lead, spec.body_template)
-            url, success, key = spec.url, spec.success, items[0].idempotency_key
+            url, success, key, traces = spec.url, spec.success, items[0].idempotency_key, []
         headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
         refused = ""
         for renewal in (False, True):
@@ -262,7 +263,14 @@ class PostOutWorkers:
                     return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items))
                 headers["Authorization"] = f"{spec.oauth.auth_scheme} {token}"
             status, text, error = await self._post(spec.method, url, payload, headers, dest, len(items))
-            verdicts = delivery.judge_records(success, status, text, len(items), error)
+            if dest.batch is not None and dest.batch.trace_key:
+                # An existing record counts as posted when the destination reads the vendor's 409 so.
+                posted = ("CONFLICT",) if any(low <= 409 <= high for low, high in spec.success.status_ranges) else ()
+                verdicts = delivery.judge_traced(
+                    success, status, text, traces, dest.batch.trace_key, error, posted_categories=posted
+                )
+            else:
+                verdicts = delivery.judge_records(success, status, text, len(items), error)
             token_refused = status == 401 or any(v.outcome == delivery.REAUTH for v in verdicts)
             if spec.oauth is None or not token_refused:
                 # Without OAuth there is nothing to renew: a token code fails like any refusal.
@@ -290,13 +298,21 @@ class PostOutWorkers:
         except (aiohttp.ClientError, OSError) as exc:
             return None, "", mask_secrets(f"connection error: {exc}", url)
 
-    async def _record(self, results: list[Recorded], pauses: dict[UUID, str] | None = None) -> None:
+    async def _record(
+        self, results: list[Recorded], pauses: dict[UUID, str] | None = None, calls: list[list[Recorded]] | None = None
+    ) -> None:
+        """Writes the results. The breaker counts calls (each result its own unless `calls` groups
+        them): a batch the CRM refused whole is one failure, not one per lead."""
         pauses = pauses or {}
         breakers: dict[UUID, list[str]] = {}
-        for r in sorted(results, key=lambda r: r.at.timestamp() + r.duration_ms / 1000):
+        for call in sorted(
+            calls or [[r] for r in results], key=lambda c: c[0].at.timestamp() + c[0].duration_ms / 1000
+        ):
+            destination_id = call[0].destination_id
             # A destination paused for its token is not failing: its breaker is left alone.
-            outcome = "neutral" if r.destination_id in pauses else _BREAKER.get(r.outcome, "neutral")
-            breakers.setdefault(r.destination_id, []).append(outcome)
+            breakers.setdefault(destination_id, []).append(
+                "neutral" if destination_id in pauses else _call_outcome([r.outcome for r in call])
+            )
         changes = []
         for destination_id, outcomes in breakers.items():
             b = backoff.breaker_after(outcomes, 0, self.settings.postout_breaker_threshold)
@@ -328,6 +344,16 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int = MAX_RESPONSE_BYT
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _call_outcome(outcomes: list[str]) -> str:
+    """One call's effect on the breaker: it worked if the CRM took any record; it failed if no
+    record got an answer the CRM meant (every one retried or failed)."""
+    if delivery.POSTED in outcomes:
+        return "success"
+    if all(_BREAKER.get(o) == "failure" for o in outcomes):
+        return "failure"
+    return "neutral"
 
 
 def _said(verdicts: list[delivery.Verdict]) -> str:

@@ -201,3 +201,46 @@ def test_batching_needs_a_batch_endpoint_and_a_single_record_template() -> None:
         crm_presets.check_batch(PRESETS["marketo"], '{"input": [{}]}', 301)
     with pytest.raises(InvalidArgument, match="body_template: a batched marketo body holds exactly one record"):
         crm_presets.check_batch(PRESETS["marketo"], '{"input": [{}, {}]}', 10)
+
+
+def test_hubspot_batch_answers_are_matched_by_trace_id_in_any_order() -> None:
+    batch = PRESETS["hubspot"].batch
+    assert batch is not None
+    assert crm_presets.batch_body(batch, [{"properties": {"email": "a"}}], ["t1"]) == {
+        "inputs": [{"properties": {"email": "a"}, "objectWriteTraceId": "t1"}]
+    }
+    answer = {
+        "status": "COMPLETE",
+        "results": [{"id": "12", "objectWriteTraceId": "t3"}, {"id": "11", "objectWriteTraceId": "t1"}],
+        "errors": [
+            {
+                "category": "CONFLICT",
+                "message": "Contact already exists. Existing ID: 5",
+                "context": {"objectWriteTraceId": ["t2"]},
+            },
+            {"category": "VALIDATION_ERROR", "message": "Email invalid", "context": {"objectWriteTraceId": ["t4"]}},
+        ],
+    }
+
+    def verdicts(posted: tuple[str, ...]) -> list[tuple[str, str, str]]:
+        found = delivery.judge_traced(
+            batch.success,
+            207,
+            json.dumps(answer),
+            ["t1", "t2", "t3", "t4", "t5"],
+            "objectWriteTraceId",
+            posted_categories=posted,
+        )
+        return [(v.outcome, v.reason, v.record_id) for v in found]
+
+    missing = ("failed", "HTTP 207: the answer names no result for this record", "")
+    assert verdicts(("CONFLICT",)) == [
+        ("posted", "", "11"),
+        ("posted", "", ""),
+        ("posted", "", "12"),
+        ("rejected", "Email invalid", ""),
+        missing,
+    ]
+    assert verdicts(())[1] == ("rejected", "Contact already exists. Existing ID: 5", "")
+    whole = delivery.judge_traced(batch.success, 503, "", ["t1", "t2"], "objectWriteTraceId")
+    assert [v.outcome for v in whole] == ["retry", "retry"]
