@@ -58,6 +58,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             elif request.preset_options:
                 raise InvalidArgument("preset_options", "name a preset")
             destinations.validate(spec, columns, allow_private=self.settings.postout_allow_private_urls)
+            crm_presets.check_batch(crm_presets.PRESETS.get(spec.preset), spec.body_template, spec.batch_size)
             sealed_oauth = self._seal_oauth(request.oauth, spec.oauth) if spec.oauth else None
             stored = await post_out_store.insert_destination(
                 con, account, source_id, spec, self._seal(spec.headers), sealed_oauth
@@ -100,8 +101,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             # Stored headers are validated already (and their values are not at hand): check new ones only.
             checked = spec if request.set_headers else dataclasses.replace(spec, headers={})
             destinations.validate(checked, columns, allow_private=self.settings.postout_allow_private_urls)
-            if spec.preset:
-                crm_presets.check_batch(crm_presets.get(spec.preset), spec.body_template, spec.batch_size)
+            crm_presets.check_batch(crm_presets.PRESETS.get(spec.preset), spec.body_template, spec.batch_size)
             sealed = self._seal(headers) if request.set_headers else current.headers_encrypted
             sealed_oauth = current.oauth_encrypted
             if request.set_oauth:
@@ -426,7 +426,6 @@ def _from_preset(request: Any, spec: DestinationSpec, columns: set[str] | None) 
             request.oauth.auth_scheme or (default.auth_scheme if default else "Bearer"),
         )
     batch_size = request.batch_size or (preset.batch.default_size if preset.batch else 1)
-    crm_presets.check_batch(preset, template, batch_size)
     return dataclasses.replace(
         spec,
         url=crm_presets.url_for(preset, request.url),

@@ -142,6 +142,7 @@ async def test_a_body_template_posts_nested_json(api: Api, pool: asyncpg.Pool, s
             "batch_size: only a preset with a batch endpoint posts several leads per call",
         ),
         ({"preset": "marketo", "batch_size": 301}, "batch_size: 301 is outside 1..300 for marketo"),
+        ({"batch_size": 50}, "batch_size: only a preset with a batch endpoint posts several leads per call"),
         (
             {"oauth": validation_pb2.OAuth(grant_type="password", token_url="https://x.example/t")},
             "oauth.grant_type: 'password' is not one of client_credentials, refresh_token",
