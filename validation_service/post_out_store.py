@@ -260,6 +260,9 @@ async def update_breakers(
                                 WHEN c.reset THEN NULL ELSE d.paused_until END
         FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS c(destination_id, reset, failures)
         WHERE d.destination_id = c.destination_id
+          -- A success on a healthy destination changes nothing: leaving its row alone keeps every
+          -- worker's recording from queueing on that one row lock.
+          AND (c.failures > 0 OR d.consecutive_failures <> 0 OR d.paused_until IS NOT NULL)
         """,
         [c[0] for c in ordered],
         [c[1] for c in ordered],
@@ -408,7 +411,8 @@ async def refresh_lead_status(con: asyncpg.Connection, lead_ids: Sequence[UUID])
                      THEN 'NOT_POSTED' ELSE '' END) AS summary
             FROM leads x WHERE x.lead_id = ANY($1::uuid[])
         ) s
-        WHERE l.lead_id = s.lead_id AND l.post_out_status IS DISTINCT FROM s.summary
+        -- The ids again, on l: the planner then finds the leads by key instead of hashing the table.
+        WHERE l.lead_id = s.lead_id AND l.lead_id = ANY($1::uuid[]) AND l.post_out_status IS DISTINCT FROM s.summary
         """,
         sorted(set(lead_ids)),
     )
