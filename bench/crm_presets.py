@@ -2,7 +2,7 @@
 one lead per call vs the vendor's batch endpoint, each against raw aiohttp posts of the same payloads
 in the same run (no database: what the HTTP path and the stand-in allow).
 
-    .venv/bin/python -m bench.crm_presets [--leads 1500] [--rounds 3] [--workers 8] [--presets marketo,zoho]
+    .venv/bin/python -m bench.crm_presets [--leads 3000] [--rounds 3] [--workers 8] [--presets marketo,zoho]
 
 Rounds alternate raw and LeadRelay runs; each figure is the median of its rounds. The target: batched
 at least 5x the one-per-lead rate where the vendor batches.
@@ -54,11 +54,13 @@ async def raw(spec: DestinationSpec, people: list[dict[str, str]], batch_size: i
     preset = crm_presets.PRESETS[spec.preset]
     template = compile_template(spec.body_template)
     bodies = [template.render(p) for p in people]
+    traces = [f"raw-{i}" for i in range(len(people))]  # as the worker sends each lead's key
     if batch_size > 1:
         assert preset.batch is not None
         url = crm_presets.batch_url(preset, spec.url) or spec.url
         calls = [
-            crm_presets.batch_body(preset.batch, bodies[i : i + batch_size]) for i in range(0, len(bodies), batch_size)
+            crm_presets.batch_body(preset.batch, bodies[i : i + batch_size], traces[i : i + batch_size])
+            for i in range(0, len(bodies), batch_size)
         ]
     else:
         url, calls = spec.url, bodies
@@ -192,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--leads", type=int, default=1500)
+    parser.add_argument("--leads", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--presets", default=",".join(crm_presets.PRESETS))

@@ -245,8 +245,10 @@ class PostOutWorkers:
             payload, content_type = delivery.build_body(spec.body_format, spec.body, items[0].lead, spec.body_template)
             url, success, key, traces = spec.url, spec.success, items[0].idempotency_key, []
         headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
-        refused = ""
-        for renewal in (False, True):
+
+        async def attempt(refused: str) -> tuple[_Sent, str]:
+            """One call; also the token it carried when the CRM refused that token, else ""."""
+            token = ""
             if spec.oauth is not None:
                 try:
                     token = await self.tokens.token(
@@ -259,8 +261,8 @@ class PostOutWorkers:
                     )
                 except oauth_tokens.TokenUnavailable as exc:
                     if exc.permanent:
-                        return _Sent(None, "", str(exc), [], pause=str(exc))
-                    return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items))
+                        return _Sent(None, "", str(exc), [], pause=str(exc)), ""
+                    return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items)), ""
                 headers["Authorization"] = f"{spec.oauth.auth_scheme} {token}"
             status, text, error = await self._post(spec.method, url, payload, headers, dest, len(items))
             if dest.batch is not None and dest.batch.trace_key:
@@ -271,18 +273,21 @@ class PostOutWorkers:
                 )
             else:
                 verdicts = delivery.judge_records(success, status, text, len(items), error)
-            token_refused = status == 401 or any(v.outcome == delivery.REAUTH for v in verdicts)
-            if spec.oauth is None or not token_refused:
-                # Without OAuth there is nothing to renew: a token code fails like any refusal.
-                verdicts = [
-                    delivery.Verdict(delivery.FAILED, v.reason) if v.outcome == delivery.REAUTH else v for v in verdicts
-                ]
-                return _Sent(status, text, error, verdicts)
-            if renewal:
-                reason = f"the CRM refused a newly issued access token (HTTP {status}{_said(verdicts)})"
-                return _Sent(status, text, error, [], pause=reason)
-            refused = headers["Authorization"].split(" ", 1)[1]
-        raise AssertionError("unreachable")
+            if token and (status == 401 or any(v.outcome == delivery.REAUTH for v in verdicts)):
+                return _Sent(status, text, error, verdicts), token
+            # Without OAuth there is nothing to renew: a token code fails like any refusal.
+            verdicts = [
+                delivery.Verdict(delivery.FAILED, v.reason) if v.outcome == delivery.REAUTH else v for v in verdicts
+            ]
+            return _Sent(status, text, error, verdicts), ""
+
+        sent, refused = await attempt("")
+        if refused:  # renew the token once and send again
+            sent, refused = await attempt(refused)
+            if refused:
+                reason = f"the CRM refused a newly issued access token (HTTP {sent.status}{_said(sent.verdicts)})"
+                return _Sent(sent.status, sent.text, sent.error, [], pause=reason)
+        return sent
 
     async def _post(
         self, method: str, url: str, payload: bytes, headers: dict[str, str], dest: _Prepared, records: int
