@@ -285,7 +285,8 @@ class PostOutWorkers:
         if refused:  # renew the token once and send again
             sent, refused = await attempt(refused)
             if refused:
-                reason = f"the CRM refused a newly issued access token (HTTP {sent.status}{_said(sent.verdicts)})"
+                said = next((v.reason for v in sent.verdicts if v.reason), f"HTTP {sent.status}")
+                reason = f"the CRM refused a newly issued access token ({said})"
                 return _Sent(sent.status, sent.text, sent.error, [], pause=reason)
         return sent
 
@@ -359,11 +360,6 @@ def _call_outcome(outcomes: list[str]) -> str:
     if all(_BREAKER.get(o) == "failure" for o in outcomes):
         return "failure"
     return "neutral"
-
-
-def _said(verdicts: list[delivery.Verdict]) -> str:
-    reason = next((v.reason for v in verdicts if v.reason), "")
-    return f": {reason}" if reason else ""
 
 
 def _decode(raw: bytes, charset: str | None) -> str:

@@ -237,3 +237,26 @@ async def test_hubspot_existing_contact_reads_as_the_user_chooses(
     if expected != "POSTED":
         assert row["last_error"].startswith("Contact already exists. Existing ID: ")
     assert (await org.stats())["created"] == 1
+
+
+async def test_a_crm_refusing_a_newly_issued_token_pauses_the_destination_without_failing_leads(
+    api: Api, pool: asyncpg.Pool, sandbox
+) -> None:
+    org = VendorOrg(sandbox.url, "dynamics")
+    source_id = await seed_person_source(pool, api.account.account_id)
+    created = await create(api, source_id, org, "dynamics")
+    await org.set(sequence=["expire", "expire"])  # the renewed token is refused too
+    [lead] = await seed_people(pool, api.account.account_id, source_id, [person(1)])
+
+    async def paused() -> Any:
+        listed = await api.postout.ListDestinations(validation_pb2.ListDestinationsRequest(source_id=str(source_id)))
+        d = listed.destinations[0]
+        return d if d.state == validation_pb2.DESTINATION_STATE_PAUSED else None
+
+    destination = await wait_for(paused, what="destination paused")
+    assert destination.paused_reason == "the CRM refused a newly issued access token (HTTP 401)"
+    [row] = await post_outs(pool, [lead])
+    assert row["status"] == "RETRYING"
+    await api.postout.ResumeDestination(validation_pb2.ResumeDestinationRequest(destination_id=created.destination_id))
+    [row] = await wait_for(lambda: settled(pool, [lead]), what="posted after resume")
+    assert row["status"] == "POSTED"
