@@ -260,3 +260,25 @@ async def test_a_crm_refusing_a_newly_issued_token_pauses_the_destination_withou
     await api.postout.ResumeDestination(validation_pb2.ResumeDestinationRequest(destination_id=created.destination_id))
     [row] = await wait_for(lambda: settled(pool, [lead]), what="posted after resume")
     assert row["status"] == "POSTED"
+
+
+async def test_hubspot_with_oauth_renews_an_expired_token_and_posts(api: Api, pool: asyncpg.Pool, sandbox) -> None:
+    org = VendorOrg(sandbox.url, "hubspot")
+    source_id = await seed_person_source(pool, api.account.account_id)
+    oauth = validation_pb2.OAuth(
+        grant_type="refresh_token",
+        token_url=f"{org.base}/oauth/v1/token",
+        client_id="client-id",
+        client_secret="client-secret",
+        refresh_token="refresh-token",
+    )
+    request = validation_pb2.CreateDestinationRequest(
+        source_id=str(source_id), name="HubSpot", url=org.base, preset="hubspot", oauth=oauth
+    )
+    await api.postout.CreateDestination(request)
+    await org.set(sequence=["expire"])  # 401 EXPIRED_AUTHENTICATION on the first call
+    leads = await seed_people(pool, api.account.account_id, source_id, [person(1), person(2)])
+    rows = await wait_for(lambda: settled(pool, leads), what="posted after renewal")
+    assert [(r["status"], r["attempts"]) for r in rows] == [("POSTED", 1), ("POSTED", 1)]
+    stats = await org.stats()
+    assert (stats["tokens_issued"], stats["created"]) == (2, 2)
