@@ -10,7 +10,6 @@ record's answer is. Vendor facts are from their public REST documentation.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -405,4 +404,4 @@ def _place(envelope: Any, record: Any) -> Any:
         return {k: _place(v, record) for k, v in envelope.items()}
     if isinstance(envelope, list):
         return [_place(v, record) for v in envelope]
-    return copy.deepcopy(envelope)
+    return envelope
