@@ -75,7 +75,8 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             url = old.url
             # A URL sent back as shown (its secrets masked) keeps the stored one.
             if request.HasField("url") and request.url != destinations.masked_url(old.url):
-                url = request.url
+                # A preset destination takes the CRM's base URL, as CreateDestination did.
+                url = crm_presets.url_for(crm_presets.get(old.preset), request.url) if old.preset else request.url
             oauth = old.oauth
             if request.set_oauth:
                 oauth = _oauth(request.oauth) if request.oauth.grant_type else None

@@ -67,6 +67,12 @@ async def test_a_query_string_token_and_oauth_credentials_never_come_back(
     async with pool.acquire() as con:
         stored = await con.fetchval("SELECT url FROM destinations WHERE destination_id = $1", created.destination_id)
     assert stored.endswith("?api_token=pd-secret&x=1") and updated.url == created.url
+    moved = await api.postout.UpdateDestination(
+        validation_pb2.UpdateDestinationRequest(
+            destination_id=created.destination_id, url=f"{pipedrive.base}/v2?api_token=new-secret"
+        )
+    )
+    assert moved.url == f"{pipedrive.base}/v2/api/v1/persons?api_token=****"
 
 
 async def test_a_token_in_the_url_is_masked_in_the_post_out_logs(api: Api, pool: asyncpg.Pool) -> None:
