@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import secrets
@@ -23,12 +24,13 @@ import aiohttp
 import asyncpg
 
 from bench.processes import ROOT, free_port, machine_line
-from leadrelay.crypto import generate_key
+from leadrelay.crypto import SecretBox, generate_key
 from leadrelay.db import create_pool
 from leadrelay.settings import Settings
 from tests.harness import TestDatabase, new_account
+from tests.validation_service.crm_support import VendorOrg, person, preset_destination, seed_people, seed_person_source
 from tests.validation_service.post_out_support import insert_destination, seed_leads, seed_source
-from validation_service import post_out_worker
+from validation_service import crm_presets, post_out_store, post_out_worker
 
 BATCH = int(os.environ.get("BENCH_BATCH", post_out_worker.BATCH_SIZE))
 
@@ -168,6 +170,71 @@ async def fault_run(settings: Settings, pool: asyncpg.Pool, url: str, n: int, wo
     }
 
 
+async def crm_fault_run(settings: Settings, pool: asyncpg.Pool, url: str, n: int, workers: int) -> dict:
+    """The fault run against the Marketo stand-in, batched, with OAuth: 20% of calls answer 200
+    {"success": false} with a retryable code, 5% time out (Marketo still takes the leads), 2% end the
+    token's session (602, renewed and sent again) besides tokens lapsing on a 2 s timer; workers
+    killed twice. Lost: a lead Marketo never got; doubled: a lead Marketo created twice."""
+    account = await new_account(pool)
+    source = await seed_person_source(pool, account.account_id)
+    org = VendorOrg(url, "marketo")
+    await org.set(
+        fail_rate=0.2, timeout_rate=0.05, expire_rate=0.02, timeout_seconds=0.5, token_lifetime_seconds=2, seed=7
+    )
+    spec = dataclasses.replace(preset_destination(crm_presets.PRESETS["marketo"], org, 100), timeout_ms=250)
+    box = SecretBox(settings.secret_key)
+    async with pool.acquire() as con:
+        stored = await post_out_store.insert_destination(
+            con,
+            account.account_id,
+            source,
+            spec,
+            None,
+            box.encrypt(json.dumps({"client_id": "client-id", "client_secret": "client-secret"})),
+        )
+    dest = stored.destination_id
+    people = [person(i) for i in range(n)]
+    await seed_people(pool, account.account_id, source, people)
+    faulty = settings.replace(postout_lease_seconds=1.0, postout_breaker_cooldown_seconds=0.5)
+    kills = 0
+    started = time.perf_counter()
+    task = asyncio.create_task(post_out_worker.run(faulty, pool, workers=workers, batch_size=100))
+    try:
+        for fraction in (0.25, 0.6):
+            while await _count(pool, dest) < n * fraction:  # noqa: ASYNC110 - polling the database
+                await asyncio.sleep(0.02)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            kills += 1
+            task = asyncio.create_task(post_out_worker.run(faulty, pool, workers=workers, batch_size=100))
+        deadline = time.perf_counter() + 300
+        while await _count(pool, dest) < n and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    stats = await org.stats()
+    per_lead = stats["per_lead"]
+    lost = sum(1 for p in people if per_lead.get(p["email"].lower(), {}).get("created", 0) == 0)
+    async with pool.acquire() as con:
+        attempts = await con.fetchval("SELECT count(*) FROM post_out_attempts WHERE destination_id = $1", dest)
+        paused = await con.fetchval("SELECT paused_reason FROM destinations WHERE destination_id = $1", dest)
+    return {
+        "leads": n,
+        "lost": lost,
+        "doubled": len(stats["doubled"]),
+        "posted_in_db": await _count(pool, dest),
+        "crm_calls": stats["calls"],
+        "crm_resent_records_updated": stats["updated"],
+        "tokens_issued": stats["tokens_issued"],
+        "attempts_logged": attempts,
+        "paused_reason": paused,
+        "kills": kills,
+        "seconds": round(elapsed, 1),
+    }
+
+
 async def main(args: argparse.Namespace) -> None:
     print(machine_line())
     db = TestDatabase()
@@ -197,6 +264,13 @@ async def main(args: argparse.Namespace) -> None:
             f"lost {fault['lost']}, doubled {fault['doubled']}"
         )
         print(f"  {json.dumps(fault)}")
+        crm = await crm_fault_run(settings, pool, url, args.fault_leads, args.workers)
+        print(
+            "fault run, Marketo stand-in batched x100 with OAuth (20% success:false 611, 5% timeouts, 2% token "
+            f"expiry + 2 s token lifetime, workers killed {crm['kills']}x): "
+            f"lost {crm['lost']}, doubled {crm['doubled']}"
+        )
+        print(f"  {json.dumps(crm)}")
     finally:
         await pool.close()
         proc.terminate()

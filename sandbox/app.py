@@ -11,7 +11,7 @@ from aiohttp import web
 
 from leadrelay.http import http_server
 from leadrelay.settings import Settings
-from sandbox import conversions_api, crm, graph_api, linkedin_api, linkedin_conversions, smtp
+from sandbox import conversions_api, crm, crm_vendors, graph_api, linkedin_api, linkedin_conversions, smtp
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -28,6 +28,7 @@ def build_app(settings: Settings) -> web.Application:
     smtp.setup(app)
     conversions_api.setup(app, settings.facebook_app_secret)
     linkedin_conversions.setup(app)
+    crm_vendors.setup(app)
     return app
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from leadrelay.capture import leads_store, sources_store
-from validation_service.destinations import BodyField, DestinationSpec, Success
+from validation_service.destinations import BodyField, DestinationSpec, OAuth, Success
 
 PENDING = "PENDING"
 RETRYING = "RETRYING"
@@ -57,6 +57,8 @@ class StoredDestination:
     paused_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    oauth_encrypted: bytes | None = None  # {"client_id", "client_secret", "refresh_token"} as JSON
+    paused_reason: str = ""
 
 
 def _destination(r: asyncpg.Record) -> StoredDestination:
@@ -75,23 +77,40 @@ def _destination(r: asyncpg.Record) -> StoredDestination:
             timeout_ms=r["timeout_ms"],
             enabled=r["enabled"],
             post_test_leads=r["post_test_leads"],
+            body_template=r["body_template"] or "",
+            preset=r["preset"],
+            batch_size=r["batch_size"],
+            oauth=OAuth.from_json(r["oauth"]),
         ),
         headers_encrypted=None if r["headers_encrypted"] is None else bytes(r["headers_encrypted"]),
         consecutive_failures=r["consecutive_failures"],
-        paused_until=r["paused_until"],
+        paused_until=_aware(r["paused_until"]),
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        oauth_encrypted=None if r["oauth_encrypted"] is None else bytes(r["oauth_encrypted"]),
+        paused_reason=r["paused_reason"],
     )
 
 
+def _aware(at: datetime | None) -> datetime | None:
+    """asyncpg reads 'infinity' (a pause waiting for a person) as a naive datetime.max."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 async def insert_destination(
-    con: asyncpg.Connection, account_id: UUID, source_id: UUID, spec: DestinationSpec, headers_encrypted: bytes | None
+    con: asyncpg.Connection,
+    account_id: UUID,
+    source_id: UUID,
+    spec: DestinationSpec,
+    headers_encrypted: bytes | None,
+    oauth_encrypted: bytes | None = None,
 ) -> StoredDestination:
     row = await con.fetchrow(
         """
         INSERT INTO destinations (account_id, source_id, name, url, method, body_format, body, header_names,
-                                  headers_encrypted, success, timeout_ms, enabled, post_test_leads)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                  headers_encrypted, success, timeout_ms, enabled, post_test_leads,
+                                  body_template, preset, batch_size, oauth, oauth_encrypted)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
         RETURNING *
         """,
         account_id,
@@ -102,6 +121,8 @@ async def insert_destination(
         spec.timeout_ms,
         spec.enabled,
         spec.post_test_leads,
+        *_crm_columns(spec),
+        oauth_encrypted,
     )
     return _destination(row)
 
@@ -110,14 +131,29 @@ def _columns(spec: DestinationSpec) -> tuple[Any, ...]:
     return (spec.name, spec.url, spec.method, spec.body_format, [f.as_json() for f in spec.body], sorted(spec.headers))
 
 
+def _crm_columns(spec: DestinationSpec) -> tuple[Any, ...]:
+    oauth = spec.oauth.as_json() if spec.oauth else {}
+    return (spec.body_template or None, spec.preset, spec.batch_size, oauth)
+
+
 async def update_destination(
-    con: asyncpg.Connection, destination_id: UUID, spec: DestinationSpec, headers_encrypted: bytes | None
+    con: asyncpg.Connection,
+    destination_id: UUID,
+    spec: DestinationSpec,
+    headers_encrypted: bytes | None,
+    oauth_encrypted: bytes | None = None,
+    *,
+    new_credentials: bool = False,
 ) -> StoredDestination:
+    """New credentials lift a pause that was waiting for them (paused_reason set)."""
     row = await con.fetchrow(
         """
         UPDATE destinations
         SET name = $2, url = $3, method = $4, body_format = $5, body = $6, header_names = $7,
             headers_encrypted = $8, success = $9, timeout_ms = $10, enabled = $11, post_test_leads = $12,
+            body_template = $13, preset = $14, batch_size = $15, oauth = $16, oauth_encrypted = $17,
+            paused_until = CASE WHEN $18 AND paused_reason <> '' THEN NULL ELSE paused_until END,
+            paused_reason = CASE WHEN $18 THEN '' ELSE paused_reason END,
             updated_at = now()
         WHERE destination_id = $1
         RETURNING *
@@ -129,8 +165,23 @@ async def update_destination(
         spec.timeout_ms,
         spec.enabled,
         spec.post_test_leads,
+        *_crm_columns(spec),
+        oauth_encrypted,
+        new_credentials,
     )
     return _destination(row)
+
+
+async def pause_destination(con: asyncpg.Connection, destination_id: UUID, reason: str) -> None:
+    """Pauses until a person acts (new credentials, or ResumeDestination): deliveries wait, unclaimed."""
+    await con.execute(
+        """
+        UPDATE destinations SET paused_until = 'infinity', paused_reason = $2, updated_at = now()
+        WHERE destination_id = $1
+        """,
+        destination_id,
+        reason,
+    )
 
 
 async def get_destination(con: asyncpg.Connection, destination_id: UUID) -> StoredDestination | None:
@@ -166,7 +217,7 @@ async def list_destinations(
 async def resume_destination(con: asyncpg.Connection, destination_id: UUID) -> StoredDestination:
     row = await con.fetchrow(
         """
-        UPDATE destinations SET paused_until = NULL, consecutive_failures = 0, updated_at = now()
+        UPDATE destinations SET paused_until = NULL, paused_reason = '', consecutive_failures = 0, updated_at = now()
         WHERE destination_id = $1 RETURNING *
         """,
         destination_id,
@@ -196,13 +247,18 @@ async def update_breakers(
         """
         UPDATE destinations d
         SET consecutive_failures = CASE WHEN c.reset THEN c.failures ELSE d.consecutive_failures + c.failures END,
-            paused_until = CASE WHEN c.failures > 0 AND $4 > 0
+            -- A pause waiting for a person (paused_reason) outlasts what the breaker decides.
+            paused_until = CASE WHEN d.paused_reason <> '' THEN d.paused_until
+                                WHEN c.failures > 0 AND $4 > 0
                                      AND CASE WHEN c.reset THEN c.failures
                                               ELSE d.consecutive_failures + c.failures END >= $4
                                 THEN now() + make_interval(secs => $5)
                                 WHEN c.reset THEN NULL ELSE d.paused_until END
         FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS c(destination_id, reset, failures)
         WHERE d.destination_id = c.destination_id
+          -- A success on a healthy destination changes nothing: leaving its row alone keeps every
+          -- worker's recording from queueing on that one row lock.
+          AND (c.failures > 0 OR d.consecutive_failures <> 0 OR d.paused_until IS NOT NULL)
         """,
         [c[0] for c in ordered],
         [c[1] for c in ordered],
