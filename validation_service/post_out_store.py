@@ -433,3 +433,12 @@ async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> li
         locked,
     )
     return [r["lead_id"] for r in rows]
+
+
+async def blank_response_excerpts(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
+    """An erased lead's delivery logs keep their outcome and status code; the destination's answer
+    (which can echo the lead's values) is blanked."""
+    await con.execute(
+        "UPDATE post_out_attempts SET response_excerpt = '' WHERE lead_id = ANY($1::uuid[]) AND response_excerpt <> ''",
+        list(lead_ids),
+    )

@@ -15,11 +15,12 @@ import hmac
 import json
 import logging
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from aiohttp import web
 
-from ingest_service.capture import intake
+from ingest_service.capture import intake, validation_client
 from ingest_service.connectors import (
     connections_store,
     linkedin_answers,
@@ -30,6 +31,7 @@ from ingest_service.connectors import (
 from ingest_service.connectors.webhook_inbox import Done, Retry
 from ingest_service.resources import IngestResources
 from leadrelay.capture import erasure_store
+from leadrelay.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -131,21 +133,33 @@ async def process_row(deps: IngestResources, row: asyncpg.Record) -> Done | Retr
     return Done("DONE" if stored else "FAILED", "; ".join(reasons))
 
 
-async def erase(deps: IngestResources, owner_key: str, response_id: str) -> Done:
+async def erase(deps: IngestResources, owner_key: str, response_id: str) -> Done | Retry:
     """A member deleting their response is a privacy request: the lead's personal data is erased in
-    every account that captured it, whether or not the source is still connected."""
-    async with deps.pool.acquire() as con, con.transaction():
-        erased = await erasure_store.erase_platform_lead(
-            con,
-            PLATFORM,
-            owner_key,
-            response_id,
-            "the member deleted the response on LinkedIn: personal data erased",
-        )
+    every account that captured it, whether or not the source is still connected, and the validation
+    service forgets what it kept of it (duplicate keys, delivery answers). Retried until both are done;
+    a retry erases nothing twice."""
+    async with deps.pool.acquire() as con:
+        async with con.transaction():
+            erased = await erasure_store.erase_platform_lead(
+                con,
+                PLATFORM,
+                owner_key,
+                response_id,
+                "the member deleted the response on LinkedIn: personal data erased",
+            )
+        held = await erasure_store.erased_platform_leads(con, PLATFORM, owner_key, response_id)
     log.info("linkedin member deleted a lead", extra={"response_id": response_id, "leads_erased": len(erased)})
-    if not erased:
+    by_account: dict[UUID, list[UUID]] = {}
+    for account_id, lead_id in held:
+        by_account.setdefault(account_id, []).append(lead_id)
+    try:
+        for account_id, lead_ids in by_account.items():
+            await validation_client.forget(deps, account_id, lead_ids)
+    except Unavailable as exc:
+        return Retry(30.0, f"lead(s) of response {response_id} erased; {exc}")
+    if not held:
         return Done("DONE", f"the member deleted response {response_id} on LinkedIn; no lead held its data")
-    return Done("DONE", f"the member deleted response {response_id} on LinkedIn; {len(erased)} lead(s) erased")
+    return Done("DONE", f"the member deleted response {response_id} on LinkedIn; {len(held)} lead(s) erased")
 
 
 async def fetch_and_submit(

@@ -10,6 +10,7 @@ An `erased` event says so. Connection first, the caller owns the transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
@@ -22,7 +23,7 @@ async def erase_platform_lead(
     con: asyncpg.Connection, platform: str, external_account_id: str, platform_lead_id: str, detail: str
 ) -> list[UUID]:
     """Erases the lead of every source of that Page / owner; returns the lead ids erased now (an
-    already erased lead is not erased twice)."""
+    already erased lead is not erased twice: see `erased_platform_leads`)."""
     rows = await con.fetch(
         """WITH erased AS (
              UPDATE leads l
@@ -48,3 +49,28 @@ async def erase_platform_lead(
         list(VALUE_FREE_EVENTS),
     )
     return [r["lead_id"] for r in rows]
+
+
+async def erased_leads(con: asyncpg.Connection, account_id: UUID, lead_ids: Sequence[UUID]) -> list[UUID]:
+    """Which of these leads of the account are erased."""
+    rows = await con.fetch(
+        "SELECT lead_id FROM leads WHERE lead_id = ANY($1::uuid[]) AND account_id = $2 AND erased_at IS NOT NULL",
+        list(lead_ids),
+        account_id,
+    )
+    return [r[0] for r in rows]
+
+
+async def erased_platform_leads(
+    con: asyncpg.Connection, platform: str, external_account_id: str, platform_lead_id: str
+) -> list[tuple[UUID, UUID]]:
+    """(account_id, lead_id) of that platform lead's erased leads, now or before."""
+    rows = await con.fetch(
+        """SELECT l.account_id, l.lead_id FROM leads l JOIN sources s USING (source_id)
+            WHERE s.platform = $1 AND s.external_account_id = $2 AND l.platform_lead_id = $3
+              AND l.erased_at IS NOT NULL""",
+        platform,
+        external_account_id,
+        platform_lead_id,
+    )
+    return [(r[0], r[1]) for r in rows]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from leadrelay.v1 import ingest_pb2
+from leadrelay.v1 import ingest_pb2, validation_pb2
 from tests.ingest_service.connector_support import inbox_rows, judged, leads_of, linkedin_source, post
 from tests.waiting import eventually
 
@@ -37,6 +37,12 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
     web, api, servers, sandbox, pool
 ):
     li = await linkedin_source(api, sandbox, web, webhook_url=_hook(servers))
+    duplicate = validation_pb2.Duplicate(window_days=30, columns=["email"])
+    await api.validation.SetAcceptanceCriteria(
+        validation_pb2.SetAcceptanceCriteriaRequest(
+            source_id=li.source_id, rules=[validation_pb2.Rule(column="email", duplicate=duplicate)]
+        )
+    )
     base = int(li.form["id"]) * 100
     answers = [_text(base + 1, "Kev"), _text(base + 2, "Johnson"), _text(base + 3, "kev.johnson@example.com")]
     [response_id] = (
@@ -47,6 +53,10 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
     before = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=lead_id))
     assert before.fields["email"] == "kev.johnson@example.com"
     counts = await _counts(api, li.source_id)
+    assert await _keys(pool, lead_id) == 1  # the duplicate rule remembers the email
+    # ForgetLeads leaves a lead that is not erased alone.
+    kept = await api.validation.ForgetLeads(validation_pb2.ForgetLeadsRequest(lead_ids=[lead_id]))
+    assert (kept.leads_forgotten, await _keys(pool, lead_id)) == (0, 1)
 
     async with web.delete(f"{sandbox.url}/linkedin/_control/leads/{response_id}?notify=true") as reply:
         assert reply.status == 200
@@ -73,6 +83,12 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
     )
     assert b"kev.johnson@example.com" not in exported and b"Johnson" not in exported
     assert response_id.encode() in exported  # the row is still there, anonymous
+    assert await _keys(pool, lead_id) == 0  # validation forgot the email too
+
+
+async def _keys(pool, lead_id: str) -> int:
+    async with pool.acquire() as con:
+        return await con.fetchval("SELECT count(*) FROM lead_keys WHERE lead_id = $1::uuid", lead_id)
 
 
 async def test_a_resubmitted_response_with_other_answers_updates_the_lead(web, api, servers, sandbox, pool):
