@@ -63,7 +63,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             erased = await erasure_store.erased_leads(con, current_account(), lead_ids)
             if erased:
                 await lead_keys_store.forget(con, erased)
-                await post_out_store.blank_response_excerpts(con, erased)
+                await post_out_store.blank_destination_answers(con, erased)
         return validation_pb2.ForgetLeadsResponse(leads_forgotten=len(erased))
 
     async def EvaluateLeads(self, request, context):  # type: ignore[no-untyped-def]

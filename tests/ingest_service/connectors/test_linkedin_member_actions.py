@@ -3,11 +3,13 @@ personal data (a privacy request); submitting it again with other answers (a tes
 day keeps its response id) updates the lead."""
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from leadrelay.v1 import ingest_pb2, validation_pb2
 from tests.ingest_service.connector_support import inbox_rows, judged, leads_of, linkedin_source, post
+from tests.validation_service.post_out_support import Crm, insert_destination
 from tests.waiting import eventually
 
 
@@ -43,6 +45,9 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
             source_id=li.source_id, rules=[validation_pb2.Rule(column="email", duplicate=duplicate)]
         )
     )
+    crm = Crm(sandbox.url)  # refuses every lead, quoting it, as a CRM answering "already exists" does
+    await crm.set(reject_rate=1.0, reject_reason="kev.johnson@example.com already exists")
+    await insert_destination(pool, api.account.account_id, UUID(li.source_id), crm.url)
     base = int(li.form["id"]) * 100
     answers = [_text(base + 1, "Kev"), _text(base + 2, "Johnson"), _text(base + 3, "kev.johnson@example.com")]
     [response_id] = (
@@ -50,7 +55,10 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
     )["ids"]
     [row] = await judged(pool, li.source_id, 1)
     lead_id = str(row["lead_id"])
+    await eventually(lambda: _refused_by_crm(api, lead_id))
     before = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=lead_id))
+    [refused] = [e for e in before.events if e.type == "post_rejected"]
+    assert "kev.johnson@example.com" in refused.detail
     assert before.fields["email"] == "kev.johnson@example.com"
     counts = await _counts(api, li.source_id)
     assert await _keys(pool, lead_id) == 1  # the duplicate rule remembers the email
@@ -77,6 +85,8 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
     assert (after.status, after.disposition_code) == (before.status, before.disposition_code)
     assert [e.type for e in after.events] == [*(e.type for e in before.events), "erased"]
     assert "member deleted the response" in after.events[-1].detail
+    assert [(e.type, e.detail) for e in after.events if e.type == "post_rejected"] == [("post_rejected", "")]
+    assert [e.detail for e in after.events if e.type == "received"] == ["webhook"]
     assert await _counts(api, li.source_id) == counts
     exported = b"".join(
         [c.data async for c in api.ingest.ExportLeads(ingest_pb2.ExportLeadsRequest(source_id=li.source_id))]
@@ -84,6 +94,19 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
     assert b"kev.johnson@example.com" not in exported and b"Johnson" not in exported
     assert response_id.encode() in exported  # the row is still there, anonymous
     assert await _keys(pool, lead_id) == 0  # validation forgot the email too
+    async with pool.acquire() as con:
+        kept = await con.fetch(
+            """SELECT a.outcome, a.status_code, a.reason, a.response_excerpt, p.status, p.last_error
+                 FROM post_out_attempts a JOIN post_outs p USING (lead_id, destination_id)
+                WHERE a.lead_id = $1::uuid""",
+            lead_id,
+        )
+    assert [tuple(r) for r in kept] == [("rejected", 200, "", "", "REJECTED_BY_DESTINATION", "")]
+
+
+async def _refused_by_crm(api, lead_id: str):
+    lead = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=lead_id))
+    return lead if any(e.type == "post_rejected" for e in lead.events) else None
 
 
 async def _keys(pool, lead_id: str) -> int:
@@ -127,8 +150,8 @@ async def test_a_resubmitted_response_with_other_answers_updates_the_lead(web, a
     got = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(lead["lead_id"])))
     assert [e.type for e in got.events] == ["received", "validated", "updated", "validated"]
     assert got.events[2].detail == "webhook: resubmitted with changed answers; mapped and judged again"
-    rows = await inbox_rows(pool, "LINKEDIN", li.account_id)
-    assert len(rows) == 2 and all(r["status"] == "DONE" for r in rows)
+    rows = await eventually(lambda: _settled(pool, li.account_id, 2))
+    assert [r["status"] for r in rows] == ["DONE", "DONE"]
 
     # The same answers again (a redelivery, a poll overlap) change nothing.
     await post(
