@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from ingest_service.connectors import connections_store
+from ingest_service.connectors import connections_store, linkedin_owners
 from ingest_service.resources import IngestResources
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,13 @@ async def store(
 
 
 async def redrive_ignored(deps: IngestResources, platform: str, external_account_id: str) -> int:
-    """Called by every path that connects a Page / ad account: the notifications that arrived for it in
-    the last REDRIVE_DAYS while nothing was connected (IGNORED, and Meta's retries were deduplicated
-    into them) are processed again by the sweep; the pull backup closes what is older."""
+    """Called by every path that connects a source (its platform and external_account_id): the
+    notifications that arrived for that Page / LinkedIn owner in the last REDRIVE_DAYS while nothing was
+    connected (IGNORED, and Meta's retries were deduplicated into them) are processed again by the
+    sweep; the pull backup closes what is older."""
+    key = linkedin_owners.of_source(external_account_id).key if platform == "LINKEDIN" else external_account_id
     async with deps.pool.acquire() as con:
-        reopened = await connections_store.inbox_reopen_ignored(con, platform, external_account_id, REDRIVE_DAYS)
+        reopened = await connections_store.inbox_reopen_ignored(con, platform, key, REDRIVE_DAYS)
     if reopened:
         log.info(
             "webhook: ignored notifications re-driven on connect",

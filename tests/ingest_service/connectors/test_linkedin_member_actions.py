@@ -7,6 +7,7 @@ from uuid import UUID
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from ingest_service.connectors import connections_store, pollers
 from leadrelay.v1 import ingest_pb2, validation_pb2
 from tests.ingest_service.connector_support import inbox_rows, judged, leads_of, linkedin_source, post
 from tests.validation_service.post_out_support import Crm, insert_destination
@@ -173,3 +174,25 @@ async def test_a_resubmitted_response_with_other_answers_updates_the_lead(web, a
 async def _settled(pool, account_id, count):
     rows = await inbox_rows(pool, "LINKEDIN", account_id)
     return rows if len(rows) == count and all(r["status"] != "PENDING" for r in rows) else []
+
+
+async def test_a_resubmission_found_by_the_poll_updates_the_lead_too(web, api, servers, sandbox, pool):
+    li = await linkedin_source(api, sandbox, web)
+    base = int(li.form["id"]) * 100
+    leads_url = f"{sandbox.url}/linkedin/_control/leads"
+    first = {"form_id": str(li.form["id"]), "answers": [_text(base + 3, "cy@example.com")], "notify": False}
+    [response_id] = (await post(web, leads_url, {**first, "consent": False}))["ids"]
+    async with pool.acquire() as con:
+        connection = await connections_store.connection(con, UUID(li.source_id))
+    assert await pollers.poll_source(servers.ingest.deps, connection) == 1
+    [lead] = await judged(pool, li.source_id, 1)
+    await post(
+        web,
+        leads_url,
+        {**first, "answers": [_text(base + 3, "cy@example.org")], "consent": False, "response_id": response_id},
+    )
+    await pollers.poll_source(servers.ingest.deps, connection)
+    [again] = await judged(pool, li.source_id, 1)
+    assert (again["lead_id"], again["fields"]["email"]) == (lead["lead_id"], "cy@example.org")
+    got = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(lead["lead_id"])))
+    assert [(e.type, e.detail.split(":")[0]) for e in got.events][2] == ("updated", "poll")
