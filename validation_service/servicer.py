@@ -23,6 +23,10 @@ _SCOPES = {
 }
 
 
+# ForgetLeads follows one erasure request: a few leads (one per account that captured it).
+MAX_FORGET = 1000
+
+
 class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
         self.settings = settings
@@ -58,6 +62,8 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ForgetLeads(self, request, context):  # type: ignore[no-untyped-def]
+        if len(request.lead_ids) > MAX_FORGET:
+            raise InvalidArgument("lead_ids", f"{len(request.lead_ids)} lead ids; at most {MAX_FORGET} per call")
         lead_ids = judging.parse_lead_ids(request.lead_ids)
         async with self.pool.acquire() as con, con.transaction():
             erased = await erasure_store.erased_leads(con, current_account(), lead_ids)

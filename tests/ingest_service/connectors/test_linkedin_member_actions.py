@@ -5,6 +5,8 @@ day keeps its response id) updates the lead."""
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import grpc
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ingest_service.connectors import connections_store, pollers
@@ -66,6 +68,9 @@ async def test_a_deleted_response_erases_the_leads_personal_data_and_keeps_count
     # ForgetLeads leaves a lead that is not erased alone.
     kept = await api.validation.ForgetLeads(validation_pb2.ForgetLeadsRequest(lead_ids=[lead_id]))
     assert (kept.leads_forgotten, await _keys(pool, lead_id)) == (0, 1)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await api.validation.ForgetLeads(validation_pb2.ForgetLeadsRequest(lead_ids=[lead_id] * 1001))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "lead_ids" in refused.value.details()
 
     async with web.delete(f"{sandbox.url}/linkedin/_control/leads/{response_id}?notify=true") as reply:
         assert reply.status == 200
