@@ -7,8 +7,6 @@ Graph errors come in one envelope, `{"error": {"message", "type", "code", "error
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,12 +35,6 @@ class CapiAnswer:
     fbtrace_id: str = ""
     message: str = ""
     code: int | None = None
-
-
-def appsecret_proof(access_token: str, app_secret: str) -> str:
-    """Meta's hardening of Graph calls: hex HMAC-SHA256 of the access token keyed by the app secret
-    (sent with every call when the app secret is configured, so a leaked token alone is useless)."""
-    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
 
 
 def events_url(base_url: str, version: str, dataset_id: str) -> str:

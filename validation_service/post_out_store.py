@@ -489,3 +489,16 @@ async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> li
         locked,
     )
     return [r["lead_id"] for r in rows]
+
+
+async def blank_destination_answers(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
+    """An erased lead's deliveries and their logs keep their status, outcome and status code; what the
+    destination answered (which can echo the lead's values) is blanked."""
+    await con.execute(
+        """UPDATE post_out_attempts SET response_excerpt = '', reason = ''
+            WHERE lead_id = ANY($1::uuid[]) AND (response_excerpt <> '' OR reason <> '')""",
+        list(lead_ids),
+    )
+    await con.execute(
+        "UPDATE post_outs SET last_error = '' WHERE lead_id = ANY($1::uuid[]) AND last_error <> ''", list(lead_ids)
+    )

@@ -49,10 +49,13 @@ async def submit(
     *,
     unknown_forms: str = "register",
     via: str = "",
+    resubmissions: bool = False,
 ) -> list[Outcome]:
     """Stores and judges `leads` (one outcome each, in order). A repeat of a known platform lead id
-    returns the first outcome with duplicate=True and changes nothing. If validation cannot be
-    reached the leads stay PROCESSING (the sweeper re-drives them) and their outcome says so.
+    returns the first outcome with duplicate=True and changes nothing — unless `resubmissions` (a
+    platform whose lead ids can be submitted again, LinkedIn) and its answers changed: then the lead
+    is updated, re-mapped and judged again (an `updated` event). If validation cannot be reached the
+    leads stay PROCESSING (the sweeper re-drives them) and their outcome says so.
 
     `unknown_forms`: "register" (connectors, files) or "refuse" (NOT_FOUND, the public RPCs).
     `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...)."""
@@ -71,8 +74,14 @@ async def submit(
             inserted = await leads_store.insert_received(con, account_id, rows.new, via)
             known_keys = [k for k, i in rows.first.items() if ids[i] not in inserted]
             known = await leads_store.known_leads(con, known_keys) if known_keys else {}
+            updated = await _resubmitted(con, account_id, rows, known, via) if resubmissions and known else {}
     first, repeat_of, mapped = rows.first, rows.repeat_of, rows.mapped
     stored = [i for i in first.values() if ids[i] in inserted]
+    # From here on an updated lead is handled as a stored one, under its own id.
+    for i, lead_id in updated.items():
+        ids[i] = lead_id
+        inserted.add(lead_id)
+        stored.append(i)
 
     outcomes: list[Outcome | None] = [None] * len(leads)
     for key, i in first.items():
@@ -103,12 +112,44 @@ async def submit(
     return outcomes  # type: ignore[return-value]
 
 
+async def _resubmitted(
+    con: asyncpg.Connection,
+    account_id: UUID,
+    rows: _Rows,
+    known: dict[tuple[UUID, str], asyncpg.Record],
+    via: str,
+) -> dict[int, UUID]:
+    """Applies the known leads whose answers changed; returns batch index -> the stored lead's id."""
+    changed = leads_store.NewLeads([], [], [], [], [], [], [], [], [])
+    index: dict[UUID, int] = {}
+    new = rows.new
+    for key, i in rows.first.items():
+        row = known.get(key)
+        if row is None or row["erased"]:
+            continue
+        j = rows.new_index[i]
+        if orjson.loads(new.answers[j]) == row["answers"]:
+            continue
+        index[row["lead_id"]] = i
+        changed.lead_ids.append(row["lead_id"])
+        changed.answers.append(new.answers[j])
+        changed.fields.append(new.fields[j])
+        changed.contexts.append(new.contexts[j])
+        changed.is_test.append(new.is_test[j])
+        changed.captured_at.append(new.captured_at[j])
+    if not changed.lead_ids:
+        return {}
+    done = await leads_store.apply_resubmissions(con, account_id, changed, via)
+    return {index[lead_id]: lead_id for lead_id in done}
+
+
 @dataclasses.dataclass
 class _Rows:
     new: leads_store.NewLeads
     first: dict[tuple[UUID, str], int]  # (source, platform lead id) -> the index stored for it
     repeat_of: dict[int, int]  # a later repeat in the batch -> the first occurrence's index
     mapped: list[dict[str, str]]  # every lead's mapped fields
+    new_index: dict[int, int] = dataclasses.field(default_factory=dict)  # first occurrence -> its row in `new`
 
 
 def _new_rows(
@@ -130,6 +171,7 @@ def _new_rows(
             rows.repeat_of[i] = first[key]
             continue
         first[key] = i
+        rows.new_index[i] = len(new.lead_ids)
         new.lead_ids.append(ids[i])
         new.source_ids.append(lead.source_id)
         new.form_ids.append(form_id)

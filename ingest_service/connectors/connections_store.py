@@ -194,6 +194,24 @@ async def inbox_finish(con: asyncpg.Connection, inbox_id: int, status: str, reas
     )
 
 
+async def inbox_reopen_ignored(con: asyncpg.Connection, platform: str, external_account_id: str, days: int) -> int:
+    """Makes the Page's / account's IGNORED rows of the last `days` due again (it is connected now);
+    returns how many."""
+    return len(
+        await con.fetch(
+            """UPDATE webhook_inbox SET status = 'PENDING', attempts = 0, next_attempt_at = now(), processed_at = NULL,
+                      reason = 'reopened: the ' || CASE WHEN platform = 'FACEBOOK' THEN 'Page' ELSE 'account' END
+                               || ' was connected after it arrived'
+                WHERE platform = $1 AND external_account_id = $2 AND status = 'IGNORED'
+                  AND received_at >= now() - make_interval(days => $3)
+            RETURNING inbox_id""",
+            platform,
+            external_account_id,
+            days,
+        )
+    )
+
+
 async def inbox_retry(con: asyncpg.Connection, inbox_id: int, delay_seconds: float, reason: str) -> None:
     await con.execute(
         "UPDATE webhook_inbox SET next_attempt_at = now() + make_interval(secs => $2), reason = $3 WHERE inbox_id = $1",

@@ -1,5 +1,6 @@
 """Graph API client for Lead Ads: a lead by id, a form's `leads` edge (filtering on time_created,
-cursor paging), a Page's forms. Errors come back as `GraphError` with the code classified."""
+cursor paging), a Page's forms. Errors come back as `GraphError` with the code classified. With the
+app secret configured every call carries `appsecret_proof` (a Page requiring it refuses calls without)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
+from leadrelay.appsecret_proof import appsecret_proof
 
 # Graph codes that mean "the token is no good": re-authorise (reference §3).
 TOKEN_REFUSED = frozenset({102, 190})
@@ -51,13 +54,17 @@ class LeadsPage:
 
 
 class GraphClient:
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, version: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, version: str, app_secret: str = "") -> None:
         self._http = http
         self._base = f"{base_url.rstrip('/')}/{version}"
+        self._app_secret = app_secret
 
     async def _get(self, path: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        query = {**params, "access_token": token}
+        if self._app_secret:
+            query["appsecret_proof"] = appsecret_proof(token, self._app_secret)
         try:
-            async with self._http.get(f"{self._base}/{path}", params={**params, "access_token": token}) as reply:
+            async with self._http.get(f"{self._base}/{path}", params=query) as reply:
                 raw = await reply.read()
                 status = reply.status
         except (aiohttp.ClientError, TimeoutError) as exc:

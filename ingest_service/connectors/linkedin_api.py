@@ -1,7 +1,8 @@
 """LinkedIn Lead Sync client: leadFormResponses by owner (submittedAtTimeRange, start/count paging,
-total), one response by id, forms by owner. Every call carries LinkedIn-Version and
-X-Restli-Protocol-Version: 2.0.0. Rest.li 2.0 query values keep their structure characters
-(parentheses, colons, commas) literal and URL-encode the URNs inside, so URLs are built by hand."""
+total; one finder per lead type the owner has: linkedin_owners), one response by id, forms by owner.
+Every call carries LinkedIn-Version and X-Restli-Protocol-Version: 2.0.0. Rest.li 2.0 query values keep
+their structure characters (parentheses, colons, commas) literal and URL-encode the URNs inside, so URLs
+are built by hand."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
+
+from ingest_service.connectors.linkedin_owners import Owner
 
 RESPONSE_FIELDS = (
     "ownerInfo,associatedEntityInfo,leadMetadataInfo,owner,leadType,versionedLeadGenFormUrn,id,"
@@ -48,10 +51,6 @@ class ResponsesPage:
     total: int
 
 
-def _owner(account_id: str) -> str:
-    return f"(sponsoredAccount:{quote(f'urn:li:sponsoredAccount:{account_id}', safe='')})"
-
-
 class LinkedInClient:
     def __init__(self, http: aiohttp.ClientSession, base_url: str, version: str) -> None:
         self._http = http
@@ -84,8 +83,8 @@ class LinkedInClient:
             raise LinkedInError(502, "LinkedIn answered with a body that is not a JSON object")
         return body
 
-    async def forms(self, token: str, account_id: str) -> list[dict[str, Any]]:
-        body = await self._get(f"leadForms?q=owner&owner={_owner(account_id)}&count=100&start=0", token)
+    async def forms(self, token: str, owner: Owner) -> list[dict[str, Any]]:
+        body = await self._get(f"leadForms?q=owner&owner={owner.finder}&count=100&start=0", token)
         return list(body.get("elements", []))
 
     async def response(self, token: str, response_id: str) -> dict[str, Any]:
@@ -95,7 +94,8 @@ class LinkedInClient:
     async def responses_page(
         self,
         token: str,
-        account_id: str,
+        owner: Owner,
+        lead_type: str,
         *,
         start_ms: int,
         end_ms: int,
@@ -104,7 +104,7 @@ class LinkedInClient:
         fields: str = RESPONSE_FIELDS,
     ) -> ResponsesPage:
         query = (
-            f"leadFormResponses?q=owner&owner={_owner(account_id)}&leadType=(leadType:SPONSORED)"
+            f"leadFormResponses?q=owner&owner={owner.finder}&leadType=(leadType:{lead_type})"
             f"&limitedToTestLeads=false&submittedAtTimeRange=(start:{start_ms},end:{end_ms})"
             f"&fields={quote(fields, safe=',:()')}&count={count}&start={start}"
         )
@@ -118,15 +118,27 @@ class LinkedInClient:
         )
 
     async def responses(
-        self, token: str, account_id: str, *, start_ms: int, end_ms: int, count: int = 100
+        self, token: str, owner: Owner, *, start_ms: int, end_ms: int, count: int = 100
     ) -> AsyncIterator[ResponsesPage]:
-        """Every page of the window: `start += count` until `start >= total` (reference §7)."""
-        start = 0
-        while True:
+        """Every page of the window, lead type after lead type: `start += count` until
+        `start >= total` (reference §7)."""
+        for lead_type in owner.lead_types:
+            start = 0
+            while True:
+                page = await self.responses_page(
+                    token, owner, lead_type, start_ms=start_ms, end_ms=end_ms, start=start, count=count
+                )
+                yield page
+                start += page.count
+                if start >= page.total or not page.elements:
+                    break
+
+    async def total(self, token: str, owner: Owner, *, start_ms: int, end_ms: int) -> int:
+        """The owner's responses submitted in the window, every lead type (`paging.total`, count=1)."""
+        total = 0
+        for lead_type in owner.lead_types:
             page = await self.responses_page(
-                token, account_id, start_ms=start_ms, end_ms=end_ms, start=start, count=count
+                token, owner, lead_type, start_ms=start_ms, end_ms=end_ms, count=1, fields="id"
             )
-            yield page
-            start += page.count
-            if start >= page.total or not page.elements:
-                return
+            total += page.total
+        return total

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from ingest_service.connectors import connections_store
+from ingest_service.connectors import connections_store, linkedin_owners
 from ingest_service.resources import IngestResources
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 CONCURRENCY = 16
 # Rows that keep failing transiently are given up (FAILED, with the reason) after this many attempts.
 MAX_ATTEMPTS = 8
+# On connect, notifications ignored this recently are re-driven (older ones: the pull backup).
+REDRIVE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,22 @@ async def store(
             "webhook: unusable content stored", extra={"platform": platform, "reason": "; ".join(problems)[:500]}
         )
     return ids
+
+
+async def redrive_ignored(deps: IngestResources, platform: str, external_account_id: str) -> int:
+    """Called by every path that connects a source (its platform and external_account_id): the
+    notifications that arrived for that Page / LinkedIn owner in the last REDRIVE_DAYS while nothing was
+    connected (IGNORED, and Meta's retries were deduplicated into them) are processed again by the
+    sweep; the pull backup closes what is older."""
+    key = linkedin_owners.of_source(external_account_id).key if platform == "LINKEDIN" else external_account_id
+    async with deps.pool.acquire() as con:
+        reopened = await connections_store.inbox_reopen_ignored(con, platform, key, REDRIVE_DAYS)
+    if reopened:
+        log.info(
+            "webhook: ignored notifications re-driven on connect",
+            extra={"platform": platform, "account": external_account_id, "rows": reopened},
+        )
+    return reopened
 
 
 async def process(deps: IngestResources, platform: str, ids: Sequence[int] | None, limit: int = 200) -> int:

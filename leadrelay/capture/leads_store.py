@@ -64,13 +64,43 @@ async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLea
     return {r[0] for r in rows}
 
 
+async def apply_resubmissions(con: asyncpg.Connection, account_id: UUID, changed: NewLeads, via: str) -> set[UUID]:
+    """Known leads the member submitted again with other answers (a LinkedIn test form resent the same
+    day keeps its response id): new answers, fields, context and dates, back to PROCESSING to be judged
+    again, with an `updated` event. `changed.lead_ids` are the stored leads' ids. An erased lead is
+    never filled again. ONE statement; returns the ids updated."""
+    rows = await con.fetch(
+        """WITH up AS (
+             UPDATE leads l SET answers = u.a::jsonb, fields = u.fl::jsonb, platform_context = u.c::jsonb,
+                                is_test = u.t, captured_at = coalesce(u.ca, l.captured_at), status = 'PROCESSING',
+                                disposition_code = '', custom_reason = '', updated_at = now()
+             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[])
+                  AS u(id, a, fl, c, t, ca)
+             WHERE l.lead_id = u.id AND l.account_id = $1 AND l.erased_at IS NULL
+             RETURNING l.lead_id),
+           ev AS (
+             INSERT INTO lead_events (lead_id, account_id, type, detail)
+             SELECT lead_id, $1, 'updated', $8 FROM up)
+           SELECT lead_id FROM up""",
+        account_id,
+        changed.lead_ids,
+        changed.answers,
+        changed.fields,
+        changed.contexts,
+        changed.is_test,
+        changed.captured_at,
+        f"{via}: resubmitted with changed answers; mapped and judged again" if via else "resubmitted",
+    )
+    return {r[0] for r in rows}
+
+
 async def known_leads(
     con: asyncpg.Connection, pairs: Sequence[tuple[UUID, str]]
 ) -> dict[tuple[UUID, str], asyncpg.Record]:
     """Stored leads by (source_id, platform_lead_id), with their current outcome."""
     rows = await con.fetch(
         """SELECT l.lead_id, l.source_id, l.platform_lead_id, l.status, l.disposition_code, l.custom_reason,
-                  l.fields
+                  l.fields, l.answers, l.erased_at IS NOT NULL AS erased
            FROM leads l JOIN unnest($1::uuid[], $2::text[]) AS u(s, p)
              ON l.source_id = u.s AND l.platform_lead_id = u.p""",
         [p[0] for p in pairs],
