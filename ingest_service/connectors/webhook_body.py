@@ -10,12 +10,11 @@ and a sender that trickles its body is cut off after `webhook_body_timeout_secon
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
-import orjson
 from aiohttp import web
 
+from leadrelay.capture import text
 from leadrelay.settings import Settings
 
 _CHUNK = 64 * 1024
@@ -59,17 +58,8 @@ class BodyReader:
 
 
 def parse(raw: bytes) -> tuple[Any, str]:
-    """(the JSON value, "") or (None, why it is not usable). orjson refuses nesting deeper than 1,024
-    levels with an error (no recursion); it also refuses a lone surrogate escape, which the standard
-    parser reads (the capture sanitiser turns it into U+FFFD), so that parser is the fallback for that
-    error only (orjson stops at the first problem: a deep body that also carries a surrogate meets
-    the standard parser's own recursion limit, an error like any other here)."""
+    """(the JSON value, "") or (None, why it is not usable): nesting is bounded (`text.loads`)."""
     try:
-        return orjson.loads(raw), ""
-    except orjson.JSONDecodeError as exc:
-        if "surrogate" not in str(exc):
-            return None, f"malformed JSON: {exc}"
-    try:
-        return json.loads(raw), ""
-    except (ValueError, RecursionError) as exc:
+        return text.loads(raw), ""
+    except ValueError as exc:
         return None, f"malformed JSON: {exc}"

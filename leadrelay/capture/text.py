@@ -58,6 +58,22 @@ def dumps(value: Any) -> str:
     return orjson.dumps(clean_value(value)).decode() if "\\u0000" in text else text
 
 
+def loads(text: str | bytes) -> Any:
+    """JSON text from outside as a value; ValueError (with the parser's reason) when it is not JSON
+    or nests deeper than 1,024 levels. orjson bounds the depth without recursing; it also refuses
+    a lone surrogate escape, which is still JSON (`clean` makes it U+FFFD): for that error only the
+    standard parser reads it, whose own recursion limit is then an error like any other."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise ValueError(str(exc)) from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def clean_json(text: str) -> str:
     """JSON text from elsewhere made storable as jsonb (NUL and surrogate escapes as U+FFFD). Text
     without such an escape (nearly all) is returned as is; text that is not JSON is left for the
