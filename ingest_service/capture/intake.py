@@ -47,18 +47,21 @@ async def submit(
     *,
     unknown_forms: str = "register",
     via: str = "",
+    lead_ids: Sequence[UUID] | None = None,
 ) -> list[Outcome]:
     """Stores and judges `leads` (one outcome each, in order). A repeat of a known platform lead id
     returns the first outcome with duplicate=True and changes nothing. If validation cannot be
     reached the leads stay PROCESSING (the sweeper re-drives them) and their outcome says so.
 
     `unknown_forms`: "register" (connectors, files) or "refuse" (NOT_FOUND, the public RPCs).
-    `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...)."""
+    `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...).
+    `lead_ids`: the ids to store new leads under (one per lead), chosen earlier by the caller
+    (idempotency); fresh ones otherwise."""
     if not leads:
         return []
     # NUL, lone surrogates: one lead's odd text must not fail the statement its whole batch shares.
     leads = [text.clean_lead(lead) for lead in leads]
-    ids = new_lead_ids(len(leads))
+    ids = list(lead_ids) if lead_ids is not None else new_lead_ids(len(leads))
     resolved = _resolve_cached(account_id, leads)
     async with deps.pool.acquire() as con:
         # From the cache, storing is the one insert_received statement (leads and their events),
