@@ -354,7 +354,8 @@ async def _stored_keys(con: asyncpg.Connection, source: Mapping, prepared: Seque
 def _fields_of(text: str, index: int) -> dict[str, str]:
     """A new lead's fields: a JSON object of strings, as the criteria read them."""
     try:
-        fields = _loads(text or "{}")
+        # Cleaned before judging: duplicate keys and post-out bodies are built from these values.
+        fields = _loads(capture_text.clean_json(text or "{}"))
     except ValueError:
         raise InvalidArgument(f"leads[{index}].fields_json", "is not JSON") from None
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):

@@ -10,6 +10,7 @@ from ingest_service.connectors import connections_store, pollers
 from leadrelay.v1 import common_pb2, ingest_pb2
 from tests.ingest_service.capture_support import lead, new_source
 from tests.ingest_service.connector_support import answers_of, facebook_source, judged, leads_of, post
+from tests.ingest_service.file_support import csv_bytes, file_source, final, run
 
 ACCEPTED = common_pb2.LEAD_STATUS_ACCEPTED
 
@@ -81,3 +82,17 @@ async def test_a_poll_page_with_one_poisoned_lead_stores_all_22(web, api, server
     rows = {r["platform_lead_id"]: r for r in await judged(pool, fb.source_id, 22)}
     assert sorted(rows) == sorted(good + poisoned)
     assert answers_of(rows[poisoned[0]])["note"] == ["\ufffd"]
+
+
+async def test_an_import_with_a_nul_in_one_cell_stores_every_row(api):
+    source_id = await file_source(api)
+    rows = [["email", "first_name", "country"]]
+    rows += [[f"r{i}@example.com", "Ann" if i != 3 else "A\x00nn", "Germany"] for i in range(6)]
+    messages = await run(
+        api.ingest.ImportLeads, ingest_pb2.ImportSpec(source_id=source_id, file_name="nul.csv"), csv_bytes(rows)
+    )
+    done, failed = final(messages)
+    assert (done.rows_read, done.rows_accepted, done.rows_rejected, done.rows_errored, failed) == (6, 6, 0, 0, [])
+    listed = await api.ingest.ListLeads(ingest_pb2.ListLeadsRequest(source_id=source_id))
+    names = sorted(lead.fields["first_name"] for lead in listed.leads)
+    assert names == sorted(["A\ufffdnn"] + ["Ann"] * 5)

@@ -141,3 +141,16 @@ async def test_an_oversize_unsigned_body_is_refused_with_413_and_signed_posts_st
     assert lead["platform_lead_id"] == lead_id
     go_on.set()
     assert await pending == 413
+
+
+async def test_linkedin_signed_bodies_too_deep_or_with_a_raw_nul_are_stored_failed(web, servers, pool):
+    secret = servers.settings.linkedin_client_secret.encode()
+    for poison, reason in ((b"[" * 100_000 + b"]" * 100_000, "depth limit exceeded"), (b'"a\x00b"', "control")):
+        marker = secrets.token_hex(6)
+        body = f'{{"marker": "{marker}", "x": '.encode() + poison + b"}"
+        signature = hmac.new(secret, b"hmacsha256=" + body, hashlib.sha256).hexdigest()
+        url = f"{servers.settings.public_base_url}/webhooks/linkedin"
+        async with web.post(url, data=body, headers={"X-LI-Signature": signature}) as reply:
+            assert reply.status == 200
+        row = await _unreadable(pool, marker)
+        assert row["status"] == "FAILED" and row["reason"].startswith("malformed JSON") and reason in row["reason"]
