@@ -97,6 +97,11 @@ class Settings:
     linkedin_api_base_url: str = env("LINKEDIN_API_BASE_URL", "https://api.linkedin.com")
     linkedin_version: str = env("LINKEDIN_VERSION", "202601")
     linkedin_client_secret: str = env("LINKEDIN_CLIENT_SECRET", "", secret=True)
+    # Webhook POSTs are read before their signature is checked: at most this many bytes each, this
+    # many at once (the rest wait), each within this many seconds.
+    webhook_max_body_bytes: int = env("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+    webhook_max_open_bodies: int = env("WEBHOOK_MAX_OPEN_BODIES", 32)
+    webhook_body_timeout_seconds: float = env("WEBHOOK_BODY_TIMEOUT_SECONDS", 10.0)
     poll_interval_seconds: float = env("LEADRELAY_POLL_INTERVAL_SECONDS", 300.0)
     sync_max_days: int = env("LEADRELAY_SYNC_MAX_DAYS", 90)
 

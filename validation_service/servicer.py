@@ -91,6 +91,10 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             )
             for i, n in enumerate(request.leads)
         ]
+        first: dict[UUID, int] = {}
+        for i, lead in enumerate(leads):
+            if first.setdefault(lead[0], i) != i:
+                raise InvalidArgument(f"leads[{i}].lead_id", f"repeats leads[{first[lead[0]]}].lead_id")
         outcomes = await judging.judge_new(self.pool, self.cache, current_account(), request.via, leads)
         return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 

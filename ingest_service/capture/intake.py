@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import threading
@@ -32,7 +31,7 @@ import orjson
 
 from ingest_service.capture import intake_cache, validation_client
 from ingest_service.resources import IngestResources
-from leadrelay.capture import leads_store, mapping, sources_store
+from leadrelay.capture import leads_store, mapping, sources_store, text
 from leadrelay.capture.leads import PROCESSING, IncomingLead, Outcome
 from leadrelay.errors import NotFound
 from leadrelay.ownership import check_owner
@@ -50,6 +49,7 @@ async def submit(
     unknown_forms: str = "register",
     via: str = "",
     resubmissions: bool = False,
+    lead_ids: Sequence[UUID] | None = None,
 ) -> list[Outcome]:
     """Stores and judges `leads` (one outcome each, in order). A repeat of a known platform lead id
     returns the first outcome with duplicate=True and changes nothing — unless `resubmissions` (a
@@ -58,10 +58,14 @@ async def submit(
     leads stay PROCESSING (the sweeper re-drives them) and their outcome says so.
 
     `unknown_forms`: "register" (connectors, files) or "refuse" (NOT_FOUND, the public RPCs).
-    `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...)."""
+    `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...).
+    `lead_ids`: the ids to store new leads under (one per lead), chosen earlier by the caller
+    (idempotency); fresh ones otherwise."""
     if not leads:
         return []
-    ids = new_lead_ids(len(leads))
+    # NUL, lone surrogates: one lead's odd text must not fail the statement its whole batch shares.
+    leads = [text.clean_lead(lead) for lead in leads]
+    ids = list(lead_ids) if lead_ids is not None else new_lead_ids(len(leads))
     resolved = _resolve_cached(account_id, leads)
     async with deps.pool.acquire() as con:
         # From the cache, storing is the one insert_received statement (leads and their events),
@@ -176,9 +180,9 @@ def _new_rows(
         new.source_ids.append(lead.source_id)
         new.form_ids.append(form_id)
         new.platform_lead_ids.append(key[1])
-        new.answers.append(_dumps([{"name": a.name, "values": a.values} for a in lead.answers]))
-        new.fields.append(_dumps(fields))
-        new.contexts.append(_dumps(dict(lead.platform_context)))
+        new.answers.append(text.dumps([{"name": a.name, "values": a.values} for a in lead.answers]))
+        new.fields.append(text.dumps(fields))
+        new.contexts.append(text.dumps(dict(lead.platform_context)))
         new.is_test.append(lead.is_test)
         new.captured_at.append(lead.captured_at)
     return rows
@@ -263,18 +267,6 @@ async def _resolve(
     resolved = _in_force(account_id, leads, defaults.get, lambda source_id, ref: forms.get((source_id, ref)))
     assert resolved is not None  # every source was checked and every form found or registered above
     return resolved
-
-
-def _dumps(value: object) -> str:
-    # orjson: a lead's answers, fields and context (strings, lists, dicts) in a fifth of the stdlib
-    # encoder's time, ~10 us a lead. The text goes into jsonb, so its spacing does not matter.
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        # A lone surrogate (a "\ud800" escape in a platform's JSON) is text that neither orjson nor
-        # PostgreSQL stores: it becomes U+FFFD, and the lead is stored and judged like any other.
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # Time-ordered lead ids (UUIDv7 layout): ids sort by arrival, which keeps the primary key's inserts

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 from uuid import UUID
@@ -26,6 +25,7 @@ from ingest_service.connectors import (
     linkedin_answers,
     linkedin_owners,
     platform_clients,
+    webhook_body,
     webhook_inbox,
 )
 from ingest_service.connectors.webhook_inbox import Done, Retry
@@ -80,7 +80,9 @@ def events(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list[
     return rows, problems
 
 
-def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Spawner) -> None:
+def setup(
+    app: web.Application, deps: IngestResources, spawner: webhook_inbox.Spawner, bodies: webhook_body.BodyReader
+) -> None:
     async def validate(request: web.Request) -> web.Response:
         code = request.query.get("challengeCode", "")
         if not code or not deps.settings.linkedin_client_secret:
@@ -90,17 +92,15 @@ def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Sp
         )
 
     async def receive(request: web.Request) -> web.Response:
-        raw = await request.read()
+        raw = await bodies.read(request)
         if not signature_ok(deps.settings.linkedin_client_secret, raw, request.headers.get("X-LI-Signature", "")):
             log.warning(
                 "linkedin webhook refused: missing or wrong X-LI-Signature",
                 extra={"bytes": len(raw), "remote": request.remote or ""},
             )
             return web.Response(status=403, text="invalid signature")
-        try:
-            rows, problems = events(json.loads(raw))
-        except ValueError as exc:
-            rows, problems = [], [f"malformed JSON: {exc}"]
+        body, reason = webhook_body.parse(raw)
+        rows, problems = events(body) if not reason else ([], [reason])
         ids = await webhook_inbox.store(deps, PLATFORM, rows, problems, raw)
         if ids:
             spawner.spawn(webhook_inbox.process(deps, PLATFORM, ids))

@@ -15,6 +15,7 @@ import asyncpg
 
 from ingest_service.connectors import connections_store, linkedin_owners
 from ingest_service.resources import IngestResources
+from leadrelay.capture import text
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,14 @@ async def store(
     deps: IngestResources, platform: str, rows: Sequence[Any], problems: Sequence[str], raw: bytes
 ) -> list[int]:
     """Writes a POST's usable rows, and what could not be read with the reason, before the platform
-    gets its 200: nothing a platform sent is lost, even when it cannot be used."""
+    gets its 200: nothing a platform sent is lost, even when it cannot be used. Every text passes
+    the capture sanitiser: a NUL in one change must not lose the others (nor the POST)."""
+    rows = [(text.clean(k), text.clean(a), text.clean(f), text.clean_value(p)) for k, a, f, p in rows]
     async with deps.pool.acquire() as con, con.transaction():
         ids = await connections_store.inbox_add(con, platform, rows)
         if problems:
             await connections_store.inbox_add_unreadable(
-                con, platform, raw.decode("utf-8", "replace"), "; ".join(problems)
+                con, platform, text.clean(raw.decode("utf-8", "replace")), text.clean("; ".join(problems))
             )
     if problems:
         log.warning(

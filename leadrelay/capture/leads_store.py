@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from leadrelay.capture import text
 from leadrelay.capture.leads import REJECTED
 from leadrelay.ownership import check_owner
 
@@ -35,7 +36,8 @@ class NewLeads:
 async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLeads, via: str) -> set[UUID]:
     """Stores the leads as PROCESSING, with each inserted lead's `received` event (detail `via`), in ONE statement:
     a round trip fewer per intake batch. The events' foreign keys are checked at the end of the
-    statement, when the leads are in."""
+    statement, when the leads are in. Texts pass the capture sanitiser (`text`): one lead's NUL
+    must not fail the statement the whole batch shares."""
     rows = await con.fetch(
         """WITH ins AS (
              INSERT INTO leads (lead_id, account_id, source_id, form_id, platform_lead_id, answers, fields,
@@ -53,10 +55,10 @@ async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLea
         new.lead_ids,
         new.source_ids,
         new.form_ids,
-        new.platform_lead_ids,
-        new.answers,
-        new.fields,
-        new.contexts,
+        [text.clean(p) for p in new.platform_lead_ids],
+        [text.clean_json(a) for a in new.answers],
+        [text.clean_json(f) for f in new.fields],
+        [text.clean_json(c) for c in new.contexts],
         new.is_test,
         new.captured_at,
         via,
@@ -359,7 +361,7 @@ async def insert_judged(
                fields text, status text, disposition_code text, custom_reason text, criteria_version int,
                detail text) ON COMMIT DROP"""
     )
-    await con.copy_records_to_table("judged_staging", records=leads, columns=JudgedLead._fields)
+    await con.copy_records_to_table("judged_staging", records=map(_clean_judged, leads), columns=JudgedLead._fields)
     rows = await con.fetch(
         """WITH stored AS (
                INSERT INTO leads (lead_id, account_id, source_id, platform_lead_id, answers, fields, status,
@@ -382,6 +384,18 @@ async def insert_judged(
         received_at,
     )
     return {r[0] for r in rows}
+
+
+def _clean_judged(lead: JudgedLead) -> JudgedLead:
+    """The lead's texts through the capture sanitiser; the same tuple when nothing changed."""
+    plid, answers, fields = (
+        text.clean(lead.platform_lead_id),
+        text.clean_json(lead.answers),
+        text.clean_json(lead.fields),
+    )
+    if plid is lead.platform_lead_id and answers is lead.answers and fields is lead.fields:
+        return lead
+    return lead._replace(platform_lead_id=plid, answers=answers, fields=fields)
 
 
 # Re-upload ----------------------------------------------------------------------------------------
@@ -413,5 +427,5 @@ async def replace_fields(con: asyncpg.Connection, lead_ids: list[UUID], fields: 
            FROM unnest($1::uuid[], $2::text[]) AS u(id, f)
            WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
         lead_ids,
-        fields,
+        [text.clean_json(f) for f in fields],
     )

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from leadrelay.capture import mapping
+from leadrelay.capture import mapping, text
 from leadrelay.ownership import check_owner
 
 # The forms' own mappings of a source `s`, oldest form first (its columns: `mapping.source_columns`).
@@ -35,6 +35,7 @@ def columns_of(row: asyncpg.Record) -> list[str]:
 async def create_source(
     con: asyncpg.Connection, account_id: UUID, name: str, platform: str, external_account_id: str
 ) -> asyncpg.Record:
+    name, external_account_id = text.clean(name), text.clean(external_account_id)
     source_id = await con.fetchval(
         """INSERT INTO sources (account_id, name, platform, external_account_id)
            VALUES ($1, $2, $3, $4) RETURNING source_id""",
@@ -78,6 +79,7 @@ async def update_source(
 ) -> tuple[asyncpg.Record, bool]:
     """(the updated source, whether it was switched back on)."""
     before = await get_source(con, account_id, source_id)
+    name = text.clean(name) if name is not None else None
     await con.execute(
         """UPDATE sources SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
            WHERE source_id = $1""",
@@ -163,6 +165,7 @@ async def upsert_form(
 ) -> tuple[asyncpg.Record, bool]:
     """(the form, whether it was switched back on). A new form is enabled unless told otherwise."""
     await get_source(con, account_id, source_id)
+    platform_form_id, name = text.clean(platform_form_id), text.clean(name)
     before = await con.fetchval(
         "SELECT enabled FROM forms WHERE source_id = $1 AND platform_form_id = $2", source_id, platform_form_id
     )
@@ -193,7 +196,7 @@ async def register_forms(
            RETURNING *""",
         account_id,
         [p[0] for p in pairs],
-        [p[1] for p in pairs],
+        [text.clean(p[1]) for p in pairs],
     )
 
 
