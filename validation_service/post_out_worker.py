@@ -193,9 +193,9 @@ class PostOutWorkers:
             status_code=status or 0,
             duration_ms=duration_ms,
             outcome=verdict.outcome,
-            reason=reason,
+            reason=delivery.excerpt(reason),
             excerpt=delivery.excerpt(text),
-            record_id=verdict.record_id,
+            record_id=delivery.storable(verdict.record_id),
             next_attempt_at=next_at,
         )
 
@@ -208,16 +208,42 @@ class PostOutWorkers:
             b = backoff.breaker_after(outcomes, 0, self.settings.postout_breaker_threshold)
             if b.reset or b.consecutive_failures:
                 changes.append((destination_id, b.reset, b.consecutive_failures))
-        async with self.pool.acquire() as con, con.transaction():
+        async with self.pool.acquire() as con:
+            try:
+                await self._write(con, results, changes)
+            except _REFUSED_RECORD:
+                # One result the database refuses (say, its destination was deleted meanwhile) must not
+                # undo the others: unrecorded, they would all be posted again after the lease.
+                log.warning("post-out batch refused by the database; recording each delivery alone", exc_info=True)
+                for r in results:
+                    try:
+                        await self._write(con, [r], [])
+                    except _REFUSED_RECORD as exc:
+                        log.warning(
+                            "post-out result not recorded",
+                            extra={
+                                "lead_id": str(r.lead_id),
+                                "destination_id": str(r.destination_id),
+                                "error": repr(exc),
+                            },
+                        )
+                await self._write(con, [], changes)
+        failures = sum(1 for r in results if r.outcome != delivery.POSTED)
+        if failures:
+            log.info("post-out batch", extra={"attempted": len(results), "not_posted": failures})
+
+    async def _write(self, con: asyncpg.Connection, results: list[Recorded], changes: list[Any]) -> None:
+        async with con.transaction():
             await leads_store.lock_leads(con, [r.lead_id for r in results])
             changed = await post_out_store.record_attempts(con, results)
             await post_out_store.refresh_lead_status(con, [lead for lead, _ in changed])
             await post_out_store.update_breakers(
                 con, changes, self.settings.postout_breaker_threshold, self.settings.postout_breaker_cooldown_seconds
             )
-        failures = sum(1 for r in results if r.outcome != delivery.POSTED)
-        if failures:
-            log.info("post-out batch", extra={"attempted": len(results), "not_posted": failures})
+
+
+# What the database (or the driver) refuses in one result's data, as opposed to the database being down.
+_REFUSED_RECORD = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, UnicodeError)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
