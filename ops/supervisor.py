@@ -161,7 +161,8 @@ def up(settings: Settings) -> int:
             "LINKEDIN_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"
         ),
         "CAPI_BASE_URL": env.get("CAPI_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
-        "POSTOUT_ALLOW_PRIVATE_URLS": env.get("POSTOUT_ALLOW_PRIVATE_URLS", "true"),
+        # The demo posts to the sandbox CRM: that one loopback address, not every private one.
+        "POSTOUT_ALLOW_HOSTS": env.get("POSTOUT_ALLOW_HOSTS", f"{settings.host}:{settings.sandbox_port}"),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
     settings = Settings.from_env(child_env)

@@ -29,6 +29,7 @@ from validation_service.destinations import BodyField, DestinationSpec, Success
 class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
         self.settings = settings
+        self._allow_hosts = destinations.parse_allow_hosts(settings.postout_allow_hosts)
         self.pool = pool
 
     # ---- destinations --------------------------------------------------------------------------
@@ -53,6 +54,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
                 spec,
                 await post_out_store.mapped_columns(con, source_id),
                 allow_private=self.settings.postout_allow_private_urls,
+                allow_hosts=self._allow_hosts,
             )
             stored = await post_out_store.insert_destination(con, account, source_id, spec, self._seal(spec.headers))
         return _destination_proto(stored)
@@ -79,7 +81,9 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             columns = await post_out_store.mapped_columns(con, current.source_id)
             # Stored headers are validated already (and their values are not at hand): check new ones only.
             checked = spec if request.set_headers else dataclasses.replace(spec, headers={})
-            destinations.check_destination(checked, columns, allow_private=self.settings.postout_allow_private_urls)
+            destinations.check_destination(
+                checked, columns, allow_private=self.settings.postout_allow_private_urls, allow_hosts=self._allow_hosts
+            )
             sealed = self._seal(headers) if request.set_headers else current.headers_encrypted
             stored = await post_out_store.update_destination(con, destination_id, spec, sealed)
         return _destination_proto(stored)

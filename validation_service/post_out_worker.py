@@ -31,7 +31,15 @@ from leadrelay.crypto import SecretBox
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
 from validation_service import backoff, delivery, outbox, post_out_store
-from validation_service.destinations import DestinationSpec, check_url, is_public_address
+from validation_service.destinations import (
+    AllowedHosts,
+    DestinationSpec,
+    check_url,
+    host_allowed,
+    is_never_allowed,
+    is_public_address,
+    parse_allow_hosts,
+)
 from validation_service.post_out_store import FAILED, POSTED, REJECTED_BY_DESTINATION, RETRYING, Recorded
 
 log = logging.getLogger(__name__)
@@ -44,23 +52,29 @@ _BREAKER = {delivery.POSTED: "success", delivery.RETRY: "failure", delivery.FAIL
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves host names, refusing private, loopback and link-local answers unless allowed: a
-    public-looking name cannot lead a destination to an internal service."""
+    """Resolves host names, refusing link-local and cloud-metadata answers always, and private or
+    loopback ones unless allowed: a public-looking name cannot lead a destination to an internal
+    service (aiohttp connects to literal addresses without asking; check_url covers those)."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, allow_hosts: AllowedHosts = ()) -> None:
         self._inner = DefaultResolver()
         self._allow_private = allow_private
+        self._allow_hosts = allow_hosts
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        if self._allow_private:
-            return results
-        public = [r for r in results if is_public_address(ipaddress.ip_address(r["host"]))]
-        if not public:
-            raise OSError(f"{host} resolves only to private, loopback or link-local addresses")
-        return public
+        private_ok = self._allow_private or host_allowed(host, port, self._allow_hosts)
+        usable = [
+            r
+            for r in results
+            if not is_never_allowed(address := ipaddress.ip_address(r["host"]))
+            and (private_ok or is_public_address(address))
+        ]
+        if not usable:
+            raise OSError(f"{host} resolves only to addresses a destination may not use (private or link-local)")
+        return usable
 
     async def close(self) -> None:
         await self._inner.close()
@@ -89,6 +103,7 @@ class PostOutWorkers:
         )
         self._box = SecretBox(settings.secret_key) if settings.secret_key else None
         self._destinations: dict[UUID, _Prepared] = {}
+        self._allow_hosts = parse_allow_hosts(settings.postout_allow_hosts)
 
     async def work(self, batch_size: int = BATCH_SIZE) -> None:
         """One worker: until cancelled. A cancelled batch's rows come back after their lease."""
@@ -125,7 +140,7 @@ class PostOutWorkers:
         if d.headers_encrypted is not None and self._box is not None:
             headers = json.loads(self._box.decrypt(d.headers_encrypted))
         try:
-            check_url(d.spec.url, allow_private=self.settings.postout_allow_private_urls)
+            check_url(d.spec.url, allow_private=self.settings.postout_allow_private_urls, allow_hosts=self._allow_hosts)
             refusal = ""
         except InvalidArgument as exc:
             refusal = str(exc)
@@ -270,7 +285,7 @@ def new_session(settings: Settings, *, limit: int = 256) -> aiohttp.ClientSessio
         limit=limit,
         limit_per_host=limit,
         ttl_dns_cache=60,
-        resolver=GuardedResolver(settings.postout_allow_private_urls),
+        resolver=GuardedResolver(settings.postout_allow_private_urls, parse_allow_hosts(settings.postout_allow_hosts)),
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True)
 
