@@ -28,6 +28,7 @@ from aiohttp.resolver import DefaultResolver
 
 from leadrelay.capture import leads_store
 from leadrelay.crypto import SecretBox
+from leadrelay.db import CONNECTION_LOST
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
 from validation_service import backoff, delivery, outbox, post_out_store
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 64
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "LeadRelay-PostOut/1"
+OUTAGE_MAX_PAUSE_SECONDS = 5.0
 _STATUS_FOR = {delivery.POSTED: POSTED, delivery.REJECTED: REJECTED_BY_DESTINATION, delivery.FAILED: FAILED}
 _BREAKER = {delivery.POSTED: "success", delivery.RETRY: "failure", delivery.FAILED: "failure"}
 
@@ -106,15 +108,33 @@ class PostOutWorkers:
         self._allow_hosts = parse_allow_hosts(settings.postout_allow_hosts)
 
     async def work(self, batch_size: int = BATCH_SIZE) -> None:
-        """One worker: until cancelled. A cancelled batch's rows come back after their lease."""
+        """One worker: until cancelled. A cancelled batch's rows come back after their lease.
+
+        A database outage is logged once when it starts and once when it ends (not per poll), and
+        polled with a growing pause; a batch it interrupted comes back after its lease."""
+        outage_polls = 0
         while True:
             try:
                 done = await self.run_once(batch_size)
             except asyncio.CancelledError:
                 raise
+            except CONNECTION_LOST as exc:
+                if not outage_polls:
+                    log.warning(
+                        "post-out paused: the database is unreachable; retrying until it answers",
+                        extra={"error": f"{type(exc).__name__}: {exc}"},
+                    )
+                outage_polls += 1
+                await asyncio.sleep(
+                    min(self.settings.postout_poll_seconds * 2 ** min(outage_polls, 16), OUTAGE_MAX_PAUSE_SECONDS)
+                )
+                continue
             except Exception:
                 log.exception("post-out batch failed")
                 done = 0
+            if outage_polls:
+                log.warning("post-out resumed: the database answers again", extra={"polls_missed": outage_polls})
+                outage_polls = 0
             if not done:
                 await asyncio.sleep(self.settings.postout_poll_seconds)
 
