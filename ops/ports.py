@@ -37,5 +37,5 @@ def _in_use(host: str, port: int) -> bool:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return True
-            raise
+            raise RuntimeError(f"cannot bind {host}:{port} to check that it is free: {exc}") from exc
     return False

@@ -27,7 +27,7 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from leadrelay import clients
+from leadrelay import accounts, clients
 from leadrelay.crypto import generate_key
 from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2, validation_pb2_grpc
 from tests.ports import free_port
@@ -176,8 +176,6 @@ class Tally:
 
 
 async def new_account(pool: asyncpg.Pool) -> str:
-    from leadrelay import accounts
-
     async with pool.acquire() as con:
         account_id = await accounts.ensure_account(con, f"fleet-{secrets.token_hex(5)}")
         return await accounts.create_key(con, account_id, "fleet")
@@ -312,11 +310,10 @@ class Run:
             await asyncio.sleep(0.1)
 
     async def tally(self, seconds: float) -> Tally:
-        stored, _, posted = await self.counts()
+        stored, judged, posted = await self.counts()
         stats = await crm_control(self.fleet.sandbox_url, self.tenant)
         per_person = stats["per_lead"]
         created = sum(1 for i in range(self.leads) if per_person.get(f"p{i}@{self.tenant}.example", {}).get("created"))
-        judged = stored  # settled runs only
         return Tally(
             leads=self.leads,
             stored=stored,

@@ -267,7 +267,9 @@ class PostOutWorkers:
         if failures:
             log.info("post-out batch", extra={"attempted": len(results), "not_posted": failures})
 
-    async def _write(self, con: asyncpg.Connection, results: list[Recorded], changes: list[Any]) -> None:
+    async def _write(
+        self, con: asyncpg.Connection, results: list[Recorded], changes: list[tuple[UUID, bool, int]]
+    ) -> None:
         async with con.transaction():
             await leads_store.lock_leads(con, [r.lead_id for r in results])
             changed = await post_out_store.record_attempts(con, results)
