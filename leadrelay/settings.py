@@ -108,6 +108,9 @@ class Settings:
     # Post-out.
     postout_workers: int = env("POSTOUT_WORKERS", 8)
     postout_allow_private_urls: bool = env("POSTOUT_ALLOW_PRIVATE_URLS", False)
+    # Exact host:port entries (comma-separated) a destination may use although private (the demo's
+    # sandbox). Neither this nor the switch above ever allows link-local or cloud-metadata addresses.
+    postout_allow_hosts: str = env("POSTOUT_ALLOW_HOSTS", "")
     postout_retry_horizon_seconds: float = env("POSTOUT_RETRY_HORIZON_SECONDS", 7 * 24 * 3600.0)
     postout_lease_seconds: float = env("POSTOUT_LEASE_SECONDS", 60.0)
     postout_breaker_threshold: int = env("POSTOUT_BREAKER_THRESHOLD", 10)

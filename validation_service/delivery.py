@@ -191,7 +191,15 @@ def _in(status: int, ranges: Sequence[tuple[int, int]]) -> bool:
 
 
 def excerpt(text: str) -> str:
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+    """A bounded, storable piece of a destination's answer (or of a reason quoting it)."""
+    return storable(text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…")
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL accepts: a destination may answer anything, and PostgreSQL refuses a NUL in
+    text (one such answer used to fail the write of a whole batch). NUL and lone surrogates (from a
+    JSON "\\ud800" escape) become U+FFFD."""
+    return text.replace("\x00", "\ufffd").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def first_match(path: str, document: Any) -> Any:

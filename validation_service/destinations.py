@@ -1,8 +1,9 @@
 """Destinations as plain data, and the checks a destination must pass before it is stored.
 
 Pure: no I/O. The servicer translates protos into these types; the worker reads them back from the
-store. The address checks here refuse literal private addresses; the worker's resolver applies the
-same rule to what a host name resolves to (so DNS cannot smuggle an internal address in).
+store. The address checks here refuse literal private addresses (unless allowed) and link-local or
+cloud-metadata ones (always); the worker's resolver applies the same rules to what a host name
+resolves to (so DNS cannot smuggle an internal address in).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from jsonpath_ng import parse as jsonpath_parse
 
 from leadrelay.errors import InvalidArgument
+from leadrelay.settings import SettingsError
 from validation_service import body_template
 
 METHODS = ("POST", "PUT", "PATCH")
@@ -161,11 +163,21 @@ class DestinationSpec:
     oauth: OAuth | None = None
 
 
-def check_destination(spec: DestinationSpec, mapped_columns: Collection[str] | None, *, allow_private: bool) -> None:
+# Exact (host, port) pairs, or (host, None) for any port, that may be private (POSTOUT_ALLOW_HOSTS).
+AllowedHosts = Collection[tuple[str, int | None]]
+
+
+def check_destination(
+    spec: DestinationSpec,
+    mapped_columns: Collection[str] | None,
+    *,
+    allow_private: bool,
+    allow_hosts: AllowedHosts = (),
+) -> None:
     """Raises InvalidArgument naming the first bad field. `mapped_columns` None skips the column check."""
     if not spec.name.strip():
         raise InvalidArgument("name", "is required")
-    check_url(spec.url, allow_private=allow_private)
+    check_url(spec.url, allow_private=allow_private, allow_hosts=allow_hosts)
     if spec.method not in METHODS:
         raise InvalidArgument("method", f"{spec.method!r} is not one of {', '.join(METHODS)}")
     if spec.body_format not in BODY_FORMATS:
@@ -182,14 +194,14 @@ def check_destination(spec: DestinationSpec, mapped_columns: Collection[str] | N
     if not 1 <= spec.timeout_ms <= MAX_TIMEOUT_MS:
         raise InvalidArgument("timeout_ms", f"{spec.timeout_ms} is outside 1..{MAX_TIMEOUT_MS}")
     if spec.oauth is not None:
-        check_oauth(spec.oauth, allow_private=allow_private)
+        check_oauth(spec.oauth, allow_private=allow_private, allow_hosts=allow_hosts)
 
 
-def check_oauth(oauth: OAuth, *, allow_private: bool) -> None:
+def check_oauth(oauth: OAuth, *, allow_private: bool, allow_hosts: AllowedHosts = ()) -> None:
     if oauth.grant_type not in GRANTS:
         raise InvalidArgument("oauth.grant_type", f"{oauth.grant_type!r} is not one of {', '.join(GRANTS)}")
     try:
-        check_url(oauth.token_url, allow_private=allow_private)
+        check_url(oauth.token_url, allow_private=allow_private, allow_hosts=allow_hosts)
     except InvalidArgument as exc:
         raise InvalidArgument("oauth.token_url", str(exc).removeprefix("url: ")) from None
     if not _TOKEN.match(oauth.auth_scheme):
@@ -200,7 +212,9 @@ def _known_columns(mapped_columns: Collection[str] | None) -> Collection[str] | 
     return None if mapped_columns is None else {*mapped_columns, *BUILTIN_COLUMNS}
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
+def check_url(url: str, *, allow_private: bool, allow_hosts: AllowedHosts = ()) -> None:
+    """Private addresses pass with `allow_private`, or when host and port are in `allow_hosts`;
+    link-local and cloud-metadata addresses never do (the resolver applies the same rule to names)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -213,15 +227,19 @@ def check_url(url: str, *, allow_private: bool) -> None:
         raise InvalidArgument("url", f"{url!r} has no host")
     if parts.username or parts.password:
         raise InvalidArgument("url", "credentials in the URL are not allowed: put them in a header")
-    if allow_private:
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None  # a name: the worker's resolver checks what it resolves to
+    if address is not None and is_never_allowed(address):
+        raise InvalidArgument(
+            "url", f"{host} is a link-local or cloud-metadata address: never a destination, whatever the settings"
+        )
+    if allow_private or host_allowed(host, parts.port or _DEFAULT_PORTS[parts.scheme], allow_hosts):
         return
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise InvalidArgument("url", f"{host!r} is a private host name: destinations must be public")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return  # a name: the worker's resolver refuses it if it resolves to a private address
-    if not is_public_address(address):
+    if address is not None and not is_public_address(address):
         raise InvalidArgument(
             "url", f"{host} is a private, loopback or link-local address: destinations must be public"
         )
@@ -242,6 +260,45 @@ def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
 
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Cloud metadata services outside the link-local ranges: AWS's IPv6 endpoint, Alibaba's.
+_METADATA = frozenset({ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")})
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def is_never_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses, in any IPv6 spelling of
+    an IPv4 one: credentials live there, so no setting makes them a destination."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.is_link_local or address in _METADATA
+
+
+def host_allowed(host: str, port: int, allow_hosts: AllowedHosts) -> bool:
+    host = host.lower()
+    return (host, port) in allow_hosts or (host, None) in allow_hosts
+
+
+def parse_allow_hosts(raw: str) -> frozenset[tuple[str, int | None]]:
+    """POSTOUT_ALLOW_HOSTS: comma-separated `host:port` (or `host` for any port; `[v6]:port`)."""
+    out: set[tuple[str, int | None]] = set()
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        if entry.startswith("["):
+            host, _, rest = entry[1:].partition("]")
+            port = rest.removeprefix(":")
+        elif entry.count(":") == 1:
+            host, port = entry.split(":")
+        else:
+            host, port = entry, ""
+        if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+            raise SettingsError(f"POSTOUT_ALLOW_HOSTS= {entry!r} is not host:port (or a host)")
+        out.add((host.lower(), int(port) if port else None))
+    return frozenset(out)
 
 
 def _check_body(body: Sequence[BodyField], mapped_columns: Collection[str] | None) -> None:

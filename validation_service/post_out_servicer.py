@@ -29,6 +29,7 @@ from validation_service.destinations import BodyField, DestinationSpec, OAuth, S
 class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
         self.settings = settings
+        self._allow_hosts = destinations.parse_allow_hosts(settings.postout_allow_hosts)
         self.pool = pool
 
     # ---- destinations --------------------------------------------------------------------------
@@ -57,7 +58,12 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
                 spec = _from_preset(request, spec, columns)
             elif request.preset_options:
                 raise InvalidArgument("preset_options", "name a preset")
-            destinations.check_destination(spec, columns, allow_private=self.settings.postout_allow_private_urls)
+            destinations.check_destination(
+                spec,
+                columns,
+                allow_private=self.settings.postout_allow_private_urls,
+                allow_hosts=self._allow_hosts,
+            )
             crm_presets.check_batch(crm_presets.PRESETS.get(spec.preset), spec.body_template, spec.batch_size)
             sealed_oauth = self._seal_oauth(request.oauth, spec.oauth) if spec.oauth else None
             stored = await post_out_store.insert_destination(
@@ -101,7 +107,9 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             columns = await post_out_store.mapped_columns(con, current.source_id)
             # Stored headers are validated already (and their values are not at hand): check new ones only.
             checked = spec if request.set_headers else dataclasses.replace(spec, headers={})
-            destinations.check_destination(checked, columns, allow_private=self.settings.postout_allow_private_urls)
+            destinations.check_destination(
+                checked, columns, allow_private=self.settings.postout_allow_private_urls, allow_hosts=self._allow_hosts
+            )
             crm_presets.check_batch(crm_presets.PRESETS.get(spec.preset), spec.body_template, spec.batch_size)
             sealed = self._seal(headers) if request.set_headers else current.headers_encrypted
             sealed_oauth = current.oauth_encrypted

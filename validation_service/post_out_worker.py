@@ -29,11 +29,21 @@ from aiohttp.resolver import DefaultResolver
 
 from leadrelay.capture import leads_store
 from leadrelay.crypto import SecretBox
+from leadrelay.db import CONNECTION_LOST
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
 from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store
 from validation_service.body_template import compile_template
-from validation_service.destinations import DestinationSpec, check_url, is_public_address, mask_secrets
+from validation_service.destinations import (
+    AllowedHosts,
+    DestinationSpec,
+    check_url,
+    host_allowed,
+    is_never_allowed,
+    is_public_address,
+    mask_secrets,
+    parse_allow_hosts,
+)
 from validation_service.post_out_store import FAILED, POSTED, REJECTED_BY_DESTINATION, RETRYING, Recorded
 
 log = logging.getLogger(__name__)
@@ -43,28 +53,35 @@ MAX_RESPONSE_BYTES = 64 * 1024
 # A batch answer holds one result per record (HubSpot's with the record's properties).
 BATCH_RESPONSE_BYTES_PER_RECORD = 4 * 1024
 USER_AGENT = "LeadRelay-PostOut/1"
+OUTAGE_MAX_PAUSE_SECONDS = 5.0
 _STATUS_FOR = {delivery.POSTED: POSTED, delivery.REJECTED: REJECTED_BY_DESTINATION, delivery.FAILED: FAILED}
 _BREAKER = {delivery.POSTED: "success", delivery.RETRY: "failure", delivery.FAILED: "failure"}
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves host names, refusing private, loopback and link-local answers unless allowed: a
-    public-looking name cannot lead a destination to an internal service."""
+    """Resolves host names, refusing link-local and cloud-metadata answers always, and private or
+    loopback ones unless allowed: a public-looking name cannot lead a destination to an internal
+    service (aiohttp connects to literal addresses without asking; check_url covers those)."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, allow_hosts: AllowedHosts = ()) -> None:
         self._inner = DefaultResolver()
         self._allow_private = allow_private
+        self._allow_hosts = allow_hosts
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        if self._allow_private:
-            return results
-        public = [r for r in results if is_public_address(ipaddress.ip_address(r["host"]))]
-        if not public:
-            raise OSError(f"{host} resolves only to private, loopback or link-local addresses")
-        return public
+        private_ok = self._allow_private or host_allowed(host, port, self._allow_hosts)
+        usable = [
+            r
+            for r in results
+            if not is_never_allowed(address := ipaddress.ip_address(r["host"]))
+            and (private_ok or is_public_address(address))
+        ]
+        if not usable:
+            raise OSError(f"{host} resolves only to addresses a destination may not use (private or link-local)")
+        return usable
 
     async def close(self) -> None:
         await self._inner.close()
@@ -110,17 +127,36 @@ class PostOutWorkers:
         self._box = SecretBox(settings.secret_key) if settings.secret_key else None
         self._destinations: dict[UUID, _Prepared] = {}
         self.tokens = oauth_tokens.TokenCache(session)
+        self._allow_hosts = parse_allow_hosts(settings.postout_allow_hosts)
 
     async def work(self, batch_size: int = BATCH_SIZE) -> None:
-        """One worker: until cancelled. A cancelled batch's rows come back after their lease."""
+        """One worker: until cancelled. A cancelled batch's rows come back after their lease.
+
+        A database outage is logged once when it starts and once when it ends (not per poll), and
+        polled with a growing pause; a batch it interrupted comes back after its lease."""
+        outage_polls = 0
         while True:
             try:
                 done = await self.run_once(batch_size)
             except asyncio.CancelledError:
                 raise
+            except CONNECTION_LOST as exc:
+                if not outage_polls:
+                    log.warning(
+                        "post-out paused: the database is unreachable; retrying until it answers",
+                        extra={"error": f"{type(exc).__name__}: {exc}"},
+                    )
+                outage_polls += 1
+                await asyncio.sleep(
+                    min(self.settings.postout_poll_seconds * 2 ** min(outage_polls, 16), OUTAGE_MAX_PAUSE_SECONDS)
+                )
+                continue
             except Exception:
                 log.exception("post-out batch failed")
                 done = 0
+            if outage_polls:
+                log.warning("post-out resumed: the database answers again", extra={"polls_missed": outage_polls})
+                outage_polls = 0
             if not done:
                 await asyncio.sleep(self.settings.postout_poll_seconds)
 
@@ -161,9 +197,13 @@ class PostOutWorkers:
             if d.oauth_encrypted is not None:
                 credentials = json.loads(self._box.decrypt(d.oauth_encrypted))
         try:
-            check_url(d.spec.url, allow_private=self.settings.postout_allow_private_urls)
+            check_url(d.spec.url, allow_private=self.settings.postout_allow_private_urls, allow_hosts=self._allow_hosts)
             if d.spec.oauth is not None:
-                check_url(d.spec.oauth.token_url, allow_private=self.settings.postout_allow_private_urls)
+                check_url(
+                    d.spec.oauth.token_url,
+                    allow_private=self.settings.postout_allow_private_urls,
+                    allow_hosts=self._allow_hosts,
+                )
             refusal = ""
         except InvalidArgument as exc:
             refusal = mask_secrets(str(exc), d.spec.url)
@@ -224,9 +264,9 @@ class PostOutWorkers:
                     status_code=sent.status or 0,
                     duration_ms=duration_ms,
                     outcome=verdict.outcome,
-                    reason=mask_secrets(reason, dest.spec.url),
-                    excerpt=verdict.answer or whole_excerpt,
-                    record_id=verdict.record_id,
+                    reason=delivery.excerpt(mask_secrets(reason, dest.spec.url)),
+                    excerpt=delivery.excerpt(verdict.answer) if verdict.answer else whole_excerpt,
+                    record_id=delivery.storable(verdict.record_id),
                     next_attempt_at=next_at,
                 )
             )
@@ -325,7 +365,40 @@ class PostOutWorkers:
             b = backoff.breaker_after(outcomes, 0, self.settings.postout_breaker_threshold)
             if b.reset or b.consecutive_failures:
                 changes.append((destination_id, b.reset, b.consecutive_failures))
-        async with self.pool.acquire() as con, con.transaction():
+        async with self.pool.acquire() as con:
+            try:
+                await self._write(con, results, changes, pauses)
+            except _REFUSED_RECORD:
+                # One result the database refuses (say, its destination was deleted meanwhile) must not
+                # undo the others: unrecorded, they would all be posted again after the lease.
+                log.warning("post-out batch refused by the database; recording each delivery alone", exc_info=True)
+                for r in results:
+                    try:
+                        await self._write(con, [r], [], {})
+                    except _REFUSED_RECORD as exc:
+                        log.warning(
+                            "post-out result not recorded",
+                            extra={
+                                "lead_id": str(r.lead_id),
+                                "destination_id": str(r.destination_id),
+                                "error": repr(exc),
+                            },
+                        )
+                await self._write(con, [], changes, pauses)
+        for destination_id, reason in pauses.items():
+            log.warning("destination paused", extra={"destination_id": str(destination_id), "reason": reason})
+        failures = sum(1 for r in results if r.outcome != delivery.POSTED)
+        if failures:
+            log.info("post-out batch", extra={"attempted": len(results), "not_posted": failures})
+
+    async def _write(
+        self,
+        con: asyncpg.Connection,
+        results: list[Recorded],
+        changes: list[tuple[UUID, bool, int]],
+        pauses: dict[UUID, str],
+    ) -> None:
+        async with con.transaction():
             await leads_store.lock_leads(con, [r.lead_id for r in results])
             changed = await post_out_store.record_attempts(con, results)
             await post_out_store.refresh_lead_status(con, [lead for lead, _ in changed])
@@ -334,11 +407,10 @@ class PostOutWorkers:
             )
             for destination_id, reason in sorted(pauses.items()):
                 await post_out_store.pause_destination(con, destination_id, reason)
-        for destination_id, reason in pauses.items():
-            log.warning("destination paused", extra={"destination_id": str(destination_id), "reason": reason})
-        failures = sum(1 for r in results if r.outcome != delivery.POSTED)
-        if failures:
-            log.info("post-out batch", extra={"attempted": len(results), "not_posted": failures})
+
+
+# What the database (or the driver) refuses in one result's data, as opposed to the database being down.
+_REFUSED_RECORD = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, UnicodeError)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int = MAX_RESPONSE_BYTES) -> bytes:
@@ -375,7 +447,7 @@ def new_session(settings: Settings, *, limit: int = 256) -> aiohttp.ClientSessio
         limit=limit,
         limit_per_host=limit,
         ttl_dns_cache=60,
-        resolver=GuardedResolver(settings.postout_allow_private_urls),
+        resolver=GuardedResolver(settings.postout_allow_private_urls, parse_allow_hosts(settings.postout_allow_hosts)),
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True)
 
