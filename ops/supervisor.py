@@ -161,6 +161,16 @@ def up(settings: Settings) -> int:
             "LINKEDIN_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"
         ),
         "CAPI_BASE_URL": env.get("CAPI_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
+        # OAuth connect against the sandbox's consent pages, as a sandbox app.
+        "FACEBOOK_LOGIN_BASE_URL": env.get(
+            "FACEBOOK_LOGIN_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/facebook"
+        ),
+        "LINKEDIN_OAUTH_BASE_URL": env.get(
+            "LINKEDIN_OAUTH_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"
+        ),
+        "FACEBOOK_APP_ID": env.get("FACEBOOK_APP_ID") or "1010101010",
+        "LINKEDIN_CLIENT_ID": env.get("LINKEDIN_CLIENT_ID") or "sandbox-client",
+        "LEADRELAY_CONSOLE_URL": env.get("LEADRELAY_CONSOLE_URL", f"http://{settings.host}:{settings.reports_port}"),
         "POSTOUT_ALLOW_PRIVATE_URLS": env.get("POSTOUT_ALLOW_PRIVATE_URLS", "true"),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
