@@ -295,3 +295,36 @@ async def test_admins_are_reminded_fifteen_days_before_only_a_reconnect_helps(we
     assert mail.message()["Subject"] == "LeadRelay: reconnect Facebook within 15 days"
     still = await api.ingest.GetSource(ingest_pb2.GetSourceRequest(source_id=source.source_id))
     assert still.state == ingest_pb2.SOURCE_STATE_ACTIVE
+
+
+async def test_a_revoked_linkedin_refresh_token_makes_every_ad_account_of_the_member_need_reconnect(
+    web, api, servers, sandbox, pool, settings
+):
+    accounts = await _ad_accounts(web, sandbox)
+    choices = await connect(api, web, LINKEDIN)
+    picked = await api.ingest.PickConnectAccounts(
+        ingest_pb2.PickConnectAccountsRequest(
+            grant_id=choices.grant_id, external_account_ids=[a["account_id"] for a in accounts], user_ref="user-1"
+        )
+    )
+    grant = await _grant(pool, picked.sources[0].source_id)
+    refresh = SecretBox(settings.secret_key).decrypt(grant["refresh_token"])
+    await post(web, f"{sandbox.url}/linkedin/_control/tokens", {"refresh_token": refresh, "revoked": True})
+
+    await token_renewal.check_grant(servers.ingest.deps, grant, grant["access_expires_at"] - timedelta(days=1))
+
+    for source in picked.sources:
+        after = await api.ingest.GetSource(ingest_pb2.GetSourceRequest(source_id=source.source_id))
+        assert after.state == ingest_pb2.SOURCE_STATE_NEEDS_RECONNECT
+        assert "invalid_grant" in after.last_error
+
+
+async def test_a_cancelled_consent_returns_the_platforms_error_and_connects_nothing(web, api, servers, sandbox):
+    await _pages(web, sandbox, 1)
+    begun = await api.ingest.BeginConnect(
+        ingest_pb2.BeginConnectRequest(platform=FACEBOOK, user_ref="user-1", return_url=RETURN_URL)
+    )
+    back = await consent(web, begun.authorize_url, decision="cancel")
+    assert (back["error"], back["platform"]) == ("access_denied", "facebook") and "code" not in back
+    listed = await api.ingest.ListSources(ingest_pb2.ListSourcesRequest())
+    assert list(listed.sources) == []
