@@ -214,14 +214,13 @@ async def _connect_place(deps: IngestResources, account_id: UUID, grant: Any, pl
     platform = grant["platform"]
     box = platform_clients.box(deps)
     external = place["id"]
+    # The source keeps its access token; the grant keeps what renews it (token_renewal).
     if platform == "FACEBOOK":
         token = box.decrypt(place["token"].encode())
         stored = place["token"].encode()
-        refresh = None
     else:
         token = box.decrypt(grant["access_token"])
         stored = bytes(grant["access_token"])
-        refresh = bytes(grant["refresh_token"]) if grant["refresh_token"] else None
     async with deps.pool.acquire() as con:
         existing = (await sources_store.sources_for_external(con, account_id, platform, [external])).get(external)
     try:
@@ -241,7 +240,7 @@ async def _connect_place(deps: IngestResources, account_id: UUID, grant: Any, pl
                 con, account_id, f"{label}: {place['name'] or external}", platform, external
             )
         source_id = existing["source_id"]
-        await connections_store.save_connection(con, source_id, account_id, stored, refresh, grant["grant_id"])
+        await connections_store.save_connection(con, source_id, account_id, stored, None, grant["grant_id"])
         await sources_store.set_state(con, source_id, "ACTIVE")
         for form in found:
             await sources_store.upsert_form(
