@@ -10,7 +10,7 @@ import aiohttp
 import asyncpg
 
 from ingest_service.capture import idempotency, sweeper
-from ingest_service.connectors import pollers
+from ingest_service.connectors import pollers, token_renewal
 from ingest_service.http_app import build_app
 from ingest_service.resources import IngestResources
 from ingest_service.rpc.servicer import IngestServicer
@@ -31,7 +31,7 @@ class RunningIngest:
 
 def background_loops(deps: IngestResources) -> list:
     """The ingest process's loops (sweeper, pollers); each capability adds its own here."""
-    return [sweeper.loop(deps), idempotency.expiry_loop(deps), *pollers.loops(deps)]
+    return [sweeper.loop(deps), idempotency.expiry_loop(deps), *pollers.loops(deps), token_renewal.loop(deps)]
 
 
 @contextlib.asynccontextmanager

@@ -55,3 +55,15 @@ async def revoke_key(con: asyncpg.Connection, prefix: str) -> int:
         "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", prefix
     )
     return int(result.split()[-1])
+
+
+async def admin_emails(con: asyncpg.Connection, account_id: UUID) -> list[str]:
+    """The account's enabled console admins, who are told about platform tokens running out (until
+    the console's notification role exists). report_users is reports_app.users's table; this is
+    the one read of it outside the console."""
+    rows = await con.fetch(
+        """SELECT email FROM report_users WHERE account_id = $1 AND role = 'admin' AND disabled_at IS NULL
+            ORDER BY email""",
+        account_id,
+    )
+    return [r["email"] for r in rows]

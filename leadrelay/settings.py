@@ -103,6 +103,21 @@ class Settings:
     webhook_max_open_bodies: int = env("WEBHOOK_MAX_OPEN_BODIES", 32)
     webhook_body_timeout_seconds: float = env("WEBHOOK_BODY_TIMEOUT_SECONDS", 10.0)
     poll_interval_seconds: float = env("LEADRELAY_POLL_INTERVAL_SECONDS", 300.0)
+    # OAuth connect (docs/platform-oauth.md): the apps' ids and where the consent pages live.
+    facebook_app_id: str = env("FACEBOOK_APP_ID", "")
+    facebook_login_base_url: str = env("FACEBOOK_LOGIN_BASE_URL", "https://www.facebook.com")
+    linkedin_client_id: str = env("LINKEDIN_CLIENT_ID", "")
+    linkedin_oauth_base_url: str = env("LINKEDIN_OAUTH_BASE_URL", "https://www.linkedin.com")
+    # Ask LinkedIn for rw_conversions too (the LinkedIn Conversions API feedback).
+    linkedin_conversions: bool = env("LINKEDIN_CONVERSIONS", True)
+    # The console's address: the connect callback sends the browser back to its Connect page.
+    console_url: str = env("LEADRELAY_CONSOLE_URL", "http://127.0.0.1:8501")
+    connect_state_seconds: float = env("LEADRELAY_CONNECT_STATE_SECONDS", 600.0)
+    # Tokens are renewed this long before they expire; admins are told this long before only a
+    # reconnect helps (Integrate: day 75 of 90).
+    token_renew_before_days: float = env("LEADRELAY_TOKEN_RENEW_BEFORE_DAYS", 7.0)
+    reconnect_remind_days: float = env("LEADRELAY_RECONNECT_REMIND_DAYS", 15.0)
+    token_check_seconds: float = env("LEADRELAY_TOKEN_CHECK_SECONDS", 3600.0)
     sync_max_days: int = env("LEADRELAY_SYNC_MAX_DAYS", 90)
 
     # Post-out.

@@ -183,6 +183,16 @@ def up(settings: Settings) -> int:
         "CAPI_BASE_URL": env.get("CAPI_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
         # The demo posts to the sandbox CRM: that one loopback address, not every private one.
         "POSTOUT_ALLOW_HOSTS": env.get("POSTOUT_ALLOW_HOSTS", f"{settings.host}:{settings.sandbox_port}"),
+        # OAuth connect against the sandbox's consent pages, as a sandbox app.
+        "FACEBOOK_LOGIN_BASE_URL": env.get(
+            "FACEBOOK_LOGIN_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/facebook"
+        ),
+        "LINKEDIN_OAUTH_BASE_URL": env.get(
+            "LINKEDIN_OAUTH_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"
+        ),
+        "FACEBOOK_APP_ID": env.get("FACEBOOK_APP_ID") or "1010101010",
+        "LINKEDIN_CLIENT_ID": env.get("LINKEDIN_CLIENT_ID") or "sandbox-client",
+        "LEADRELAY_CONSOLE_URL": env.get("LEADRELAY_CONSOLE_URL", f"http://{settings.host}:{settings.reports_port}"),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
     settings = Settings.from_env(child_env)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from leadrelay.settings import Settings
 from reports_app.database import Database
-from reports_app.views import leads, lifecycle, overview, post_outs, rejections, schedules, signin, sources
+from reports_app.views import connect, leads, lifecycle, overview, post_outs, rejections, schedules, signin, sources
 
 PAGES = {
     "Overview": overview.render,
@@ -17,6 +17,7 @@ PAGES = {
     "Post-outs": post_outs.render,
     "Lifecycle": lifecycle.render,
     "Schedules": schedules.render,
+    "Connect": connect.render,
 }
 
 
@@ -36,6 +37,8 @@ st.sidebar.markdown(f"**{user.account_name}**  \n{user.email} · {user.role}")
 if st.sidebar.button("Sign out", key="signout"):
     st.session_state.clear()
     st.rerun()
+if st.query_params.get("page") in PAGES:  # back from a platform's consent page
+    st.session_state.setdefault("page", st.query_params["page"])
 page = st.sidebar.radio("Page", list(PAGES), key="page")
 st.title(page)
 PAGES[page](db, user)

@@ -114,6 +114,14 @@ class LinkedInForm:
 
 
 @dataclass
+class MemberToken:
+    """A member's 3-legged token (sandbox.linkedin_oauth issues it): every ad account they can reach."""
+
+    account_ids: set[str]
+    expires_at: float
+
+
+@dataclass
 class ErrorRule:
     status: int
     remaining: int
@@ -125,6 +133,7 @@ class LinkedInState:
         self.client_secret = client_secret
         self.accounts: dict[str, str] = {}  # sponsored account / organization id -> access token
         self.organizations: set[str] = set()  # the accounts that are organizations
+        self.member_tokens: dict[str, MemberToken] = {}
         self.forms: dict[str, LinkedInForm] = {}
         self.responses: dict[str, dict[str, Any]] = {}
         # Per account, (submittedAt, id) kept sorted: ranges are bisected, paging order is stable.
@@ -322,6 +331,13 @@ def _check(state: LinkedInState, request: web.Request, account_id: str | None) -
             if rule.status == 401:
                 return state.error(401, "The token used in the request has expired")
             return state.error(rule.status, "Internal Server Error")
+    member = state.member_tokens.get(token)
+    if member is not None:
+        if member.expires_at <= time.time():
+            return state.error(401, "The token used in the request has expired", "EXPIRED_ACCESS_TOKEN")
+        if account_id is not None and account_id not in member.account_ids:
+            return state.error(403, f"Not enough permissions to access ad account {account_id}", "ACCESS_DENIED")
+        return None
     if account_id is not None and not hmac.compare_digest(state.accounts.get(account_id, "\0"), token):
         return state.error(401, "Invalid access token")
     if account_id is None and token not in state.accounts.values():
@@ -529,8 +545,10 @@ async def control_webhook(request: web.Request) -> web.Response:
 
 async def control_challenge(request: web.Request) -> web.Response:
     """Validates a webhook URL as LinkedIn does: GET ?challengeCode=..., expect the HMAC back in 3 s."""
-    state = request.app[STATE]
-    url = (await request.json())["url"]
+    return web.json_response(await validate_webhook(request.app[STATE], (await request.json())["url"]))
+
+
+async def validate_webhook(state: LinkedInState, url: str) -> dict[str, Any]:
     code = str(uuid.uuid4())
     expected = hmac.new(state.client_secret.encode(), code.encode(), hashlib.sha256).hexdigest()
     try:
@@ -541,9 +559,9 @@ async def control_challenge(request: web.Request) -> web.Response:
             status = reply.status
             body = await reply.json(content_type=None) if status == 200 else {}
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return web.json_response({"validated": False, "reason": type(exc).__name__})
+        return {"validated": False, "reason": type(exc).__name__}
     ok = status == 200 and body.get("challengeCode") == code and body.get("challengeResponse") == expected
-    return web.json_response({"validated": ok, "status": status})
+    return {"validated": ok, "status": status}
 
 
 async def control_deliveries(request: web.Request) -> web.Response:

@@ -58,15 +58,24 @@ class LinkedInClient:
         self._version = version
 
     async def _get(self, path_and_query: str, token: str) -> dict[str, Any]:
+        return (await self._call("GET", path_and_query, token))[0]
+
+    async def _call(
+        self, method: str, path_and_query: str, token: str, body: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """(the JSON body, the created entity's id from `x-restli-id`)."""
         headers = {
             "Authorization": f"Bearer {token}",
             "LinkedIn-Version": self._version,
             "X-Restli-Protocol-Version": "2.0.0",
         }
         try:
-            async with self._http.get(URL(f"{self._base}/{path_and_query}", encoded=True), headers=headers) as reply:
+            async with self._http.request(
+                method, URL(f"{self._base}/{path_and_query}", encoded=True), headers=headers, json=body
+            ) as reply:
                 raw = await reply.read()
                 status = reply.status
+                created = reply.headers.get("x-restli-id") or reply.headers.get("x-linkedin-id") or ""
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise LinkedInError(503, f"LinkedIn API unreachable: {type(exc).__name__}") from exc
         try:
@@ -81,7 +90,36 @@ class LinkedInClient:
             )
         if not isinstance(body, dict):
             raise LinkedInError(502, "LinkedIn answered with a body that is not a JSON object")
-        return body
+        return body, created
+
+    async def ad_accounts(self, token: str) -> list[tuple[str, str]]:
+        """(sponsored account id, name) of every ad account the member can reach."""
+        body = await self._get("adAccountUsers?q=authenticatedUser&count=100&start=0", token)
+        found = []
+        for element in body.get("elements", [])[:100]:
+            account_id = str(element.get("account", "")).rsplit(":", 1)[-1]
+            if not account_id.isdigit():
+                continue
+            details = await self._get(f"adAccounts/{account_id}", token)
+            found.append((account_id, str(details.get("name", ""))))
+        return found
+
+    async def subscribe_leads(self, token: str, account_id: str, webhook: str) -> str:
+        """A lead notification subscription for the ad account's sponsored leads; its id."""
+        _, created = await self._call(
+            "POST",
+            "leadNotifications",
+            token,
+            {
+                "webhook": webhook,
+                "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{account_id}"},
+                "leadType": "SPONSORED",
+            },
+        )
+        return created
+
+    async def unsubscribe_leads(self, token: str, subscription_id: str) -> None:
+        await self._call("DELETE", f"leadNotifications/{quote(subscription_id, safe='')}", token)
 
     async def forms(self, token: str, owner: Owner) -> list[dict[str, Any]]:
         body = await self._get(f"leadForms?q=owner&owner={owner.finder}&count=100&start=0", token)

@@ -8,6 +8,7 @@ from typing import Any
 from ingest_service.connectors import (
     connections_store,
     linkedin_owners,
+    oauth_connect,
     platform_clients,
     platform_counts_store,
     sync,
@@ -89,8 +90,12 @@ class ConnectorsRpc:
     async def DisconnectSource(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
-        async with self.deps.pool.acquire() as con, con.transaction():
+        async with self.deps.pool.acquire() as con:
             await sources_store.get_source(con, account_id, source_id)
+            connection = await connections_store.connection(con, source_id)
+        if connection is not None:
+            await oauth_connect.unsubscribe(self.deps, connection)
+        async with self.deps.pool.acquire() as con, con.transaction():
             # Deleting the row revokes the token: polls, syncs and webhooks find no connection after this.
             await connections_store.delete_connection(con, source_id)
             await sources_store.set_state(con, source_id, "DISCONNECTED")

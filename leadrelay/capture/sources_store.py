@@ -53,6 +53,20 @@ async def get_source(con: asyncpg.Connection, account_id: UUID, source_id: UUID)
     return row
 
 
+async def sources_for_external(
+    con: asyncpg.Connection, account_id: UUID, platform: str, external_ids: Sequence[str]
+) -> dict[str, asyncpg.Record]:
+    """The account's oldest source for each of these Pages / ad accounts, by external id."""
+    rows = await con.fetch(
+        f"""{_SOURCE} WHERE s.account_id = $1 AND s.platform = $2 AND s.external_account_id = ANY($3::text[])
+            ORDER BY s.created_at DESC, s.source_id DESC""",
+        account_id,
+        platform,
+        list(external_ids),
+    )
+    return {r["external_account_id"]: r for r in rows}
+
+
 async def source_account(con: asyncpg.Connection, source_id: UUID) -> UUID | None:
     """The source's account (None: no such source)."""
     return await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
