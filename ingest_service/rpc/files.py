@@ -1,18 +1,27 @@
 """IngestService RPCs: file import, export and re-upload (the rejected-lead loop).
 
 The upload stream (first chunk: the spec; then the file's bytes) is spooled to a temporary file --
-in memory up to 8 MiB, then on disk -- and refused as soon as it passes LEADRELAY_IMPORT_MAX_BYTES.
+in memory up to 256 KiB, then on disk, so a silent stream pins no memory -- and refused as soon as it
+passes LEADRELAY_IMPORT_MAX_BYTES. An account runs at most LEADRELAY_UPLOADS_PER_ACCOUNT uploads at
+once (RESOURCE_EXHAUSTED beyond), and a stream that sends nothing for LEADRELAY_UPLOAD_IDLE_SECONDS
+is ended (DEADLINE_EXCEEDED).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
 from collections.abc import AsyncIterator
+from functools import cached_property
 from typing import IO
+
+import grpc
 
 from ingest_service.files import exporter, import_plan, importer, reupload, upload_file
 from ingest_service.files.file_report import Progress
 from ingest_service.files.header_match import Override
+from ingest_service.files.upload_slots import TooManyUploads, UploadSlots
 from ingest_service.resources import IngestResources
 from ingest_service.rpc.intake import lead_filter
 from leadrelay import lead_export
@@ -21,7 +30,7 @@ from leadrelay.errors import InvalidArgument
 from leadrelay.ids import parse_id
 from leadrelay.v1 import common_pb2, ingest_pb2
 
-_SPOOL_IN_MEMORY = 8 << 20
+_SPOOL_IN_MEMORY = 256 << 10
 _FORMATS = {
     common_pb2.FILE_FORMAT_UNSPECIFIED: "",
     common_pb2.FILE_FORMAT_CSV: upload_file.CSV,
@@ -32,9 +41,12 @@ _FORMATS = {
 class FilesRpc:
     deps: IngestResources
 
+    @cached_property
+    def _upload_slots(self) -> UploadSlots:
+        return UploadSlots(self.deps.settings.uploads_per_account)
+
     async def ImportLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
-        spec, file = await self._receive(request_iterator)
-        try:
+        async with self._upload(request_iterator, context) as (spec, file):
             request = import_plan.ImportRequest(
                 source_id=parse_id("source", spec.source_id, "spec.source_id") if spec.source_id else None,
                 multi_source=spec.multi_source,
@@ -46,12 +58,9 @@ class FilesRpc:
             )
             async for progress in importer.run_import(self.deps, current_account(), request, file):
                 yield progress_proto(progress)
-        finally:
-            file.close()
 
     async def ReuploadLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
-        spec, file = await self._receive(request_iterator)
-        try:
+        async with self._upload(request_iterator, context) as (spec, file):
             if spec.HasField("has_header") and not spec.has_header:
                 raise InvalidArgument("spec.has_header", "a re-upload is an exported file: it has a header row")
             if spec.dry_run:
@@ -63,8 +72,6 @@ class FilesRpc:
                 self.deps, current_account(), _overrides(spec), fmt, spec.file_name, file
             ):
                 yield progress_proto(progress)
-        finally:
-            file.close()
 
     async def ExportLeads(self, request, context):  # type: ignore[no-untyped-def]
         account_id = current_account()
@@ -87,15 +94,45 @@ class FilesRpc:
             elif data:
                 yield ingest_pb2.ExportChunk(data=data)
 
+    @contextlib.asynccontextmanager
+    async def _upload(
+        self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[tuple[ingest_pb2.ImportSpec, IO[bytes]]]:
+        """The call's upload slot and its received file, both given back when the call ends."""
+        account_id = current_account()
+        try:
+            self._upload_slots.acquire(account_id)
+        except TooManyUploads as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        try:
+            spec, file = await self._receive(request_iterator, context)
+            try:
+                yield spec, file
+            finally:
+                file.close()
+        finally:
+            self._upload_slots.release(account_id)
+
     async def _receive(
-        self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk]
+        self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk], context: grpc.aio.ServicerContext
     ) -> tuple[ingest_pb2.ImportSpec, IO[bytes]]:
         limit = self.deps.settings.import_max_bytes
+        idle = self.deps.settings.upload_idle_seconds
         spec = None
         size = 0
         file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # closed by the caller
+        chunks = aiter(request_iterator)
         try:
-            async for chunk in request_iterator:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), idle)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    await context.abort(
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        f"the upload sent nothing for {idle:g} s and was ended (LEADRELAY_UPLOAD_IDLE_SECONDS)",
+                    )
                 part = chunk.WhichOneof("part")
                 if part == "spec":
                     if spec is not None:
