@@ -114,9 +114,10 @@ class Settings:
     # Files.
     import_max_bytes: int = env("LEADRELAY_IMPORT_MAX_BYTES", 512 * 1024 * 1024)
     import_max_rows: int = env("LEADRELAY_IMPORT_MAX_ROWS", 2_000_000)
-    # Uploads (ImportLeads, ReuploadLeads) one account may run at once, and how long a stream may
-    # send nothing before it is ended.
+    # Uploads (ImportLeads, ReuploadLeads) one account, and one process, may run at once, and how
+    # long a stream may send nothing before it is ended.
     uploads_per_account: int = env("LEADRELAY_UPLOADS_PER_ACCOUNT", 4)
+    uploads_max: int = env("LEADRELAY_UPLOADS_MAX", 32)
     upload_idle_seconds: float = env("LEADRELAY_UPLOAD_IDLE_SECONDS", 60.0)
     # An import claimed by a call; a crashed process's import can be resumed after this.
     import_lease_seconds: float = env("LEADRELAY_IMPORT_LEASE_SECONDS", 30.0)

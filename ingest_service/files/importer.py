@@ -19,6 +19,10 @@ cost half the import's time). IN_FLIGHT batches overlap, and each finished batch
 message, in file order. If the validation service cannot take a chunk, its leads are stored
 PROCESSING by intake's own insert (leads_store.insert_received), and the sweeper has them judged later.
 A dry run maps and judges the rows with ValidationService.EvaluateLeads and stores nothing.
+
+A crash or a cancelled call leaves an import interrupted, never doubled: the same file sent again
+(with its import id, or found by its fingerprint: import_claim) is the same import with the same
+lead ids, and each batch of a resumed import first looks up which of its rows are already stored.
 What is pure (the plan per source, the batches) is import_plan; the calls are validation_client's.
 
 The file is checked whole before anything is stored (upload_file.scan): a structural error refuses

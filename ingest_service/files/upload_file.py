@@ -3,8 +3,8 @@ seekable binary file (the servicer spools the upload to a temporary file, never 
 
 `scan` reads the whole file once before anything is stored and refuses it at the first structural
 problem -- an unreadable encoding, an unclosed quote, a ragged row, too many rows, no rows -- with
-an error naming the row and column. So an import is either refused whole, with nothing stored, or
-read through; a half-imported file (and the duplicates a retry of it would make) cannot happen.
+an error naming the row and column. So a bad file is refused whole, with nothing stored (a crash
+half-way through a good one is the importer's to resume: import_claim).
 `rows` then reads it again for the real work. Both look at the call's budget between rows
 (file_budget): the scan has a wall-time deadline, and both end when the call does.
 

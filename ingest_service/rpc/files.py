@@ -1,10 +1,10 @@
 """IngestService RPCs: file import, export and re-upload (the rejected-lead loop).
 
 The upload stream (first chunk: the spec; then the file's bytes) is spooled to a temporary file --
-in memory up to 256 KiB, then on disk, so a silent stream pins no memory -- and refused as soon as it
-passes LEADRELAY_IMPORT_MAX_BYTES. An account runs at most LEADRELAY_UPLOADS_PER_ACCOUNT uploads at
-once (RESOURCE_EXHAUSTED beyond), and a stream that sends nothing for LEADRELAY_UPLOAD_IDLE_SECONDS
-is ended (DEADLINE_EXCEEDED).
+in memory up to 256 KiB, then on disk -- and refused as soon as it passes LEADRELAY_IMPORT_MAX_BYTES.
+An account runs at most LEADRELAY_UPLOADS_PER_ACCOUNT uploads at once and the process
+LEADRELAY_UPLOADS_MAX (RESOURCE_EXHAUSTED beyond): a silent stream still holds its gRPC receive
+buffers. A stream that sends nothing for LEADRELAY_UPLOAD_IDLE_SECONDS is ended (DEADLINE_EXCEEDED).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class FilesRpc:
 
     @cached_property
     def _upload_slots(self) -> UploadSlots:
-        return UploadSlots(self.deps.settings.uploads_per_account)
+        return UploadSlots(self.deps.settings.uploads_per_account, self.deps.settings.uploads_max)
 
     async def ImportLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
         async with self._upload(request_iterator, context) as (spec, file, digest, budget):
@@ -169,7 +169,9 @@ class FilesRpc:
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(anext(chunks), idle)
+                    # In this task, not wait_for's: a cancelled call must reach the read at once.
+                    async with asyncio.timeout(idle):
+                        chunk = await anext(chunks)
                 except StopAsyncIteration:
                     break
                 except TimeoutError:

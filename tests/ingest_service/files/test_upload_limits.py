@@ -23,12 +23,13 @@ from tests.waiting import eventually
 
 IDLE_SECONDS = 5.0
 CAP = 2
+TOTAL = 3  # the process's cap, all accounts
 SENT = 3 << 20  # what each silent stream sends before going quiet
 
 
 @pytest.fixture(scope="module")
 async def limited(servers: Servers, pool: asyncpg.Pool) -> AsyncIterator[str]:
-    settings = servers.settings.replace(upload_idle_seconds=IDLE_SECONDS, uploads_per_account=CAP)
+    settings = servers.settings.replace(upload_idle_seconds=IDLE_SECONDS, uploads_per_account=CAP, uploads_max=TOTAL)
     async with ingest_running(settings, pool, grpc_port=0, http_port=0) as ingest:
         yield f"127.0.0.1:{ingest.grpc_port}"
 
@@ -71,7 +72,7 @@ async def _error(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
     raise AssertionError("the upload succeeded but was expected to fail")
 
 
-async def test_silent_uploads_are_spooled_on_disk_and_one_beyond_the_cap_is_refused(
+async def test_silent_uploads_are_spooled_on_disk_and_those_beyond_the_caps_are_refused(
     lapi: Api, limited: str, servers: Servers, pool: asyncpg.Pool
 ) -> None:
     source_id = await file_source(lapi)
@@ -92,11 +93,20 @@ async def test_silent_uploads_are_spooled_on_disk_and_one_beyond_the_cap_is_refu
         done, _ = final(await run(other.ingest.ImportLeads, ingest_pb2.ImportSpec(source_id=theirs), file))
         assert done.rows_accepted == 1
         assert not any(call.done() for call in silent)
+        # ... up to the process's cap, for all accounts together.
+        held = other.ingest.ImportLeads(_silent_upload(ingest_pb2.ImportSpec(source_id=theirs), stop))
+        await eventually(lambda: _at_least(before + TOTAL), what="a third silent upload spooled")
+        beyond = await _error(other.ingest.ImportLeads(_silent_upload(ingest_pb2.ImportSpec(source_id=theirs), stop)))
+        held.cancel()
+        assert beyond.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "LEADRELAY_UPLOADS_MAX" in beyond.details() and f"{TOTAL} uploads" in beyond.details()
     finally:
         for call in silent:
             call.cancel()
         stop.set()
         await other.close()
+    # The server closes the cancelled uploads' spools, and frees their slots with them.
+    await eventually(lambda: _at_most(before), what="the cancelled uploads' spools closed")
 
 
 async def test_a_silent_upload_is_ended_after_the_idle_timeout_and_frees_its_slot(lapi: Api) -> None:
@@ -119,3 +129,7 @@ async def test_a_silent_upload_is_ended_after_the_idle_timeout_and_frees_its_slo
 
 async def _at_least(n: int) -> bool:
     return _spools_on_disk() >= n
+
+
+async def _at_most(n: int) -> bool:
+    return _spools_on_disk() <= n
