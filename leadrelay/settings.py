@@ -137,6 +137,22 @@ class Settings:
     # Files.
     import_max_bytes: int = env("LEADRELAY_IMPORT_MAX_BYTES", 512 * 1024 * 1024)
     import_max_rows: int = env("LEADRELAY_IMPORT_MAX_ROWS", 2_000_000)
+    # Uploads (ImportLeads, ReuploadLeads) one account, and one process, may run at once, and how
+    # long a stream may send nothing before it is ended.
+    uploads_per_account: int = env("LEADRELAY_UPLOADS_PER_ACCOUNT", 4)
+    uploads_max: int = env("LEADRELAY_UPLOADS_MAX", 32)
+    upload_idle_seconds: float = env("LEADRELAY_UPLOAD_IDLE_SECONDS", 60.0)
+    # An import claimed by a call; a crashed process's import can be resumed after this.
+    import_lease_seconds: float = env("LEADRELAY_IMPORT_LEASE_SECONDS", 30.0)
+    # Threads reading and mapping files (one pool, never the default executor).
+    file_workers: int = env("LEADRELAY_FILE_WORKERS", 2)
+    # What one file may cost: reading time per pass, and for XLSX the unzipped size, ratio, shared
+    # strings and declared columns.
+    file_max_seconds: float = env("LEADRELAY_FILE_MAX_SECONDS", 300.0)
+    xlsx_max_unzipped_bytes: int = env("LEADRELAY_XLSX_MAX_UNZIPPED_BYTES", 1024 * 1024 * 1024)
+    xlsx_max_ratio: int = env("LEADRELAY_XLSX_MAX_RATIO", 100)
+    xlsx_max_shared_strings_bytes: int = env("LEADRELAY_XLSX_MAX_SHARED_STRINGS_BYTES", 64 * 1024 * 1024)
+    xlsx_max_columns: int = env("LEADRELAY_XLSX_MAX_COLUMNS", 1000)
 
     # Feedback (Meta Conversions API).
     capi_base_url: str = env("CAPI_BASE_URL", "https://graph.facebook.com")
