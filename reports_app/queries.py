@@ -40,6 +40,14 @@ async def table_exists(con: asyncpg.Connection, name: str) -> bool:
     return bool(await con.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
 
 
+async def account_settings(con: asyncpg.Connection, account_id: UUID) -> dict[str, Any]:
+    """The account's console settings: time_zone, viewers_see_personal_data."""
+    row = await con.fetchrow(
+        "SELECT time_zone, viewers_see_personal_data FROM accounts WHERE account_id = $1", account_id
+    )
+    return dict(row) if row else {"time_zone": "UTC", "viewers_see_personal_data": False}
+
+
 async def sources(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT source_id, name, platform, state, enabled FROM sources

@@ -10,8 +10,8 @@ from uuid import UUID
 import streamlit as st
 
 from leadrelay import dispositions
-from leadrelay.users import User
 from reports_app import queries
+from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.filters import STATUSES, ReportFilter
 
@@ -24,7 +24,7 @@ def today() -> Any:
 
 def filter_bar(
     db: Database,
-    user: User,
+    user: SignedIn,
     key: str,
     *,
     forms: bool = False,

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import queries
 from reports_app import render as files
+from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.views.common import download, filter_bar, filter_key
 
 PAGE_SIZE = 50
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     f = filter_bar(db, user, "leads", forms=True, status=True, disposition=True)
     fk = filter_key(f)
     if st.session_state.get("leads_filter") != fk:  # a new filter starts at the first page
@@ -76,7 +76,7 @@ def render(db: Database, user: User) -> None:
         detail(db, user, choice)
 
 
-def detail(db: Database, user: User, lead_id) -> None:  # type: ignore[no-untyped-def]
+def detail(db: Database, user: SignedIn, lead_id) -> None:  # type: ignore[no-untyped-def]
     lead = db.read(queries.lead_detail, user.account_id, lead_id)
     if lead is None:
         st.error("No such lead in this account.")

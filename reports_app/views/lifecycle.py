@@ -7,15 +7,15 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import queries
+from reports_app.console import SignedIn
 from reports_app.database import Database
 
 FUNNEL = ("LEAD", "MARKETING_QUALIFIED_LEAD", "SALES_OPPORTUNITY", "CONVERTED")
 OTHER = ("DISQUALIFIED", "LOST", "NOT_ASSIGNED")
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     if not db.read(queries.table_exists, "feedback_events"):
         st.info("Lifecycle feedback is not available on this installation yet.")
         return

@@ -9,13 +9,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import queries, shaping
+from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.views.common import today
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     day = today()
     rows = db.read(queries.daily_counts, user.account_id, day - timedelta(days=29), day)
     ov = shaping.overview(rows, day)

@@ -7,12 +7,12 @@ import grpc
 import pandas as pd
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import actions, queries
+from reports_app.console import SignedIn
 from reports_app.database import Database
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     if not db.read(queries.table_exists, "post_outs"):
         st.info("Post-out is not available on this installation yet.")
         return

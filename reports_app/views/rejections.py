@@ -9,14 +9,14 @@ import plotly.express as px
 import streamlit as st
 
 from leadrelay import dispositions
-from leadrelay.users import User
 from reports_app import actions, queries, shaping
 from reports_app import render as files
+from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.views.common import download, filter_bar
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     f = filter_bar(db, user, "rej", disposition=True)
     srcs = db.read(queries.sources, user.account_id)
     names = {s["source_id"]: s["name"] for s in srcs}
@@ -74,7 +74,7 @@ def render(db: Database, user: User) -> None:
         mapper_form(db, user, mappable, names)
 
 
-def mapper_form(db: Database, user: User, mappable: list[shaping.OffendingValue], names: dict) -> None:
+def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingValue], names: dict) -> None:
     st.markdown(
         "**Add a value to its picklist's mapper** (a new criteria version; later leads with the "
         "value are accepted as the chosen allowed value)"

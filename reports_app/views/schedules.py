@@ -10,16 +10,16 @@ import pandas as pd
 import streamlit as st
 
 from leadrelay.errors import LeadRelayError
-from leadrelay.users import User
 from reports_app import cadence, queries
 from reports_app import schedules as store
+from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.filters import FORMATS, REPORTS, STATUSES, stored_filters
 
 NEW = "(new schedule)"
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     rows = db.write(store.list_for, user.account_id)
     st.dataframe(
         pd.DataFrame(
@@ -66,7 +66,7 @@ def render(db: Database, user: User) -> None:
         history(db, user, current)
 
 
-def editor(db: Database, user: User, current: dict[str, Any] | None) -> None:
+def editor(db: Database, user: SignedIn, current: dict[str, Any] | None) -> None:
     srcs = db.read(queries.sources, user.account_id)
     names = {str(s["source_id"]): s["name"] for s in srcs}
     filters = (current or {}).get("filters") or {"days": 7}
@@ -149,7 +149,7 @@ def editor(db: Database, user: User, current: dict[str, Any] | None) -> None:
     st.rerun()
 
 
-def controls(db: Database, user: User, current: dict[str, Any]) -> None:
+def controls(db: Database, user: SignedIn, current: dict[str, Any]) -> None:
     cols = st.columns(3)
     sid = current["schedule_id"]
     if cols[0].button("Resume" if current["paused"] else "Pause", key="sch_pause"):
@@ -164,7 +164,7 @@ def controls(db: Database, user: User, current: dict[str, Any]) -> None:
         st.rerun()
 
 
-def history(db: Database, user: User, current: dict[str, Any]) -> None:
+def history(db: Database, user: SignedIn, current: dict[str, Any]) -> None:
     st.subheader("Delivery history")
     runs = db.write(store.history, user.account_id, current["schedule_id"])
     st.dataframe(

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from leadrelay.users import User
 from reports_app import render as files
+from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.views.common import download, filter_bar
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     f = filter_bar(db, user, "src")
     header, rows = db.read(files.table, user.account_id, "SOURCE", f)
     st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, key="source_table")

@@ -81,9 +81,9 @@ async def test_source_report_and_overview_show_the_platforms_count(
     email = f"viewer-{account.name}@example.com"
     async with pool.acquire() as con:
         await users.create_user(con, account.account_id, email, PASSWORD, "viewer")
-    at = await signed_in(email, PASSWORD)
+    at = await signed_in(pool, email)
     assert [w.value for w in at.warning] == [message]
-    await open_page(at, "Source Report")
+    await open_page(at, "Sources")
     table = at.dataframe[0].value
     assert table[["Source", "Received", "PlatformReported", "Difference"]].values.tolist() == [
         ["Facebook page", 5, 6, 1]

@@ -1,0 +1,131 @@
+"""A real console for browser and HTTP tests: `streamlit run reports_app/server.py` as a child on a
+free loopback port, and a headless Chromium (Debian's /usr/bin/chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leadrelay.settings import Settings
+
+SERVER = str(Path(__file__).resolve().parents[2] / "reports_app" / "server.py")
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@dataclass(frozen=True)
+class RunningConsole:
+    url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+async def _healthy(url: str, proc: subprocess.Popen) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise AssertionError(f"streamlit exited with {proc.returncode}")
+        if await asyncio.to_thread(_ok, url):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("streamlit did not become healthy in 30 s")
+
+
+@contextlib.asynccontextmanager
+async def running_console(settings: Settings, **env_extra: str) -> AsyncIterator[RunningConsole]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LEADRELAY_INTERNAL_TOKEN": settings.internal_token,
+        "LEADRELAY_SECRET_KEY": settings.secret_key,
+        "VALIDATION_TARGET": settings.validation_target,
+        "INGEST_TARGET": settings.ingest_target,
+        "LEADRELAY_LOG_LEVEL": "WARNING",
+        **env_extra,
+    }
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a child for the whole test, not awaited
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            SERVER,
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await _healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        yield RunningConsole(f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        try:
+            await asyncio.to_thread(proc.wait, 10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def settled(page: Any) -> None:
+    """Waits until the app finished its run (Streamlit's running indicator is gone)."""
+    await page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+
+
+async def sign_in(page: Any, base: str, email: str, password: str, path: str = "/") -> None:
+    await page.goto(base + path)
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(lambda url: "/api/sign-in" not in url)
