@@ -27,7 +27,7 @@ DISPOSITION: Final[dict[str, str]] = {
 }
 
 POST_OUT: Final[dict[str, str]] = {
-    "": "No destination",
+    "": "—",
     "PENDING": "Waiting to be sent",
     "RETRYING": "Retrying",
     "POSTED": "Sent to the CRM",

@@ -129,3 +129,20 @@ async def sign_in(page: Any, base: str, email: str, password: str, path: str = "
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(lambda url: "/api/sign-in" not in url)
+
+
+async def screenshot(page: Any, name: str) -> Path:
+    """A PNG of the whole page once the run finished and every element drew (Streamlit shows
+    placeholders while an element's code loads)."""
+    await settled(page)
+    await page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0")
+    await page.wait_for_load_state("networkidle")
+    path = ARTIFACTS / f"{name}.png"
+    # Streamlit scrolls its main area itself: a page as tall as that area shows all of it.
+    size = page.viewport_size
+    height = await page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    await page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 6000)})
+    await settled(page)
+    await page.screenshot(path=str(path))
+    await page.set_viewport_size(size)
+    return path
