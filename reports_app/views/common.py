@@ -27,7 +27,8 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def plain(text: str) -> str:
     """Text for a Markdown-rendering element (st.error, st.success, st.warning) shown literally:
     names and values that came from outside never turn into links, images or HTML."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    # A word joiner after "scheme:" keeps an address from turning into a link.
+    return _MARKDOWN.sub(r"\\\1", text).replace("\\://", "\\:\u2060//")
 
 
 def today() -> Any:
@@ -86,7 +87,7 @@ def filter_bar(
 ) -> ReportFilter:
     srcs = db.read(queries.sources, user.account_id)
     names = {s["source_id"]: s["name"] for s in srcs}
-    cols = st.columns(5 if forms else 4)
+    cols = st.columns([1.4, 1, 1, 1, 1] if forms else [1.4, 1, 1, 1])
     first, last = _day(st.query_params.get("since")), _day(st.query_params.get("until"))
     if f"{key}_window" not in st.session_state:
         default = (today() - timedelta(days=default_days - 1), today())

@@ -70,6 +70,10 @@ def render(db: Database, user: SignedIn) -> None:
             key="leads_table",
             on_select=_open_selected,
             selection_mode="single-row",
+            column_config={
+                "Source": st.column_config.TextColumn(width="medium"),
+                "Reason": st.column_config.TextColumn(width="large"),
+            },
         )
     nav = st.columns(6)
     if nav[0].button("◀ Newer", disabled=len(cursors) == 1, key="leads_newer"):
@@ -149,21 +153,26 @@ def detail(db: Database, user: SignedIn, lead_id: UUID) -> None:
     cols[1].dataframe(pd.DataFrame(answers, columns=["Question", "Answer"]), hide_index=True, key="lead_answers")
     names = {str(k): v for k, v in lead["names"].items()}
     st.text("Audit trail")
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "At": local(e["at"], user.zone),
-                    "What": labels.word(labels.EVENT, e["type"]),
-                    "Detail": masking.reason(named(e["detail"], names)) if user.masked else named(e["detail"], names),
-                }
-                for e in lead["events"]
-            ],
-            columns=["At", "What", "Detail"],
-        ),
-        hide_index=True,
-        key="lead_events",
-    )
+    if not lead["events"]:
+        st.caption("No event recorded for this lead yet.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "At": local(e["at"], user.zone),
+                        "What": labels.word(labels.EVENT, e["type"]),
+                        "Detail": masking.reason(named(e["detail"], names))
+                        if user.masked
+                        else named(e["detail"], names),
+                    }
+                    for e in lead["events"]
+                ],
+                columns=["At", "What", "Detail"],
+            ),
+            hide_index=True,
+            key="lead_events",
+        )
     if lead["post_outs"]:
         st.text("Deliveries")
         st.dataframe(

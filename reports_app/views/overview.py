@@ -13,7 +13,7 @@ import streamlit as st
 from reports_app import queries, shaping
 from reports_app.console import SignedIn
 from reports_app.database import Database
-from reports_app.views.common import plain, today
+from reports_app.views.common import today
 
 
 def render(db: Database, user: SignedIn) -> None:
@@ -24,8 +24,11 @@ def render(db: Database, user: SignedIn) -> None:
     alerts = db.read(queries.alerts, user.account_id)
     if not alerts:
         st.success("Nothing needs attention.")
-    for a in alerts:
-        st.warning(plain(a))
+    else:
+        # Plain text: alerts quote source and stage names, which never render as Markdown.
+        with st.container(border=True):
+            for a in alerts:
+                st.text(f"⚠ {a}")
     tabs = st.tabs(list(ov.windows))
     for tab, t in zip(tabs, ov.windows.values(), strict=True):
         with tab:

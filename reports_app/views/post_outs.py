@@ -48,6 +48,7 @@ def render(db: Database, user: SignedIn) -> None:
                 ]
             ),
             hide_index=True,
+            column_config={"Source": st.column_config.TextColumn(width="small")},
             key="po_destinations",
         )
     paused = [d for d in destinations if d["paused"]]
@@ -77,6 +78,7 @@ def render(db: Database, user: SignedIn) -> None:
             ),
             hide_index=True,
             column_config={"Lead": LEAD_LINK},
+            placeholder="—",
             key="po_attempts",
         )
 
@@ -103,7 +105,7 @@ def render(db: Database, user: SignedIn) -> None:
             ]
         ),
         hide_index=True,
-        column_config={"Lead": LEAD_LINK},
+        column_config={"Lead": LEAD_LINK, "Source": st.column_config.TextColumn(width="small")},
         key="po_failed",
     )
     if user.is_admin:
@@ -130,7 +132,7 @@ def resume(db: Database, user: SignedIn, paused: list[dict]) -> None:
 
 def retry(db: Database, user: SignedIn, failed: list[dict]) -> None:
     ids = sorted({str(r["lead_id"]) for r in failed})
-    chosen = st.multiselect("Leads to send again", ids, key="po_retry_leads")
+    chosen = st.multiselect("Leads to send again", ids, placeholder="Choose leads by LeadID", key="po_retry_leads")
     cols = st.columns(2)
     try:
         if cols[0].button("Send the selected again", disabled=not chosen, key="po_retry_selected"):

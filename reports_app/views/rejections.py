@@ -48,7 +48,11 @@ def render(db: Database, user: SignedIn) -> None:
         px.bar(
             pd.DataFrame(
                 [
-                    {"Day": r["day"], "Disposition": labels.disposition(r["code"]), "Rejected": r["rejected"]}
+                    {
+                        "Day": r["day"].isoformat(),
+                        "Disposition": labels.disposition(r["code"]),
+                        "Rejected": r["rejected"],
+                    }
                     for r in rj.over_time
                 ]
             ),
@@ -56,7 +60,7 @@ def render(db: Database, user: SignedIn) -> None:
             y="Rejected",
             color="Disposition",
             title="Over time (UTC days)",
-        ),
+        ).update_xaxes(type="category"),
         key="rej_over_time",
     )
     st.dataframe(
@@ -118,6 +122,7 @@ def render(db: Database, user: SignedIn) -> None:
             columns=["Source", "Disposition", "Column", "Value", "Leads", "Reason"],
         ),
         hide_index=True,
+        column_config={"Source": st.column_config.TextColumn(width="medium")},
         key="rej_values",
     )
     mappable = [v for v in values if v.disposition_code == dispositions.INVALID_LIST_VALUE and v.column]

@@ -29,35 +29,8 @@ def render(db: Database, user: SignedIn) -> None:
             "No scheduled report yet. "
             + ("Fill in the form below to email a report on a schedule." if user.is_admin else "An admin can add one.")
         )
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "name": r["name"],
-                    "report": labels.word(labels.REPORT, r["report"]),
-                    "format": r["format"],
-                    "cadence": cadence.describe(cadence.Cadence(r["cadence"], r["cron"], r["timezone"])),
-                    "recipients": ", ".join(r["recipients"]),
-                    "paused": r["paused"],
-                    f"next run ({user.zone.key})": local(r["next_run_at"], user.zone),
-                    f"last sent ({user.zone.key})": local(r["last_sent_at"], user.zone),
-                }
-                for r in rows
-            ],
-            columns=[
-                "name",
-                "report",
-                "format",
-                "cadence",
-                "recipients",
-                "paused",
-                f"next run ({user.zone.key})",
-                f"last sent ({user.zone.key})",
-            ],
-        ),
-        hide_index=True,
-        key="sch_table",
-    )
+    else:
+        overview(rows, user)
     by_id = {str(r["schedule_id"]): r for r in rows}
     choice = st.selectbox(
         "Schedule",
@@ -72,6 +45,38 @@ def render(db: Database, user: SignedIn) -> None:
         if user.is_admin:
             controls(db, user, current)
         history(db, user, current)
+
+
+def overview(rows: list[dict[str, Any]], user: SignedIn) -> None:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Name": r["name"],
+                    "Report": labels.word(labels.REPORT, r["report"]),
+                    "Format": r["format"],
+                    "Cadence": cadence.describe(cadence.Cadence(r["cadence"], r["cron"], r["timezone"])),
+                    "Recipients": ", ".join(r["recipients"]),
+                    "Paused": r["paused"],
+                    f"Next run ({user.zone.key})": local(r["next_run_at"], user.zone),
+                    f"Last sent ({user.zone.key})": local(r["last_sent_at"], user.zone),
+                }
+                for r in rows
+            ],
+            columns=[
+                "Name",
+                "Report",
+                "Format",
+                "Cadence",
+                "Recipients",
+                "Paused",
+                f"Next run ({user.zone.key})",
+                f"Last sent ({user.zone.key})",
+            ],
+        ),
+        hide_index=True,
+        key="sch_table",
+    )
 
 
 def editor(db: Database, user: SignedIn, current: dict[str, Any] | None) -> None:
@@ -115,7 +120,11 @@ def editor(db: Database, user: SignedIn, current: dict[str, Any] | None) -> None
         cols = st.columns(4)
         kinds = list(cadence.CADENCES)
         kind = cols[0].selectbox(
-            "Cadence", kinds, index=kinds.index((current or {}).get("cadence", "DAILY")), key=f"sch_cadence_{k}"
+            "Cadence",
+            kinds,
+            format_func=lambda c: {"CRON": "Cron expression"}.get(c, c.title()),
+            index=kinds.index((current or {}).get("cadence", "DAILY")),
+            key=f"sch_cadence_{k}",
         )
         minute, hour, _, _, dow = ((current or {}).get("cron") or "0 8 * * 1").split()
         at = cols[1].text_input(

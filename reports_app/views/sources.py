@@ -38,7 +38,6 @@ def render(db: Database, user: SignedIn) -> None:
         table.append(
             {
                 "Source": r["Source"],
-                "Platform": labels.platform(r["Platform"]),
                 "Received": r["Received"],
                 "Accepted": r["Accepted"],
                 "Acceptance": None if rate is None else round(100 * rate, 1),
@@ -46,6 +45,7 @@ def render(db: Database, user: SignedIn) -> None:
                 "Platform's count": r["PlatformReported"] if r["PlatformReported"] != "" else None,
                 "Difference": r["Difference"] if r["Difference"] != "" else None,
                 f"Counted at ({user.zone.key})": local(checked.get(source_id), user.zone) if source_id else "",
+                "Platform": labels.platform(r["Platform"]),
                 "Being checked": r["Processing"],
                 "Sent to the CRM": r["Posted"],
                 "Failed or rejected by the CRM": r["PostFailed"],
@@ -60,8 +60,9 @@ def render(db: Database, user: SignedIn) -> None:
         frame,
         hide_index=True,
         key="source_table",
+        placeholder="—",
         column_config={
-            "Source": st.column_config.TextColumn(pinned=True),
+            "Source": st.column_config.TextColumn(pinned=True, width="medium"),
             "Acceptance": st.column_config.NumberColumn(format="%.1f%%"),
         },
     )

@@ -131,18 +131,33 @@ async def sign_in(page: Any, base: str, email: str, password: str, path: str = "
     await page.wait_for_url(lambda url: "/api/sign-in" not in url)
 
 
+# Resolves once the page has not changed for 600 ms (at most 15 s): the run ended and every element drew.
+_QUIET = """() => new Promise(resolve => {
+    let timer = setTimeout(done, 600);
+    const deadline = setTimeout(done, 15000);
+    const watch = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(done, 600); });
+    function done() { watch.disconnect(); clearTimeout(deadline); resolve(true); }
+    watch.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+})"""
+
+
+async def quiet(page: Any) -> None:
+    await settled(page)
+    await page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0")
+    await page.evaluate(_QUIET)
+    await settled(page)
+
+
 async def screenshot(page: Any, name: str) -> Path:
     """A PNG of the whole page once the run finished and every element drew (Streamlit shows
     placeholders while an element's code loads)."""
-    await settled(page)
-    await page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0")
-    await page.wait_for_load_state("networkidle")
+    await quiet(page)
     path = ARTIFACTS / f"{name}.png"
     # Streamlit scrolls its main area itself: a page as tall as that area shows all of it.
     size = page.viewport_size
     height = await page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     await page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 6000)})
-    await settled(page)
+    await quiet(page)
     await page.screenshot(path=str(path))
     await page.set_viewport_size(size)
     return path

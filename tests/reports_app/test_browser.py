@@ -122,11 +122,14 @@ async def test_every_page_in_words_and_names_with_lead_data_shown_literally(pool
             await page.get_by_role("heading", name=name, exact=True).wait_for()
             await screenshot(page, f"console-{name.lower()}")
             assert await page.locator('[data-testid="stException"]').count() == 0, name
-            text = await page.locator('[data-testid="stMain"]').inner_text()
+            # textContent: the tables' cells too (drawn on a canvas, kept in an accessible table).
+            text = await page.locator('[data-testid="stMain"]').text_content()
             assert not BYTE_DUMP.search(text), name
             assert not [i for i in ids if i in text], f"{name} shows an id where a name exists"
-            for code in ("REJECT_LEAD_", "REJECTED_BY_DESTINATION", "MARKETING_QUALIFIED_LEAD"):
-                assert code not in text.replace("Code", ""), f"{name} shows the code {code}"
+            codes = ["REJECTED_BY_DESTINATION", "MARKETING_QUALIFIED_LEAD", "NEEDS_RECONNECT"]
+            if name != "Rejections":  # where the code is a column of its own, for copying
+                codes.append("REJECT_LEAD_")
+            assert not [c for c in codes if c in text], f"{name} shows a code instead of words"
         # The Overview alert names the source: literally, never as an image or HTML.
         await sidebar.get_by_role("link", name="Overview", exact=True).click()
         await page.get_by_text(f"Source “Events {HOSTILE}” needs to be reconnected", exact=False).wait_for()

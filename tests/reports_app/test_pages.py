@@ -109,7 +109,33 @@ async def test_admin_creates_a_schedule(pool, account, settings, monkeypatch):
         ["a@example.com", "b@example.com"],
         {"days": 7},
     )
-    assert at.dataframe[0].value["cadence"].tolist() == ["weekly on Friday at 09:15 (America/New_York)"]
+    assert at.dataframe[0].value["Cadence"].tolist() == ["weekly on Friday at 09:15 (America/New_York)"]
+    # The confirmation stays after the rerun that shows the new schedule.
+    assert [m.value for m in at.success] == [
+        "Saved “Weekly rejections”\\: weekly on Friday at 09\\:15 \\(America/New\\_York\\)\\."
+    ]
+
+    # Deleting asks first; keeping it changes nothing.
+    at.selectbox(key="sch_choice").set_value(str(row["schedule_id"]))
+    await run(at)
+    button(at, "Delete…").click()
+    await run(at)
+    assert at.warning[0].value.startswith("Delete “Weekly rejections” and its delivery history?")
+    button(at, "Keep it").click()
+    await run(at)
+    async with pool.acquire() as con:
+        assert (
+            await con.fetchval("SELECT count(*) FROM report_schedules WHERE account_id = $1", account.account_id) == 1
+        )
+    button(at, "Delete…").click()
+    await run(at)
+    button(at, "Yes, delete it").click()
+    await run(at)
+    async with pool.acquire() as con:
+        assert (
+            await con.fetchval("SELECT count(*) FROM report_schedules WHERE account_id = $1", account.account_id) == 0
+        )
+    assert [m.value for m in at.success] == ["Deleted “Weekly rejections”\\."]
 
 
 async def test_admin_adds_an_offending_value_to_the_picklist_mapper(pool, account, settings, servers, api, monkeypatch):

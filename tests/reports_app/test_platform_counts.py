@@ -12,7 +12,6 @@ from leadrelay.v1 import ingest_pb2
 from reports_app import queries, render
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
-from reports_app.views.common import plain
 from tests.ingest_service.connector_support import facebook_source, judged, post
 from tests.ingest_service.test_platform_counts import (
     connected_days_ago,
@@ -83,7 +82,7 @@ async def test_source_report_and_overview_show_the_platforms_count(
     async with pool.acquire() as con:
         await users.create_user(con, account.account_id, email, PASSWORD, "viewer")
     at = await signed_in(pool, email)
-    assert [w.value for w in at.warning] == [plain(message)]  # shown literally, never as Markdown
+    assert f"⚠ {message}" in [t.value for t in at.text]  # plain text, never Markdown
     await open_page(at, "Sources")
     table = at.dataframe[0].value
     assert table[["Source", "Received", "Platform's count", "Difference"]].values.tolist() == [
