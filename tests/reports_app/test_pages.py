@@ -4,8 +4,11 @@ for the picklist mapper)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from leadrelay import users
+import pytest
+
+from leadrelay import accounts, users
 from leadrelay.v1 import validation_pb2
 from tests.harness import new_account
 from tests.reports_app import seed
@@ -197,3 +200,21 @@ async def test_viewers_see_personal_data_masked_unless_the_account_allows_it(poo
     reasons, fields, answers = await lead_page()
     assert reasons == ['email: "jane.doe@bad" is not valid']
     assert fields["email"] == "jane.doe@bad" and "Jane" in answers
+
+
+async def test_times_show_in_the_accounts_time_zone(pool, account, settings, monkeypatch):
+    app_env(monkeypatch, settings)
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    async with pool.acquire() as con:
+        src = await seed.source(con, account.account_id, "Events")
+        await seed.lead(con, account.account_id, src, today)
+        await accounts.set_console_settings(con, account.account_id, time_zone="Europe/Berlin")
+    at = await open_page(await signed_in(pool, await _user(pool, account, "viewer")), "Leads")
+    offset = today.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")  # 13:00 in winter, 14:00 in summer
+    assert at.dataframe[0].value["Received"].tolist() == [f"{today:%Y-%m-%d} {offset}"]
+    assert "times in Europe/Berlin" in at.caption[0].value
+
+
+def test_an_unknown_time_zone_is_refused_by_name():
+    with pytest.raises(ValueError, match="'Mars/Olympus' is not an IANA time zone"):
+        accounts.check_time_zone("Mars/Olympus")
