@@ -51,16 +51,6 @@ async def revoke(con: asyncpg.Connection, token: str) -> None:
     )
 
 
-async def forget_idle(con: asyncpg.Connection, idle: timedelta) -> int:
-    """Deletes sessions that ended (revoked or idle) more than a day ago; returns how many."""
-    result = await con.execute(
-        """DELETE FROM report_sessions
-           WHERE coalesce(revoked_at, last_seen_at + $1::interval) < now() - interval '1 day'""",
-        idle,
-    )
-    return int(result.split()[-1])
-
-
 async def signed_in_user(con: asyncpg.Connection, token: str, idle: timedelta) -> users.User | None:
     """The user of a live session, as now stored: None once the session ended or the user is disabled."""
     user_id = await touch(con, token, idle)

@@ -11,7 +11,7 @@ import streamlit as st
 from reports_app import actions, labels, queries
 from reports_app.console import SignedIn
 from reports_app.database import Database
-from reports_app.views.common import local
+from reports_app.views.common import local, plain
 
 LEAD_LINK = st.column_config.LinkColumn("Lead", display_text=r"lead=([0-9a-f]{8})", help="Opens the lead")
 
@@ -24,6 +24,8 @@ def render(db: Database, user: SignedIn) -> None:
     if not db.read(queries.table_exists, "post_outs"):
         st.info("Post-out is not available on this installation yet.")
         return
+    if "po_notice" in st.session_state:  # set before the rerun that shows the destination resumed
+        st.success(plain(st.session_state.pop("po_notice")))
     destinations = db.read(queries.destination_status, user.account_id)
     st.subheader("By destination")
     if not destinations:
@@ -122,12 +124,10 @@ def resume(db: Database, user: SignedIn, paused: list[dict]) -> None:
         try:
             db.run(lambda: actions.resume_destination(db.settings, user.account_id, pick))
         except grpc.RpcError as exc:
-            st.error(f"The post-out service refused: {exc.details()}")  # type: ignore[attr-defined]
+            st.error(plain(f"The post-out service refused: {exc.details()}"))  # type: ignore[attr-defined]
             return
         st.session_state["po_notice"] = f"“{by_id[pick]['name']}” resumed: its waiting deliveries go out now."
         st.rerun()
-    if "po_notice" in st.session_state:
-        st.success(st.session_state["po_notice"])
 
 
 def retry(db: Database, user: SignedIn, failed: list[dict]) -> None:
@@ -143,6 +143,6 @@ def retry(db: Database, user: SignedIn, failed: list[dict]) -> None:
             n = db.run(lambda: actions.retry_post_outs(db.settings, user.account_id, lead_ids=ids))
             st.session_state["po_retry_notice"] = f"{n} deliveries queued to be sent again."
     except grpc.RpcError as exc:
-        st.error(f"The post-out service refused: {exc.details()}")  # type: ignore[attr-defined]
+        st.error(plain(f"The post-out service refused: {exc.details()}"))  # type: ignore[attr-defined]
     if "po_retry_notice" in st.session_state:
-        st.success(st.session_state["po_retry_notice"])
+        st.success(plain(st.session_state["po_retry_notice"]))
