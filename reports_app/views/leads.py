@@ -40,7 +40,8 @@ def render(db: Database, user: SignedIn) -> None:
     rows = db.read(queries.leads_page, user.account_id, f, cursors[-1], PAGE_SIZE)
     first = (len(cursors) - 1) * PAGE_SIZE
     st.caption(
-        f"{total:,} leads{' in the chosen sources (form filter not counted)' if f.form_id else ''} · "
+        f"{total:,} lead{'' if total == 1 else 's'}"
+        f"{' in the chosen sources (form filter not counted)' if f.form_id else ''} · "
         f"showing {first + 1 if rows else 0:,}–{first + len(rows):,} · times in {user.zone.key}"
     )
     if not rows:

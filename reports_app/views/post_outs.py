@@ -108,6 +108,7 @@ def render(db: Database, user: SignedIn) -> None:
         ),
         hide_index=True,
         column_config={"Lead": LEAD_LINK, "Source": st.column_config.TextColumn(width="small")},
+        placeholder="—",
         key="po_failed",
     )
     if user.is_admin:

@@ -196,34 +196,32 @@ def controls(db: Database, user: SignedIn, current: dict[str, Any]) -> None:
             st.rerun()
 
 
+RUN_STATUS = {"PENDING": "Sending", "SENT": "Sent", "FAILED": "Failed"}
+
+
 def history(db: Database, user: SignedIn, current: dict[str, Any]) -> None:
     st.subheader("Delivery history")
     runs = db.write(store.history, user.account_id, current["schedule_id"])
+    if not runs:
+        st.caption("Nothing sent yet: the first report goes out at the next run (or now, with Run now).")
+        return
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    f"slot ({user.zone.key})": local(r["scheduled_for"], user.zone),
-                    "run now": r["manual"],
-                    "status": r["status"],
-                    "attempts": r["attempts"],
-                    "file": r["filename"],
-                    "rows": r["rows"],
-                    "last error": r["error"],
-                    "deliveries": "; ".join(f"{d['status']} {d['at'][:19]} {d['detail']}" for d in r["deliveries"]),
+                    f"Slot ({user.zone.key})": local(r["scheduled_for"], user.zone),
+                    "Run now": r["manual"],
+                    "Status": labels.word(RUN_STATUS, r["status"]),
+                    "Attempts": r["attempts"],
+                    "File": r["filename"],
+                    "Rows": r["rows"],
+                    "Last error": r["error"],
+                    "Deliveries": "; ".join(
+                        f"{labels.word(RUN_STATUS, d['status'])} {d['at'][:16]} {d['detail']}" for d in r["deliveries"]
+                    ),
                 }
                 for r in runs
-            ],
-            columns=[
-                f"slot ({user.zone.key})",
-                "run now",
-                "status",
-                "attempts",
-                "file",
-                "rows",
-                "last error",
-                "deliveries",
-            ],
+            ]
         ),
         hide_index=True,
         key="sch_history",

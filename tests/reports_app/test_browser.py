@@ -143,10 +143,10 @@ async def test_every_page_in_words_and_names_with_lead_data_shown_literally(pool
         status = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Status", exact=True))
         await status.click()
         await page.get_by_role("option", name="Rejected").click()
-        await page.get_by_text("1 leads").wait_for()
+        await page.get_by_text("1 lead ·").wait_for()
         assert "status=REJECTED" in page.url
         await page.reload()
-        await page.get_by_text("1 leads").wait_for()
+        await page.get_by_text("1 lead ·").wait_for()
         await page.get_by_role("button", name="Prepare file").click()
         download_button = page.get_by_role("button", name="Download leads-")
         await download_button.wait_for()

@@ -16,7 +16,15 @@ from leadrelay import users
 from reports_app import sessions, sign_in_throttle
 from reports_app.server import safe_next
 from tests.reports_app import seed
-from tests.reports_app.console_support import CHROMIUM, RunningConsole, chromium, running_console, settled, sign_in
+from tests.reports_app.console_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    RunningConsole,
+    chromium,
+    running_console,
+    settled,
+    sign_in,
+)
 
 PASSWORD = "session password"
 
@@ -130,6 +138,7 @@ async def test_reload_keeps_the_session_and_sign_out_ends_it_for_good(pool, acco
         await page.reload()
         await page.get_by_role("button", name="Sign in").wait_for()
         assert "/api/sign-in" in page.url
+        await page.screenshot(path=str(ARTIFACTS / "console-sign-in.png"))
     async with web.get(
         f"{console.url}/sources", cookies={sessions.COOKIE: cookie["value"]}, allow_redirects=False
     ) as reply:
