@@ -24,12 +24,14 @@ PAGES = {
 }
 
 
-def app_env(monkeypatch, settings, validation_target: str = "") -> None:  # type: ignore[no-untyped-def]
+def app_env(monkeypatch, settings, validation_target: str = "", ingest_target: str = "") -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("LEADRELAY_INTERNAL_TOKEN", settings.internal_token)
     monkeypatch.setenv("LEADRELAY_SECRET_KEY", settings.secret_key)
     if validation_target:
         monkeypatch.setenv("VALIDATION_TARGET", validation_target)
+    if ingest_target:
+        monkeypatch.setenv("INGEST_TARGET", ingest_target)
 
 
 async def run(at: AppTest) -> AppTest:
