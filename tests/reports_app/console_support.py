@@ -25,6 +25,12 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 @dataclass(frozen=True)
 class RunningConsole:
     url: str
+    log: Path
+
+    def errors(self) -> list[str]:
+        """Tracebacks and errors the server logged so far (Arrow conversions included)."""
+        text = self.log.read_text(errors="replace")
+        return [line for line in text.splitlines() if "Traceback" in line or "ArrowTypeError" in line]
 
 
 def _free_port() -> int:
@@ -54,6 +60,9 @@ async def _healthy(url: str, proc: subprocess.Popen) -> None:
 @contextlib.asynccontextmanager
 async def running_console(settings: Settings, **env_extra: str) -> AsyncIterator[RunningConsole]:
     port = _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"console-{port}.log"
+    sink = log.open("wb")
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -80,11 +89,11 @@ async def running_console(settings: Settings, **env_extra: str) -> AsyncIterator
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=sink,
     )
     try:
         await _healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
-        yield RunningConsole(f"http://127.0.0.1:{port}")
+        yield RunningConsole(f"http://127.0.0.1:{port}", log)
     finally:
         proc.terminate()
         try:
@@ -92,6 +101,8 @@ async def running_console(settings: Settings, **env_extra: str) -> AsyncIterator
         except subprocess.TimeoutExpired:
             proc.kill()
             await asyncio.to_thread(proc.wait)
+        sink.close()
+        log.unlink(missing_ok=True)
 
 
 @contextlib.asynccontextmanager
