@@ -44,7 +44,7 @@ def render(db: Database, user: SignedIn) -> None:
                 "Rejected": r["Rejected"],
                 "Platform's count": r["PlatformReported"] if r["PlatformReported"] != "" else None,
                 "Difference": r["Difference"] if r["Difference"] != "" else None,
-                f"Counted at ({user.zone.key})": local(checked.get(source_id), user.zone) if source_id else "",
+                f"Counted at ({user.zone.key})": counted_at(source_id, r["Platform"], checked, user),
                 "Platform": labels.platform(r["Platform"]),
                 "Being checked": r["Processing"],
                 "Sent to the CRM": r["Posted"],
@@ -77,6 +77,13 @@ def render(db: Database, user: SignedIn) -> None:
     prepared_download(
         "sources", "src", lambda fmt: db.read(files.report_file, user.account_id, "SOURCE", f, fmt), filter_key(f)
     )
+
+
+def counted_at(source_id, platform: str, checked: dict, user: SignedIn) -> str | None:  # type: ignore[no-untyped-def]
+    """When the platform's count was taken; "not yet" for a platform never asked, blank for the rest."""
+    if source_id in checked:
+        return local(checked[source_id], user.zone)
+    return "not yet" if source_id and platform in COUNTED else None
 
 
 def check_now(db: Database, user: SignedIn, countable: list[dict], f) -> None:  # type: ignore[no-untyped-def]
