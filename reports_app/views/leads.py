@@ -73,7 +73,7 @@ def render(db: Database, user: SignedIn) -> None:
             selection_mode="single-row",
             column_config={
                 "Source": st.column_config.TextColumn(width="medium"),
-                "Reason": st.column_config.TextColumn(width="large"),
+                "Reason": st.column_config.TextColumn(width="medium"),
             },
         )
     nav = st.columns(6)
