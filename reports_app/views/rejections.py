@@ -36,7 +36,10 @@ def render(db: Database, user: SignedIn) -> None:
     )
     cols[1].plotly_chart(
         px.bar(
-            pd.DataFrame(rj.by_source).rename(columns={"source": "Source", "rejected": "Rejected"}),
+            pd.DataFrame(
+                # Long names would squeeze the bars: the axis shows the first 30 characters.
+                [{"Source": _short(r["source"]), "Rejected": r["rejected"]} for r in rj.by_source]
+            ),
             x="Rejected",
             y="Source",
             orientation="h",
@@ -128,6 +131,10 @@ def render(db: Database, user: SignedIn) -> None:
     mappable = [v for v in values if v.disposition_code == dispositions.INVALID_LIST_VALUE and v.column]
     if user.is_admin and mappable:
         mapper_form(db, user, mappable, names)
+
+
+def _short(name: str, limit: int = 30) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingValue], names: dict) -> None:
