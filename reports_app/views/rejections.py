@@ -4,6 +4,7 @@ one-click way (admins) to add it to that column's picklist value mapper."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 
 import grpc
@@ -37,7 +38,7 @@ def render(db: Database, user: SignedIn) -> None:
     cols[1].plotly_chart(
         px.bar(
             pd.DataFrame(
-                # Long names would squeeze the bars: the axis shows the first 30 characters.
+                # Long names would squeeze the bars: the axis shows the first 30 characters, never as markup.
                 [{"Source": _short(r["source"]), "Rejected": r["rejected"]} for r in rj.by_source]
             ),
             x="Rejected",
@@ -134,7 +135,8 @@ def render(db: Database, user: SignedIn) -> None:
 
 
 def _short(name: str, limit: int = 30) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+    """A name for a chart axis: shortened, and escaped because Plotly reads tags (<a>, <b>) in labels."""
+    return html.escape(name if len(name) <= limit else name[: limit - 1] + "…")
 
 
 def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingValue], names: dict) -> None:
