@@ -170,6 +170,8 @@ class Settings:
     smtp_tls: str = env("SMTP_TLS", "none")  # none, starttls or tls
     smtp_from: str = env("SMTP_FROM", "reports@leadrelay.local")
     scheduler_poll_seconds: float = env("SCHEDULER_POLL_SECONDS", 30.0)
+    # A console session ends after this long without a page run (and at sign-out).
+    reports_session_idle_hours: float = env("REPORTS_SESSION_IDLE_HOURS", 12.0)
 
     # Demo data for `make run`.
     demo: bool = env("LEADRELAY_DEMO", True)

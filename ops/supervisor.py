@@ -105,7 +105,7 @@ def children(settings: Settings) -> list[Child]:
                 "-m",
                 "streamlit",
                 "run",
-                "reports_app/app.py",
+                "reports_app/server.py",
                 "--server.port",
                 str(settings.reports_port),
                 "--server.address",

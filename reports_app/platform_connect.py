@@ -16,7 +16,7 @@ PLATFORMS = {"Facebook": common_pb2.PLATFORM_FACEBOOK, "LinkedIn": common_pb2.PL
 
 def return_url(settings: Settings) -> str:
     """Where the ingest callback sends the browser back: this console, which opens its Connect page."""
-    return f"{settings.console_url.rstrip('/')}/?page=Connect"
+    return f"{settings.console_url.rstrip('/')}/connect"
 
 
 async def begin(settings: Settings, account_id: UUID, user_id: UUID, platform: str, source_id: str = "") -> str:

@@ -1,10 +1,8 @@
 """The Connect page in-process (AppTest): viewers only look, a cancelled consent is said plainly, and
 an admin's Connect begins a connect through IngestService."""
 
-from streamlit.testing.v1 import AppTest
-
 from reports_app import users
-from tests.reports_app.pages_support import APP, app_env, button, open_page, run
+from tests.reports_app.pages_support import app_env, button, open_page, run, signed_in
 
 PASSWORD = "correct horse battery"
 
@@ -16,21 +14,10 @@ async def _user(pool, account, role):  # type: ignore[no-untyped-def]
     return email
 
 
-async def _sign_in(at: AppTest, email: str) -> AppTest:
-    await run(at)
-    at.text_input(key="signin_email").input(email)
-    at.text_input(key="signin_password").input(PASSWORD)
-    button(at, "Sign in").click()
-    await run(at)
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 async def test_a_viewer_sees_the_platform_sources_but_cannot_connect(pool, account, settings, servers, monkeypatch):
     app_env(monkeypatch, settings)
     monkeypatch.setenv("INGEST_TARGET", servers.ingest_target)
-    at = await _sign_in(AppTest.from_file(APP, default_timeout=30), await _user(pool, account, "viewer"))
-    at = await open_page(at, "Connect")
+    at = await open_page(await signed_in(pool, await _user(pool, account, "viewer")), "Connect")
     assert "No Facebook or LinkedIn source yet." in [c.value for c in at.caption]
     assert "Only admins connect sources." in [c.value for c in at.caption]
     assert not [b for b in at.button if b.label in ("Connect", "Reconnect")]
@@ -41,20 +28,17 @@ async def test_a_cancelled_consent_lands_on_the_connect_page_with_a_plain_messag
 ):
     app_env(monkeypatch, settings)
     monkeypatch.setenv("INGEST_TARGET", servers.ingest_target)
-    at = AppTest.from_file(APP, default_timeout=30)
-    for key, value in {"page": "Connect", "state": "s", "platform": "facebook", "error": "access_denied"}.items():
+    at = await signed_in(pool, await _user(pool, account, "admin"))
+    for key, value in {"state": "s", "platform": "facebook", "error": "access_denied"}.items():
         at.query_params[key] = value
-    at = await _sign_in(at, await _user(pool, account, "admin"))
-    assert at.title[0].value == "Connect"
+    at = await open_page(at, "Connect")
     assert [e.value for e in at.error] == ["Facebook did not connect: the consent was cancelled or refused."]
 
 
 async def test_an_admins_connect_offers_the_platforms_consent_page(pool, account, settings, servers, monkeypatch):
     app_env(monkeypatch, settings)
     monkeypatch.setenv("INGEST_TARGET", servers.ingest_target)
-    at = await open_page(
-        await _sign_in(AppTest.from_file(APP, default_timeout=30), await _user(pool, account, "admin")), "Connect"
-    )
+    at = await open_page(await signed_in(pool, await _user(pool, account, "admin")), "Connect")
     at.radio(key="connect_platform").set_value("LinkedIn")
     button(at, "Connect").click()
     await run(at)
