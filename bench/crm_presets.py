@@ -21,12 +21,10 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from bench.post_out import _start_sandbox
+from bench.post_out import post_out_stack, store_destination
 from bench.processes import machine_line
-from leadrelay.crypto import SecretBox, generate_key
-from leadrelay.db import create_pool
 from leadrelay.settings import Settings
-from tests.harness import TestDatabase, new_account
+from tests.harness import new_account
 from tests.validation_service.crm_support import (
     CREDENTIALS,
     STATIC_TOKEN,
@@ -36,7 +34,7 @@ from tests.validation_service.crm_support import (
     seed_people,
     seed_person_source,
 )
-from validation_service import crm_presets, oauth_tokens, post_out_store, post_out_worker
+from validation_service import crm_presets, oauth_tokens, post_out_worker
 from validation_service.body_template import compile_template
 from validation_service.destinations import DestinationSpec
 
@@ -86,28 +84,19 @@ async def ours(
     """Leads per second from enqueued to POSTED through the post-out workers."""
     account = await new_account(pool)
     source = await seed_person_source(pool, account.account_id)
-    box = SecretBox(settings.secret_key)
-    async with pool.acquire() as con:
-        stored = await post_out_store.insert_destination(
-            con,
-            account.account_id,
-            source,
-            spec,
-            box.encrypt(json.dumps(spec.headers)) if spec.headers else None,
-            box.encrypt(json.dumps(CREDENTIALS)) if spec.oauth else None,
-        )
+    destination = await store_destination(settings, pool, account.account_id, source, spec, CREDENTIALS)
     await seed_people(pool, account.account_id, source, people)
     claim = max(post_out_worker.BATCH_SIZE, spec.batch_size)
     started = time.perf_counter()
     task = asyncio.create_task(post_out_worker.run(settings, pool, workers=workers, batch_size=claim))
     try:
-        while await _settled(pool, stored.destination_id) < len(people):  # noqa: ASYNC110 - the measurement
+        while await _settled(pool, destination) < len(people):  # noqa: ASYNC110 - the measurement
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - started
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    posted = await _settled(pool, stored.destination_id, "POSTED")
+    posted = await _settled(pool, destination, "POSTED")
     assert posted == len(people), f"{spec.preset}: {posted} of {len(people)} POSTED"
     return len(people) / elapsed
 
@@ -166,17 +155,7 @@ async def main(args: argparse.Namespace) -> None:
         f"leads per second, median of {args.rounds} alternating rounds, {args.leads} leads per run, "
         f"{args.workers} workers; raw = aiohttp posts of the same payloads, no database"
     )
-    db = TestDatabase()
-    dsn = await db.create()
-    proc, url = await _start_sandbox()
-    settings = Settings.from_env({}).replace(
-        database_url=dsn,
-        secret_key=generate_key(),
-        postout_allow_private_urls=True,
-        postout_poll_seconds=0.02,
-    )
-    pool = await create_pool(dsn, settings=settings, min_size=2, max_size=args.workers + 4)
-    try:
+    async with post_out_stack(args.workers + 4, postout_poll_seconds=0.02) as (settings, pool, url):
         results = [await bench_preset(settings, pool, url, name, args) for name in args.presets.split(",")]
         batched = [r for r in results if "ratio" in r]
         if batched:
@@ -185,11 +164,6 @@ async def main(args: argparse.Namespace) -> None:
             print(
                 f"batched vs one-per-lead: lowest {worst['ratio']:.1f}x ({worst['preset']}) — {verdict} the 5x target"
             )
-    finally:
-        await pool.close()
-        proc.terminate()
-        await proc.wait()
-        await db.drop()
 
 
 if __name__ == "__main__":

@@ -266,18 +266,29 @@ def _hubspot_error(message: str, category: str, status: int) -> web.Response:
     )
 
 
-async def hubspot_contact(request: web.Request) -> web.Response:
-    o = org(request)
+def _hubspot_invalid(message: str) -> web.Response:
+    return _hubspot_error(message, "VALIDATION_ERROR", 400)
+
+
+async def _hubspot_body(o: Org, request: web.Request) -> Any:
+    """The body, once a lapsed or unknown token or an injected failure has not refused the call."""
     outcome = await _behave(o)
     state = o.token_state(_bearer(request))
     if state != "valid":
         if state == "expired" or outcome == "expire":
-            return _hubspot_error("The OAuth token used to make this call expired.", "EXPIRED_AUTHENTICATION", 401)
-        return _hubspot_error("Authentication credentials not found.", "INVALID_AUTHENTICATION", 401)
+            raise Refusal(
+                _hubspot_error("The OAuth token used to make this call expired.", "EXPIRED_AUTHENTICATION", 401)
+            )
+        raise Refusal(_hubspot_error("Authentication credentials not found.", "INVALID_AUTHENTICATION", 401))
     if outcome == "fail":
-        return _hubspot_error("internal error", "INTERNAL_ERROR", 502)
-    bad = lambda m: _hubspot_error(m, "VALIDATION_ERROR", 400)  # noqa: E731
-    body = await _body(request, bad)
+        raise Refusal(_hubspot_error("internal error", "INTERNAL_ERROR", 502))
+    return await _body(request, _hubspot_invalid)
+
+
+async def hubspot_contact(request: web.Request) -> web.Response:
+    o = org(request)
+    body = await _hubspot_body(o, request)
+    bad = _hubspot_invalid
     if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
         return bad("Invalid input JSON: 'properties' must be an object")
     if set(body) - {"properties", "associations"}:
@@ -300,16 +311,8 @@ async def hubspot_contact(request: web.Request) -> web.Response:
 
 async def hubspot_batch_create(request: web.Request) -> web.Response:
     o = org(request)
-    outcome = await _behave(o)
-    state = o.token_state(_bearer(request))
-    if state != "valid":
-        if state == "expired" or outcome == "expire":
-            return _hubspot_error("The OAuth token used to make this call expired.", "EXPIRED_AUTHENTICATION", 401)
-        return _hubspot_error("Authentication credentials not found.", "INVALID_AUTHENTICATION", 401)
-    if outcome == "fail":
-        return _hubspot_error("internal error", "INTERNAL_ERROR", 502)
-    bad = lambda m: _hubspot_error(m, "VALIDATION_ERROR", 400)  # noqa: E731
-    body = await _body(request, bad)
+    body = await _hubspot_body(o, request)
+    bad = _hubspot_invalid
     inputs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(inputs, list) or not inputs:
         return bad("Invalid input JSON: 'inputs' must be a non-empty array")

@@ -82,6 +82,11 @@ _LAST = ("{{last_name}}", "{{full_name | last_name}}")
 _NOT_PROVIDED = "[not provided]"
 _LAST_REQUIRED = tuple(a.replace("}}", f' | default:"{_NOT_PROVIDED}"}}}}') for a in _LAST)
 
+# The same reading for one contact and for each result of a batch (matched back by trace id).
+_HUBSPOT_SUCCESS = Success(
+    rejected_status_ranges=((400, 400),), reason_json_path="$.message", record_id_json_path="$.id"
+)
+
 HUBSPOT = Preset(
     name="hubspot",
     title="HubSpot (CRM v3 contacts)",
@@ -98,12 +103,7 @@ HUBSPOT = Preset(
     envelope={"properties": RECORD},
     # 201 {"id": ..., "properties": ...}; 400 VALIDATION_ERROR {"message": ...}; 409 CONFLICT
     # "Contact already exists. Existing ID: ..." (read per the existing_contact option).
-    success=Success(
-        status_ranges=((200, 299),),
-        rejected_status_ranges=((400, 400),),
-        reason_json_path="$.message",
-        record_id_json_path="$.id",
-    ),
+    success=_HUBSPOT_SUCCESS,
     auth="A private-app token as the header 'Authorization: Bearer pat-...', or OAuth (refresh_token grant).",
     oauth=OAuth("refresh_token", "https://api.hubapi.com/oauth/v1/token"),
     options={"existing_contact": ("update", "reject")},
@@ -115,12 +115,7 @@ HUBSPOT = Preset(
         path="/crm/v3/objects/contacts/batch/create",
         envelope={"inputs": RECORD},
         trace_key="objectWriteTraceId",
-        success=Success(
-            status_ranges=((200, 299),),
-            rejected_status_ranges=((400, 400),),
-            reason_json_path="$.message",
-            record_id_json_path="$.id",
-        ),
+        success=_HUBSPOT_SUCCESS,
     ),
 )
 
@@ -142,7 +137,6 @@ SALESFORCE = Preset(
     # 201 {"id", "success": true, "errors": []}; 400 [{"message", "errorCode", "fields"}];
     # 401 [{"errorCode": "INVALID_SESSION_ID"}] renews the token.
     success=Success(
-        status_ranges=((200, 299),),
         result_json_path="$.success",
         accepted_values=("true",),
         rejected_status_ranges=((400, 400),),
@@ -160,7 +154,6 @@ SALESFORCE = Preset(
         envelope={"allOrNone": False, "records": RECORD},
         record_extra={"attributes": {"type": "Lead"}},
         success=Success(
-            status_ranges=((200, 299),),
             records_json_path="$",
             result_json_path="$.success",
             accepted_values=("true",),
@@ -171,7 +164,6 @@ SALESFORCE = Preset(
 )
 
 _MARKETO_SUCCESS = Success(
-    status_ranges=((200, 299),),
     records_json_path="$.result",
     result_json_path="$.status",
     accepted_values=("created", "updated"),
@@ -206,7 +198,6 @@ MARKETO = Preset(
 )
 
 _ZOHO_SUCCESS = Success(
-    status_ranges=((200, 299),),
     rejected_status_ranges=((400, 400),),
     records_json_path="$.data",
     result_json_path="$.status",
@@ -251,7 +242,6 @@ PIPEDRIVE = Preset(
     envelope=RECORD,
     # 201 {"success": true, "data": {"id"}}; 400 {"success": false, "error": ...}.
     success=Success(
-        status_ranges=((200, 299),),
         result_json_path="$.success",
         accepted_values=("true",),
         rejected_status_ranges=((400, 400),),
@@ -278,7 +268,6 @@ DYNAMICS = Preset(
     # With Prefer: return=representation, 201 and the entity (its "leadid"); errors
     # {"error": {"code", "message"}}.
     success=Success(
-        status_ranges=((200, 299),),
         rejected_status_ranges=((400, 400),),
         reason_json_path="$.error.message",
         record_id_json_path="$.leadid",

@@ -294,57 +294,52 @@ class Recorded:
 _EVENT_TYPES = {POSTED: "posted", REJECTED_BY_DESTINATION: "post_rejected", FAILED: "post_failed"}
 
 
+# One statement (one round trip) per recorded batch: the attempt rows in the order the results came,
+# the deliveries' new states, and the audit events of the deliveries that reached an end. Each result
+# is applied unless its delivery is already POSTED, or its lease passed to another worker (then that
+# worker's result counts; a success counts whoever reports it). The deliveries are updated in
+# (lead, destination) order, as the arrays come, so two batches lock shared rows in one order.
+_RECORD = """
+WITH attempts AS (
+    INSERT INTO post_out_attempts
+        (lead_id, destination_id, account_id, attempt, at, status_code, duration_ms, outcome, reason,
+         response_excerpt)
+    SELECT a.lead_id, a.destination_id, a.account_id, a.attempt, a.at, a.code, a.duration_ms, a.outcome,
+           a.reason, a.excerpt
+    FROM unnest($1::uuid[], $2::uuid[], $10::uuid[], $11::int[], $9::timestamptz[], $5::int[], $12::int[],
+                $13::text[], $6::text[], $14::text[], $17::int[])
+         AS a(lead_id, destination_id, account_id, attempt, at, code, duration_ms, outcome, reason, excerpt, pos)
+    ORDER BY a.pos
+), changed AS (
+    UPDATE post_outs p
+    SET status = r.status, attempts = p.attempts + 1, last_status_code = r.code,
+        last_error = r.reason, record_id = CASE WHEN r.status = 'POSTED' THEN r.record_id ELSE p.record_id END,
+        posted_at = CASE WHEN r.status = 'POSTED' THEN r.at ELSE p.posted_at END,
+        next_attempt_at = coalesce(r.next_at, p.next_attempt_at), lease_token = NULL, updated_at = now()
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[],
+                $8::timestamptz[], $9::timestamptz[], $15::text[], $16::text[])
+         AS r(lead_id, destination_id, token, status, code, reason, record_id, next_at, at, event_type,
+              event_detail)
+    WHERE p.lead_id = r.lead_id AND p.destination_id = r.destination_id AND p.status <> 'POSTED'
+      AND (p.lease_token = r.token OR r.status = 'POSTED')
+    RETURNING p.lead_id, p.destination_id, p.account_id, r.event_type, r.event_detail
+), events AS (
+    INSERT INTO lead_events (lead_id, account_id, type, detail)
+    SELECT lead_id, account_id, event_type, event_detail FROM changed WHERE event_type <> ''
+)
+SELECT lead_id, destination_id FROM changed
+"""
+
+
 async def record_attempts(con: asyncpg.Connection, results: Sequence[Recorded]) -> list[tuple[UUID, UUID]]:
-    """Writes the attempts and applies each result to its delivery, unless the delivery is already
-    POSTED, or its lease passed to another worker (then that worker's result counts; a success
-    counts whoever reports it). Returns the (lead, destination) pairs whose delivery changed."""
+    """Writes the attempts and applies each result to its delivery (see _RECORD). Returns the
+    (lead, destination) pairs whose delivery changed."""
     if not results:
         return []
-    await con.copy_records_to_table(
-        "post_out_attempts",
-        records=[
-            (
-                r.lead_id,
-                r.destination_id,
-                r.account_id,
-                r.attempt,
-                r.at,
-                r.status_code,
-                r.duration_ms,
-                r.outcome,
-                r.reason,
-                r.excerpt,
-            )
-            for r in results
-        ],
-        columns=[
-            "lead_id",
-            "destination_id",
-            "account_id",
-            "attempt",
-            "at",
-            "status_code",
-            "duration_ms",
-            "outcome",
-            "reason",
-            "response_excerpt",
-        ],
-    )
-    ordered = sorted(results, key=lambda r: (r.lead_id, r.destination_id))
+    order = sorted(range(len(results)), key=lambda i: (results[i].lead_id, results[i].destination_id))
+    ordered = [results[i] for i in order]
     rows = await con.fetch(
-        """
-        UPDATE post_outs p
-        SET status = r.status, attempts = p.attempts + 1, last_status_code = r.code,
-            last_error = r.reason, record_id = CASE WHEN r.status = 'POSTED' THEN r.record_id ELSE p.record_id END,
-            posted_at = CASE WHEN r.status = 'POSTED' THEN r.at ELSE p.posted_at END,
-            next_attempt_at = coalesce(r.next_at, p.next_attempt_at), lease_token = NULL, updated_at = now()
-        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[],
-                    $8::timestamptz[], $9::timestamptz[])
-             AS r(lead_id, destination_id, token, status, code, reason, record_id, next_at, at)
-        WHERE p.lead_id = r.lead_id AND p.destination_id = r.destination_id AND p.status <> 'POSTED'
-          AND (p.lease_token = r.token OR r.status = 'POSTED')
-        RETURNING p.lead_id, p.destination_id, p.account_id, p.status, p.record_id, r.reason
-        """,
+        _RECORD,
         [r.lead_id for r in ordered],
         [r.destination_id for r in ordered],
         [r.lease_token for r in ordered],
@@ -354,24 +349,23 @@ async def record_attempts(con: asyncpg.Connection, results: Sequence[Recorded]) 
         [r.record_id for r in ordered],
         [r.next_attempt_at for r in ordered],
         [r.at for r in ordered],
+        [r.account_id for r in ordered],
+        [r.attempt for r in ordered],
+        [r.duration_ms for r in ordered],
+        [r.outcome for r in ordered],
+        [r.excerpt for r in ordered],
+        [_EVENT_TYPES.get(r.status, "") for r in ordered],
+        [_event_detail(r) for r in ordered],
+        order,
     )
-    events = [
-        (row["lead_id"], row["account_id"], _EVENT_TYPES[row["status"]], _event_detail(row))
-        for row in rows
-        if row["status"] in _EVENT_TYPES
-    ]
-    if events:
-        await con.copy_records_to_table(
-            "lead_events", records=events, columns=["lead_id", "account_id", "type", "detail"]
-        )
     return [(row["lead_id"], row["destination_id"]) for row in rows]
 
 
-def _event_detail(row: asyncpg.Record) -> str:
-    detail = f"destination {row['destination_id']}"
-    if row["status"] == POSTED:
-        return f"{detail}, record {row['record_id']}" if row["record_id"] else detail
-    return f"{detail}: {row['reason']}"
+def _event_detail(r: Recorded) -> str:
+    detail = f"destination {r.destination_id}"
+    if r.status == POSTED:
+        return f"{detail}, record {r.record_id}" if r.record_id else detail
+    return f"{detail}: {r.reason}"
 
 
 async def refresh_lead_status(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
