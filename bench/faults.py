@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -110,10 +111,11 @@ class Bench:
         finally:
             fleet.stop()
 
-    async def kill_ingest(self, leads: int) -> Tally:
+    async def kill_ingest(self, leads: int, *, keys: bool = False) -> Tally:
+        """With `keys`, the leads carry no platform lead ids and each batch an idempotency key."""
         fleet = await self.fleet(1)
         try:
-            run = Run(fleet, self.pool, leads, batch=100)
+            run = Run(fleet, self.pool, leads, batch=100, platform_ids=not keys, idempotency_keys=keys)
             await run.prepare()
             started = time.monotonic()
             submitting = asyncio.create_task(run.submit(kill_after=leads // 3, victims=fleet.ingest))
@@ -176,6 +178,7 @@ async def main(args: argparse.Namespace) -> None:
         for label, scenario in (
             ("kill -9 validation during post-out, restarted", bench.kill_validation),
             ("kill -9 ingest during SubmitLeads, client retries", bench.kill_ingest),
+            ("the same, no platform ids, idempotency keys", functools.partial(bench.kill_ingest, keys=True)),
             ("2 replicas each, one of each killed mid-run", bench.kill_one_of_two),
         ):
             print(f"{label + ':':<52}{(await scenario(args.fault_leads)).line()}", flush=True)

@@ -204,6 +204,9 @@ class Run:
     api_key: str = ""
     retries: int = 0
     submitted: int = 0
+    # Without platform lead ids only an idempotency key makes a retried batch find what it stored.
+    platform_ids: bool = True
+    idempotency_keys: bool = False
 
     async def prepare(self, crm: dict[str, Any] | None = None) -> None:
         self.api_key = await new_account(self.pool)
@@ -231,23 +234,30 @@ class Run:
                 )
             )
 
-    def _batches(self) -> list[ingest_pb2.SubmitLeadsRequest]:
+    def _batches(self) -> list[tuple[ingest_pb2.SubmitLeadsRequest, tuple[tuple[str, str], ...]]]:
+        """Each batch with the call metadata its every attempt carries (one key per batch)."""
         return [
-            ingest_pb2.SubmitLeadsRequest(
-                leads=[
-                    ingest_pb2.SubmitLeadRequest(
-                        source_id=self.source_id,
-                        platform_lead_id=f"{self.tenant}-{i}",
-                        answers=[
-                            common_pb2.Answer(name="email", values=[f"p{i}@{self.tenant}.example"]),
-                            common_pb2.Answer(name="first_name", values=[f"Ann {i}"]),
-                        ],
-                    )
-                    for i in range(start, min(start + self.batch, self.leads))
-                ]
+            (
+                self._batch(start),
+                (("idempotency-key", f"{self.tenant}-batch-{start}"),) if self.idempotency_keys else (),
             )
             for start in range(0, self.leads, self.batch)
         ]
+
+    def _batch(self, start: int) -> ingest_pb2.SubmitLeadsRequest:
+        return ingest_pb2.SubmitLeadsRequest(
+            leads=[
+                ingest_pb2.SubmitLeadRequest(
+                    source_id=self.source_id,
+                    platform_lead_id=f"{self.tenant}-{i}" if self.platform_ids else "",
+                    answers=[
+                        common_pb2.Answer(name="email", values=[f"p{i}@{self.tenant}.example"]),
+                        common_pb2.Answer(name="first_name", values=[f"Ann {i}"]),
+                    ],
+                )
+                for i in range(start, min(start + self.batch, self.leads))
+            ]
+        )
 
     async def submit(self, *, kill_after: int = 0, victims: Sequence[Replica] = (), max_attempts: int = 200) -> None:
         """Every batch until one replica answers it; each failure retried on the next replica. Once
@@ -260,10 +270,10 @@ class Run:
         async def client(k: int) -> None:
             turn = k
             while queue:
-                request = queue.pop()
+                request, metadata = queue.pop()
                 for attempt in range(max_attempts):
                     try:
-                        await stubs[turn % len(stubs)].SubmitLeads(request, timeout=10)
+                        await stubs[turn % len(stubs)].SubmitLeads(request, timeout=10, metadata=metadata)
                         break
                     except grpc.aio.AioRpcError as exc:
                         if exc.code() not in RETRIED:

@@ -1,8 +1,8 @@
 """The fault suite: services killed with -9 mid-run, as real processes on one database, under a
 client that retries as gRPC clients do. Whatever dies, every lead is stored once and reaches the
-sandbox CRM once. (SubmitLeads has no idempotency key on this branch's main: the retries here carry
-platform lead ids, which make a retried batch find the leads it stored.) `bench.faults` runs the
-same scenarios bigger, with throughput figures."""
+sandbox CRM once: a retried SubmitLeads batch finds what it stored by its platform lead ids, or, for
+leads without one, by the call's `idempotency-key`. `bench.faults` runs the same scenarios bigger,
+with throughput figures."""
 
 from __future__ import annotations
 
@@ -88,6 +88,23 @@ async def test_ingest_killed_during_submit_leads_with_client_retries_stores_and_
     tally = await run.tally(time.monotonic() - started)
     assert (tally.lost, tally.doubled, tally.stored, tally.posted) == (0, 0, LEADS, LEADS), tally.line()
     assert tally.client_retries > 0  # the kill did hit calls in flight or about to be made
+
+
+async def test_ingest_killed_during_submit_leads_without_platform_ids_retried_with_idempotency_keys_doubles_nothing(
+    fleet_of, private_pool
+) -> None:
+    fleet = await fleet_of(1)
+    run = Run(fleet, private_pool, LEADS, batch=20, platform_ids=False, idempotency_keys=True)
+    await run.prepare()
+    started = time.monotonic()
+    submitting = asyncio.create_task(run.submit(kill_after=LEADS // 3, victims=fleet.ingest))
+    await eventually(lambda: _killed(fleet.ingest[0]), within=60, what="ingest killed")
+    await fleet.ingest[0].start()
+    await submitting
+    await run.wait_settled(within=90)
+    tally = await run.tally(time.monotonic() - started)
+    assert (tally.lost, tally.doubled, tally.stored, tally.posted) == (0, 0, LEADS, LEADS), tally.line()
+    assert tally.client_retries > 0
 
 
 async def test_two_replicas_of_each_with_one_of_each_killed_mid_run_lose_and_double_nothing(
