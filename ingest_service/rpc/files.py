@@ -17,6 +17,7 @@ from ingest_service.resources import IngestResources
 from ingest_service.rpc.intake import lead_filter
 from leadrelay import lead_export
 from leadrelay.auth import current_account
+from leadrelay.capture.sources_store import get_source
 from leadrelay.errors import InvalidArgument
 from leadrelay.ids import parse_id
 from leadrelay.v1 import common_pb2, ingest_pb2
@@ -70,8 +71,6 @@ class FilesRpc:
         account_id = current_account()
         f = lead_filter(request)
         if f.source_id is not None:
-            from leadrelay.capture.sources_store import get_source
-
             async with self.deps.pool.acquire() as con:
                 await get_source(con, account_id, f.source_id)
         xlsx = request.format == common_pb2.FILE_FORMAT_XLSX
