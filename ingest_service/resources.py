@@ -16,5 +16,5 @@ from leadrelay.v1 import validation_pb2_grpc
 class IngestResources:
     settings: Settings
     pool: asyncpg.Pool
-    validation: validation_pb2_grpc.ValidationServiceStub
+    validation: validation_pb2_grpc.ValidationServiceAsyncStub
     http: aiohttp.ClientSession

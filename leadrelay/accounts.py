@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from uuid import UUID
 
-import asyncpg
+from leadrelay.db import Connection
 
 
 def new_key() -> tuple[str, str]:
@@ -23,16 +23,17 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def ensure_account(con: asyncpg.Connection, name: str) -> UUID:
-    return await con.fetchval(
+async def ensure_account(con: Connection, name: str) -> UUID:
+    account_id: UUID = await con.fetchval(
         """INSERT INTO accounts (name) VALUES ($1)
            ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
            RETURNING account_id""",
         name,
     )
+    return account_id
 
 
-async def create_key(con: asyncpg.Connection, account_id: UUID, name: str = "") -> str:
+async def create_key(con: Connection, account_id: UUID, name: str = "") -> str:
     key, prefix = new_key()
     await con.execute(
         "INSERT INTO api_keys (account_id, prefix, key_hash, name) VALUES ($1, $2, $3, $4)",
@@ -44,13 +45,14 @@ async def create_key(con: asyncpg.Connection, account_id: UUID, name: str = "") 
     return key
 
 
-async def account_for_key(con: asyncpg.Connection, key: str) -> UUID | None:
-    return await con.fetchval(
+async def account_for_key(con: Connection, key: str) -> UUID | None:
+    account_id: UUID | None = await con.fetchval(
         "SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(key)
     )
+    return account_id
 
 
-async def revoke_key(con: asyncpg.Connection, prefix: str) -> int:
+async def revoke_key(con: Connection, prefix: str) -> int:
     result = await con.execute(
         "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", prefix
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from uuid import UUID
 
 import asyncpg
@@ -60,7 +60,7 @@ class Authenticator:
         self._ttl = cache_seconds
         self._cache: dict[bytes, tuple[UUID | None, float]] = {}
 
-    async def account_for(self, metadata: Sequence[tuple[str, str | bytes]]) -> UUID:
+    async def account_for(self, metadata: Iterable[tuple[str, str | bytes]]) -> UUID:
         header = account_header = ""
         for key, value in metadata:  # one pass, no dict: this runs on every call
             if isinstance(value, str):

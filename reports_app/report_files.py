@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from leadrelay import lead_export
 from leadrelay.capture import sources_store
+from leadrelay.db import Connection
 from reports_app import queries, shaping, tables
 from reports_app.filters import ReportFilter
 from reports_app.mailer import ReportFile
@@ -24,7 +23,7 @@ STEMS = {"LEADS": "leads", "SOURCE": "source-report", "REJECTIONS": "rejections"
 
 
 async def leads_file(
-    con: asyncpg.Connection, account_id: UUID, f: ReportFilter, fmt: str, now: datetime | None = None
+    con: Connection, account_id: UUID, f: ReportFilter, fmt: str, now: datetime | None = None
 ) -> ReportFile:
     """Streams the leads through the lead_export encoders (the caller holds a transaction, which the
     server-side cursor needs)."""
@@ -59,9 +58,7 @@ async def leads_file(
     )
 
 
-async def table(
-    con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter
-) -> tuple[list[str], list[list[Any]]]:
+async def table(con: Connection, account_id: UUID, report: str, f: ReportFilter) -> tuple[list[str], list[list[Any]]]:
     """The Source or Rejections table as the page shows it."""
     srcs = await queries.sources(con, account_id)
     if f.source_id:
@@ -78,7 +75,7 @@ async def table(
 
 
 async def report_file(
-    con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter, fmt: str, now: datetime | None = None
+    con: Connection, account_id: UUID, report: str, f: ReportFilter, fmt: str, now: datetime | None = None
 ) -> ReportFile:
     if report == "LEADS":
         return await leads_file(con, account_id, f, fmt, now)

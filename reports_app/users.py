@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
-import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from leadrelay.db import Connection
 
 VIEWER: Final = "viewer"
 ADMIN: Final = "admin"
@@ -44,7 +45,7 @@ def check_new_user(email: str, password: str, role: str) -> None:
         raise ValueError("the password needs at least 8 characters")
 
 
-async def create_user(con: asyncpg.Connection, account_id: UUID, email: str, password: str, role: str) -> UUID:
+async def create_user(con: Connection, account_id: UUID, email: str, password: str, role: str) -> UUID:
     """Adds a user, or resets the password and role of the account's user with that email."""
     check_new_user(email, password, role)
     existing = await con.fetchrow("SELECT account_id FROM report_users WHERE lower(email) = lower($1)", email)
@@ -62,7 +63,7 @@ async def create_user(con: asyncpg.Connection, account_id: UUID, email: str, pas
     )
 
 
-async def authenticate(con: asyncpg.Connection, email: str, password: str) -> User | None:
+async def authenticate(con: Connection, email: str, password: str) -> User | None:
     row = await con.fetchrow(
         """SELECT u.user_id, u.account_id, a.name AS account_name, u.email, u.role, u.password_hash
            FROM report_users u JOIN accounts a USING (account_id)

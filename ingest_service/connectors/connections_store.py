@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from leadrelay.capture import sources_store
+from leadrelay.db import Connection
 
 # A claimed inbox row is invisible to other workers for this long (a crashed worker's rows return).
 INBOX_LEASE_SECONDS = 60.0
@@ -21,7 +22,7 @@ INBOX_LEASE_SECONDS = 60.0
 
 
 async def save_connection(
-    con: asyncpg.Connection, source_id: UUID, account_id: UUID, access_token: bytes, refresh_token: bytes | None
+    con: Connection, source_id: UUID, account_id: UUID, access_token: bytes, refresh_token: bytes | None
 ) -> None:
     await con.execute(
         """INSERT INTO source_connections (source_id, account_id, access_token, refresh_token)
@@ -35,7 +36,7 @@ async def save_connection(
     )
 
 
-async def delete_connection(con: asyncpg.Connection, source_id: UUID) -> bool:
+async def delete_connection(con: Connection, source_id: UUID) -> bool:
     return await con.fetchval("DELETE FROM source_connections WHERE source_id = $1 RETURNING true", source_id) or False
 
 
@@ -44,11 +45,11 @@ _CONNECTION = """SELECT c.source_id, c.account_id, c.access_token, c.connected_a
   FROM source_connections c JOIN sources s USING (source_id)"""
 
 
-async def connection(con: asyncpg.Connection, source_id: UUID) -> asyncpg.Record | None:
+async def connection(con: Connection, source_id: UUID) -> asyncpg.Record | None:
     return await con.fetchrow(f"{_CONNECTION} WHERE c.source_id = $1", source_id)
 
 
-async def pollable(con: asyncpg.Connection) -> list[asyncpg.Record]:
+async def pollable(con: Connection) -> list[asyncpg.Record]:
     """Connected, enabled, ACTIVE sources that are not backing off."""
     return await con.fetch(
         f"""{_CONNECTION} WHERE s.state = 'ACTIVE' AND s.enabled
@@ -57,7 +58,7 @@ async def pollable(con: asyncpg.Connection) -> list[asyncpg.Record]:
     )
 
 
-async def for_external_account(con: asyncpg.Connection, platform: str, external_id: str) -> list[asyncpg.Record]:
+async def for_external_account(con: Connection, platform: str, external_id: str) -> list[asyncpg.Record]:
     """Every account's connected source for a Page / ad account (several accounts may connect one Page)."""
     return await con.fetch(
         f"{_CONNECTION} WHERE s.platform = $1 AND s.external_account_id = $2 AND s.state = 'ACTIVE' AND s.enabled",
@@ -66,7 +67,7 @@ async def for_external_account(con: asyncpg.Connection, platform: str, external_
     )
 
 
-async def mark_polled(con: asyncpg.Connection, source_id: UUID) -> None:
+async def mark_polled(con: Connection, source_id: UUID) -> None:
     await con.execute(
         """UPDATE source_connections SET last_polled_at = now(), last_error = '', backoff_until = NULL,
                backoff_seconds = 0 WHERE source_id = $1""",
@@ -74,16 +75,16 @@ async def mark_polled(con: asyncpg.Connection, source_id: UUID) -> None:
     )
 
 
-async def record_error(con: asyncpg.Connection, source_id: UUID, message: str) -> None:
+async def record_error(con: Connection, source_id: UUID, message: str) -> None:
     await con.execute("UPDATE source_connections SET last_error = $2 WHERE source_id = $1", source_id, message)
 
 
-async def mark_needs_reconnect(con: asyncpg.Connection, source_id: UUID, message: str) -> None:
+async def mark_needs_reconnect(con: Connection, source_id: UUID, message: str) -> None:
     await con.execute("UPDATE source_connections SET last_error = $2 WHERE source_id = $1", source_id, message)
     await sources_store.needs_reconnect(con, source_id)
 
 
-async def back_off(con: asyncpg.Connection, source_id: UUID, message: str, base: float, cap: float) -> float:
+async def back_off(con: Connection, source_id: UUID, message: str, base: float, cap: float) -> float:
     """Rate limited: doubles the pause (base .. cap) and returns it. Watermarks are untouched."""
     return (
         await con.fetchval(
@@ -102,7 +103,7 @@ async def back_off(con: asyncpg.Connection, source_id: UUID, message: str, base:
     )
 
 
-async def connection_summaries(con: asyncpg.Connection, source_ids: Sequence[UUID]) -> dict[UUID, asyncpg.Record]:
+async def connection_summaries(con: Connection, source_ids: Sequence[UUID]) -> dict[UUID, asyncpg.Record]:
     """connected / last_polled_at / last_error per source, for whoever builds `Source` messages."""
     rows = await con.fetch(
         "SELECT source_id, last_polled_at, last_error FROM source_connections WHERE source_id = ANY($1::uuid[])",
@@ -114,13 +115,13 @@ async def connection_summaries(con: asyncpg.Connection, source_ids: Sequence[UUI
 # -- watermarks ------------------------------------------------------------------------------------
 
 
-async def watermark(con: asyncpg.Connection, source_id: UUID, scope: str) -> int | None:
+async def watermark(con: Connection, source_id: UUID, scope: str) -> int | None:
     return await con.fetchval(
         "SELECT position FROM connector_watermarks WHERE source_id = $1 AND scope = $2", source_id, scope
     )
 
 
-async def advance_watermark(con: asyncpg.Connection, source_id: UUID, scope: str, position: int) -> None:
+async def advance_watermark(con: Connection, source_id: UUID, scope: str, position: int) -> None:
     """Moves forward only: a late or overlapping poll never moves it back."""
     await con.execute(
         """INSERT INTO connector_watermarks (source_id, scope, position) VALUES ($1, $2, $3)
@@ -135,9 +136,7 @@ async def advance_watermark(con: asyncpg.Connection, source_id: UUID, scope: str
 # -- webhook inbox ---------------------------------------------------------------------------------
 
 
-async def inbox_add(
-    con: asyncpg.Connection, platform: str, items: Sequence[tuple[str, str, str, dict[str, Any]]]
-) -> list[int]:
+async def inbox_add(con: Connection, platform: str, items: Sequence[tuple[str, str, str, dict[str, Any]]]) -> list[int]:
     """(dedupe_key, external_account_id, platform_form_id, payload) rows; repeats are skipped. Returns the
     ids of the rows that are new."""
     if not items:
@@ -156,7 +155,7 @@ async def inbox_add(
     return [r["inbox_id"] for r in rows]
 
 
-async def inbox_add_unreadable(con: asyncpg.Connection, platform: str, raw_body: str, reason: str) -> int:
+async def inbox_add_unreadable(con: Connection, platform: str, raw_body: str, reason: str) -> int:
     return await con.fetchval(
         """INSERT INTO webhook_inbox (platform, raw_body, status, reason, processed_at)
            VALUES ($1, $2, 'FAILED', $3, now()) RETURNING inbox_id""",
@@ -166,9 +165,7 @@ async def inbox_add_unreadable(con: asyncpg.Connection, platform: str, raw_body:
     )
 
 
-async def inbox_claim(
-    con: asyncpg.Connection, platform: str, ids: Sequence[int] | None, limit: int
-) -> list[asyncpg.Record]:
+async def inbox_claim(con: Connection, platform: str, ids: Sequence[int] | None, limit: int) -> list[asyncpg.Record]:
     """Leases due PENDING rows (those `ids`, or any) to this worker; SKIP LOCKED so replicas share."""
     return await con.fetch(
         """UPDATE webhook_inbox SET attempts = attempts + 1,
@@ -185,7 +182,7 @@ async def inbox_claim(
     )
 
 
-async def inbox_finish(con: asyncpg.Connection, inbox_id: int, status: str, reason: str = "") -> None:
+async def inbox_finish(con: Connection, inbox_id: int, status: str, reason: str = "") -> None:
     await con.execute(
         "UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE inbox_id = $1",
         inbox_id,
@@ -194,7 +191,7 @@ async def inbox_finish(con: asyncpg.Connection, inbox_id: int, status: str, reas
     )
 
 
-async def inbox_retry(con: asyncpg.Connection, inbox_id: int, delay_seconds: float, reason: str) -> None:
+async def inbox_retry(con: Connection, inbox_id: int, delay_seconds: float, reason: str) -> None:
     await con.execute(
         "UPDATE webhook_inbox SET next_attempt_at = now() + make_interval(secs => $2), reason = $3 WHERE inbox_id = $1",
         inbox_id,
@@ -207,7 +204,7 @@ async def inbox_retry(con: asyncpg.Connection, inbox_id: int, delay_seconds: flo
 
 
 async def resumable_sync(
-    con: asyncpg.Connection, source_id: UUID, scope: str, since: datetime, until: datetime
+    con: Connection, source_id: UUID, scope: str, since: datetime, until: datetime
 ) -> asyncpg.Record | None:
     return await con.fetchrow(
         """SELECT * FROM sync_runs WHERE source_id = $1 AND form_scope = $2 AND since = $3 AND until = $4
@@ -220,9 +217,9 @@ async def resumable_sync(
 
 
 async def start_sync(
-    con: asyncpg.Connection, account_id: UUID, source_id: UUID, scope: str, since: datetime, until: datetime
+    con: Connection, account_id: UUID, source_id: UUID, scope: str, since: datetime, until: datetime
 ) -> asyncpg.Record:
-    return await con.fetchrow(
+    return await con.fetchrow(  # type: ignore[return-value]  # INSERT ... RETURNING: always the row
         """INSERT INTO sync_runs (account_id, source_id, form_scope, since, until, checkpoint)
            VALUES ($1, $2, $3, $4, $5, $4) RETURNING *""",
         account_id,
@@ -233,12 +230,12 @@ async def start_sync(
     )
 
 
-async def resume_sync(con: asyncpg.Connection, sync_id: UUID) -> None:
+async def resume_sync(con: Connection, sync_id: UUID) -> None:
     await con.execute("UPDATE sync_runs SET state = 'RUNNING', updated_at = now() WHERE sync_id = $1", sync_id)
 
 
 async def save_sync(
-    con: asyncpg.Connection,
+    con: Connection,
     sync_id: UUID,
     *,
     checkpoint: datetime,

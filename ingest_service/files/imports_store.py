@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
-
 from ingest_service.files.file_report import Progress
+from leadrelay.db import Connection
 
 
 async def record_start(
-    con: asyncpg.Connection, import_id: UUID, account_id: UUID, kind: str, source_id: UUID | None, file_name: str
+    con: Connection, import_id: UUID, account_id: UUID, kind: str, source_id: UUID | None, file_name: str
 ) -> None:
     await con.execute(
         """INSERT INTO imports (import_id, account_id, kind, source_id, file_name)
@@ -24,7 +23,7 @@ async def record_start(
     )
 
 
-async def record_end(con: asyncpg.Connection, import_id: UUID, progress: Progress) -> None:
+async def record_end(con: Connection, import_id: UUID, progress: Progress) -> None:
     await con.execute(
         """UPDATE imports SET finished_at = now(), rows_read = $2, rows_accepted = $3, rows_rejected = $4,
                   rows_updated = $5, rows_skipped = $6, rows_errored = $7, rows_waiting = $8, summary = $9

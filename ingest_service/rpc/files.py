@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator
-from typing import IO
+from typing import BinaryIO
+
+import grpc
 
 from ingest_service.files import exporter, import_plan, importer, reupload, upload_file
 from ingest_service.files.file_report import Progress
@@ -33,7 +35,11 @@ _FORMATS = {
 class FilesRpc:
     deps: IngestResources
 
-    async def ImportLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
+    async def ImportLeads(
+        self,
+        request_iterator: AsyncIterator[ingest_pb2.ImportChunk],
+        context: grpc.aio.ServicerContext[ingest_pb2.ImportChunk, ingest_pb2.ImportProgress],
+    ) -> AsyncIterator[ingest_pb2.ImportProgress]:
         spec, file = await self._receive(request_iterator)
         try:
             request = import_plan.ImportRequest(
@@ -50,7 +56,11 @@ class FilesRpc:
         finally:
             file.close()
 
-    async def ReuploadLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
+    async def ReuploadLeads(
+        self,
+        request_iterator: AsyncIterator[ingest_pb2.ImportChunk],
+        context: grpc.aio.ServicerContext[ingest_pb2.ImportChunk, ingest_pb2.ImportProgress],
+    ) -> AsyncIterator[ingest_pb2.ImportProgress]:
         spec, file = await self._receive(request_iterator)
         try:
             if spec.HasField("has_header") and not spec.has_header:
@@ -67,7 +77,11 @@ class FilesRpc:
         finally:
             file.close()
 
-    async def ExportLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def ExportLeads(
+        self,
+        request: ingest_pb2.ExportLeadsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ExportLeadsRequest, ingest_pb2.ExportChunk],
+    ) -> AsyncIterator[ingest_pb2.ExportChunk]:
         account_id = current_account()
         f = lead_filter(request)
         if f.source_id is not None:
@@ -88,7 +102,7 @@ class FilesRpc:
 
     async def _receive(
         self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk]
-    ) -> tuple[ingest_pb2.ImportSpec, IO[bytes]]:
+    ) -> tuple[ingest_pb2.ImportSpec, BinaryIO]:
         limit = self.deps.settings.import_max_bytes
         spec = None
         size = 0
@@ -117,7 +131,7 @@ class FilesRpc:
             file.close()
             raise
         file.seek(0)
-        return spec, file  # type: ignore[return-value]
+        return spec, file  # type: ignore[return-value]  # binary mode; typeshed calls it IO[bytes], not BinaryIO
 
 
 def _overrides(spec: ingest_pb2.ImportSpec) -> tuple[Override, ...]:

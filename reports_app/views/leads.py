@@ -76,7 +76,7 @@ def render(db: Database, user: User) -> None:
         detail(db, user, choice)
 
 
-def detail(db: Database, user: User, lead_id) -> None:  # type: ignore[no-untyped-def]
+def detail(db: Database, user: User, lead_id) -> None:
     lead = db.read(queries.lead_detail, user.account_id, lead_id)
     if lead is None:
         st.error("No such lead in this account.")

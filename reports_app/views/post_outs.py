@@ -36,7 +36,7 @@ def render(db: Database, user: User) -> None:
         if cols[1].button("Retry every failed delivery", key="po_retry_all"):
             n = 0
             for source_id in sorted({r["source_id"] for r in failed}, key=str):
-                n += db.run(lambda s=source_id: actions.retry_post_outs(db.settings, user.account_id, source_id=s))
+                n += db.run(lambda s=source_id: actions.retry_post_outs(db.settings, user.account_id, source_id=s))  # type: ignore[misc]  # the default binds the loop variable
             st.success(f"{n} deliveries requeued.")
     except grpc.RpcError as exc:
-        st.error(f"The post-out service refused: {exc.details()}")  # type: ignore[attr-defined]
+        st.error(f"The post-out service refused: {exc.details()}")

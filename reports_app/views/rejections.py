@@ -93,7 +93,7 @@ def mapper_form(db: Database, user: User, mappable: list[shaping.OffendingValue]
     try:
         allowed = db.run(lambda: actions.allowed_values(db.settings, user.account_id, v.source_id, v.column))
     except grpc.RpcError as exc:
-        st.error(f"The validation service did not answer: {exc.details()}")  # type: ignore[attr-defined]
+        st.error(f"The validation service did not answer: {exc.details()}")
         return
     if not allowed:
         cols[1].info("The source's current criteria have no picklist for this column.")
@@ -105,6 +105,6 @@ def mapper_form(db: Database, user: User, mappable: list[shaping.OffendingValue]
                 lambda: actions.add_to_mapper(db.settings, user.account_id, v.source_id, v.column, v.value, target)
             )
         except (grpc.RpcError, ValueError) as exc:
-            st.error(str(exc.details() if isinstance(exc, grpc.RpcError) else exc))  # type: ignore[attr-defined]
+            st.error(str(exc.details() if isinstance(exc, grpc.RpcError) else exc))
             return
         st.success(f"“{v.value}” now maps to “{target}” in {v.column} (criteria version {version}).")
