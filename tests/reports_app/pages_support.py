@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[2] / "reports_app" / "app.py")
 
 
-def app_env(monkeypatch, settings, validation_target: str = "") -> None:  # type: ignore[no-untyped-def]
+def app_env(monkeypatch, settings, validation_target: str = "") -> None:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("LEADRELAY_INTERNAL_TOKEN", settings.internal_token)
     monkeypatch.setenv("LEADRELAY_SECRET_KEY", settings.secret_key)
@@ -41,5 +41,5 @@ async def open_page(at: AppTest, page: str) -> AppTest:
     return at
 
 
-def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)

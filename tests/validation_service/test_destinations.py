@@ -19,12 +19,12 @@ from validation_service.destinations import (
 COLUMNS = {"email", "first_name", "company"}
 
 
-def spec(**kw) -> DestinationSpec:  # type: ignore[no-untyped-def]
+def spec(**kw) -> DestinationSpec:
     base = dict(name="CRM", url="https://crm.example.com/leads", body=(BodyField("Email", lead_column="email"),))
     return DestinationSpec(**{**base, **kw})
 
 
-def refused(s: DestinationSpec, *, columns=COLUMNS, allow_private: bool = False) -> InvalidArgument:  # type: ignore[no-untyped-def]
+def refused(s: DestinationSpec, *, columns=COLUMNS, allow_private: bool = False) -> InvalidArgument:
     with pytest.raises(InvalidArgument) as info:
         check_destination(s, columns, allow_private=allow_private)
     return info.value
