@@ -7,10 +7,8 @@ Graph errors come in one envelope, `{"error": {"message", "type", "code", "error
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,12 +35,6 @@ class CapiAnswer:
     fbtrace_id: str = ""
     message: str = ""
     code: int | None = None
-
-
-def appsecret_proof(access_token: str, app_secret: str) -> str:
-    """Meta's hardening of Graph calls: hex HMAC-SHA256 of the access token keyed by the app secret
-    (sent with every call when the app secret is configured, so a leaked token alone is useless)."""
-    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
 
 
 def events_url(base_url: str, version: str, dataset_id: str) -> str:
@@ -91,20 +83,40 @@ async def post_events(
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> CapiAnswer:
     data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    return await post_classified(
+        session,
+        url,
+        data,
+        {"Content-Type": "application/json"},
+        classify,
+        platform="the Conversions API",
+        timeout_seconds=timeout_seconds,
+    )
+
+
+async def post_classified(
+    session: aiohttp.ClientSession,
+    url: str,
+    data: Any,
+    headers: Mapping[str, str],
+    classify_answer: Callable[[int, Any], CapiAnswer],
+    *,
+    platform: str,
+    timeout_seconds: float,
+) -> CapiAnswer:
+    """One POST, its answer (status + JSON body, None when not JSON) sorted by the platform's
+    `classify_answer`; no answer in time, or no connection, is TRANSIENT."""
     try:
         async with session.post(
-            url,
-            data=data,
-            headers={"Content-Type": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+            url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_seconds)
         ) as response:
             raw = await response.read()
             try:
                 payload = json.loads(raw) if raw else None
             except ValueError:
                 payload = None
-            return classify(response.status, payload)
+            return classify_answer(response.status, payload)
     except TimeoutError:
-        return CapiAnswer(TRANSIENT, message=f"no answer from the Conversions API within {timeout_seconds:g} s")
+        return CapiAnswer(TRANSIENT, message=f"no answer from {platform} within {timeout_seconds:g} s")
     except aiohttp.ClientError as exc:
-        return CapiAnswer(TRANSIENT, message=f"cannot reach the Conversions API: {type(exc).__name__}: {exc}")
+        return CapiAnswer(TRANSIENT, message=f"cannot reach {platform}: {type(exc).__name__}: {exc}")

@@ -33,6 +33,7 @@ from feedback_service.dispatch_plan import Bisection
 from feedback_service.hashing import identifier_columns
 from feedback_service.recording import LINKEDIN, META
 from feedback_service.schedule import DAILY, backoff_seconds, is_due
+from leadrelay.appsecret_proof import appsecret_proof
 from leadrelay.background import every
 from leadrelay.crypto import SecretBox
 from leadrelay.db import Connection
@@ -171,7 +172,7 @@ class Dispatcher:
             await store.mark_daily_run(con, account_id, self.clock())
         url = capi_client.events_url(self.settings.capi_base_url, self.settings.capi_api_version, config.dataset_id)
         secret = self.settings.facebook_app_secret
-        proof = capi_client.appsecret_proof(token, secret) if secret else ""
+        proof = appsecret_proof(token, secret) if secret else ""
         options = EventOptions(
             phone_region=config.phone_region,
             columns=identifier_columns(config.identifier_columns),

@@ -16,7 +16,15 @@ from typing import Any
 
 import aiohttp
 
-from feedback_service.capi_client import DEFAULT_TIMEOUT_SECONDS, OK, REJECTED, TOKEN, TRANSIENT, CapiAnswer
+from feedback_service.capi_client import (
+    DEFAULT_TIMEOUT_SECONDS,
+    OK,
+    REJECTED,
+    TOKEN,
+    TRANSIENT,
+    CapiAnswer,
+    post_classified,
+)
 
 
 def conversion_events_url(base_url: str) -> str:
@@ -72,20 +80,12 @@ async def post_events(
 ) -> CapiAnswer:
     # 5,000 events are over a megabyte: streamed from a buffer (aiohttp warns about large raw bytes).
     data = io.BytesIO(json.dumps(body, separators=(",", ":")).encode())
-    try:
-        async with session.post(
-            url,
-            data=data,
-            headers=headers(access_token, version),
-            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
-        ) as response:
-            raw = await response.read()
-            try:
-                payload = json.loads(raw) if raw else None
-            except ValueError:
-                payload = None
-            return classify(response.status, payload)
-    except TimeoutError:
-        return CapiAnswer(TRANSIENT, message=f"no answer from LinkedIn within {timeout_seconds:g} s")
-    except aiohttp.ClientError as exc:
-        return CapiAnswer(TRANSIENT, message=f"cannot reach LinkedIn: {type(exc).__name__}: {exc}")
+    return await post_classified(
+        session,
+        url,
+        data,
+        headers(access_token, version),
+        classify,
+        platform="LinkedIn",
+        timeout_seconds=timeout_seconds,
+    )

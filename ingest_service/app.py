@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
 
-from ingest_service.capture import sweeper
-from ingest_service.connectors import pollers
+from ingest_service.capture import idempotency, sweeper
+from ingest_service.connectors import pollers, token_renewal
 from ingest_service.http_app import build_app
 from ingest_service.resources import IngestResources
 from ingest_service.rpc.servicer import IngestServicer
@@ -31,13 +32,14 @@ class RunningIngest:
 
 def background_loops(deps: IngestResources) -> list:
     """The ingest process's loops (sweeper, pollers); each capability adds its own here."""
-    return [sweeper.loop(deps), *pollers.loops(deps)]
+    return [sweeper.loop(deps), idempotency.expiry_loop(deps), *pollers.loops(deps), token_renewal.loop(deps)]
 
 
 @contextlib.asynccontextmanager
 async def running(
     settings: Settings, pool: asyncpg.Pool, *, grpc_port: int | None = None, http_port: int | None = None
 ) -> AsyncIterator[RunningIngest]:
+    file_workers = ThreadPoolExecutor(max_workers=max(1, settings.file_workers), thread_name_prefix="files")
     async with (
         clients.channel(settings.validation_target) as validation_channel,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
@@ -47,6 +49,7 @@ async def running(
             pool=pool,
             validation=validation_pb2_grpc.ValidationServiceStub(validation_channel),
             http=http,
+            file_workers=file_workers,
         )
         spec = ServiceSpec(
             ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
@@ -65,4 +68,8 @@ async def running(
             ) as bound_http,
             background(*background_loops(deps)),
         ):
-            yield RunningIngest(server.port, bound_http, deps)
+            try:
+                yield RunningIngest(server.port, bound_http, deps)
+            finally:
+                # A reader still running sees its call's stop and ends; nothing waits for it here.
+                file_workers.shutdown(wait=False, cancel_futures=True)

@@ -1,10 +1,10 @@
-"""The ingest HTTP port: platform webhooks and /healthz."""
+"""The ingest HTTP port: platform webhooks, the OAuth connect callback and /healthz."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ingest_service.connectors import webhook_routes
+from ingest_service.connectors import connect_routes, webhook_routes
 from ingest_service.resources import IngestResources
 
 DEPS = web.AppKey("deps", IngestResources)
@@ -22,4 +22,5 @@ def build_app(deps: IngestResources) -> web.Application:
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
     webhook_routes.setup(app, deps)
+    connect_routes.setup(app, deps)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leadrelay.db import Connection
 
@@ -57,3 +58,42 @@ async def revoke_key(con: Connection, prefix: str) -> int:
         "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", prefix
     )
     return int(result.split()[-1])
+
+
+async def admin_emails(con: Connection, account_id: UUID) -> list[str]:
+    """The account's enabled console admins, who are told about platform tokens running out (until
+    the console's notification role exists). report_users is reports_app.users's table; this is
+    the one read of it outside the console."""
+    rows = await con.fetch(
+        """SELECT email FROM report_users WHERE account_id = $1 AND role = 'admin' AND disabled_at IS NULL
+            ORDER BY email""",
+        account_id,
+    )
+    return [r["email"] for r in rows]
+
+
+def check_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone {name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return name
+
+
+async def set_console_settings(
+    con: Connection,
+    account_id: UUID,
+    *,
+    time_zone: str | None = None,
+    viewers_see_personal_data: bool | None = None,
+) -> None:
+    """The account's console settings: the zone its times are shown in; whether viewers see personal
+    data (otherwise masked for them). None leaves a setting as it is."""
+    await con.execute(
+        """UPDATE accounts SET time_zone = coalesce($2, time_zone),
+                              viewers_see_personal_data = coalesce($3, viewers_see_personal_data)
+           WHERE account_id = $1""",
+        account_id,
+        None if time_zone is None else check_time_zone(time_zone),
+        viewers_see_personal_data,
+    )

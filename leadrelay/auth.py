@@ -25,6 +25,10 @@ class Unauthenticated(Exception):
     """No usable credentials; the message says what was wrong (never the key itself)."""
 
 
+class InternalOnly(Exception):
+    """An API key called an RPC only our own services may call (with the internal token)."""
+
+
 def current_account() -> UUID:
     """The calling API key's account. Every request is scoped to it."""
     try:
@@ -60,7 +64,9 @@ class Authenticator:
         self._ttl = cache_seconds
         self._cache: dict[bytes, tuple[UUID | None, float]] = {}
 
-    async def account_for(self, metadata: Iterable[tuple[str, str | bytes]]) -> UUID:
+    async def account_for(self, metadata: Iterable[tuple[str, str | bytes]], *, internal_only: bool = False) -> UUID:
+        """The calling account. `internal_only`: the RPC takes the internal token alone; an API key
+        (valid or not) raises InternalOnly."""
         header = account_header = ""
         for key, value in metadata:  # one pass, no dict: this runs on every call
             if isinstance(value, str):
@@ -80,6 +86,8 @@ class Authenticator:
                 return UUID(account_header)
             except ValueError:
                 raise Unauthenticated(f"internal calls must name the account in {ACCOUNT_HEADER}") from None
+        if internal_only:
+            raise InternalOnly("this RPC is internal: only LeadRelay's own services may call it")
         account = await self._lookup(credential)
         if account is None:
             prefix = credential.split("_")[1] if credential.count("_") >= 2 else "?"

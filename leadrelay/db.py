@@ -20,6 +20,19 @@ class DatabaseUnavailable(RuntimeError):
     """The database named by a setting cannot be reached; the message names the setting."""
 
 
+# What a lost or refused database connection raises, as opposed to an error in a statement: a
+# polling loop waits these out (saying so once) instead of logging a traceback per poll.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
 def resolve_dsn(settings: Settings) -> str:
     """DATABASE_URL when set, else the embedded server under LEADRELAY_HOME (started if needed)."""
     if settings.database_url:

@@ -29,7 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from leadrelay import errors, migrations, reflection
-from leadrelay.auth import Authenticator, Unauthenticated, reset_account, set_account
+from leadrelay.auth import Authenticator, InternalOnly, Unauthenticated, reset_account, set_account
 from leadrelay.db import DatabaseUnavailable, create_pool, resolve_dsn
 from leadrelay.log import log_context, pop_context, push_context, setup_logging
 from leadrelay.settings import Settings, SettingsError
@@ -85,6 +85,9 @@ class ServiceSpec:
     servicer: Any
     # The generated add_*_to_server; it is given our _WrappingServer, which has the two methods it calls.
     add: Callable[[Any, Any], None]
+    # Methods (short names) only our own services may call, with the internal token: an API key
+    # gets PERMISSION_DENIED.
+    internal_methods: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -106,25 +109,28 @@ class _WrappingServer:
     would do the same work plus an interceptor chain, a handler lookup and fresh closures on every
     call, which cost a measurable share of a small unary RPC."""
 
-    def __init__(self, server: grpc.aio.Server, auth: Authenticator) -> None:
+    def __init__(self, server: grpc.aio.Server, auth: Authenticator, internal: frozenset[str]) -> None:
         self._server = server
         self._auth = auth
+        self._internal = internal
 
     def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        self._server.add_generic_rpc_handlers(tuple(_WrappedGeneric(h, self._auth) for h in handlers))
+        self._server.add_generic_rpc_handlers(tuple(_WrappedGeneric(h, self._auth, self._internal) for h in handlers))
 
     def add_registered_method_handlers(
         self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         self._server.add_registered_method_handlers(
-            service, {name: _guarded(h, f"/{service}/{name}", self._auth) for name, h in handlers.items()}
+            service,
+            {name: _guarded(h, f"/{service}/{name}", self._auth, self._internal) for name, h in handlers.items()},
         )
 
 
 class _WrappedGeneric(grpc.GenericRpcHandler):
-    def __init__(self, inner: grpc.GenericRpcHandler, auth: Authenticator) -> None:
+    def __init__(self, inner: grpc.GenericRpcHandler, auth: Authenticator, internal: frozenset[str]) -> None:
         self._inner = inner
         self._auth = auth
+        self._internal = internal
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
@@ -134,14 +140,14 @@ class _WrappedGeneric(grpc.GenericRpcHandler):
             handler = self._inner.service(handler_call_details)
             if handler is None:
                 return None
-            wrapped = self._wrapped[method] = _guarded(handler, method, self._auth)
+            wrapped = self._wrapped[method] = _guarded(handler, method, self._auth, self._internal)
         return wrapped
 
 
 def _guarded(
-    handler: grpc.RpcMethodHandler[Any, Any], method: str, auth: Authenticator
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, auth: Authenticator, internal: frozenset[str]
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    return handler if method.startswith(PUBLIC_PREFIXES) else _wrap(handler, method, auth)
+    return handler if method.startswith(PUBLIC_PREFIXES) else _wrap(handler, method, auth, method in internal)
 
 
 def _request_id(metadata: Iterable[tuple[str, str | bytes]]) -> str:
@@ -152,7 +158,7 @@ def _request_id(metadata: Iterable[tuple[str, str | bytes]]) -> str:
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler[Any, Any], method: str, auth: Authenticator
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, auth: Authenticator, internal_only: bool
 ) -> grpc.RpcMethodHandler[Any, Any]:
     rpc = method.rsplit("/", 1)[-1]
 
@@ -172,7 +178,12 @@ def _wrap(
         request_id = _request_id(metadata)
         started = time.perf_counter()
         try:
-            account = await auth.account_for(metadata)
+            account = await auth.account_for(metadata, internal_only=internal_only)
+        except InternalOnly as exc:
+            with log_context(rpc=rpc, request_id=request_id):
+                log.warning("internal RPC called without the internal token", extra={"reason": str(exc)})
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            raise  # unreachable: abort raises
         except Unauthenticated as exc:
             with log_context(rpc=rpc, request_id=request_id):
                 log.info("unauthenticated call", extra={"reason": str(exc)})
@@ -244,7 +255,8 @@ async def grpc_server(
     """A started server; health says SERVING while it runs and NOT_SERVING while it drains."""
     authenticator = Authenticator(pool, settings.internal_token, settings.api_key_cache_seconds)
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    wrapping = _WrappingServer(server, authenticator)
+    internal = frozenset(f"/{spec.name}/{method}" for spec in specs for method in spec.internal_methods)
+    wrapping = _WrappingServer(server, authenticator, internal)
     for spec in specs:
         spec.add(spec.servicer, wrapping)
     health_servicer = health.aio.HealthServicer()

@@ -97,12 +97,35 @@ class Settings:
     linkedin_api_base_url: str = env("LINKEDIN_API_BASE_URL", "https://api.linkedin.com")
     linkedin_version: str = env("LINKEDIN_VERSION", "202601")
     linkedin_client_secret: str = env("LINKEDIN_CLIENT_SECRET", "", secret=True)
+    # Webhook POSTs are read before their signature is checked: at most this many bytes each, this
+    # many at once (the rest wait), each within this many seconds.
+    webhook_max_body_bytes: int = env("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+    webhook_max_open_bodies: int = env("WEBHOOK_MAX_OPEN_BODIES", 32)
+    webhook_body_timeout_seconds: float = env("WEBHOOK_BODY_TIMEOUT_SECONDS", 10.0)
     poll_interval_seconds: float = env("LEADRELAY_POLL_INTERVAL_SECONDS", 300.0)
+    # OAuth connect (docs/platform-oauth.md): the apps' ids and where the consent pages live.
+    facebook_app_id: str = env("FACEBOOK_APP_ID", "")
+    facebook_login_base_url: str = env("FACEBOOK_LOGIN_BASE_URL", "https://www.facebook.com")
+    linkedin_client_id: str = env("LINKEDIN_CLIENT_ID", "")
+    linkedin_oauth_base_url: str = env("LINKEDIN_OAUTH_BASE_URL", "https://www.linkedin.com")
+    # Ask LinkedIn for rw_conversions too (the LinkedIn Conversions API feedback).
+    linkedin_conversions: bool = env("LINKEDIN_CONVERSIONS", True)
+    # The console's address: the connect callback sends the browser back to its Connect page.
+    console_url: str = env("LEADRELAY_CONSOLE_URL", "http://127.0.0.1:8501")
+    connect_state_seconds: float = env("LEADRELAY_CONNECT_STATE_SECONDS", 600.0)
+    # Tokens are renewed this long before they expire; admins are told this long before only a
+    # reconnect helps (Integrate: day 75 of 90).
+    token_renew_before_days: float = env("LEADRELAY_TOKEN_RENEW_BEFORE_DAYS", 7.0)
+    reconnect_remind_days: float = env("LEADRELAY_RECONNECT_REMIND_DAYS", 15.0)
+    token_check_seconds: float = env("LEADRELAY_TOKEN_CHECK_SECONDS", 3600.0)
     sync_max_days: int = env("LEADRELAY_SYNC_MAX_DAYS", 90)
 
     # Post-out.
     postout_workers: int = env("POSTOUT_WORKERS", 8)
     postout_allow_private_urls: bool = env("POSTOUT_ALLOW_PRIVATE_URLS", False)
+    # Exact host:port entries (comma-separated) a destination may use although private (the demo's
+    # sandbox). Neither this nor the switch above ever allows link-local or cloud-metadata addresses.
+    postout_allow_hosts: str = env("POSTOUT_ALLOW_HOSTS", "")
     postout_retry_horizon_seconds: float = env("POSTOUT_RETRY_HORIZON_SECONDS", 7 * 24 * 3600.0)
     postout_lease_seconds: float = env("POSTOUT_LEASE_SECONDS", 60.0)
     postout_breaker_threshold: int = env("POSTOUT_BREAKER_THRESHOLD", 10)
@@ -114,6 +137,22 @@ class Settings:
     # Files.
     import_max_bytes: int = env("LEADRELAY_IMPORT_MAX_BYTES", 512 * 1024 * 1024)
     import_max_rows: int = env("LEADRELAY_IMPORT_MAX_ROWS", 2_000_000)
+    # Uploads (ImportLeads, ReuploadLeads) one account, and one process, may run at once, and how
+    # long a stream may send nothing before it is ended.
+    uploads_per_account: int = env("LEADRELAY_UPLOADS_PER_ACCOUNT", 4)
+    uploads_max: int = env("LEADRELAY_UPLOADS_MAX", 32)
+    upload_idle_seconds: float = env("LEADRELAY_UPLOAD_IDLE_SECONDS", 60.0)
+    # An import claimed by a call; a crashed process's import can be resumed after this.
+    import_lease_seconds: float = env("LEADRELAY_IMPORT_LEASE_SECONDS", 30.0)
+    # Threads reading and mapping files (one pool, never the default executor).
+    file_workers: int = env("LEADRELAY_FILE_WORKERS", 2)
+    # What one file may cost: reading time per pass, and for XLSX the unzipped size, ratio, shared
+    # strings and declared columns.
+    file_max_seconds: float = env("LEADRELAY_FILE_MAX_SECONDS", 300.0)
+    xlsx_max_unzipped_bytes: int = env("LEADRELAY_XLSX_MAX_UNZIPPED_BYTES", 1024 * 1024 * 1024)
+    xlsx_max_ratio: int = env("LEADRELAY_XLSX_MAX_RATIO", 100)
+    xlsx_max_shared_strings_bytes: int = env("LEADRELAY_XLSX_MAX_SHARED_STRINGS_BYTES", 64 * 1024 * 1024)
+    xlsx_max_columns: int = env("LEADRELAY_XLSX_MAX_COLUMNS", 1000)
 
     # Feedback (Meta Conversions API).
     capi_base_url: str = env("CAPI_BASE_URL", "https://graph.facebook.com")
@@ -131,6 +170,8 @@ class Settings:
     smtp_tls: str = env("SMTP_TLS", "none")  # none, starttls or tls
     smtp_from: str = env("SMTP_FROM", "reports@leadrelay.local")
     scheduler_poll_seconds: float = env("SCHEDULER_POLL_SECONDS", 30.0)
+    # A console session ends after this long without a page run (and at sign-out).
+    reports_session_idle_hours: float = env("REPORTS_SESSION_IDLE_HOURS", 12.0)
 
     # Demo data for `make run`.
     demo: bool = env("LEADRELAY_DEMO", True)

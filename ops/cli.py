@@ -62,6 +62,20 @@ def cmd_keys_secret(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts_set(settings: Settings, args: argparse.Namespace) -> int:
+    see = {"yes": True, "no": False}.get(args.viewers_see_personal_data or "")
+    tz = accounts.check_time_zone(args.time_zone) if args.time_zone else None
+
+    async def work(con: Any) -> None:
+        await migrations.migrate(con)
+        account_id = await accounts.ensure_account(con, args.account)
+        await accounts.set_console_settings(con, account_id, time_zone=tz, viewers_see_personal_data=see)
+
+    asyncio.run(_with_db(settings, work))
+    print(f"account {args.account!r} updated")
+    return 0
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for name, default, secret in Settings.documented():
         print(f"{name}={'(secret)' if secret else default}")
@@ -117,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", choices=users.ROLES, default=users.VIEWER)
     user.add_argument("--password", default="", help="default: a generated one, printed once")
     user.set_defaults(func=cmd_users_create)
+
+    accts = sub.add_parser("accounts", help="accounts").add_subparsers(dest="accounts_command", required=True)
+    aset = accts.add_parser("set", help="an account's console settings (created if new)")
+    aset.add_argument("--account", required=True)
+    aset.add_argument("--time-zone", default="", help="IANA zone the console shows times in (default UTC)")
+    aset.add_argument(
+        "--viewers-see-personal-data", choices=("yes", "no"), help="otherwise masked for viewers (default no)"
+    )
+    aset.set_defaults(func=cmd_accounts_set)
     return parser
 
 

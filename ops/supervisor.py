@@ -1,5 +1,9 @@
 """`leadrelay up` (what `make run` calls): the embedded database, migrations, a demo account and key,
-every process as a child, health waits, the endpoint list, and a clean stop on Ctrl-C."""
+every process as a child, health waits, the endpoint list, and a clean stop on Ctrl-C.
+
+A child that exits is restarted after a pause that doubles with each recent crash (the log says so,
+and says when it is healthy again); only Ctrl-C, or one child crashing again and again, stops them
+all. Busy fixed ports (another `make run`) refuse the start before anything runs."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -21,6 +25,8 @@ from leadrelay import accounts, local_secrets, migrations
 from leadrelay.db import connect, redact_dsn, resolve_dsn
 from leadrelay.settings import Settings
 from ops.demo import connectors, criteria, feedback, post_out, reports
+from ops.ports import busy_ports
+from ops.restart_policy import RestartPolicy
 
 DEMO_ACCOUNT = "demo"
 HEALTH_TIMEOUT_SECONDS = 90.0
@@ -33,6 +39,9 @@ class Child:
     ready: Callable[[], bool]
     endpoint: str
     process: subprocess.Popen[bytes] | None = None
+    crashes: list[float] = field(default_factory=list)  # monotonic times the child exited
+    restart_at: float | None = None  # set while waiting to restart it
+    recovering: bool = False  # restarted, not yet healthy
 
 
 def _grpc_healthy(target: str) -> Callable[[], bool]:
@@ -96,7 +105,7 @@ def children(settings: Settings) -> list[Child]:
                 "-m",
                 "streamlit",
                 "run",
-                "reports_app/app.py",
+                "reports_app/server.py",
                 "--server.port",
                 str(settings.reports_port),
                 "--server.address",
@@ -148,6 +157,17 @@ def up(settings: Settings) -> int:
     generated = local_secrets.load_or_create(home)
     env = {**generated, **os.environ}  # the environment wins over generated secrets
     settings = Settings.from_env(env)
+    busy = busy_ports(settings)
+    if busy:
+        for port, variable, what in busy:
+            print(
+                f"leadrelay: port {port} ({variable}, {what}) on {settings.host} is already in use: is another "
+                f"`make run` (leadrelay up) running? Stop it (Ctrl-C there), or set {variable} to a free port.",
+                file=sys.stderr,
+                flush=True,
+            )
+        print("leadrelay: nothing was started.", file=sys.stderr, flush=True)
+        return 1
     print(f"LeadRelay: starting (data in {home})", flush=True)
     dsn = resolve_dsn(settings)
     print(f"  database   {redact_dsn(dsn)}", flush=True)
@@ -161,7 +181,18 @@ def up(settings: Settings) -> int:
             "LINKEDIN_API_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"
         ),
         "CAPI_BASE_URL": env.get("CAPI_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/graph"),
-        "POSTOUT_ALLOW_PRIVATE_URLS": env.get("POSTOUT_ALLOW_PRIVATE_URLS", "true"),
+        # The demo posts to the sandbox CRM: that one loopback address, not every private one.
+        "POSTOUT_ALLOW_HOSTS": env.get("POSTOUT_ALLOW_HOSTS", f"{settings.host}:{settings.sandbox_port}"),
+        # OAuth connect against the sandbox's consent pages, as a sandbox app.
+        "FACEBOOK_LOGIN_BASE_URL": env.get(
+            "FACEBOOK_LOGIN_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/facebook"
+        ),
+        "LINKEDIN_OAUTH_BASE_URL": env.get(
+            "LINKEDIN_OAUTH_BASE_URL", f"http://{settings.host}:{settings.sandbox_port}/linkedin"
+        ),
+        "FACEBOOK_APP_ID": env.get("FACEBOOK_APP_ID") or "1010101010",
+        "LINKEDIN_CLIENT_ID": env.get("LINKEDIN_CLIENT_ID") or "sandbox-client",
+        "LEADRELAY_CONSOLE_URL": env.get("LEADRELAY_CONSOLE_URL", f"http://{settings.host}:{settings.reports_port}"),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
     settings = Settings.from_env(child_env)
@@ -199,16 +230,56 @@ def up(settings: Settings) -> int:
             flush=True,
         )
         print("all processes healthy", flush=True)
+        policy = RestartPolicy()
         while not stopping:
-            dead = [c for c in procs if c.process and c.process.poll() is not None]
-            if dead:
-                code = dead[0].process.returncode if dead[0].process else None
-                print(f"leadrelay: {dead[0].name} exited with code {code}; stopping", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+            for child in procs:
+                if stopping:  # Ctrl-C reaches the children too: their exits are no crashes
+                    break
+                if not _supervise(child, child_env, policy, time.monotonic()):
+                    return 1
+            time.sleep(0.2)
         return 0
     finally:
         _stop_all(procs)
+
+
+def _supervise(child: Child, env: dict[str, str], policy: RestartPolicy, now: float) -> bool:
+    """One look at a child: restart it when its pause is over, note its exit, report it healthy
+    again. False: it crashed too often, stop everything."""
+    if child.restart_at is not None:
+        if now >= child.restart_at:
+            child.restart_at = None
+            child.recovering = True
+            child.process = subprocess.Popen(child.argv, env=env)
+            print(f"leadrelay: {child.name} restarted (pid {child.process.pid})", file=sys.stderr, flush=True)
+        return True
+    assert child.process is not None
+    code = child.process.poll()
+    if code is not None:
+        child.crashes.append(now)
+        delay = policy.delay(child.crashes, now)
+        if delay is None:
+            print(
+                f"leadrelay: {child.name} exited with code {code}, its {policy.max_crashes}th exit within "
+                f"{policy.window_seconds:.0f} s; it keeps crashing (see its messages above), stopping everything",
+                file=sys.stderr,
+                flush=True,
+            )
+            return False
+        recent = policy.recent(child.crashes, now)
+        print(
+            f"leadrelay: {child.name} exited with code {code}; restarting it in {delay:.0f} s "
+            f"(exit {recent} of {policy.max_crashes} tolerated within {policy.window_seconds:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        child.restart_at = now + delay
+        child.recovering = False
+        return True
+    if child.recovering and child.ready():
+        child.recovering = False
+        print(f"  {child.name:<11}healthy again", flush=True)
+    return True
 
 
 def _wait_healthy(procs: list[Child], stopping: Callable[[], bool]) -> bool:

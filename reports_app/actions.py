@@ -1,16 +1,18 @@
 """What admins change from the reports app goes through the services that own it, never by SQL:
 the picklist value mapper through ValidationService.SetAcceptanceCriteria (a new criteria version),
-retries through PostOutService.RetryPostOuts — both called with the internal token on the signed-in
-user's account."""
+retries through PostOutService.RetryPostOuts, resuming a paused destination through
+ResumeDestination, a platform count through IngestService.GetSourceCounts — all called with the
+internal token on the signed-in user's account."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from leadrelay import clients
 from leadrelay.settings import Settings
-from leadrelay.v1 import validation_pb2, validation_pb2_grpc
+from leadrelay.v1 import ingest_pb2, ingest_pb2_grpc, validation_pb2, validation_pb2_grpc
 
 
 def picklist_rule(rules: Sequence[validation_pb2.Rule], column: str) -> validation_pb2.Rule | None:
@@ -79,3 +81,28 @@ async def retry_post_outs(
             request, metadata=clients.as_account(settings.internal_token, account_id), timeout=30
         )
     return reply.requeued
+
+
+async def resume_destination(settings: Settings, account_id: UUID, destination_id: UUID) -> None:
+    """Resumes a destination the circuit breaker paused (PostOutService.ResumeDestination)."""
+    async with clients.channel(settings.validation_target) as ch:
+        await validation_pb2_grpc.PostOutServiceStub(ch).ResumeDestination(
+            validation_pb2.ResumeDestinationRequest(destination_id=str(destination_id)),
+            metadata=clients.as_account(settings.internal_token, account_id),
+            timeout=10,
+        )
+
+
+async def check_platform_count(
+    settings: Settings, account_id: UUID, source_id: UUID, since: datetime, until: datetime
+) -> int:
+    """Asks the platform for its count of the window now (IngestService.GetSourceCounts records it
+    beside ours); returns the platform's count, -1 when the platform cannot be asked."""
+    request = ingest_pb2.GetSourceCountsRequest(source_id=str(source_id))
+    request.since.FromDatetime(since)
+    request.until.FromDatetime(until)
+    async with clients.channel(settings.ingest_target) as ch:
+        reply = await ingest_pb2_grpc.IngestServiceStub(ch).GetSourceCounts(
+            request, metadata=clients.as_account(settings.internal_token, account_id), timeout=30
+        )
+    return int(reply.platform_reported)

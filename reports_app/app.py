@@ -1,23 +1,18 @@
-"""Streamlit entry point: `streamlit run reports_app/app.py`. Sign-in first; then the pages, each
-reading only the signed-in user's account."""
+"""The console's script (Streamlit runs it for every page and interaction; `streamlit run
+reports_app/server.py` serves it behind the sign-in). Each run first checks the session and the
+user; then the pages, grouped by job, each reading only the signed-in user's account."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from leadrelay.settings import Settings
+from reports_app import console, sessions
 from reports_app.database import Database
-from reports_app.views import leads, lifecycle, overview, post_outs, rejections, schedules, signin, sources
 
-PAGES = {
-    "Overview": overview.render,
-    "Leads Report": leads.render,
-    "Source Report": sources.render,
-    "Rejections": rejections.render,
-    "Post-outs": post_outs.render,
-    "Lifecycle": lifecycle.render,
-    "Schedules": schedules.render,
-}
+HERE = Path(__file__).parent
 
 
 @st.cache_resource
@@ -25,17 +20,40 @@ def database(settings: Settings) -> Database:
     return Database(settings)
 
 
-st.set_page_config(page_title="LeadRelay reports", layout="wide")
+def page(script: str, title: str, url_path: str, *, default: bool = False) -> st.Page:  # type: ignore[name-defined]
+    return st.Page(HERE / "page_scripts" / f"{script}.py", title=title, url_path=url_path, default=default)
+
+
+st.set_page_config(page_title="LeadRelay", layout="wide")
 db = database(Settings.from_env())
-user = st.session_state.get("user")
-if user is None:
-    signin.render(db)
+me = console.sign_in(db)
+if me is None:
+    st.title("You are signed out")
+    st.info("Your session ended (signed out, idle too long, or the account was disabled).")
+    st.link_button("Sign in", sessions.SIGN_IN_PATH)
     st.stop()
 
-st.sidebar.markdown(f"**{user.account_name}**  \n{user.email} · {user.role}")
-if st.sidebar.button("Sign out", key="signout"):
-    st.session_state.clear()
-    st.rerun()
-page = st.sidebar.radio("Page", list(PAGES), key="page")
-st.title(page)
-PAGES[page](db, user)
+# Upload leads, Import leads and Leads search join as a "Work" section; set-up pages join Settings.
+nav = st.navigation(
+    {
+        "Reports": [
+            page("overview", "Overview", "overview", default=True),
+            page("leads", "Leads", "leads"),
+            page("sources", "Sources", "sources"),
+            page("rejections", "Rejections", "rejections"),
+            page("post_outs", "Post-outs", "post-outs"),
+            page("lifecycle", "Lifecycle", "lifecycle"),
+        ],
+        "Settings": [
+            page("connect", "Connect a platform", "connect"),
+            page("schedules", "Schedules", "schedules"),
+        ],
+    }
+)
+with st.sidebar:
+    st.text(f"{me.user.account_name}\n{me.user.email} · {me.user.role}")
+    if st.button("Sign out", key="signout"):
+        console.sign_out(db, me)
+        st.rerun()
+st.title(nav.title)
+nav.run()

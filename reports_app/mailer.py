@@ -1,5 +1,5 @@
-"""Report emails: the message (a short summary, the file attached) and its delivery over SMTP with
-the SMTP_* settings (aiosmtplib; plain, STARTTLS or implicit TLS, optional credentials)."""
+"""Report emails: the message (a short summary, the file attached); leadrelay.mail delivers it
+(`send` and `SendFailed` are re-exported for the scheduler)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import aiosmtplib
+from leadrelay.mail import SendFailed, send
 
-from leadrelay.settings import Settings
+__all__ = ["CONTENT_TYPES", "ReportFile", "SendFailed", "report_message", "send"]
 
 CONTENT_TYPES = {
     "CSV": ("text", "csv"),
@@ -38,29 +38,3 @@ def report_message(sender: str, recipients: Sequence[str], subject: str, body: s
     maintype, subtype = CONTENT_TYPES[file.format]
     msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.filename)
     return msg
-
-
-class SendFailed(Exception):
-    """The SMTP server could not be reached or refused the message; the message says why."""
-
-
-async def send(settings: Settings, msg: EmailMessage, seconds: float = 30.0) -> str:
-    """Sends and returns the server's reply; raises SendFailed with a reason a person can act on."""
-    try:
-        errors, reply = await aiosmtplib.send(
-            msg,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password or None,
-            use_tls=settings.smtp_tls == "tls",
-            start_tls=True if settings.smtp_tls == "starttls" else False,
-            timeout=seconds,
-        )
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise SendFailed(f"{settings.smtp_host}:{settings.smtp_port}: {type(exc).__name__}: {exc}") from exc
-    if errors:
-        # Some recipients took it: a retry would send them a second copy, so report, don't raise.
-        refused = "; ".join(f"{addr}: {code} {text}" for addr, (code, text) in errors.items())
-        return f"{reply} (refused: {refused})"
-    return reply

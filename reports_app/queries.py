@@ -39,6 +39,14 @@ async def table_exists(con: Connection, name: str) -> bool:
     return bool(await con.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
 
 
+async def account_settings(con: Connection, account_id: UUID) -> dict[str, Any]:
+    """The account's console settings: time_zone, viewers_see_personal_data."""
+    row = await con.fetchrow(
+        "SELECT time_zone, viewers_see_personal_data FROM accounts WHERE account_id = $1", account_id
+    )
+    return dict(row) if row else {"time_zone": "UTC", "viewers_see_personal_data": False}
+
+
 async def sources(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT source_id, name, platform, state, enabled FROM sources
@@ -161,6 +169,20 @@ async def platform_counts(con: Connection, account_id: UUID, f: ReportFilter) ->
     return {r["source_id"]: (r["platform"], r["ours"]) for r in rows}
 
 
+async def platform_checked_at(con: Connection, account_id: UUID, f: ReportFilter) -> dict[UUID, datetime]:
+    """source_id → when the platform's count of a day of the window was last taken."""
+    rows = await con.fetch(
+        """SELECT source_id, max(checked_at) AS at FROM platform_counts
+           WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
+           GROUP BY 1""",
+        account_id,
+        f.since,
+        f.until,
+        f.source_id,
+    )
+    return {r["source_id"]: r["at"] for r in rows}
+
+
 async def count_mismatches(con: Connection, account_id: UUID, since: date) -> list[dict[str, Any]]:
     """Complete UTC days since `since` (checked after the day ended) whose platform count differs
     from LeadRelay's: name, platform, day, platform_reported, leadrelay_count."""
@@ -249,8 +271,11 @@ async def lead_detail(con: Connection, account_id: UUID, lead_id: UUID) -> dict[
             account_id,
         )
     ]
+    # What the events' details name by id: the account's sources and destinations.
+    lead["names"] = {r["source_id"]: r["name"] for r in await sources(con, account_id)}
     lead["post_outs"] = []
     if await table_exists(con, "post_outs"):
+        lead["names"].update(await destination_names(con, account_id))
         lead["post_outs"] = [
             dict(r)
             for r in await con.fetch(
@@ -265,6 +290,11 @@ async def lead_detail(con: Connection, account_id: UUID, lead_id: UUID) -> dict[
 
 
 # ---- post-outs -----------------------------------------------------------------------------------
+
+
+async def destination_names(con: Connection, account_id: UUID) -> dict[UUID, str]:
+    rows = await con.fetch("SELECT destination_id, name FROM destinations WHERE account_id = $1", account_id)
+    return {r["destination_id"]: r["name"] for r in rows}
 
 
 async def destination_status(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
@@ -299,10 +329,11 @@ async def recent_attempts(con: Connection, account_id: UUID, limit: int = 100) -
 
 async def failed_post_outs(con: Connection, account_id: UUID, limit: int = 500) -> list[dict[str, Any]]:
     rows = await con.fetch(
-        """SELECT p.lead_id, p.source_id, d.name AS destination, p.attempts, p.last_status_code, p.last_error,
-                  p.updated_at
+        """SELECT p.lead_id, p.source_id, d.name AS destination, p.status, p.attempts, p.last_status_code,
+                  p.last_error, p.updated_at
            FROM post_outs p JOIN destinations d USING (destination_id)
-           WHERE p.account_id = $1 AND p.status = 'FAILED' ORDER BY p.updated_at DESC LIMIT $2""",
+           WHERE p.account_id = $1 AND p.status IN ('FAILED', 'REJECTED_BY_DESTINATION')
+           ORDER BY p.updated_at DESC LIMIT $2""",
         account_id,
         limit,
     )

@@ -11,18 +11,26 @@ from datetime import date, timedelta
 from typing import Any, Final
 from uuid import UUID
 
+from leadrelay.capture import dispositions
+
 POSTED: Final = "POSTED"
 POST_FAILED: Final = ("FAILED", "REJECTED_BY_DESTINATION")
+POST_PENDING: Final = ("PENDING", "RETRYING")
 
 
 @dataclass
 class Totals:
+    """Received = accepted + rejected + processing; accepted = posted + pending + not posted +
+    post-failed (not posted: a test lead no destination takes, or a source without destinations)."""
+
     received: int = 0
     accepted: int = 0
     rejected: int = 0
     processing: int = 0
     posted: int = 0
     post_failed: int = 0
+    pending: int = 0
+    not_posted: int = 0
 
     def add(self, status: str, post_out_status: str, n: int) -> None:
         self.received += n
@@ -36,6 +44,10 @@ class Totals:
             self.posted += n
         elif post_out_status in POST_FAILED:
             self.post_failed += n
+        elif post_out_status in POST_PENDING:
+            self.pending += n
+        elif status == "ACCEPTED":
+            self.not_posted += n
 
 
 @dataclass
@@ -82,7 +94,8 @@ def source_report(
     platform_counts: Mapping[UUID, tuple[int, int]] | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
     """One row per source: received, accepted, rejected, processing, one column per disposition code
-    seen, posted, post-failed, the platform's own count and the difference (blank when unknown).
+    of the catalogue (and any other seen), posted, post-failed, the platform's own count and the
+    difference (blank when unknown).
 
     rows: source_id, status, disposition_code, post_out_status, n. sources: source_id, name, platform.
     platform_counts: source_id → (platform_reported, leadrelay_count) over the window's days the
@@ -97,7 +110,8 @@ def source_report(
         if r["status"] == "REJECTED" and r["disposition_code"]:
             by_code[r["source_id"]][r["disposition_code"]] += r["n"]
             codes.add(r["disposition_code"])
-    code_list = sorted(codes)
+    # Every catalogue code, always in the same order, so columns never come and go with the window.
+    code_list = [*dispositions.CATALOGUE, *sorted(codes - set(dispositions.CATALOGUE))]
     header = [*SOURCE_COLUMNS, *code_list, *SOURCE_TAIL]
     out = []
     for s in sources:
@@ -204,3 +218,17 @@ def offending_values(rows: Iterable[Mapping[str, Any]], limit: int = 50) -> list
         )
     out.sort(key=lambda o: (-o.count, o.reason))
     return out[:limit]
+
+
+def with_totals(header: Sequence[str], rows: Sequence[Sequence[Any]], label: str = "Total") -> list[list[Any]]:
+    """The rows and a totals row: numeric columns summed (blank where a column holds no number)."""
+    total: list[Any] = [label]
+    for i in range(1, len(header)):
+        numbers = [r[i] for r in rows if isinstance(r[i], int | float) and not isinstance(r[i], bool)]
+        total.append(sum(numbers) if numbers else "")
+    return [*map(list, rows), total]
+
+
+def acceptance_rate(accepted: int, received: int) -> float | None:
+    """Accepted share of the received leads, 0..1; None when nothing was received."""
+    return accepted / received if received else None

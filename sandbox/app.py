@@ -11,7 +11,17 @@ from aiohttp import web
 
 from leadrelay.http import http_server
 from leadrelay.settings import Settings
-from sandbox import conversions_api, crm, graph_api, linkedin_api, linkedin_conversions, smtp
+from sandbox import (
+    conversions_api,
+    crm,
+    crm_vendors,
+    facebook_login,
+    graph_api,
+    linkedin_api,
+    linkedin_conversions,
+    linkedin_oauth,
+    smtp,
+)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -23,11 +33,14 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     # Each stand-in adds its routes; a new stand-in adds itself here, given only the settings it needs.
     graph_api.setup(app, settings.facebook_app_secret)
+    facebook_login.setup(app)
     linkedin_api.setup(app, settings.linkedin_client_secret)
+    linkedin_oauth.setup(app)
     crm.setup(app)
     smtp.setup(app)
     conversions_api.setup(app, settings.facebook_app_secret)
     linkedin_conversions.setup(app)
+    crm_vendors.setup(app)
     return app
 
 

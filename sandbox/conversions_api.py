@@ -27,8 +27,6 @@ that each use their own dataset never see each other:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -40,6 +38,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
+
+from sandbox import appsecret_proofs
 
 MAX_EVENTS = 1000
 WINDOW_SECONDS = 7 * 24 * 3600
@@ -237,17 +237,9 @@ async def _answer(request: web.Request, state: CapiState, data: Dataset, record:
         )
     if token in state.expired_tokens:
         return graph_error(400, 190, "Error validating access token: Session has expired.", subcode=463)
-    if state.app_secret:
-        proof = params.get("appsecret_proof")
-        if not proof:
-            return graph_error(
-                400, 100, "API calls from the server require an appsecret_proof argument", kind="GraphMethodException"
-            )
-        expected = hmac.new(state.app_secret.encode(), str(token).encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(str(proof), expected):
-            return graph_error(
-                400, 100, "Invalid appsecret_proof provided in the API argument", kind="GraphMethodException"
-            )
+    refused = appsecret_proofs.refusal(state.app_secret, str(token), params.get("appsecret_proof"), required=True)
+    if refused:
+        return graph_error(400, 100, refused, kind="GraphMethodException")
     if not request.match_info["dataset_id"].isdigit():
         return graph_error(
             400,

@@ -1,10 +1,9 @@
-"""A stand-in MA/CRM lead endpoint, under /crm/{tenant}/leads (each test picks its own tenant).
-
-It records what it receives, and can be told (POST /crm/_control/{tenant}) to answer 5xx, time out,
-reject with a reason, answer garbage, or accept with a record id, at chosen rates or as an exact
-sequence. Like Stripe, it honours `Idempotency-Key`: a repeat of a key it already accepted gets the
-same answer and creates no second record. GET /crm/_control/{tenant} returns what it saw: requests
-received and records created, per lead, so tests can count losses and doubles.
+"""A stand-in MA/CRM lead endpoint, under /crm/{tenant}/leads (each test picks its own tenant). It records what
+it receives, and can be told (POST /crm/_control/{tenant}) to answer 5xx, time out, reject with a reason,
+answer garbage, accept with a record id, or accept with a hostile answer (a NUL byte, binary, UTF-16), at
+chosen rates or as an exact sequence. Like Stripe, it honours `Idempotency-Key`: a repeat of a key it already
+accepted gets the same answer and creates no second record. GET /crm/_control/{tenant} returns what it saw:
+requests received and records created, per lead, so tests can count losses and doubles.
 """
 
 from __future__ import annotations
@@ -24,7 +23,13 @@ FAIL = "fail"  # fail_status (503 unless set)
 TIMEOUT = "timeout"  # answers after timeout_seconds (the record is created then, like a slow CRM)
 REJECT = "reject"  # 200 {"status": "rejected", "reason": ...}
 GARBAGE = "garbage"  # 200 with a body that is not JSON
-OUTCOMES = (ACCEPT, FAIL, TIMEOUT, REJECT, GARBAGE)
+# Hostile answers to a lead the CRM did take (it creates the record): the answer's bytes are what
+# a careless or broken CRM sends, for the client to survive.
+NUL = "nul"  # 201 JSON whose record id holds a NUL ("\u0000")
+BINARY = "binary"  # 201 application/octet-stream: every byte value (raw NULs, invalid UTF-8)
+UTF16 = "utf16"  # 201 JSON in UTF-16 (charset=utf-16)
+OUTCOMES = (ACCEPT, FAIL, TIMEOUT, REJECT, GARBAGE, NUL, BINARY, UTF16)
+_HOSTILE = (NUL, BINARY, UTF16)
 
 
 @dataclass
@@ -149,7 +154,19 @@ async def receive(request: web.Request) -> web.Response:
     answer = {"status": "accepted", "id": record_id}
     if key:
         t.answers[key] = (201, answer)
+    if outcome in _HOSTILE:
+        return _hostile(outcome, answer)
     return web.json_response(answer, status=201)
+
+
+def _hostile(outcome: str, answer: dict[str, Any]) -> web.Response:
+    if outcome == NUL:
+        body = json.dumps({**answer, "id": answer["id"] + "\u0000"}).encode()
+        return web.Response(body=body, status=201, content_type="application/json")
+    if outcome == BINARY:
+        return web.Response(body=bytes(range(256)) * 4, status=201, content_type="application/octet-stream")
+    body = json.dumps(answer).encode("utf-16")
+    return web.Response(body=body, status=201, headers={"Content-Type": "application/json; charset=utf-16"})
 
 
 def _parse(raw: bytes, content_type: str) -> Any:

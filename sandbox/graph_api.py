@@ -1,14 +1,17 @@
 """Graph API stand-in (Lead Ads): lead nodes, the form `leads` edge with `filtering` and cursor paging,
-test leads, Graph error bodies on demand, and signed `leadgen` webhooks (reference §1-§3).
+test leads, Graph error bodies on demand, and signed `leadgen` webhooks (reference §1-§3). A present
+`appsecret_proof` is checked against the app secret (the one signing the webhooks) on every call; a
+Page made with require_appsecret_proof refuses calls without one.
 
 Routes live under /graph (tests point GRAPH_API_BASE_URL at {sandbox}/graph):
   GET  /graph/{version}/{lead_id}            a lead (Page token)
-  GET  /graph/{version}/{page_id}            a Page ({id, name}) — used to check a token on connect
+  GET  /graph/{version}/{page_id}            a Page ({id, name}; fields=has_lead_access... adds Leads Access)
   GET  /graph/{version}/{page_id}/leadgen_forms
   GET  /graph/{version}/{form_id}/leads      filtering=[{field:time_created,...}], limit, after
   POST /graph/{version}/{form_id}/test_leads
 Control (tests, benchmarks, the demo), under /graph/_control/:
-  POST pages {page_id?, access_token?, name?, forms?: n}        -> {page_id, access_token, form_ids}
+  POST pages {page_id?, access_token?, name?, forms?: n, require_appsecret_proof?}
+                                                               -> {page_id, access_token, form_ids}
   POST leads {form_id, count, created_time?, spread_seconds?, deliver?, batch_size?, organic?,
               field_data?, custom_disclaimer_responses?}       -> {ids}
   DELETE leads/{lead_id}                                       (the platform no longer has it)
@@ -34,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox import lead_generator
+from sandbox import appsecret_proofs, lead_generator
 from sandbox.demo_feeds import DemoFeeds
 from sandbox.webhook_delivery import WebhookDelivery
 
@@ -56,6 +59,10 @@ class Page:
     name: str
     token: str
     form_ids: list[str] = field(default_factory=list)
+    # Meta's "Require App Secret": calls for this Page without appsecret_proof are refused.
+    require_proof: bool = False
+    # The Page's Leads Access Manager leaves our app out (sandbox.facebook_login's control sets it).
+    leads_access_restricted: bool = False
 
 
 @dataclass
@@ -223,6 +230,11 @@ def _check(state: GraphState, request: web.Request, page_id: str) -> web.Respons
     page = state.pages.get(page_id)
     if page is None or not hmac.compare_digest(page.token, token):
         return state.error(190, "Invalid OAuth access token - Cannot parse access token")
+    refused = appsecret_proofs.refusal(
+        state.app_secret, token, request.query.get("appsecret_proof"), required=page.require_proof
+    )
+    if refused:
+        return state.error(100, refused)
     return None
 
 
@@ -235,6 +247,24 @@ def _not_found(state: GraphState, node: str) -> web.Response:
     )
 
 
+def lead_access(page: Page) -> dict[str, Any]:
+    """`has_lead_access` of a Page for the calling app (fields=has_lead_access.app_id(...))."""
+    restricted = page.leads_access_restricted
+    out: dict[str, Any] = {
+        "enabled_lead_access_manager": restricted,
+        "app_has_leads_permission": not restricted,
+        "can_access_lead": not restricted,
+        "is_page_admin": True,
+        "user_has_leads_permission": True,
+    }
+    if restricted:
+        out["failure_reason"] = "The app is not assigned in the Page's Leads Access Manager."
+        out["failure_resolution"] = (
+            "In Meta Business Settings > Integrations > Leads Access, select the Page and assign the CRM."
+        )
+    return out
+
+
 def _public(lead: dict[str, Any], fields: str | None) -> dict[str, Any]:
     wanted = [f.strip() for f in fields.split(",")] if fields else list(DEFAULT_LEAD_FIELDS)
     return {k: lead[k] for k in wanted if k in lead and not k.startswith("_")}
@@ -245,7 +275,12 @@ async def get_node(request: web.Request) -> web.Response:
     node = request.match_info["node"]
     if node in state.pages:
         denied = _check(state, request, node)
-        return denied or web.json_response({"id": node, "name": state.pages[node].name})
+        if denied:
+            return denied
+        body: dict[str, Any] = {"id": node, "name": state.pages[node].name}
+        if "has_lead_access" in request.query.get("fields", ""):
+            body["has_lead_access"] = lead_access(state.pages[node])
+        return web.json_response(body)
     lead = state.leads.get(node)
     if lead is None:
         # Without a known lead there is no Page to check the token against: the token still has to be valid.
@@ -374,6 +409,8 @@ async def control_pages(request: web.Request) -> web.Response:
     page = state.add_page(
         body.get("page_id"), body.get("access_token"), body.get("name", "Sandbox Page"), int(body.get("forms", 1))
     )
+    if "require_appsecret_proof" in body:
+        page.require_proof = bool(body["require_appsecret_proof"])
     return web.json_response({"page_id": page.page_id, "access_token": page.token, "form_ids": page.form_ids})
 
 

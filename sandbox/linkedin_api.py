@@ -4,17 +4,23 @@ and signed `LEAD_ACTION` notifications with the challenge handshake (reference ย
 
 Routes under /linkedin (tests point LINKEDIN_API_BASE_URL at {sandbox}/linkedin):
   GET /linkedin/rest/leadForms?q=owner&owner=(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A{id})
+                                        (or owner=(organization:urn%3Ali%3Aorganization%3A{id}))
   GET /linkedin/rest/leadForms/{id}                  (the latest version)
-  GET /linkedin/rest/leadFormResponses?q=owner&owner=...&submittedAtTimeRange=(start:ms,end:ms)&start&count
+  GET /linkedin/rest/leadFormResponses?q=owner&owner=...&leadType=(leadType:T)&submittedAtTimeRange=(start:ms,end:ms)
+                                        &start&count
   GET /linkedin/rest/leadFormResponses/{id}
+An account made with `organization: true` is an organization: its forms and responses are owned by
+urn:li:organization:{id}, its leads are EVENT, COMPANY or ORGANIZATION_PRODUCT, and a finder asking an
+owner for a lead type it cannot have (SPONSORED of an organization, EVENT of an ad account) is a 400.
 Elements carry the submitted form version under `form` when `fields` asks for the `form:(...)`
 projection (the reference lists the projection but not the response shape: our choice).
 Control under /linkedin/_control/:
-  POST accounts {account_id?, access_token?}                         -> {account_id, access_token}
+  POST accounts {account_id?, access_token?, organization?}          -> {account_id, access_token}
   POST forms {account_id, name?, questions?, hidden_fields?}          -> the form (version 1)
   POST forms/{form_id}/versions {questions?, hidden_fields?}           -> the form (next version)
   POST leads {account_id, form_id, version?, count, answers?, test_lead?, submitted_at?, spread_ms?,
-              notify?}                                                -> {ids}
+              notify?, lead_type?, response_id?, consent?}             -> {ids}
+     (response_id: the member resubmits that response, e.g. a test form the same day: new answers)
   DELETE leads/{id}?notify=true
   POST errors {status (401|429|500), count (-1 = until cleared), access_token?}; DELETE errors
   POST webhook {url, drop_rate, duplicate_rate, duplicates, delay_ms, account_id?}
@@ -108,6 +114,14 @@ class LinkedInForm:
 
 
 @dataclass
+class MemberToken:
+    """A member's 3-legged token (sandbox.linkedin_oauth issues it): every ad account they can reach."""
+
+    account_ids: set[str]
+    expires_at: float
+
+
+@dataclass
 class ErrorRule:
     status: int
     remaining: int
@@ -117,7 +131,9 @@ class ErrorRule:
 class LinkedInState:
     def __init__(self, client_secret: str) -> None:
         self.client_secret = client_secret
-        self.accounts: dict[str, str] = {}  # sponsored account id -> access token
+        self.accounts: dict[str, str] = {}  # sponsored account / organization id -> access token
+        self.organizations: set[str] = set()  # the accounts that are organizations
+        self.member_tokens: dict[str, MemberToken] = {}
         self.forms: dict[str, LinkedInForm] = {}
         self.responses: dict[str, dict[str, Any]] = {}
         # Per account, (submittedAt, id) kept sorted: ranges are bisected, paging order is stable.
@@ -130,6 +146,14 @@ class LinkedInState:
 
     def new_id(self) -> str:
         return str(next(self._ids))
+
+    def owner(self, account_id: str) -> dict[str, str]:
+        if account_id in self.organizations:
+            return {"organization": f"urn:li:organization:{account_id}"}
+        return {"sponsoredAccount": f"urn:li:sponsoredAccount:{account_id}"}
+
+    def lead_types(self, account_id: str) -> tuple[str, ...]:
+        return ORGANIZATION_LEAD_TYPES if account_id in self.organizations else ("SPONSORED",)
 
     def _sign(self, body: bytes) -> dict[str, str]:
         # Hex HMAC-SHA256 over "hmacsha256=" + body, keyed with the client secret (reference ยง8).
@@ -155,7 +179,7 @@ class LinkedInState:
             "versionId": version,
             "name": form.name,
             "state": "PUBLISHED",
-            "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{form.account_id}"},
+            "owner": self.owner(form.account_id),
             "creationLocale": {"country": "US", "language": "en"},
             "created": now,
             "lastModified": now,
@@ -216,48 +240,54 @@ class LinkedInState:
         *,
         test_lead: bool,
         answers: list[dict[str, Any]] | None,
+        lead_type: str = "",
+        response_id: str = "",
+        consent: bool | None = None,
     ) -> dict[str, Any]:
-        response_id = f"{uuid.uuid4()}-{version}"
-        element = {
+        """A new response, or (response_id of one already there) the member resubmitting it: same id,
+        new answers and submittedAt."""
+        lead_type = lead_type or self.lead_types(form.account_id)[0]
+        previous = self.responses.get(response_id) if response_id else None
+        if previous is not None:
+            self.by_account[form.account_id].remove((previous["submittedAt"], response_id))
+        response_id = response_id or f"{uuid.uuid4()}-{version}"
+        element: dict[str, Any] = {
             "id": response_id,
-            "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{form.account_id}"},
+            "owner": self.owner(form.account_id),
             "submitter": f"urn:li:person:{uuid.uuid4().hex[:10]}",
-            "leadType": "SPONSORED",
-            "leadMetadata": {
-                "sponsoredLeadMetadata": {"campaign": f"urn:li:sponsoredCampaign:{int(form.form_id) + 7}"}
-            },
+            "leadType": lead_type,
             "versionedLeadGenFormUrn": f"urn:li:versionedLeadGenForm:(urn:li:leadGenForm:{form.form_id},{version})",
             "submittedAt": submitted_at,
             "testLead": test_lead,
-            "associatedEntity": {"associatedCreative": f"urn:li:sponsoredCreative:{int(form.form_id) + 11}"},
             "formResponse": {
-                "consentResponses": [{"accepted": self.rng.random() < 0.6, "consentId": 0}],
+                "consentResponses": [
+                    {"accepted": self.rng.random() < 0.6 if consent is None else consent, "consentId": 0}
+                ],
                 "answers": answers if answers is not None else self.generated_answers(form.versions[version]),
             },
         }
+        if lead_type == "SPONSORED":
+            element["leadMetadata"] = {
+                "sponsoredLeadMetadata": {"campaign": f"urn:li:sponsoredCampaign:{int(form.form_id) + 7}"}
+            }
+            element["associatedEntity"] = {"associatedCreative": f"urn:li:sponsoredCreative:{int(form.form_id) + 11}"}
         self.responses[response_id] = element
         bisect.insort(self.by_account.setdefault(form.account_id, []), (submitted_at, response_id))
         return element
 
     def notify(self, element: dict[str, Any], action: str = "CREATED") -> None:
-        owner = element["owner"]["sponsoredAccount"]
-        body = json.dumps(
-            {
-                "type": "LEAD_ACTION",
-                "leadAction": action,
-                "leadGenFormResponse": f"urn:li:leadGenFormResponse:{element['id']}",
-                "leadGenForm": element["versionedLeadGenFormUrn"],
-                "owner": {"sponsoredAccount": owner},
-                "associatedEntity": {
-                    "sponsoredCreative": element["associatedEntity"]["associatedCreative"].replace(
-                        "associatedCreative", "sponsoredCreative"
-                    )
-                },
-                "leadType": "SPONSORED",
-                "occurredAt": int(time.time() * 1000),
-            }
-        ).encode()
-        self.delivery.send(owner.rsplit(":", 1)[-1], body)
+        event: dict[str, Any] = {
+            "type": "LEAD_ACTION",
+            "leadAction": action,
+            "leadGenFormResponse": f"urn:li:leadGenFormResponse:{element['id']}",
+            "leadGenForm": element["versionedLeadGenFormUrn"],
+            "owner": element["owner"],
+            "leadType": element["leadType"],
+            "occurredAt": int(time.time() * 1000),
+        }
+        if "associatedEntity" in element:
+            event["associatedEntity"] = {"sponsoredCreative": element["associatedEntity"]["associatedCreative"]}
+        self.delivery.send(_owner_of(element), json.dumps(event).encode())
 
     def error(self, status: int, message: str, code: str | None = None) -> web.Response:
         body: dict[str, Any] = {
@@ -271,7 +301,9 @@ class LinkedInState:
 
 
 STATE = web.AppKey("linkedin_state", LinkedInState)
-_OWNER = re.compile(r"^\(sponsoredAccount:urn:li:sponsoredAccount:(\w+)\)$")
+_OWNER = re.compile(r"^\((sponsoredAccount|organization):urn:li:(?:sponsoredAccount|organization):(\w+)\)$")
+_LEAD_TYPE = re.compile(r"^\(leadType:(\w+)\)$")
+ORGANIZATION_LEAD_TYPES = ("EVENT", "COMPANY", "ORGANIZATION_PRODUCT")
 _RANGE = re.compile(r"^\(start:(\d+),end:(\d+)\)$")
 
 
@@ -299,6 +331,13 @@ def _check(state: LinkedInState, request: web.Request, account_id: str | None) -
             if rule.status == 401:
                 return state.error(401, "The token used in the request has expired")
             return state.error(rule.status, "Internal Server Error")
+    member = state.member_tokens.get(token)
+    if member is not None:
+        if member.expires_at <= time.time():
+            return state.error(401, "The token used in the request has expired", "EXPIRED_ACCESS_TOKEN")
+        if account_id is not None and account_id not in member.account_ids:
+            return state.error(403, f"Not enough permissions to access ad account {account_id}", "ACCESS_DENIED")
+        return None
     if account_id is not None and not hmac.compare_digest(state.accounts.get(account_id, "\0"), token):
         return state.error(401, "Invalid access token")
     if account_id is None and token not in state.accounts.values():
@@ -306,9 +345,13 @@ def _check(state: LinkedInState, request: web.Request, account_id: str | None) -
     return None
 
 
-def _owner(raw: str) -> str | None:
+def _owner(state: LinkedInState, raw: str) -> str | None:
+    """The account id of an owner= value, if its kind is the account's (an ad account is no organization)."""
     match = _OWNER.match(unquote(raw))
-    return match.group(1) if match else None
+    if not match:
+        return None
+    account_id = match.group(2)
+    return account_id if (match.group(1) == "organization") == (account_id in state.organizations) else None
 
 
 def _with_form(state: LinkedInState, element: dict[str, Any], fields: str) -> dict[str, Any]:
@@ -325,12 +368,15 @@ async def responses(request: web.Request) -> web.Response:
     q = request.query
     if q.get("q") != "owner":
         return state.error(400, "finder q=owner is required", "QUERY_PARAM_NOT_ALLOWED")
-    account_id = _owner(q.get("owner", ""))
+    account_id = _owner(state, q.get("owner", ""))
     if account_id is None:
         return state.error(400, f"Invalid owner {q.get('owner')!r}")
     denied = _check(state, request, account_id)
     if denied:
         return denied
+    lead_type = _LEAD_TYPE.match(unquote(q.get("leadType", "")))
+    if q.get("leadType") and (lead_type is None or lead_type.group(1) not in state.lead_types(account_id)):
+        return state.error(400, f"leadType {q.get('leadType')!r} is not valid for owner {unquote(q['owner'])}")
     low, high = 0, 2**62
     if q.get("submittedAtTimeRange"):
         match = _RANGE.match(unquote(q["submittedAtTimeRange"]))
@@ -346,7 +392,11 @@ async def responses(request: web.Request) -> web.Response:
     index = state.by_account.get(account_id, [])
     window = index[bisect.bisect_left(index, (low, "")) : bisect.bisect_left(index, (high, ""))]
     matching = [
-        e for e in (state.responses.get(k[1]) for k in window) if e is not None and (e["testLead"] or not test_only)
+        e
+        for e in (state.responses.get(k[1]) for k in window)
+        if e is not None
+        and (e["testLead"] or not test_only)
+        and (lead_type is None or e["leadType"] == lead_type.group(1))
     ]
     page = [_with_form(state, e, q.get("fields", "")) for e in matching[start : start + count]]
     links = []
@@ -371,14 +421,14 @@ async def response_by_id(request: web.Request) -> web.Response:
 
 
 def _owner_of(element: dict[str, Any]) -> str:
-    return str(element["owner"]["sponsoredAccount"]).rsplit(":", 1)[-1]
+    return str(next(iter(element["owner"].values()))).rsplit(":", 1)[-1]
 
 
 async def forms_by_owner(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    account_id = _owner(request.query.get("owner", ""))
+    account_id = _owner(state, request.query.get("owner", ""))
     if request.query.get("q") != "owner" or account_id is None:
-        return state.error(400, "finder q=owner with a sponsoredAccount owner is required")
+        return state.error(400, "finder q=owner with a sponsoredAccount or organization owner is required")
     denied = _check(state, request, account_id)
     if denied:
         return denied
@@ -405,6 +455,8 @@ async def control_accounts(request: web.Request) -> web.Response:
     body = await request.json()
     account_id = str(body.get("account_id") or state.new_id())
     state.accounts[account_id] = body.get("access_token") or state.accounts.get(account_id) or f"AQV{uuid.uuid4().hex}"
+    if body.get("organization"):
+        state.organizations.add(account_id)
     return web.json_response({"account_id": account_id, "access_token": state.accounts[account_id]})
 
 
@@ -436,6 +488,8 @@ async def control_leads(request: web.Request) -> web.Response:
     if form is None:
         return web.json_response({"error": f"unknown form {body.get('form_id')!r}"}, status=404)
     version = int(body.get("version") or form.latest)
+    if body.get("lead_type") and body["lead_type"] not in state.lead_types(form.account_id):
+        return web.json_response({"error": f"lead_type {body['lead_type']!r} is not one of this owner's"}, status=400)
     count = int(body.get("count", 1))
     now = int(body.get("submitted_at") or time.time() * 1000)
     spread = int(body.get("spread_ms", 0))
@@ -443,7 +497,14 @@ async def control_leads(request: web.Request) -> web.Response:
     for n in range(count):
         at = now - (spread * (count - 1 - n) // max(1, count - 1) if spread else 0)
         element = state.add_response(
-            form, version, at, test_lead=bool(body.get("test_lead", False)), answers=body.get("answers")
+            form,
+            version,
+            at,
+            test_lead=bool(body.get("test_lead", False)),
+            answers=body.get("answers"),
+            lead_type=str(body.get("lead_type") or ""),
+            response_id=str(body.get("response_id") or ""),
+            consent=body.get("consent"),
         )
         ids.append(element["id"])
         if body.get("notify", True):
@@ -484,8 +545,10 @@ async def control_webhook(request: web.Request) -> web.Response:
 
 async def control_challenge(request: web.Request) -> web.Response:
     """Validates a webhook URL as LinkedIn does: GET ?challengeCode=..., expect the HMAC back in 3 s."""
-    state = request.app[STATE]
-    url = (await request.json())["url"]
+    return web.json_response(await validate_webhook(request.app[STATE], (await request.json())["url"]))
+
+
+async def validate_webhook(state: LinkedInState, url: str) -> dict[str, Any]:
     code = str(uuid.uuid4())
     expected = hmac.new(state.client_secret.encode(), code.encode(), hashlib.sha256).hexdigest()
     try:
@@ -496,9 +559,9 @@ async def control_challenge(request: web.Request) -> web.Response:
             status = reply.status
             body = await reply.json(content_type=None) if status == 200 else {}
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return web.json_response({"validated": False, "reason": type(exc).__name__})
+        return {"validated": False, "reason": type(exc).__name__}
     ok = status == 200 and body.get("challengeCode") == code and body.get("challengeResponse") == expected
-    return web.json_response({"validated": ok, "status": status})
+    return {"validated": ok, "status": status}
 
 
 async def control_deliveries(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from leadrelay.settings import Settings
 from sandbox.app import RunningSandbox
 from sandbox.app import running as sandbox_running
 from tests.harness import Account, Api, TestDatabase, new_account
+from tests.ports import free_ports
 from validation_service.app import running as validation_running
 
 
@@ -42,7 +43,9 @@ def base_settings(database_dsn: str, tmp_path_factory: pytest.TempPathFactory) -
         internal_token=secrets.token_urlsafe(24),
         facebook_app_secret="test-app-secret",
         facebook_verify_token="test-verify-token",
+        facebook_app_id="424242424242",
         linkedin_client_secret="test-linkedin-secret",
+        linkedin_client_id="test-linkedin-client",
         postout_allow_private_urls=True,
         grpc_grace_seconds=0.5,
         api_key_cache_seconds=0.0,
@@ -69,6 +72,8 @@ def settings(base_settings: Settings, sandbox: RunningSandbox) -> Settings:
     return base_settings.replace(
         graph_api_base_url=f"{sandbox.url}/graph",
         linkedin_api_base_url=f"{sandbox.url}/linkedin",
+        facebook_login_base_url=f"{sandbox.url}/facebook",
+        linkedin_oauth_base_url=f"{sandbox.url}/linkedin",
         capi_base_url=f"{sandbox.url}/graph",
         smtp_host="127.0.0.1",
         smtp_port=sandbox.extra["smtp_port"],
@@ -97,15 +102,16 @@ async def servers(settings: Settings) -> AsyncIterator[Servers]:
     pools = [await create_pool(settings.database_url, settings=settings, min_size=1, max_size=10) for _ in range(3)]
     try:
         async with validation_running(settings, pools[0], grpc_port=0) as validation:
-            wired = settings.replace(validation_target=f"127.0.0.1:{validation.grpc_port}")
+            # The ingest HTTP port is known before ingest starts: the platforms are given its URL.
+            (http_port,) = free_ports(1)
+            wired = settings.replace(
+                validation_target=f"127.0.0.1:{validation.grpc_port}", public_base_url=f"http://127.0.0.1:{http_port}"
+            )
             async with (
-                ingest_running(wired, pools[1], grpc_port=0, http_port=0) as ingest,
+                ingest_running(wired, pools[1], grpc_port=0, http_port=http_port) as ingest,
                 feedback_running(wired, pools[2], grpc_port=0) as feedback,
             ):
-                wired = wired.replace(
-                    ingest_target=f"127.0.0.1:{ingest.grpc_port}",
-                    public_base_url=f"http://127.0.0.1:{ingest.http_port}",
-                )
+                wired = wired.replace(ingest_target=f"127.0.0.1:{ingest.grpc_port}")
                 yield Servers(
                     ingest=ingest,
                     ingest_target=f"127.0.0.1:{ingest.grpc_port}",

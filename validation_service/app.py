@@ -37,6 +37,8 @@ async def running(
             services["ValidationService"].full_name,
             ValidationServicer(settings, pool),
             validation_pb2_grpc.add_ValidationServiceServicer_to_server,
+            # The import's path: lead ids chosen by the caller, answers stored as sent.
+            internal_methods=frozenset({"ValidateNewLeads"}),
         ),
         ServiceSpec(
             services["PostOutService"].full_name,

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
+from validation_service.body_template import compile_template
 from validation_service.destinations import BodyField, Success, compiled_path, compiled_regex
 
 POSTED = "posted"
 REJECTED = "rejected"
 RETRY = "retry"
 FAILED = "failed"
+# The CRM refused the access token: renew it and send again (never stored: the worker resolves it).
+REAUTH = "reauth"
 
 EXCERPT_CHARS = 1000
 RETRYABLE_STATUSES = frozenset({408, 429})
@@ -31,12 +34,17 @@ class Verdict:
     outcome: str
     reason: str = ""
     record_id: str = ""
+    answer: str = ""  # the record's own part of a batch answer (its log excerpt); empty: the whole answer
 
 
-def build_body(body_format: str, body: Sequence[BodyField], lead: Mapping[str, Any]) -> tuple[bytes, str]:
+def build_body(
+    body_format: str, body: Sequence[BodyField], lead: Mapping[str, Any], template: str = ""
+) -> tuple[bytes, str]:
     """(payload, content type). `lead` holds the mapped columns and the built-in lead columns as text.
 
     A column the lead does not have is sent empty, so the CRM always sees the same shape."""
+    if template:
+        return compile_template(template).render_bytes(lead), "application/json"
     values: dict[str, Any] = {}
     for f in body:
         if f.constant_kind:
@@ -59,25 +67,118 @@ def _form_text(value: Any) -> str:
 
 def classify(success: Success, status: int | None, text: str, error: str = "") -> Verdict:
     """The verdict on one attempt. `status` None (with `error`) means no HTTP answer at all."""
+    return classify_records(success, status, text, 1, error)[0]
+
+
+def classify_records(success: Success, status: int | None, text: str, count: int, error: str = "") -> list[Verdict]:
+    """One verdict per record sent in the call, in the order sent. Without `records_json_path` the
+    whole answer judges every record alike."""
+    whole = _judge_call(success, status, text, error)
+    if isinstance(whole, Verdict):
+        return [whole] * count
+    parsed = whole
+    if not success.records_json_path:
+        return [_judge_record(success, status or 0, parsed, text)] * count
+    records = first_match(success.records_json_path, parsed)
+    if not isinstance(records, list):
+        if _in(status or 0, success.rejected_status_ranges):
+            return [Verdict(REJECTED, _reason(success, parsed, f"HTTP {status}"))] * count
+        return [Verdict(RETRY, f"HTTP {status}: no per-record results at {success.records_json_path}")] * count
+    if len(records) != count:
+        # Which answer belongs to which lead is unknown: a person must look (never guess a POSTED).
+        return [Verdict(FAILED, f"HTTP {status}: {len(records)} results for {count} records sent")] * count
+    verdicts = []
+    for r in records:
+        text = json.dumps(r, ensure_ascii=False)
+        v = _judge_record(success, status or 0, r, text)
+        verdicts.append(Verdict(v.outcome, v.reason, v.record_id, excerpt(text)))
+    return verdicts
+
+
+def classify_traced(
+    success: Success,
+    status: int | None,
+    text: str,
+    traces: Sequence[str],
+    trace_key: str,
+    error: str = "",
+    *,
+    posted_categories: Collection[str] = (),
+) -> list[Verdict]:
+    """One verdict per record sent, for a batch answer in no set order whose results and errors
+    carry the trace id each record was sent with (HubSpot's objectWriteTraceId): successes in
+    `results`, failures in `errors` naming theirs in `context`. An error whose category is in
+    `posted_categories` (HubSpot's CONFLICT, when an existing contact counts as posted) posts."""
+    whole = _judge_call(success, status, text, error)
+    if isinstance(whole, Verdict):
+        return [whole] * len(traces)
+    answers: dict[str, Verdict] = {}
+    results = whole.get("results") if isinstance(whole, dict) else None
+    for r in results if isinstance(results, list) else ():
+        if isinstance(r, dict) and r.get(trace_key):
+            found = first_match(success.record_id_json_path, r) if success.record_id_json_path else None
+            answers[str(r[trace_key])] = Verdict(
+                POSTED, "", "" if found is None else _text(found), excerpt(json.dumps(r))
+            )
+    errors = whole.get("errors") if isinstance(whole, dict) else None
+    for e in errors if isinstance(errors, list) else ():
+        context = e.get("context") if isinstance(e, dict) else None
+        named = context.get(trace_key) if isinstance(context, dict) else None
+        for trace in named if isinstance(named, list) else [named] if named else ():
+            reason = _text(e.get("message")) or "refused"
+            outcome = POSTED if e.get("category") in posted_categories else REJECTED
+            answers[str(trace)] = Verdict(outcome, "" if outcome == POSTED else reason, "", excerpt(json.dumps(e)))
+    missing = Verdict(FAILED, f"HTTP {status}: the answer names no result for this record")
+    return [answers.get(t, missing) for t in traces]
+
+
+def _judge_call(success: Success, status: int | None, text: str, error: str) -> Verdict | Any:
+    """A verdict for the whole call, or the parsed answer when each record is to be judged."""
     if status is None:
         return Verdict(RETRY, error or "no response")
     if status >= 500 or status in RETRYABLE_STATUSES:
         return Verdict(RETRY, f"HTTP {status}{_reason_suffix(success, text)}")
-    if not any(low <= status <= high for low, high in success.status_ranges):
+    rejected = _in(status, success.rejected_status_ranges)
+    if not rejected and not _in(status, success.status_ranges):
         if 300 <= status < 400:
             return Verdict(FAILED, f"HTTP {status}: redirects are not followed")
         return Verdict(FAILED, f"HTTP {status}{_reason_suffix(success, text)}")
     parsed: Any = _NOT_PARSED
-    if success.result_json_path or success.record_id_json_path or (success.accepted_regex and success.reason_json_path):
+    needs_json = (
+        success.result_json_path
+        or success.record_id_json_path
+        or success.records_json_path
+        or success.error_code_json_path
+    )
+    if needs_json or rejected or (success.accepted_regex and success.reason_json_path):
         parsed = _parse(text)
-        if parsed is _UNPARSABLE and (success.result_json_path or success.record_id_json_path):
+        if parsed is _UNPARSABLE and needs_json and not rejected:
             return Verdict(RETRY, f"HTTP {status}: the response is not JSON")
+    if success.error_code_json_path:
+        code = first_match(success.error_code_json_path, parsed)
+        if code not in (None, ""):
+            code = _text(code)
+            said = first_match(success.error_reason_json_path, parsed) if success.error_reason_json_path else None
+            reason = f"error {code}" + (f": {_text(said)}" if said not in (None, "") else "")
+            if code in success.token_error_codes:
+                return Verdict(REAUTH, reason)
+            if code in success.retry_error_codes:
+                return Verdict(RETRY, reason)
+            return Verdict(REJECTED, reason)
+    if rejected and not success.records_json_path:
+        return Verdict(REJECTED, _reason(success, parsed, f"HTTP {status}"))
+    return parsed
+
+
+def _judge_record(success: Success, status: int, parsed: Any, text: str) -> Verdict:
     if success.result_json_path:
         value = first_match(success.result_json_path, parsed)
         if value is None or _text(value) not in success.accepted_values:
-            return Verdict(REJECTED, _rejection_reason(success, parsed, f"result {_text(value)!r}"))
+            return Verdict(REJECTED, _reason(success, parsed, f"result {_text(value)!r}"))
     elif success.accepted_regex and not compiled_regex(success.accepted_regex).search(text):
-        return Verdict(REJECTED, _rejection_reason(success, parsed, "the response did not match accepted_regex"))
+        return Verdict(REJECTED, _reason(success, parsed, "the response did not match accepted_regex"))
+    elif _in(status, success.rejected_status_ranges):
+        return Verdict(REJECTED, _reason(success, parsed, f"HTTP {status}"))
     record_id = ""
     if success.record_id_json_path:
         found = first_match(success.record_id_json_path, parsed)
@@ -85,8 +186,20 @@ def classify(success: Success, status: int | None, text: str, error: str = "") -
     return Verdict(POSTED, "", record_id)
 
 
+def _in(status: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    return any(low <= status <= high for low, high in ranges)
+
+
 def excerpt(text: str) -> str:
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+    """A bounded, storable piece of a destination's answer (or of a reason quoting it)."""
+    return storable(text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…")
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL accepts: a destination may answer anything, and PostgreSQL refuses a NUL in
+    text (one such answer used to fail the write of a whole batch). NUL and lone surrogates (from a
+    JSON "\\ud800" escape) become U+FFFD."""
+    return text.replace("\x00", "\ufffd").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def first_match(path: str, document: Any) -> Any:
@@ -133,7 +246,7 @@ def _text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
-def _rejection_reason(success: Success, parsed: Any, fallback: str) -> str:
+def _reason(success: Success, parsed: Any, fallback: str) -> str:
     if success.reason_json_path:
         reason = first_match(success.reason_json_path, parsed)
         if reason not in (None, ""):

@@ -10,7 +10,6 @@ rejected with REJECT_LEAD_SOURCE_DISABLED and re-driven when it is switched on a
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ import asyncpg
 import orjson
 
 from leadrelay.capture import dispositions, leads_store, sources_store
+from leadrelay.capture import text as capture_text
 from leadrelay.capture.leads import ACCEPTED, REJECTED, Outcome
 from leadrelay.db import Connection
-from leadrelay.errors import InvalidArgument
+from leadrelay.errors import InvalidArgument, LeadRelayError, PermissionDenied
 from leadrelay.ids import parse_id
 from leadrelay.ownership import check_owner
 from validation_service import criteria as crit
@@ -224,12 +224,34 @@ async def judge_new(
         return []
     now = datetime.now(UTC)
     fields = [_fields_of(lead[4], i) for i, lead in enumerate(leads)]
+    for i, lead in enumerate(leads):
+        _check_answers(lead[3], i)
     by_source: dict[UUID, list[int]] = defaultdict(list)
     for i, lead in enumerate(leads):
         by_source[lead[1]].append(i)
-    return await _resolving(
-        lambda mail: _judge_new(pool, cache, account_id, via, leads, now, fields, by_source, mail), resolver
-    )
+    try:
+        return await _resolving(
+            lambda mail: _judge_new(pool, cache, account_id, via, leads, now, fields, by_source, mail), resolver
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "leads_pkey":
+            raise
+        raise await _taken_lead_id(pool, account_id, leads) from None
+
+
+async def _taken_lead_id(
+    pool: asyncpg.Pool, account_id: UUID, leads: Sequence[tuple[UUID, UUID, str, str, str]]
+) -> LeadRelayError:
+    """The error naming the first lead id of the batch that an existing lead already has: another
+    account's is PERMISSION_DENIED (as anywhere), the caller's own INVALID_ARGUMENT."""
+    async with pool.acquire() as con:
+        taken = await leads_store.lead_accounts(con, [lead[0] for lead in leads])
+    for i, lead in enumerate(leads):
+        if lead[0] in taken:
+            if taken[lead[0]][0] != account_id:
+                return PermissionDenied("lead", str(lead[0]))
+            return InvalidArgument(f"leads[{i}].lead_id", f"lead {lead[0]} already exists")
+    return InvalidArgument("leads", "a lead id is already taken")  # taken and gone again meanwhile
 
 
 async def _judge_new(
@@ -281,17 +303,7 @@ async def _judge_new(
             )
             for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]
-        try:
-            inserted = await leads_store.insert_judged(con, account_id, via, now, rows)
-        except asyncpg.InvalidTextRepresentationError:
-            # Answers pass through as text (decoding every one would cost the bulk path); only a
-            # refused batch is searched for the row at fault.
-            for i, lead in enumerate(leads):
-                try:
-                    _loads(lead[3])
-                except ValueError:
-                    raise InvalidArgument(f"leads[{i}].answers_json", "is not JSON") from None
-            raise
+        inserted = await leads_store.insert_judged(con, account_id, via, now, rows)
         if keys_of:
             kept = [k for k in keys_of if k[0] in inserted]
             await lead_keys_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
@@ -345,12 +357,32 @@ async def _stored_keys(
 def _fields_of(text: str, index: int) -> dict[str, str]:
     """A new lead's fields: a JSON object of strings, as the criteria read them."""
     try:
-        fields = _loads(text or "{}")
+        # Cleaned before judging: duplicate keys and post-out bodies are built from these values.
+        fields = _loads(capture_text.clean_json(text or "{}"))
     except ValueError:
         raise InvalidArgument(f"leads[{index}].fields_json", "is not JSON") from None
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise InvalidArgument(f"leads[{index}].fields_json", 'must be a JSON object of strings: {"column": "value"}')
     return fields
+
+
+def _check_answers(text: str, index: int) -> None:
+    """A new lead's answers: a JSON list of {"name": "...", "values": ["..."]}, what GetLead and
+    ListLeads read back."""
+    try:
+        answers = _loads(text)
+    except ValueError:
+        raise InvalidArgument(f"leads[{index}].answers_json", "is not JSON") from None
+    if not isinstance(answers, list) or not all(
+        isinstance(a, dict)
+        and isinstance(a.get("name"), str)
+        and isinstance(a.get("values"), list)
+        and all(isinstance(v, str) for v in a["values"])
+        for a in answers
+    ):
+        raise InvalidArgument(
+            f"leads[{index}].answers_json", 'must be a JSON list of {"name": "...", "values": ["...", ...]}'
+        )
 
 
 def _source_off(name: str) -> str:
@@ -370,7 +402,7 @@ def _dumps(fields: Mapping[str, str]) -> str:
     return orjson.dumps(fields).decode()
 
 
-_loads = json.JSONDecoder().decode
+_loads = capture_text.loads
 
 
 def _event_detail(j: crit.Judgement, version: int) -> str:

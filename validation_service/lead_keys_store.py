@@ -52,3 +52,8 @@ async def remember_keys(
                ON CONFLICT DO NOTHING""",
             *(list(col) for col in zip(*rows, strict=True)),
         )
+
+
+async def forget(con: Connection, lead_ids: Sequence[UUID]) -> None:
+    """An erased lead's keys (its normalised email/phone): gone, so nothing of it is matched again."""
+    await con.execute("DELETE FROM lead_keys WHERE lead_id = ANY($1::uuid[])", list(lead_ids))

@@ -23,13 +23,14 @@ from leadrelay.ownership import check_owner
 from leadrelay.protoconv import set_timestamp
 from leadrelay.settings import Settings
 from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
-from validation_service import backoff, destinations, outbox, post_out_store
-from validation_service.destinations import BodyField, DestinationSpec, Success
+from validation_service import backoff, crm_presets, destinations, oauth_tokens, outbox, post_out_store
+from validation_service.destinations import BodyField, DestinationSpec, OAuth, Success
 
 
 class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
         self.settings = settings
+        self._allow_hosts = destinations.parse_allow_hosts(settings.postout_allow_hosts)
         self.pool = pool
 
     # ---- destinations --------------------------------------------------------------------------
@@ -41,25 +42,38 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
     ) -> validation_pb2.Destination:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
-        spec = DestinationSpec(
-            name=request.name,
-            url=request.url,
-            method=(request.method or "POST").upper(),
-            body_format=_body_format(request.body_format),
-            body=tuple(_body_field(m) for m in request.body),
-            headers=dict(request.headers),
-            success=_success(request.success) if request.HasField("success") else Success(),
-            timeout_ms=request.timeout_ms or destinations.DEFAULT_TIMEOUT_MS,
-            post_test_leads=request.post_test_leads,
-        )
         async with self.pool.acquire() as con, con.transaction():
             await _own_source(con, source_id, account)
+            columns = await post_out_store.mapped_columns(con, source_id)
+            spec = DestinationSpec(
+                name=request.name,
+                url=request.url,
+                method=(request.method or "POST").upper(),
+                body_format=_body_format(request.body_format),
+                body=tuple(_body_field(m) for m in request.body),
+                headers=dict(request.headers),
+                success=_success(request.success) if request.HasField("success") else Success(),
+                timeout_ms=request.timeout_ms or destinations.DEFAULT_TIMEOUT_MS,
+                post_test_leads=request.post_test_leads,
+                body_template=request.body_template,
+                batch_size=request.batch_size or 1,
+                oauth=_oauth(request.oauth) if request.HasField("oauth") else None,
+            )
+            if request.preset:
+                spec = _from_preset(request, spec, columns)
+            elif request.preset_options:
+                raise InvalidArgument("preset_options", "name a preset")
             destinations.check_destination(
                 spec,
-                await post_out_store.mapped_columns(con, source_id),
+                columns,
                 allow_private=self.settings.postout_allow_private_urls,
+                allow_hosts=self._allow_hosts,
             )
-            stored = await post_out_store.insert_destination(con, account, source_id, spec, self._seal(spec.headers))
+            crm_presets.check_batch(crm_presets.PRESETS.get(spec.preset), spec.body_template, spec.batch_size)
+            sealed_oauth = self._seal_oauth(request.oauth, spec.oauth) if spec.oauth else None
+            stored = await post_out_store.insert_destination(
+                con, account, source_id, spec, self._seal(spec.headers), sealed_oauth
+            )
         return _destination_proto(stored)
 
     async def UpdateDestination(
@@ -73,9 +87,17 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             current = await _own_destination(con, destination_id, account)
             old = current.spec
             headers = dict(request.headers) if request.set_headers else old.headers
+            url = old.url
+            # A URL sent back as shown (its secrets masked) keeps the stored one.
+            if request.HasField("url") and request.url != destinations.masked_url(old.url):
+                # A preset destination takes the CRM's base URL, as CreateDestination did.
+                url = crm_presets.url_for(crm_presets.get(old.preset), request.url) if old.preset else request.url
+            oauth = old.oauth
+            if request.set_oauth:
+                oauth = _oauth(request.oauth) if request.oauth.grant_type else None
             spec = DestinationSpec(
                 name=request.name if request.HasField("name") else old.name,
-                url=request.url if request.HasField("url") else old.url,
+                url=url,
                 method=request.method.upper() if request.HasField("method") else old.method,
                 body_format=_body_format(request.body_format) if request.HasField("body_format") else old.body_format,
                 body=tuple(_body_field(m) for m in request.body) if request.set_body else old.body,
@@ -84,14 +106,46 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
                 timeout_ms=request.timeout_ms if request.HasField("timeout_ms") else old.timeout_ms,
                 enabled=request.enabled if request.HasField("enabled") else old.enabled,
                 post_test_leads=request.post_test_leads if request.HasField("post_test_leads") else old.post_test_leads,
+                body_template=request.body_template if request.HasField("body_template") else old.body_template,
+                preset=old.preset,
+                batch_size=request.batch_size if request.HasField("batch_size") else old.batch_size,
+                oauth=oauth,
             )
+            if request.set_body and request.body and not request.HasField("body_template"):
+                spec = dataclasses.replace(spec, body_template="")  # a flat body replaces the template
             columns = await post_out_store.mapped_columns(con, current.source_id)
             # Stored headers are validated already (and their values are not at hand): check new ones only.
             checked = spec if request.set_headers else dataclasses.replace(spec, headers={})
-            destinations.check_destination(checked, columns, allow_private=self.settings.postout_allow_private_urls)
+            destinations.check_destination(
+                checked, columns, allow_private=self.settings.postout_allow_private_urls, allow_hosts=self._allow_hosts
+            )
+            crm_presets.check_batch(crm_presets.PRESETS.get(spec.preset), spec.body_template, spec.batch_size)
             sealed = self._seal(headers) if request.set_headers else current.headers_encrypted
-            stored = await post_out_store.update_destination(con, destination_id, spec, sealed)
+            sealed_oauth = current.oauth_encrypted
+            if request.set_oauth:
+                sealed_oauth = self._seal_oauth(request.oauth, spec.oauth) if spec.oauth else None
+            stored = await post_out_store.update_destination(
+                con, destination_id, spec, sealed, sealed_oauth, new_credentials=request.set_oauth
+            )
         return _destination_proto(stored)
+
+    async def ListDestinationPresets(
+        self,
+        request: validation_pb2.ListDestinationPresetsRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.ListDestinationPresetsRequest, validation_pb2.ListDestinationPresetsResponse
+        ],
+    ) -> validation_pb2.ListDestinationPresetsResponse:
+        account = current_account()
+        columns = None
+        if request.source_id:
+            source_id = parse_id("source", request.source_id, "source_id")
+            async with self.pool.acquire() as con:
+                await _own_source(con, source_id, account)
+                columns = await post_out_store.mapped_columns(con, source_id)
+        return validation_pb2.ListDestinationPresetsResponse(
+            presets=[_preset_proto(p, columns) for p in crm_presets.PRESETS.values()]
+        )
 
     async def ListDestinations(
         self,
@@ -130,6 +184,11 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         if not headers:
             return None
         return SecretBox(self.settings.secret_key).encrypt(json.dumps(dict(headers)))
+
+    def _seal_oauth(self, m: Any, oauth: destinations.OAuth) -> bytes:
+        credentials = {"client_id": m.client_id, "client_secret": m.client_secret, "refresh_token": m.refresh_token}
+        oauth_tokens.check_credentials(oauth, credentials)
+        return SecretBox(self.settings.secret_key).encrypt(json.dumps(credentials))
 
     # ---- deliveries ----------------------------------------------------------------------------
 
@@ -319,6 +378,12 @@ def _success(s: Any) -> Success:
         accepted_regex=s.accepted_regex,
         reason_json_path=s.reason_json_path,
         record_id_json_path=s.record_id_json_path,
+        rejected_status_ranges=tuple((r.min, r.max) for r in s.rejected_status_ranges),
+        records_json_path=s.records_json_path,
+        error_code_json_path=s.error_code_json_path,
+        error_reason_json_path=s.error_reason_json_path,
+        token_error_codes=tuple(s.token_error_codes),
+        retry_error_codes=tuple(s.retry_error_codes),
     )
 
 
@@ -330,7 +395,74 @@ def _success_proto(s: Success) -> Any:
         accepted_regex=s.accepted_regex,
         reason_json_path=s.reason_json_path,
         record_id_json_path=s.record_id_json_path,
+        rejected_status_ranges=[validation_pb2.StatusRange(min=a, max=b) for a, b in s.rejected_status_ranges],
+        records_json_path=s.records_json_path,
+        error_code_json_path=s.error_code_json_path,
+        error_reason_json_path=s.error_reason_json_path,
+        token_error_codes=list(s.token_error_codes),
+        retry_error_codes=list(s.retry_error_codes),
     )
+
+
+def _oauth(m: Any) -> OAuth:
+    return OAuth(m.grant_type, m.token_url, m.scope, m.auth_scheme or "Bearer")
+
+
+def _oauth_proto(o: OAuth) -> Any:
+    # Settings only: client id, secret and refresh token never leave the service.
+    return validation_pb2.OAuth(
+        grant_type=o.grant_type, token_url=o.token_url, scope=o.scope, auth_scheme=o.auth_scheme
+    )
+
+
+def _from_preset(request: Any, spec: DestinationSpec, columns: set[str] | None) -> DestinationSpec:
+    """What the request leaves unset, taken from the preset; what it sets wins."""
+    preset = crm_presets.get(request.preset)
+    chosen = crm_presets.options(preset, dict(request.preset_options))
+    destinations.check_url(request.url, allow_private=True)  # the base URL's shape; check_destination() does the rest
+    template = spec.body_template
+    if not template and not spec.body:
+        template = crm_presets.default_template(preset, columns)
+    oauth = spec.oauth
+    if oauth is not None:
+        default = crm_presets.oauth_for(preset, request.url)
+        oauth = OAuth(
+            oauth.grant_type or (default.grant_type if default else ""),
+            oauth.token_url or (default.token_url if default else ""),
+            oauth.scope or (default.scope if default else ""),
+            request.oauth.auth_scheme or (default.auth_scheme if default else "Bearer"),
+        )
+    batch_size = request.batch_size or (preset.batch.default_size if preset.batch else 1)
+    return dataclasses.replace(
+        spec,
+        url=crm_presets.url_for(preset, request.url),
+        method=(request.method or preset.method).upper(),
+        body_template=template,
+        headers={**preset.headers, **spec.headers},
+        success=spec.success if request.HasField("success") else crm_presets.success_for(preset, chosen),
+        preset=preset.name,
+        batch_size=batch_size,
+        oauth=oauth,
+    )
+
+
+def _preset_proto(p: crm_presets.Preset, columns: set[str] | None) -> Any:
+    out = validation_pb2.DestinationPreset(
+        name=p.name,
+        title=p.title,
+        method=p.method,
+        path=p.path,
+        body_template=crm_presets.default_template(p, columns),
+        success=_success_proto(crm_presets.success_for(p, crm_presets.options(p, {}))),
+        auth=p.auth,
+        headers=dict(p.headers),
+        max_batch_size=p.batch.max_size if p.batch else 1,
+        default_batch_size=p.batch.default_size if p.batch else 1,
+        options={name: "|".join(values) for name, values in p.options.items()},
+    )
+    if p.oauth:
+        out.oauth.CopyFrom(_oauth_proto(p.oauth))
+    return out
 
 
 _STATE = {
@@ -346,7 +478,7 @@ def _destination_proto(d: post_out_store.StoredDestination) -> Any:
         destination_id=str(d.destination_id),
         source_id=str(d.source_id),
         name=spec.name,
-        url=spec.url,
+        url=destinations.masked_url(spec.url),
         method=spec.method,
         body_format=validation_pb2.BODY_FORMAT_FORM if spec.body_format == "FORM" else validation_pb2.BODY_FORMAT_JSON,
         body=[_field_mapping(f) for f in spec.body],
@@ -358,7 +490,13 @@ def _destination_proto(d: post_out_store.StoredDestination) -> Any:
         post_test_leads=spec.post_test_leads,
         state=_STATE[backoff.state(spec.enabled, d.paused_until, datetime.now(UTC))],
         consecutive_failures=d.consecutive_failures,
+        body_template=spec.body_template,
+        preset=spec.preset,
+        batch_size=spec.batch_size,
+        paused_reason=d.paused_reason,
     )
+    if spec.oauth:
+        out.oauth.CopyFrom(_oauth_proto(spec.oauth))
     if d.paused_until and d.paused_until > datetime.now(UTC):
         set_timestamp(out.paused_until, d.paused_until)
     set_timestamp(out.created_at, d.created_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +13,7 @@ import asyncpg
 
 from leadrelay.capture import leads_store, sources_store
 from leadrelay.db import Connection
-from validation_service.destinations import BodyField, DestinationSpec, Success
+from validation_service.destinations import BodyField, DestinationSpec, OAuth, Success
 
 PENDING = "PENDING"
 RETRYING = "RETRYING"
@@ -58,6 +58,8 @@ class StoredDestination:
     paused_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    oauth_encrypted: bytes | None = None  # {"client_id", "client_secret", "refresh_token"} as JSON
+    paused_reason: str = ""
 
 
 def _destination(r: asyncpg.Record) -> StoredDestination:
@@ -76,23 +78,40 @@ def _destination(r: asyncpg.Record) -> StoredDestination:
             timeout_ms=r["timeout_ms"],
             enabled=r["enabled"],
             post_test_leads=r["post_test_leads"],
+            body_template=r["body_template"] or "",
+            preset=r["preset"],
+            batch_size=r["batch_size"],
+            oauth=OAuth.from_json(r["oauth"]),
         ),
         headers_encrypted=None if r["headers_encrypted"] is None else bytes(r["headers_encrypted"]),
         consecutive_failures=r["consecutive_failures"],
-        paused_until=r["paused_until"],
+        paused_until=_aware(r["paused_until"]),
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        oauth_encrypted=None if r["oauth_encrypted"] is None else bytes(r["oauth_encrypted"]),
+        paused_reason=r["paused_reason"],
     )
 
 
+def _aware(at: datetime | None) -> datetime | None:
+    """asyncpg reads 'infinity' (a pause waiting for a person) as a naive datetime.max."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 async def insert_destination(
-    con: Connection, account_id: UUID, source_id: UUID, spec: DestinationSpec, headers_encrypted: bytes | None
+    con: Connection,
+    account_id: UUID,
+    source_id: UUID,
+    spec: DestinationSpec,
+    headers_encrypted: bytes | None,
+    oauth_encrypted: bytes | None = None,
 ) -> StoredDestination:
     row = await con.fetchrow(
         """
         INSERT INTO destinations (account_id, source_id, name, url, method, body_format, body, header_names,
-                                  headers_encrypted, success, timeout_ms, enabled, post_test_leads)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                  headers_encrypted, success, timeout_ms, enabled, post_test_leads,
+                                  body_template, preset, batch_size, oauth, oauth_encrypted)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
         RETURNING *
         """,
         account_id,
@@ -103,6 +122,8 @@ async def insert_destination(
         spec.timeout_ms,
         spec.enabled,
         spec.post_test_leads,
+        *_crm_columns(spec),
+        oauth_encrypted,
     )
     return _destination(row)  # type: ignore[arg-type]  # INSERT ... RETURNING: always the row
 
@@ -111,14 +132,29 @@ def _columns(spec: DestinationSpec) -> tuple[Any, ...]:
     return (spec.name, spec.url, spec.method, spec.body_format, [f.as_json() for f in spec.body], sorted(spec.headers))
 
 
+def _crm_columns(spec: DestinationSpec) -> tuple[Any, ...]:
+    oauth = spec.oauth.as_json() if spec.oauth else {}
+    return (spec.body_template or None, spec.preset, spec.batch_size, oauth)
+
+
 async def update_destination(
-    con: Connection, destination_id: UUID, spec: DestinationSpec, headers_encrypted: bytes | None
+    con: Connection,
+    destination_id: UUID,
+    spec: DestinationSpec,
+    headers_encrypted: bytes | None,
+    oauth_encrypted: bytes | None = None,
+    *,
+    new_credentials: bool = False,
 ) -> StoredDestination:
+    """New credentials lift a pause that was waiting for them (paused_reason set)."""
     row = await con.fetchrow(
         """
         UPDATE destinations
         SET name = $2, url = $3, method = $4, body_format = $5, body = $6, header_names = $7,
             headers_encrypted = $8, success = $9, timeout_ms = $10, enabled = $11, post_test_leads = $12,
+            body_template = $13, preset = $14, batch_size = $15, oauth = $16, oauth_encrypted = $17,
+            paused_until = CASE WHEN $18 AND paused_reason <> '' THEN NULL ELSE paused_until END,
+            paused_reason = CASE WHEN $18 THEN '' ELSE paused_reason END,
             updated_at = now()
         WHERE destination_id = $1
         RETURNING *
@@ -130,8 +166,23 @@ async def update_destination(
         spec.timeout_ms,
         spec.enabled,
         spec.post_test_leads,
+        *_crm_columns(spec),
+        oauth_encrypted,
+        new_credentials,
     )
     return _destination(row)  # type: ignore[arg-type]  # the servicer found the account's destination first
+
+
+async def pause_destination(con: Connection, destination_id: UUID, reason: str) -> None:
+    """Pauses until a person acts (new credentials, or ResumeDestination): deliveries wait, unclaimed."""
+    await con.execute(
+        """
+        UPDATE destinations SET paused_until = 'infinity', paused_reason = $2, updated_at = now()
+        WHERE destination_id = $1
+        """,
+        destination_id,
+        reason,
+    )
 
 
 async def get_destination(con: Connection, destination_id: UUID) -> StoredDestination | None:
@@ -167,7 +218,7 @@ async def list_destinations(
 async def resume_destination(con: Connection, destination_id: UUID) -> StoredDestination:
     row = await con.fetchrow(
         """
-        UPDATE destinations SET paused_until = NULL, consecutive_failures = 0, updated_at = now()
+        UPDATE destinations SET paused_until = NULL, paused_reason = '', consecutive_failures = 0, updated_at = now()
         WHERE destination_id = $1 RETURNING *
         """,
         destination_id,
@@ -197,13 +248,18 @@ async def update_breakers(
         """
         UPDATE destinations d
         SET consecutive_failures = CASE WHEN c.reset THEN c.failures ELSE d.consecutive_failures + c.failures END,
-            paused_until = CASE WHEN c.failures > 0 AND $4 > 0
+            -- A pause waiting for a person (paused_reason) outlasts what the breaker decides.
+            paused_until = CASE WHEN d.paused_reason <> '' THEN d.paused_until
+                                WHEN c.failures > 0 AND $4 > 0
                                      AND CASE WHEN c.reset THEN c.failures
                                               ELSE d.consecutive_failures + c.failures END >= $4
                                 THEN now() + make_interval(secs => $5)
                                 WHEN c.reset THEN NULL ELSE d.paused_until END
         FROM unnest($1::uuid[], $2::bool[], $3::int[]) AS c(destination_id, reset, failures)
         WHERE d.destination_id = c.destination_id
+          -- A success on a healthy destination changes nothing: leaving its row alone keeps every
+          -- worker's recording from queueing on that one row lock.
+          AND (c.failures > 0 OR d.consecutive_failures <> 0 OR d.paused_until IS NOT NULL)
         """,
         [c[0] for c in ordered],
         [c[1] for c in ordered],
@@ -239,57 +295,52 @@ class Recorded:
 _EVENT_TYPES = {POSTED: "posted", REJECTED_BY_DESTINATION: "post_rejected", FAILED: "post_failed"}
 
 
+# One statement (one round trip) per recorded batch: the attempt rows in the order the results came,
+# the deliveries' new states, and the audit events of the deliveries that reached an end. Each result
+# is applied unless its delivery is already POSTED, or its lease passed to another worker (then that
+# worker's result counts; a success counts whoever reports it). The deliveries are updated in
+# (lead, destination) order, as the arrays come, so two batches lock shared rows in one order.
+_RECORD = """
+WITH attempts AS (
+    INSERT INTO post_out_attempts
+        (lead_id, destination_id, account_id, attempt, at, status_code, duration_ms, outcome, reason,
+         response_excerpt)
+    SELECT a.lead_id, a.destination_id, a.account_id, a.attempt, a.at, a.code, a.duration_ms, a.outcome,
+           a.reason, a.excerpt
+    FROM unnest($1::uuid[], $2::uuid[], $10::uuid[], $11::int[], $9::timestamptz[], $5::int[], $12::int[],
+                $13::text[], $6::text[], $14::text[], $17::int[])
+         AS a(lead_id, destination_id, account_id, attempt, at, code, duration_ms, outcome, reason, excerpt, pos)
+    ORDER BY a.pos
+), changed AS (
+    UPDATE post_outs p
+    SET status = r.status, attempts = p.attempts + 1, last_status_code = r.code,
+        last_error = r.reason, record_id = CASE WHEN r.status = 'POSTED' THEN r.record_id ELSE p.record_id END,
+        posted_at = CASE WHEN r.status = 'POSTED' THEN r.at ELSE p.posted_at END,
+        next_attempt_at = coalesce(r.next_at, p.next_attempt_at), lease_token = NULL, updated_at = now()
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[],
+                $8::timestamptz[], $9::timestamptz[], $15::text[], $16::text[])
+         AS r(lead_id, destination_id, token, status, code, reason, record_id, next_at, at, event_type,
+              event_detail)
+    WHERE p.lead_id = r.lead_id AND p.destination_id = r.destination_id AND p.status <> 'POSTED'
+      AND (p.lease_token = r.token OR r.status = 'POSTED')
+    RETURNING p.lead_id, p.destination_id, p.account_id, r.event_type, r.event_detail
+), events AS (
+    INSERT INTO lead_events (lead_id, account_id, type, detail)
+    SELECT lead_id, account_id, event_type, event_detail FROM changed WHERE event_type <> ''
+)
+SELECT lead_id, destination_id FROM changed
+"""
+
+
 async def record_attempts(con: Connection, results: Sequence[Recorded]) -> list[tuple[UUID, UUID]]:
-    """Writes the attempts and applies each result to its delivery, unless the delivery is already
-    POSTED, or its lease passed to another worker (then that worker's result counts; a success
-    counts whoever reports it). Returns the (lead, destination) pairs whose delivery changed."""
+    """Writes the attempts and applies each result to its delivery (see _RECORD). Returns the
+    (lead, destination) pairs whose delivery changed."""
     if not results:
         return []
-    await con.copy_records_to_table(
-        "post_out_attempts",
-        records=[
-            (
-                r.lead_id,
-                r.destination_id,
-                r.account_id,
-                r.attempt,
-                r.at,
-                r.status_code,
-                r.duration_ms,
-                r.outcome,
-                r.reason,
-                r.excerpt,
-            )
-            for r in results
-        ],
-        columns=[
-            "lead_id",
-            "destination_id",
-            "account_id",
-            "attempt",
-            "at",
-            "status_code",
-            "duration_ms",
-            "outcome",
-            "reason",
-            "response_excerpt",
-        ],
-    )
-    ordered = sorted(results, key=lambda r: (r.lead_id, r.destination_id))
+    order = sorted(range(len(results)), key=lambda i: (results[i].lead_id, results[i].destination_id))
+    ordered = [results[i] for i in order]
     rows = await con.fetch(
-        """
-        UPDATE post_outs p
-        SET status = r.status, attempts = p.attempts + 1, last_status_code = r.code,
-            last_error = r.reason, record_id = CASE WHEN r.status = 'POSTED' THEN r.record_id ELSE p.record_id END,
-            posted_at = CASE WHEN r.status = 'POSTED' THEN r.at ELSE p.posted_at END,
-            next_attempt_at = coalesce(r.next_at, p.next_attempt_at), lease_token = NULL, updated_at = now()
-        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[],
-                    $8::timestamptz[], $9::timestamptz[])
-             AS r(lead_id, destination_id, token, status, code, reason, record_id, next_at, at)
-        WHERE p.lead_id = r.lead_id AND p.destination_id = r.destination_id AND p.status <> 'POSTED'
-          AND (p.lease_token = r.token OR r.status = 'POSTED')
-        RETURNING p.lead_id, p.destination_id, p.account_id, p.status, p.record_id, r.reason
-        """,
+        _RECORD,
         [r.lead_id for r in ordered],
         [r.destination_id for r in ordered],
         [r.lease_token for r in ordered],
@@ -299,24 +350,23 @@ async def record_attempts(con: Connection, results: Sequence[Recorded]) -> list[
         [r.record_id for r in ordered],
         [r.next_attempt_at for r in ordered],
         [r.at for r in ordered],
+        [r.account_id for r in ordered],
+        [r.attempt for r in ordered],
+        [r.duration_ms for r in ordered],
+        [r.outcome for r in ordered],
+        [r.excerpt for r in ordered],
+        [_EVENT_TYPES.get(r.status, "") for r in ordered],
+        [_event_detail(r) for r in ordered],
+        order,
     )
-    events = [
-        (row["lead_id"], row["account_id"], _EVENT_TYPES[row["status"]], _event_detail(row))
-        for row in rows
-        if row["status"] in _EVENT_TYPES
-    ]
-    if events:
-        await con.copy_records_to_table(
-            "lead_events", records=events, columns=["lead_id", "account_id", "type", "detail"]
-        )
     return [(row["lead_id"], row["destination_id"]) for row in rows]
 
 
-def _event_detail(row: asyncpg.Record) -> str:
-    detail = f"destination {row['destination_id']}"
-    if row["status"] == POSTED:
-        return f"{detail}, record {row['record_id']}" if row["record_id"] else detail
-    return f"{detail}: {row['reason']}"
+def _event_detail(r: Recorded) -> str:
+    detail = f"destination {r.destination_id}"
+    if r.status == POSTED:
+        return f"{detail}, record {r.record_id}" if r.record_id else detail
+    return f"{detail}: {r.reason}"
 
 
 async def refresh_lead_status(con: Connection, lead_ids: Sequence[UUID]) -> None:
@@ -434,3 +484,16 @@ async def retry_failed_of_source(con: Connection, source_id: UUID) -> list[UUID]
         locked,
     )
     return [r["lead_id"] for r in rows]
+
+
+async def blank_destination_answers(con: Connection, lead_ids: Sequence[UUID]) -> None:
+    """An erased lead's deliveries and their logs keep their status, outcome and status code; what the
+    destination answered (which can echo the lead's values) is blanked."""
+    await con.execute(
+        """UPDATE post_out_attempts SET response_excerpt = '', reason = ''
+            WHERE lead_id = ANY($1::uuid[]) AND (response_excerpt <> '' OR reason <> '')""",
+        list(lead_ids),
+    )
+    await con.execute(
+        "UPDATE post_outs SET last_error = '' WHERE lead_id = ANY($1::uuid[]) AND last_error <> ''", list(lead_ids)
+    )

@@ -10,6 +10,7 @@ without a second record. Once POSTED is written, the row is never claimed again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import json
 import logging
@@ -28,39 +29,59 @@ from aiohttp.resolver import DefaultResolver
 
 from leadrelay.capture import leads_store
 from leadrelay.crypto import SecretBox
+from leadrelay.db import CONNECTION_LOST, Connection
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
-from validation_service import backoff, delivery, outbox, post_out_store
-from validation_service.destinations import DestinationSpec, check_url, is_public_address
+from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store
+from validation_service.body_template import compile_template
+from validation_service.destinations import (
+    AllowedHosts,
+    DestinationSpec,
+    check_url,
+    host_allowed,
+    is_never_allowed,
+    is_public_address,
+    mask_secrets,
+    parse_allow_hosts,
+)
 from validation_service.post_out_store import FAILED, POSTED, REJECTED_BY_DESTINATION, RETRYING, Recorded
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 64
 MAX_RESPONSE_BYTES = 64 * 1024
+# A batch answer holds one result per record (HubSpot's with the record's properties).
+BATCH_RESPONSE_BYTES_PER_RECORD = 4 * 1024
 USER_AGENT = "LeadRelay-PostOut/1"
+OUTAGE_MAX_PAUSE_SECONDS = 5.0
 _STATUS_FOR = {delivery.POSTED: POSTED, delivery.REJECTED: REJECTED_BY_DESTINATION, delivery.FAILED: FAILED}
 _BREAKER = {delivery.POSTED: "success", delivery.RETRY: "failure", delivery.FAILED: "failure"}
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves host names, refusing private, loopback and link-local answers unless allowed: a
-    public-looking name cannot lead a destination to an internal service."""
+    """Resolves host names, refusing link-local and cloud-metadata answers always, and private or
+    loopback ones unless allowed: a public-looking name cannot lead a destination to an internal
+    service (aiohttp connects to literal addresses without asking; check_url covers those)."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, allow_hosts: AllowedHosts = ()) -> None:
         self._inner = DefaultResolver()
         self._allow_private = allow_private
+        self._allow_hosts = allow_hosts
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        if self._allow_private:
-            return results
-        public = [r for r in results if is_public_address(ipaddress.ip_address(r["host"]))]
-        if not public:
-            raise OSError(f"{host} resolves only to private, loopback or link-local addresses")
-        return public
+        private_ok = self._allow_private or host_allowed(host, port, self._allow_hosts)
+        usable = [
+            r
+            for r in results
+            if not is_never_allowed(address := ipaddress.ip_address(r["host"]))
+            and (private_ok or is_public_address(address))
+        ]
+        if not usable:
+            raise OSError(f"{host} resolves only to addresses a destination may not use (private or link-local)")
+        return usable
 
     async def close(self) -> None:
         await self._inner.close()
@@ -68,11 +89,27 @@ class GuardedResolver(AbstractResolver):
 
 @dataclass(frozen=True)
 class _Prepared:
+    destination_id: UUID
     spec: DestinationSpec
     headers: dict[str, str]
     refusal: str  # non-empty: the URL is not allowed (any more), fail without posting
     updated_at: datetime
     timeout: aiohttp.ClientTimeout
+    credentials: dict[str, str]  # OAuth client id, secret, refresh token (decrypted)
+    batch: crm_presets.Batch | None  # set when leads go several per call
+    batch_url: str
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """One call's answer and the verdict for each record in it; `pause` names why the destination
+    must wait for a person (its token cannot be had), and then the verdicts are empty."""
+
+    status: int | None
+    text: str
+    error: str
+    verdicts: list[delivery.Verdict]
+    pause: str = ""
 
 
 class PostOutWorkers:
@@ -89,17 +126,37 @@ class PostOutWorkers:
         )
         self._box = SecretBox(settings.secret_key) if settings.secret_key else None
         self._destinations: dict[UUID, _Prepared] = {}
+        self.tokens = oauth_tokens.TokenCache(session)
+        self._allow_hosts = parse_allow_hosts(settings.postout_allow_hosts)
 
     async def work(self, batch_size: int = BATCH_SIZE) -> None:
-        """One worker: until cancelled. A cancelled batch's rows come back after their lease."""
+        """One worker: until cancelled. A cancelled batch's rows come back after their lease.
+
+        A database outage is logged once when it starts and once when it ends (not per poll), and
+        polled with a growing pause; a batch it interrupted comes back after its lease."""
+        outage_polls = 0
         while True:
             try:
                 done = await self.run_once(batch_size)
             except asyncio.CancelledError:
                 raise
+            except CONNECTION_LOST as exc:
+                if not outage_polls:
+                    log.warning(
+                        "post-out paused: the database is unreachable; retrying until it answers",
+                        extra={"error": f"{type(exc).__name__}: {exc}"},
+                    )
+                outage_polls += 1
+                await asyncio.sleep(
+                    min(self.settings.postout_poll_seconds * 2 ** min(outage_polls, 16), OUTAGE_MAX_PAUSE_SECONDS)
+                )
+                continue
             except Exception:
                 log.exception("post-out batch failed")
                 done = 0
+            if outage_polls:
+                log.warning("post-out resumed: the database answers again", extra={"polls_missed": outage_polls})
+                outage_polls = 0
             if not done:
                 await asyncio.sleep(self.settings.postout_poll_seconds)
 
@@ -111,10 +168,21 @@ class PostOutWorkers:
                 return 0
             stored = await post_out_store.get_destinations(con, {c.destination_id for c in claimed})
         prepared = {d.destination_id: self._prepare(d) for d in stored}
-        results = await asyncio.gather(
-            *(self._deliver(c, prepared[c.destination_id]) for c in claimed if c.destination_id in prepared)
-        )
-        await self._record(results)
+        groups: list[tuple[list[outbox.Claimed], _Prepared]] = []
+        by_destination: dict[UUID, list[outbox.Claimed]] = {}
+        for c in claimed:
+            if c.destination_id in prepared:
+                by_destination.setdefault(c.destination_id, []).append(c)
+        for destination_id, items in by_destination.items():
+            dest = prepared[destination_id]
+            size = dest.spec.batch_size if dest.batch else 1
+            groups.extend((items[i : i + size], dest) for i in range(0, len(items), size))
+        outcomes = await asyncio.gather(*(self._deliver(items, dest) for items, dest in groups))
+        results = [r for recorded, _ in outcomes for r in recorded]
+        pauses = {
+            items[0].destination_id: reason for (items, _), (_, reason) in zip(groups, outcomes, strict=True) if reason
+        }
+        await self._record(results, pauses, [recorded for recorded, _ in outcomes if recorded])
         return len(results)
 
     def _prepare(self, d: post_out_store.StoredDestination) -> _Prepared:
@@ -122,114 +190,249 @@ class PostOutWorkers:
         if cached and cached.updated_at == d.updated_at:
             return cached
         headers: dict[str, str] = {}
-        if d.headers_encrypted is not None and self._box is not None:
-            headers = json.loads(self._box.decrypt(d.headers_encrypted))
+        credentials: dict[str, str] = {}
+        if self._box is not None:
+            if d.headers_encrypted is not None:
+                headers = json.loads(self._box.decrypt(d.headers_encrypted))
+            if d.oauth_encrypted is not None:
+                credentials = json.loads(self._box.decrypt(d.oauth_encrypted))
         try:
-            check_url(d.spec.url, allow_private=self.settings.postout_allow_private_urls)
+            check_url(d.spec.url, allow_private=self.settings.postout_allow_private_urls, allow_hosts=self._allow_hosts)
+            if d.spec.oauth is not None:
+                check_url(
+                    d.spec.oauth.token_url,
+                    allow_private=self.settings.postout_allow_private_urls,
+                    allow_hosts=self._allow_hosts,
+                )
             refusal = ""
         except InvalidArgument as exc:
-            refusal = str(exc)
+            refusal = mask_secrets(str(exc), d.spec.url)
+        preset = crm_presets.PRESETS.get(d.spec.preset)
+        batch_url = crm_presets.batch_url(preset, d.spec.url) if preset and d.spec.batch_size > 1 else None
         prepared = _Prepared(
-            d.spec, headers, refusal, d.updated_at, aiohttp.ClientTimeout(total=d.spec.timeout_ms / 1000)
+            d.destination_id,
+            d.spec,
+            headers,
+            refusal,
+            d.updated_at,
+            aiohttp.ClientTimeout(total=d.spec.timeout_ms / 1000),
+            credentials,
+            preset.batch if preset and batch_url else None,
+            batch_url or "",
         )
         self._destinations[d.destination_id] = prepared
         return prepared
 
-    async def _deliver(self, item: outbox.Claimed, dest: _Prepared) -> Recorded:
+    async def _deliver(self, items: list[outbox.Claimed], dest: _Prepared) -> tuple[list[Recorded], str]:
+        """One call for the items (one lead, or a batch), and what to record for each."""
         at = datetime.now(UTC)
         started = time.perf_counter()
-        status: int | None = None
-        text = error = ""
         if dest.refusal:
-            error = dest.refusal
+            sent = _Sent(None, "", dest.refusal, [delivery.Verdict(delivery.FAILED, dest.refusal)] * len(items))
         else:
-            payload, content_type = delivery.build_body(dest.spec.body_format, dest.spec.body, item.lead)
-            headers = {
-                **dest.headers,
-                "Content-Type": content_type,
-                "Idempotency-Key": item.idempotency_key,
-                "User-Agent": USER_AGENT,
-            }
-            try:
-                async with self.session.request(
-                    dest.spec.method,
-                    dest.spec.url,
-                    data=payload,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=dest.timeout,
-                ) as resp:
-                    raw = await _read_capped(resp)
-                    status = resp.status
-                    text = _decode(raw, resp.charset)
-            except TimeoutError:
-                error = f"timed out after {dest.spec.timeout_ms} ms"
-            except (aiohttp.ClientError, OSError) as exc:
-                error = f"connection error: {exc}"
+            sent = await self._send(items, dest)
         duration_ms = round((time.perf_counter() - started) * 1000)
-        verdict = (
-            delivery.Verdict(delivery.FAILED, error)
-            if dest.refusal
-            else delivery.classify(dest.spec.success, status, text, error)
-        )
-        attempt = item.attempts + 1
-        next_at = None
-        reason = verdict.reason
-        if verdict.outcome == delivery.RETRY:
-            next_at = backoff.next_attempt(at, item.enqueued_at, attempt, self.policy, random.random())
-            new_status = RETRYING if next_at is not None else FAILED
-            if next_at is None:
-                reason = f"{reason} (gave up: past the retry horizon)"
+        if sent.pause:
+            # Nothing was judged: the deliveries wait, due again as soon as a person lifts the pause.
+            verdicts = [delivery.Verdict(delivery.RETRY, f"destination paused: {sent.pause}")] * len(items)
         else:
-            new_status = _STATUS_FOR[verdict.outcome]
-        return Recorded(
-            lead_id=item.lead_id,
-            destination_id=item.destination_id,
-            account_id=item.account_id,
-            lease_token=item.lease_token,
-            attempt=attempt,
-            at=at,
-            status=new_status,
-            status_code=status or 0,
-            duration_ms=duration_ms,
-            outcome=verdict.outcome,
-            reason=reason,
-            excerpt=delivery.excerpt(text),
-            record_id=verdict.record_id,
-            next_attempt_at=next_at,
-        )
+            verdicts = sent.verdicts
+        recorded = []
+        whole_excerpt = delivery.excerpt(sent.text)
+        for item, verdict in zip(items, verdicts, strict=True):
+            attempt = item.attempts + 1
+            next_at = None
+            reason = verdict.reason
+            if sent.pause:
+                next_at, new_status = at, RETRYING
+            elif verdict.outcome == delivery.RETRY:
+                next_at = backoff.next_attempt(at, item.enqueued_at, attempt, self.policy, random.random())
+                new_status = RETRYING if next_at is not None else FAILED
+                if next_at is None:
+                    reason = f"{reason} (gave up: past the retry horizon)"
+            else:
+                new_status = _STATUS_FOR[verdict.outcome]
+            recorded.append(
+                Recorded(
+                    lead_id=item.lead_id,
+                    destination_id=item.destination_id,
+                    account_id=item.account_id,
+                    lease_token=item.lease_token,
+                    attempt=attempt,
+                    at=at,
+                    status=new_status,
+                    status_code=sent.status or 0,
+                    duration_ms=duration_ms,
+                    outcome=verdict.outcome,
+                    reason=delivery.excerpt(mask_secrets(reason, dest.spec.url)),
+                    excerpt=delivery.excerpt(verdict.answer) if verdict.answer else whole_excerpt,
+                    record_id=delivery.storable(verdict.record_id),
+                    next_attempt_at=next_at,
+                )
+            )
+        return recorded, sent.pause
 
-    async def _record(self, results: list[Recorded]) -> None:
+    async def _send(self, items: list[outbox.Claimed], dest: _Prepared) -> _Sent:
+        spec = dest.spec
+        if dest.batch is not None:
+            template = compile_template(spec.body_template)
+            traces = [i.idempotency_key for i in items]
+            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items], traces)
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            content_type, url, success = "application/json", dest.batch_url, dest.batch.success
+            # Stable for the same leads in the same order; vendors de-duplicate batches by their own keys.
+            key = "lr-b-" + hashlib.sha256("/".join(i.idempotency_key for i in items).encode()).hexdigest()[:40]
+        else:
+            payload, content_type = delivery.build_body(spec.body_format, spec.body, items[0].lead, spec.body_template)
+            url, success, key, traces = spec.url, spec.success, items[0].idempotency_key, []
+        headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
+
+        async def attempt(refused: str) -> tuple[_Sent, str]:
+            """One call; also the token it carried when the CRM refused that token, else ""."""
+            token = ""
+            if spec.oauth is not None:
+                try:
+                    token = await self.tokens.token(
+                        dest.destination_id,
+                        dest.updated_at,
+                        spec.oauth,
+                        dest.credentials,
+                        refused=refused,
+                        client_timeout=dest.timeout,
+                    )
+                except oauth_tokens.TokenUnavailable as exc:
+                    if exc.permanent:
+                        return _Sent(None, "", str(exc), [], pause=str(exc)), ""
+                    return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items)), ""
+                headers["Authorization"] = f"{spec.oauth.auth_scheme} {token}"
+            status, text, error = await self._post(spec.method, url, payload, headers, dest, len(items))
+            if dest.batch is not None and dest.batch.trace_key:
+                # An existing record counts as posted when the destination reads the vendor's 409 so.
+                posted = ("CONFLICT",) if any(low <= 409 <= high for low, high in spec.success.status_ranges) else ()
+                verdicts = delivery.classify_traced(
+                    success, status, text, traces, dest.batch.trace_key, error, posted_categories=posted
+                )
+            else:
+                verdicts = delivery.classify_records(success, status, text, len(items), error)
+            if token and (status == 401 or any(v.outcome == delivery.REAUTH for v in verdicts)):
+                return _Sent(status, text, error, verdicts), token
+            # Without OAuth there is nothing to renew: a token code fails like any refusal.
+            verdicts = [
+                delivery.Verdict(delivery.FAILED, v.reason) if v.outcome == delivery.REAUTH else v for v in verdicts
+            ]
+            return _Sent(status, text, error, verdicts), ""
+
+        sent, refused = await attempt("")
+        if refused:  # renew the token once and send again
+            sent, refused = await attempt(refused)
+            if refused:
+                said = next((v.reason for v in sent.verdicts if v.reason), f"HTTP {sent.status}")
+                reason = f"the CRM refused a newly issued access token ({said})"
+                return _Sent(sent.status, sent.text, sent.error, [], pause=reason)
+        return sent
+
+    async def _post(
+        self, method: str, url: str, payload: bytes, headers: dict[str, str], dest: _Prepared, records: int
+    ) -> tuple[int | None, str, str]:
+        try:
+            async with self.session.request(
+                method, url, data=payload, headers=headers, allow_redirects=False, timeout=dest.timeout
+            ) as resp:
+                raw = await _read_capped(resp, MAX_RESPONSE_BYTES + (records - 1) * BATCH_RESPONSE_BYTES_PER_RECORD)
+                return resp.status, _decode(raw, resp.charset), ""
+        except TimeoutError:
+            return None, "", f"timed out after {dest.spec.timeout_ms} ms"
+        except (aiohttp.ClientError, OSError) as exc:
+            return None, "", mask_secrets(f"connection error: {exc}", url)
+
+    async def _record(
+        self, results: list[Recorded], pauses: dict[UUID, str] | None = None, calls: list[list[Recorded]] | None = None
+    ) -> None:
+        """Writes the results. The breaker counts calls (each result its own unless `calls` groups
+        them): a batch the CRM refused whole is one failure, not one per lead."""
+        pauses = pauses or {}
         breakers: dict[UUID, list[str]] = {}
-        for r in sorted(results, key=lambda r: r.at.timestamp() + r.duration_ms / 1000):
-            breakers.setdefault(r.destination_id, []).append(_BREAKER.get(r.outcome, "neutral"))
+        for call in sorted(
+            calls or [[r] for r in results], key=lambda c: c[0].at.timestamp() + c[0].duration_ms / 1000
+        ):
+            destination_id = call[0].destination_id
+            # A destination paused for its token is not failing: its breaker is left alone.
+            breakers.setdefault(destination_id, []).append(
+                "neutral" if destination_id in pauses else _call_outcome([r.outcome for r in call])
+            )
         changes = []
         for destination_id, outcomes in breakers.items():
             b = backoff.breaker_after(outcomes, 0, self.settings.postout_breaker_threshold)
             if b.reset or b.consecutive_failures:
                 changes.append((destination_id, b.reset, b.consecutive_failures))
-        async with self.pool.acquire() as con, con.transaction():
+        async with self.pool.acquire() as con:
+            try:
+                await self._write(con, results, changes, pauses)
+            except _REFUSED_RECORD:
+                # One result the database refuses (say, its destination was deleted meanwhile) must not
+                # undo the others: unrecorded, they would all be posted again after the lease.
+                log.warning("post-out batch refused by the database; recording each delivery alone", exc_info=True)
+                for r in results:
+                    try:
+                        await self._write(con, [r], [], {})
+                    except _REFUSED_RECORD as exc:
+                        log.warning(
+                            "post-out result not recorded",
+                            extra={
+                                "lead_id": str(r.lead_id),
+                                "destination_id": str(r.destination_id),
+                                "error": repr(exc),
+                            },
+                        )
+                await self._write(con, [], changes, pauses)
+        for destination_id, reason in pauses.items():
+            log.warning("destination paused", extra={"destination_id": str(destination_id), "reason": reason})
+        failures = sum(1 for r in results if r.outcome != delivery.POSTED)
+        if failures:
+            log.info("post-out batch", extra={"attempted": len(results), "not_posted": failures})
+
+    async def _write(
+        self,
+        con: Connection,
+        results: list[Recorded],
+        changes: list[tuple[UUID, bool, int]],
+        pauses: dict[UUID, str],
+    ) -> None:
+        async with con.transaction():
             await leads_store.lock_leads(con, [r.lead_id for r in results])
             changed = await post_out_store.record_attempts(con, results)
             await post_out_store.refresh_lead_status(con, [lead for lead, _ in changed])
             await post_out_store.update_breakers(
                 con, changes, self.settings.postout_breaker_threshold, self.settings.postout_breaker_cooldown_seconds
             )
-        failures = sum(1 for r in results if r.outcome != delivery.POSTED)
-        if failures:
-            log.info("post-out batch", extra={"attempted": len(results), "not_posted": failures})
+            for destination_id, reason in sorted(pauses.items()):
+                await post_out_store.pause_destination(con, destination_id, reason)
 
 
-async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
+# What the database (or the driver) refuses in one result's data, as opposed to the database being down.
+_REFUSED_RECORD = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, UnicodeError)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int = MAX_RESPONSE_BYTES) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    while size < MAX_RESPONSE_BYTES:
-        chunk = await resp.content.read(MAX_RESPONSE_BYTES - size)
+    while size < cap:
+        chunk = await resp.content.read(cap - size)
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _call_outcome(outcomes: list[str]) -> str:
+    """One call's effect on the breaker: it worked if the CRM took any record; it failed if no
+    record got an answer the CRM meant (every one retried or failed)."""
+    if delivery.POSTED in outcomes:
+        return "success"
+    if all(_BREAKER.get(o) == "failure" for o in outcomes):
+        return "failure"
+    return "neutral"
 
 
 def _decode(raw: bytes, charset: str | None) -> str:
@@ -244,7 +447,7 @@ def new_session(settings: Settings, *, limit: int = 256) -> aiohttp.ClientSessio
         limit=limit,
         limit_per_host=limit,
         ttl_dns_cache=60,
-        resolver=GuardedResolver(settings.postout_allow_private_urls),
+        resolver=GuardedResolver(settings.postout_allow_private_urls, parse_allow_hosts(settings.postout_allow_hosts)),
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True)
 

@@ -8,13 +8,13 @@ import asyncpg
 import grpc
 
 from leadrelay.auth import current_account
-from leadrelay.capture import dispositions, sources_store
+from leadrelay.capture import dispositions, erasure_store, sources_store
 from leadrelay.errors import InvalidArgument, NotFound
 from leadrelay.ids import parse_id
 from leadrelay.protoconv import outcome_to_proto, set_timestamp
 from leadrelay.settings import Settings
 from leadrelay.v1 import validation_pb2, validation_pb2_grpc
-from validation_service import criteria_store, judging
+from validation_service import criteria_store, judging, lead_keys_store, post_out_store
 from validation_service.criteria import Row, Rule, check_rules
 
 _SCOPES = {
@@ -22,6 +22,10 @@ _SCOPES = {
     validation_pb2.DUPLICATE_SCOPE_SOURCE: "source",
     validation_pb2.DUPLICATE_SCOPE_ACCOUNT: "account",
 }
+
+
+# ForgetLeads follows one erasure request: a few leads (one per account that captured it).
+MAX_FORGET = 1000
 
 
 class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
@@ -74,6 +78,21 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         outcomes = await judging.judge_stored(self.pool, self.cache, current_account(), lead_ids)
         return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
+    async def ForgetLeads(
+        self,
+        request: validation_pb2.ForgetLeadsRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.ForgetLeadsRequest, validation_pb2.ForgetLeadsResponse],
+    ) -> validation_pb2.ForgetLeadsResponse:
+        if len(request.lead_ids) > MAX_FORGET:
+            raise InvalidArgument("lead_ids", f"{len(request.lead_ids)} lead ids; at most {MAX_FORGET} per call")
+        lead_ids = judging.parse_lead_ids(request.lead_ids)
+        async with self.pool.acquire() as con, con.transaction():
+            erased = await erasure_store.erased_leads(con, current_account(), lead_ids)
+            if erased:
+                await lead_keys_store.forget(con, erased)
+                await post_out_store.blank_destination_answers(con, erased)
+        return validation_pb2.ForgetLeadsResponse(leads_forgotten=len(erased))
+
     async def EvaluateLeads(
         self,
         request: validation_pb2.EvaluateLeadsRequest,
@@ -103,6 +122,10 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             )
             for i, n in enumerate(request.leads)
         ]
+        first: dict[UUID, int] = {}
+        for i, lead in enumerate(leads):
+            if first.setdefault(lead[0], i) != i:
+                raise InvalidArgument(f"leads[{i}].lead_id", f"repeats leads[{first[lead[0]]}].lead_id")
         outcomes = await judging.judge_new(self.pool, self.cache, current_account(), request.via, leads)
         return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import threading
@@ -27,11 +26,12 @@ import time
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
+import asyncpg
 import orjson
 
 from ingest_service.capture import intake_cache, validation_client
 from ingest_service.resources import IngestResources
-from leadrelay.capture import leads_store, mapping, sources_store
+from leadrelay.capture import leads_store, mapping, sources_store, text
 from leadrelay.capture.leads import PROCESSING, IncomingLead, Outcome
 from leadrelay.db import Connection
 from leadrelay.errors import NotFound
@@ -49,16 +49,24 @@ async def submit(
     *,
     unknown_forms: str = "register",
     via: str = "",
+    resubmissions: bool = False,
+    lead_ids: Sequence[UUID] | None = None,
 ) -> list[Outcome]:
     """Stores and judges `leads` (one outcome each, in order). A repeat of a known platform lead id
-    returns the first outcome with duplicate=True and changes nothing. If validation cannot be
-    reached the leads stay PROCESSING (the sweeper re-drives them) and their outcome says so.
+    returns the first outcome with duplicate=True and changes nothing — unless `resubmissions` (a
+    platform whose lead ids can be submitted again, LinkedIn) and its answers changed: then the lead
+    is updated, re-mapped and judged again (an `updated` event). If validation cannot be reached the
+    leads stay PROCESSING (the sweeper re-drives them) and their outcome says so.
 
     `unknown_forms`: "register" (connectors, files) or "refuse" (NOT_FOUND, the public RPCs).
-    `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...)."""
+    `via` is written into the `received` event (webhook, poll, sync, import, SubmitLeads, ...).
+    `lead_ids`: the ids to store new leads under (one per lead), chosen earlier by the caller
+    (idempotency); fresh ones otherwise."""
     if not leads:
         return []
-    ids = new_lead_ids(len(leads))
+    # NUL, lone surrogates: one lead's odd text must not fail the statement its whole batch shares.
+    leads = [text.clean_lead(lead) for lead in leads]
+    ids = list(lead_ids) if lead_ids is not None else new_lead_ids(len(leads))
     resolved = _resolve_cached(account_id, leads)
     async with deps.pool.acquire() as con:
         # From the cache, storing is the one insert_received statement (leads and their events),
@@ -71,8 +79,14 @@ async def submit(
             inserted = await leads_store.insert_received(con, account_id, rows.new, via)
             known_keys = [k for k, i in rows.first.items() if ids[i] not in inserted]
             known = await leads_store.known_leads(con, known_keys) if known_keys else {}
+            updated = await _resubmitted(con, account_id, rows, known, via) if resubmissions and known else {}
     first, repeat_of, mapped = rows.first, rows.repeat_of, rows.mapped
     stored = [i for i in first.values() if ids[i] in inserted]
+    # From here on an updated lead is handled as a stored one, under its own id.
+    for i, lead_id in updated.items():
+        ids[i] = lead_id
+        inserted.add(lead_id)
+        stored.append(i)
 
     outcomes: list[Outcome | None] = [None] * len(leads)
     for key, i in first.items():
@@ -103,12 +117,44 @@ async def submit(
     return outcomes  # type: ignore[return-value]  # every slot is filled by now
 
 
+async def _resubmitted(
+    con: Connection,
+    account_id: UUID,
+    rows: _Rows,
+    known: dict[tuple[UUID, str], asyncpg.Record],
+    via: str,
+) -> dict[int, UUID]:
+    """Applies the known leads whose answers changed; returns batch index -> the stored lead's id."""
+    changed = leads_store.NewLeads([], [], [], [], [], [], [], [], [])
+    index: dict[UUID, int] = {}
+    new = rows.new
+    for key, i in rows.first.items():
+        row = known.get(key)
+        if row is None or row["erased"]:
+            continue
+        j = rows.new_index[i]
+        if orjson.loads(new.answers[j]) == row["answers"]:
+            continue
+        index[row["lead_id"]] = i
+        changed.lead_ids.append(row["lead_id"])
+        changed.answers.append(new.answers[j])
+        changed.fields.append(new.fields[j])
+        changed.contexts.append(new.contexts[j])
+        changed.is_test.append(new.is_test[j])
+        changed.captured_at.append(new.captured_at[j])
+    if not changed.lead_ids:
+        return {}
+    done = await leads_store.apply_resubmissions(con, account_id, changed, via)
+    return {index[lead_id]: lead_id for lead_id in done}
+
+
 @dataclasses.dataclass
 class _Rows:
     new: leads_store.NewLeads
     first: dict[tuple[UUID, str], int]  # (source, platform lead id) -> the index stored for it
     repeat_of: dict[int, int]  # a later repeat in the batch -> the first occurrence's index
     mapped: list[dict[str, str]]  # every lead's mapped fields
+    new_index: dict[int, int] = dataclasses.field(default_factory=dict)  # first occurrence -> its row in `new`
 
 
 def _new_rows(
@@ -130,13 +176,14 @@ def _new_rows(
             rows.repeat_of[i] = first[key]
             continue
         first[key] = i
+        rows.new_index[i] = len(new.lead_ids)
         new.lead_ids.append(ids[i])
         new.source_ids.append(lead.source_id)
         new.form_ids.append(form_id)
         new.platform_lead_ids.append(key[1])
-        new.answers.append(_dumps([{"name": a.name, "values": a.values} for a in lead.answers]))
-        new.fields.append(_dumps(fields))
-        new.contexts.append(_dumps(dict(lead.platform_context)))
+        new.answers.append(text.dumps([{"name": a.name, "values": a.values} for a in lead.answers]))
+        new.fields.append(text.dumps(fields))
+        new.contexts.append(text.dumps(dict(lead.platform_context)))
         new.is_test.append(lead.is_test)
         new.captured_at.append(lead.captured_at)
     return rows
@@ -219,18 +266,6 @@ async def _resolve(con: Connection, account_id: UUID, leads: Sequence[IncomingLe
     resolved = _in_force(account_id, leads, defaults.get, lambda source_id, ref: forms.get((source_id, ref)))
     assert resolved is not None  # every source was checked and every form found or registered above
     return resolved
-
-
-def _dumps(value: object) -> str:
-    # orjson: a lead's answers, fields and context (strings, lists, dicts) in a fifth of the stdlib
-    # encoder's time, ~10 us a lead. The text goes into jsonb, so its spacing does not matter.
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        # A lone surrogate (a "\ud800" escape in a platform's JSON) is text that neither orjson nor
-        # PostgreSQL stores: it becomes U+FFFD, and the lead is stored and judged like any other.
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # Time-ordered lead ids (UUIDv7 layout): ids sort by arrival, which keeps the primary key's inserts

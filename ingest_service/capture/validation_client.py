@@ -100,6 +100,19 @@ async def _judge_chunk(
     return {UUID(o.lead_id): outcome_from_proto(o, with_fields=with_fields) for o in response.outcomes}
 
 
+async def forget(deps: IngestResources, account_id: UUID, lead_ids: Sequence[UUID]) -> None:
+    """ForgetLeads: validation drops what it kept of these erased leads' values. Raises Unavailable
+    (with the reason) if it could not; the caller tries again."""
+    try:
+        await deps.validation.ForgetLeads(
+            validation_pb2.ForgetLeadsRequest(lead_ids=[str(i) for i in lead_ids]),
+            metadata=clients.as_account(deps.settings.internal_token, account_id),
+            timeout=deps.settings.validation_timeout_seconds,
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise Unavailable(f"validation could not forget the erased leads ({exc.code().name})") from None
+
+
 async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Sequence[NewLead]) -> list[Outcome]:
     """One ValidateNewLeads call: judges and stores the leads (one outcome each, in order). Raises
     NotJudged if the service could not take them."""

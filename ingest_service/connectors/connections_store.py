@@ -22,18 +22,50 @@ INBOX_LEASE_SECONDS = 60.0
 
 
 async def save_connection(
-    con: Connection, source_id: UUID, account_id: UUID, access_token: bytes, refresh_token: bytes | None
+    con: Connection,
+    source_id: UUID,
+    account_id: UUID,
+    access_token: bytes,
+    refresh_token: bytes | None,
+    grant_id: UUID | None = None,
 ) -> None:
     await con.execute(
-        """INSERT INTO source_connections (source_id, account_id, access_token, refresh_token)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (source_id) DO UPDATE SET access_token = $3, refresh_token = $4,
+        """INSERT INTO source_connections (source_id, account_id, access_token, refresh_token, grant_id)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (source_id) DO UPDATE SET access_token = $3, refresh_token = $4, grant_id = $5,
                last_error = '', backoff_until = NULL, backoff_seconds = 0""",
         source_id,
         account_id,
         access_token,
         refresh_token,
+        grant_id,
     )
+
+
+async def set_subscription(con: Connection, source_id: UUID, subscription: str) -> None:
+    await con.execute("UPDATE source_connections SET subscription = $2 WHERE source_id = $1", source_id, subscription)
+
+
+async def connected_elsewhere(con: Connection, platform: str, external_id: str, source_id: UUID) -> bool:
+    """Another source (of any account) is connected to the same Page / ad account."""
+    return bool(
+        await con.fetchval(
+            """SELECT true FROM source_connections c JOIN sources s USING (source_id)
+                WHERE s.platform = $1 AND s.external_account_id = $2 AND c.source_id <> $3 LIMIT 1""",
+            platform,
+            external_id,
+            source_id,
+        )
+    )
+
+
+async def grant_connections(con: Connection, grant_id: UUID) -> list[asyncpg.Record]:
+    return await con.fetch(f"{_CONNECTION_AND_NAME} WHERE c.grant_id = $1 ORDER BY s.name", grant_id)
+
+
+async def replace_grant_token(con: Connection, grant_id: UUID, access_token: bytes) -> None:
+    """A renewed member token (LinkedIn) for every source that uses it."""
+    await con.execute("UPDATE source_connections SET access_token = $2 WHERE grant_id = $1", grant_id, access_token)
 
 
 async def delete_connection(con: Connection, source_id: UUID) -> bool:
@@ -41,8 +73,10 @@ async def delete_connection(con: Connection, source_id: UUID) -> bool:
 
 
 _CONNECTION = """SELECT c.source_id, c.account_id, c.access_token, c.connected_at, c.last_polled_at, c.last_error,
-       c.backoff_until, c.backoff_seconds, s.platform, s.external_account_id, s.state, s.enabled
+       c.backoff_until, c.backoff_seconds, c.grant_id, c.subscription, s.platform, s.external_account_id,
+       s.state, s.enabled
   FROM source_connections c JOIN sources s USING (source_id)"""
+_CONNECTION_AND_NAME = _CONNECTION.replace("s.state,", "s.state, s.name,")
 
 
 async def connection(con: Connection, source_id: UUID) -> asyncpg.Record | None:
@@ -188,6 +222,24 @@ async def inbox_finish(con: Connection, inbox_id: int, status: str, reason: str 
         inbox_id,
         status,
         reason,
+    )
+
+
+async def inbox_reopen_ignored(con: Connection, platform: str, external_account_id: str, days: int) -> int:
+    """Makes the Page's / account's IGNORED rows of the last `days` due again (it is connected now);
+    returns how many."""
+    return len(
+        await con.fetch(
+            """UPDATE webhook_inbox SET status = 'PENDING', attempts = 0, next_attempt_at = now(), processed_at = NULL,
+                      reason = 'reopened: the ' || CASE WHEN platform = 'FACEBOOK' THEN 'Page' ELSE 'account' END
+                               || ' was connected after it arrived'
+                WHERE platform = $1 AND external_account_id = $2 AND status = 'IGNORED'
+                  AND received_at >= now() - make_interval(days => $3)
+            RETURNING inbox_id""",
+            platform,
+            external_account_id,
+            days,
+        )
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -18,7 +17,13 @@ import asyncpg
 from aiohttp import web
 
 from ingest_service.capture import intake
-from ingest_service.connectors import connections_store, facebook_leads, platform_clients, webhook_inbox
+from ingest_service.connectors import (
+    connections_store,
+    facebook_leads,
+    platform_clients,
+    webhook_body,
+    webhook_inbox,
+)
 from ingest_service.connectors.webhook_inbox import Done, Retry
 from ingest_service.resources import IngestResources
 
@@ -42,7 +47,11 @@ def changes(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list
         return [], ["not a webhook notification: no `entry` list"]
     rows, problems = [], []
     for e, entry in enumerate(body["entry"]):
-        for c, change in enumerate((entry or {}).get("changes") or () if isinstance(entry, dict) else ()):
+        entry_changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(entry_changes, list):
+            problems.append(f"entry[{e}]: no `changes` list")
+            continue
+        for c, change in enumerate(entry_changes):
             value = change.get("value") if isinstance(change, dict) else None
             if not isinstance(change, dict) or change.get("field") != "leadgen":
                 name = change.get("field") if isinstance(change, dict) else None
@@ -56,7 +65,9 @@ def changes(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list
     return rows, problems
 
 
-def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Spawner) -> None:
+def setup(
+    app: web.Application, deps: IngestResources, spawner: webhook_inbox.Spawner, bodies: webhook_body.BodyReader
+) -> None:
     async def verify(request: web.Request) -> web.Response:
         q = request.query
         token = deps.settings.facebook_verify_token
@@ -66,20 +77,15 @@ def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Sp
         return web.Response(status=403, text="verification token mismatch")
 
     async def receive(request: web.Request) -> web.Response:
-        raw = await request.read()
+        raw = await bodies.read(request)
         if not signature_ok(deps.settings.facebook_app_secret, raw, request.headers.get("X-Hub-Signature-256", "")):
             log.warning(
                 "facebook webhook refused: missing or wrong X-Hub-Signature-256",
                 extra={"bytes": len(raw), "remote": request.remote or ""},
             )
             return web.Response(status=403, text="invalid signature")
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            body, reason = None, f"malformed JSON: {exc}"
-        else:
-            reason = ""
-        rows, problems = changes(body) if body is not None else ([], [reason])
+        body, reason = webhook_body.parse(raw)
+        rows, problems = changes(body) if not reason else ([], [reason])
         ids = await webhook_inbox.store(deps, PLATFORM, rows, problems, raw)
         if ids:
             spawner.spawn(webhook_inbox.process(deps, PLATFORM, ids))

@@ -1,5 +1,6 @@
 """Graph API client for Lead Ads: a lead by id, a form's `leads` edge (filtering on time_created,
-cursor paging), a Page's forms. Errors come back as `GraphError` with the code classified."""
+cursor paging), a Page's forms. Errors come back as `GraphError` with the code classified. With the
+app secret configured every call carries `appsecret_proof` (a Page requiring it refuses calls without)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
+from leadrelay.appsecret_proof import appsecret_proof
 
 # Graph codes that mean "the token is no good": re-authorise (reference §3).
 TOKEN_REFUSED = frozenset({102, 190})
@@ -51,13 +54,20 @@ class LeadsPage:
 
 
 class GraphClient:
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, version: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, version: str, app_secret: str = "") -> None:
         self._http = http
         self._base = f"{base_url.rstrip('/')}/{version}"
+        self._app_secret = app_secret
 
     async def _get(self, path: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        return await self._call("GET", path, token, params)
+
+    async def _call(self, method: str, path: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        query = {**params, "access_token": token}
+        if self._app_secret:
+            query["appsecret_proof"] = appsecret_proof(token, self._app_secret)
         try:
-            async with self._http.get(f"{self._base}/{path}", params={**params, "access_token": token}) as reply:
+            async with self._http.request(method, f"{self._base}/{path}", params=query) as reply:
                 raw = await reply.read()
                 status = reply.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -83,6 +93,39 @@ class GraphClient:
 
     async def page(self, token: str, page_id: str) -> dict[str, Any]:
         return await self._get(page_id, token, {"fields": "id,name"})
+
+    async def managed_pages(self, user_token: str) -> list[dict[str, Any]]:
+        """`me/accounts`: the Pages the user manages, each with its own Page token (at most 1,000)."""
+        pages: list[dict[str, Any]] = []
+        params = {"fields": "id,name,access_token,tasks", "limit": "100"}
+        for _ in range(10):
+            body = await self._get("me/accounts", user_token, params)
+            pages.extend(p for p in body.get("data", []) if isinstance(p, dict) and p.get("access_token"))
+            paging = body.get("paging", {})
+            if not paging.get("next"):
+                break
+            params = {**params, "after": paging["cursors"]["after"]}
+        return pages
+
+    async def lead_access(self, token: str, page_id: str, app_id: str) -> dict[str, Any]:
+        """The Page's Leads Access verdict for our app (Leads Access Manager may leave it out)."""
+        body = await self._get(page_id, token, {"fields": f"has_lead_access.app_id({app_id})"})
+        return dict(body.get("has_lead_access") or {})
+
+    async def subscribe_app(self, app_id: str, app_token: str, callback_url: str, verify_token: str) -> None:
+        """The app's `page` webhook for `leadgen` (Meta checks the callback with hub.challenge)."""
+        await self._call(
+            "POST",
+            f"{app_id}/subscriptions",
+            app_token,
+            {"object": "page", "callback_url": callback_url, "fields": "leadgen", "verify_token": verify_token},
+        )
+
+    async def subscribe_page(self, page_token: str, page_id: str) -> None:
+        await self._call("POST", f"{page_id}/subscribed_apps", page_token, {"subscribed_fields": "leadgen"})
+
+    async def unsubscribe_page(self, page_token: str, page_id: str) -> None:
+        await self._call("DELETE", f"{page_id}/subscribed_apps", page_token, {})
 
     async def lead(self, token: str, lead_id: str) -> dict[str, Any]:
         return await self._get(lead_id, token, {"fields": LEAD_FIELDS})

@@ -19,7 +19,8 @@ from uuid import UUID
 
 from leadrelay.capture.leads import Answer, IncomingLead
 
-_VERSIONED = re.compile(r"urn:li:versionedLeadGenForm:\(urn:li:leadGenForm:(\d+),(\d+)\)")
+# LinkedIn's docs spell the URN both "(…:1,1)" and "(…:1, 1)"; whitespace around the parts is allowed.
+_VERSIONED = re.compile(r"urn:li:versionedLeadGenForm:\(\s*urn:li:leadGenForm:(\d+)\s*,\s*(\d+)\s*\)")
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class Joined:
 
 
 def form_version(urn: str) -> tuple[str, int] | None:
-    """urn:li:versionedLeadGenForm:(urn:li:leadGenForm:3162,1) -> ("3162", 1)."""
-    match = _VERSIONED.fullmatch(urn or "")
+    """urn:li:versionedLeadGenForm:(urn:li:leadGenForm:3162,1) (or "…:3162, 1)") -> ("3162", 1)."""
+    match = _VERSIONED.fullmatch((urn or "").strip())
     return (match.group(1), int(match.group(2))) if match else None
 
 
@@ -135,9 +136,11 @@ def to_incoming(source_id: UUID, response: Mapping[str, Any], form: Mapping[str,
         context["campaign_id"] = urn_id(str(campaign))
     for value in (response.get("associatedEntity") or {}).values():
         context["creative_id"] = urn_id(str(value))
-    owner = (response.get("owner") or {}).get("sponsoredAccount")
-    if owner:
-        context["sponsored_account_id"] = urn_id(str(owner))
+    owner = response.get("owner") or {}
+    if owner.get("sponsoredAccount"):
+        context["sponsored_account_id"] = urn_id(str(owner["sponsoredAccount"]))
+    elif owner.get("organization"):
+        context["organization_id"] = urn_id(str(owner["organization"]))
     if joined.problems:
         context["join_problems"] = "; ".join(joined.problems)
     submitted = response.get("submittedAt")

@@ -1,7 +1,8 @@
 """LinkedIn Lead Sync client: leadFormResponses by owner (submittedAtTimeRange, start/count paging,
-total), one response by id, forms by owner. Every call carries LinkedIn-Version and
-X-Restli-Protocol-Version: 2.0.0. Rest.li 2.0 query values keep their structure characters
-(parentheses, colons, commas) literal and URL-encode the URNs inside, so URLs are built by hand."""
+total; one finder per lead type the owner has: linkedin_owners), one response by id, forms by owner.
+Every call carries LinkedIn-Version and X-Restli-Protocol-Version: 2.0.0. Rest.li 2.0 query values keep
+their structure characters (parentheses, colons, commas) literal and URL-encode the URNs inside, so URLs
+are built by hand."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
+
+from ingest_service.connectors.linkedin_owners import Owner
 
 RESPONSE_FIELDS = (
     "ownerInfo,associatedEntityInfo,leadMetadataInfo,owner,leadType,versionedLeadGenFormUrn,id,"
@@ -48,10 +51,6 @@ class ResponsesPage:
     total: int
 
 
-def _owner(account_id: str) -> str:
-    return f"(sponsoredAccount:{quote(f'urn:li:sponsoredAccount:{account_id}', safe='')})"
-
-
 class LinkedInClient:
     def __init__(self, http: aiohttp.ClientSession, base_url: str, version: str) -> None:
         self._http = http
@@ -59,15 +58,24 @@ class LinkedInClient:
         self._version = version
 
     async def _get(self, path_and_query: str, token: str) -> dict[str, Any]:
+        return (await self._call("GET", path_and_query, token))[0]
+
+    async def _call(
+        self, method: str, path_and_query: str, token: str, body: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """(the JSON body, the created entity's id from `x-restli-id`)."""
         headers = {
             "Authorization": f"Bearer {token}",
             "LinkedIn-Version": self._version,
             "X-Restli-Protocol-Version": "2.0.0",
         }
         try:
-            async with self._http.get(URL(f"{self._base}/{path_and_query}", encoded=True), headers=headers) as reply:
+            async with self._http.request(
+                method, URL(f"{self._base}/{path_and_query}", encoded=True), headers=headers, json=body
+            ) as reply:
                 raw = await reply.read()
                 status = reply.status
+                created = reply.headers.get("x-restli-id") or reply.headers.get("x-linkedin-id") or ""
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise LinkedInError(503, f"LinkedIn API unreachable: {type(exc).__name__}") from exc
         try:
@@ -82,10 +90,39 @@ class LinkedInClient:
             )
         if not isinstance(body, dict):
             raise LinkedInError(502, "LinkedIn answered with a body that is not a JSON object")
-        return body
+        return body, created
 
-    async def forms(self, token: str, account_id: str) -> list[dict[str, Any]]:
-        body = await self._get(f"leadForms?q=owner&owner={_owner(account_id)}&count=100&start=0", token)
+    async def ad_accounts(self, token: str) -> list[tuple[str, str]]:
+        """(sponsored account id, name) of every ad account the member can reach."""
+        body = await self._get("adAccountUsers?q=authenticatedUser&count=100&start=0", token)
+        found = []
+        for element in body.get("elements", [])[:100]:
+            account_id = str(element.get("account", "")).rsplit(":", 1)[-1]
+            if not account_id.isdigit():
+                continue
+            details = await self._get(f"adAccounts/{account_id}", token)
+            found.append((account_id, str(details.get("name", ""))))
+        return found
+
+    async def subscribe_leads(self, token: str, account_id: str, webhook: str) -> str:
+        """A lead notification subscription for the ad account's sponsored leads; its id."""
+        _, created = await self._call(
+            "POST",
+            "leadNotifications",
+            token,
+            {
+                "webhook": webhook,
+                "owner": {"sponsoredAccount": f"urn:li:sponsoredAccount:{account_id}"},
+                "leadType": "SPONSORED",
+            },
+        )
+        return created
+
+    async def unsubscribe_leads(self, token: str, subscription_id: str) -> None:
+        await self._call("DELETE", f"leadNotifications/{quote(subscription_id, safe='')}", token)
+
+    async def forms(self, token: str, owner: Owner) -> list[dict[str, Any]]:
+        body = await self._get(f"leadForms?q=owner&owner={owner.finder}&count=100&start=0", token)
         return list(body.get("elements", []))
 
     async def response(self, token: str, response_id: str) -> dict[str, Any]:
@@ -95,7 +132,8 @@ class LinkedInClient:
     async def responses_page(
         self,
         token: str,
-        account_id: str,
+        owner: Owner,
+        lead_type: str,
         *,
         start_ms: int,
         end_ms: int,
@@ -104,7 +142,7 @@ class LinkedInClient:
         fields: str = RESPONSE_FIELDS,
     ) -> ResponsesPage:
         query = (
-            f"leadFormResponses?q=owner&owner={_owner(account_id)}&leadType=(leadType:SPONSORED)"
+            f"leadFormResponses?q=owner&owner={owner.finder}&leadType=(leadType:{lead_type})"
             f"&limitedToTestLeads=false&submittedAtTimeRange=(start:{start_ms},end:{end_ms})"
             f"&fields={quote(fields, safe=',:()')}&count={count}&start={start}"
         )
@@ -118,15 +156,27 @@ class LinkedInClient:
         )
 
     async def responses(
-        self, token: str, account_id: str, *, start_ms: int, end_ms: int, count: int = 100
+        self, token: str, owner: Owner, *, start_ms: int, end_ms: int, count: int = 100
     ) -> AsyncIterator[ResponsesPage]:
-        """Every page of the window: `start += count` until `start >= total` (reference §7)."""
-        start = 0
-        while True:
+        """Every page of the window, lead type after lead type: `start += count` until
+        `start >= total` (reference §7)."""
+        for lead_type in owner.lead_types:
+            start = 0
+            while True:
+                page = await self.responses_page(
+                    token, owner, lead_type, start_ms=start_ms, end_ms=end_ms, start=start, count=count
+                )
+                yield page
+                start += page.count
+                if start >= page.total or not page.elements:
+                    break
+
+    async def total(self, token: str, owner: Owner, *, start_ms: int, end_ms: int) -> int:
+        """The owner's responses submitted in the window, every lead type (`paging.total`, count=1)."""
+        total = 0
+        for lead_type in owner.lead_types:
             page = await self.responses_page(
-                token, account_id, start_ms=start_ms, end_ms=end_ms, start=start, count=count
+                token, owner, lead_type, start_ms=start_ms, end_ms=end_ms, count=1, fields="id"
             )
-            yield page
-            start += page.count
-            if start >= page.total or not page.elements:
-                return
+            total += page.total
+        return total

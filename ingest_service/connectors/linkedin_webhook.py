@@ -3,25 +3,35 @@
 GET ?challengeCode=…: answered with {challengeCode, challengeResponse = hex HMAC-SHA256(client secret,
 challengeCode)} (LinkedIn validates the URL this way, and again every few hours).
 POST: X-LI-Signature = hex HMAC-SHA256(client secret, "hmacsha256=" + raw body), constant-time; forged
-or missing is 403, logged, nothing stored. Each LEAD_ACTION is an inbox row (response id + action
-dedupes repeats) stored before the 200; CREATED is then fetched with the source's token, joined to its
-form version and judged; DELETED is recorded (LeadRelay keeps the lead it already has)."""
+or missing is 403, logged, nothing stored. Each LEAD_ACTION is an inbox row (response id + action +
+occurredAt dedupes repeats) stored before the 200; CREATED is then fetched with the source's token, joined to its
+form version and judged; DELETED (the member deleted it: a privacy request) erases the lead's
+personal data (leadrelay.capture.erasure_store)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from aiohttp import web
 
-from ingest_service.capture import intake
-from ingest_service.connectors import connections_store, linkedin_answers, platform_clients, webhook_inbox
+from ingest_service.capture import intake, validation_client
+from ingest_service.connectors import (
+    connections_store,
+    linkedin_answers,
+    linkedin_owners,
+    platform_clients,
+    webhook_body,
+    webhook_inbox,
+)
 from ingest_service.connectors.webhook_inbox import Done, Retry
 from ingest_service.resources import IngestResources
+from leadrelay.capture import erasure_store
+from leadrelay.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +51,8 @@ def signature_ok(secret: str, body: bytes, header: str) -> bool:
 
 
 def events(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list[str]]:
-    """Inbox rows (response id:action, sponsored account id, form id, event) and unusable events."""
+    """Inbox rows (response id:action, owner key, form id, event) and unusable events. The owner is a
+    sponsored account (SPONSORED leads) or an organization (EVENT, COMPANY, ORGANIZATION_PRODUCT)."""
     items = body if isinstance(body, list) else [body]
     rows, problems = [], []
     for n, event in enumerate(items):
@@ -49,15 +60,19 @@ def events(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list[
             problems.append(f"event[{n}]: not a LEAD_ACTION notification")
             continue
         response_id = linkedin_answers.urn_id(str(event.get("leadGenFormResponse") or ""))
-        owner = (event.get("owner") or {}).get("sponsoredAccount") if isinstance(event.get("owner"), dict) else None
-        if not response_id or not owner:
-            problems.append(f"event[{n}]: no leadGenFormResponse or owner.sponsoredAccount")
+        owner = linkedin_owners.of_notification(event.get("owner"))
+        if not response_id or owner is None:
+            problems.append(f"event[{n}]: no leadGenFormResponse or owner (sponsoredAccount or organization)")
             continue
         form = linkedin_answers.form_version(str(event.get("leadGenForm") or ""))
+        # occurredAt tells a resubmission (a test form sent again the same day keeps its response id)
+        # from a redelivery of the same notification, which repeats it.
+        occurred = event.get("occurredAt")
         rows.append(
             (
-                f"{response_id}:{event.get('leadAction', 'CREATED')}",
-                linkedin_answers.urn_id(str(owner)),
+                f"{response_id}:{event.get('leadAction', 'CREATED')}"
+                + (f":{occurred}" if isinstance(occurred, int) else ""),
+                owner.key,
                 form[0] if form else "",
                 event,
             )
@@ -65,7 +80,9 @@ def events(body: Any) -> tuple[list[tuple[str, str, str, dict[str, Any]]], list[
     return rows, problems
 
 
-def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Spawner) -> None:
+def setup(
+    app: web.Application, deps: IngestResources, spawner: webhook_inbox.Spawner, bodies: webhook_body.BodyReader
+) -> None:
     async def validate(request: web.Request) -> web.Response:
         code = request.query.get("challengeCode", "")
         if not code or not deps.settings.linkedin_client_secret:
@@ -75,17 +92,15 @@ def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Sp
         )
 
     async def receive(request: web.Request) -> web.Response:
-        raw = await request.read()
+        raw = await bodies.read(request)
         if not signature_ok(deps.settings.linkedin_client_secret, raw, request.headers.get("X-LI-Signature", "")):
             log.warning(
                 "linkedin webhook refused: missing or wrong X-LI-Signature",
                 extra={"bytes": len(raw), "remote": request.remote or ""},
             )
             return web.Response(status=403, text="invalid signature")
-        try:
-            rows, problems = events(json.loads(raw))
-        except ValueError as exc:
-            rows, problems = [], [f"malformed JSON: {exc}"]
+        body, reason = webhook_body.parse(raw)
+        rows, problems = events(body) if not reason else ([], [reason])
         ids = await webhook_inbox.store(deps, PLATFORM, rows, problems, raw)
         if ids:
             spawner.spawn(webhook_inbox.process(deps, PLATFORM, ids))
@@ -96,18 +111,16 @@ def setup(app: web.Application, deps: IngestResources, spawner: webhook_inbox.Sp
 
 
 async def process_row(deps: IngestResources, row: asyncpg.Record) -> Done | Retry:
-    response_id, _, action = row["dedupe_key"].rpartition(":")
+    response_id, _, rest = row["dedupe_key"].partition(":")
+    action = rest.partition(":")[0]
     account_id = row["external_account_id"]
     if action == "DELETED":
-        log.info("linkedin member deleted a lead", extra={"response_id": response_id})
-        return Done(
-            "DONE", f"the member deleted response {response_id} on LinkedIn; LeadRelay keeps the lead it already has"
-        )
+        return await erase(deps, account_id, response_id)
     async with deps.pool.acquire() as con:
         connections = await connections_store.for_external_account(con, PLATFORM, account_id)
     if not connections:
-        log.warning("linkedin lead for an ad account no source is connected to", extra={"account": account_id})
-        return Done("IGNORED", f"no connected LinkedIn source for sponsored account {account_id}")
+        log.warning("linkedin lead for an owner no source is connected to", extra={"account": account_id})
+        return Done("IGNORED", f"no connected LinkedIn source for {linkedin_owners.of_source(account_id).urn}")
     reasons, stored = [], 0
     for connection in connections:
         outcome = await fetch_and_submit(deps, connection, response_id, via="webhook")
@@ -118,6 +131,35 @@ async def process_row(deps: IngestResources, row: asyncpg.Record) -> Done | Retr
         else:
             stored += 1
     return Done("DONE" if stored else "FAILED", "; ".join(reasons))
+
+
+async def erase(deps: IngestResources, owner_key: str, response_id: str) -> Done | Retry:
+    """A member deleting their response is a privacy request: the lead's personal data is erased in
+    every account that captured it, whether or not the source is still connected, and the validation
+    service forgets what it kept of it (duplicate keys, delivery answers). Retried until both are done;
+    a retry erases nothing twice."""
+    async with deps.pool.acquire() as con:
+        async with con.transaction():
+            erased = await erasure_store.erase_platform_lead(
+                con,
+                PLATFORM,
+                owner_key,
+                response_id,
+                "the member deleted the response on LinkedIn: personal data erased",
+            )
+        held = await erasure_store.erased_platform_leads(con, PLATFORM, owner_key, response_id)
+    log.info("linkedin member deleted a lead", extra={"response_id": response_id, "leads_erased": len(erased)})
+    by_account: dict[UUID, list[UUID]] = {}
+    for account_id, lead_id in held:
+        by_account.setdefault(account_id, []).append(lead_id)
+    try:
+        for account_id, lead_ids in by_account.items():
+            await validation_client.forget(deps, account_id, lead_ids)
+    except Unavailable as exc:
+        return Retry(30.0, f"lead(s) of response {response_id} erased; {exc}")
+    if not held:
+        return Done("DONE", f"the member deleted response {response_id} on LinkedIn; no lead held its data")
+    return Done("DONE", f"the member deleted response {response_id} on LinkedIn; {len(held)} lead(s) erased")
 
 
 async def fetch_and_submit(
@@ -144,7 +186,7 @@ async def fetch_and_submit(
             "linkedin answers joined with problems",
             extra={"response_id": response_id, "problems": incoming.platform_context["join_problems"]},
         )
-    await intake.submit(deps, connection["account_id"], [incoming], via=via)
+    await intake.submit(deps, connection["account_id"], [incoming], via=via, resubmissions=True)
     return ""
 
 

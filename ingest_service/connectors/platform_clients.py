@@ -24,7 +24,9 @@ BACKOFF_CAP_SECONDS = 3600.0
 
 
 def graph(deps: IngestResources) -> GraphClient:
-    return GraphClient(deps.http, deps.settings.graph_api_base_url, deps.settings.graph_api_version)
+    return GraphClient(
+        deps.http, deps.settings.graph_api_base_url, deps.settings.graph_api_version, deps.settings.facebook_app_secret
+    )
 
 
 def linkedin(deps: IngestResources) -> LinkedInClient:

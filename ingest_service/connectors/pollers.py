@@ -1,6 +1,7 @@
 """The pull side: every LEADRELAY_POLL_INTERVAL_SECONDS each connected, ACTIVE source is read from its
 watermark — Facebook per form with `filtering` on time_created and cursor paging (the backup for
-webhooks that never came), LinkedIn per ad account with submittedAtTimeRange and start/count paging.
+webhooks that never came), LinkedIn per owner (ad account or organization) and lead type with
+submittedAtTimeRange and start/count paging.
 
 A watermark moves only after every page of a read was stored, to the newest lead seen; reads start a
 little before it (OVERLAP), so a lead the platform made visible late is still picked up — repeats
@@ -21,6 +22,7 @@ from ingest_service.connectors import (
     connections_store,
     facebook_leads,
     linkedin_answers,
+    linkedin_owners,
     platform_clients,
     platform_counts,
     webhook_inbox,
@@ -102,7 +104,7 @@ async def _poll_linkedin(deps: IngestResources, connection: asyncpg.Record) -> i
     taken = 0
     async for page in client.responses(
         token,
-        connection["external_account_id"],
+        linkedin_owners.of_source(connection["external_account_id"]),
         start_ms=max(0, start_ms),
         end_ms=int(time.time() * 1000) + 1,
         count=PAGE_SIZE,
@@ -116,7 +118,7 @@ async def _poll_linkedin(deps: IngestResources, connection: asyncpg.Record) -> i
             leads.append(linkedin_answers.to_incoming(source_id, element, form))
             newest = max(newest, int(element.get("submittedAt") or 0))
         if leads:
-            await intake.submit(deps, connection["account_id"], leads, via="poll")
+            await intake.submit(deps, connection["account_id"], leads, via="poll", resubmissions=True)
             taken += len(leads)
     async with deps.pool.acquire() as con:
         await connections_store.advance_watermark(con, source_id, "", newest)

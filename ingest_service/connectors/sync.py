@@ -18,7 +18,13 @@ from uuid import UUID
 import asyncpg
 
 from ingest_service.capture import intake
-from ingest_service.connectors import connections_store, facebook_leads, linkedin_answers, platform_clients
+from ingest_service.connectors import (
+    connections_store,
+    facebook_leads,
+    linkedin_answers,
+    linkedin_owners,
+    platform_clients,
+)
 from ingest_service.resources import IngestResources
 from leadrelay.capture import sources_store
 from leadrelay.capture.leads import IncomingLead
@@ -194,7 +200,7 @@ async def _slice(
         async def pages() -> AsyncIterator[list[IncomingLead]]:  # type: ignore[misc]  # each branch defines its own pages()
             async for page in platform_clients.linkedin(deps).responses(
                 token,
-                w.source["external_account_id"],
+                linkedin_owners.of_source(w.source["external_account_id"]),
                 start_ms=int(start.timestamp() * 1000),
                 end_ms=int(end.timestamp() * 1000),
                 count=PAGE_SIZE,
@@ -211,19 +217,22 @@ async def _slice(
                         log.warning("linkedin response without its form version", extra={"id": element.get("id")})
                 yield leads
 
-        async for _ in _take(deps, account_id, pages, p):
+        async for _ in _take(deps, account_id, pages, p, resubmissions=True):
             yield None
 
 
-async def _take(deps: IngestResources, account_id: UUID, pages, p: Progress) -> AsyncIterator[None]:
-    """Reads every page of one slice into intake; a throttled read waits and re-reads the slice."""
+async def _take(
+    deps: IngestResources, account_id: UUID, pages, p: Progress, resubmissions: bool = False
+) -> AsyncIterator[None]:
+    """Reads every page of one slice into intake; a throttled read waits and re-reads the slice.
+    `resubmissions`: LinkedIn, whose response ids can come again with new answers (an update)."""
     wait = RATE_LIMIT_FIRST_WAIT
     for attempt in range(RATE_LIMIT_RETRIES + 1):
         try:
             async for leads in pages():
                 p.pages_read += 1
                 if leads:
-                    outcomes = await intake.submit(deps, account_id, leads, via="sync")
+                    outcomes = await intake.submit(deps, account_id, leads, via="sync", resubmissions=resubmissions)
                     p.leads_seen += len(outcomes)
                     known = sum(1 for o in outcomes if o.duplicate)
                     p.leads_known += known
@@ -276,7 +285,7 @@ async def platform_count(
 ) -> int:
     """The platform's count of leads created in [since, until), or -1 when it cannot be asked.
 
-    LinkedIn: `paging.total` of leadFormResponses for the window (one call, count=1).
+    LinkedIn: `paging.total` of leadFormResponses for the window (one call, count=1, per lead type).
     Facebook: the Graph leads edge has no documented total, so every form's leads edge is paged with
     fields=id and the same `filtering` window, and the ids are counted (a few calls per 500 leads)."""
     async with deps.pool.acquire() as con:
@@ -286,15 +295,12 @@ async def platform_count(
     token = platform_clients.token(deps, connection)
     try:
         if source["platform"] == "LINKEDIN":
-            page = await platform_clients.linkedin(deps).responses_page(
+            return await platform_clients.linkedin(deps).total(
                 token,
-                source["external_account_id"],
+                linkedin_owners.of_source(source["external_account_id"]),
                 start_ms=int(since.timestamp() * 1000) if since else 0,
                 end_ms=int((until or datetime.now(UTC)).timestamp() * 1000),
-                count=1,
-                fields="id",
             )
-            return page.total
         if source["platform"] == "FACEBOOK":
             client = platform_clients.graph(deps)
             total = 0

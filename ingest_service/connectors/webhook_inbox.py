@@ -13,14 +13,17 @@ from typing import Any
 
 import asyncpg
 
-from ingest_service.connectors import connections_store
+from ingest_service.connectors import connections_store, linkedin_owners
 from ingest_service.resources import IngestResources
+from leadrelay.capture import text
 
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 16
 # Rows that keep failing transiently are given up (FAILED, with the reason) after this many attempts.
 MAX_ATTEMPTS = 8
+# On connect, notifications ignored this recently are re-driven (older ones: the pull backup).
+REDRIVE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,36 @@ async def store(
     deps: IngestResources, platform: str, rows: Sequence[Any], problems: Sequence[str], raw: bytes
 ) -> list[int]:
     """Writes a POST's usable rows, and what could not be read with the reason, before the platform
-    gets its 200: nothing a platform sent is lost, even when it cannot be used."""
+    gets its 200: nothing a platform sent is lost, even when it cannot be used. Every text passes
+    the capture sanitiser: a NUL in one change must not lose the others (nor the POST)."""
+    rows = [(text.clean(k), text.clean(a), text.clean(f), text.clean_value(p)) for k, a, f, p in rows]
     async with deps.pool.acquire() as con, con.transaction():
         ids = await connections_store.inbox_add(con, platform, rows)
         if problems:
             await connections_store.inbox_add_unreadable(
-                con, platform, raw.decode("utf-8", "replace"), "; ".join(problems)
+                con, platform, text.clean(raw.decode("utf-8", "replace")), text.clean("; ".join(problems))
             )
     if problems:
         log.warning(
             "webhook: unusable content stored", extra={"platform": platform, "reason": "; ".join(problems)[:500]}
         )
     return ids
+
+
+async def redrive_ignored(deps: IngestResources, platform: str, external_account_id: str) -> int:
+    """Called by every path that connects a source (its platform and external_account_id): the
+    notifications that arrived for that Page / LinkedIn owner in the last REDRIVE_DAYS while nothing was
+    connected (IGNORED, and Meta's retries were deduplicated into them) are processed again by the
+    sweep; the pull backup closes what is older."""
+    key = linkedin_owners.of_source(external_account_id).key if platform == "LINKEDIN" else external_account_id
+    async with deps.pool.acquire() as con:
+        reopened = await connections_store.inbox_reopen_ignored(con, platform, key, REDRIVE_DAYS)
+    if reopened:
+        log.info(
+            "webhook: ignored notifications re-driven on connect",
+            extra={"platform": platform, "account": external_account_id, "rows": reopened},
+        )
+    return reopened
 
 
 async def process(deps: IngestResources, platform: str, ids: Sequence[int] | None, limit: int = 200) -> int:

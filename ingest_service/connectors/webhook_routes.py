@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ingest_service.connectors import facebook_webhook, linkedin_webhook
+from ingest_service.connectors import facebook_webhook, linkedin_webhook, webhook_body
 from ingest_service.connectors.webhook_inbox import Spawner
 from ingest_service.resources import IngestResources
 
@@ -16,5 +16,6 @@ def setup(app: web.Application, deps: IngestResources) -> None:
         await spawner.close()
 
     app.on_shutdown.append(stop)
-    facebook_webhook.setup(app, deps, spawner)
-    linkedin_webhook.setup(app, deps, spawner)
+    bodies = webhook_body.BodyReader(deps.settings)  # one budget for both platforms' unsigned bodies
+    facebook_webhook.setup(app, deps, spawner, bodies)
+    linkedin_webhook.setup(app, deps, spawner, bodies)

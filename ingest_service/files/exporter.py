@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from uuid import UUID
 
 import asyncpg
@@ -34,18 +35,25 @@ async def export_rows(
 
 
 async def export_file(
-    pool: asyncpg.Pool, account_id: UUID, f: LeadFilter, *, xlsx: bool, chunk_rows: int = CHUNK_ROWS
+    pool: asyncpg.Pool,
+    account_id: UUID,
+    f: LeadFilter,
+    *,
+    xlsx: bool,
+    workers: Executor,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> AsyncIterator[bytes]:
     """The file's bytes, streamed. CSV pieces go out as each chunk is read; XLSX rows are appended
-    to the write-only workbook (in a thread, off the event loop) and the file streams once saved."""
+    to the write-only workbook (in the file workers, off the event loop) and the file streams once saved."""
     if not xlsx:
         encoder = lead_export.CsvEncoder()
         async for rows in export_rows(pool, account_id, f, chunk_rows):
             yield encoder.encode(rows)
         return
+    loop = asyncio.get_running_loop()
     workbook = lead_export.XlsxEncoder()
     async for rows in export_rows(pool, account_id, f, chunk_rows):
-        await asyncio.to_thread(workbook.append, rows)
+        await loop.run_in_executor(workers, workbook.append, rows)
     chunks = workbook.chunks(1 << 20)
-    while data := await asyncio.to_thread(next, chunks, b""):
+    while data := await loop.run_in_executor(workers, next, chunks, b""):
         yield data

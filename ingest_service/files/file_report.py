@@ -34,6 +34,9 @@ class Progress:
     rows_errored: int = 0
     # Stored but not judged yet (validation unreachable): the sweeper judges them later.
     rows_waiting: int = 0
+    # A resumed import: rows an earlier call had stored (counted above with their stored outcome).
+    resumed: bool = False
+    rows_already_stored: int = 0
     done: bool = False
     failed_rows: list[FailedRow] = field(default_factory=list)
     message: str = ""
@@ -54,6 +57,8 @@ class Progress:
             parts.append(f"{self.rows_errored} errors")
         if self.rows_waiting:
             parts.append(f"{self.rows_waiting} stored and waiting for validation")
+        if self.rows_already_stored:
+            parts.append(f"{self.rows_already_stored} of them stored by an earlier call")
         return ", ".join(parts)
 
 

@@ -3,6 +3,8 @@ name, and the batches of rows on their way to ValidationService. No I/O (the imp
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -33,6 +35,24 @@ class ImportRequest:
     format: str = ""
     dry_run: bool = False
     file_name: str = ""
+    # The import to resume or start (the client's id); None: found by fingerprint, or a new one.
+    import_id: UUID | None = None
+    # SHA-256 of the file's bytes, hex.
+    content_sha256: str = ""
+
+
+def fingerprint(request: ImportRequest) -> str:
+    """What makes two calls the same import: the file's bytes and everything in the spec that decides
+    which leads its rows become (not the file name, nor dry_run)."""
+    spec = [
+        request.content_sha256,
+        str(request.source_id or ""),
+        request.multi_source,
+        request.has_header,
+        request.format,
+        [[o.column, o.header, o.position] for o in request.overrides],
+    ]
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

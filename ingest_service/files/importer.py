@@ -19,6 +19,10 @@ cost half the import's time). IN_FLIGHT batches overlap, and each finished batch
 message, in file order. If the validation service cannot take a chunk, its leads are stored
 PROCESSING by intake's own insert (leads_store.insert_received), and the sweeper has them judged later.
 A dry run maps and judges the rows with ValidationService.EvaluateLeads and stores nothing.
+
+A crash or a cancelled call leaves an import interrupted, never doubled: the same file sent again
+(with its import id, or found by its fingerprint: import_claim) is the same import with the same
+lead ids, and each batch of a resumed import first looks up which of its rows are already stored.
 What is pure (the plan per source, the batches) is import_plan; the calls are validation_client's.
 
 The file is checked whole before anything is stored (upload_file.scan): a structural error refuses
@@ -31,16 +35,20 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import BinaryIO
 from uuid import UUID
 
+import asyncpg
+
 from ingest_service.capture import intake, validation_client
 from ingest_service.capture.validation_client import NewLead
-from ingest_service.files import import_plan, imports_store, upload_file
+from ingest_service.files import import_claim, import_plan, imports_store, upload_file
 from ingest_service.files.csv_reader import Record
+from ingest_service.files.file_budget import Budget
 from ingest_service.files.file_report import FailedRow, FailureLog, Progress, closing_messages
 from ingest_service.files.import_rows import RowMapper
 from ingest_service.resources import IngestResources
@@ -74,7 +82,7 @@ async def load_sources(
 
 
 async def run_import(
-    deps: IngestResources, account_id: UUID, request: import_plan.ImportRequest, file: BinaryIO
+    deps: IngestResources, account_id: UUID, request: import_plan.ImportRequest, file: BinaryIO, budget: Budget
 ) -> AsyncIterator[Progress]:
     settings = deps.settings
     if not request.multi_source:
@@ -96,15 +104,20 @@ async def run_import(
 
     def scan() -> upload_file.Table:
         return upload_file.scan(
-            file, fmt=request.format, has_header=request.has_header, max_rows=settings.import_max_rows, visit=visit
+            file,
+            fmt=request.format,
+            has_header=request.has_header,
+            max_rows=settings.import_max_rows,
+            visit=visit,
+            budget=budget,
         )
 
     if request.multi_source:
         if not request.has_header:
             raise InvalidArgument("spec.has_header", "a file for several sources needs a header row")
-        header = await asyncio.to_thread(upload_file.read_header, file, request.format)
+        header = await deps.in_file_worker(lambda: upload_file.read_header(file, request.format, budget))
         source_index.append(import_plan.file_error(lambda: import_plan.source_column_index(header)))
-    table = await asyncio.to_thread(lambda: import_plan.file_error(scan))
+    table = await deps.in_file_worker(lambda: import_plan.file_error(scan))
 
     plans: dict[UUID, import_plan.SourcePlan] = {}
     row_errors: dict[str, str] = {}
@@ -135,107 +148,142 @@ async def run_import(
         plans[sid] = import_plan.file_error(lambda: import_plan.plan_source(sid, usable[sid], table, request.overrides))
         by_value = {}
 
-    import_id = uuid.uuid4()
-    progress = Progress(import_id=str(import_id), dry_run=request.dry_run)
+    if request.dry_run:
+        import_id, resumed = uuid.uuid4(), False
+        claim: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+    else:
+        import_id, resumed = await import_claim.claim_import(
+            deps.pool,
+            account_id,
+            request.import_id,
+            import_plan.fingerprint(request),
+            request.source_id,
+            request.file_name,
+            settings.import_lease_seconds,
+        )
+        claim = import_claim.held(deps.pool, import_id, settings.import_lease_seconds)
+    progress = Progress(import_id=str(import_id), dry_run=request.dry_run, resumed=resumed)
     failures = FailureLog()
     pending: collections.deque[asyncio.Task[tuple[import_plan.Batch, list[tuple[int, Outcome]]]]] = collections.deque()
-    try:
-        if not request.dry_run:
-            async with deps.pool.acquire() as con:
-                await imports_store.record_start(
-                    con, import_id, account_id, "import", request.source_id, request.file_name
-                )
-        yield progress.snapshot(message=f"{table.data_rows} rows to {'check' if request.dry_run else 'import'}")
+    async with claim:
+        try:
+            yield progress.snapshot(message=f"{table.data_rows} rows to {'check' if request.dry_run else 'import'}")
 
-        rows_iter = upload_file.rows(file, table)
-        single = plans[request.source_id] if request.source_id in plans else None
-        mappers = {sid: RowMapper(plan.answer_names, plan.rows) for sid, plan in plans.items()}
-        via = f"import {import_id}"
+            rows_iter = upload_file.rows(file, table, budget)
+            single = plans[request.source_id] if request.source_id in plans else None
+            mappers = {sid: RowMapper(plan.answer_names, plan.rows) for sid, plan in plans.items()}
+            via = f"import {import_id}"
 
-        def read_batch() -> import_plan.Batch:
-            """The next BATCH_ROWS rows: those that cannot be stored, and the rest -- mapped and
-            staged for ValidateNewLeads on a real run (in a worker thread: this is the CPU-heavy part)."""
-            batch = import_plan.Batch()
-            ids = intake.new_lead_ids(BATCH_ROWS) if not request.dry_run else []
-            for record in rows_iter:
-                batch.read += 1
-                plan = single
-                if plan is None:
-                    value = record.fields[source_index[0]].strip()
-                    plan = by_value.get(value)
+            def read_batch() -> import_plan.Batch:
+                """The next BATCH_ROWS rows: those that cannot be stored, and the rest -- mapped and
+                staged for ValidateNewLeads on a real run (in a worker thread: this is the CPU-heavy part)."""
+                batch = import_plan.Batch()
+                ids = intake.new_lead_ids(BATCH_ROWS) if not request.dry_run else []
+                for record in rows_iter:
+                    batch.read += 1
+                    plan = single
                     if plan is None:
-                        batch.errored.append((record.row, row_errors.get(value, f"source {value!r} cannot be used")))
-                if plan is not None:
-                    if request.dry_run:
-                        batch.rows.append((record, plan))
-                    else:
-                        answers, fields = mappers[plan.source_id](record.fields)
-                        lead_id = ids[len(batch.staged)]
-                        platform_lead_id = f"import:{import_id}:{record.row}"
-                        batch.staged.append(NewLead(lead_id, plan.source_id, platform_lead_id, answers, fields))
-                        batch.row_numbers.append(record.row)
-                if batch.read >= BATCH_ROWS:
-                    break
-            return batch
+                        value = record.fields[source_index[0]].strip()
+                        plan = by_value.get(value)
+                        if plan is None:
+                            batch.errored.append(
+                                (record.row, row_errors.get(value, f"source {value!r} cannot be used"))
+                            )
+                    if plan is not None:
+                        if request.dry_run:
+                            batch.rows.append((record, plan))
+                        else:
+                            answers, fields = mappers[plan.source_id](record.fields)
+                            lead_id = ids[len(batch.staged)]
+                            platform_lead_id = f"import:{import_id}:{record.row}"
+                            batch.staged.append(NewLead(lead_id, plan.source_id, platform_lead_id, answers, fields))
+                            batch.row_numbers.append(record.row)
+                    if batch.read >= BATCH_ROWS:
+                        break
+                return batch
 
-        async def work(batch: import_plan.Batch) -> tuple[import_plan.Batch, list[tuple[int, Outcome]]]:
-            if request.dry_run:
-                outcomes = await judge_dry_run(deps, account_id, batch.rows)
-                return batch, [(r.row, o) for (r, _p), o in zip(batch.rows, outcomes, strict=True)]
-            return batch, await store_and_judge(deps, account_id, via, batch)
+            async def work(batch: import_plan.Batch) -> tuple[import_plan.Batch, list[tuple[int, Outcome]]]:
+                if request.dry_run:
+                    outcomes = await judge_dry_run(deps, account_id, batch.rows)
+                    return batch, [(r.row, o) for (r, _p), o in zip(batch.rows, outcomes, strict=True)]
+                return batch, await store_and_judge(deps, account_id, via, batch, resumed=resumed)
 
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < IN_FLIGHT:
-                batch = await asyncio.to_thread(read_batch)
-                if not batch.read:
-                    exhausted = True
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < IN_FLIGHT:
+                    batch = await deps.in_file_worker(read_batch)
+                    if not batch.read:
+                        exhausted = True
+                        break
+                    pending.append(asyncio.create_task(work(batch)))
+                if not pending:
                     break
-                pending.append(asyncio.create_task(work(batch)))
-            if not pending:
-                break
-            batch, judged = await pending.popleft()
-            progress.rows_read += batch.read
-            for row, reason in batch.errored:
-                progress.rows_errored += 1
-                column = table.headers[source_index[0]] if source_index else ""
-                failures.add(FailedRow(row, "", column, "", reason))
-            for row, outcome in judged:
-                _count(progress, failures, row, outcome)
-            yield progress.snapshot(message=progress.summary())
-        if not request.dry_run:
-            async with deps.pool.acquire() as con:
-                await imports_store.record_end(con, import_id, progress)
-        for message in closing_messages(progress, failures):
-            yield message
-    finally:
-        for task in pending:
-            task.cancel()
-        failures.close()
+                batch, judged = await pending.popleft()
+                progress.rows_read += batch.read
+                for row, reason in batch.errored:
+                    progress.rows_errored += 1
+                    column = table.headers[source_index[0]] if source_index else ""
+                    failures.add(FailedRow(row, "", column, "", reason))
+                for row, outcome in judged:
+                    _count(progress, failures, row, outcome)
+                if not request.dry_run:
+                    async with deps.pool.acquire() as con:
+                        await imports_store.record_progress(con, import_id, progress)
+                yield progress.snapshot(message=progress.summary())
+            if not request.dry_run:
+                async with deps.pool.acquire() as con:
+                    await imports_store.record_end(con, import_id, progress)
+            for message in closing_messages(progress, failures):
+                yield message
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            failures.close()
 
 
 async def store_and_judge(
-    deps: IngestResources, account_id: UUID, via: str, batch: import_plan.Batch
+    deps: IngestResources, account_id: UUID, via: str, batch: import_plan.Batch, *, resumed: bool = False
 ) -> list[tuple[int, Outcome]]:
     """Stores a batch's staged leads already judged (ValidateNewLeads, chunks of JUDGE_CHUNK at once)
     and returns each row's outcome. A row whose platform lead id is already stored (the same import
-    id again) gets that lead's current outcome, as intake gives a repeat."""
+    id again) gets that lead's current outcome, as intake gives a repeat: a resumed import looks its
+    rows up first and sends only the others; a chunk an earlier call left in flight that commits
+    meanwhile is caught by the same (source, platform lead id) being one lead."""
     if not batch.staged:
         return []
-    chunks = [batch.staged[i : i + JUDGE_CHUNK] for i in range(0, len(batch.staged), JUDGE_CHUNK)]
-    results = await asyncio.gather(*(_judge_new(deps, account_id, via, c) for c in chunks))
-    outcomes = [o for chunk in results for o in chunk]
-    repeats = [(s.source_id, s.platform_lead_id) for s, o in zip(batch.staged, outcomes, strict=True) if o.duplicate]
+    found: dict[int, Outcome] = {}
+    if resumed:
+        async with deps.pool.acquire() as con:
+            stored = await leads_store.known_leads(con, [(s.source_id, s.platform_lead_id) for s in batch.staged])
+        for i, s in enumerate(batch.staged):
+            r = stored.get((s.source_id, s.platform_lead_id))
+            if r is not None:
+                found[i] = _stored_outcome(r, s.platform_lead_id)
+    send = [s for i, s in enumerate(batch.staged) if i not in found]
+    chunks = [send[i : i + JUDGE_CHUNK] for i in range(0, len(send), JUDGE_CHUNK)]
+    results = iter(
+        [o for chunk in await asyncio.gather(*(_judge_new(deps, account_id, via, c) for c in chunks)) for o in chunk]
+    )
+    outcomes = [found[i] if i in found else next(results) for i in range(len(batch.staged))]
+    repeats = [
+        (s.source_id, s.platform_lead_id)
+        for i, (s, o) in enumerate(zip(batch.staged, outcomes, strict=True))
+        if o.duplicate and i not in found
+    ]
     if repeats:
         async with deps.pool.acquire() as con:
             known = await leads_store.known_leads(con, repeats)
         for i, (staged, o) in enumerate(zip(batch.staged, outcomes, strict=True)):
-            if o.duplicate:
-                r = known[(staged.source_id, staged.platform_lead_id)]
-                outcomes[i] = Outcome(
-                    r["lead_id"], staged.platform_lead_id, r["status"], r["disposition_code"], r["custom_reason"], True
+            if o.duplicate and i not in found:
+                outcomes[i] = _stored_outcome(
+                    known[(staged.source_id, staged.platform_lead_id)], staged.platform_lead_id
                 )
     return list(zip(batch.row_numbers, outcomes, strict=True))
+
+
+def _stored_outcome(r: asyncpg.Record, platform_lead_id: str) -> Outcome:
+    return Outcome(r["lead_id"], platform_lead_id, r["status"], r["disposition_code"], r["custom_reason"], True)
 
 
 async def _judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Sequence[NewLead]) -> list[Outcome]:
@@ -271,6 +319,8 @@ async def _judge_new(deps: IngestResources, account_id: UUID, via: str, leads: S
 
 def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome) -> None:
     lead_id = str(outcome.lead_id) if outcome.lead_id else ""
+    if outcome.duplicate:
+        progress.rows_already_stored += 1
     if outcome.status == ACCEPTED:
         progress.rows_accepted += 1
     elif outcome.status == REJECTED:

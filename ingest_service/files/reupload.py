@@ -19,14 +19,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import BinaryIO
 from uuid import UUID
 
 from ingest_service.capture import validation_client
-from ingest_service.files import import_plan, imports_store, upload_file
+from ingest_service.files import import_claim, import_plan, imports_store, upload_file
 from ingest_service.files.csv_reader import Record
+from ingest_service.files.file_budget import Budget
 from ingest_service.files.file_report import FailedRow, FailureLog, Progress, closing_messages
 from ingest_service.files.header_match import HeaderError, Override, match_headers, normalise
 from ingest_service.resources import IngestResources
@@ -77,7 +77,13 @@ def replaced_fields(
 
 
 async def run_reupload(
-    deps: IngestResources, account_id: UUID, overrides: Sequence[Override], fmt: str, file_name: str, file: BinaryIO
+    deps: IngestResources,
+    account_id: UUID,
+    overrides: Sequence[Override],
+    fmt: str,
+    file_name: str,
+    file: BinaryIO,
+    budget: Budget,
 ) -> AsyncIterator[Progress]:
     seen: dict[str, int] = {}
     repeats: dict[str, list[int]] = {}
@@ -92,11 +98,11 @@ async def run_reupload(
         else:
             seen[key] = record.row
 
-    header = await asyncio.to_thread(upload_file.read_header, file, fmt)
+    header = await deps.in_file_worker(lambda: upload_file.read_header(file, fmt, budget))
     id_index.append(import_plan.file_error(lambda: lead_id_index(header.headers)))
-    table = await asyncio.to_thread(
+    table = await deps.in_file_worker(
         lambda: import_plan.file_error(
-            lambda: upload_file.scan(file, fmt=fmt, max_rows=deps.settings.import_max_rows, visit=visit)
+            lambda: upload_file.scan(file, fmt=fmt, max_rows=deps.settings.import_max_rows, visit=visit, budget=budget)
         )
     )
     skip = fixed_indexes(table.headers)
@@ -104,73 +110,73 @@ async def run_reupload(
     seen.clear()
     plans = await _plans(deps, account_id, ids, table, overrides, skip)
 
-    import_id = uuid.uuid4()
+    lease = deps.settings.import_lease_seconds
+    import_id = await import_claim.start_reupload(deps.pool, account_id, file_name, lease)
     progress = Progress(import_id=str(import_id))
     failures = FailureLog()
-    try:
-        async with deps.pool.acquire() as con:
-            await imports_store.record_start(con, import_id, account_id, "reupload", None, file_name)
-        yield progress.snapshot(message=f"{table.data_rows} rows to re-upload")
-        rows_iter = upload_file.rows(file, table)
-        column = table.headers[id_index[0]]
-        # A batch's leads are judged while the next batch is read and applied.
-        pending: collections.deque[tuple[dict[UUID, Record], list[UUID], asyncio.Task]] = collections.deque()
+    async with import_claim.held(deps.pool, import_id, lease):
+        try:
+            yield progress.snapshot(message=f"{table.data_rows} rows to re-upload")
+            rows_iter = upload_file.rows(file, table, budget)
+            column = table.headers[id_index[0]]
+            # A batch's leads are judged while the next batch is read and applied.
+            pending: collections.deque[tuple[dict[UUID, Record], list[UUID], asyncio.Task]] = collections.deque()
 
-        def count(wanted: dict[UUID, Record], updated: list[UUID], judged: dict) -> None:
-            for lead_id in updated:
-                outcome = judged.get(lead_id)
-                row = wanted[lead_id].row
-                if outcome is None or outcome.status not in (ACCEPTED, REJECTED):
-                    progress.rows_waiting += 1
-                elif outcome.status == ACCEPTED:
-                    progress.rows_accepted += 1
-                else:
-                    progress.rows_rejected += 1
-                    failures.add(FailedRow(row, str(lead_id), "", outcome.disposition_code, outcome.custom_reason))
+            def count(wanted: dict[UUID, Record], updated: list[UUID], judged: dict) -> None:
+                for lead_id in updated:
+                    outcome = judged.get(lead_id)
+                    row = wanted[lead_id].row
+                    if outcome is None or outcome.status not in (ACCEPTED, REJECTED):
+                        progress.rows_waiting += 1
+                    elif outcome.status == ACCEPTED:
+                        progress.rows_accepted += 1
+                    else:
+                        progress.rows_rejected += 1
+                        failures.add(FailedRow(row, str(lead_id), "", outcome.disposition_code, outcome.custom_reason))
 
-        while True:
-            batch = await asyncio.to_thread(_take, rows_iter, BATCH_ROWS)
-            if not batch:
-                break
-            progress.rows_read += len(batch)
-            wanted: dict[UUID, Record] = {}
-            for record in batch:
-                raw = record.fields[id_index[0]].strip()
-                lead_id = parse_lead_id(raw)
-                if not raw:
-                    reason = "the LeadID is empty"
-                elif lead_id is None:
-                    reason = f"{raw!r} is not a LeadID"
-                elif raw.lower() in repeats:
-                    others = ", ".join(str(r) for r in repeats[raw.lower()] if r != record.row)
-                    reason = (
-                        f"LeadID {raw} appears more than once in the file (also row {others}); "
-                        "the lead is left unchanged"
-                    )
-                else:
-                    wanted[lead_id] = record
-                    continue
-                progress.rows_errored += 1
-                failures.add(FailedRow(record.row, raw, column, "", reason))
-            updated = await _apply(deps, account_id, wanted, plans, progress, failures, column, import_id)
-            judged = asyncio.create_task(_judge(deps, account_id, updated))
-            pending.append((wanted, updated, judged))
-            if len(pending) >= IN_FLIGHT:
+            while True:
+                batch = await deps.in_file_worker(lambda: _take(rows_iter, BATCH_ROWS))
+                if not batch:
+                    break
+                progress.rows_read += len(batch)
+                wanted: dict[UUID, Record] = {}
+                for record in batch:
+                    raw = record.fields[id_index[0]].strip()
+                    lead_id = parse_lead_id(raw)
+                    if not raw:
+                        reason = "the LeadID is empty"
+                    elif lead_id is None:
+                        reason = f"{raw!r} is not a LeadID"
+                    elif raw.lower() in repeats:
+                        others = ", ".join(str(r) for r in repeats[raw.lower()] if r != record.row)
+                        reason = (
+                            f"LeadID {raw} appears more than once in the file (also row {others}); "
+                            "the lead is left unchanged"
+                        )
+                    else:
+                        wanted[lead_id] = record
+                        continue
+                    progress.rows_errored += 1
+                    failures.add(FailedRow(record.row, raw, column, "", reason))
+                updated = await _apply(deps, account_id, wanted, plans, progress, failures, column, import_id)
+                judged = asyncio.create_task(_judge(deps, account_id, updated))
+                pending.append((wanted, updated, judged))
+                if len(pending) >= IN_FLIGHT:
+                    done_wanted, done_updated, task = pending.popleft()
+                    count(done_wanted, done_updated, await task)
+                    yield progress.snapshot(message=progress.summary())
+            while pending:
                 done_wanted, done_updated, task = pending.popleft()
                 count(done_wanted, done_updated, await task)
                 yield progress.snapshot(message=progress.summary())
-        while pending:
-            done_wanted, done_updated, task = pending.popleft()
-            count(done_wanted, done_updated, await task)
-            yield progress.snapshot(message=progress.summary())
-        async with deps.pool.acquire() as con:
-            await imports_store.record_end(con, import_id, progress)
-        for message in closing_messages(progress, failures):
-            yield message
-    finally:
-        for _wanted, _updated, task in locals().get("pending", ()):
-            task.cancel()
-        failures.close()
+            async with deps.pool.acquire() as con:
+                await imports_store.record_end(con, import_id, progress)
+            for message in closing_messages(progress, failures):
+                yield message
+        finally:
+            for _wanted, _updated, task in locals().get("pending", ()):
+                task.cancel()
+            failures.close()
 
 
 def _take(rows_iter, n: int) -> list[Record]:

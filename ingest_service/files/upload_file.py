@@ -3,9 +3,10 @@ seekable binary file (the servicer spools the upload to a temporary file, never 
 
 `scan` reads the whole file once before anything is stored and refuses it at the first structural
 problem -- an unreadable encoding, an unclosed quote, a ragged row, too many rows, no rows -- with
-an error naming the row and column. So an import is either refused whole, with nothing stored, or
-read through; a half-imported file (and the duplicates a retry of it would make) cannot happen.
-`rows` then reads it again for the real work.
+an error naming the row and column. So a bad file is refused whole, with nothing stored (a crash
+half-way through a good one is the importer's to resume: import_claim).
+`rows` then reads it again for the real work. Both look at the call's budget between rows
+(file_budget): the scan has a wall-time deadline, and both end when the call does.
 
 Width rule: every data row must have the header's number of fields (the first row's without a
 header). Extra fields that are all empty (trailing delimiters) are ignored; a missing field or an
@@ -22,11 +23,14 @@ from typing import BinaryIO
 
 from ingest_service.files import csv_reader, xlsx_reader
 from ingest_service.files.csv_reader import CsvError, Dialect, Record, column_letter
+from ingest_service.files.file_budget import Budget
 from leadrelay.errors import InvalidArgument
 from leadrelay.lead_export import restore
 
 CSV = "csv"
 XLSX = "xlsx"
+# Rows between two looks at the budget: a look costs little, a CSV row less.
+CHECK_EVERY = 256
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,21 @@ def detect_format(file: BinaryIO, declared: str = "") -> str:
     return XLSX if xlsx_reader.looks_like_xlsx(head) else CSV
 
 
-def _records(file: BinaryIO, fmt: str, dialect: Dialect | None) -> Iterator[Record]:
-    if fmt == XLSX:
-        return xlsx_reader.read_records(file)
-    return csv_reader.read_records(file, dialect)
+def _records(
+    file: BinaryIO, fmt: str, dialect: Dialect | None, budget: Budget, deadline: float | None
+) -> Iterator[Record]:
+    """The file's records, the budget checked every CHECK_EVERY rows (and before the first)."""
+    records = xlsx_reader.read_records(file, budget.xlsx) if fmt == XLSX else csv_reader.read_records(file, dialect)
+    try:
+        budget.check(0, deadline)
+        for n, record in enumerate(records, 1):
+            yield record
+            if not n % CHECK_EVERY:
+                budget.check(record.row, deadline)
+    finally:
+        close = getattr(records, "close", None)
+        if close:
+            close()
 
 
 def scan(
@@ -66,15 +81,17 @@ def scan(
     has_header: bool = True,
     max_rows: int,
     visit: Callable[[Record], None] | None = None,
+    budget: Budget | None = None,
 ) -> Table:
-    """Reads the whole file, checking its structure; `visit` sees every data row (already
-    width-checked) so callers can collect what they need (LeadIDs, source ids)."""
+    """Reads the whole file, checking its structure, within the budget's wall time; `visit` sees every
+    data row (already width-checked) so callers can collect what they need (LeadIDs, source ids)."""
+    budget = budget or Budget()
     fmt = detect_format(file, fmt)
     dialect = csv_reader.sniff(file) if fmt == CSV else None
     header_row = 0
     headers: list[str] | None = None
     count = 0
-    for record in _records(file, fmt, dialect):
+    for record in _records(file, fmt, dialect, budget, budget.deadline()):
         if not any(record.fields):
             continue
         if headers is None:
@@ -96,12 +113,12 @@ def scan(
     return Table(fmt, dialect, header_row, headers, count)
 
 
-def rows(file: BinaryIO, table: Table) -> Iterator[Record]:
+def rows(file: BinaryIO, table: Table, budget: Budget | None = None) -> Iterator[Record]:
     """The data rows of a scanned file, fitted to the header's width, exported-cell apostrophes
-    removed (see lead_export.restore)."""
+    removed (see lead_export.restore). No deadline: the scan read the same rows within it."""
     first = table.header_row + 1 if table.header_row else 1
     width = table.width
-    for record in _records(file, table.format, table.dialect):
+    for record in _records(file, table.format, table.dialect, budget or Budget(), None):
         if record.row < first or not any(record.fields):
             continue
         fields = _fit(record, width, table.format)
@@ -132,11 +149,12 @@ def _fit(record: Record, width: int, fmt: str) -> list[str]:
     return fields[:width]
 
 
-def read_header(file: BinaryIO, fmt: str) -> Table:
+def read_header(file: BinaryIO, fmt: str, budget: Budget | None = None) -> Table:
     """The header of a file (the first non-blank row), read without scanning the rest."""
+    budget = budget or Budget()
     fmt = detect_format(file, fmt)
     dialect = csv_reader.sniff(file) if fmt == CSV else None
-    records = xlsx_reader.read_records(file) if fmt == XLSX else csv_reader.read_records(file, dialect)
+    records = _records(file, fmt, dialect, budget, budget.deadline())
     try:
         for record in records:
             if not record.blank:

@@ -8,7 +8,15 @@ from typing import Any
 
 import grpc
 
-from ingest_service.connectors import connections_store, platform_clients, platform_counts_store, sync
+from ingest_service.connectors import (
+    connections_store,
+    linkedin_owners,
+    oauth_connect,
+    platform_clients,
+    platform_counts_store,
+    sync,
+    webhook_inbox,
+)
 from ingest_service.rpc.sources import source_proto
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, sources_store
@@ -49,7 +57,8 @@ class ConnectorsRpc:
             )
         if not external:
             raise FailedPrecondition(
-                f"source {source_id} has no external_account_id (Facebook Page id or LinkedIn sponsored account id)"
+                f"source {source_id} has no external_account_id (Facebook Page id, LinkedIn sponsored account id "
+                "or urn:li:organization:… for event, company and product page leads)"
             )
         # The token is checked with the platform before it is kept.
         try:
@@ -58,7 +67,9 @@ class ConnectorsRpc:
                 await client.page(request.access_token, external)
                 found = await client.page_forms(request.access_token, external)
             else:
-                found = await platform_clients.linkedin(self.deps).forms(request.access_token, external)
+                found = await platform_clients.linkedin(self.deps).forms(
+                    request.access_token, linkedin_owners.of_source(external)
+                )
             forms = [(str(f["id"]), str(f.get("name", ""))) for f in found]
         except (platform_clients.GraphError, platform_clients.LinkedInError) as exc:
             if exc.token_refused:
@@ -79,7 +90,9 @@ class ConnectorsRpc:
             for form_id, name in forms:
                 await sources_store.upsert_form(con, account_id, source_id, form_id, name, None)
             log.info("source connected", extra={"source_id": str(source_id), "platform": platform, "forms": len(forms)})
-            return await self._source_message(con, source_id)
+            connected = await self._source_message(con, source_id)
+        await webhook_inbox.redrive_ignored(self.deps, platform, external)
+        return connected
 
     async def DisconnectSource(
         self,
@@ -88,8 +101,12 @@ class ConnectorsRpc:
     ) -> ingest_pb2.Source:
         account_id = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
-        async with self.deps.pool.acquire() as con, con.transaction():
+        async with self.deps.pool.acquire() as con:
             await sources_store.get_source(con, account_id, source_id)
+            connection = await connections_store.connection(con, source_id)
+        if connection is not None:
+            await oauth_connect.unsubscribe(self.deps, connection)
+        async with self.deps.pool.acquire() as con, con.transaction():
             # Deleting the row revokes the token: polls, syncs and webhooks find no connection after this.
             await connections_store.delete_connection(con, source_id)
             await sources_store.set_state(con, source_id, "DISCONNECTED")

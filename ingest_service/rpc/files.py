@@ -1,30 +1,45 @@
 """IngestService RPCs: file import, export and re-upload (the rejected-lead loop).
 
 The upload stream (first chunk: the spec; then the file's bytes) is spooled to a temporary file --
-in memory up to 8 MiB, then on disk -- and refused as soon as it passes LEADRELAY_IMPORT_MAX_BYTES.
+in memory up to 256 KiB, then on disk -- and refused as soon as it passes LEADRELAY_IMPORT_MAX_BYTES.
+An account runs at most LEADRELAY_UPLOADS_PER_ACCOUNT uploads at once and the process
+LEADRELAY_UPLOADS_MAX (RESOURCE_EXHAUSTED beyond): a silent stream still holds its gRPC receive
+buffers. A stream that sends nothing for LEADRELAY_UPLOAD_IDLE_SECONDS is ended (DEADLINE_EXCEEDED).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import cached_property
 from typing import BinaryIO
+from uuid import UUID
 
+import asyncpg
 import grpc
 
-from ingest_service.files import exporter, import_plan, importer, reupload, upload_file
+from ingest_service.files import exporter, import_plan, importer, imports_store, reupload, upload_file
+from ingest_service.files.file_budget import Budget
 from ingest_service.files.file_report import Progress
 from ingest_service.files.header_match import Override
+from ingest_service.files.upload_slots import TooManyUploads, UploadSlots
 from ingest_service.resources import IngestResources
 from ingest_service.rpc.intake import lead_filter
-from leadrelay import lead_export
+from leadrelay import lead_export, paging
 from leadrelay.auth import current_account
 from leadrelay.capture.sources_store import get_source
-from leadrelay.errors import InvalidArgument
+from leadrelay.db import Connection
+from leadrelay.errors import FailedPrecondition, InvalidArgument
 from leadrelay.ids import parse_id
+from leadrelay.ownership import check_owner
+from leadrelay.protoconv import set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
-_SPOOL_IN_MEMORY = 8 << 20
+_SPOOL_IN_MEMORY = 256 << 10
 _FORMATS = {
     common_pb2.FILE_FORMAT_UNSPECIFIED: "",
     common_pb2.FILE_FORMAT_CSV: upload_file.CSV,
@@ -35,13 +50,16 @@ _FORMATS = {
 class FilesRpc:
     deps: IngestResources
 
+    @cached_property
+    def _upload_slots(self) -> UploadSlots:
+        return UploadSlots(self.deps.settings.uploads_per_account, self.deps.settings.uploads_max)
+
     async def ImportLeads(
         self,
         request_iterator: AsyncIterator[ingest_pb2.ImportChunk],
         context: grpc.aio.ServicerContext[ingest_pb2.ImportChunk, ingest_pb2.ImportProgress],
     ) -> AsyncIterator[ingest_pb2.ImportProgress]:
-        spec, file = await self._receive(request_iterator)
-        try:
+        async with self._upload(request_iterator, context) as (spec, file, digest, budget):
             request = import_plan.ImportRequest(
                 source_id=parse_id("source", spec.source_id, "spec.source_id") if spec.source_id else None,
                 multi_source=spec.multi_source,
@@ -50,19 +68,18 @@ class FilesRpc:
                 format=_FORMATS.get(spec.format, ""),
                 dry_run=spec.dry_run,
                 file_name=spec.file_name,
+                import_id=parse_id("import", spec.import_id, "spec.import_id") if spec.import_id else None,
+                content_sha256=digest,
             )
-            async for progress in importer.run_import(self.deps, current_account(), request, file):
+            async for progress in importer.run_import(self.deps, current_account(), request, file, budget):
                 yield progress_proto(progress)
-        finally:
-            file.close()
 
     async def ReuploadLeads(
         self,
         request_iterator: AsyncIterator[ingest_pb2.ImportChunk],
         context: grpc.aio.ServicerContext[ingest_pb2.ImportChunk, ingest_pb2.ImportProgress],
     ) -> AsyncIterator[ingest_pb2.ImportProgress]:
-        spec, file = await self._receive(request_iterator)
-        try:
+        async with self._upload(request_iterator, context) as (spec, file, _digest, budget):
             if spec.HasField("has_header") and not spec.has_header:
                 raise InvalidArgument("spec.has_header", "a re-upload is an exported file: it has a header row")
             if spec.dry_run:
@@ -71,11 +88,9 @@ class FilesRpc:
                 )
             fmt = _FORMATS.get(spec.format, "")
             async for progress in reupload.run_reupload(
-                self.deps, current_account(), _overrides(spec), fmt, spec.file_name, file
+                self.deps, current_account(), _overrides(spec), fmt, spec.file_name, file, budget
             ):
                 yield progress_proto(progress)
-        finally:
-            file.close()
 
     async def ExportLeads(
         self,
@@ -89,7 +104,9 @@ class FilesRpc:
                 await get_source(con, account_id, f.source_id)
         xlsx = request.format == common_pb2.FILE_FORMAT_XLSX
         first = True
-        async for data in exporter.export_file(self.deps.pool, account_id, f, xlsx=xlsx):
+        async for data in exporter.export_file(
+            self.deps.pool, account_id, f, xlsx=xlsx, workers=self.deps.file_workers
+        ):
             if first:
                 first = False
                 yield ingest_pb2.ExportChunk(
@@ -100,15 +117,80 @@ class FilesRpc:
             elif data:
                 yield ingest_pb2.ExportChunk(data=data)
 
+    async def ListImports(self, request, context):  # type: ignore[no-untyped-def]
+        size = paging.page_size(request.page_size)
+        status = _STATUS_NAME.get(request.status) if request.status else None
+        async with self.deps.pool.acquire() as con:
+            rows = await imports_store.list_imports(
+                con,
+                current_account(),
+                status=status,
+                after=paging.decode(request.page_token, datetime, UUID),
+                limit=size + 1,
+            )
+        token = paging.encode(rows[size - 1]["started_at"], rows[size - 1]["import_id"]) if len(rows) > size else ""
+        return ingest_pb2.ListImportsResponse(imports=[import_proto(r) for r in rows[:size]], next_page_token=token)
+
+    async def GetImport(self, request, context):  # type: ignore[no-untyped-def]
+        import_id = parse_id("import", request.import_id, "import_id")
+        async with self.deps.pool.acquire() as con:
+            return import_proto(await _own_import(con, import_id))
+
+    async def AbandonImport(self, request, context):  # type: ignore[no-untyped-def]
+        import_id = parse_id("import", request.import_id, "import_id")
+        async with self.deps.pool.acquire() as con, con.transaction():
+            row = await _own_import(con, import_id)
+            if not await imports_store.abandon(con, import_id):
+                raise FailedPrecondition(
+                    f"import {import_id} is {row['status']}; only an interrupted import can be abandoned"
+                )
+            return import_proto(await _own_import(con, import_id))
+
+    @contextlib.asynccontextmanager
+    async def _upload(
+        self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[tuple[ingest_pb2.ImportSpec, BinaryIO, str, Budget]]:
+        """The call's upload slot, its received file (with its SHA-256) and the budget of reading it:
+        the slot and the file are given back when the call ends, and a reader still at work stops."""
+        account_id = current_account()
+        try:
+            self._upload_slots.acquire(account_id)
+        except TooManyUploads as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        try:
+            spec, file, digest = await self._receive(request_iterator, context)
+            budget = Budget.from_settings(self.deps.settings)
+            try:
+                yield spec, file, digest, budget
+            finally:
+                budget.stop.set()
+                file.close()
+        finally:
+            self._upload_slots.release(account_id)
+
     async def _receive(
-        self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk]
-    ) -> tuple[ingest_pb2.ImportSpec, BinaryIO]:
+        self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk], context: grpc.aio.ServicerContext
+    ) -> tuple[ingest_pb2.ImportSpec, BinaryIO, str]:
         limit = self.deps.settings.import_max_bytes
+        digest = hashlib.sha256()
+        idle = self.deps.settings.upload_idle_seconds
         spec = None
         size = 0
         file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # closed by the caller
+        chunks = aiter(request_iterator)
         try:
-            async for chunk in request_iterator:
+            while True:
+                try:
+                    # In this task, not wait_for's: a cancelled call must reach the read at once.
+                    async with asyncio.timeout(idle):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    await context.abort(
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        f"the upload sent nothing for {idle:g} s and was ended (LEADRELAY_UPLOAD_IDLE_SECONDS)",
+                    )
                 part = chunk.WhichOneof("part")
                 if part == "spec":
                     if spec is not None:
@@ -123,6 +205,7 @@ class FilesRpc:
                             "data", f"the file is larger than {limit} bytes (LEADRELAY_IMPORT_MAX_BYTES)"
                         )
                     file.write(chunk.data)
+                    digest.update(chunk.data)
             if spec is None:
                 raise InvalidArgument("spec", "the first chunk must carry the spec")
             if size == 0:
@@ -131,7 +214,7 @@ class FilesRpc:
             file.close()
             raise
         file.seek(0)
-        return spec, file  # type: ignore[return-value]  # binary mode; typeshed calls it IO[bytes], not BinaryIO
+        return spec, file, digest.hexdigest()  # type: ignore[return-value]  # binary mode; typeshed calls it IO[bytes], not BinaryIO
 
 
 def _overrides(spec: ingest_pb2.ImportSpec) -> tuple[Override, ...]:
@@ -141,6 +224,42 @@ def _overrides(spec: ingest_pb2.ImportSpec) -> tuple[Override, ...]:
             raise InvalidArgument(f"spec.columns[{i}]", "name the file column by header or by position")
         out.append(Override(column=c.column, header=c.header, position=max(c.position, 0)))
     return tuple(out)
+
+
+async def _own_import(con: Connection, import_id: UUID) -> asyncpg.Record:
+    row = await imports_store.get(con, import_id)
+    check_owner("import", import_id, row["account_id"] if row else None, current_account())
+    return row
+
+
+_STATUS_NAME = {
+    ingest_pb2.IMPORT_STATUS_RUNNING: imports_store.RUNNING,
+    ingest_pb2.IMPORT_STATUS_INTERRUPTED: imports_store.INTERRUPTED,
+    ingest_pb2.IMPORT_STATUS_FINISHED: imports_store.FINISHED,
+    ingest_pb2.IMPORT_STATUS_ABANDONED: imports_store.ABANDONED,
+}
+_STATUS_ENUM = {name: value for value, name in _STATUS_NAME.items()}
+
+
+def import_proto(r: asyncpg.Record) -> ingest_pb2.ImportInfo:
+    info = ingest_pb2.ImportInfo(
+        import_id=str(r["import_id"]),
+        kind=r["kind"],
+        source_id=str(r["source_id"]) if r["source_id"] else "",
+        file_name=r["file_name"],
+        status=_STATUS_ENUM[r["status"]],
+        rows_read=r["rows_read"],
+        rows_accepted=r["rows_accepted"],
+        rows_rejected=r["rows_rejected"],
+        rows_updated=r["rows_updated"],
+        rows_skipped=r["rows_skipped"],
+        rows_errored=r["rows_errored"],
+        rows_waiting=r["rows_waiting"],
+        summary=r["summary"],
+    )
+    set_timestamp(info.started_at, r["started_at"])
+    set_timestamp(info.finished_at, r["finished_at"])
+    return info
 
 
 def progress_proto(p: Progress) -> ingest_pb2.ImportProgress:
@@ -162,4 +281,6 @@ def progress_proto(p: Progress) -> ingest_pb2.ImportProgress:
         import_id=p.import_id,
         dry_run=p.dry_run,
         message=p.message,
+        resumed=p.resumed,
+        rows_already_stored=p.rows_already_stored,
     )

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 import grpc
 
-from ingest_service.capture import intake
+from ingest_service.capture import idempotency, intake
 from ingest_service.capture.coalescer import Coalescer
 from ingest_service.resources import IngestResources
 from leadrelay import paging
@@ -46,7 +46,10 @@ class IntakeRpc:
         limit = self.deps.settings.max_batch_size
         if len(request.leads) > limit:
             raise InvalidArgument("leads", f"{len(request.leads)} leads in one call; at most {limit}")
+        key = idempotency.key_of(context.invocation_metadata() or ())
         leads = [incoming_lead(r, f"leads[{i}].") for i, r in enumerate(request.leads)]
+        if key:
+            return await idempotency.submit(self.deps, current_account(), key, request, leads)
         outcomes = await self._submit(current_account(), leads, via="SubmitLeads")
         return ingest_pb2.SubmitLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from leadrelay.capture import text
 from leadrelay.capture.leads import REJECTED
 from leadrelay.db import Connection
 from leadrelay.ownership import check_owner
@@ -36,7 +37,8 @@ class NewLeads:
 async def insert_received(con: Connection, account_id: UUID, new: NewLeads, via: str) -> set[UUID]:
     """Stores the leads as PROCESSING, with each inserted lead's `received` event (detail `via`), in ONE statement:
     a round trip fewer per intake batch. The events' foreign keys are checked at the end of the
-    statement, when the leads are in."""
+    statement, when the leads are in. Texts pass the capture sanitiser (`text`): one lead's NUL
+    must not fail the statement the whole batch shares."""
     rows = await con.fetch(
         """WITH ins AS (
              INSERT INTO leads (lead_id, account_id, source_id, form_id, platform_lead_id, answers, fields,
@@ -54,13 +56,43 @@ async def insert_received(con: Connection, account_id: UUID, new: NewLeads, via:
         new.lead_ids,
         new.source_ids,
         new.form_ids,
-        new.platform_lead_ids,
-        new.answers,
-        new.fields,
-        new.contexts,
+        [text.clean(p) for p in new.platform_lead_ids],
+        [text.clean_json(a) for a in new.answers],
+        [text.clean_json(f) for f in new.fields],
+        [text.clean_json(c) for c in new.contexts],
         new.is_test,
         new.captured_at,
         via,
+    )
+    return {r[0] for r in rows}
+
+
+async def apply_resubmissions(con: Connection, account_id: UUID, changed: NewLeads, via: str) -> set[UUID]:
+    """Known leads the member submitted again with other answers (a LinkedIn test form resent the same
+    day keeps its response id): new answers, fields, context and dates, back to PROCESSING to be judged
+    again, with an `updated` event. `changed.lead_ids` are the stored leads' ids. An erased lead is
+    never filled again. ONE statement; returns the ids updated."""
+    rows = await con.fetch(
+        """WITH up AS (
+             UPDATE leads l SET answers = u.a::jsonb, fields = u.fl::jsonb, platform_context = u.c::jsonb,
+                                is_test = u.t, captured_at = coalesce(u.ca, l.captured_at), status = 'PROCESSING',
+                                disposition_code = '', custom_reason = '', updated_at = now()
+             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[])
+                  AS u(id, a, fl, c, t, ca)
+             WHERE l.lead_id = u.id AND l.account_id = $1 AND l.erased_at IS NULL
+             RETURNING l.lead_id),
+           ev AS (
+             INSERT INTO lead_events (lead_id, account_id, type, detail)
+             SELECT lead_id, $1, 'updated', $8 FROM up)
+           SELECT lead_id FROM up""",
+        account_id,
+        changed.lead_ids,
+        changed.answers,
+        changed.fields,
+        changed.contexts,
+        changed.is_test,
+        changed.captured_at,
+        f"{via}: resubmitted with changed answers; mapped and judged again" if via else "resubmitted",
     )
     return {r[0] for r in rows}
 
@@ -69,7 +101,7 @@ async def known_leads(con: Connection, pairs: Sequence[tuple[UUID, str]]) -> dic
     """Stored leads by (source_id, platform_lead_id), with their current outcome."""
     rows = await con.fetch(
         """SELECT l.lead_id, l.source_id, l.platform_lead_id, l.status, l.disposition_code, l.custom_reason,
-                  l.fields
+                  l.fields, l.answers, l.erased_at IS NOT NULL AS erased
            FROM leads l JOIN unnest($1::uuid[], $2::text[]) AS u(s, p)
              ON l.source_id = u.s AND l.platform_lead_id = u.p""",
         [p[0] for p in pairs],
@@ -328,7 +360,7 @@ async def insert_judged(
                fields text, status text, disposition_code text, custom_reason text, criteria_version int,
                detail text) ON COMMIT DROP"""
     )
-    await con.copy_records_to_table("judged_staging", records=leads, columns=JudgedLead._fields)
+    await con.copy_records_to_table("judged_staging", records=map(_clean_judged, leads), columns=JudgedLead._fields)
     rows = await con.fetch(
         """WITH stored AS (
                INSERT INTO leads (lead_id, account_id, source_id, platform_lead_id, answers, fields, status,
@@ -351,6 +383,18 @@ async def insert_judged(
         received_at,
     )
     return {r[0] for r in rows}
+
+
+def _clean_judged(lead: JudgedLead) -> JudgedLead:
+    """The lead's texts through the capture sanitiser; the same tuple when nothing changed."""
+    plid, answers, fields = (
+        text.clean(lead.platform_lead_id),
+        text.clean_json(lead.answers),
+        text.clean_json(lead.fields),
+    )
+    if plid is lead.platform_lead_id and answers is lead.answers and fields is lead.fields:
+        return lead
+    return lead._replace(platform_lead_id=plid, answers=answers, fields=fields)
 
 
 # Re-upload ----------------------------------------------------------------------------------------
@@ -382,5 +426,5 @@ async def replace_fields(con: Connection, lead_ids: list[UUID], fields: list[str
            FROM unnest($1::uuid[], $2::text[]) AS u(id, f)
            WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
         lead_ids,
-        fields,
+        [text.clean_json(f) for f in fields],
     )

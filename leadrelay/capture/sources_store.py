@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from leadrelay.capture import mapping
+from leadrelay.capture import mapping, text
 from leadrelay.db import Connection
 from leadrelay.ownership import check_owner
 
@@ -37,6 +37,7 @@ def columns_of(row: Mapping[str, Any] | asyncpg.Record) -> list[str]:
 async def create_source(
     con: Connection, account_id: UUID, name: str, platform: str, external_account_id: str
 ) -> asyncpg.Record:
+    name, external_account_id = text.clean(name), text.clean(external_account_id)
     source_id = await con.fetchval(
         """INSERT INTO sources (account_id, name, platform, external_account_id)
            VALUES ($1, $2, $3, $4) RETURNING source_id""",
@@ -52,6 +53,20 @@ async def get_source(con: Connection, account_id: UUID, source_id: UUID) -> asyn
     row = await con.fetchrow(f"{_SOURCE} WHERE s.source_id = $1", source_id)
     check_owner("source", source_id, row["account_id"] if row else None, account_id)
     return row  # type: ignore[return-value]  # check_owner raised if there is no row
+
+
+async def sources_for_external(
+    con: Connection, account_id: UUID, platform: str, external_ids: Sequence[str]
+) -> dict[str, asyncpg.Record]:
+    """The account's oldest source for each of these Pages / ad accounts, by external id."""
+    rows = await con.fetch(
+        f"""{_SOURCE} WHERE s.account_id = $1 AND s.platform = $2 AND s.external_account_id = ANY($3::text[])
+            ORDER BY s.created_at DESC, s.source_id DESC""",
+        account_id,
+        platform,
+        list(external_ids),
+    )
+    return {r["external_account_id"]: r for r in rows}
 
 
 async def source_account(con: Connection, source_id: UUID) -> UUID | None:
@@ -81,6 +96,7 @@ async def update_source(
 ) -> tuple[asyncpg.Record, bool]:
     """(the updated source, whether it was switched back on)."""
     before = await get_source(con, account_id, source_id)
+    name = text.clean(name) if name is not None else None
     await con.execute(
         """UPDATE sources SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
            WHERE source_id = $1""",
@@ -167,6 +183,7 @@ async def upsert_form(
 ) -> tuple[asyncpg.Record, bool]:
     """(the form, whether it was switched back on). A new form is enabled unless told otherwise."""
     await get_source(con, account_id, source_id)
+    platform_form_id, name = text.clean(platform_form_id), text.clean(name)
     before = await con.fetchval(
         "SELECT enabled FROM forms WHERE source_id = $1 AND platform_form_id = $2", source_id, platform_form_id
     )
@@ -195,7 +212,7 @@ async def register_forms(con: Connection, account_id: UUID, pairs: Sequence[tupl
            RETURNING *""",
         account_id,
         [p[0] for p in pairs],
-        [p[1] for p in pairs],
+        [text.clean(p[1]) for p in pairs],
     )
 
 

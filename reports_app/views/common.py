@@ -1,30 +1,83 @@
-"""Widgets the pages share: the filter bar and file downloads."""
+"""Widgets the pages share: the filter bar (kept in the URL, so a view can be bookmarked, reloaded
+and sent to a colleague), file downloads, and times in the account's zone."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from leadrelay.capture import dispositions
-from reports_app import queries
+from reports_app import labels, queries
+from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.filters import STATUSES, ReportFilter
-from reports_app.users import User
 
 ALL = "(all)"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: str) -> str:
+    """Text for a Markdown-rendering element (st.error, st.success, st.warning) shown literally:
+    names and values that came from outside never turn into links, images or HTML."""
+    # A word joiner after "scheme:" keeps an address from turning into a link.
+    return _MARKDOWN.sub(r"\\\1", text).replace("\\://", "\\:\u2060//")
 
 
 def today() -> Any:
     return datetime.now(UTC).date()
 
 
+def local(at: datetime | None, zone: ZoneInfo) -> str:
+    """A moment as the account reads it: its own zone, to the minute."""
+    return "" if at is None else at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _uuid(raw: str | None) -> UUID | None:
+    try:
+        return UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def from_url(key: str, param: str, parse: Callable[[str | None], Any], default: Any, allowed: Any = None) -> None:
+    """Seeds a widget's state from the URL the first time the page renders it (a fresh session on a
+    bookmarked or shared link); afterwards the widget owns it."""
+    if key in st.session_state:
+        return
+    value = parse(st.query_params.get(param))
+    if value is None or (allowed is not None and value not in allowed):
+        value = default
+    st.session_state[key] = value
+
+
+def to_url(values: dict[str, str]) -> None:
+    """The page's current filters into the URL (empty ones left out)."""
+    for param, value in values.items():
+        if value:
+            if st.query_params.get(param) != value:
+                st.query_params[param] = value
+        elif param in st.query_params:
+            del st.query_params[param]
+
+
 def filter_bar(
     db: Database,
-    user: User,
+    user: SignedIn,
     key: str,
     *,
     forms: bool = False,
@@ -33,37 +86,62 @@ def filter_bar(
     default_days: int = 7,
 ) -> ReportFilter:
     srcs = db.read(queries.sources, user.account_id)
-    cols = st.columns(5 if forms else 4)
-    window = cols[0].date_input(
-        "Received (UTC days)", value=(today() - timedelta(days=default_days - 1), today()), key=f"{key}_window"
-    )
+    names = {s["source_id"]: s["name"] for s in srcs}
+    cols = st.columns([1.4, 1, 1, 1, 1] if forms else [1.4, 1, 1, 1])
+    first, last = _day(st.query_params.get("since")), _day(st.query_params.get("until"))
+    if f"{key}_window" not in st.session_state:
+        default = (today() - timedelta(days=default_days - 1), today())
+        st.session_state[f"{key}_window"] = (first, last) if first and last and first <= last else default
+    window = cols[0].date_input("Received (UTC days)", key=f"{key}_window")
     # A range picker returns one date while the second is being chosen.
     if isinstance(window, tuple | list):
         since, until = (window[0], window[-1]) if window else (today(), today())
     else:
         since = until = window
-    names = {s["source_id"]: s["name"] for s in srcs}
-    source_id = cols[1].selectbox(
-        "Source", [None, *names], format_func=lambda s: ALL if s is None else names[s], key=f"{key}_source"
+    # Options are id strings, "" for all: a None value would show as "no choice" instead of "(all)".
+    source_names = {str(k): v for k, v in names.items()}
+    from_url(f"{key}_source", "source", lambda s: s or "", "", source_names)
+    source = cols[1].selectbox(
+        "Source", ["", *source_names], format_func=lambda s: source_names.get(s, ALL), key=f"{key}_source"
     )
+    source_id = _uuid(source)
     i = 2
     form_id: UUID | None = None
     if forms:
         fms = db.read(queries.forms, user.account_id, source_id)
-        fnames = {f["form_id"]: f["name"] or f["platform_form_id"] for f in fms}
-        form_id = cols[i].selectbox(
-            "Form", [None, *fnames], format_func=lambda f: ALL if f is None else fnames[f], key=f"{key}_form"
-        )
+        fnames = {str(f["form_id"]): f["name"] or f["platform_form_id"] for f in fms}
+        from_url(f"{key}_form", "form", lambda s: s or "", "", fnames)
+        if st.session_state[f"{key}_form"] not in ("", *fnames):  # the source changed under it
+            st.session_state[f"{key}_form"] = ""
+        form = cols[i].selectbox("Form", ["", *fnames], format_func=lambda f: fnames.get(f, ALL), key=f"{key}_form")
+        form_id = _uuid(form)
         i += 1
     st_status = ""
     if status:
-        st_status = cols[i].selectbox("Status", ["", *STATUSES], format_func=lambda s: s or ALL, key=f"{key}_status")
+        from_url(f"{key}_status", "status", lambda s: s, "", STATUSES)
+        st_status = cols[i].selectbox(
+            "Status", ["", *STATUSES], format_func=lambda s: labels.status(s) if s else ALL, key=f"{key}_status"
+        )
         i += 1
     code = ""
     if disposition:
+        from_url(f"{key}_disposition", "disposition", lambda s: s, "", labels.DISPOSITION)
         code = cols[i].selectbox(
-            "Disposition", ["", *dispositions.CATALOGUE], format_func=lambda s: s or ALL, key=f"{key}_disposition"
+            "Disposition",
+            ["", *labels.DISPOSITION],
+            format_func=lambda s: labels.disposition(s) if s else ALL,
+            key=f"{key}_disposition",
         )
+    to_url(
+        {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "source": str(source_id or ""),
+            "form": str(form_id or ""),
+            "status": st_status,
+            "disposition": code,
+        }
+    )
     return ReportFilter(since, until, source_id, form_id, st_status, code)
 
 
@@ -80,4 +158,24 @@ def download(label: str, file: Any, key: str) -> None:
         if file.format == "CSV"
         else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=key,
+        on_click="ignore",
     )
+
+
+def prepared_download(
+    label: str, key: str, make: Callable[[str], Any], fingerprint: str, *, formats: tuple[str, ...] = ("CSV", "XLSX")
+) -> None:
+    """A format choice, a Prepare button and the prepared file's download. The prepared file belongs
+    to the filter and format it was made for: change either and it is gone, never offered stale."""
+    cols = st.columns([2, 2, 5])
+    fmt = cols[0].radio("Format", formats, horizontal=True, key=f"{key}_format")
+    current = f"{fingerprint}:{fmt}"
+    if st.session_state.get(f"{key}_for") != current:
+        st.session_state.pop(f"{key}_file", None)
+    if cols[1].button("Prepare file", key=f"{key}_prepare"):
+        st.session_state[f"{key}_file"] = make(fmt)
+        st.session_state[f"{key}_for"] = current
+    prepared = st.session_state.get(f"{key}_file")
+    if prepared is not None:
+        with cols[2]:
+            download(f"Download {prepared.filename} ({prepared.rows:,} {label})", prepared, f"{key}_download")

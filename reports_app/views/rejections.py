@@ -1,7 +1,11 @@
-"""Rejections: by disposition, by source and over time; the most frequent offending values, each
-with a one-click way (admins) to add it to that column's picklist value mapper."""
+"""Rejections: by disposition, by source and over time; the rejected leads as a file to fix and
+upload again (the aggregate as a second download); the most frequent offending values, each with a
+one-click way (admins) to add it to that column's picklist value mapper."""
 
 from __future__ import annotations
+
+import html
+from dataclasses import replace
 
 import grpc
 import pandas as pd
@@ -9,64 +13,120 @@ import plotly.express as px
 import streamlit as st
 
 from leadrelay.capture import dispositions
-from reports_app import actions, queries, shaping
+from reports_app import actions, labels, masking, queries, shaping
 from reports_app import report_files as files
+from reports_app.console import SignedIn
 from reports_app.database import Database
-from reports_app.users import User
-from reports_app.views.common import download, filter_bar
+from reports_app.views.common import filter_bar, filter_key, plain, prepared_download
 
 
-def render(db: Database, user: User) -> None:
+def render(db: Database, user: SignedIn) -> None:
     f = filter_bar(db, user, "rej", disposition=True)
     srcs = db.read(queries.sources, user.account_id)
     names = {s["source_id"]: s["name"] for s in srcs}
     rj = shaping.rejections(db.read(queries.rejection_counts, user.account_id, f), names)
     st.metric("Rejected", f"{rj.total:,}")
-    if rj.total:
-        cols = st.columns(2)
-        cols[0].plotly_chart(
-            px.bar(pd.DataFrame(rj.by_disposition), x="rejected", y="code", orientation="h", title="By disposition"),
-            key="rej_by_code",
-        )
-        cols[1].plotly_chart(
-            px.bar(pd.DataFrame(rj.by_source), x="rejected", y="source", orientation="h", title="By source"),
-            key="rej_by_source",
-        )
-        st.plotly_chart(
-            px.bar(pd.DataFrame(rj.over_time), x="day", y="rejected", color="code", title="Over time (UTC days)"),
-            key="rej_over_time",
-        )
-    st.dataframe(
-        pd.DataFrame(rj.by_disposition, columns=["code", "rejected"]).assign(
-            meaning=lambda d: d["code"].map(dispositions.describe)
-        ),
-        hide_index=True,
-        key="rej_table",
-    )
+    if not rj.total:
+        st.success("No lead was rejected in these days. Widen the received days to look further back.")
+        return
+    by_code = [{"Disposition": labels.disposition(r["code"]), "Rejected": r["rejected"]} for r in rj.by_disposition]
     cols = st.columns(2)
-    with cols[0]:
-        download("Download CSV", db.read(files.report_file, user.account_id, "REJECTIONS", f, "CSV"), "rej_csv")
-    with cols[1]:
-        download("Download XLSX", db.read(files.report_file, user.account_id, "REJECTIONS", f, "XLSX"), "rej_xlsx")
-
-    st.subheader("Most frequent offending values")
-    values = shaping.offending_values(db.read(queries.rejection_reasons, user.account_id, f))
+    cols[0].plotly_chart(
+        px.bar(pd.DataFrame(by_code), x="Rejected", y="Disposition", orientation="h", title="By disposition"),
+        key="rej_by_code",
+    )
+    cols[1].plotly_chart(
+        px.bar(
+            pd.DataFrame(
+                # Long names would squeeze the bars: the axis shows the first 30 characters, never as markup.
+                [{"Source": _short(r["source"]), "Rejected": r["rejected"]} for r in rj.by_source]
+            ),
+            x="Rejected",
+            y="Source",
+            orientation="h",
+            title="By source",
+        ),
+        key="rej_by_source",
+    )
+    st.plotly_chart(
+        px.bar(
+            pd.DataFrame(
+                [
+                    {
+                        "Day": r["day"].isoformat(),
+                        "Disposition": labels.disposition(r["code"]),
+                        "Rejected": r["rejected"],
+                    }
+                    for r in rj.over_time
+                ]
+            ),
+            x="Day",
+            y="Rejected",
+            color="Disposition",
+            title="Over time (UTC days)",
+        ).update_xaxes(type="category"),
+        key="rej_over_time",
+    )
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "source": names.get(v.source_id, ""),
-                    "code": v.disposition_code,
-                    "column": v.column,
-                    "value": v.value,
-                    "leads": v.count,
-                    "reason": v.reason,
+                    "Disposition": labels.disposition(r["code"]),
+                    "Rejected": r["rejected"],
+                    "Meaning": dispositions.describe(r["code"]),
+                    "Code": r["code"],
+                }
+                for r in rj.by_disposition
+            ],
+            columns=["Disposition", "Rejected", "Meaning", "Code"],
+        ),
+        hide_index=True,
+        key="rej_table",
+    )
+
+    st.subheader("Download")
+    rejected = replace(f, status="REJECTED")
+    if user.masked:
+        st.info("Rejected leads carry personal data: an admin of your account can download them to fix.")
+    else:
+        st.caption("The rejected leads, to fix and upload again (every column, with the reason of each).")
+        prepared_download(
+            "rejected leads",
+            "rej_leads",
+            lambda fmt: db.read(files.report_file, user.account_id, "LEADS", rejected, fmt),
+            filter_key(f),
+        )
+    with st.expander("Counts by source and disposition (for a report)"):
+        prepared_download(
+            "rows",
+            "rej_counts",
+            lambda fmt: db.read(files.report_file, user.account_id, "REJECTIONS", f, fmt),
+            filter_key(f),
+        )
+
+    st.subheader("Most frequent offending values")
+    values = shaping.offending_values(db.read(queries.rejection_reasons, user.account_id, f))
+
+    def shown(v: shaping.OffendingValue) -> str:
+        return masking.HIDDEN if user.masked and masking.is_personal(v.column) else v.value
+
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Source": names.get(v.source_id, ""),
+                    "Disposition": labels.disposition(v.disposition_code),
+                    "Column": v.column,
+                    "Value": shown(v),
+                    "Leads": v.count,
+                    "Reason": masking.reason(v.reason) if user.masked else v.reason,
                 }
                 for v in values
             ],
-            columns=["source", "code", "column", "value", "leads", "reason"],
+            columns=["Source", "Disposition", "Column", "Value", "Leads", "Reason"],
         ),
         hide_index=True,
+        column_config={"Source": st.column_config.TextColumn(width="medium")},
         key="rej_values",
     )
     mappable = [v for v in values if v.disposition_code == dispositions.INVALID_LIST_VALUE and v.column]
@@ -74,11 +134,14 @@ def render(db: Database, user: User) -> None:
         mapper_form(db, user, mappable, names)
 
 
-def mapper_form(db: Database, user: User, mappable: list[shaping.OffendingValue], names: dict) -> None:
-    st.markdown(
-        "**Add a value to its picklist's mapper** (a new criteria version; later leads with the "
-        "value are accepted as the chosen allowed value)"
-    )
+def _short(name: str, limit: int = 30) -> str:
+    """A name for a chart axis: shortened, and escaped because Plotly reads tags (<a>, <b>) in labels."""
+    return html.escape(name if len(name) <= limit else name[: limit - 1] + "…")
+
+
+def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingValue], names: dict) -> None:
+    st.subheader("Add a value to its picklist's mapper")
+    st.caption("A new criteria version: later leads with the value are accepted as the chosen allowed value.")
     cols = st.columns(3)
     pick = cols[0].selectbox(
         "Offending value",
@@ -93,18 +156,24 @@ def mapper_form(db: Database, user: User, mappable: list[shaping.OffendingValue]
     try:
         allowed = db.run(lambda: actions.allowed_values(db.settings, user.account_id, v.source_id, v.column))
     except grpc.RpcError as exc:
-        st.error(f"The validation service did not answer: {exc.details()}")
+        st.error(plain(f"The validation service did not answer: {exc.details()}"))  # type: ignore[attr-defined]
         return
     if not allowed:
         cols[1].info("The source's current criteria have no picklist for this column.")
         return
-    target = cols[1].selectbox("Maps to", allowed, key="rej_map_target")
-    if cols[2].button("Add to mapper", key="rej_map_add"):
+    target = cols[1].selectbox(
+        "Maps to", allowed, index=None, placeholder="Choose the allowed value", key="rej_map_target"
+    )
+    if cols[2].button("Add to mapper", key="rej_map_add", disabled=target is None):
         try:
             version = db.run(
                 lambda: actions.add_to_mapper(db.settings, user.account_id, v.source_id, v.column, v.value, target)
             )
         except (grpc.RpcError, ValueError) as exc:
-            st.error(str(exc.details() if isinstance(exc, grpc.RpcError) else exc))
+            st.error(plain(str(exc.details() if isinstance(exc, grpc.RpcError) else exc)))  # type: ignore[attr-defined]
             return
-        st.success(f"“{v.value}” now maps to “{target}” in {v.column} (criteria version {version}).")
+        st.session_state["rej_notice"] = (
+            f"“{v.value}” now maps to “{target}” in {v.column} (criteria version {version})."
+        )
+    if "rej_notice" in st.session_state:
+        st.success(plain(st.session_state["rej_notice"]))

@@ -63,9 +63,12 @@ async def linkedin_source(
     *,
     webhook_url: str = "",
     form: dict[str, Any] | None = None,
+    organization: bool = False,
     **delivery: Any,
 ) -> LinkedInSource:
-    account = await post(web, f"{sandbox.url}/linkedin/_control/accounts", {})
+    """An ad account's source, or (organization=True) an organization's: external_account_id
+    urn:li:organization:{id}, EVENT / COMPANY / ORGANIZATION_PRODUCT leads."""
+    account = await post(web, f"{sandbox.url}/linkedin/_control/accounts", {"organization": organization})
     created = await post(
         web, f"{sandbox.url}/linkedin/_control/forms", {"account_id": account["account_id"], **(form or {})}
     )
@@ -76,7 +79,11 @@ async def linkedin_source(
     )
     source = await api.ingest.CreateSource(
         ingest_pb2.CreateSourceRequest(
-            name="LinkedIn ads", platform=common_pb2.PLATFORM_LINKEDIN, external_account_id=account["account_id"]
+            name="LinkedIn organization" if organization else "LinkedIn ads",
+            platform=common_pb2.PLATFORM_LINKEDIN,
+            external_account_id=f"urn:li:organization:{account['account_id']}"
+            if organization
+            else account["account_id"],
         )
     )
     await api.ingest.ConnectSource(

@@ -1,11 +1,22 @@
-"""Helpers for the file tests (import, re-upload, export): a source with criteria, upload streams."""
+"""Helpers for the file tests (import, re-upload, export): a source with criteria, upload streams,
+a separately started ingest process."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import sys
+from dataclasses import dataclass
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from leadrelay import clients
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 from tests.harness import Api
+from tests.ports import free_ports
+from tests.waiting import eventually
 
 MAPPING = [
     common_pb2.FieldMapping(column="email", form_field="email"),
@@ -75,3 +86,54 @@ def xlsx_bytes(rows: list[list[object]]) -> bytes:
 
 async def export(api: Api, **request) -> bytes:
     return b"".join([c.data async for c in api.ingest.ExportLeads(ingest_pb2.ExportLeadsRequest(**request))])
+
+
+@dataclass
+class IngestProcess:
+    proc: asyncio.subprocess.Process
+    target: str
+    http_port: int
+
+
+async def _serving(target: str, proc: asyncio.subprocess.Process) -> bool:
+    assert proc.returncode is None, "the ingest process ended"
+    try:
+        async with clients.channel(target) as ch:
+            reply = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+    except grpc.aio.AioRpcError:
+        return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def ingest_process(servers, lease_seconds: float = 30.0) -> IngestProcess:  # type: ignore[no-untyped-def]
+    """`python -m ingest_service` on the session's database, calling the session's validation service."""
+    grpc_port, http_port = free_ports(2)
+    env = {
+        **os.environ,
+        **servers.settings.as_env(),
+        "INGEST_GRPC_PORT": str(grpc_port),
+        "INGEST_HTTP_PORT": str(http_port),
+        "LEADRELAY_IMPORT_LEASE_SECONDS": str(lease_seconds),
+    }
+    env.pop("PYTEST_CURRENT_TEST", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ingest_service",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    target = f"127.0.0.1:{grpc_port}"
+    try:
+        await eventually(lambda: _serving(target, proc), within=60, every=0.2, what="the ingest process serving")
+    except BaseException:
+        await stopped(proc)
+        raise
+    return IngestProcess(proc, target, http_port)
+
+
+async def stopped(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()

@@ -27,6 +27,7 @@ async def test_every_service_answers_a_malformed_id_with_invalid_argument_naming
         (api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id="nope")), "lead_id:"),
         (api.ingest.GetSource(ingest_pb2.GetSourceRequest(source_id="nope")), "source_id:"),
         (api.validation.ValidateLeads(validation_pb2.ValidateLeadsRequest(lead_ids=["nope"])), "lead_ids[0]:"),
+        (api.validation.ForgetLeads(validation_pb2.ForgetLeadsRequest(lead_ids=["nope"])), "lead_ids[0]:"),
         (api.postout.ListPostOuts(validation_pb2.ListPostOutsRequest(source_id="nope")), "source_id:"),
         (api.postout.ListDestinations(validation_pb2.ListDestinationsRequest(source_id="nope")), "source_id:"),
     ]

@@ -164,6 +164,7 @@ def test_every_rpc_of_the_contract_is_in_the_protos():
             "ValidateLeads",
             "EvaluateLeads",
             "ListDispositionCodes",
+            "ForgetLeads",
         },
         ("PostOutService", validation_pb2): {
             "CreateDestination",

@@ -20,7 +20,7 @@ from tests.ingest_service.connectors.test_platform_counts import (
     ts,
 )
 from tests.reports_app import seed
-from tests.reports_app.pages_support import app_env, open_page, signed_in
+from tests.reports_app.pages_support import app_env, button, open_page, run, signed_in
 
 PASSWORD = "correct horse battery"
 
@@ -76,17 +76,30 @@ async def test_source_report_and_overview_show_the_platforms_count(
         assert (row["Received"], row["PlatformReported"], row["Difference"]) == (0, 4, 1)
         assert await queries.alerts(con, account.account_id) == [message]
 
-    app_env(monkeypatch, settings)
+    app_env(monkeypatch, settings, ingest_target=servers.ingest_target)
     email = f"viewer-{account.name}@example.com"
     async with pool.acquire() as con:
         await users.create_user(con, account.account_id, email, PASSWORD, "viewer")
-    at = await signed_in(email, PASSWORD)
-    assert [w.value for w in at.warning] == [message]
-    await open_page(at, "Source Report")
+    at = await signed_in(pool, email)
+    assert f"⚠ {message}" in [t.value for t in at.text]  # plain text, never Markdown
+    await open_page(at, "Sources")
     table = at.dataframe[0].value
-    assert table[["Source", "Received", "PlatformReported", "Difference"]].values.tolist() == [
-        ["Facebook page", 5, 6, 1]
+    assert table[["Source", "Received", "Platform's count", "Difference"]].values.tolist() == [
+        ["Facebook page", 5, 6, 1],
+        ["Total", 5, 6, 1],
     ]
+
+    # Another late lead of yesterday: Check now asks the platform again, and the page shows its count.
+    await post(
+        web,
+        f"{sandbox.url}/graph/_control/leads",
+        {"form_id": form, "count": 1, "created_time": noon + 120, "deliver": False},
+    )
+    button(at, "Check now").click()
+    await run(at)
+    assert [m.value for m in at.success] == ["Counted now."]
+    table = at.dataframe[0].value
+    assert table[["Source", "Platform's count", "Difference"]].values.tolist()[0] == ["Facebook page", 7, 2]
 
 
 async def test_only_recent_complete_days_that_disagree_raise_the_alert(pool, account, settings):

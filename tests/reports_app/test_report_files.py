@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from openpyxl import load_workbook
 
 from leadrelay import lead_export
+from leadrelay.capture import dispositions
 from leadrelay.v1 import ingest_pb2
 from reports_app import report_files
 from reports_app.database import reading
@@ -96,8 +97,10 @@ async def test_leads_xlsx_and_source_report_files(pool, account, settings):
     assert values[0] == [*lead_export.FIXED_COLUMNS, "email", "country"]
     assert values[1][7:] == ["ACCEPTED", None, None, "POSTED", "a@example.com", "Germany"]
     assert source.data.decode("utf-8-sig").splitlines() == [
-        "Source,Platform,Received,Accepted,Rejected,Processing,Posted,PostFailed,PlatformReported,Difference",
-        "'=Evil,CSV,1,1,0,0,1,0,,",
+        "Source,Platform,Received,Accepted,Rejected,Processing,"
+        + ",".join(dispositions.CATALOGUE)
+        + ",Posted,PostFailed,PlatformReported,Difference",
+        "'=Evil,CSV,1,1,0,0," + "0," * len(dispositions.CATALOGUE) + "1,0,,",
     ]
 
 

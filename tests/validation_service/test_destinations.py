@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 
 from leadrelay.errors import InvalidArgument
+from leadrelay.settings import SettingsError
 from validation_service.destinations import (
     BodyField,
     DestinationSpec,
@@ -14,7 +15,9 @@ from validation_service.destinations import (
     check_destination,
     check_url,
     is_public_address,
+    parse_allow_hosts,
 )
+from validation_service.post_out_worker import GuardedResolver
 
 COLUMNS = {"email", "first_name", "company"}
 
@@ -24,9 +27,11 @@ def spec(**kw) -> DestinationSpec:
     return DestinationSpec(**{**base, **kw})
 
 
-def refused(s: DestinationSpec, *, columns=COLUMNS, allow_private: bool = False) -> InvalidArgument:
+def refused(
+    s: DestinationSpec, *, columns=COLUMNS, allow_private: bool = False, allow_hosts=frozenset()
+) -> InvalidArgument:
     with pytest.raises(InvalidArgument) as info:
-        check_destination(s, columns, allow_private=allow_private)
+        check_destination(s, columns, allow_private=allow_private, allow_hosts=allow_hosts)
     return info.value
 
 
@@ -71,9 +76,7 @@ def test_refuses_bad_urls_naming_the_url(url: str, message: str) -> None:
         "http://10.1.2.3/",
         "http://192.168.0.10/",
         "http://172.16.5.4/",
-        "http://169.254.169.254/latest/meta-data/",
         "http://[::1]/",
-        "http://[fe80::1]/",
         "http://[::ffff:10.0.0.1]/",
         "http://0.0.0.0/",
         "http://100.64.0.1/",
@@ -90,6 +93,66 @@ def test_refuses_private_loopback_and_link_local_addresses(url: str) -> None:
 def test_private_addresses_allowed_when_the_setting_says_so() -> None:
     check_destination(spec(url="http://127.0.0.1:8090/crm/x/leads"), COLUMNS, allow_private=True)
     check_url("http://localhost/", allow_private=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://169.254.170.2/v2/credentials",
+        "http://[fe80::1]/",
+        "http://[fe80::a9fe:a9fe%25eth0]/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://100.100.100.200/latest/meta-data/",
+    ],
+)
+def test_link_local_and_metadata_addresses_are_refused_whatever_the_settings(url: str) -> None:
+    host = url.split("/")[2]
+    everything = parse_allow_hosts(f"{host},169.254.169.254,[fe80::1]")
+    for allow_private, allow_hosts in ((False, frozenset()), (True, frozenset()), (True, everything)):
+        err = refused(spec(url=url), allow_private=allow_private, allow_hosts=allow_hosts)
+        assert err.field == "url"
+        assert "link-local or cloud-metadata address: never a destination" in str(err)
+
+
+def test_the_allow_list_admits_exactly_its_hosts_and_ports() -> None:
+    allowed = parse_allow_hosts(" 127.0.0.1:8090, [::1]:9000 ,sandbox.internal")
+    assert allowed == {("127.0.0.1", 8090), ("::1", 9000), ("sandbox.internal", None)}
+    for url in ("http://127.0.0.1:8090/crm/demo/leads", "http://[::1]:9000/", "https://sandbox.internal/x"):
+        check_url(url, allow_private=False, allow_hosts=allowed)
+    for url in ("http://127.0.0.1:8091/", "http://127.0.0.1/", "http://10.0.0.1:8090/", "http://localhost:8090/"):
+        with pytest.raises(InvalidArgument, match="must be public"):
+            check_url(url, allow_private=False, allow_hosts=allowed)
+
+
+@pytest.mark.parametrize("raw", ["127.0.0.1:http", "127.0.0.1:0", ":8090", "[::1]:99999"])
+def test_a_malformed_allow_list_entry_is_a_settings_error_naming_it(raw: str) -> None:
+    with pytest.raises(SettingsError, match="POSTOUT_ALLOW_HOSTS"):
+        parse_allow_hosts(raw)
+
+
+@pytest.mark.parametrize("name", ["2852039166", "0xa9fea9fe", "169.254.169.254"])
+async def test_names_resolving_to_metadata_are_refused_at_connect_time_even_with_private_allowed(name: str) -> None:
+    # getaddrinfo reads these spellings as 169.254.169.254: DNS (or a numeric name) cannot bring it back.
+    resolver = GuardedResolver(allow_private=True, allow_hosts=parse_allow_hosts(f"{name}:80"))
+    try:
+        with pytest.raises(OSError, match="may not use"):
+            await resolver.resolve(name, 80)
+        assert [r["host"] for r in await resolver.resolve("127.0.0.1", 80)] == ["127.0.0.1"]
+    finally:
+        await resolver.close()
+
+
+async def test_loopback_names_resolve_only_for_an_allowed_host_and_port() -> None:
+    resolver = GuardedResolver(allow_private=False, allow_hosts=parse_allow_hosts("localhost:8090"))
+    try:
+        assert {r["host"] for r in await resolver.resolve("localhost", 8090)} <= {"127.0.0.1", "::1"}
+        with pytest.raises(OSError, match="may not use"):
+            await resolver.resolve("localhost", 8091)
+    finally:
+        await resolver.close()
 
 
 def test_public_addresses_pass() -> None:

@@ -89,13 +89,11 @@ async def test_two_deliveries_of_one_lead_recorded_at_once_leave_it_posted(
     workers = [PostOutWorkers(settings, pool, None) for _ in destinations]  # type: ignore[arg-type]  # no HTTP session: they only record
     results = [_posted(lead, d, account.account_id) for d in destinations]
 
-    # Each worker's last step, its breaker update, waits while the test holds the destinations, so
-    # both recordings are under way at once: the race that could leave a lead that was posted everywhere
-    # showing PENDING.
+    # Each worker's write of its delivery waits while the test holds both deliveries, so both
+    # recordings are under way at once: the race that could leave a lead that was posted everywhere
+    # showing PENDING (each summary blind to the other's uncommitted delivery).
     async with pool.acquire() as con, con.transaction():
-        await con.execute(
-            "SELECT 1 FROM destinations WHERE destination_id = ANY($1::uuid[]) FOR NO KEY UPDATE", destinations
-        )
+        await con.execute("SELECT 1 FROM post_outs WHERE lead_id = $1 FOR UPDATE", lead)
         recording = [asyncio.create_task(w._record([r])) for w, r in zip(workers, results, strict=True)]
         await _blocked_by(pool, con, 2)
     await asyncio.gather(*recording)

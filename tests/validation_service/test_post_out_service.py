@@ -135,7 +135,6 @@ async def test_ssrf_private_addresses_refused_when_not_allowed(
         try:
             for url in (
                 Crm(sandbox.url).url,
-                "http://169.254.169.254/latest/meta-data",
                 "http://10.0.0.5/leads",
                 "http://localhost:8080/x",
                 "http://[::1]/",
@@ -145,6 +144,48 @@ async def test_ssrf_private_addresses_refused_when_not_allowed(
                 assert err.details().startswith("url: ") and "must be public" in err.details()
         finally:
             await channel.close()
+
+
+async def test_only_the_allowed_host_and_port_pass_and_metadata_never(
+    settings: Settings, pool: asyncpg.Pool, account: Account, sandbox
+) -> None:
+    source_id = await seed_source(pool, account.account_id)
+    crm = Crm(sandbox.url)
+    sandbox_host_port = crm.url.split("/")[2]  # 127.0.0.1:<port>, what `make run` allows for its sandbox
+    other_port = f"http://127.0.0.1:{int(sandbox_host_port.split(':')[1]) + 1}/crm/x/leads"
+    for allow_private, allow_hosts in ((False, sandbox_host_port), (True, f"{sandbox_host_port},169.254.169.254")):
+        s = settings.replace(
+            postout_allow_private_urls=allow_private, postout_allow_hosts=allow_hosts, postout_workers=0
+        )
+        async with validation_running(s, pool, grpc_port=0) as server:
+            channel = clients.api_key_channel(f"127.0.0.1:{server.grpc_port}", account.api_key)
+            stub = validation_pb2_grpc.PostOutServiceStub(channel)
+            try:
+                created = await stub.CreateDestination(destination_request(source_id, crm.url))
+                assert created.url == crm.url
+                for url in (
+                    "http://169.254.169.254/latest/meta-data",
+                    "http://169.254.170.2/v2/credentials",
+                    "http://[fe80::a9fe:a9fe]/",
+                    "http://[fd00:ec2::254]/latest/meta-data",
+                    "http://[::ffff:169.254.169.254]/",
+                ):
+                    err = await rpc_error(stub.CreateDestination(destination_request(source_id, url)))
+                    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, url
+                    assert err.details().startswith("url: ") and "never a destination" in err.details(), url
+                err = await rpc_error(
+                    stub.UpdateDestination(
+                        validation_pb2.UpdateDestinationRequest(
+                            destination_id=created.destination_id, url="http://169.254.169.254/latest/meta-data"
+                        )
+                    )
+                )
+                assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+                if not allow_private:
+                    err = await rpc_error(stub.CreateDestination(destination_request(source_id, other_port)))
+                    assert "must be public" in err.details()
+            finally:
+                await channel.close()
 
 
 async def test_delivers_accepted_leads_with_body_headers_and_idempotency_key(

@@ -5,18 +5,32 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import grpc
+import pytest
 
 from ingest_service.capture.intake import new_lead_ids
-from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
+from leadrelay import clients
+from leadrelay.auth import internal_metadata
+from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2, validation_pb2_grpc
 from tests.harness import Api, new_account, rpc_error
 from tests.ingest_service.capture_support import lead, new_source, rule, set_rules
 from tests.validation_service.post_out_support import Crm
 
 ACCEPTED = common_pb2.LEAD_STATUS_ACCEPTED
 REJECTED = common_pb2.LEAD_STATUS_REJECTED
+
+
+@pytest.fixture
+async def importer(api: Api, servers) -> AsyncIterator[validation_pb2_grpc.ValidationServiceStub]:
+    """ValidationService as ingest's importer calls it: the internal token, on the account's behalf."""
+    channel = clients.channel(
+        servers.validation_target, internal_metadata(servers.settings.internal_token, api.account.account_id)
+    )
+    yield validation_pb2_grpc.ValidationServiceStub(channel)
+    await channel.close()
 
 
 def new_lead(lead_id: uuid.UUID, source_id: str, plid: str, **fields: str) -> validation_pb2.NewLead:
@@ -30,7 +44,7 @@ def new_lead(lead_id: uuid.UUID, source_id: str, plid: str, **fields: str) -> va
     )
 
 
-async def test_each_lead_is_stored_once_already_judged(api: Api, pool: asyncpg.Pool, sandbox) -> None:
+async def test_each_lead_is_stored_once_already_judged(importer, api: Api, pool: asyncpg.Pool, sandbox) -> None:
     source = await new_source(api)
     await set_rules(api, source.source_id)
     destination = await api.postout.CreateDestination(
@@ -42,7 +56,7 @@ async def test_each_lead_is_stored_once_already_judged(api: Api, pool: asyncpg.P
         )
     )
     good, bad = new_lead_ids(2)
-    response = await api.validation.ValidateNewLeads(
+    response = await importer.ValidateNewLeads(
         validation_pb2.ValidateNewLeadsRequest(
             via="import 7",
             leads=[
@@ -105,11 +119,11 @@ async def test_each_lead_is_stored_once_already_judged(api: Api, pool: asyncpg.P
     assert processing == 0
 
 
-async def test_a_known_platform_lead_id_is_left_as_it_was(api: Api) -> None:
+async def test_a_known_platform_lead_id_is_left_as_it_was(importer, api: Api) -> None:
     source = await new_source(api)
     first = await api.ingest.SubmitLead(lead(source.source_id, "p-1", email="first@example.com"))
     (again,) = new_lead_ids(1)
-    response = await api.validation.ValidateNewLeads(
+    response = await importer.ValidateNewLeads(
         validation_pb2.ValidateNewLeadsRequest(
             via="import 8", leads=[new_lead(again, source.source_id, "p-1", email="second@example.com")]
         )
@@ -126,7 +140,7 @@ async def test_a_known_platform_lead_id_is_left_as_it_was(api: Api) -> None:
     assert err.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_duplicate_rule_spans_the_batch_and_stored_leads_and_remembers_new_keys(api: Api) -> None:
+async def test_duplicate_rule_spans_the_batch_and_stored_leads_and_remembers_new_keys(importer, api: Api) -> None:
     source = await new_source(api)
     await set_rules(
         api,
@@ -138,7 +152,7 @@ async def test_duplicate_rule_spans_the_batch_and_stored_leads_and_remembers_new
     )
     stored = await api.ingest.SubmitLead(lead(source.source_id, "s-1", email="old@example.com"))
     ids = new_lead_ids(3)
-    response = await api.validation.ValidateNewLeads(
+    response = await importer.ValidateNewLeads(
         validation_pb2.ValidateNewLeadsRequest(
             via="import 9",
             leads=[
@@ -162,12 +176,12 @@ async def test_duplicate_rule_spans_the_batch_and_stored_leads_and_remembers_new
     assert f"(lead {ids[1]})" in later.custom_reason
 
 
-async def test_a_switched_off_source_rejects_and_keeps_the_leads(api: Api) -> None:
+async def test_a_switched_off_source_rejects_and_keeps_the_leads(importer, api: Api) -> None:
     source = await new_source(api, "Paused")
     await set_rules(api, source.source_id)
     await api.ingest.UpdateSource(ingest_pb2.UpdateSourceRequest(source_id=source.source_id, enabled=False))
     (lead_id,) = new_lead_ids(1)
-    response = await api.validation.ValidateNewLeads(
+    response = await importer.ValidateNewLeads(
         validation_pb2.ValidateNewLeadsRequest(
             via="import 10", leads=[new_lead(lead_id, source.source_id, "x-1", email="a@example.com")]
         )
@@ -182,7 +196,7 @@ async def test_a_switched_off_source_rejects_and_keeps_the_leads(api: Api) -> No
     assert stored.status == REJECTED and stored.fields["email"] == "a@example.com"
 
 
-async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyncpg.Pool, servers) -> None:
+async def test_bad_requests_name_the_lead_and_store_nothing(importer, api: Api, pool: asyncpg.Pool, servers) -> None:
     source = await new_source(api)
     ids = new_lead_ids(2)
     good = new_lead(ids[0], source.source_id, "b-1", email="a@example.com")
@@ -215,14 +229,14 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
     ]
     for bad, code, where in cases:
         err = await rpc_error(
-            api.validation.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(via="import 11", leads=[good, bad]))
+            importer.ValidateNewLeads(validation_pb2.ValidateNewLeadsRequest(via="import 11", leads=[good, bad]))
         )
         assert err.code() == code and where in err.details(), (where, err.details())
     other = Api(await new_account(pool), servers.ingest_target, servers.validation_target, servers.feedback_target)
     try:
         theirs = await new_source(other)
         err = await rpc_error(
-            api.validation.ValidateNewLeads(
+            importer.ValidateNewLeads(
                 validation_pb2.ValidateNewLeadsRequest(
                     via="import 12", leads=[new_lead(ids[1], theirs.source_id, "b-2", email="a@example.com")]
                 )
@@ -234,7 +248,7 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
     async with pool.acquire() as con:
         assert await con.fetchval("SELECT count(*) FROM leads WHERE lead_id = ANY($1)", ids) == 0
     # No fields at all is a lead with nothing mapped: stored, and judged as such.
-    response = await api.validation.ValidateNewLeads(
+    response = await importer.ValidateNewLeads(
         validation_pb2.ValidateNewLeadsRequest(
             via="import 13", leads=[validation_pb2.NewLead(lead_id=str(ids[1]), source_id=source.source_id)]
         )
@@ -242,3 +256,84 @@ async def test_bad_requests_name_the_lead_and_store_nothing(api: Api, pool: asyn
     assert [(o.status, o.platform_lead_id) for o in response.outcomes] == [(ACCEPTED, str(ids[1]))]
     stored = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(ids[1])))
     assert dict(stored.fields) == {} and list(stored.answers) == []
+
+
+async def test_an_api_key_cannot_call_validatenewleads_and_nothing_is_stored(api: Api, pool: asyncpg.Pool) -> None:
+    source = await new_source(api)
+    [lead_id] = new_lead_ids(1)
+    err = await rpc_error(
+        api.validation.ValidateNewLeads(
+            validation_pb2.ValidateNewLeadsRequest(
+                via="import 20", leads=[new_lead(lead_id, source.source_id, "k-1", email="a@example.com")]
+            )
+        )
+    )
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED and "internal" in err.details()
+    async with pool.acquire() as con:
+        assert await con.fetchval("SELECT count(*) FROM leads WHERE lead_id = $1", lead_id) == 0
+
+
+async def test_answers_that_are_not_a_list_of_answers_are_refused_naming_the_lead(importer, api: Api) -> None:
+    source = await new_source(api)
+    good, bad = new_lead_ids(2)
+    for answers in ('{"email": "a@example.com"}', '[{"name": "email", "values": "a@example.com"}]', '["x"]', "5"):
+        err = await rpc_error(
+            importer.ValidateNewLeads(
+                validation_pb2.ValidateNewLeadsRequest(
+                    via="import 21",
+                    leads=[
+                        new_lead(good, source.source_id, "s-1", email="a@example.com"),
+                        validation_pb2.NewLead(
+                            lead_id=str(bad), source_id=source.source_id, answers_json=answers, fields_json="{}"
+                        ),
+                    ],
+                )
+            )
+        )
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "leads[1].answers_json" in err.details(), answers
+    listed = await api.ingest.ListLeads(ingest_pb2.ListLeadsRequest(source_id=source.source_id))
+    assert list(listed.leads) == []  # nothing stored, and the source still lists
+
+
+async def test_a_lead_id_already_taken_is_a_clear_error_naming_it(
+    importer, api: Api, pool: asyncpg.Pool, servers
+) -> None:
+    source = await new_source(api)
+    other = Api(await new_account(pool), servers.ingest_target, servers.validation_target, servers.feedback_target)
+    try:
+        theirs = await other.ingest.SubmitLead(lead((await new_source(other)).source_id, "t-1", email="t@example.com"))
+    finally:
+        await other.close()
+    mine = await api.ingest.SubmitLead(lead(source.source_id, "m-1", email="m@example.com"))
+    [fresh] = new_lead_ids(1)
+    cases = [
+        (theirs.lead_id, grpc.StatusCode.PERMISSION_DENIED, theirs.lead_id),
+        (mine.lead_id, grpc.StatusCode.INVALID_ARGUMENT, f"leads[1].lead_id: lead {mine.lead_id} already exists"),
+    ]
+    for taken, code, message in cases:
+        err = await rpc_error(
+            importer.ValidateNewLeads(
+                validation_pb2.ValidateNewLeadsRequest(
+                    via="import 22",
+                    leads=[
+                        new_lead(fresh, source.source_id, "n-1", email="n@example.com"),
+                        new_lead(uuid.UUID(taken), source.source_id, "n-2", email="n2@example.com"),
+                    ],
+                )
+            )
+        )
+        assert err.code() == code and message in err.details(), err.details()
+    err = await rpc_error(
+        importer.ValidateNewLeads(
+            validation_pb2.ValidateNewLeadsRequest(
+                via="import 23",
+                leads=[
+                    new_lead(fresh, source.source_id, "n-1", email="n@example.com"),
+                    new_lead(fresh, source.source_id, "n-2", email="n2@example.com"),
+                ],
+            )
+        )
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "leads[1].lead_id: repeats leads[0]" in err.details()
+    async with pool.acquire() as con:
+        assert await con.fetchval("SELECT count(*) FROM leads WHERE lead_id = $1", fresh) == 0

@@ -124,3 +124,9 @@ def test_the_lead_keeps_test_flag_ids_and_problems_in_context():
 def test_versioned_form_urns_parse():
     assert form_version("urn:li:versionedLeadGenForm:(urn:li:leadGenForm:818,12)") == ("818", 12)
     assert form_version("urn:li:leadGenForm:818") is None
+
+
+def test_the_documented_form_urn_with_a_space_gives_the_form_id_and_version():
+    assert form_version("urn:li:versionedLeadGenForm:(urn:li:leadGenForm:1, 1)") == ("1", 1)
+    assert form_version("urn:li:versionedLeadGenForm:( urn:li:leadGenForm:3162 ,2 )") == ("3162", 2)
+    assert form_version("urn:li:versionedLeadGenForm:(urn:li:leadGenForm:1,)") is None

@@ -337,6 +337,7 @@ async def test_rows_stay_processing_when_validation_cannot_be_reached(api: Api, 
     import uuid
 
     from ingest_service.files import import_plan, importer
+    from ingest_service.files.file_budget import Budget
     from leadrelay.v1 import validation_pb2_grpc
 
     source_id = await file_source(api)
@@ -344,7 +345,8 @@ async def test_rows_stay_processing_when_validation_cannot_be_reached(api: Api, 
         deps = dataclasses.replace(servers.ingest.deps, validation=validation_pb2_grpc.ValidationServiceStub(channel))
         request = import_plan.ImportRequest(uuid.UUID(source_id))
         file = io.BytesIO(csv_bytes(ROWS))
-        messages = [p async for p in importer.run_import(deps, account.account_id, request, file)]
+        budget = Budget.from_settings(deps.settings)
+        messages = [p async for p in importer.run_import(deps, account.account_id, request, file, budget)]
     done = messages[-1]
     assert done.done and (done.rows_read, done.rows_waiting, done.rows_accepted, done.rows_rejected) == (5, 5, 0, 0)
     assert done.message == "5 rows read, 0 accepted, 0 rejected, 5 stored and waiting for validation"

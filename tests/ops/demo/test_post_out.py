@@ -1,10 +1,10 @@
 """The `make run` post-out hook against the test servers: every source of the account gets the
-sandbox CRM destination once, through the public RPCs, with the source's mapped columns in its body."""
+sandbox CRM and Marketo destinations once, through the public RPCs, with the source's mapped columns in its body."""
 
 import asyncio
 
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
-from ops.demo.post_out import DEMO_DESTINATION, demo_post_out
+from ops.demo.post_out import DEMO_DESTINATION, DEMO_MARKETO, demo_post_out
 
 
 def _port(target: str) -> int:
@@ -41,7 +41,15 @@ async def test_every_source_gets_the_sandbox_crm_once_with_its_columns(api, serv
     bodies = {}
     for source in (mapped, unmapped):
         found = await api.postout.ListDestinations(validation_pb2.ListDestinationsRequest(source_id=source.source_id))
-        [destination] = found.destinations
+        assert sorted(d.name for d in found.destinations) == sorted([DEMO_DESTINATION, DEMO_MARKETO])
+        [destination] = [d for d in found.destinations if d.name == DEMO_DESTINATION]
+        [marketo] = [d for d in found.destinations if d.name == DEMO_MARKETO]
+        assert (marketo.preset, marketo.url, marketo.batch_size) == (
+            "marketo",
+            f"http://127.0.0.1:{sandbox.port}/vendors/marketo/demo/rest/v1/leads.json",
+            300,
+        )
+        assert (marketo.oauth.grant_type, marketo.oauth.client_secret) == ("client_credentials", "")
         assert (destination.name, destination.url) == (
             DEMO_DESTINATION,
             f"http://127.0.0.1:{sandbox.port}/crm/demo/leads",

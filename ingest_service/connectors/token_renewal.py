@@ -1,0 +1,148 @@
+"""Keeps OAuth-connected sources' tokens alive (every LEADRELAY_TOKEN_CHECK_SECONDS): LinkedIn's
+access token is refreshed with the refresh token, Facebook's long-lived user token re-extended,
+LEADRELAY_TOKEN_RENEW_BEFORE_DAYS before they expire. The account's admins are e-mailed
+LEADRELAY_RECONNECT_REMIND_DAYS before only a reconnect helps, and again when renewal became
+impossible — then every source of that authorisation is NEEDS_RECONNECT with the reason."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from ingest_service.connectors import connect_store, connections_store, platform_clients, platform_oauth
+from ingest_service.connectors.token_lifetimes import Lifetime, Step, steps
+from ingest_service.resources import IngestResources
+from leadrelay import accounts, mail
+from leadrelay.background import every
+
+log = logging.getLogger(__name__)
+
+LABELS = {"FACEBOOK": "Facebook", "LINKEDIN": "LinkedIn"}
+
+
+async def check_all(deps: IngestResources, now: datetime | None = None) -> None:
+    now = now or platform_oauth.now_utc()
+    async with deps.pool.acquire() as con:
+        grants = await connect_store.in_use(con)
+    for grant in grants:
+        try:
+            await check_grant(deps, grant, now)
+        except Exception:
+            log.exception("token check failed", extra={"grant_id": str(grant["grant_id"])})
+
+
+async def check_grant(deps: IngestResources, grant: Any, now: datetime) -> None:
+    settings = deps.settings
+    life = Lifetime(grant["access_expires_at"], grant["reconnect_by"], grant["reminded_at"] is not None)
+    label = LABELS[grant["platform"]]
+    for step in steps(
+        life, now, timedelta(days=settings.token_renew_before_days), timedelta(days=settings.reconnect_remind_days)
+    ):
+        if step is Step.EXPIRED:
+            await _give_up(deps, grant, f"the {label} authorisation ran out on {_day(grant['reconnect_by'])}")
+            return
+        if step is Step.RENEW and not await _renew(deps, grant, now, label):
+            return
+        if step is Step.REMIND:
+            await _remind(deps, grant, now, label)
+
+
+async def _renew(deps: IngestResources, grant: Any, now: datetime, label: str) -> bool:
+    """True when renewed (or worth another try later); False when renewal is impossible."""
+    box = platform_clients.box(deps)
+    try:
+        if grant["platform"] == "LINKEDIN":
+            if not grant["refresh_token"]:
+                await _give_up(deps, grant, "LinkedIn gave no refresh token: only a reconnect renews the access")
+                return False
+            fresh = await platform_oauth.LinkedInOAuth(deps.http, deps.settings).refresh(
+                box.decrypt(grant["refresh_token"]), now
+            )
+        else:
+            fresh = await platform_oauth.FacebookOAuth(deps.http, deps.settings).extend(
+                box.decrypt(grant["access_token"]), now
+            )
+    except platform_oauth.OAuthRefused as exc:
+        if exc.final:
+            await _give_up(deps, grant, f"renewing the {label} token failed: {exc}")
+            return False
+        log.warning(
+            "token renewal failed; retrying later", extra={"grant_id": str(grant["grant_id"]), "error": str(exc)}
+        )
+        return True
+    token = box.encrypt(fresh.access_token)
+    async with deps.pool.acquire() as con, con.transaction():
+        await connect_store.renewed(
+            con,
+            grant["grant_id"],
+            token,
+            box.encrypt(fresh.refresh_token) if fresh.refresh_token else None,
+            fresh.access_expires_at,
+        )
+        if grant["platform"] == "LINKEDIN":
+            # One member token serves every ad account picked with it.
+            await connections_store.replace_grant_token(con, grant["grant_id"], token)
+    log.info("token renewed", extra={"grant_id": str(grant["grant_id"]), "platform": grant["platform"]})
+    return True
+
+
+async def _remind(deps: IngestResources, grant: Any, now: datetime, label: str) -> None:
+    async with deps.pool.acquire() as con:
+        sources = await connections_store.grant_connections(con, grant["grant_id"])
+    days = max(0, math.ceil((grant["reconnect_by"] - now) / timedelta(days=1)))
+    body = (
+        f"LeadRelay reads leads from these {label} sources with an authorisation that ends on "
+        f"{_day(grant['reconnect_by'])} (in {days} days):\n\n{_names(sources)}\n\n"
+        f"Only a person can renew it: open the console's Connect page and press Reconnect on each source "
+        f"before then. Otherwise the sources stop receiving leads on that day."
+    )
+    if await _mail(deps, grant, f"LeadRelay: reconnect {label} within {days} days", body):
+        async with deps.pool.acquire() as con:
+            await connect_store.reminded(con, grant["grant_id"])
+
+
+async def _give_up(deps: IngestResources, grant: Any, reason: str) -> None:
+    message = f"{reason}; reconnect the source"
+    async with deps.pool.acquire() as con, con.transaction():
+        if not await connect_store.failed(con, grant["grant_id"], reason):
+            return
+        sources = await connections_store.grant_connections(con, grant["grant_id"])
+        for source in sources:
+            await connections_store.mark_needs_reconnect(con, source["source_id"], message)
+    log.warning("token renewal impossible: sources need reconnect", extra={"grant_id": str(grant["grant_id"])})
+    label = LABELS[grant["platform"]]
+    body = (
+        f"These {label} sources stopped receiving leads: {reason}.\n\n{_names(sources)}\n\n"
+        "Open the console's Connect page and press Reconnect on each source. Leads submitted meanwhile "
+        "are read back after the reconnect (the pull backup covers the gap)."
+    )
+    await _mail(deps, grant, f"LeadRelay: {label} sources need reconnecting", body)
+
+
+async def _mail(deps: IngestResources, grant: Any, subject: str, body: str) -> bool:
+    async with deps.pool.acquire() as con:
+        recipients = await accounts.admin_emails(con, grant["account_id"])
+    if not recipients:
+        log.warning("no admin to tell about a platform token", extra={"account_id": str(grant["account_id"])})
+        return False
+    try:
+        await mail.send(deps.settings, mail.text_message(deps.settings.smtp_from, recipients, subject, body))
+    except mail.SendFailed as exc:
+        log.warning("token notice not sent", extra={"account_id": str(grant["account_id"]), "error": str(exc)})
+        return False
+    return True
+
+
+def _names(sources: Sequence[Any]) -> str:
+    return "\n".join(f"  - {s['name']} ({s['external_account_id']})" for s in sources) or "  (none)"
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else "an unknown date"
+
+
+def loop(deps: IngestResources) -> Awaitable[None]:
+    return every(deps.settings.token_check_seconds, lambda: check_all(deps), name="token-renewal")

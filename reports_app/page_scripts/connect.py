@@ -1,0 +1,7 @@
+"""The connect page, as st.navigation runs it (a file, so a test can open it by path)."""
+
+from reports_app.console import current
+from reports_app.views import connect
+
+db, me = current()
+connect.render(db, me.user)

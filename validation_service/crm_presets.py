@@ -1,0 +1,396 @@
+"""CRM presets: what a destination to HubSpot, Salesforce, Marketo, Zoho CRM, Pipedrive or Dynamics 365
+needs to be right on the first try. Pure data and pure functions, no I/O.
+
+A preset fills the method, the path on the customer's base URL, a body template with a default field
+map (the columns the source has; the person edits it afterwards), the success criteria as the vendor
+answers (a `200 {"success": false}` is never POSTED), the record id path, how the CRM authenticates,
+and, where the vendor has one, its batch endpoint: how N records go in one call and where each
+record's answer is. Vendor facts are from their public REST documentation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from leadrelay.errors import InvalidArgument
+from validation_service.body_template import compile_template
+from validation_service.destinations import BUILTIN_COLUMNS, OAuth, Success
+
+# Where the record's fields go in a preset's envelope.
+RECORD = "\x00record"
+
+# Marketo error codes (developer docs, "Error Codes"): 601 access token invalid, 602 access token
+# expired; 604 request timed out, 606 rate limit, 608 API temporarily unavailable, 611 system
+# error, 615 concurrent access limit, 713 transient error.
+_MARKETO_TOKEN_CODES = ("601", "602")
+_MARKETO_RETRY_CODES = ("604", "606", "608", "611", "615", "713")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One vendor field: the first alternative whose columns the source has; else `fallback`
+    (a required field gets a constant rather than a call the vendor refuses), else left out."""
+
+    vendor_field: str
+    alternatives: tuple[str, ...]
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The vendor's batch endpoint. `path` empty: the single URL takes several records.
+    Either the single body's one-element array at `records_key` holds all the records, or
+    `envelope` (with RECORD where the list goes) wraps them, each record given `record_extra`."""
+
+    max_size: int
+    default_size: int
+    success: Success
+    path: str = ""
+    records_key: str = ""
+    envelope: Mapping[str, Any] = field(default_factory=dict)
+    record_extra: Mapping[str, Any] = field(default_factory=dict)
+    # Set: each record carries its lead's trace id under this key, and the answer (in no set order)
+    # is matched back by it (delivery.classify_traced).
+    trace_key: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    path: str
+    fields: tuple[FieldRule, ...]
+    envelope: Any  # the single body, RECORD where the record's fields go
+    success: Success
+    auth: str
+    method: str = "POST"
+    oauth: OAuth | None = None  # token_url relative to the base URL when it starts with "/"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    batch: Batch | None = None
+    # option -> allowed values, the first the default; applied by `success_for`.
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+_NAME = ("{{first_name}} {{last_name}}", "{{full_name | trim}}")
+_FIRST = ("{{first_name}}", "{{full_name | first_name}}")
+_LAST = ("{{last_name}}", "{{full_name | last_name}}")
+# Where the vendor requires a last name: an empty one is sent as this rather than refused.
+_NOT_PROVIDED = "[not provided]"
+_LAST_REQUIRED = tuple(a.replace("}}", f' | default:"{_NOT_PROVIDED}"}}}}') for a in _LAST)
+
+# The same reading for one contact and for each result of a batch (matched back by trace id).
+_HUBSPOT_SUCCESS = Success(
+    rejected_status_ranges=((400, 400),), reason_json_path="$.message", record_id_json_path="$.id"
+)
+
+HUBSPOT = Preset(
+    name="hubspot",
+    title="HubSpot (CRM v3 contacts)",
+    path="/crm/v3/objects/contacts",
+    fields=(
+        FieldRule("email", ("{{email | trim | lower}}",)),
+        FieldRule("firstname", _FIRST),
+        FieldRule("lastname", _LAST),
+        FieldRule("phone", ("{{phone}}",)),
+        FieldRule("company", ("{{company}}",)),
+        FieldRule("jobtitle", ("{{job_title}}",)),
+        FieldRule("country", ("{{country}}",)),
+    ),
+    envelope={"properties": RECORD},
+    # 201 {"id": ..., "properties": ...}; 400 VALIDATION_ERROR {"message": ...}; 409 CONFLICT
+    # "Contact already exists. Existing ID: ..." (read per the existing_contact option).
+    success=_HUBSPOT_SUCCESS,
+    auth="A private-app token as the header 'Authorization: Bearer pat-...', or OAuth (refresh_token grant).",
+    oauth=OAuth("refresh_token", "https://api.hubapi.com/oauth/v1/token"),
+    options={"existing_contact": ("update", "reject")},
+    # Batch create with multi-status: 201 all created, 207 some not; "results" and "errors" in no
+    # set order, each naming the objectWriteTraceId its input was sent with.
+    batch=Batch(
+        max_size=100,
+        default_size=100,
+        path="/crm/v3/objects/contacts/batch/create",
+        envelope={"inputs": RECORD},
+        trace_key="objectWriteTraceId",
+        success=_HUBSPOT_SUCCESS,
+    ),
+)
+
+SALESFORCE = Preset(
+    name="salesforce",
+    title="Salesforce (sObject Lead)",
+    path="/services/data/v60.0/sobjects/Lead",
+    fields=(
+        FieldRule("FirstName", _FIRST),
+        FieldRule("LastName", _LAST_REQUIRED, fallback=_NOT_PROVIDED),
+        FieldRule("Email", ("{{email | trim}}",)),
+        FieldRule("Phone", ("{{phone}}",)),
+        FieldRule("Company", (f'{{{{company | default:"{_NOT_PROVIDED}"}}}}',), fallback=_NOT_PROVIDED),
+        FieldRule("Title", ("{{job_title}}",)),
+        FieldRule("Country", ("{{country}}",)),
+        FieldRule("LeadSource", ("LeadRelay",)),
+    ),
+    envelope=RECORD,
+    # 201 {"id", "success": true, "errors": []}; 400 [{"message", "errorCode", "fields"}];
+    # 401 [{"errorCode": "INVALID_SESSION_ID"}] renews the token.
+    success=Success(
+        result_json_path="$.success",
+        accepted_values=("true",),
+        rejected_status_ranges=((400, 400),),
+        reason_json_path="$[0].message",
+        record_id_json_path="$.id",
+    ),
+    auth="OAuth 2 (client_credentials or refresh_token) against the org's /services/oauth2/token.",
+    oauth=OAuth("client_credentials", "/services/oauth2/token"),
+    # Composite sObject collections: 200 [{"id", "success", "errors": [{"statusCode", "message"}]}],
+    # one per record, in order (allOrNone false: each record stands alone).
+    batch=Batch(
+        max_size=200,
+        default_size=200,
+        path="/services/data/v60.0/composite/sobjects",
+        envelope={"allOrNone": False, "records": RECORD},
+        record_extra={"attributes": {"type": "Lead"}},
+        success=Success(
+            records_json_path="$",
+            result_json_path="$.success",
+            accepted_values=("true",),
+            reason_json_path="$.errors[0].message",
+            record_id_json_path="$.id",
+        ),
+    ),
+)
+
+_MARKETO_SUCCESS = Success(
+    records_json_path="$.result",
+    result_json_path="$.status",
+    accepted_values=("created", "updated"),
+    reason_json_path="$.reasons[0].message",
+    record_id_json_path="$.id",
+    error_code_json_path="$.errors[0].code",
+    error_reason_json_path="$.errors[0].message",
+    token_error_codes=_MARKETO_TOKEN_CODES,
+    retry_error_codes=_MARKETO_RETRY_CODES,
+)
+
+MARKETO = Preset(
+    name="marketo",
+    title="Marketo (leads.json, createOrUpdate by email)",
+    path="/rest/v1/leads.json",
+    fields=(
+        FieldRule("email", ("{{email | trim | lower}}",)),
+        FieldRule("firstName", _FIRST),
+        FieldRule("lastName", _LAST),
+        FieldRule("phone", ("{{phone}}",)),
+        FieldRule("company", ("{{company}}",)),
+        FieldRule("title", ("{{job_title}}",)),
+        FieldRule("country", ("{{country}}",)),
+    ),
+    envelope={"action": "createOrUpdate", "lookupField": "email", "input": [RECORD]},
+    # Always 200: {"success": false, "errors": [{"code", "message"}]} for the call, else "result"
+    # holds one {"id", "status": created|updated|skipped, "reasons": [...]} per record, in order.
+    success=_MARKETO_SUCCESS,
+    auth="OAuth 2 client credentials from a LaunchPoint custom service, against the Identity endpoint.",
+    oauth=OAuth("client_credentials", "/identity/oauth/token"),
+    batch=Batch(max_size=300, default_size=300, records_key="input", success=_MARKETO_SUCCESS),
+)
+
+_ZOHO_SUCCESS = Success(
+    rejected_status_ranges=((400, 400),),
+    records_json_path="$.data",
+    result_json_path="$.status",
+    accepted_values=("success",),
+    reason_json_path="$.message",
+    record_id_json_path="$.details.id",
+)
+
+ZOHO = Preset(
+    name="zoho",
+    title="Zoho CRM (Leads, upsert by email)",
+    path="/crm/v7/Leads/upsert",
+    fields=(
+        FieldRule("First_Name", _FIRST),
+        FieldRule("Last_Name", _LAST_REQUIRED, fallback=_NOT_PROVIDED),
+        FieldRule("Email", ("{{email | trim}}",)),
+        FieldRule("Phone", ("{{phone}}",)),
+        FieldRule("Company", ("{{company}}",)),
+        FieldRule("Designation", ("{{job_title}}",)),
+        FieldRule("Country", ("{{country}}",)),
+        FieldRule("Lead_Source", ("LeadRelay",)),
+    ),
+    envelope={"data": [RECORD], "duplicate_check_fields": ["Email"]},
+    # {"data": [{"code": "SUCCESS", "action": "insert"|"update", "details": {"id"}, "status": "success"}]}
+    # per record, in order; 201/200 all taken, 207 some, 400 none (each with its "message").
+    success=_ZOHO_SUCCESS,
+    auth="OAuth 2 refresh token (Zoho API console, self client); header 'Authorization: Zoho-oauthtoken ...'.",
+    oauth=OAuth("refresh_token", "https://accounts.zoho.com/oauth/v2/token", auth_scheme="Zoho-oauthtoken"),
+    batch=Batch(max_size=100, default_size=100, records_key="data", success=_ZOHO_SUCCESS),
+)
+
+PIPEDRIVE = Preset(
+    name="pipedrive",
+    title="Pipedrive (persons)",
+    path="/api/v1/persons",
+    fields=(
+        FieldRule("name", _NAME, fallback=_NOT_PROVIDED),
+        FieldRule("email", ("{{email | trim}}",)),
+        FieldRule("phone", ("{{phone}}",)),
+        FieldRule("job_title", ("{{job_title}}",)),
+    ),
+    envelope=RECORD,
+    # 201 {"success": true, "data": {"id"}}; 400 {"success": false, "error": ...}.
+    success=Success(
+        result_json_path="$.success",
+        accepted_values=("true",),
+        rejected_status_ranges=((400, 400),),
+        reason_json_path="$.error",
+        record_id_json_path="$.data.id",
+    ),
+    auth="An API token in the URL's query string (?api_token=...): masked in every answer and log.",
+)
+
+DYNAMICS = Preset(
+    name="dynamics",
+    title="Microsoft Dynamics 365 (leads entity)",
+    path="/api/data/v9.2/leads",
+    fields=(
+        FieldRule("subject", ("Lead from LeadRelay {{platform_lead_id}}",)),
+        FieldRule("firstname", _FIRST),
+        FieldRule("lastname", _LAST),
+        FieldRule("emailaddress1", ("{{email | trim}}",)),
+        FieldRule("telephone1", ("{{phone}}",)),
+        FieldRule("companyname", ("{{company}}",)),
+        FieldRule("jobtitle", ("{{job_title}}",)),
+    ),
+    envelope=RECORD,
+    # With Prefer: return=representation, 201 and the entity (its "leadid"); errors
+    # {"error": {"code", "message"}}.
+    success=Success(
+        rejected_status_ranges=((400, 400),),
+        reason_json_path="$.error.message",
+        record_id_json_path="$.leadid",
+    ),
+    auth="OAuth 2 client credentials (Entra ID app), scope https://<org>.crm.dynamics.com/.default.",
+    oauth=OAuth("client_credentials", "https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token"),
+    headers={"Prefer": "return=representation", "OData-Version": "4.0", "OData-MaxVersion": "4.0"},
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (HUBSPOT, SALESFORCE, MARKETO, ZOHO, PIPEDRIVE, DYNAMICS)}
+
+
+def get(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise InvalidArgument("preset", f"{name!r} is not one of {', '.join(PRESETS)}") from None
+
+
+def default_template(preset: Preset, mapped_columns: Collection[str] | None) -> str:
+    """The preset's body with the fields the source's columns can fill (`None`: any column)."""
+    known = None if mapped_columns is None else {*mapped_columns, *BUILTIN_COLUMNS}
+    record: dict[str, str] = {}
+    for rule in preset.fields:
+        chosen = next(
+            (a for a in rule.alternatives if known is None or compile_template(json.dumps(a)).columns <= known), None
+        )
+        if chosen is None:
+            chosen = rule.fallback
+        if chosen is not None:
+            record[rule.vendor_field] = chosen
+    return json.dumps(_place(preset.envelope, record), ensure_ascii=False, indent=2)
+
+
+def options(preset: Preset, given: Mapping[str, str]) -> dict[str, str]:
+    """The options in force: each given one checked, the others at their default."""
+    for name, value in given.items():
+        allowed = preset.options.get(name)
+        if allowed is None:
+            raise InvalidArgument(f"preset_options[{name!r}]", f"{preset.name} has no option {name!r}")
+        if value not in allowed:
+            raise InvalidArgument(f"preset_options[{name!r}]", f"{value!r} is not one of {', '.join(allowed)}")
+    return {name: given.get(name, allowed[0]) for name, allowed in preset.options.items()}
+
+
+def success_for(preset: Preset, chosen: Mapping[str, str]) -> Success:
+    """The preset's success criteria with its options applied."""
+    success = preset.success
+    if preset.name == "hubspot":
+        conflict = ((409, 409),)
+        if chosen.get("existing_contact") == "reject":
+            return replace(success, rejected_status_ranges=success.rejected_status_ranges + conflict)
+        # An existing contact is the same person: the lead is in the CRM, which is what posting means.
+        return replace(success, status_ranges=success.status_ranges + conflict)
+    return success
+
+
+def oauth_for(preset: Preset, base_url: str) -> OAuth | None:
+    """The preset's OAuth defaults, a relative token path made absolute on the base URL."""
+    if preset.oauth is None:
+        return None
+    token_url = preset.oauth.token_url
+    if token_url.startswith("/"):
+        token_url = base_url.rstrip("/") + token_url
+    return OAuth(preset.oauth.grant_type, token_url, preset.oauth.scope, preset.oauth.auth_scheme)
+
+
+def url_for(preset: Preset, base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.path.rstrip("/").endswith(preset.path):
+        return base_url
+    return base_url.split("?", 1)[0].rstrip("/") + preset.path + (f"?{parts.query}" if parts.query else "")
+
+
+def batch_url(preset: Preset, url: str) -> str | None:
+    """The batch endpoint for a destination URL made from the preset, or None when the URL is not
+    the preset's (edited by hand: batching would guess)."""
+    if preset.batch is None:
+        return None
+    base, _, query = url.partition("?")
+    if not base.endswith(preset.path):
+        return None
+    if not preset.batch.path:
+        return url
+    return base[: -len(preset.path)] + preset.batch.path + (f"?{query}" if query else "")
+
+
+def check_batch(preset: Preset | None, template: str, batch_size: int) -> None:
+    if batch_size == 1:
+        return
+    if preset is None or preset.batch is None:
+        raise InvalidArgument("batch_size", "only a preset with a batch endpoint posts several leads per call")
+    if not 1 <= batch_size <= preset.batch.max_size:
+        raise InvalidArgument("batch_size", f"{batch_size} is outside 1..{preset.batch.max_size} for {preset.name}")
+    if preset.batch.records_key:
+        tree = json.loads(template) if template else None
+        records = tree.get(preset.batch.records_key) if isinstance(tree, dict) else None
+        if not (isinstance(records, list) and len(records) == 1 and isinstance(records[0], dict)):
+            raise InvalidArgument(
+                "body_template",
+                f"a batched {preset.name} body holds exactly one record object in {preset.batch.records_key!r}",
+            )
+    elif not (template and isinstance(json.loads(template), dict)):
+        raise InvalidArgument("body_template", f"a batched {preset.name} body is one JSON object")
+
+
+def batch_body(batch: Batch, bodies: Sequence[Any], traces: Sequence[str] = ()) -> Any:
+    """One call's body from the single bodies rendered for each lead, in order (`traces`: each
+    lead's trace id, where the batch matches answers by trace)."""
+    if batch.trace_key:
+        return _place(batch.envelope, [{**b, batch.trace_key: t} for b, t in zip(bodies, traces, strict=True)])
+    if batch.records_key:
+        merged = dict(bodies[0])
+        merged[batch.records_key] = [b[batch.records_key][0] for b in bodies]
+        return merged
+    return _place(batch.envelope, [{**batch.record_extra, **b} for b in bodies])
+
+
+def _place(envelope: Any, record: Any) -> Any:
+    if envelope == RECORD:
+        return record
+    if isinstance(envelope, dict):
+        return {k: _place(v, record) for k, v in envelope.items()}
+    if isinstance(envelope, list):
+        return [_place(v, record) for v in envelope]
+    return envelope
