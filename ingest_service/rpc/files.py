@@ -117,7 +117,11 @@ class FilesRpc:
             elif data:
                 yield ingest_pb2.ExportChunk(data=data)
 
-    async def ListImports(self, request, context):  # type: ignore[no-untyped-def]
+    async def ListImports(
+        self,
+        request: ingest_pb2.ListImportsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ListImportsRequest, ingest_pb2.ListImportsResponse],
+    ) -> ingest_pb2.ListImportsResponse:
         size = paging.page_size(request.page_size)
         status = _STATUS_NAME.get(request.status) if request.status else None
         async with self.deps.pool.acquire() as con:
@@ -131,12 +135,20 @@ class FilesRpc:
         token = paging.encode(rows[size - 1]["started_at"], rows[size - 1]["import_id"]) if len(rows) > size else ""
         return ingest_pb2.ListImportsResponse(imports=[import_proto(r) for r in rows[:size]], next_page_token=token)
 
-    async def GetImport(self, request, context):  # type: ignore[no-untyped-def]
+    async def GetImport(
+        self,
+        request: ingest_pb2.GetImportRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.GetImportRequest, ingest_pb2.ImportInfo],
+    ) -> ingest_pb2.ImportInfo:
         import_id = parse_id("import", request.import_id, "import_id")
         async with self.deps.pool.acquire() as con:
             return import_proto(await _own_import(con, import_id))
 
-    async def AbandonImport(self, request, context):  # type: ignore[no-untyped-def]
+    async def AbandonImport(
+        self,
+        request: ingest_pb2.AbandonImportRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.AbandonImportRequest, ingest_pb2.ImportInfo],
+    ) -> ingest_pb2.ImportInfo:
         import_id = parse_id("import", request.import_id, "import_id")
         async with self.deps.pool.acquire() as con, con.transaction():
             row = await _own_import(con, import_id)
@@ -229,6 +241,7 @@ def _overrides(spec: ingest_pb2.ImportSpec) -> tuple[Override, ...]:
 async def _own_import(con: Connection, import_id: UUID) -> asyncpg.Record:
     row = await imports_store.get(con, import_id)
     check_owner("import", import_id, row["account_id"] if row else None, current_account())
+    assert row is not None  # check_owner raised NotFound otherwise
     return row
 
 
