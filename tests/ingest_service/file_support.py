@@ -105,7 +105,7 @@ async def _serving(target: str, proc: asyncio.subprocess.Process) -> bool:
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def ingest_process(servers, lease_seconds: float = 30.0) -> IngestProcess:  # type: ignore[no-untyped-def]
+async def ingest_process(servers, lease_seconds: float = 30.0) -> IngestProcess:
     """`python -m ingest_service` on the session's database, calling the session's validation service."""
     grpc_port, http_port = free_ports(2)
     env = {

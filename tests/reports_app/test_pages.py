@@ -181,7 +181,7 @@ async def test_viewers_see_personal_data_masked_unless_the_account_allows_it(poo
         )
     viewer = await _user(pool, account, "viewer")
 
-    async def lead_page():  # type: ignore[no-untyped-def]
+    async def lead_page():
         at = await signed_in(pool, viewer)
         at.query_params["lead"] = str(lead_id)
         await open_page(at, "Leads")
