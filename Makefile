@@ -37,10 +37,12 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
-# What CI checks before the tests: the formatter's style and the linter. Type checking (mypy) goes here.
-check: install
+# What CI checks before the tests: the formatter's style, the linter, and the types (mypy reads the
+# generated stubs, hence proto; what is strict and what is not: [tool.mypy] in pyproject.toml).
+check: install proto
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: proto
 	$(PY) -m bench

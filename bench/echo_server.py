@@ -40,7 +40,7 @@ OUTCOME = common_pb2.LeadOutcome(
 
 
 class Echo(ingest_pb2_grpc.IngestServiceServicer):
-    async def SubmitLead(self, request, context):  # type: ignore[no-untyped-def]
+    async def SubmitLead(self, request, context):
         return OUTCOME
 
 

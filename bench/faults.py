@@ -57,7 +57,7 @@ async def start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
     raise SystemExit("the sandbox did not start")
 
 
-async def _until(check, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
+async def _until(check, within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
@@ -66,7 +66,7 @@ async def _until(check, within: float, what: str) -> None:  # type: ignore[no-un
 
 
 class Bench:
-    def __init__(self, dsn: str, sandbox_url: str, pool) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, dsn: str, sandbox_url: str, pool) -> None:
         self.dsn = dsn
         self.sandbox_url = sandbox_url
         self.pool = pool

@@ -24,7 +24,7 @@ from ingest_service.connectors.graph_api import LEAD_FIELDS, GraphClient
 from leadrelay.v1 import ingest_pb2
 
 
-async def sync(api, source_id: str, since: datetime) -> tuple[float, ingest_pb2.SyncProgress]:  # type: ignore[no-untyped-def]
+async def sync(api, source_id: str, since: datetime) -> tuple[float, ingest_pb2.SyncProgress]:
     ts = Timestamp()
     ts.FromDatetime(since)
     started = time.perf_counter()

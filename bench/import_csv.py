@@ -97,7 +97,7 @@ def write_file(path: str, n: int) -> int:
     return os.path.getsize(path)
 
 
-async def new_source(s: Stack, name: str, mapping=MAPPING, rules=RULES) -> str:  # type: ignore[no-untyped-def]
+async def new_source(s: Stack, name: str, mapping=MAPPING, rules=RULES) -> str:
     src = await s.ingest.CreateSource(ingest_pb2.CreateSourceRequest(name=name, platform=common_pb2.PLATFORM_CSV))
     await s.ingest.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=src.source_id, mappings=mapping))
     await s.validation.SetAcceptanceCriteria(

@@ -109,7 +109,7 @@ async def _control(url: str, tenant: str, method: str = "GET", body: dict | None
         return await r.json()
 
 
-async def _count(pool: asyncpg.Pool, dest, status: str = "POSTED") -> int:  # type: ignore[no-untyped-def]
+async def _count(pool: asyncpg.Pool, dest, status: str = "POSTED") -> int:
     async with pool.acquire() as con:
         return await con.fetchval(
             "SELECT count(*) FROM post_outs WHERE destination_id = $1 AND status = $2", dest, status

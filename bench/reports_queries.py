@@ -77,17 +77,17 @@ _SCAN_REJECTIONS = """SELECT (received_at AT TIME ZONE 'UTC')::date AS day, sour
                         AND status = 'REJECTED' GROUP BY 1, 2, 3"""
 
 
-async def _same(aggregate, scan) -> None:  # type: ignore[no-untyped-def]
+async def _same(aggregate, scan) -> None:
     """The aggregate answer must equal the full scan's, group for group."""
 
-    def keyed(rows):  # type: ignore[no-untyped-def]
+    def keyed(rows):
         return {tuple(v for k, v in dict(r).items() if k != "n"): r["n"] for r in rows if r["n"]}
 
     a, b = keyed(await aggregate), keyed(await scan)
     assert a == b, f"aggregates and full scan disagree on {len(set(a.items()) ^ set(b.items()))} groups"
 
 
-def _records(account_id, sources, start, count, since, seconds):  # type: ignore[no-untyped-def]
+def _records(account_id, sources, start, count, since, seconds):
     """Leads for the write-path test, received in the `seconds` after `since` (ingest writes today)."""
     rnd = random.Random(start)
     for i in range(start, start + count):
@@ -108,7 +108,7 @@ def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def _timed(label: str, make, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+async def _timed(label: str, make, repeat: int = 5) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()

@@ -102,7 +102,7 @@ def answers(i: int) -> list[common_pb2.Answer]:
     ]
 
 
-async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n: int) -> float:  # type: ignore[no-untyped-def]
+async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n: int) -> float:
     """Raw COPY of the same rows (answers and mapped fields; no events, no judgement): rows/s."""
     rows = []
     for i in itertools.islice(_serial, n):
@@ -133,7 +133,7 @@ async def copy_baseline(dsn: str, account_id: uuid.UUID, source_id: uuid.UUID, n
     return n / elapsed
 
 
-async def submit_batches(stub, source_id: str, n: int, batch: int, concurrency: int) -> float:  # type: ignore[no-untyped-def]
+async def submit_batches(stub, source_id: str, n: int, batch: int, concurrency: int) -> float:
     requests = [
         ingest_pb2.SubmitLeadsRequest(
             leads=[
@@ -162,7 +162,7 @@ class Singles(NamedTuple):
     client_cpu: float  # the client's CPU us a call while sending (the requests are built before)
 
 
-async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata) -> Singles:  # type: ignore[no-untyped-def]
+async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata) -> Singles:
     # The client shares the 2 cores with both services and PostgreSQL, so it is kept lean: requests
     # built up front, the API key passed as call metadata on a plain channel (a client interceptor
     # costs as much again per call as the call itself), and nothing else in the loop.
@@ -191,7 +191,7 @@ async def submit_singles(stub, source_id: str, n: int, in_flight: int, metadata)
     )
 
 
-async def echo_floor(n: int, in_flight: int, metadata) -> tuple[Singles, float]:  # type: ignore[no-untyped-def]
+async def echo_floor(n: int, in_flight: int, metadata) -> tuple[Singles, float]:
     """The same client and load against a bare gRPC server; and the server's CPU us per call."""
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 (a bench)

@@ -71,7 +71,7 @@ def country_code(raw: str) -> str | None:
 @functools.cache
 def _us_states() -> dict[str, str]:
     index: dict[str, str] = {}
-    for subdivision in pycountry.subdivisions.get(country_code="US"):
+    for subdivision in pycountry.subdivisions.get(country_code="US"):  # type: ignore[no-untyped-call]  # pycountry is unannotated
         short = subdivision.code.removeprefix("US-")
         index[fold(subdivision.name)] = short
         index[fold(short)] = short

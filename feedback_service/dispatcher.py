@@ -36,6 +36,7 @@ from feedback_service.schedule import DAILY, backoff_seconds, is_due
 from leadrelay.appsecret_proof import appsecret_proof
 from leadrelay.background import every
 from leadrelay.crypto import SecretBox
+from leadrelay.db import Connection
 from leadrelay.log import log_context
 from leadrelay.settings import Settings
 
@@ -85,8 +86,8 @@ class Channel:
     post: Callable[[list[dict[str, Any]]], Awaitable[CapiAnswer]]
     # The pause reason for a refused token (or app secret).
     refused: Callable[[CapiAnswer], str]
-    pause: Callable[[asyncpg.Connection, UUID, str], Awaitable[None]]
-    touch_last_sent: Callable[[asyncpg.Connection, UUID], Awaitable[None]]
+    pause: Callable[[Connection, UUID, str], Awaitable[None]]
+    touch_last_sent: Callable[[Connection, UUID], Awaitable[None]]
 
 
 class Dispatcher:
@@ -151,7 +152,7 @@ class Dispatcher:
                 await lock_con.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
     async def _open(
-        self, con: asyncpg.Connection, account_id: UUID, channel: str, *, flush: bool, retries_only: bool
+        self, con: Connection, account_id: UUID, channel: str, *, flush: bool, retries_only: bool
     ) -> Channel | DispatchResult:
         """The channel ready to send, or the result saying why nothing can be sent."""
         if channel == LINKEDIN:
@@ -159,7 +160,7 @@ class Dispatcher:
         return await self._open_meta(con, account_id, flush=flush, retries_only=retries_only)
 
     async def _open_meta(
-        self, con: asyncpg.Connection, account_id: UUID, *, flush: bool, retries_only: bool
+        self, con: Connection, account_id: UUID, *, flush: bool, retries_only: bool
     ) -> Channel | DispatchResult:
         config = await store.get_config(con, account_id)
         if config is None or config.access_token is None:
@@ -205,7 +206,7 @@ class Dispatcher:
             touch_last_sent=store.touch_last_sent,
         )
 
-    async def _open_linkedin(self, con: asyncpg.Connection, account_id: UUID) -> Channel | DispatchResult:
+    async def _open_linkedin(self, con: Connection, account_id: UUID) -> Channel | DispatchResult:
         config = await store.get_linkedin_config(con, account_id)
         if config is None or config.access_token is None:
             return DispatchResult(note="no LinkedIn Conversions API configuration (SetLinkedInConversionsConfig)")
@@ -255,7 +256,7 @@ class Dispatcher:
 
     async def _dispatch(
         self,
-        con: asyncpg.Connection,
+        con: Connection,
         writer: _Writer,
         account_id: UUID,
         channel_name: str,
@@ -397,7 +398,7 @@ class _Writer:
     """Status writes of one run, applied in order on their own connection without holding up the
     next request; `drain` waits for all of them (and raises the first failure)."""
 
-    def __init__(self, con: asyncpg.Connection) -> None:
+    def __init__(self, con: Connection) -> None:
         self._con = con
         self._last: asyncio.Future[None] | None = None
 

@@ -14,6 +14,7 @@ import asyncpg
 from feedback_service.capi_payload import StageEvent
 from feedback_service.recording import LeadRef, NewEvent
 from feedback_service.stages import MetaStage
+from leadrelay.db import Connection
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,13 @@ def _config(row: asyncpg.Record) -> ConfigRow:
     return ConfigRow(**values)
 
 
-async def get_config(con: asyncpg.Connection, account_id: UUID) -> ConfigRow | None:
+async def get_config(con: Connection, account_id: UUID) -> ConfigRow | None:
     row = await con.fetchrow(f"SELECT {_CONFIG_COLUMNS} FROM feedback_configs WHERE account_id = $1", account_id)
     return _config(row) if row else None
 
 
 async def save_config(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     *,
     dataset_id: str,
@@ -109,10 +110,10 @@ async def save_config(
         ldu_all_events,
         list(ldu_opt_out_columns),
     )
-    return _config(row)
+    return _config(row)  # type: ignore[arg-type]  # an upsert's RETURNING always yields the row
 
 
-async def pause(con: asyncpg.Connection, account_id: UUID, reason: str) -> None:
+async def pause(con: Connection, account_id: UUID, reason: str) -> None:
     await con.execute(
         "UPDATE feedback_configs SET paused_reason = $2, paused_at = now(), updated_at = now() WHERE account_id = $1",
         account_id,
@@ -120,11 +121,11 @@ async def pause(con: asyncpg.Connection, account_id: UUID, reason: str) -> None:
     )
 
 
-async def mark_daily_run(con: asyncpg.Connection, account_id: UUID, at: datetime) -> None:
+async def mark_daily_run(con: Connection, account_id: UUID, at: datetime) -> None:
     await con.execute("UPDATE feedback_configs SET daily_last_run_at = $2 WHERE account_id = $1", account_id, at)
 
 
-async def configs_with_pending(con: asyncpg.Connection) -> list[ConfigRow]:
+async def configs_with_pending(con: Connection) -> list[ConfigRow]:
     """Every dispatchable account (token stored, not paused) that has something PENDING for Meta."""
     rows = await con.fetch(
         f"""
@@ -160,7 +161,7 @@ def _linkedin_config(row: asyncpg.Record) -> LinkedInConfigRow:
     return LinkedInConfigRow(**values)
 
 
-async def get_linkedin_config(con: asyncpg.Connection, account_id: UUID) -> LinkedInConfigRow | None:
+async def get_linkedin_config(con: Connection, account_id: UUID) -> LinkedInConfigRow | None:
     row = await con.fetchrow(
         f"SELECT {_LINKEDIN_COLUMNS} FROM linkedin_conversion_configs WHERE account_id = $1", account_id
     )
@@ -168,7 +169,7 @@ async def get_linkedin_config(con: asyncpg.Connection, account_id: UUID) -> Link
 
 
 async def save_linkedin_config(
-    con: asyncpg.Connection, account_id: UUID, *, access_token: bytes | None, conversion_rules: Mapping[str, str]
+    con: Connection, account_id: UUID, *, access_token: bytes | None, conversion_rules: Mapping[str, str]
 ) -> LinkedInConfigRow:
     """Upserts; a new token replaces the stored one and lifts a pause; None keeps the stored token."""
     row = await con.fetchrow(
@@ -188,10 +189,10 @@ async def save_linkedin_config(
         access_token,
         dict(conversion_rules),
     )
-    return _linkedin_config(row)
+    return _linkedin_config(row)  # type: ignore[arg-type]  # an upsert's RETURNING always yields the row
 
 
-async def pause_linkedin(con: asyncpg.Connection, account_id: UUID, reason: str) -> None:
+async def pause_linkedin(con: Connection, account_id: UUID, reason: str) -> None:
     await con.execute(
         """UPDATE linkedin_conversion_configs SET paused_reason = $2, paused_at = now(), updated_at = now()
            WHERE account_id = $1""",
@@ -200,11 +201,11 @@ async def pause_linkedin(con: asyncpg.Connection, account_id: UUID, reason: str)
     )
 
 
-async def touch_linkedin_last_sent(con: asyncpg.Connection, account_id: UUID) -> None:
+async def touch_linkedin_last_sent(con: Connection, account_id: UUID) -> None:
     await con.execute("UPDATE linkedin_conversion_configs SET last_sent_at = now() WHERE account_id = $1", account_id)
 
 
-async def linkedin_accounts_with_pending(con: asyncpg.Connection) -> list[UUID]:
+async def linkedin_accounts_with_pending(con: Connection) -> list[UUID]:
     """Every account whose LinkedIn dispatch can run (token stored, not paused) with something PENDING."""
     rows = await con.fetch(
         """
@@ -220,7 +221,7 @@ async def linkedin_accounts_with_pending(con: asyncpg.Connection) -> list[UUID]:
 # -- stage mapping ---------------------------------------------------------------------------------
 
 
-async def get_mapping(con: asyncpg.Connection, account_id: UUID) -> dict[str, MetaStage]:
+async def get_mapping(con: Connection, account_id: UUID) -> dict[str, MetaStage]:
     rows = await con.fetch(
         "SELECT crm_stage, meta_stage FROM feedback_stage_mappings WHERE account_id = $1 ORDER BY crm_stage",
         account_id,
@@ -228,7 +229,7 @@ async def get_mapping(con: asyncpg.Connection, account_id: UUID) -> dict[str, Me
     return {r["crm_stage"]: MetaStage(r["meta_stage"]) for r in rows}
 
 
-async def replace_mapping(con: asyncpg.Connection, account_id: UUID, mapping: Mapping[str, MetaStage]) -> None:
+async def replace_mapping(con: Connection, account_id: UUID, mapping: Mapping[str, MetaStage]) -> None:
     await con.execute("DELETE FROM feedback_stage_mappings WHERE account_id = $1", account_id)
     await con.executemany(
         "INSERT INTO feedback_stage_mappings (account_id, crm_stage, meta_stage) VALUES ($1, $2, $3)",
@@ -236,14 +237,14 @@ async def replace_mapping(con: asyncpg.Connection, account_id: UUID, mapping: Ma
     )
 
 
-async def pending_stage_names(con: asyncpg.Connection, account_id: UUID) -> list[str]:
+async def pending_stage_names(con: Connection, account_id: UUID) -> list[str]:
     rows = await con.fetch(
         "SELECT DISTINCT crm_stage FROM feedback_events WHERE account_id = $1 AND status = 'PENDING'", account_id
     )
     return [r["crm_stage"] for r in rows]
 
 
-async def remap_pending(con: asyncpg.Connection, account_id: UUID, stages: Mapping[str, MetaStage]) -> None:
+async def remap_pending(con: Connection, account_id: UUID, stages: Mapping[str, MetaStage]) -> None:
     """Events not sent yet take a changed mapping (sent ones keep the stage Meta was told)."""
     await con.execute(
         """
@@ -264,7 +265,7 @@ async def remap_pending(con: asyncpg.Connection, account_id: UUID, stages: Mappi
 _LEAD_COLUMNS = "l.lead_id, l.account_id, s.platform, l.platform_lead_id, l.captured_at"
 
 
-async def leads_by_id(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRef]:
+async def leads_by_id(con: Connection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRef]:
     """Any account's leads (the caller tells 'not found' from 'another account's')."""
     rows = await con.fetch(
         f"SELECT {_LEAD_COLUMNS} FROM leads l JOIN sources s USING (source_id) WHERE l.lead_id = ANY($1::uuid[])",
@@ -274,7 +275,7 @@ async def leads_by_id(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> dict
 
 
 async def leads_by_platform_id(
-    con: asyncpg.Connection, account_id: UUID, platform_lead_ids: Sequence[str]
+    con: Connection, account_id: UUID, platform_lead_ids: Sequence[str]
 ) -> dict[str, list[LeadRef]]:
     rows = await con.fetch(
         f"""SELECT {_LEAD_COLUMNS} FROM leads l JOIN sources s USING (source_id)
@@ -289,7 +290,7 @@ async def leads_by_platform_id(
 
 
 async def leads_captured_since(
-    con: asyncpg.Connection, account_id: UUID, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+    con: Connection, account_id: UUID, since: datetime, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[LeadRef]:
     """One page of an account's leads captured since `since`, oldest first (keyset on captured_at, id)."""
     after_at, after_id = after if after else (since, UUID(int=0))
@@ -309,7 +310,7 @@ async def leads_captured_since(
 # -- events ----------------------------------------------------------------------------------------
 
 
-async def insert_events(con: asyncpg.Connection, account_id: UUID, events: Sequence[NewEvent]) -> list[tuple[int, str]]:
+async def insert_events(con: Connection, account_id: UUID, events: Sequence[NewEvent]) -> list[tuple[int, str]]:
     """Inserts the changes not recorded before; returns (event_id, status) of the new ones. An
     identical repeat (lead, stage, time) — earlier or within `events` — is skipped."""
     if not events:
@@ -334,7 +335,7 @@ async def insert_events(con: asyncpg.Connection, account_id: UUID, events: Seque
     return [(r["event_id"], r["status"]) for r in rows]
 
 
-async def expire_pending(con: asyncpg.Connection, account_id: UUID, channel: str, cutoff: datetime, reason: str) -> int:
+async def expire_pending(con: Connection, account_id: UUID, channel: str, cutoff: datetime, reason: str) -> int:
     result = await con.execute(
         """UPDATE feedback_events SET status = 'EXPIRED', reason = $4
            WHERE account_id = $1 AND channel = $2 AND status = 'PENDING' AND changed_at < $3""",
@@ -347,7 +348,7 @@ async def expire_pending(con: asyncpg.Connection, account_id: UUID, channel: str
 
 
 async def pending_events(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     *,
     channel: str = "META",
@@ -392,7 +393,7 @@ async def pending_events(
     ]
 
 
-async def mark_sent(con: asyncpg.Connection, event_ids: Sequence[int], fbtrace_id: str) -> None:
+async def mark_sent(con: Connection, event_ids: Sequence[int], fbtrace_id: str) -> None:
     await con.execute(
         """UPDATE feedback_events SET status = 'SENT', fbtrace_id = $2, reason = '', sent_at = now(),
                   attempts = attempts + 1
@@ -402,7 +403,7 @@ async def mark_sent(con: asyncpg.Connection, event_ids: Sequence[int], fbtrace_i
     )
 
 
-async def mark_failed(con: asyncpg.Connection, failures: Sequence[tuple[int, str, str]]) -> None:
+async def mark_failed(con: Connection, failures: Sequence[tuple[int, str, str]]) -> None:
     """(event_id, Meta's message, fbtrace_id) per refused event."""
     await con.executemany(
         """UPDATE feedback_events SET status = 'FAILED', reason = $2, fbtrace_id = $3, attempts = attempts + 1
@@ -411,19 +412,19 @@ async def mark_failed(con: asyncpg.Connection, failures: Sequence[tuple[int, str
     )
 
 
-async def mark_not_sendable(con: asyncpg.Connection, problems: Sequence[tuple[int, str]]) -> None:
+async def mark_not_sendable(con: Connection, problems: Sequence[tuple[int, str]]) -> None:
     await con.executemany(
         "UPDATE feedback_events SET status = 'NOT_SENDABLE', reason = $2 WHERE event_id = $1", list(problems)
     )
 
 
-async def mark_expired(con: asyncpg.Connection, expired: Sequence[tuple[int, str]]) -> None:
+async def mark_expired(con: Connection, expired: Sequence[tuple[int, str]]) -> None:
     await con.executemany(
         "UPDATE feedback_events SET status = 'EXPIRED', reason = $2 WHERE event_id = $1", list(expired)
     )
 
 
-async def defer(con: asyncpg.Connection, event_ids: Sequence[int], reason: str, delay_seconds: float) -> None:
+async def defer(con: Connection, event_ids: Sequence[int], reason: str, delay_seconds: float) -> None:
     """A transient failure: the events stay PENDING and are tried again after the delay."""
     await con.execute(
         """UPDATE feedback_events SET reason = $2, attempts = attempts + 1,
@@ -435,28 +436,28 @@ async def defer(con: asyncpg.Connection, event_ids: Sequence[int], reason: str, 
     )
 
 
-async def touch_last_sent(con: asyncpg.Connection, account_id: UUID) -> None:
+async def touch_last_sent(con: Connection, account_id: UUID) -> None:
     await con.execute("UPDATE feedback_configs SET last_sent_at = now() WHERE account_id = $1", account_id)
 
 
 # -- status ----------------------------------------------------------------------------------------
 
 
-async def status_counts(con: asyncpg.Connection, account_id: UUID) -> dict[str, int]:
+async def status_counts(con: Connection, account_id: UUID) -> dict[str, int]:
     rows = await con.fetch(
         "SELECT status, count(*) AS n FROM feedback_events WHERE account_id = $1 GROUP BY status", account_id
     )
     return {r["status"]: r["n"] for r in rows}
 
 
-async def stage_counts(con: asyncpg.Connection, account_id: UUID) -> dict[MetaStage, int]:
+async def stage_counts(con: Connection, account_id: UUID) -> dict[MetaStage, int]:
     rows = await con.fetch(
         "SELECT meta_stage, count(*) AS n FROM feedback_events WHERE account_id = $1 GROUP BY meta_stage", account_id
     )
     return {MetaStage(r["meta_stage"]): r["n"] for r in rows}
 
 
-async def not_assigned_stage_names(con: asyncpg.Connection, account_id: UUID) -> list[str]:
+async def not_assigned_stage_names(con: Connection, account_id: UUID) -> list[str]:
     rows = await con.fetch(
         """SELECT DISTINCT crm_stage FROM feedback_events
            WHERE account_id = $1 AND meta_stage = 'NOT_ASSIGNED' ORDER BY crm_stage""",
@@ -465,7 +466,7 @@ async def not_assigned_stage_names(con: asyncpg.Connection, account_id: UUID) ->
     return [r["crm_stage"] for r in rows]
 
 
-async def counts_for_events(con: asyncpg.Connection, event_ids: Iterable[int]) -> dict[str, int]:
+async def counts_for_events(con: Connection, event_ids: Iterable[int]) -> dict[str, int]:
     rows = await con.fetch(
         "SELECT status, count(*) AS n FROM feedback_events WHERE event_id = ANY($1::bigint[]) GROUP BY status",
         list(event_ids),

@@ -43,9 +43,10 @@ def headers(access_token: str, version: str) -> dict[str, str]:
 
 def classify(http_status: int, payload: Any) -> CapiAnswer:
     """LinkedIn's answer (status + parsed JSON body, or None when the body was not JSON)."""
-    body = payload if isinstance(payload, Mapping) else {}
+    body: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
     if 200 <= http_status < 300:
-        elements = body.get("elements") if isinstance(body.get("elements"), list) else []
+        raw = body.get("elements")
+        elements: list[Any] = raw if isinstance(raw, list) else []
         for index, element in enumerate(elements):
             if isinstance(element, Mapping) and int(element.get("status") or 0) >= 300:
                 return CapiAnswer(REJECTED, http_status, message=f"elements[{index}]: {_message(element)}")
@@ -61,7 +62,8 @@ def classify(http_status: int, payload: Any) -> CapiAnswer:
 
 
 def _message(body: Mapping[str, Any]) -> str:
-    error = body.get("error") if isinstance(body.get("error"), Mapping) else body
+    raw = body.get("error")
+    error: Mapping[str, Any] = raw if isinstance(raw, Mapping) else body
     status = error.get("status")
     text = str(error.get("message") or "").strip()
     return f"(HTTP {status}) {text}" if status and text else text

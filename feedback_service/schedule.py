@@ -53,6 +53,6 @@ def is_due(mode: str, now: datetime, hour: int, time_zone: str, last_run: dateti
 def backoff_seconds(attempts: int, base: float, ceiling: float, rng: random.Random | None = None) -> float:
     """Delay before attempt `attempts + 1`: base doubling per attempt, capped, with ±20% jitter so
     many accounts do not return to Meta in step."""
-    delay = min(ceiling, base * (2 ** max(0, attempts - 1)))
-    jitter = (rng or random).uniform(0.8, 1.2)
+    delay: float = min(ceiling, base * (2 ** max(0, attempts - 1)))
+    jitter: float = (rng or random).uniform(0.8, 1.2)
     return min(ceiling, delay * jitter)

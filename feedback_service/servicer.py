@@ -36,17 +36,17 @@ _MODES = {
 }
 
 
-def stage_to_proto(stage: MetaStage) -> int:
+def stage_to_proto(stage: MetaStage) -> feedback_pb2.MetaStage.ValueType:
     return feedback_pb2.MetaStage.Value(f"META_STAGE_{stage.value}")
 
 
-def stage_from_proto(value: int) -> MetaStage | None:
+def stage_from_proto(value: feedback_pb2.MetaStage.ValueType) -> MetaStage | None:
     if value == feedback_pb2.META_STAGE_UNSPECIFIED or value not in feedback_pb2.MetaStage.values():
         return None
     return MetaStage(feedback_pb2.MetaStage.Name(value).removeprefix("META_STAGE_"))
 
 
-def status_to_proto(status: str) -> int:
+def status_to_proto(status: str) -> feedback_pb2.FeedbackEventStatus.ValueType:
     return feedback_pb2.FeedbackEventStatus.Value(f"FEEDBACK_EVENT_STATUS_{status}")
 
 
@@ -132,7 +132,11 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
 
     # -- configuration ---------------------------------------------------------------------------
 
-    async def SetFeedbackConfig(self, request: feedback_pb2.FeedbackConfig, context: grpc.aio.ServicerContext):
+    async def SetFeedbackConfig(
+        self,
+        request: feedback_pb2.FeedbackConfig,
+        context: grpc.aio.ServicerContext[feedback_pb2.FeedbackConfig, feedback_pb2.FeedbackConfig],
+    ) -> feedback_pb2.FeedbackConfig:
         account = current_account()
         dataset_id = request.dataset_id.strip()
         if not dataset_id.isdigit():
@@ -181,8 +185,12 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         return _config_to_proto(saved)
 
     async def SetLinkedInConversionsConfig(
-        self, request: feedback_pb2.LinkedInConversionsConfig, context: grpc.aio.ServicerContext
-    ):
+        self,
+        request: feedback_pb2.LinkedInConversionsConfig,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.LinkedInConversionsConfig, feedback_pb2.LinkedInConversionsConfig
+        ],
+    ) -> feedback_pb2.LinkedInConversionsConfig:
         account = current_account()
         rules: dict[str, str] = {}
         for name, raw in sorted(request.conversion_rules.items()):
@@ -209,22 +217,32 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         return _linkedin_config_to_proto(saved)
 
     async def GetLinkedInConversionsConfig(
-        self, request: feedback_pb2.GetLinkedInConversionsConfigRequest, context: grpc.aio.ServicerContext
-    ):
+        self,
+        request: feedback_pb2.GetLinkedInConversionsConfigRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.GetLinkedInConversionsConfigRequest, feedback_pb2.LinkedInConversionsConfig
+        ],
+    ) -> feedback_pb2.LinkedInConversionsConfig:
         async with self.pool.acquire() as con:
             config = await store.get_linkedin_config(con, current_account())
         return _linkedin_config_to_proto(config) if config else feedback_pb2.LinkedInConversionsConfig()
 
     async def GetFeedbackConfig(
-        self, request: feedback_pb2.GetFeedbackConfigRequest, context: grpc.aio.ServicerContext
-    ):
+        self,
+        request: feedback_pb2.GetFeedbackConfigRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.GetFeedbackConfigRequest, feedback_pb2.FeedbackConfig],
+    ) -> feedback_pb2.FeedbackConfig:
         async with self.pool.acquire() as con:
             config = await store.get_config(con, current_account())
         return _config_to_proto(config) if config else feedback_pb2.FeedbackConfig()
 
     # -- stage mapping ---------------------------------------------------------------------------
 
-    async def SetStageMapping(self, request: feedback_pb2.SetStageMappingRequest, context: grpc.aio.ServicerContext):
+    async def SetStageMapping(
+        self,
+        request: feedback_pb2.SetStageMappingRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.SetStageMappingRequest, feedback_pb2.StageMapping],
+    ) -> feedback_pb2.StageMapping:
         account = current_account()
         mapping: dict[str, MetaStage] = {}
         for name, value in sorted(request.stages.items()):
@@ -241,7 +259,11 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             await store.remap_pending(con, account, {name: map_stage(mapping, name) for name in pending})
         return feedback_pb2.StageMapping(stages={k: stage_to_proto(v) for k, v in mapping.items()})
 
-    async def GetStageMapping(self, request: feedback_pb2.GetStageMappingRequest, context: grpc.aio.ServicerContext):
+    async def GetStageMapping(
+        self,
+        request: feedback_pb2.GetStageMappingRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.GetStageMappingRequest, feedback_pb2.StageMapping],
+    ) -> feedback_pb2.StageMapping:
         async with self.pool.acquire() as con:
             mapping = await store.get_mapping(con, current_account())
         return feedback_pb2.StageMapping(stages={k: stage_to_proto(v) for k, v in mapping.items()})
@@ -249,8 +271,12 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
     # -- recording -------------------------------------------------------------------------------
 
     async def RecordStageChanges(
-        self, request: feedback_pb2.RecordStageChangesRequest, context: grpc.aio.ServicerContext
-    ):
+        self,
+        request: feedback_pb2.RecordStageChangesRequest,
+        context: grpc.aio.ServicerContext[
+            feedback_pb2.RecordStageChangesRequest, feedback_pb2.RecordStageChangesResponse
+        ],
+    ) -> feedback_pb2.RecordStageChangesResponse:
         if not request.changes:
             raise InvalidArgument("changes", "empty batch: send at least one stage change")
         if len(request.changes) > self.settings.max_batch_size:
@@ -327,7 +353,11 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             why.append("no Conversions API configuration yet")
         return ready, "; ".join(why)
 
-    async def Flush(self, request: feedback_pb2.FlushRequest, context: grpc.aio.ServicerContext):
+    async def Flush(
+        self,
+        request: feedback_pb2.FlushRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.FlushRequest, feedback_pb2.FlushResponse],
+    ) -> feedback_pb2.FlushResponse:
         account = current_account()
         ready, why = await self._ready_channels(account)
         if not ready:
@@ -342,7 +372,9 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
     # -- backfill --------------------------------------------------------------------------------
 
     async def Backfill(
-        self, request: feedback_pb2.BackfillRequest, context: grpc.aio.ServicerContext
+        self,
+        request: feedback_pb2.BackfillRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.BackfillRequest, feedback_pb2.BackfillProgress],
     ) -> AsyncIterator[feedback_pb2.BackfillProgress]:
         account = current_account()
         now = datetime.now(UTC)
@@ -411,8 +443,10 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
     # -- status ----------------------------------------------------------------------------------
 
     async def GetFeedbackStatus(
-        self, request: feedback_pb2.GetFeedbackStatusRequest, context: grpc.aio.ServicerContext
-    ):
+        self,
+        request: feedback_pb2.GetFeedbackStatusRequest,
+        context: grpc.aio.ServicerContext[feedback_pb2.GetFeedbackStatusRequest, feedback_pb2.FeedbackStatus],
+    ) -> feedback_pb2.FeedbackStatus:
         account = current_account()
         async with self.pool.acquire() as con:
             by_status = await store.status_counts(con, account)

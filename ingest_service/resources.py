@@ -22,7 +22,7 @@ T = TypeVar("T")
 class IngestResources:
     settings: Settings
     pool: asyncpg.Pool
-    validation: validation_pb2_grpc.ValidationServiceStub
+    validation: validation_pb2_grpc.ValidationServiceAsyncStub
     http: aiohttp.ClientSession
     # Threads for file work (reading, mapping, writing XLSX): bounded, apart from the default executor.
     file_workers: Executor

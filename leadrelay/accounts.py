@@ -11,7 +11,7 @@ import secrets
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import asyncpg
+from leadrelay.db import Connection
 
 
 def new_key() -> tuple[str, str]:
@@ -24,16 +24,17 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def ensure_account(con: asyncpg.Connection, name: str) -> UUID:
-    return await con.fetchval(
+async def ensure_account(con: Connection, name: str) -> UUID:
+    account_id: UUID = await con.fetchval(
         """INSERT INTO accounts (name) VALUES ($1)
            ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
            RETURNING account_id""",
         name,
     )
+    return account_id
 
 
-async def create_key(con: asyncpg.Connection, account_id: UUID, name: str = "") -> str:
+async def create_key(con: Connection, account_id: UUID, name: str = "") -> str:
     key, prefix = new_key()
     await con.execute(
         "INSERT INTO api_keys (account_id, prefix, key_hash, name) VALUES ($1, $2, $3, $4)",
@@ -45,20 +46,21 @@ async def create_key(con: asyncpg.Connection, account_id: UUID, name: str = "") 
     return key
 
 
-async def account_for_key(con: asyncpg.Connection, key: str) -> UUID | None:
-    return await con.fetchval(
+async def account_for_key(con: Connection, key: str) -> UUID | None:
+    account_id: UUID | None = await con.fetchval(
         "SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(key)
     )
+    return account_id
 
 
-async def revoke_key(con: asyncpg.Connection, prefix: str) -> int:
+async def revoke_key(con: Connection, prefix: str) -> int:
     result = await con.execute(
         "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", prefix
     )
     return int(result.split()[-1])
 
 
-async def admin_emails(con: asyncpg.Connection, account_id: UUID) -> list[str]:
+async def admin_emails(con: Connection, account_id: UUID) -> list[str]:
     """The account's enabled console admins, who are told about platform tokens running out (until
     the console's notification role exists). report_users is reports_app.users's table; this is
     the one read of it outside the console."""
@@ -79,7 +81,7 @@ def check_time_zone(name: str) -> str:
 
 
 async def set_console_settings(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     *,
     time_zone: str | None = None,

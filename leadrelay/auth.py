@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from uuid import UUID
 
 import asyncpg
@@ -64,7 +64,7 @@ class Authenticator:
         self._ttl = cache_seconds
         self._cache: dict[bytes, tuple[UUID | None, float]] = {}
 
-    async def account_for(self, metadata: Sequence[tuple[str, str | bytes]], *, internal_only: bool = False) -> UUID:
+    async def account_for(self, metadata: Iterable[tuple[str, str | bytes]], *, internal_only: bool = False) -> UUID:
         """The calling account. `internal_only`: the RPC takes the internal token alone; an API key
         (valid or not) raises InternalOnly."""
         header = account_header = ""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def background(*loops: Awaitable[None]) -> AsyncIterator[list[asyncio.Task[None]]]:
+async def background(*loops: Coroutine[Any, Any, None]) -> AsyncIterator[list[asyncio.Task[None]]]:
     tasks = [asyncio.create_task(loop) for loop in loops]
     try:
         yield tasks

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from leadrelay import embedded_pg
 from leadrelay.settings import Settings
+
+# What SQL functions take: a connection of their own or one lent by the pool (`pool.acquire()`), which
+# behaves the same but is another class to a type checker.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
 class DatabaseUnavailable(RuntimeError):

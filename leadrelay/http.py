@@ -21,8 +21,8 @@ async def http_server(app: web.Application, host: str, port: int, *, what: str) 
     except OSError as exc:
         await runner.cleanup()
         raise PortInUse(f"cannot listen on {host}:{port} ({what} HTTP): {exc.strerror}") from exc
-    server = site._server
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port  # type: ignore[union-attr]
+    server = site._server  # aiohttp annotates it as AbstractServer; it is the asyncio.Server
+    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port  # type: ignore[attr-defined]  # asyncio.Server has sockets
     try:
         yield bound
     finally:

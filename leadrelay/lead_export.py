@@ -22,7 +22,10 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from asyncpg import Record
 
 FIXED_COLUMNS: Final = (
     "LeadID",
@@ -67,8 +70,8 @@ def format_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.astimezone(UTC) if value.tzinfo else value
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = value.astimezone(UTC) if value.tzinfo else value
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -83,7 +86,7 @@ def restore(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
-def row_values(lead: Mapping[str, Any], columns: Sequence[str]) -> list[str]:
+def row_values(lead: Mapping[str, Any] | Record, columns: Sequence[str]) -> list[str]:
     """One export row: A-K from the lead record, then its mapped `fields` in `columns` order."""
     fields = lead["fields"] or {}
     values = [format_value(lead[key]) for key in FIXED_KEYS]

@@ -4,11 +4,12 @@ the repo), used where the environment does not set them."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from leadrelay.crypto import generate_key
 
-_GENERATED = {
+_GENERATED: dict[str, Callable[[], str]] = {
     "LEADRELAY_SECRET_KEY": generate_key,
     "LEADRELAY_INTERNAL_TOKEN": lambda: secrets.token_urlsafe(32),
     "FACEBOOK_APP_SECRET": lambda: secrets.token_hex(16),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import asyncpg
 
+from leadrelay.db import Connection
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -43,19 +45,19 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-async def applied(con: asyncpg.Connection) -> set[int]:
+async def applied(con: Connection) -> set[int]:
     exists = await con.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
         return set()
     return {r["version"] for r in await con.fetch("SELECT version FROM schema_migrations")}
 
 
-async def pending(con: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+async def pending(con: Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     done = await applied(con)
     return [m for m in discover(directory) if m.version not in done]
 
 
-async def migrate(con: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(con: Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Applies every pending migration; returns the names applied."""
     names = []
     await con.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)

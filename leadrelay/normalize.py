@@ -123,7 +123,7 @@ def _main_region(region: str) -> bool:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
     if metadata is None:
         return False
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, ())
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, ())  # type: ignore[arg-type]  # a region's metadata has a country code
     return bool(regions) and regions[0] == region and metadata.leading_digits is None
 
 

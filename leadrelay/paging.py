@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from leadrelay.errors import InvalidArgument
@@ -27,7 +28,7 @@ def encode(*key: Key) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
 
 
-def decode(token: str, *kinds: type[Key]) -> tuple | None:
+def decode(token: str, *kinds: type[Key]) -> tuple[Any, ...] | None:
     """The sort key a token holds, each part read as its kind (datetime, UUID or int); None for
     no token (the first page)."""
     if not token:

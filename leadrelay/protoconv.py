@@ -32,7 +32,7 @@ def set_timestamp(target: Timestamp, value: datetime | None) -> None:
 
 
 # Status names <-> proto enum values, looked up once (EnumTypeWrapper.Value/Name cost per lead).
-LEAD_STATUS_VALUE: dict[str, int] = {
+LEAD_STATUS_VALUE: dict[str, common_pb2.LeadStatus.ValueType] = {
     name.removeprefix("LEAD_STATUS_"): value for name, value in common_pb2.LeadStatus.items()
 }
 LEAD_STATUS_NAME: dict[int, str] = {value: name for name, value in LEAD_STATUS_VALUE.items()}
@@ -40,7 +40,7 @@ LEAD_STATUS_NAME: dict[int, str] = {value: name for name, value in LEAD_STATUS_V
 
 def outcome_to_proto(o: Outcome) -> common_pb2.LeadOutcome:
     """The outcome as a message: the very message it was read from, if any (see outcome_from_proto)."""
-    wire = o.__dict__.get(_WIRE)
+    wire: common_pb2.LeadOutcome | None = o.__dict__.get(_WIRE)
     if wire is not None:
         return wire
     return common_pb2.LeadOutcome(

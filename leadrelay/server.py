@@ -15,10 +15,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import grpc
@@ -83,7 +83,8 @@ class ServiceSpec:
 
     name: str
     servicer: Any
-    add: Callable[[Any, grpc.aio.Server], None]
+    # The generated add_*_to_server; it is given our _WrappingServer, which has the two methods it calls.
+    add: Callable[[Any, Any], None]
     # Methods (short names) only our own services may call, with the internal token: an API key
     # gets PERMISSION_DENIED.
     internal_methods: frozenset[str] = frozenset()
@@ -116,7 +117,9 @@ class _WrappingServer:
     def add_generic_rpc_handlers(self, handlers: Any) -> None:
         self._server.add_generic_rpc_handlers(tuple(_WrappedGeneric(h, self._auth, self._internal) for h in handlers))
 
-    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
         self._server.add_registered_method_handlers(
             service,
             {name: _guarded(h, f"/{service}/{name}", self._auth, self._internal) for name, h in handlers.items()},
@@ -128,9 +131,9 @@ class _WrappedGeneric(grpc.GenericRpcHandler):
         self._inner = inner
         self._auth = auth
         self._internal = internal
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = handler_call_details.method
         wrapped = self._wrapped.get(method)
         if wrapped is None:
@@ -142,24 +145,24 @@ class _WrappedGeneric(grpc.GenericRpcHandler):
 
 
 def _guarded(
-    handler: grpc.RpcMethodHandler, method: str, auth: Authenticator, internal: frozenset[str]
-) -> grpc.RpcMethodHandler:
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, auth: Authenticator, internal: frozenset[str]
+) -> grpc.RpcMethodHandler[Any, Any]:
     return handler if method.startswith(PUBLIC_PREFIXES) else _wrap(handler, method, auth, method in internal)
 
 
-def _request_id(metadata: tuple) -> str:
+def _request_id(metadata: Iterable[tuple[str, str | bytes]]) -> str:
     for key, value in metadata:
         if key == "x-request-id" and value:
-            return value
+            return cast(str, value)  # ASCII metadata (a key without -bin) arrives as str
     return os.urandom(6).hex()  # 12 hex digits, as uuid4().hex[:12] gave, at a fifth of the cost
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler, method: str, auth: Authenticator, internal_only: bool
-) -> grpc.RpcMethodHandler:
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, auth: Authenticator, internal_only: bool
+) -> grpc.RpcMethodHandler[Any, Any]:
     rpc = method.rsplit("/", 1)[-1]
 
-    async def fail(context: grpc.aio.ServicerContext, exc: Exception, request_id: str) -> None:
+    async def fail(context: grpc.aio.ServicerContext[Any, Any], exc: Exception, request_id: str) -> None:
         if isinstance(exc, errors.InvalidArgument) and exc.field:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc), trailing_metadata=bad_request_details(exc))
         if isinstance(exc, errors.LeadRelayError):
@@ -167,7 +170,7 @@ def _wrap(
         log.exception("rpc failed")
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
 
-    async def enter(context: grpc.aio.ServicerContext) -> tuple[str, float, Any, Any]:
+    async def enter(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[str, float, Any, Any]:
         # Plain calls, not a context manager: this runs on every call, and a context manager costs a
         # measurable share of a small RPC. The key is checked before the log context is set, and the
         # context is set once with all three values.
@@ -197,9 +200,10 @@ def _wrap(
 
     if handler.unary_unary or handler.stream_unary:
         streaming_request = handler.unary_unary is None
-        inner = handler.stream_unary if streaming_request else handler.unary_unary
+        # The stubs type handlers as the sync API's; these are the aio server's coroutine functions.
+        inner: Any = handler.stream_unary if streaming_request else handler.unary_unary
 
-        async def unary_response(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def unary_response(request_or_iterator: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             request_id, started, logged, token = await enter(context)
             try:
                 return await inner(request_or_iterator, context)
@@ -218,9 +222,9 @@ def _wrap(
         )
 
     streaming_request = handler.unary_stream is None
-    inner_stream = handler.stream_stream if streaming_request else handler.unary_stream
+    inner_stream: Any = handler.stream_stream if streaming_request else handler.unary_stream
 
-    async def stream_response(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def stream_response(request_or_iterator: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         request_id, started, logged, token = await enter(context)
         try:
             result = inner_stream(request_or_iterator, context)

@@ -185,7 +185,7 @@ class Settings:
             if name not in source:
                 continue
             raw = source[name]
-            kind = type(f.default)
+            kind: type[object] = type(f.default)
             if kind is bool:
                 values[f.name] = _bool(name, raw)
             elif kind is int:

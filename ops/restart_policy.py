@@ -25,4 +25,4 @@ class RestartPolicy:
         count = self.recent(crashes, now)
         if count >= self.max_crashes:
             return None
-        return min(self.first_delay_seconds * 2 ** max(count - 1, 0), self.max_delay_seconds)
+        return min(self.first_delay_seconds * 2.0 ** max(count - 1, 0), self.max_delay_seconds)

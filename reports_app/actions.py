@@ -68,7 +68,7 @@ async def add_to_mapper(
 
 
 async def retry_post_outs(
-    settings: Settings, account_id: UUID, *, lead_ids: Sequence[UUID] = (), source_id: UUID | None = None
+    settings: Settings, account_id: UUID, *, lead_ids: Sequence[UUID | str] = (), source_id: UUID | None = None
 ) -> int:
     """Requeues the given leads' failed deliveries, or every failed one of `source_id`."""
     request = (

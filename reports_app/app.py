@@ -20,7 +20,7 @@ def database(settings: Settings) -> Database:
     return Database(settings)
 
 
-def page(script: str, title: str, url_path: str, *, default: bool = False) -> st.Page:  # type: ignore[name-defined]
+def page(script: str, title: str, url_path: str, *, default: bool = False) -> st.Page:
     return st.Page(HERE / "page_scripts" / f"{script}.py", title=title, url_path=url_path, default=default)
 
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 
 import asyncpg
 
-from leadrelay.db import create_pool, resolve_dsn
+from leadrelay.db import Connection, create_pool, resolve_dsn
 from leadrelay.settings import Settings
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ def _quote_ident(name: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def reading(pool: asyncpg.Pool, role: str) -> AsyncIterator[asyncpg.Connection]:
+async def reading(pool: asyncpg.Pool, role: str) -> AsyncIterator[Connection]:
     """A connection inside a read-only transaction, running as `role`."""
     async with pool.acquire() as con, con.transaction(readonly=True):
         await con.execute(f"SET LOCAL ROLE {_quote_ident(role)}")
@@ -36,7 +36,7 @@ async def reading(pool: asyncpg.Pool, role: str) -> AsyncIterator[asyncpg.Connec
 
 
 @contextlib.asynccontextmanager
-async def writing(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def writing(pool: asyncpg.Pool) -> AsyncIterator[Connection]:
     async with pool.acquire() as con, con.transaction():
         yield con
 

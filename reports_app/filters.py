@@ -77,7 +77,7 @@ def schedule_filter(stored: Mapping[str, Any], now: datetime) -> ReportFilter:
 
 
 def stored_filters(
-    days: int, source_id: UUID | None = None, status: str = "", disposition_code: str = ""
+    days: int, source_id: UUID | str | None = None, status: str = "", disposition_code: str = ""
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"days": days}
     if source_id:

@@ -10,8 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
+from leadrelay.db import Connection
 from reports_app.filters import ReportFilter
 
 # Platform-count disagreements of the last this many complete UTC days raise an Overview alert.
@@ -36,11 +35,11 @@ _COUNTS = """
 """
 
 
-async def table_exists(con: asyncpg.Connection, name: str) -> bool:
+async def table_exists(con: Connection, name: str) -> bool:
     return bool(await con.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
 
 
-async def account_settings(con: asyncpg.Connection, account_id: UUID) -> dict[str, Any]:
+async def account_settings(con: Connection, account_id: UUID) -> dict[str, Any]:
     """The account's console settings: time_zone, viewers_see_personal_data."""
     row = await con.fetchrow(
         "SELECT time_zone, viewers_see_personal_data FROM accounts WHERE account_id = $1", account_id
@@ -48,7 +47,7 @@ async def account_settings(con: asyncpg.Connection, account_id: UUID) -> dict[st
     return dict(row) if row else {"time_zone": "UTC", "viewers_see_personal_data": False}
 
 
-async def sources(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+async def sources(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT source_id, name, platform, state, enabled FROM sources
            WHERE account_id = $1 ORDER BY lower(name), source_id""",
@@ -57,7 +56,7 @@ async def sources(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, A
     return [dict(r) for r in rows]
 
 
-async def forms(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None) -> list[dict[str, Any]]:
+async def forms(con: Connection, account_id: UUID, source_id: UUID | None) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT form_id, source_id, name, platform_form_id FROM forms
            WHERE account_id = $1 AND ($2::uuid IS NULL OR source_id = $2) ORDER BY lower(name), form_id""",
@@ -67,7 +66,7 @@ async def forms(con: asyncpg.Connection, account_id: UUID, source_id: UUID | Non
     return [dict(r) for r in rows]
 
 
-async def daily_counts(con: asyncpg.Connection, account_id: UUID, since: date, until: date) -> list[dict[str, Any]]:
+async def daily_counts(con: Connection, account_id: UUID, since: date, until: date) -> list[dict[str, Any]]:
     """day, status, post_out_status, n — the Overview's windows and trend."""
     rows = await con.fetch(
         _COUNTS
@@ -81,7 +80,7 @@ async def daily_counts(con: asyncpg.Connection, account_id: UUID, since: date, u
     return [dict(r) for r in rows]
 
 
-async def source_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
+async def source_counts(con: Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
     """source_id, status, disposition_code, post_out_status, n — the Source Report."""
     rows = await con.fetch(
         _COUNTS
@@ -95,7 +94,7 @@ async def source_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilt
     return [dict(r) for r in rows]
 
 
-async def rejection_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
+async def rejection_counts(con: Connection, account_id: UUID, f: ReportFilter) -> list[dict[str, Any]]:
     """day, source_id, disposition_code, n of REJECTED leads — the rejection breakdown."""
     rows = await con.fetch(
         _COUNTS
@@ -111,7 +110,7 @@ async def rejection_counts(con: asyncpg.Connection, account_id: UUID, f: ReportF
     return [dict(r) for r in rows]
 
 
-async def matching_count(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> int:
+async def matching_count(con: Connection, account_id: UUID, f: ReportFilter) -> int:
     """How many leads the filter matches (the form filter aside: counts are per source)."""
     return int(
         await con.fetchval(
@@ -129,7 +128,7 @@ async def matching_count(con: asyncpg.Connection, account_id: UUID, f: ReportFil
 
 
 async def rejection_reasons(
-    con: asyncpg.Connection, account_id: UUID, f: ReportFilter, limit: int = 50
+    con: Connection, account_id: UUID, f: ReportFilter, limit: int = 50
 ) -> list[dict[str, Any]]:
     """source_id, disposition_code, custom_reason, n: the most frequent reasons (offending values)."""
     rows = await con.fetch(
@@ -153,7 +152,7 @@ async def rejection_reasons(
     return [dict(r) for r in rows]
 
 
-async def platform_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> dict[UUID, tuple[int, int]]:
+async def platform_counts(con: Connection, account_id: UUID, f: ReportFilter) -> dict[UUID, tuple[int, int]]:
     """source_id → (platform_reported, leadrelay_count) summed over the window's UTC days the
     connectors checked (platform_counts rows of one whole day); sources never checked are absent.
     Both counts are by the platform's creation day and from the same moment, so they compare fairly."""
@@ -170,7 +169,7 @@ async def platform_counts(con: asyncpg.Connection, account_id: UUID, f: ReportFi
     return {r["source_id"]: (r["platform"], r["ours"]) for r in rows}
 
 
-async def platform_checked_at(con: asyncpg.Connection, account_id: UUID, f: ReportFilter) -> dict[UUID, datetime]:
+async def platform_checked_at(con: Connection, account_id: UUID, f: ReportFilter) -> dict[UUID, datetime]:
     """source_id → when the platform's count of a day of the window was last taken."""
     rows = await con.fetch(
         """SELECT source_id, max(checked_at) AS at FROM platform_counts
@@ -184,7 +183,7 @@ async def platform_checked_at(con: asyncpg.Connection, account_id: UUID, f: Repo
     return {r["source_id"]: r["at"] for r in rows}
 
 
-async def count_mismatches(con: asyncpg.Connection, account_id: UUID, since: date) -> list[dict[str, Any]]:
+async def count_mismatches(con: Connection, account_id: UUID, since: date) -> list[dict[str, Any]]:
     """Complete UTC days since `since` (checked after the day ended) whose platform count differs
     from LeadRelay's: name, platform, day, platform_reported, leadrelay_count."""
     rows = await con.fetch(
@@ -212,7 +211,7 @@ def _lead_args(account_id: UUID, f: ReportFilter) -> list[Any]:
 
 
 async def leads_page(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     f: ReportFilter,
     after: tuple[datetime, UUID] | None = None,
@@ -234,7 +233,7 @@ async def leads_page(
     return [dict(r) for r in rows]
 
 
-async def export_leads(con: asyncpg.Connection, account_id: UUID, f: ReportFilter, batch: int = 2000):  # type: ignore[no-untyped-def]
+async def export_leads(con: Connection, account_id: UUID, f: ReportFilter, batch: int = 2000):
     """Every lead of the filter, oldest first, with what an export needs; a server-side cursor so a
     million rows never sit in memory (the caller holds a transaction)."""
     cursor = con.cursor(
@@ -253,7 +252,7 @@ async def export_leads(con: asyncpg.Connection, account_id: UUID, f: ReportFilte
         yield dict(row)
 
 
-async def lead_detail(con: asyncpg.Connection, account_id: UUID, lead_id: UUID) -> dict[str, Any] | None:
+async def lead_detail(con: Connection, account_id: UUID, lead_id: UUID) -> dict[str, Any] | None:
     row = await con.fetchrow(
         """SELECT l.*, s.name AS source_name, s.platform, f.name AS form_name
            FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f USING (form_id)
@@ -293,12 +292,12 @@ async def lead_detail(con: asyncpg.Connection, account_id: UUID, lead_id: UUID) 
 # ---- post-outs -----------------------------------------------------------------------------------
 
 
-async def destination_names(con: asyncpg.Connection, account_id: UUID) -> dict[UUID, str]:
+async def destination_names(con: Connection, account_id: UUID) -> dict[UUID, str]:
     rows = await con.fetch("SELECT destination_id, name FROM destinations WHERE account_id = $1", account_id)
     return {r["destination_id"]: r["name"] for r in rows}
 
 
-async def destination_status(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+async def destination_status(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT d.destination_id, d.name, s.name AS source, d.enabled,
                   d.paused_until IS NOT NULL AND d.paused_until > now() AS paused,
@@ -316,7 +315,7 @@ async def destination_status(con: asyncpg.Connection, account_id: UUID) -> list[
     return [dict(r) for r in rows]
 
 
-async def recent_attempts(con: asyncpg.Connection, account_id: UUID, limit: int = 100) -> list[dict[str, Any]]:
+async def recent_attempts(con: Connection, account_id: UUID, limit: int = 100) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT a.at, d.name AS destination, a.lead_id, a.attempt, a.status_code, a.outcome, a.reason,
                   a.response_excerpt
@@ -328,7 +327,7 @@ async def recent_attempts(con: asyncpg.Connection, account_id: UUID, limit: int 
     return [dict(r) for r in rows]
 
 
-async def failed_post_outs(con: asyncpg.Connection, account_id: UUID, limit: int = 500) -> list[dict[str, Any]]:
+async def failed_post_outs(con: Connection, account_id: UUID, limit: int = 500) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT p.lead_id, p.source_id, d.name AS destination, p.status, p.attempts, p.last_status_code,
                   p.last_error, p.updated_at
@@ -344,7 +343,7 @@ async def failed_post_outs(con: asyncpg.Connection, account_id: UUID, limit: int
 # ---- alerts --------------------------------------------------------------------------------------
 
 
-async def alerts(con: asyncpg.Connection, account_id: UUID) -> list[str]:
+async def alerts(con: Connection, account_id: UUID) -> list[str]:
     """What a manager should fix: sources needing reconnect, paused destinations, counts that disagree
     with the platform's for a recent complete day, lifecycle stages without a Meta stage."""
     out = [
@@ -381,7 +380,7 @@ async def alerts(con: asyncpg.Connection, account_id: UUID) -> list[str]:
 # ---- lifecycle -----------------------------------------------------------------------------------
 
 
-async def stage_funnel(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+async def stage_funnel(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     """meta_stage, leads (distinct leads that reached it), events."""
     rows = await con.fetch(
         """SELECT meta_stage, count(DISTINCT lead_id) AS leads, count(*) AS events FROM feedback_events
@@ -391,7 +390,7 @@ async def stage_funnel(con: asyncpg.Connection, account_id: UUID) -> list[dict[s
     return [dict(r) for r in rows]
 
 
-async def dispatch_status(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+async def dispatch_status(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
         "SELECT status, count(*) AS events FROM feedback_events WHERE account_id = $1 GROUP BY 1 ORDER BY 1",
         account_id,
@@ -399,7 +398,7 @@ async def dispatch_status(con: asyncpg.Connection, account_id: UUID) -> list[dic
     return [dict(r) for r in rows]
 
 
-async def problem_events(con: asyncpg.Connection, account_id: UUID, limit: int = 200) -> list[dict[str, Any]]:
+async def problem_events(con: Connection, account_id: UUID, limit: int = 200) -> list[dict[str, Any]]:
     """Expired, failed and unsendable lifecycle events with their reasons, newest first."""
     rows = await con.fetch(
         """SELECT changed_at, lead_id, crm_stage, meta_stage, status, reason, attempts FROM feedback_events
@@ -411,7 +410,7 @@ async def problem_events(con: asyncpg.Connection, account_id: UUID, limit: int =
     return [dict(r) for r in rows]
 
 
-async def unmapped_stages(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+async def unmapped_stages(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     """CRM stages seen without a Meta stage mapped to them."""
     rows = await con.fetch(
         """SELECT e.crm_stage, count(*) AS events FROM feedback_events e

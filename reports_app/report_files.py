@@ -1,8 +1,9 @@
 """The files a page downloads and a schedule sends — one function for both, so they are the same file.
 
-Leads: exactly the ExportLeads format (`leadrelay.lead_export`: columns A–K, then the mapped
-columns in source order, neutralised cells, CSV with BOM or XLSX). Source and Rejections: the
-page's table (`reports_app.tables`, the same Excel safety)."""
+Leads: exactly the ExportLeads format (`leadrelay.lead_export`: columns A–K, then the account's
+source columns as `sources_store.account_columns` defines them for ExportLeads too, neutralised
+cells, CSV with BOM or XLSX). Source and Rejections: the page's table (`reports_app.tables`, the
+same Excel safety)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from leadrelay import lead_export
+from leadrelay.capture import sources_store
+from leadrelay.db import Connection
 from reports_app import queries, shaping, tables
 from reports_app.filters import ReportFilter
 from reports_app.mailer import ReportFile
@@ -21,28 +22,12 @@ TITLES = {"LEADS": "Leads report", "SOURCE": "Source report", "REJECTIONS": "Rej
 STEMS = {"LEADS": "leads", "SOURCE": "source-report", "REJECTIONS": "rejections"}
 
 
-async def export_columns(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None) -> list[str]:
-    """The mapped columns after A–K: the source's default-mapping columns in order (for every source
-    of the account, in the Source Report's order, each column once)."""
-    rows = await con.fetch(
-        """SELECT default_mapping FROM sources WHERE account_id = $1 AND ($2::uuid IS NULL OR source_id = $2)
-           ORDER BY lower(name), source_id""",
-        account_id,
-        source_id,
-    )
-    columns: dict[str, None] = {}
-    for r in rows:
-        for m in r["default_mapping"] or ():
-            columns.setdefault(m["column"], None)
-    return list(columns)
-
-
 async def leads_file(
-    con: asyncpg.Connection, account_id: UUID, f: ReportFilter, fmt: str, now: datetime | None = None
+    con: Connection, account_id: UUID, f: ReportFilter, fmt: str, now: datetime | None = None
 ) -> ReportFile:
     """Streams the leads through the lead_export encoders (the caller holds a transaction, which the
     server-side cursor needs)."""
-    columns = await export_columns(con, account_id, f.source_id)
+    columns = await sources_store.account_columns(con, account_id, f.source_id)
     count = 0
 
     if fmt == "CSV":
@@ -73,9 +58,7 @@ async def leads_file(
     )
 
 
-async def table(
-    con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter
-) -> tuple[list[str], list[list[Any]]]:
+async def table(con: Connection, account_id: UUID, report: str, f: ReportFilter) -> tuple[list[str], list[list[Any]]]:
     """The Source or Rejections table as the page shows it."""
     srcs = await queries.sources(con, account_id)
     if f.source_id:
@@ -92,7 +75,7 @@ async def table(
 
 
 async def report_file(
-    con: asyncpg.Connection, account_id: UUID, report: str, f: ReportFilter, fmt: str, now: datetime | None = None
+    con: Connection, account_id: UUID, report: str, f: ReportFilter, fmt: str, now: datetime | None = None
 ) -> ReportFile:
     if report == "LEADS":
         return await leads_file(con, account_id, f, fmt, now)

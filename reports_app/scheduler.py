@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from leadrelay.background import background, every
-from leadrelay.db import DatabaseUnavailable
+from leadrelay.db import Connection, DatabaseUnavailable
 from leadrelay.log import setup_logging
 from leadrelay.server import database
 from leadrelay.settings import Settings, SettingsError
@@ -32,7 +32,7 @@ log = logging.getLogger("reports_app.scheduler")
 _ROLLUP_LOCK = 0x2E9_0217
 
 
-async def rollup(con: asyncpg.Connection) -> int:
+async def rollup(con: Connection) -> int:
     """Folds pending lead-count deltas into the aggregates (skipped if another replica is at it)."""
     async with con.transaction():
         if not await con.fetchval("SELECT pg_try_advisory_xact_lock($1)", _ROLLUP_LOCK):

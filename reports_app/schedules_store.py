@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
-import asyncpg
 from email_validator import EmailNotValidError, validate_email
 
+from leadrelay.db import Connection
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
 from reports_app.cadence import Cadence, next_run
 from reports_app.filters import FORMATS, REPORTS
@@ -50,7 +50,7 @@ def parse_recipients(text: str) -> tuple[str, ...]:
     return tuple(r.strip() for r in text.replace(";", ",").replace("\n", ",").split(",") if r.strip())
 
 
-async def _owned(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) -> None:
+async def _owned(con: Connection, account_id: UUID, schedule_id: UUID) -> None:
     owner = await con.fetchval("SELECT account_id FROM report_schedules WHERE schedule_id = $1", schedule_id)
     if owner is None:
         raise NotFound("schedule", str(schedule_id))
@@ -58,7 +58,7 @@ async def _owned(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) -
         raise PermissionDenied("schedule", str(schedule_id))
 
 
-async def create(con: asyncpg.Connection, account_id: UUID, spec: ScheduleSpec, now: datetime) -> UUID:
+async def create(con: Connection, account_id: UUID, spec: ScheduleSpec, now: datetime) -> UUID:
     return await con.fetchval(
         """INSERT INTO report_schedules (account_id, name, report, filters, format, cadence, cron, timezone,
                                          recipients, next_run_at)
@@ -76,9 +76,7 @@ async def create(con: asyncpg.Connection, account_id: UUID, spec: ScheduleSpec, 
     )
 
 
-async def update(
-    con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, spec: ScheduleSpec, now: datetime
-) -> None:
+async def update(con: Connection, account_id: UUID, schedule_id: UUID, spec: ScheduleSpec, now: datetime) -> None:
     await _owned(con, account_id, schedule_id)
     await con.execute(
         """UPDATE report_schedules SET name = $3, report = $4, filters = $5, format = $6, cadence = $7,
@@ -98,7 +96,7 @@ async def update(
     )
 
 
-async def set_paused(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, paused: bool, now: datetime) -> None:
+async def set_paused(con: Connection, account_id: UUID, schedule_id: UUID, paused: bool, now: datetime) -> None:
     """Pausing stops runs; resuming starts from the next slot after now (no catch-up of the pause)."""
     await _owned(con, account_id, schedule_id)
     row = await con.fetchrow("SELECT cadence, cron, timezone FROM report_schedules WHERE schedule_id = $1", schedule_id)
@@ -108,18 +106,18 @@ async def set_paused(con: asyncpg.Connection, account_id: UUID, schedule_id: UUI
         schedule_id,
         account_id,
         paused,
-        next_run(Cadence(row["cadence"], row["cron"], row["timezone"]), now),
+        next_run(Cadence(row["cadence"], row["cron"], row["timezone"]), now),  # type: ignore[index]  # _owned raised if there is no schedule
     )
 
 
-async def delete(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) -> None:
+async def delete(con: Connection, account_id: UUID, schedule_id: UUID) -> None:
     await _owned(con, account_id, schedule_id)
     await con.execute(
         "DELETE FROM report_schedules WHERE schedule_id = $1 AND account_id = $2", schedule_id, account_id
     )
 
 
-async def list_for(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, Any]]:
+async def list_for(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
         """SELECT s.*, (SELECT max(d.at) FROM report_schedule_runs r JOIN report_schedule_deliveries d
                         USING (run_id) WHERE r.schedule_id = s.schedule_id AND d.status = 'SENT') AS last_sent_at
@@ -129,12 +127,12 @@ async def list_for(con: asyncpg.Connection, account_id: UUID) -> list[dict[str, 
     return [dict(r) for r in rows]
 
 
-async def get(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) -> dict[str, Any]:
+async def get(con: Connection, account_id: UUID, schedule_id: UUID) -> dict[str, Any]:
     await _owned(con, account_id, schedule_id)
-    return dict(await con.fetchrow("SELECT * FROM report_schedules WHERE schedule_id = $1", schedule_id))
+    return dict(await con.fetchrow("SELECT * FROM report_schedules WHERE schedule_id = $1", schedule_id))  # type: ignore[arg-type]  # _owned raised if there is no schedule
 
 
-async def run_now(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) -> UUID:
+async def run_now(con: Connection, account_id: UUID, schedule_id: UUID) -> UUID:
     await _owned(con, account_id, schedule_id)
     return await con.fetchval(
         """INSERT INTO report_schedule_runs (schedule_id, account_id, scheduled_for, manual)
@@ -144,9 +142,7 @@ async def run_now(con: asyncpg.Connection, account_id: UUID, schedule_id: UUID) 
     )
 
 
-async def history(
-    con: asyncpg.Connection, account_id: UUID, schedule_id: UUID, limit: int = 50
-) -> list[dict[str, Any]]:
+async def history(con: Connection, account_id: UUID, schedule_id: UUID, limit: int = 50) -> list[dict[str, Any]]:
     """Each run (newest first) with its delivery attempts."""
     await _owned(con, account_id, schedule_id)
     rows = await con.fetch(
@@ -168,7 +164,7 @@ async def history(
 # ---- the scheduler's side ------------------------------------------------------------------------
 
 
-async def open_due_runs(con: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
+async def open_due_runs(con: Connection, now: datetime, limit: int = 100) -> int:
     """Turns every due schedule into one run and moves it to its next slot after `now`: a schedule
     that missed ten slots while the scheduler was down sends once. Replicas skip each other's rows."""
     due = await con.fetch(
@@ -194,7 +190,7 @@ async def open_due_runs(con: asyncpg.Connection, now: datetime, limit: int = 100
     return len(due)
 
 
-async def claim_run(con: asyncpg.Connection, now: datetime, skip: Sequence[UUID] = ()) -> dict[str, Any] | None:
+async def claim_run(con: Connection, now: datetime, skip: Sequence[UUID] = ()) -> dict[str, Any] | None:
     """One pending run that is due (and not in `skip`: tried already this pass), locked until the
     caller's transaction ends (so no other replica sends it), with its schedule."""
     row = await con.fetchrow(
@@ -211,7 +207,7 @@ async def claim_run(con: asyncpg.Connection, now: datetime, skip: Sequence[UUID]
 
 
 async def record_sent(
-    con: asyncpg.Connection, run_id: UUID, recipients: Sequence[str], filename: str, rows: int, detail: str
+    con: Connection, run_id: UUID, recipients: Sequence[str], filename: str, rows: int, detail: str
 ) -> None:
     await con.execute(
         """UPDATE report_schedule_runs SET status = 'SENT', attempts = attempts + 1, filename = $2, rows = $3,
@@ -229,7 +225,7 @@ async def record_sent(
 
 
 async def record_failed(
-    con: asyncpg.Connection, run_id: UUID, recipients: Sequence[str], reason: str, retry_in: timedelta, now: datetime
+    con: Connection, run_id: UUID, recipients: Sequence[str], reason: str, retry_in: timedelta, now: datetime
 ) -> str:
     """Records a failed attempt; the run is retried after `retry_in` until MAX_ATTEMPTS, then FAILED."""
     status = await con.fetchval(

@@ -12,8 +12,7 @@ from datetime import timedelta
 from typing import Final
 from uuid import UUID
 
-import asyncpg
-
+from leadrelay.db import Connection
 from reports_app import users
 
 COOKIE: Final = "leadrelay_session"
@@ -25,14 +24,14 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def create(con: asyncpg.Connection, user_id: UUID) -> str:
+async def create(con: Connection, user_id: UUID) -> str:
     """A new session of `user_id`; returns the token (shown to the browser only)."""
     token = secrets.token_urlsafe(32)
     await con.execute("INSERT INTO report_sessions (token_hash, user_id) VALUES ($1, $2)", _hash(token), user_id)
     return token
 
 
-async def touch(con: asyncpg.Connection, token: str, idle: timedelta) -> UUID | None:
+async def touch(con: Connection, token: str, idle: timedelta) -> UUID | None:
     """The user of a live session (not revoked, used within `idle`), marking it used now."""
     if not token:
         return None
@@ -45,13 +44,13 @@ async def touch(con: asyncpg.Connection, token: str, idle: timedelta) -> UUID | 
     )
 
 
-async def revoke(con: asyncpg.Connection, token: str) -> None:
+async def revoke(con: Connection, token: str) -> None:
     await con.execute(
         "UPDATE report_sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL", _hash(token)
     )
 
 
-async def signed_in_user(con: asyncpg.Connection, token: str, idle: timedelta) -> users.User | None:
+async def signed_in_user(con: Connection, token: str, idle: timedelta) -> users.User | None:
     """The user of a live session, as now stored: None once the session ended or the user is disabled."""
     user_id = await touch(con, token, idle)
     return None if user_id is None else await users.active_user(con, user_id)

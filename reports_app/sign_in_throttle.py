@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-import asyncpg
+from leadrelay.db import Connection
 
 # Failures allowed before any lockout, per kind of key.
 FREE_BY_EMAIL: Final = 5
@@ -53,7 +53,7 @@ def lockout(failures: int, free: int) -> timedelta:
     return min(MAX_LOCK, FIRST_LOCK * 2 ** min(failures - free - 1, 20))
 
 
-async def locked_until(con: asyncpg.Connection, keys: list[Key], now: datetime) -> datetime | None:
+async def locked_until(con: Connection, keys: list[Key], now: datetime) -> datetime | None:
     """The latest lock among `keys` still in force at `now`, if any."""
     return await con.fetchval(
         "SELECT max(locked_until) FROM report_sign_in_failures WHERE key_hash = ANY($1) AND locked_until > $2",
@@ -62,7 +62,7 @@ async def locked_until(con: asyncpg.Connection, keys: list[Key], now: datetime) 
     )
 
 
-async def record_failure(con: asyncpg.Connection, keys: list[Key], now: datetime) -> int:
+async def record_failure(con: Connection, keys: list[Key], now: datetime) -> int:
     """Counts a failure against every key and locks them per the policy; returns the email key's count."""
     counts = []
     for key in keys:
@@ -86,5 +86,5 @@ async def record_failure(con: asyncpg.Connection, keys: list[Key], now: datetime
     return counts[0]
 
 
-async def clear(con: asyncpg.Connection, key: Key) -> None:
+async def clear(con: Connection, key: Key) -> None:
     await con.execute("DELETE FROM report_sign_in_failures WHERE key_hash = $1", key.digest)

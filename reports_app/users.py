@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
-import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from leadrelay.db import Connection
 
 VIEWER: Final = "viewer"
 ADMIN: Final = "admin"
@@ -45,7 +46,7 @@ def check_new_user(email: str, password: str, role: str) -> None:
         raise ValueError("the password needs at least 8 characters")
 
 
-async def create_user(con: asyncpg.Connection, account_id: UUID, email: str, password: str, role: str) -> UUID:
+async def create_user(con: Connection, account_id: UUID, email: str, password: str, role: str) -> UUID:
     """Adds a user, or resets the password and role of the account's user with that email."""
     check_new_user(email, password, role)
     existing = await con.fetchrow("SELECT account_id FROM report_users WHERE lower(email) = lower($1)", email)
@@ -63,7 +64,7 @@ async def create_user(con: asyncpg.Connection, account_id: UUID, email: str, pas
     )
 
 
-async def authenticate(con: asyncpg.Connection, email: str, password: str) -> User | None:
+async def authenticate(con: Connection, email: str, password: str) -> User | None:
     row = await con.fetchrow(
         """SELECT u.user_id, u.account_id, a.name AS account_name, u.email, u.role, u.password_hash
            FROM report_users u JOIN accounts a USING (account_id)
@@ -84,7 +85,7 @@ async def authenticate(con: asyncpg.Connection, email: str, password: str) -> Us
     return User(row["user_id"], row["account_id"], row["account_name"], row["email"], row["role"])
 
 
-async def active_user(con: asyncpg.Connection, user_id: UUID) -> User | None:
+async def active_user(con: Connection, user_id: UUID) -> User | None:
     """The user as now stored, or None once disabled: the console re-checks it on every page run."""
     row = await con.fetchrow(
         """SELECT u.user_id, u.account_id, a.name AS account_name, u.email, u.role

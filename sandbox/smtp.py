@@ -32,7 +32,7 @@ class Received:
 
     def attachments(self) -> list[tuple[str, bytes]]:
         return [
-            (part.get_filename() or "", part.get_payload(decode=True) or b"")
+            (part.get_filename() or "", part.get_payload(decode=True) or b"")  # type: ignore[misc]  # decode=True: an attachment's payload is bytes
             for part in self.message().iter_attachments()
         ]
 
@@ -57,7 +57,7 @@ class Mailbox:
         self.arrived = asyncio.Event()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(envelope.content or b"")))
+        self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(envelope.content or b"")))  # type: ignore[arg-type]  # aiosmtpd passes bytes (decode_data is off)
         self.arrived.set()
         return "250 Message accepted for delivery"
 

@@ -67,7 +67,7 @@ class WebhookDelivery:
     def configure(self, key: str = "", **changes: object) -> DeliveryConfig:
         base = self._configs.get(key) or self._configs[""]
         allowed = {k: v for k, v in changes.items() if k in DeliveryConfig.__dataclass_fields__ and v is not None}
-        config = replace(base, **allowed)  # type: ignore[arg-type]
+        config = replace(base, **allowed)  # type: ignore[arg-type]  # **allowed: field values of several types
         self._configs[key] = config
         return config
 

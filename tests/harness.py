@@ -98,7 +98,7 @@ class Api:
             await ch.close()
 
 
-async def rpc_error(awaitable) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
+async def rpc_error(awaitable) -> grpc.aio.AioRpcError:
     """Awaits a call that must fail and returns its error (for asserting code and message)."""
     try:
         await awaitable

@@ -12,6 +12,7 @@ from leadrelay.background import background
 from leadrelay.server import ServiceSpec, grpc_server
 from leadrelay.settings import Settings
 from leadrelay.v1 import validation_pb2, validation_pb2_grpc
+from validation_service import post_out_worker
 from validation_service.post_out_servicer import PostOutServicer
 from validation_service.servicer import ValidationServicer
 
@@ -23,8 +24,6 @@ class RunningValidation:
 
 def background_loops(settings: Settings, pool: asyncpg.Pool) -> list:
     """The validation process's loops (post-out workers); each capability adds its own here."""
-    from validation_service import post_out_worker
-
     return [post_out_worker.run(settings, pool)]
 
 

@@ -203,7 +203,9 @@ def _placeholder(inner: str, path: str) -> Placeholder:
 
 def _split_bars(inner: str) -> list[str]:
     """Splits at bars outside double quotes (a default may hold a bar)."""
-    pieces, current, quoted, escaped = [], [], False, False
+    pieces: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for ch in inner:
         if ch == "|" and not quoted:
             pieces.append("".join(current))

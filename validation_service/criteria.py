@@ -312,7 +312,7 @@ def finish(
         p = prepared[idx]
         for k in p.keys:
             rule = criteria.rules[k.rule]
-            earlier = _earlier_holder(p.row, k, stored.get(k.key, ()))
+            earlier: tuple[datetime, UUID] | str | None = _earlier_holder(p.row, k, stored.get(k.key, ()))
             if earlier is None and k.key in batch:
                 earlier = batch[k.key][0] or "an earlier row of this batch"
             if earlier is not None:
@@ -344,7 +344,7 @@ def judge_rows(
     return finish([prepare(r, criteria, undeliverable) for r in rows], criteria, stored)
 
 
-def _arrival(row: Row, index: int) -> tuple:
+def _arrival(row: Row, index: int) -> tuple[int, datetime, int]:
     # Unstored rows (dry runs) come after every stored lead, in batch order.
     if row.received_at is None or row.lead_id is None:
         return (1, datetime.max, index)

@@ -8,12 +8,13 @@ from uuid import UUID
 import asyncpg
 
 from leadrelay.capture import sources_store
+from leadrelay.db import Connection
 
 
-async def add_version(con: asyncpg.Connection, account_id: UUID, source_id: UUID, rules: list) -> asyncpg.Record:
+async def add_version(con: Connection, account_id: UUID, source_id: UUID, rules: list) -> asyncpg.Record:
     """Writes the next version and makes it current (the UPDATE's row lock orders concurrent writers)."""
     version = await sources_store.next_criteria_version(con, source_id)
-    return await con.fetchrow(
+    return await con.fetchrow(  # type: ignore[return-value]  # UPDATE ... RETURNING of the source locked just above
         """INSERT INTO acceptance_criteria (source_id, version, account_id, rules) VALUES ($1, $2, $3, $4)
            RETURNING source_id, version, rules, created_at""",
         source_id,
@@ -23,7 +24,7 @@ async def add_version(con: asyncpg.Connection, account_id: UUID, source_id: UUID
     )
 
 
-async def get_version(con: asyncpg.Connection, source_id: UUID, version: int) -> asyncpg.Record | None:
+async def get_version(con: Connection, source_id: UUID, version: int) -> asyncpg.Record | None:
     return await con.fetchrow(
         "SELECT source_id, version, rules, created_at FROM acceptance_criteria WHERE source_id = $1 AND version = $2",
         source_id,

@@ -44,7 +44,7 @@ async def resolve(
     if not missing:
         return found
     if resolver is None:
-        resolver = email_validator.caching_resolver(timeout=lookup_seconds)
+        resolver = email_validator.caching_resolver(timeout=lookup_seconds)  # type: ignore[arg-type]  # annotated int; dnspython takes float seconds
     else:
         resolver.lifetime = lookup_seconds
     gate = asyncio.Semaphore(PARALLEL)

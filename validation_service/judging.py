@@ -23,6 +23,7 @@ import orjson
 from leadrelay.capture import dispositions, leads_store, sources_store
 from leadrelay.capture import text as capture_text
 from leadrelay.capture.leads import ACCEPTED, REJECTED, Outcome
+from leadrelay.db import Connection
 from leadrelay.errors import InvalidArgument, LeadRelayError, PermissionDenied
 from leadrelay.ids import parse_id
 from leadrelay.ownership import check_owner
@@ -39,7 +40,7 @@ class CriteriaCache:
         self._entries: dict[tuple[UUID, int], crit.Criteria] = {}
         self._max = max_entries
 
-    async def get(self, con: asyncpg.Connection, source_id: UUID, version: int) -> crit.Criteria:
+    async def get(self, con: Connection, source_id: UUID, version: int) -> crit.Criteria:
         if version == 0:
             return crit.NO_CRITERIA
         found = self._entries.get((source_id, version))
@@ -317,9 +318,9 @@ async def _judge_new(
 
 
 async def _judge(
-    con: asyncpg.Connection,
+    con: Connection,
     criteria: crit.Criteria,
-    source: Mapping,
+    source: Mapping[str, Any] | asyncpg.Record,
     rows: Sequence[crit.Row],
     undeliverable: Mapping[str, str],
 ) -> list[crit.Judgement]:
@@ -330,7 +331,9 @@ async def _judge(
     return crit.finish(prepared, criteria, stored)
 
 
-async def _stored_keys(con: asyncpg.Connection, source: Mapping, prepared: Sequence[crit.Prepared]) -> dict[str, list]:
+async def _stored_keys(
+    con: Connection, source: Mapping[str, Any] | asyncpg.Record, prepared: Sequence[crit.Prepared]
+) -> dict[str, list]:
     """The stored holders of the batch's duplicate keys, per scope, within the widest window."""
     scopes = {"source": source["source_id"], "account": source["account_id"]}
     wanted: dict[str, tuple[list[str], datetime | None]] = {}

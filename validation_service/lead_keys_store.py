@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
+from leadrelay.db import Connection
 
 
-async def lock_scope(con: asyncpg.Connection, scope_ids: Sequence[UUID]) -> None:
+async def lock_scope(con: Connection, scope_ids: Sequence[UUID]) -> None:
     """Serialises duplicate checks per source/account until the transaction ends, so two batches
     with the same email cannot both pass."""
     for scope_id in sorted(set(scope_ids)):
@@ -19,7 +19,7 @@ async def lock_scope(con: asyncpg.Connection, scope_ids: Sequence[UUID]) -> None
 
 
 async def stored_keys(
-    con: asyncpg.Connection, scope: str, scope_id: UUID, keys: Sequence[str], since: datetime | None
+    con: Connection, scope: str, scope_id: UUID, keys: Sequence[str], since: datetime | None
 ) -> dict[str, list[tuple[datetime, UUID]]]:
     """Stored leads holding these keys in the source (scope "source") or account, received since."""
     column = "source_id" if scope == "source" else "account_id"
@@ -38,7 +38,7 @@ async def stored_keys(
 
 
 async def remember_keys(
-    con: asyncpg.Connection,
+    con: Connection,
     judged: Sequence[UUID],
     rows: Sequence[tuple[UUID, UUID, UUID, str, datetime]],
 ) -> None:
@@ -54,6 +54,6 @@ async def remember_keys(
         )
 
 
-async def forget(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
+async def forget(con: Connection, lead_ids: Sequence[UUID]) -> None:
     """An erased lead's keys (its normalised email/phone): gone, so nothing of it is matched again."""
     await con.execute("DELETE FROM lead_keys WHERE lead_id = ANY($1::uuid[])", list(lead_ids))

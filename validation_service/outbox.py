@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from leadrelay.db import Connection
 from validation_service import post_out_store
 
 # The key is derived from the pair, so every attempt of the pair, before or after any crash, and
@@ -44,7 +45,7 @@ SELECT count(*) FROM added
 """
 
 
-async def enqueue(con: asyncpg.Connection, lead_ids: Sequence[UUID], *, source_ids: Sequence[UUID] = ()) -> int:
+async def enqueue(con: Connection, lead_ids: Sequence[UUID], *, source_ids: Sequence[UUID] = ()) -> int:
     """Enqueues a post-out for each accepted lead and each of its source's destinations.
 
     Called by the validation store inside the transaction that records ACCEPTED. Returns rows added.
@@ -96,7 +97,7 @@ FROM claimed c JOIN leads l USING (lead_id)
 """
 
 
-async def claim(con: asyncpg.Connection, limit: int, lease_seconds: float) -> list[Claimed]:
+async def claim(con: Connection, limit: int, lease_seconds: float) -> list[Claimed]:
     """Claims up to `limit` due deliveries for `lease_seconds` (autocommit: the lease is the lock)."""
     token = uuid.uuid4()
     rows = await con.fetch(_CLAIM, limit, lease_seconds, token)

@@ -16,6 +16,7 @@ from leadrelay import paging
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, sources_store
 from leadrelay.crypto import SecretBox
+from leadrelay.db import Connection
 from leadrelay.errors import InvalidArgument
 from leadrelay.ids import parse_id
 from leadrelay.ownership import check_owner
@@ -34,7 +35,11 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 
     # ---- destinations --------------------------------------------------------------------------
 
-    async def CreateDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def CreateDestination(
+        self,
+        request: validation_pb2.CreateDestinationRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.CreateDestinationRequest, validation_pb2.Destination],
+    ) -> validation_pb2.Destination:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         async with self.pool.acquire() as con, con.transaction():
@@ -71,7 +76,11 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             )
         return _destination_proto(stored)
 
-    async def UpdateDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def UpdateDestination(
+        self,
+        request: validation_pb2.UpdateDestinationRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.UpdateDestinationRequest, validation_pb2.Destination],
+    ) -> validation_pb2.Destination:
         account = current_account()
         destination_id = parse_id("destination", request.destination_id, "destination_id")
         async with self.pool.acquire() as con, con.transaction():
@@ -120,7 +129,13 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             )
         return _destination_proto(stored)
 
-    async def ListDestinationPresets(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListDestinationPresets(
+        self,
+        request: validation_pb2.ListDestinationPresetsRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.ListDestinationPresetsRequest, validation_pb2.ListDestinationPresetsResponse
+        ],
+    ) -> validation_pb2.ListDestinationPresetsResponse:
         account = current_account()
         columns = None
         if request.source_id:
@@ -132,7 +147,13 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             presets=[_preset_proto(p, columns) for p in crm_presets.PRESETS.values()]
         )
 
-    async def ListDestinations(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListDestinations(
+        self,
+        request: validation_pb2.ListDestinationsRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.ListDestinationsRequest, validation_pb2.ListDestinationsResponse
+        ],
+    ) -> validation_pb2.ListDestinationsResponse:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id") if request.source_id else None
         limit = paging.page_size(request.page_size)
@@ -147,7 +168,11 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             response.next_page_token = paging.encode(last.created_at, last.destination_id)
         return response
 
-    async def ResumeDestination(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ResumeDestination(
+        self,
+        request: validation_pb2.ResumeDestinationRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.ResumeDestinationRequest, validation_pb2.Destination],
+    ) -> validation_pb2.Destination:
         account = current_account()
         destination_id = parse_id("destination", request.destination_id, "destination_id")
         async with self.pool.acquire() as con, con.transaction():
@@ -167,7 +192,11 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 
     # ---- deliveries ----------------------------------------------------------------------------
 
-    async def ListPostOuts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListPostOuts(
+        self,
+        request: validation_pb2.ListPostOutsRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.ListPostOutsRequest, validation_pb2.ListPostOutsResponse],
+    ) -> validation_pb2.ListPostOutsResponse:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id") if request.source_id else None
         destination_id = (
@@ -202,7 +231,13 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             response.next_page_token = paging.encode(last["created_at"], last["lead_id"], last["destination_id"])
         return response
 
-    async def ListPostOutAttempts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def ListPostOutAttempts(
+        self,
+        request: validation_pb2.ListPostOutAttemptsRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.ListPostOutAttemptsRequest, validation_pb2.ListPostOutAttemptsResponse
+        ],
+    ) -> validation_pb2.ListPostOutAttemptsResponse:
         account = current_account()
         if not request.lead_id and not request.destination_id:
             raise InvalidArgument("lead_id", "name a lead_id or a destination_id")
@@ -237,7 +272,11 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             response.next_page_token = paging.encode(rows[limit - 1]["attempt_id"])
         return response
 
-    async def RetryPostOuts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def RetryPostOuts(
+        self,
+        request: validation_pb2.RetryPostOutsRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.RetryPostOutsRequest, validation_pb2.RetryPostOutsResponse],
+    ) -> validation_pb2.RetryPostOutsResponse:
         account = current_account()
         if request.lead_ids:
             ids = [parse_id("lead", v, f"lead_ids[{i}]") for i, v in enumerate(request.lead_ids)]
@@ -263,20 +302,18 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
 # ---- ownership -----------------------------------------------------------------------------------
 
 
-async def _own_source(con: asyncpg.Connection, source_id: UUID, account: UUID) -> None:
+async def _own_source(con: Connection, source_id: UUID, account: UUID) -> None:
     check_owner("source", source_id, await sources_store.source_account(con, source_id), account)
 
 
-async def _own_destination(
-    con: asyncpg.Connection, destination_id: UUID, account: UUID
-) -> post_out_store.StoredDestination:
+async def _own_destination(con: Connection, destination_id: UUID, account: UUID) -> post_out_store.StoredDestination:
     stored = await post_out_store.get_destination(con, destination_id)
     check_owner("destination", destination_id, stored.account_id if stored else None, account)
     assert stored is not None
     return stored
 
 
-async def _own_leads(con: asyncpg.Connection, lead_ids: list[UUID], account: UUID) -> dict[UUID, str]:
+async def _own_leads(con: Connection, lead_ids: list[UUID], account: UUID) -> dict[UUID, str]:
     found = await leads_store.lead_accounts(con, lead_ids)
     for lead_id in lead_ids:
         check_owner("lead", lead_id, found[lead_id][0] if lead_id in found else None, account)

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from leadrelay.capture import leads_store, sources_store
+from leadrelay.db import Connection
 from validation_service.destinations import BodyField, DestinationSpec, OAuth, Success
 
 PENDING = "PENDING"
@@ -26,7 +27,7 @@ STATUSES = (PENDING, RETRYING, POSTED, REJECTED_BY_DESTINATION, FAILED)
 # ---- sources -------------------------------------------------------------------------------------
 
 
-async def mapped_columns(con: asyncpg.Connection, source_id: UUID) -> set[str] | None:
+async def mapped_columns(con: Connection, source_id: UUID) -> set[str] | None:
     """The source's mapped columns, or None when the source has no mapping (every answer is a column
     of its own name, so no column can be called unknown)."""
     columns = await sources_store.source_columns(con, source_id)
@@ -36,7 +37,7 @@ async def mapped_columns(con: asyncpg.Connection, source_id: UUID) -> set[str] |
 # ---- destinations --------------------------------------------------------------------------------
 
 
-async def any_enabled_destination(con: asyncpg.Connection, source_ids: Sequence[UUID]) -> bool:
+async def any_enabled_destination(con: Connection, source_ids: Sequence[UUID]) -> bool:
     """Whether any of the sources has a destination to post to: without one, enqueueing their
     accepted leads adds nothing and changes no lead, so bulk paths skip its cost."""
     return bool(
@@ -98,7 +99,7 @@ def _aware(at: datetime | None) -> datetime | None:
 
 
 async def insert_destination(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     source_id: UUID,
     spec: DestinationSpec,
@@ -124,7 +125,7 @@ async def insert_destination(
         *_crm_columns(spec),
         oauth_encrypted,
     )
-    return _destination(row)
+    return _destination(row)  # type: ignore[arg-type]  # INSERT ... RETURNING: always the row
 
 
 def _columns(spec: DestinationSpec) -> tuple[Any, ...]:
@@ -137,7 +138,7 @@ def _crm_columns(spec: DestinationSpec) -> tuple[Any, ...]:
 
 
 async def update_destination(
-    con: asyncpg.Connection,
+    con: Connection,
     destination_id: UUID,
     spec: DestinationSpec,
     headers_encrypted: bytes | None,
@@ -169,10 +170,10 @@ async def update_destination(
         oauth_encrypted,
         new_credentials,
     )
-    return _destination(row)
+    return _destination(row)  # type: ignore[arg-type]  # the servicer found the account's destination first
 
 
-async def pause_destination(con: asyncpg.Connection, destination_id: UUID, reason: str) -> None:
+async def pause_destination(con: Connection, destination_id: UUID, reason: str) -> None:
     """Pauses until a person acts (new credentials, or ResumeDestination): deliveries wait, unclaimed."""
     await con.execute(
         """
@@ -184,18 +185,18 @@ async def pause_destination(con: asyncpg.Connection, destination_id: UUID, reaso
     )
 
 
-async def get_destination(con: asyncpg.Connection, destination_id: UUID) -> StoredDestination | None:
+async def get_destination(con: Connection, destination_id: UUID) -> StoredDestination | None:
     row = await con.fetchrow("SELECT * FROM destinations WHERE destination_id = $1", destination_id)
     return None if row is None else _destination(row)
 
 
-async def get_destinations(con: asyncpg.Connection, destination_ids: Collection[UUID]) -> list[StoredDestination]:
+async def get_destinations(con: Connection, destination_ids: Collection[UUID]) -> list[StoredDestination]:
     rows = await con.fetch("SELECT * FROM destinations WHERE destination_id = ANY($1::uuid[])", list(destination_ids))
     return [_destination(r) for r in rows]
 
 
 async def list_destinations(
-    con: asyncpg.Connection, account_id: UUID, source_id: UUID | None, limit: int, after: tuple[datetime, UUID] | None
+    con: Connection, account_id: UUID, source_id: UUID | None, limit: int, after: tuple[datetime, UUID] | None
 ) -> list[StoredDestination]:
     rows = await con.fetch(
         """
@@ -214,7 +215,7 @@ async def list_destinations(
     return [_destination(r) for r in rows]
 
 
-async def resume_destination(con: asyncpg.Connection, destination_id: UUID) -> StoredDestination:
+async def resume_destination(con: Connection, destination_id: UUID) -> StoredDestination:
     row = await con.fetchrow(
         """
         UPDATE destinations SET paused_until = NULL, paused_reason = '', consecutive_failures = 0, updated_at = now()
@@ -222,11 +223,11 @@ async def resume_destination(con: asyncpg.Connection, destination_id: UUID) -> S
         """,
         destination_id,
     )
-    return _destination(row)
+    return _destination(row)  # type: ignore[arg-type]  # the servicer found the account's destination first
 
 
 async def update_breakers(
-    con: asyncpg.Connection,
+    con: Connection,
     changes: Sequence[tuple[UUID, bool, int]],
     threshold: int,
     cooldown_seconds: float,
@@ -331,7 +332,7 @@ SELECT lead_id, destination_id FROM changed
 """
 
 
-async def record_attempts(con: asyncpg.Connection, results: Sequence[Recorded]) -> list[tuple[UUID, UUID]]:
+async def record_attempts(con: Connection, results: Sequence[Recorded]) -> list[tuple[UUID, UUID]]:
     """Writes the attempts and applies each result to its delivery (see _RECORD). Returns the
     (lead, destination) pairs whose delivery changed."""
     if not results:
@@ -368,7 +369,7 @@ def _event_detail(r: Recorded) -> str:
     return f"{detail}: {r.reason}"
 
 
-async def refresh_lead_status(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
+async def refresh_lead_status(con: Connection, lead_ids: Sequence[UUID]) -> None:
     """Keeps leads.post_out_status the summary of the lead's deliveries: in flight (RETRYING, then
     PENDING) shows first, then FAILED, REJECTED_BY_DESTINATION, and POSTED once every one is. A test
     lead that no destination takes shows NOT_POSTED. The caller holds the leads locked from an
@@ -396,7 +397,7 @@ async def refresh_lead_status(con: asyncpg.Connection, lead_ids: Sequence[UUID])
 
 
 async def list_post_outs(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     *,
     source_id: UUID | None,
@@ -428,7 +429,7 @@ async def list_post_outs(
 
 
 async def list_attempts(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     *,
     lead_id: UUID | None,
@@ -453,7 +454,7 @@ async def list_attempts(
     )
 
 
-async def retry_now(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> int:
+async def retry_now(con: Connection, lead_ids: Sequence[UUID]) -> int:
     """Deliveries of these leads that are waiting for a retry are due now, with a fresh horizon."""
     result = await con.execute(
         """
@@ -465,7 +466,7 @@ async def retry_now(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> int:
     return int(result.split()[-1])
 
 
-async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> list[UUID]:
+async def retry_failed_of_source(con: Connection, source_id: UUID) -> list[UUID]:
     """Makes the source's FAILED deliveries due again; returns the lead of each. Their leads are
     locked first, as judging and the workers lock them, before any delivery: no deadlock."""
     failed = await con.fetch(
@@ -485,7 +486,7 @@ async def retry_failed_of_source(con: asyncpg.Connection, source_id: UUID) -> li
     return [r["lead_id"] for r in rows]
 
 
-async def blank_destination_answers(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> None:
+async def blank_destination_answers(con: Connection, lead_ids: Sequence[UUID]) -> None:
     """An erased lead's deliveries and their logs keep their status, outcome and status code; what the
     destination answered (which can echo the lead's values) is blanked."""
     await con.execute(

@@ -29,7 +29,7 @@ from aiohttp.resolver import DefaultResolver
 
 from leadrelay.capture import leads_store
 from leadrelay.crypto import SecretBox
-from leadrelay.db import CONNECTION_LOST
+from leadrelay.db import CONNECTION_LOST, Connection
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
 from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store
@@ -393,7 +393,7 @@ class PostOutWorkers:
 
     async def _write(
         self,
-        con: asyncpg.Connection,
+        con: Connection,
         results: list[Recorded],
         changes: list[tuple[UUID, bool, int]],
         pauses: dict[UUID, str],

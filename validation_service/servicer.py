@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import asyncpg
+import grpc
 
 from leadrelay.auth import current_account
 from leadrelay.capture import dispositions, erasure_store, sources_store
@@ -33,7 +34,13 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         self.pool = pool
         self.cache = judging.CriteriaCache()
 
-    async def SetAcceptanceCriteria(self, request, context):  # type: ignore[no-untyped-def]
+    async def SetAcceptanceCriteria(
+        self,
+        request: validation_pb2.SetAcceptanceCriteriaRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.SetAcceptanceCriteriaRequest, validation_pb2.AcceptanceCriteria
+        ],
+    ) -> validation_pb2.AcceptanceCriteria:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         rules = [rule_from_proto(r, i) for i, r in enumerate(request.rules)]
@@ -43,7 +50,13 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             row = await criteria_store.add_version(con, account, source_id, [r.as_json() for r in rules])
         return _criteria_proto(row)
 
-    async def GetAcceptanceCriteria(self, request, context):  # type: ignore[no-untyped-def]
+    async def GetAcceptanceCriteria(
+        self,
+        request: validation_pb2.GetAcceptanceCriteriaRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.GetAcceptanceCriteriaRequest, validation_pb2.AcceptanceCriteria
+        ],
+    ) -> validation_pb2.AcceptanceCriteria:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         async with self.pool.acquire() as con:
@@ -56,12 +69,20 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             raise NotFound("criteria version", f"{source_id} v{version}")
         return _criteria_proto(row)
 
-    async def ValidateLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def ValidateLeads(
+        self,
+        request: validation_pb2.ValidateLeadsRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.ValidateLeadsRequest, validation_pb2.ValidateLeadsResponse],
+    ) -> validation_pb2.ValidateLeadsResponse:
         lead_ids = judging.parse_lead_ids(request.lead_ids)
         outcomes = await judging.judge_stored(self.pool, self.cache, current_account(), lead_ids)
         return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
-    async def ForgetLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def ForgetLeads(
+        self,
+        request: validation_pb2.ForgetLeadsRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.ForgetLeadsRequest, validation_pb2.ForgetLeadsResponse],
+    ) -> validation_pb2.ForgetLeadsResponse:
         if len(request.lead_ids) > MAX_FORGET:
             raise InvalidArgument("lead_ids", f"{len(request.lead_ids)} lead ids; at most {MAX_FORGET} per call")
         lead_ids = judging.parse_lead_ids(request.lead_ids)
@@ -72,13 +93,23 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
                 await post_out_store.blank_destination_answers(con, erased)
         return validation_pb2.ForgetLeadsResponse(leads_forgotten=len(erased))
 
-    async def EvaluateLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def EvaluateLeads(
+        self,
+        request: validation_pb2.EvaluateLeadsRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.EvaluateLeadsRequest, validation_pb2.EvaluateLeadsResponse],
+    ) -> validation_pb2.EvaluateLeadsResponse:
         source_id = parse_id("source", request.source_id, "source_id")
         rows = [Row(dict(r.fields), r.is_test) for r in request.rows]
         outcomes = await judging.judge_fields(self.pool, self.cache, current_account(), source_id, rows)
         return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
-    async def ValidateNewLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def ValidateNewLeads(
+        self,
+        request: validation_pb2.ValidateNewLeadsRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.ValidateNewLeadsRequest, validation_pb2.ValidateNewLeadsResponse
+        ],
+    ) -> validation_pb2.ValidateNewLeadsResponse:
         sources: dict[str, UUID] = {}  # a request names few sources: parse each once
         leads = [
             (
@@ -98,7 +129,13 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         outcomes = await judging.judge_new(self.pool, self.cache, current_account(), request.via, leads)
         return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
-    async def ListDispositionCodes(self, request, context):  # type: ignore[no-untyped-def]
+    async def ListDispositionCodes(
+        self,
+        request: validation_pb2.ListDispositionCodesRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.ListDispositionCodesRequest, validation_pb2.ListDispositionCodesResponse
+        ],
+    ) -> validation_pb2.ListDispositionCodesResponse:
         return validation_pb2.ListDispositionCodesResponse(
             codes=[validation_pb2.DispositionCode(code=c, description=d) for c, d in dispositions.CATALOGUE.items()]
         )

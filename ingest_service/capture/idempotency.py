@@ -11,7 +11,8 @@ is found (duplicate = true) and nothing is doubled. The same key with another re
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any
 from uuid import UUID
 
 from ingest_service.capture import idempotency_store, intake
@@ -27,7 +28,7 @@ KEEP_HOURS = 24.0
 MAX_KEY_LENGTH = 200
 
 
-def key_of(metadata: Sequence[tuple[str, str | bytes]]) -> str:
+def key_of(metadata: Iterable[tuple[str, str | bytes]]) -> str:
     """The call's idempotency key ("" when it sent none), checked."""
     key = next((v for k, v in metadata if k.lower() == HEADER and isinstance(v, str)), "").strip()
     if len(key) > MAX_KEY_LENGTH:
@@ -74,5 +75,5 @@ async def forget_expired(deps: IngestResources, limit: int = 10_000) -> int:
         return await idempotency_store.forget_expired(con, KEEP_HOURS, limit)
 
 
-def expiry_loop(deps: IngestResources):  # type: ignore[no-untyped-def]
+def expiry_loop(deps: IngestResources) -> Coroutine[Any, Any, None]:
     return every(600.0, lambda: forget_expired(deps), name="idempotency-expiry")

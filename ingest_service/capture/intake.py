@@ -33,6 +33,7 @@ from ingest_service.capture import intake_cache, validation_client
 from ingest_service.resources import IngestResources
 from leadrelay.capture import leads_store, mapping, sources_store, text
 from leadrelay.capture.leads import PROCESSING, IncomingLead, Outcome
+from leadrelay.db import Connection
 from leadrelay.errors import NotFound
 from leadrelay.ownership import check_owner
 
@@ -104,7 +105,7 @@ async def submit(
         if verdict is None:
             continue
         if verdict.status == PROCESSING:  # not judged: keep what we know, say why
-            outcomes[i] = dataclasses.replace(outcomes[i], custom_reason=verdict.custom_reason)  # type: ignore[arg-type]
+            outcomes[i] = dataclasses.replace(outcomes[i], custom_reason=verdict.custom_reason)  # type: ignore[type-var]  # a stored lead has an outcome
         else:
             outcomes[i] = verdict
     for i, j in repeat_of.items():
@@ -113,11 +114,11 @@ async def submit(
         outcomes[i] = Outcome(
             o.lead_id, o.platform_lead_id, o.status, o.disposition_code, o.custom_reason, True, o.fields
         )
-    return outcomes  # type: ignore[return-value]
+    return outcomes  # type: ignore[return-value]  # every slot is filled by now
 
 
 async def _resubmitted(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     rows: _Rows,
     known: dict[tuple[UUID, str], asyncpg.Record],
@@ -231,9 +232,7 @@ def _in_force(
     return mappings, form_ids
 
 
-async def _resolve(
-    con: asyncpg.Connection, account_id: UUID, leads: Sequence[IncomingLead], unknown_forms: str
-) -> Resolved:
+async def _resolve(con: Connection, account_id: UUID, leads: Sequence[IncomingLead], unknown_forms: str) -> Resolved:
     """Checks the sources, finds (or registers) the forms; returns the mapping in force per
     (source, form) and each lead's form_id. What it read (not what it registers) goes into the
     intake cache."""

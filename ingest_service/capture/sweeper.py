@@ -43,5 +43,5 @@ async def sweep(deps: IngestResources) -> int:
     return judged
 
 
-def loop(deps: IngestResources):  # type: ignore[no-untyped-def]
+def loop(deps: IngestResources):
     return every(deps.settings.sweeper_interval_seconds, lambda: sweep(deps), name="sweeper")

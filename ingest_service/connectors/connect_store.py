@@ -11,11 +11,13 @@ from uuid import UUID
 
 import asyncpg
 
+from leadrelay.db import Connection
+
 # -- states ----------------------------------------------------------------------------------------
 
 
 async def add_state(
-    con: asyncpg.Connection,
+    con: Connection,
     state_hash: bytes,
     account_id: UUID,
     user_ref: str,
@@ -42,11 +44,11 @@ async def add_state(
     )
 
 
-async def state(con: asyncpg.Connection, state_hash: bytes) -> asyncpg.Record | None:
+async def state(con: Connection, state_hash: bytes) -> asyncpg.Record | None:
     return await con.fetchrow("SELECT * FROM connect_states WHERE state_hash = $1", state_hash)
 
 
-async def use_state(con: asyncpg.Connection, state_hash: bytes) -> asyncpg.Record | None:
+async def use_state(con: Connection, state_hash: bytes) -> asyncpg.Record | None:
     """Marks the state used and returns it; None when it was used already (single use, race-free)."""
     return await con.fetchrow(
         "UPDATE connect_states SET used_at = now() WHERE state_hash = $1 AND used_at IS NULL RETURNING *",
@@ -58,7 +60,7 @@ async def use_state(con: asyncpg.Connection, state_hash: bytes) -> asyncpg.Recor
 
 
 async def add_grant(
-    con: asyncpg.Connection,
+    con: Connection,
     *,
     account_id: UUID,
     user_ref: str,
@@ -91,11 +93,11 @@ async def add_grant(
     )
 
 
-async def grant(con: asyncpg.Connection, grant_id: UUID) -> asyncpg.Record | None:
+async def grant(con: Connection, grant_id: UUID) -> asyncpg.Record | None:
     return await con.fetchrow("SELECT * FROM platform_grants WHERE grant_id = $1", grant_id)
 
 
-async def in_use(con: asyncpg.Connection) -> list[asyncpg.Record]:
+async def in_use(con: Connection) -> list[asyncpg.Record]:
     """Grants some connected source still depends on and whose renewal has not failed."""
     return await con.fetch(
         """SELECT g.* FROM platform_grants g
@@ -106,7 +108,7 @@ async def in_use(con: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 async def renewed(
-    con: asyncpg.Connection,
+    con: Connection,
     grant_id: UUID,
     access_token: bytes,
     refresh_token: bytes | None,
@@ -122,11 +124,11 @@ async def renewed(
     )
 
 
-async def reminded(con: asyncpg.Connection, grant_id: UUID) -> None:
+async def reminded(con: Connection, grant_id: UUID) -> None:
     await con.execute("UPDATE platform_grants SET reminded_at = now() WHERE grant_id = $1", grant_id)
 
 
-async def failed(con: asyncpg.Connection, grant_id: UUID, reason: str) -> bool:
+async def failed(con: Connection, grant_id: UUID, reason: str) -> bool:
     """Marks renewal impossible; False when another worker did it first."""
     return bool(
         await con.fetchval(

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from leadrelay.capture import sources_store
+from leadrelay.db import Connection
 
 # A claimed inbox row is invisible to other workers for this long (a crashed worker's rows return).
 INBOX_LEASE_SECONDS = 60.0
@@ -21,7 +22,7 @@ INBOX_LEASE_SECONDS = 60.0
 
 
 async def save_connection(
-    con: asyncpg.Connection,
+    con: Connection,
     source_id: UUID,
     account_id: UUID,
     access_token: bytes,
@@ -41,11 +42,11 @@ async def save_connection(
     )
 
 
-async def set_subscription(con: asyncpg.Connection, source_id: UUID, subscription: str) -> None:
+async def set_subscription(con: Connection, source_id: UUID, subscription: str) -> None:
     await con.execute("UPDATE source_connections SET subscription = $2 WHERE source_id = $1", source_id, subscription)
 
 
-async def connected_elsewhere(con: asyncpg.Connection, platform: str, external_id: str, source_id: UUID) -> bool:
+async def connected_elsewhere(con: Connection, platform: str, external_id: str, source_id: UUID) -> bool:
     """Another source (of any account) is connected to the same Page / ad account."""
     return bool(
         await con.fetchval(
@@ -58,16 +59,16 @@ async def connected_elsewhere(con: asyncpg.Connection, platform: str, external_i
     )
 
 
-async def grant_connections(con: asyncpg.Connection, grant_id: UUID) -> list[asyncpg.Record]:
+async def grant_connections(con: Connection, grant_id: UUID) -> list[asyncpg.Record]:
     return await con.fetch(f"{_CONNECTION_AND_NAME} WHERE c.grant_id = $1 ORDER BY s.name", grant_id)
 
 
-async def replace_grant_token(con: asyncpg.Connection, grant_id: UUID, access_token: bytes) -> None:
+async def replace_grant_token(con: Connection, grant_id: UUID, access_token: bytes) -> None:
     """A renewed member token (LinkedIn) for every source that uses it."""
     await con.execute("UPDATE source_connections SET access_token = $2 WHERE grant_id = $1", grant_id, access_token)
 
 
-async def delete_connection(con: asyncpg.Connection, source_id: UUID) -> bool:
+async def delete_connection(con: Connection, source_id: UUID) -> bool:
     return await con.fetchval("DELETE FROM source_connections WHERE source_id = $1 RETURNING true", source_id) or False
 
 
@@ -78,11 +79,11 @@ _CONNECTION = """SELECT c.source_id, c.account_id, c.access_token, c.connected_a
 _CONNECTION_AND_NAME = _CONNECTION.replace("s.state,", "s.state, s.name,")
 
 
-async def connection(con: asyncpg.Connection, source_id: UUID) -> asyncpg.Record | None:
+async def connection(con: Connection, source_id: UUID) -> asyncpg.Record | None:
     return await con.fetchrow(f"{_CONNECTION} WHERE c.source_id = $1", source_id)
 
 
-async def pollable(con: asyncpg.Connection) -> list[asyncpg.Record]:
+async def pollable(con: Connection) -> list[asyncpg.Record]:
     """Connected, enabled, ACTIVE sources that are not backing off."""
     return await con.fetch(
         f"""{_CONNECTION} WHERE s.state = 'ACTIVE' AND s.enabled
@@ -91,7 +92,7 @@ async def pollable(con: asyncpg.Connection) -> list[asyncpg.Record]:
     )
 
 
-async def for_external_account(con: asyncpg.Connection, platform: str, external_id: str) -> list[asyncpg.Record]:
+async def for_external_account(con: Connection, platform: str, external_id: str) -> list[asyncpg.Record]:
     """Every account's connected source for a Page / ad account (several accounts may connect one Page)."""
     return await con.fetch(
         f"{_CONNECTION} WHERE s.platform = $1 AND s.external_account_id = $2 AND s.state = 'ACTIVE' AND s.enabled",
@@ -100,7 +101,7 @@ async def for_external_account(con: asyncpg.Connection, platform: str, external_
     )
 
 
-async def mark_polled(con: asyncpg.Connection, source_id: UUID) -> None:
+async def mark_polled(con: Connection, source_id: UUID) -> None:
     await con.execute(
         """UPDATE source_connections SET last_polled_at = now(), last_error = '', backoff_until = NULL,
                backoff_seconds = 0 WHERE source_id = $1""",
@@ -108,16 +109,16 @@ async def mark_polled(con: asyncpg.Connection, source_id: UUID) -> None:
     )
 
 
-async def record_error(con: asyncpg.Connection, source_id: UUID, message: str) -> None:
+async def record_error(con: Connection, source_id: UUID, message: str) -> None:
     await con.execute("UPDATE source_connections SET last_error = $2 WHERE source_id = $1", source_id, message)
 
 
-async def mark_needs_reconnect(con: asyncpg.Connection, source_id: UUID, message: str) -> None:
+async def mark_needs_reconnect(con: Connection, source_id: UUID, message: str) -> None:
     await con.execute("UPDATE source_connections SET last_error = $2 WHERE source_id = $1", source_id, message)
     await sources_store.needs_reconnect(con, source_id)
 
 
-async def back_off(con: asyncpg.Connection, source_id: UUID, message: str, base: float, cap: float) -> float:
+async def back_off(con: Connection, source_id: UUID, message: str, base: float, cap: float) -> float:
     """Rate limited: doubles the pause (base .. cap) and returns it. Watermarks are untouched."""
     return (
         await con.fetchval(
@@ -136,7 +137,7 @@ async def back_off(con: asyncpg.Connection, source_id: UUID, message: str, base:
     )
 
 
-async def connection_summaries(con: asyncpg.Connection, source_ids: Sequence[UUID]) -> dict[UUID, asyncpg.Record]:
+async def connection_summaries(con: Connection, source_ids: Sequence[UUID]) -> dict[UUID, asyncpg.Record]:
     """connected / last_polled_at / last_error per source, for whoever builds `Source` messages."""
     rows = await con.fetch(
         "SELECT source_id, last_polled_at, last_error FROM source_connections WHERE source_id = ANY($1::uuid[])",
@@ -148,13 +149,13 @@ async def connection_summaries(con: asyncpg.Connection, source_ids: Sequence[UUI
 # -- watermarks ------------------------------------------------------------------------------------
 
 
-async def watermark(con: asyncpg.Connection, source_id: UUID, scope: str) -> int | None:
+async def watermark(con: Connection, source_id: UUID, scope: str) -> int | None:
     return await con.fetchval(
         "SELECT position FROM connector_watermarks WHERE source_id = $1 AND scope = $2", source_id, scope
     )
 
 
-async def advance_watermark(con: asyncpg.Connection, source_id: UUID, scope: str, position: int) -> None:
+async def advance_watermark(con: Connection, source_id: UUID, scope: str, position: int) -> None:
     """Moves forward only: a late or overlapping poll never moves it back."""
     await con.execute(
         """INSERT INTO connector_watermarks (source_id, scope, position) VALUES ($1, $2, $3)
@@ -169,9 +170,7 @@ async def advance_watermark(con: asyncpg.Connection, source_id: UUID, scope: str
 # -- webhook inbox ---------------------------------------------------------------------------------
 
 
-async def inbox_add(
-    con: asyncpg.Connection, platform: str, items: Sequence[tuple[str, str, str, dict[str, Any]]]
-) -> list[int]:
+async def inbox_add(con: Connection, platform: str, items: Sequence[tuple[str, str, str, dict[str, Any]]]) -> list[int]:
     """(dedupe_key, external_account_id, platform_form_id, payload) rows; repeats are skipped. Returns the
     ids of the rows that are new."""
     if not items:
@@ -190,7 +189,7 @@ async def inbox_add(
     return [r["inbox_id"] for r in rows]
 
 
-async def inbox_add_unreadable(con: asyncpg.Connection, platform: str, raw_body: str, reason: str) -> int:
+async def inbox_add_unreadable(con: Connection, platform: str, raw_body: str, reason: str) -> int:
     return await con.fetchval(
         """INSERT INTO webhook_inbox (platform, raw_body, status, reason, processed_at)
            VALUES ($1, $2, 'FAILED', $3, now()) RETURNING inbox_id""",
@@ -200,9 +199,7 @@ async def inbox_add_unreadable(con: asyncpg.Connection, platform: str, raw_body:
     )
 
 
-async def inbox_claim(
-    con: asyncpg.Connection, platform: str, ids: Sequence[int] | None, limit: int
-) -> list[asyncpg.Record]:
+async def inbox_claim(con: Connection, platform: str, ids: Sequence[int] | None, limit: int) -> list[asyncpg.Record]:
     """Leases due PENDING rows (those `ids`, or any) to this worker; SKIP LOCKED so replicas share."""
     return await con.fetch(
         """UPDATE webhook_inbox SET attempts = attempts + 1,
@@ -219,7 +216,7 @@ async def inbox_claim(
     )
 
 
-async def inbox_finish(con: asyncpg.Connection, inbox_id: int, status: str, reason: str = "") -> None:
+async def inbox_finish(con: Connection, inbox_id: int, status: str, reason: str = "") -> None:
     await con.execute(
         "UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE inbox_id = $1",
         inbox_id,
@@ -228,7 +225,7 @@ async def inbox_finish(con: asyncpg.Connection, inbox_id: int, status: str, reas
     )
 
 
-async def inbox_reopen_ignored(con: asyncpg.Connection, platform: str, external_account_id: str, days: int) -> int:
+async def inbox_reopen_ignored(con: Connection, platform: str, external_account_id: str, days: int) -> int:
     """Makes the Page's / account's IGNORED rows of the last `days` due again (it is connected now);
     returns how many."""
     return len(
@@ -246,7 +243,7 @@ async def inbox_reopen_ignored(con: asyncpg.Connection, platform: str, external_
     )
 
 
-async def inbox_retry(con: asyncpg.Connection, inbox_id: int, delay_seconds: float, reason: str) -> None:
+async def inbox_retry(con: Connection, inbox_id: int, delay_seconds: float, reason: str) -> None:
     await con.execute(
         "UPDATE webhook_inbox SET next_attempt_at = now() + make_interval(secs => $2), reason = $3 WHERE inbox_id = $1",
         inbox_id,
@@ -259,7 +256,7 @@ async def inbox_retry(con: asyncpg.Connection, inbox_id: int, delay_seconds: flo
 
 
 async def resumable_sync(
-    con: asyncpg.Connection, source_id: UUID, scope: str, since: datetime, until: datetime
+    con: Connection, source_id: UUID, scope: str, since: datetime, until: datetime
 ) -> asyncpg.Record | None:
     return await con.fetchrow(
         """SELECT * FROM sync_runs WHERE source_id = $1 AND form_scope = $2 AND since = $3 AND until = $4
@@ -272,9 +269,9 @@ async def resumable_sync(
 
 
 async def start_sync(
-    con: asyncpg.Connection, account_id: UUID, source_id: UUID, scope: str, since: datetime, until: datetime
+    con: Connection, account_id: UUID, source_id: UUID, scope: str, since: datetime, until: datetime
 ) -> asyncpg.Record:
-    return await con.fetchrow(
+    return await con.fetchrow(  # type: ignore[return-value]  # INSERT ... RETURNING: always the row
         """INSERT INTO sync_runs (account_id, source_id, form_scope, since, until, checkpoint)
            VALUES ($1, $2, $3, $4, $5, $4) RETURNING *""",
         account_id,
@@ -285,12 +282,12 @@ async def start_sync(
     )
 
 
-async def resume_sync(con: asyncpg.Connection, sync_id: UUID) -> None:
+async def resume_sync(con: Connection, sync_id: UUID) -> None:
     await con.execute("UPDATE sync_runs SET state = 'RUNNING', updated_at = now() WHERE sync_id = $1", sync_id)
 
 
 async def save_sync(
-    con: asyncpg.Connection,
+    con: Connection,
     sync_id: UUID,
     *,
     checkpoint: datetime,

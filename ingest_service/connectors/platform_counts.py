@@ -26,7 +26,9 @@ COUNT_REFRESH_SECONDS = 600.0
 DAYS_BACK = 1
 
 
-def days_due(now: datetime, connected_at: datetime, stored: Mapping[date, Mapping[str, Any]]) -> list[date]:
+def days_due(
+    now: datetime, connected_at: datetime, stored: Mapping[date, Mapping[str, Any] | asyncpg.Record]
+) -> list[date]:
     """The UTC days to count now. stored: day → platform_reported, leadrelay_count, checked_at."""
     today = now.astimezone(UTC).date()
     day = max(connected_at.astimezone(UTC).date(), today - timedelta(days=DAYS_BACK))

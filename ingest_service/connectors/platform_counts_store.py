@@ -10,6 +10,8 @@ from uuid import UUID
 
 import asyncpg
 
+from leadrelay.db import Connection
+
 
 def utc_day(start: datetime, end: datetime) -> date | None:
     """The UTC day when [start, end) is exactly one UTC day, else None."""
@@ -25,7 +27,7 @@ def day_window(day: date) -> tuple[datetime, datetime]:
 
 
 async def record(
-    con: asyncpg.Connection,
+    con: Connection,
     account_id: UUID,
     source_id: UUID,
     start: datetime,
@@ -51,7 +53,7 @@ async def record(
     )
 
 
-async def checks(con: asyncpg.Connection, source_id: UUID, days: list[date]) -> dict[date, asyncpg.Record]:
+async def checks(con: Connection, source_id: UUID, days: list[date]) -> dict[date, asyncpg.Record]:
     """The stored day checks of a source: day → (platform_reported, leadrelay_count, checked_at)."""
     rows = await con.fetch(
         """SELECT day, platform_reported, leadrelay_count, checked_at FROM platform_counts

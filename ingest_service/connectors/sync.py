@@ -28,6 +28,7 @@ from ingest_service.connectors import (
 from ingest_service.resources import IngestResources
 from leadrelay.capture import sources_store
 from leadrelay.capture.leads import IncomingLead
+from leadrelay.db import Connection
 from leadrelay.errors import FailedPrecondition, InvalidArgument
 from leadrelay.ids import as_id
 
@@ -196,7 +197,7 @@ async def _slice(
                 yield None
     else:
 
-        async def pages() -> AsyncIterator[list[IncomingLead]]:
+        async def pages() -> AsyncIterator[list[IncomingLead]]:  # type: ignore[misc]  # each branch defines its own pages()
             async for page in platform_clients.linkedin(deps).responses(
                 token,
                 linkedin_owners.of_source(w.source["external_account_id"]),
@@ -222,7 +223,7 @@ async def _slice(
 
 async def _take(
     deps: IngestResources, account_id: UUID, pages, p: Progress, resubmissions: bool = False
-) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+) -> AsyncIterator[None]:
     """Reads every page of one slice into intake; a throttled read waits and re-reads the slice.
     `resubmissions`: LinkedIn, whose response ids can come again with new answers (an update)."""
     wait = RATE_LIMIT_FIRST_WAIT
@@ -248,7 +249,7 @@ async def _take(
             wait = min(60.0, wait * 2)
 
 
-async def _retrying(call):  # type: ignore[no-untyped-def]
+async def _retrying(call):
     wait = RATE_LIMIT_FIRST_WAIT
     for attempt in range(RATE_LIMIT_RETRIES + 1):
         try:
@@ -261,7 +262,7 @@ async def _retrying(call):  # type: ignore[no-untyped-def]
     raise AssertionError("unreachable")
 
 
-async def _save(con: asyncpg.Connection, sync_id: UUID, checkpoint: datetime, state: str, p: Progress) -> None:
+async def _save(con: Connection, sync_id: UUID, checkpoint: datetime, state: str, p: Progress) -> None:
     await connections_store.save_sync(
         con,
         sync_id,

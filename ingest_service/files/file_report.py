@@ -43,7 +43,7 @@ class Progress:
 
     def snapshot(self, **changes: object) -> Progress:
         changes.setdefault("failed_rows", [])
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[arg-type]  # **changes: field values of several types
 
     def summary(self) -> str:
         parts = [f"{self.rows_read} rows read"]

@@ -7,10 +7,9 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
-from ingest_service.capture.validation_client import NewLead
 from ingest_service.files import upload_file
 from ingest_service.files.csv_reader import CsvError, Record
 from ingest_service.files.header_match import HeaderError, Override, match_headers, normalise, positional
@@ -18,6 +17,9 @@ from leadrelay.capture import mapping
 from leadrelay.capture.leads import Answer, IncomingLead
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
 from leadrelay.ownership import check_owner
+
+if TYPE_CHECKING:  # the type only: importing the gRPC client at run time would make planning do I/O
+    from ingest_service.capture.validation_client import NewLead
 
 SOURCE_HEADERS = frozenset({"sourceid", "flowid"})
 

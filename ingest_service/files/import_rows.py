@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Sequence
 from json.encoder import encode_basestring  # json.dumps(s, ensure_ascii=False) for one string
+from typing import Any
 
 from leadrelay.capture import mapping
 from leadrelay.capture.leads import Answer
@@ -28,7 +29,7 @@ _MAX_PATTERNS = 4096
 # A template item's kinds: its JSON is fixed / one cell's value / literal text and values mixed.
 _FIXED, _CELL, _MIXED = 0, 1, 2
 # (answers format, fields format or None, fields items)
-Template = tuple[str, str | None, list[tuple[str, int, object]]]
+Template = tuple[str, str | None, list[tuple[str, int, Any]]]  # the payload's type follows the kind
 
 
 class RowMapper:
@@ -38,14 +39,14 @@ class RowMapper:
         self._names = list(answer_names)
         self._rows = tuple(rows)
         self._read = [i for i, name in enumerate(self._names) if name]
-        self._answer_open = {i: '{"name":' + encode_basestring(self._names[i]) + ',"values":[' for i in self._read}
+        self._answer_open = {i: '{"name":' + encode_basestring(self._names[i]) + ',"values":[' for i in self._read}  # type: ignore[arg-type]  # _read: named columns only
         self._templates: dict[tuple[int, ...], Template] = {}
         # Literal text in mapping.apply's result comes from answer names and constants only.
         texts = [n for n in self._names if n] + [str(r.constant.value) for r in self._rows if r.constant]
         self._plain = any(_OPEN in t or _CLOSE in t for t in texts)
 
     def answers(self, values: Sequence[str]) -> tuple[Answer, ...]:
-        return tuple(Answer(self._names[i], (values[i],)) for i in self._read if values[i])  # type: ignore[arg-type]
+        return tuple(Answer(self._names[i], (values[i],)) for i in self._read if values[i])  # type: ignore[arg-type]  # _read: named columns only
 
     def __call__(self, values: Sequence[str]) -> tuple[str, str]:
         """(answers JSON, fields JSON) for one row's values (one per file column)."""
@@ -63,11 +64,11 @@ class RowMapper:
         out = []
         for key, kind, payload in items:
             if kind == _CELL:
-                out.append(key + encoded[payload])  # type: ignore[index]
+                out.append(key + encoded[payload])
             elif kind == _FIXED:
-                out.append(payload)  # type: ignore[arg-type]
+                out.append(payload)
             else:
-                out.append(key + encode_basestring("".join([values[p] if type(p) is int else p for p in payload])))  # type: ignore[attr-defined]
+                out.append(key + encode_basestring("".join([values[p] if type(p) is int else p for p in payload])))
         return answers_format.format(*encoded), "{" + ",".join(out) + "}"
 
     def _compile(self, present: tuple[int, ...]) -> Template:
@@ -77,8 +78,8 @@ class RowMapper:
         if len(self._templates) >= _MAX_PATTERNS:
             self._templates.clear()
         answers_format = "[" + ",".join(_braces(self._answer_open[i]) + f"{{{i}}}]}}}}" for i in present) + "]"
-        placeholders = tuple(Answer(self._names[i], (f"{_OPEN}{i}{_CLOSE}",)) for i in present)  # type: ignore[arg-type]
-        items: list[tuple[str, int, object]] = []
+        placeholders = tuple(Answer(self._names[i], (f"{_OPEN}{i}{_CLOSE}",)) for i in present)  # type: ignore[arg-type]  # present: named columns only
+        items: list[tuple[str, int, Any]] = []
         for column, text in mapping.apply(placeholders, self._rows).items():
             key = encode_basestring(column) + ":"
             parts: list[object] = []
@@ -99,9 +100,7 @@ class RowMapper:
         fields_format = None
         if all(kind != _MIXED for _, kind, _ in items):
             fields_format = (
-                "{{"
-                + ",".join(_braces(p) if kind == _FIXED else f"{_braces(k)}{{{p}}}" for k, kind, p in items)  # type: ignore[str-format]
-                + "}}"
+                "{{" + ",".join(_braces(p) if kind == _FIXED else f"{_braces(k)}{{{p}}}" for k, kind, p in items) + "}}"
             )
         template = (answers_format, fields_format, items)
         self._templates[present] = template

@@ -54,6 +54,7 @@ from ingest_service.files.import_rows import RowMapper
 from ingest_service.resources import IngestResources
 from leadrelay.capture import leads_store, mapping, sources_store
 from leadrelay.capture.leads import ACCEPTED, PROCESSING, REJECTED, Outcome
+from leadrelay.db import Connection
 from leadrelay.errors import InvalidArgument
 from leadrelay.ids import as_id
 from leadrelay.ownership import check_owner
@@ -70,7 +71,7 @@ IN_FLIGHT = 3
 
 
 async def load_sources(
-    con: asyncpg.Connection, account_id: UUID, source_ids: Sequence[UUID]
+    con: Connection, account_id: UUID, source_ids: Sequence[UUID]
 ) -> tuple[dict[UUID, tuple[mapping.MappingRow, ...]], dict[UUID, str]]:
     """The mapping of each of the account's sources; and why each other id cannot be used."""
     found = {
@@ -135,7 +136,7 @@ async def run_import(
                 row_errors[value] = refused[sid]
         for sid, rows in usable.items():
             plans[sid] = import_plan.file_error(
-                lambda sid=sid, rows=rows: import_plan.plan_source(
+                lambda sid=sid, rows=rows: import_plan.plan_source(  # type: ignore[misc]  # defaults bind the loop variables
                     sid, rows, table, request.overrides, skip=source_index, strict=False
                 )
             )

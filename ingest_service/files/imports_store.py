@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from ingest_service.files.file_report import Progress
+from leadrelay.db import Connection
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
@@ -25,7 +26,7 @@ _ROW = """SELECT import_id, account_id, kind, source_id, file_name, started_at, 
 
 
 async def create(
-    con: asyncpg.Connection,
+    con: Connection,
     import_id: UUID,
     account_id: UUID,
     kind: str,
@@ -53,19 +54,19 @@ async def create(
     )
 
 
-async def get(con: asyncpg.Connection, import_id: UUID) -> asyncpg.Record | None:
+async def get(con: Connection, import_id: UUID) -> asyncpg.Record | None:
     """Any account's import (the caller checks the owner)."""
     return await con.fetchrow(f"{_ROW} WHERE import_id = $1", import_id)
 
 
-async def by_fingerprint(con: asyncpg.Connection, account_id: UUID, fingerprint: str) -> asyncpg.Record | None:
+async def by_fingerprint(con: Connection, account_id: UUID, fingerprint: str) -> asyncpg.Record | None:
     """The account's import of this file and spec that is not abandoned."""
     return await con.fetchrow(
         f"{_ROW} WHERE account_id = $1 AND fingerprint = $2 AND status <> 'abandoned'", account_id, fingerprint
     )
 
 
-async def claim(con: asyncpg.Connection, import_id: UUID, lease_seconds: float) -> bool:
+async def claim(con: Connection, import_id: UUID, lease_seconds: float) -> bool:
     """Claims an import no live call holds (interrupted, finished, or running with a lapsed lease)."""
     return (
         await con.fetchval(
@@ -79,7 +80,7 @@ async def claim(con: asyncpg.Connection, import_id: UUID, lease_seconds: float) 
     )
 
 
-async def renew(con: asyncpg.Connection, import_id: UUID, lease_seconds: float) -> None:
+async def renew(con: Connection, import_id: UUID, lease_seconds: float) -> None:
     await con.execute(
         """UPDATE imports SET lease_until = now() + make_interval(secs => $2)
            WHERE import_id = $1 AND status = 'running'""",
@@ -88,7 +89,7 @@ async def renew(con: asyncpg.Connection, import_id: UUID, lease_seconds: float) 
     )
 
 
-async def release(con: asyncpg.Connection, import_id: UUID) -> None:
+async def release(con: Connection, import_id: UUID) -> None:
     """The call ended without finishing: interrupted at once (not after its lease)."""
     await con.execute(
         "UPDATE imports SET status = 'interrupted', lease_until = NULL WHERE import_id = $1 AND status = 'running'",
@@ -96,7 +97,7 @@ async def release(con: asyncpg.Connection, import_id: UUID) -> None:
     )
 
 
-async def abandon(con: asyncpg.Connection, import_id: UUID) -> bool:
+async def abandon(con: Connection, import_id: UUID) -> bool:
     """Abandons an interrupted import; False if a call holds it or it has finished."""
     return (
         await con.fetchval(
@@ -111,7 +112,7 @@ async def abandon(con: asyncpg.Connection, import_id: UUID) -> bool:
 
 
 async def list_imports(
-    con: asyncpg.Connection, account_id: UUID, *, status: str | None, after: tuple | None, limit: int
+    con: Connection, account_id: UUID, *, status: str | None, after: tuple | None, limit: int
 ) -> list[asyncpg.Record]:
     """The account's imports, newest first, keyset-paged by (started_at, import_id)."""
     return await con.fetch(
@@ -128,15 +129,15 @@ async def list_imports(
     )
 
 
-async def record_progress(con: asyncpg.Connection, import_id: UUID, progress: Progress) -> None:
+async def record_progress(con: Connection, import_id: UUID, progress: Progress) -> None:
     await _counts(con, import_id, progress, "")
 
 
-async def record_end(con: asyncpg.Connection, import_id: UUID, progress: Progress) -> None:
+async def record_end(con: Connection, import_id: UUID, progress: Progress) -> None:
     await _counts(con, import_id, progress, ", status = 'finished', lease_until = NULL, finished_at = now()")
 
 
-async def _counts(con: asyncpg.Connection, import_id: UUID, progress: Progress, extra: str) -> None:
+async def _counts(con: Connection, import_id: UUID, progress: Progress, extra: str) -> None:
     await con.execute(
         f"""UPDATE imports SET rows_read = $2, rows_accepted = $3, rows_rejected = $4, rows_updated = $5,
                    rows_skipped = $6, rows_errored = $7, rows_waiting = $8, summary = $9{extra}

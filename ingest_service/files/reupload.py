@@ -122,7 +122,7 @@ async def run_reupload(
             # A batch's leads are judged while the next batch is read and applied.
             pending: collections.deque[tuple[dict[UUID, Record], list[UUID], asyncio.Task]] = collections.deque()
 
-            def count(wanted: dict[UUID, Record], updated: list[UUID], judged: dict) -> None:  # type: ignore[type-arg]
+            def count(wanted: dict[UUID, Record], updated: list[UUID], judged: dict) -> None:
                 for lead_id in updated:
                     outcome = judged.get(lead_id)
                     row = wanted[lead_id].row
@@ -179,7 +179,7 @@ async def run_reupload(
             failures.close()
 
 
-def _take(rows_iter, n: int) -> list[Record]:  # type: ignore[no-untyped-def]
+def _take(rows_iter, n: int) -> list[Record]:
     batch = []
     for record in rows_iter:
         batch.append(record)
@@ -205,7 +205,7 @@ async def _plans(
         columns = {sid: await sources_store.source_columns(con, sid) for sid in dict.fromkeys(source_ids)}
     plans = {
         sid: import_plan.file_error(
-            lambda cols=cols: match_headers(table.headers, cols, overrides, skip=skip, strict=False)
+            lambda cols=cols: match_headers(table.headers, cols, overrides, skip=skip, strict=False)  # type: ignore[misc]  # the default binds the loop variable
         )
         for sid, cols in columns.items()
     }

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import grpc
 
 from ingest_service.connectors import oauth_connect
+from ingest_service.resources import IngestResources
 from ingest_service.rpc.sources import platform_name, source_proto
 from leadrelay.auth import current_account
 from leadrelay.capture import sources_store
@@ -16,9 +17,13 @@ from leadrelay.v1 import common_pb2, ingest_pb2
 
 
 class ConnectRpc:
-    deps: Any
+    deps: IngestResources
 
-    async def BeginConnect(self, request, context):  # type: ignore[no-untyped-def]
+    async def BeginConnect(
+        self,
+        request: ingest_pb2.BeginConnectRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.BeginConnectRequest, ingest_pb2.BeginConnectResponse],
+    ) -> ingest_pb2.BeginConnectResponse:
         account_id = current_account()
         platform = platform_name(request.platform) if request.platform else ""
         if platform not in ("FACEBOOK", "LINKEDIN"):
@@ -29,7 +34,11 @@ class ConnectRpc:
         )
         return ingest_pb2.BeginConnectResponse(authorize_url=url, expires_at=to_timestamp(expires_at))
 
-    async def CompleteConnect(self, request, context):  # type: ignore[no-untyped-def]
+    async def CompleteConnect(
+        self,
+        request: ingest_pb2.CompleteConnectRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.CompleteConnectRequest, ingest_pb2.ConnectChoices],
+    ) -> ingest_pb2.ConnectChoices:
         found = await oauth_connect.complete(
             self.deps, current_account(), request.user_ref, request.state, request.code
         )
@@ -47,7 +56,13 @@ class ConnectRpc:
             ],
         )
 
-    async def PickConnectAccounts(self, request, context):  # type: ignore[no-untyped-def]
+    async def PickConnectAccounts(
+        self,
+        request: ingest_pb2.PickConnectAccountsRequest,
+        context: grpc.aio.ServicerContext[
+            ingest_pb2.PickConnectAccountsRequest, ingest_pb2.PickConnectAccountsResponse
+        ],
+    ) -> ingest_pb2.PickConnectAccountsResponse:
         account_id = current_account()
         grant_id = parse_id("grant", request.grant_id, "grant_id")
         source_ids = await oauth_connect.pick(

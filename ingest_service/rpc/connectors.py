@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
+
+import grpc
 
 from ingest_service.connectors import (
     connections_store,
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 class ConnectorsRpc:
     deps: Any
 
-    async def _source_message(self, con, source_id) -> ingest_pb2.Source:  # type: ignore[no-untyped-def]
+    async def _source_message(self, con, source_id) -> ingest_pb2.Source:
         row = dict(await sources_store.get_source(con, current_account(), source_id))
         summary = (await connections_store.connection_summaries(con, [source_id])).get(source_id)
         row["connected"] = summary is not None
@@ -36,7 +39,11 @@ class ConnectorsRpc:
             row["last_polled_at"], row["last_error"] = summary["last_polled_at"], summary["last_error"]
         return source_proto(row)
 
-    async def ConnectSource(self, request, context):  # type: ignore[no-untyped-def]
+    async def ConnectSource(
+        self,
+        request: ingest_pb2.ConnectSourceRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ConnectSourceRequest, ingest_pb2.Source],
+    ) -> ingest_pb2.Source:
         account_id = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         if not request.access_token:
@@ -87,7 +94,11 @@ class ConnectorsRpc:
         await webhook_inbox.redrive_ignored(self.deps, platform, external)
         return connected
 
-    async def DisconnectSource(self, request, context):  # type: ignore[no-untyped-def]
+    async def DisconnectSource(
+        self,
+        request: ingest_pb2.DisconnectSourceRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.DisconnectSourceRequest, ingest_pb2.Source],
+    ) -> ingest_pb2.Source:
         account_id = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         async with self.deps.pool.acquire() as con:
@@ -102,7 +113,11 @@ class ConnectorsRpc:
             log.info("source disconnected", extra={"source_id": str(source_id)})
             return await self._source_message(con, source_id)
 
-    async def SyncLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def SyncLeads(
+        self,
+        request: ingest_pb2.SyncLeadsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.SyncLeadsRequest, ingest_pb2.SyncProgress],
+    ) -> AsyncIterator[ingest_pb2.SyncProgress]:
         account_id = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         window = await sync.window(
@@ -126,7 +141,11 @@ class ConnectorsRpc:
                 resumed=p.resumed,
             )
 
-    async def GetSourceCounts(self, request, context):  # type: ignore[no-untyped-def]
+    async def GetSourceCounts(
+        self,
+        request: ingest_pb2.GetSourceCountsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.GetSourceCountsRequest, ingest_pb2.SourceCounts],
+    ) -> ingest_pb2.SourceCounts:
         account_id = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         since = from_timestamp(request.since if request.HasField("since") else None)

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import cached_property
-from typing import IO
+from typing import BinaryIO
 from uuid import UUID
 
 import asyncpg
@@ -31,6 +31,8 @@ from ingest_service.resources import IngestResources
 from ingest_service.rpc.intake import lead_filter
 from leadrelay import lead_export, paging
 from leadrelay.auth import current_account
+from leadrelay.capture.sources_store import get_source
+from leadrelay.db import Connection
 from leadrelay.errors import FailedPrecondition, InvalidArgument
 from leadrelay.ids import parse_id
 from leadrelay.ownership import check_owner
@@ -52,7 +54,11 @@ class FilesRpc:
     def _upload_slots(self) -> UploadSlots:
         return UploadSlots(self.deps.settings.uploads_per_account, self.deps.settings.uploads_max)
 
-    async def ImportLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
+    async def ImportLeads(
+        self,
+        request_iterator: AsyncIterator[ingest_pb2.ImportChunk],
+        context: grpc.aio.ServicerContext[ingest_pb2.ImportChunk, ingest_pb2.ImportProgress],
+    ) -> AsyncIterator[ingest_pb2.ImportProgress]:
         async with self._upload(request_iterator, context) as (spec, file, digest, budget):
             request = import_plan.ImportRequest(
                 source_id=parse_id("source", spec.source_id, "spec.source_id") if spec.source_id else None,
@@ -68,7 +74,11 @@ class FilesRpc:
             async for progress in importer.run_import(self.deps, current_account(), request, file, budget):
                 yield progress_proto(progress)
 
-    async def ReuploadLeads(self, request_iterator, context):  # type: ignore[no-untyped-def]
+    async def ReuploadLeads(
+        self,
+        request_iterator: AsyncIterator[ingest_pb2.ImportChunk],
+        context: grpc.aio.ServicerContext[ingest_pb2.ImportChunk, ingest_pb2.ImportProgress],
+    ) -> AsyncIterator[ingest_pb2.ImportProgress]:
         async with self._upload(request_iterator, context) as (spec, file, _digest, budget):
             if spec.HasField("has_header") and not spec.has_header:
                 raise InvalidArgument("spec.has_header", "a re-upload is an exported file: it has a header row")
@@ -82,12 +92,14 @@ class FilesRpc:
             ):
                 yield progress_proto(progress)
 
-    async def ExportLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def ExportLeads(
+        self,
+        request: ingest_pb2.ExportLeadsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ExportLeadsRequest, ingest_pb2.ExportChunk],
+    ) -> AsyncIterator[ingest_pb2.ExportChunk]:
         account_id = current_account()
         f = lead_filter(request)
         if f.source_id is not None:
-            from leadrelay.capture.sources_store import get_source
-
             async with self.deps.pool.acquire() as con:
                 await get_source(con, account_id, f.source_id)
         xlsx = request.format == common_pb2.FILE_FORMAT_XLSX
@@ -105,7 +117,11 @@ class FilesRpc:
             elif data:
                 yield ingest_pb2.ExportChunk(data=data)
 
-    async def ListImports(self, request, context):  # type: ignore[no-untyped-def]
+    async def ListImports(
+        self,
+        request: ingest_pb2.ListImportsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ListImportsRequest, ingest_pb2.ListImportsResponse],
+    ) -> ingest_pb2.ListImportsResponse:
         size = paging.page_size(request.page_size)
         status = _STATUS_NAME.get(request.status) if request.status else None
         async with self.deps.pool.acquire() as con:
@@ -119,12 +135,20 @@ class FilesRpc:
         token = paging.encode(rows[size - 1]["started_at"], rows[size - 1]["import_id"]) if len(rows) > size else ""
         return ingest_pb2.ListImportsResponse(imports=[import_proto(r) for r in rows[:size]], next_page_token=token)
 
-    async def GetImport(self, request, context):  # type: ignore[no-untyped-def]
+    async def GetImport(
+        self,
+        request: ingest_pb2.GetImportRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.GetImportRequest, ingest_pb2.ImportInfo],
+    ) -> ingest_pb2.ImportInfo:
         import_id = parse_id("import", request.import_id, "import_id")
         async with self.deps.pool.acquire() as con:
             return import_proto(await _own_import(con, import_id))
 
-    async def AbandonImport(self, request, context):  # type: ignore[no-untyped-def]
+    async def AbandonImport(
+        self,
+        request: ingest_pb2.AbandonImportRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.AbandonImportRequest, ingest_pb2.ImportInfo],
+    ) -> ingest_pb2.ImportInfo:
         import_id = parse_id("import", request.import_id, "import_id")
         async with self.deps.pool.acquire() as con, con.transaction():
             row = await _own_import(con, import_id)
@@ -137,7 +161,7 @@ class FilesRpc:
     @contextlib.asynccontextmanager
     async def _upload(
         self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk], context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[tuple[ingest_pb2.ImportSpec, IO[bytes], str, Budget]]:
+    ) -> AsyncIterator[tuple[ingest_pb2.ImportSpec, BinaryIO, str, Budget]]:
         """The call's upload slot, its received file (with its SHA-256) and the budget of reading it:
         the slot and the file are given back when the call ends, and a reader still at work stops."""
         account_id = current_account()
@@ -158,7 +182,7 @@ class FilesRpc:
 
     async def _receive(
         self, request_iterator: AsyncIterator[ingest_pb2.ImportChunk], context: grpc.aio.ServicerContext
-    ) -> tuple[ingest_pb2.ImportSpec, IO[bytes], str]:
+    ) -> tuple[ingest_pb2.ImportSpec, BinaryIO, str]:
         limit = self.deps.settings.import_max_bytes
         digest = hashlib.sha256()
         idle = self.deps.settings.upload_idle_seconds
@@ -202,7 +226,7 @@ class FilesRpc:
             file.close()
             raise
         file.seek(0)
-        return spec, file, digest.hexdigest()  # type: ignore[return-value]
+        return spec, file, digest.hexdigest()  # type: ignore[return-value]  # binary mode; typeshed calls it IO[bytes], not BinaryIO
 
 
 def _overrides(spec: ingest_pb2.ImportSpec) -> tuple[Override, ...]:
@@ -214,9 +238,10 @@ def _overrides(spec: ingest_pb2.ImportSpec) -> tuple[Override, ...]:
     return tuple(out)
 
 
-async def _own_import(con: asyncpg.Connection, import_id: UUID) -> asyncpg.Record:
+async def _own_import(con: Connection, import_id: UUID) -> asyncpg.Record:
     row = await imports_store.get(con, import_id)
     check_owner("import", import_id, row["account_id"] if row else None, current_account())
+    assert row is not None  # check_owner raised NotFound otherwise
     return row
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import grpc
 
 from ingest_service.capture import idempotency, intake
 from ingest_service.capture.coalescer import Coalescer
@@ -26,14 +27,22 @@ class IntakeRpc:
     deps: IngestResources
     _coalescer: Coalescer | None = None
 
-    async def SubmitLead(self, request, context):  # type: ignore[no-untyped-def]
+    async def SubmitLead(
+        self,
+        request: ingest_pb2.SubmitLeadRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.SubmitLeadRequest, common_pb2.LeadOutcome],
+    ) -> common_pb2.LeadOutcome:
         lead = incoming_lead(request, "")
         if self._coalescer is None:
             self._coalescer = Coalescer(self._submit, max_batch=self.deps.settings.validate_batch_size)
         outcome = await self._coalescer.submit(current_account(), lead)
         return outcome_to_proto(outcome)
 
-    async def SubmitLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def SubmitLeads(
+        self,
+        request: ingest_pb2.SubmitLeadsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.SubmitLeadsRequest, ingest_pb2.SubmitLeadsResponse],
+    ) -> ingest_pb2.SubmitLeadsResponse:
         limit = self.deps.settings.max_batch_size
         if len(request.leads) > limit:
             raise InvalidArgument("leads", f"{len(request.leads)} leads in one call; at most {limit}")
@@ -47,14 +56,22 @@ class IntakeRpc:
     async def _submit(self, account_id: UUID, leads: Sequence[IncomingLead], via: str = "SubmitLead") -> list[Outcome]:
         return await intake.submit(self.deps, account_id, leads, unknown_forms="refuse", via=via)
 
-    async def GetLead(self, request, context):  # type: ignore[no-untyped-def]
+    async def GetLead(
+        self,
+        request: ingest_pb2.GetLeadRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.GetLeadRequest, common_pb2.Lead],
+    ) -> common_pb2.Lead:
         lead_id = parse_id("lead", request.lead_id, "lead_id")
         async with self.deps.pool.acquire() as con:
             row = await leads_store.get_lead(con, current_account(), lead_id)
             events = await events_store.lead_events(con, lead_id)
         return lead_proto(row, events)
 
-    async def ListLeads(self, request, context):  # type: ignore[no-untyped-def]
+    async def ListLeads(
+        self,
+        request: ingest_pb2.ListLeadsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ListLeadsRequest, ingest_pb2.ListLeadsResponse],
+    ) -> ingest_pb2.ListLeadsResponse:
         size = paging.page_size(request.page_size)
         f = lead_filter(request)
         async with self.deps.pool.acquire() as con:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+import grpc
 
 from ingest_service.capture import intake_cache, validation_client
 from ingest_service.resources import IngestResources
@@ -13,6 +16,7 @@ from leadrelay import paging
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, mapping, sources_store
 from leadrelay.capture.leads import PLATFORMS
+from leadrelay.db import Connection
 from leadrelay.errors import AlreadyExists, InvalidArgument
 from leadrelay.ids import parse_id
 from leadrelay.protoconv import from_timestamp, set_timestamp
@@ -25,7 +29,11 @@ _EXTERNAL_REQUIRED = ("LINKEDIN", "FACEBOOK")
 class SourcesRpc:
     deps: IngestResources
 
-    async def CreateSource(self, request, context):  # type: ignore[no-untyped-def]
+    async def CreateSource(
+        self,
+        request: ingest_pb2.CreateSourceRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.CreateSourceRequest, ingest_pb2.Source],
+    ) -> ingest_pb2.Source:
         account = current_account()
         name = request.name.strip()
         if not name:
@@ -41,12 +49,20 @@ class SourcesRpc:
                 raise AlreadyExists(f"a {platform} source for {external!r} already exists in this account") from None
         return source_proto(row)
 
-    async def GetSource(self, request, context):  # type: ignore[no-untyped-def]
+    async def GetSource(
+        self,
+        request: ingest_pb2.GetSourceRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.GetSourceRequest, ingest_pb2.Source],
+    ) -> ingest_pb2.Source:
         source_id = parse_id("source", request.source_id, "source_id")
         async with self.deps.pool.acquire() as con:
             return source_proto(await sources_store.get_source(con, current_account(), source_id))
 
-    async def ListSources(self, request, context):  # type: ignore[no-untyped-def]
+    async def ListSources(
+        self,
+        request: ingest_pb2.ListSourcesRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ListSourcesRequest, ingest_pb2.ListSourcesResponse],
+    ) -> ingest_pb2.ListSourcesResponse:
         size = paging.page_size(request.page_size)
         platform = platform_name(request.platform) if request.platform else None
         async with self.deps.pool.acquire() as con:
@@ -60,7 +76,11 @@ class SourcesRpc:
         token = paging.encode(rows[size - 1]["created_at"], rows[size - 1]["source_id"]) if len(rows) > size else ""
         return ingest_pb2.ListSourcesResponse(sources=[source_proto(r) for r in rows[:size]], next_page_token=token)
 
-    async def UpdateSource(self, request, context):  # type: ignore[no-untyped-def]
+    async def UpdateSource(
+        self,
+        request: ingest_pb2.UpdateSourceRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.UpdateSourceRequest, ingest_pb2.Source],
+    ) -> ingest_pb2.Source:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         name = request.name.strip() if request.HasField("name") else None
@@ -77,7 +97,11 @@ class SourcesRpc:
         await validation_client.judge(self.deps, account, redrive)
         return source_proto(row)
 
-    async def UpsertForm(self, request, context):  # type: ignore[no-untyped-def]
+    async def UpsertForm(
+        self,
+        request: ingest_pb2.UpsertFormRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.UpsertFormRequest, ingest_pb2.Form],
+    ) -> ingest_pb2.Form:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
         ref = request.platform_form_id.strip()
@@ -93,7 +117,11 @@ class SourcesRpc:
         await validation_client.judge(self.deps, account, redrive)
         return form_proto(row)
 
-    async def ListForms(self, request, context):  # type: ignore[no-untyped-def]
+    async def ListForms(
+        self,
+        request: ingest_pb2.ListFormsRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.ListFormsRequest, ingest_pb2.ListFormsResponse],
+    ) -> ingest_pb2.ListFormsResponse:
         source_id = parse_id("source", request.source_id, "source_id")
         size = paging.page_size(request.page_size)
         async with self.deps.pool.acquire() as con:
@@ -104,7 +132,11 @@ class SourcesRpc:
         token = paging.encode(rows[size - 1]["created_at"], rows[size - 1]["form_id"]) if len(rows) > size else ""
         return ingest_pb2.ListFormsResponse(forms=[form_proto(r) for r in rows[:size]], next_page_token=token)
 
-    async def SetDefaultMapping(self, request, context):  # type: ignore[no-untyped-def]
+    async def SetDefaultMapping(
+        self,
+        request: ingest_pb2.SetMappingRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.SetMappingRequest, ingest_pb2.Mapping],
+    ) -> ingest_pb2.Mapping:
         source_id = parse_id("source", request.source_id, "source_id")
         rows = mapping_from_proto(request.mappings)
         mapping.check(rows)
@@ -113,7 +145,11 @@ class SourcesRpc:
         intake_cache.forget()  # committed: intake must not keep using the old mapping
         return ingest_pb2.Mapping(source_id=str(source_id), mappings=mapping_to_proto(rows), is_default=True)
 
-    async def SetFormMapping(self, request, context):  # type: ignore[no-untyped-def]
+    async def SetFormMapping(
+        self,
+        request: ingest_pb2.SetMappingRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.SetMappingRequest, ingest_pb2.Mapping],
+    ) -> ingest_pb2.Mapping:
         account = current_account()
         form_id = parse_id("form", request.form_id, "form_id")
         rows = mapping_from_proto(request.mappings)
@@ -125,7 +161,11 @@ class SourcesRpc:
             intake_cache.forget()  # committed: intake must not keep using the old mapping
             return await self._mapping_of(con, account, form["source_id"], form)
 
-    async def GetMapping(self, request, context):  # type: ignore[no-untyped-def]
+    async def GetMapping(
+        self,
+        request: ingest_pb2.GetMappingRequest,
+        context: grpc.aio.ServicerContext[ingest_pb2.GetMappingRequest, ingest_pb2.Mapping],
+    ) -> ingest_pb2.Mapping:
         account = current_account()
         async with self.deps.pool.acquire() as con:
             if request.form_id:
@@ -136,14 +176,14 @@ class SourcesRpc:
 
     async def _mapping_of(
         self,
-        con: asyncpg.Connection,
+        con: Connection,
         account,
         source_id,
-        form: asyncpg.Record | None,  # type: ignore[no-untyped-def]
+        form: asyncpg.Record | None,
     ) -> ingest_pb2.Mapping:
         source = await sources_store.get_source(con, account, source_id)
         own = form is not None and form["mapping"] is not None
-        rows = mapping.from_json(form["mapping"] if own else source["default_mapping"])
+        rows = mapping.from_json(form["mapping"] if own else source["default_mapping"])  # type: ignore[index]  # own: a form
         return ingest_pb2.Mapping(
             source_id=str(source_id),
             form_id=str(form["form_id"]) if form is not None else "",
@@ -152,14 +192,14 @@ class SourcesRpc:
         )
 
 
-def platform_name(value: int) -> str:
+def platform_name(value: common_pb2.Platform.ValueType) -> str:
     name = common_pb2.Platform.Name(value).removeprefix("PLATFORM_") if value in common_pb2.Platform.values() else ""
     if name not in PLATFORMS:
         raise InvalidArgument("platform", "choose LINKEDIN, FACEBOOK, CSV or API")
     return name
 
 
-def source_proto(row: asyncpg.Record) -> ingest_pb2.Source:
+def source_proto(row: Mapping[str, Any] | asyncpg.Record) -> ingest_pb2.Source:
     out = ingest_pb2.Source(
         source_id=str(row["source_id"]),
         name=row["name"],
@@ -202,7 +242,7 @@ _CONSTANT_KINDS = {
 }
 
 
-def mapping_from_proto(rows) -> list[mapping.MappingRow]:  # type: ignore[no-untyped-def]
+def mapping_from_proto(rows) -> list[mapping.MappingRow]:
     out = []
     for i, r in enumerate(rows):
         which = r.WhichOneof("value")
@@ -229,7 +269,7 @@ def mapping_from_proto(rows) -> list[mapping.MappingRow]:  # type: ignore[no-unt
     return out
 
 
-def mapping_to_proto(rows) -> list[common_pb2.FieldMapping]:  # type: ignore[no-untyped-def]
+def mapping_to_proto(rows) -> list[common_pb2.FieldMapping]:
     out = []
     for r in rows:
         m = common_pb2.FieldMapping(column=r.column)

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-import asyncpg
+from leadrelay.db import Connection
 
 # Trail events whose details never carry a lead's values (channel, verdict, column names).
 VALUE_FREE_EVENTS = ("received", "validated", "reuploaded", "updated", "erased")
 
 
 async def erase_platform_lead(
-    con: asyncpg.Connection, platform: str, external_account_id: str, platform_lead_id: str, detail: str
+    con: Connection, platform: str, external_account_id: str, platform_lead_id: str, detail: str
 ) -> list[UUID]:
     """Erases the lead of every source of that Page / owner; returns the lead ids erased now (an
     already erased lead is not erased twice: see `erased_platform_leads`)."""
@@ -51,7 +51,7 @@ async def erase_platform_lead(
     return [r["lead_id"] for r in rows]
 
 
-async def erased_leads(con: asyncpg.Connection, account_id: UUID, lead_ids: Sequence[UUID]) -> list[UUID]:
+async def erased_leads(con: Connection, account_id: UUID, lead_ids: Sequence[UUID]) -> list[UUID]:
     """Which of these leads of the account are erased."""
     rows = await con.fetch(
         "SELECT lead_id FROM leads WHERE lead_id = ANY($1::uuid[]) AND account_id = $2 AND erased_at IS NOT NULL",
@@ -62,7 +62,7 @@ async def erased_leads(con: asyncpg.Connection, account_id: UUID, lead_ids: Sequ
 
 
 async def erased_platform_leads(
-    con: asyncpg.Connection, platform: str, external_account_id: str, platform_lead_id: str
+    con: Connection, platform: str, external_account_id: str, platform_lead_id: str
 ) -> list[tuple[UUID, UUID]]:
     """(account_id, lead_id) of that platform lead's erased leads, now or before."""
     rows = await con.fetch(

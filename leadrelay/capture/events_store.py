@@ -8,9 +8,11 @@ from uuid import UUID
 
 import asyncpg
 
+from leadrelay.db import Connection
+
 
 async def add_events(
-    con: asyncpg.Connection, account_id: UUID, lead_ids: Sequence[UUID], type_: str, details: Sequence[str]
+    con: Connection, account_id: UUID, lead_ids: Sequence[UUID], type_: str, details: Sequence[str]
 ) -> None:
     await con.execute(
         """INSERT INTO lead_events (lead_id, account_id, type, detail)
@@ -22,5 +24,5 @@ async def add_events(
     )
 
 
-async def lead_events(con: asyncpg.Connection, lead_id: UUID) -> list[asyncpg.Record]:
+async def lead_events(con: Connection, lead_id: UUID) -> list[asyncpg.Record]:
     return await con.fetch("SELECT type, at, detail FROM lead_events WHERE lead_id = $1 ORDER BY event_id", lead_id)

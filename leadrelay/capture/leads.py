@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 PROCESSING: Final = "PROCESSING"
@@ -27,9 +27,9 @@ class Answer:
         return {"name": self.name, "values": list(self.values)}
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, object]) -> Answer:
+    def from_json(cls, raw: Mapping[str, Any]) -> Answer:
         values = raw.get("values") or ()
-        return cls(str(raw.get("name", "")), tuple(str(v) for v in values))  # type: ignore[union-attr]
+        return cls(str(raw.get("name", "")), tuple(str(v) for v in values))
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 
 from leadrelay.capture import text
 from leadrelay.capture.leads import REJECTED
+from leadrelay.db import Connection
 from leadrelay.ownership import check_owner
 
 
@@ -33,7 +34,7 @@ class NewLeads:
     captured_at: list[datetime | None]
 
 
-async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLeads, via: str) -> set[UUID]:
+async def insert_received(con: Connection, account_id: UUID, new: NewLeads, via: str) -> set[UUID]:
     """Stores the leads as PROCESSING, with each inserted lead's `received` event (detail `via`), in ONE statement:
     a round trip fewer per intake batch. The events' foreign keys are checked at the end of the
     statement, when the leads are in. Texts pass the capture sanitiser (`text`): one lead's NUL
@@ -66,7 +67,7 @@ async def insert_received(con: asyncpg.Connection, account_id: UUID, new: NewLea
     return {r[0] for r in rows}
 
 
-async def apply_resubmissions(con: asyncpg.Connection, account_id: UUID, changed: NewLeads, via: str) -> set[UUID]:
+async def apply_resubmissions(con: Connection, account_id: UUID, changed: NewLeads, via: str) -> set[UUID]:
     """Known leads the member submitted again with other answers (a LinkedIn test form resent the same
     day keeps its response id): new answers, fields, context and dates, back to PROCESSING to be judged
     again, with an `updated` event. `changed.lead_ids` are the stored leads' ids. An erased lead is
@@ -96,9 +97,7 @@ async def apply_resubmissions(con: asyncpg.Connection, account_id: UUID, changed
     return {r[0] for r in rows}
 
 
-async def known_leads(
-    con: asyncpg.Connection, pairs: Sequence[tuple[UUID, str]]
-) -> dict[tuple[UUID, str], asyncpg.Record]:
+async def known_leads(con: Connection, pairs: Sequence[tuple[UUID, str]]) -> dict[tuple[UUID, str], asyncpg.Record]:
     """Stored leads by (source_id, platform_lead_id), with their current outcome."""
     rows = await con.fetch(
         """SELECT l.lead_id, l.source_id, l.platform_lead_id, l.status, l.disposition_code, l.custom_reason,
@@ -115,10 +114,10 @@ _LEAD = """SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_
            FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id"""
 
 
-async def get_lead(con: asyncpg.Connection, account_id: UUID, lead_id: UUID) -> asyncpg.Record:
+async def get_lead(con: Connection, account_id: UUID, lead_id: UUID) -> asyncpg.Record:
     row = await con.fetchrow(f"{_LEAD} WHERE l.lead_id = $1", lead_id)
     check_owner("lead", lead_id, row["account_id"] if row else None, account_id)
-    return row
+    return row  # type: ignore[return-value]  # check_owner raised if there is no row
 
 
 @dataclass(frozen=True)
@@ -141,12 +140,12 @@ _FILTERED = """l.account_id = $1
              AND ($7::timestamptz IS NULL OR l.received_at < $7)"""
 
 
-def _filter_args(account_id: UUID, f: LeadFilter) -> tuple:
+def _filter_args(account_id: UUID, f: LeadFilter) -> tuple[object, ...]:
     return account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until
 
 
 async def list_leads(
-    con: asyncpg.Connection, account_id: UUID, f: LeadFilter, *, after: tuple | None, limit: int
+    con: Connection, account_id: UUID, f: LeadFilter, *, after: tuple[Any, ...] | None, limit: int
 ) -> list[asyncpg.Record]:
     """Newest first; `after` is the last row's (received_at, lead_id)."""
     return await con.fetch(
@@ -161,7 +160,7 @@ async def list_leads(
     )
 
 
-async def export_cursor(con: asyncpg.Connection, account_id: UUID, f: LeadFilter) -> asyncpg.cursor.Cursor:
+async def export_cursor(con: Connection, account_id: UUID, f: LeadFilter) -> asyncpg.cursor.Cursor:
     """The filtered leads, oldest first, with what an export row needs, as a server-side cursor
     (the caller holds the transaction it lives in)."""
     return await con.cursor(
@@ -177,7 +176,7 @@ async def export_cursor(con: asyncpg.Connection, account_id: UUID, f: LeadFilter
 # Re-driving ----------------------------------------------------------------------------------------
 
 
-async def stale_processing(con: asyncpg.Connection, min_age_seconds: float, limit: int) -> list[asyncpg.Record]:
+async def stale_processing(con: Connection, min_age_seconds: float, limit: int) -> list[asyncpg.Record]:
     """PROCESSING leads older than the age, oldest first (the sweeper re-drives them)."""
     return await con.fetch(
         """SELECT account_id, lead_id FROM leads
@@ -188,7 +187,7 @@ async def stale_processing(con: asyncpg.Connection, min_age_seconds: float, limi
     )
 
 
-async def switched_on_again(con: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def switched_on_again(con: Connection, limit: int) -> list[asyncpg.Record]:
     """Leads rejected because their source or form was off, whose source and form are on now."""
     return await con.fetch(
         """SELECT l.account_id, l.lead_id FROM leads l
@@ -201,7 +200,7 @@ async def switched_on_again(con: asyncpg.Connection, limit: int) -> list[asyncpg
     )
 
 
-async def disabled_leads(con: asyncpg.Connection, source_id: UUID, form_id: UUID | None = None) -> list[UUID]:
+async def disabled_leads(con: Connection, source_id: UUID, form_id: UUID | None = None) -> list[UUID]:
     rows = await con.fetch(
         """SELECT lead_id FROM leads
            WHERE source_id = $1 AND disposition_code = 'REJECT_LEAD_SOURCE_DISABLED' AND status = $2
@@ -214,14 +213,14 @@ async def disabled_leads(con: asyncpg.Connection, source_id: UUID, form_id: UUID
 
 
 async def lead_counts(
-    con: asyncpg.Connection, source_id: UUID, since: datetime | None, until: datetime | None
+    con: Connection, source_id: UUID, since: datetime | None, until: datetime | None
 ) -> asyncpg.Record:
     """LeadRelay's own counts for leads the platform created in [since, until) (captured_at), the same
     window the platform is asked about. Leads are received after the platform created them (give or
     take clock skew, a day at most), so only leads received since a day before the window can count:
     that bound lets the (source_id, received_at) index do the work instead of reading every lead of
     the source."""
-    return await con.fetchrow(
+    return await con.fetchrow(  # type: ignore[return-value]  # an aggregate without GROUP BY always yields one row
         """SELECT count(*) AS received,
                   count(*) FILTER (WHERE status = 'ACCEPTED') AS accepted,
                   count(*) FILTER (WHERE status = 'REJECTED') AS rejected,
@@ -241,7 +240,7 @@ async def lead_counts(
 # Post-out -----------------------------------------------------------------------------------------
 
 
-async def lock_leads(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> list[UUID]:
+async def lock_leads(con: Connection, lead_ids: Sequence[UUID]) -> list[UUID]:
     """Locks the leads (in id order) until the transaction ends, before their deliveries change;
     returns the ids locked (those that exist).
 
@@ -257,7 +256,7 @@ async def lock_leads(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> list[
     return [r[0] for r in rows]
 
 
-async def set_post_out_status(con: asyncpg.Connection, lead_ids: Sequence[UUID], summaries: Sequence[str]) -> None:
+async def set_post_out_status(con: Connection, lead_ids: Sequence[UUID], summaries: Sequence[str]) -> None:
     """Writes each lead's delivery summary (leads.post_out_status) where it changed."""
     await con.execute(
         """UPDATE leads l SET post_out_status = u.s, updated_at = now()
@@ -268,7 +267,7 @@ async def set_post_out_status(con: asyncpg.Connection, lead_ids: Sequence[UUID],
     )
 
 
-async def lead_accounts(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, str]]:
+async def lead_accounts(con: Connection, lead_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, str]]:
     """Each existing lead's (account_id, status)."""
     rows = await con.fetch(
         "SELECT lead_id, account_id, status FROM leads WHERE lead_id = ANY($1::uuid[])", list(lead_ids)
@@ -279,7 +278,7 @@ async def lead_accounts(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> di
 # Judging ------------------------------------------------------------------------------------------
 
 
-async def lock_for_judgement(con: asyncpg.Connection, lead_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+async def lock_for_judgement(con: Connection, lead_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     """The leads with what judging needs, locked (in id order, so concurrent batches cannot deadlock)
     until the transaction ends: a lead is never judged by two calls at once."""
     return await con.fetch(
@@ -296,7 +295,7 @@ async def lock_for_judgement(con: asyncpg.Connection, lead_ids: Sequence[UUID]) 
 
 
 async def record_judgements(
-    con: asyncpg.Connection,
+    con: Connection,
     lead_ids: Sequence[UUID],
     statuses: Sequence[str],
     codes: Sequence[str],
@@ -347,7 +346,7 @@ class JudgedLead(NamedTuple):
 
 
 async def insert_judged(
-    con: asyncpg.Connection, account_id: UUID, via: str, received_at: datetime, leads: Sequence[JudgedLead]
+    con: Connection, account_id: UUID, via: str, received_at: datetime, leads: Sequence[JudgedLead]
 ) -> set[UUID]:
     """Stores leads judged before they were stored (ValidateNewLeads), each with its `received` and
     `validated` events, in one statement after one binary COPY into a staging table; returns the ids
@@ -401,7 +400,7 @@ def _clean_judged(lead: JudgedLead) -> JudgedLead:
 # Re-upload ----------------------------------------------------------------------------------------
 
 
-async def sources_of(con: asyncpg.Connection, account_id: UUID, lead_ids: Sequence[UUID]) -> list[UUID]:
+async def sources_of(con: Connection, account_id: UUID, lead_ids: Sequence[UUID]) -> list[UUID]:
     """The distinct sources of the account's leads among these."""
     rows = await con.fetch(
         "SELECT DISTINCT source_id FROM leads WHERE lead_id = ANY($1) AND account_id = $2", list(lead_ids), account_id
@@ -409,7 +408,7 @@ async def sources_of(con: asyncpg.Connection, account_id: UUID, lead_ids: Sequen
     return [r[0] for r in rows]
 
 
-async def lock_for_reupload(con: asyncpg.Connection, lead_ids: list[UUID]) -> list[asyncpg.Record]:
+async def lock_for_reupload(con: Connection, lead_ids: list[UUID]) -> list[asyncpg.Record]:
     """The leads with what a re-upload needs, locked (in id order) until the transaction ends."""
     return await con.fetch(
         """SELECT lead_id, account_id, source_id, status, fields FROM leads
@@ -418,7 +417,7 @@ async def lock_for_reupload(con: asyncpg.Connection, lead_ids: list[UUID]) -> li
     )
 
 
-async def replace_fields(con: asyncpg.Connection, lead_ids: list[UUID], fields: list[str]) -> None:
+async def replace_fields(con: Connection, lead_ids: list[UUID], fields: list[str]) -> None:
     """New fields for leads about to be judged again (re-upload)."""
     # Back to PROCESSING: if judging fails now, the sweeper picks the lead up; never an ACCEPTED lead.
     await con.execute(

@@ -7,12 +7,14 @@ NotFound (both naming the id).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from leadrelay.capture import mapping, text
+from leadrelay.db import Connection
 from leadrelay.ownership import check_owner
 
 # The forms' own mappings of a source `s`, oldest form first (its columns: `mapping.source_columns`).
@@ -25,7 +27,7 @@ _SOURCE = f"""SELECT s.*, c.source_id IS NOT NULL AS connected, c.last_polled_at
               FROM sources s LEFT JOIN source_connections c USING (source_id)"""
 
 
-def columns_of(row: asyncpg.Record) -> list[str]:
+def columns_of(row: Mapping[str, Any] | asyncpg.Record) -> list[str]:
     """The columns of a source read with `get_source`/`list_sources`."""
     return mapping.source_columns(
         mapping.from_json(row["default_mapping"]), [mapping.from_json(m) for m in row["form_mappings"]]
@@ -33,7 +35,7 @@ def columns_of(row: asyncpg.Record) -> list[str]:
 
 
 async def create_source(
-    con: asyncpg.Connection, account_id: UUID, name: str, platform: str, external_account_id: str
+    con: Connection, account_id: UUID, name: str, platform: str, external_account_id: str
 ) -> asyncpg.Record:
     name, external_account_id = text.clean(name), text.clean(external_account_id)
     source_id = await con.fetchval(
@@ -44,17 +46,17 @@ async def create_source(
         platform,
         external_account_id,
     )
-    return await con.fetchrow(f"{_SOURCE} WHERE s.source_id = $1", source_id)
+    return await con.fetchrow(f"{_SOURCE} WHERE s.source_id = $1", source_id)  # type: ignore[return-value]  # the source inserted just above
 
 
-async def get_source(con: asyncpg.Connection, account_id: UUID, source_id: UUID) -> asyncpg.Record:
+async def get_source(con: Connection, account_id: UUID, source_id: UUID) -> asyncpg.Record:
     row = await con.fetchrow(f"{_SOURCE} WHERE s.source_id = $1", source_id)
     check_owner("source", source_id, row["account_id"] if row else None, account_id)
-    return row
+    return row  # type: ignore[return-value]  # check_owner raised if there is no row
 
 
 async def sources_for_external(
-    con: asyncpg.Connection, account_id: UUID, platform: str, external_ids: Sequence[str]
+    con: Connection, account_id: UUID, platform: str, external_ids: Sequence[str]
 ) -> dict[str, asyncpg.Record]:
     """The account's oldest source for each of these Pages / ad accounts, by external id."""
     rows = await con.fetch(
@@ -67,13 +69,14 @@ async def sources_for_external(
     return {r["external_account_id"]: r for r in rows}
 
 
-async def source_account(con: asyncpg.Connection, source_id: UUID) -> UUID | None:
+async def source_account(con: Connection, source_id: UUID) -> UUID | None:
     """The source's account (None: no such source)."""
-    return await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
+    account_id: UUID | None = await con.fetchval("SELECT account_id FROM sources WHERE source_id = $1", source_id)
+    return account_id
 
 
 async def list_sources(
-    con: asyncpg.Connection, account_id: UUID, *, platform: str | None, after: tuple | None, limit: int
+    con: Connection, account_id: UUID, *, platform: str | None, after: tuple[Any, ...] | None, limit: int
 ) -> list[asyncpg.Record]:
     return await con.fetch(
         f"""{_SOURCE}
@@ -89,7 +92,7 @@ async def list_sources(
 
 
 async def update_source(
-    con: asyncpg.Connection, account_id: UUID, source_id: UUID, *, name: str | None, enabled: bool | None
+    con: Connection, account_id: UUID, source_id: UUID, *, name: str | None, enabled: bool | None
 ) -> tuple[asyncpg.Record, bool]:
     """(the updated source, whether it was switched back on)."""
     before = await get_source(con, account_id, source_id)
@@ -105,19 +108,19 @@ async def update_source(
     return row, (not before["enabled"] and row["enabled"])
 
 
-async def source_columns(con: asyncpg.Connection, source_id: UUID) -> list[str]:
+async def source_columns(con: Connection, source_id: UUID) -> list[str]:
     """The source's columns in its order (`mapping.source_columns`): the one definition exports,
     re-uploads, reports, criteria and destinations use."""
     return await _columns(con, "s.source_id = $1", source_id)
 
 
-async def account_columns(con: asyncpg.Connection, account_id: UUID, source_id: UUID | None = None) -> list[str]:
+async def account_columns(con: Connection, account_id: UUID, source_id: UUID | None = None) -> list[str]:
     """The columns of the account's sources (or only of `source_id`, if it is the account's), in
     the sources' creation order, each once."""
     return await _columns(con, "s.account_id = $1 AND ($2::uuid IS NULL OR s.source_id = $2)", account_id, source_id)
 
 
-async def _columns(con: asyncpg.Connection, where: str, *args: object) -> list[str]:
+async def _columns(con: Connection, where: str, *args: object) -> list[str]:
     found: dict[str, None] = {}
     rows = await con.fetch(
         f"SELECT s.default_mapping, {_FORM_MAPPINGS} FROM sources s WHERE {where} ORDER BY s.created_at, s.source_id",
@@ -129,7 +132,7 @@ async def _columns(con: asyncpg.Connection, where: str, *args: object) -> list[s
 
 
 async def set_default_mapping(
-    con: asyncpg.Connection, account_id: UUID, source_id: UUID, rows: Sequence[mapping.MappingRow]
+    con: Connection, account_id: UUID, source_id: UUID, rows: Sequence[mapping.MappingRow]
 ) -> None:
     await get_source(con, account_id, source_id)
     await con.execute(
@@ -139,11 +142,11 @@ async def set_default_mapping(
     )
 
 
-async def set_state(con: asyncpg.Connection, source_id: UUID, state: str) -> None:
+async def set_state(con: Connection, source_id: UUID, state: str) -> None:
     await con.execute("UPDATE sources SET state = $2, updated_at = now() WHERE source_id = $1", source_id, state)
 
 
-async def needs_reconnect(con: asyncpg.Connection, source_id: UUID) -> None:
+async def needs_reconnect(con: Connection, source_id: UUID) -> None:
     """An ACTIVE source whose platform refused its credentials waits for a person to reconnect it."""
     await con.execute(
         "UPDATE sources SET state = 'NEEDS_RECONNECT', updated_at = now() WHERE source_id = $1 AND state = 'ACTIVE'",
@@ -154,28 +157,29 @@ async def needs_reconnect(con: asyncpg.Connection, source_id: UUID) -> None:
 # Criteria ----------------------------------------------------------------------------------------
 
 
-async def source_for_criteria(con: asyncpg.Connection, account_id: UUID, source_id: UUID) -> asyncpg.Record:
+async def source_for_criteria(con: Connection, account_id: UUID, source_id: UUID) -> asyncpg.Record:
     row = await con.fetchrow(
         "SELECT source_id, account_id, name, enabled, criteria_version FROM sources WHERE source_id = $1",
         source_id,
     )
     check_owner("source", source_id, row["account_id"] if row else None, account_id)
-    return row
+    return row  # type: ignore[return-value]  # check_owner raised if there is no row
 
 
-async def next_criteria_version(con: asyncpg.Connection, source_id: UUID) -> int:
+async def next_criteria_version(con: Connection, source_id: UUID) -> int:
     """Makes the next criteria version current (the UPDATE's row lock orders concurrent writers)."""
-    return await con.fetchval(
+    version: int = await con.fetchval(
         "UPDATE sources SET criteria_version = criteria_version + 1 WHERE source_id = $1 RETURNING criteria_version",
         source_id,
     )
+    return version
 
 
 # Forms -------------------------------------------------------------------------------------------
 
 
 async def upsert_form(
-    con: asyncpg.Connection, account_id: UUID, source_id: UUID, platform_form_id: str, name: str, enabled: bool | None
+    con: Connection, account_id: UUID, source_id: UUID, platform_form_id: str, name: str, enabled: bool | None
 ) -> tuple[asyncpg.Record, bool]:
     """(the form, whether it was switched back on). A new form is enabled unless told otherwise."""
     await get_source(con, account_id, source_id)
@@ -196,12 +200,10 @@ async def upsert_form(
         name,
         enabled,
     )
-    return row, (before is False and row["enabled"])
+    return row, (before is False and row["enabled"])  # type: ignore[return-value,index]  # RETURNING: always a row
 
 
-async def register_forms(
-    con: asyncpg.Connection, account_id: UUID, pairs: Sequence[tuple[UUID, str]]
-) -> list[asyncpg.Record]:
+async def register_forms(con: Connection, account_id: UUID, pairs: Sequence[tuple[UUID, str]]) -> list[asyncpg.Record]:
     """Registers forms a platform sent leads for before anyone upserted them (enabled, no name)."""
     return await con.fetch(
         """INSERT INTO forms (source_id, account_id, platform_form_id)
@@ -214,14 +216,14 @@ async def register_forms(
     )
 
 
-async def get_form(con: asyncpg.Connection, account_id: UUID, form_id: UUID) -> asyncpg.Record:
+async def get_form(con: Connection, account_id: UUID, form_id: UUID) -> asyncpg.Record:
     row = await con.fetchrow("SELECT * FROM forms WHERE form_id = $1", form_id)
     check_owner("form", form_id, row["account_id"] if row else None, account_id)
-    return row
+    return row  # type: ignore[return-value]  # check_owner raised if there is no row
 
 
 async def list_forms(
-    con: asyncpg.Connection, source_id: UUID, *, after: tuple | None, limit: int
+    con: Connection, source_id: UUID, *, after: tuple[Any, ...] | None, limit: int
 ) -> list[asyncpg.Record]:
     return await con.fetch(
         """SELECT * FROM forms WHERE source_id = $1
@@ -235,7 +237,7 @@ async def list_forms(
 
 
 async def set_form_mapping(
-    con: asyncpg.Connection, account_id: UUID, form_id: UUID, rows: Sequence[mapping.MappingRow] | None
+    con: Connection, account_id: UUID, form_id: UUID, rows: Sequence[mapping.MappingRow] | None
 ) -> asyncpg.Record:
     """None (an empty list in the API) returns the form to the source default."""
     await get_form(con, account_id, form_id)
@@ -244,22 +246,20 @@ async def set_form_mapping(
         form_id,
         mapping.to_json(rows) if rows else None,
     )
-    return row
+    return row  # type: ignore[return-value]  # get_form raised if there is no form
 
 
 # Intake ------------------------------------------------------------------------------------------
 
 
-async def sources_for_intake(con: asyncpg.Connection, source_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+async def sources_for_intake(con: Connection, source_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await con.fetch(
         "SELECT source_id, account_id, platform, enabled, default_mapping FROM sources WHERE source_id = ANY($1)",
         list(source_ids),
     )
 
 
-async def forms_for_intake(
-    con: asyncpg.Connection, source_ids: Sequence[UUID], refs: Sequence[str]
-) -> list[asyncpg.Record]:
+async def forms_for_intake(con: Connection, source_ids: Sequence[UUID], refs: Sequence[str]) -> list[asyncpg.Record]:
     """The forms of these sources named by platform form id or form_id (one query for a batch)."""
     return await con.fetch(
         """SELECT form_id, source_id, platform_form_id, mapping FROM forms

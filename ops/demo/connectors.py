@@ -88,7 +88,7 @@ def _source(
     stub: ingest_pb2_grpc.IngestServiceStub,
     meta: Any,
     name: str,
-    platform: int,
+    platform: common_pb2.Platform.ValueType,
     external: str,
     columns: dict[str, str],
 ) -> ingest_pb2.Source:

@@ -125,7 +125,7 @@ def resume(db: Database, user: SignedIn, paused: list[dict]) -> None:
         try:
             db.run(lambda: actions.resume_destination(db.settings, user.account_id, pick))
         except grpc.RpcError as exc:
-            st.error(plain(f"The post-out service refused: {exc.details()}"))  # type: ignore[attr-defined]
+            st.error(plain(f"The post-out service refused: {exc.details()}"))
             return
         st.session_state["po_notice"] = f"“{by_id[pick]['name']}” resumed: its waiting deliveries go out now."
         st.rerun()
@@ -144,6 +144,6 @@ def retry(db: Database, user: SignedIn, failed: list[dict]) -> None:
             n = db.run(lambda: actions.retry_post_outs(db.settings, user.account_id, lead_ids=ids))
             st.session_state["po_retry_notice"] = f"{n} deliveries queued to be sent again."
     except grpc.RpcError as exc:
-        st.error(plain(f"The post-out service refused: {exc.details()}"))  # type: ignore[attr-defined]
+        st.error(plain(f"The post-out service refused: {exc.details()}"))
     if "po_retry_notice" in st.session_state:
         st.success(plain(st.session_state["po_retry_notice"]))

@@ -156,7 +156,7 @@ def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingVa
     try:
         allowed = db.run(lambda: actions.allowed_values(db.settings, user.account_id, v.source_id, v.column))
     except grpc.RpcError as exc:
-        st.error(plain(f"The validation service did not answer: {exc.details()}"))  # type: ignore[attr-defined]
+        st.error(plain(f"The validation service did not answer: {exc.details()}"))
         return
     if not allowed:
         cols[1].info("The source's current criteria have no picklist for this column.")
@@ -164,13 +164,13 @@ def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingVa
     target = cols[1].selectbox(
         "Maps to", allowed, index=None, placeholder="Choose the allowed value", key="rej_map_target"
     )
-    if cols[2].button("Add to mapper", key="rej_map_add", disabled=target is None):
+    if cols[2].button("Add to mapper", key="rej_map_add", disabled=target is None) and target is not None:
         try:
             version = db.run(
                 lambda: actions.add_to_mapper(db.settings, user.account_id, v.source_id, v.column, v.value, target)
             )
         except (grpc.RpcError, ValueError) as exc:
-            st.error(plain(str(exc.details() if isinstance(exc, grpc.RpcError) else exc)))  # type: ignore[attr-defined]
+            st.error(plain(str(exc.details() if isinstance(exc, grpc.RpcError) else exc)))
             return
         st.session_state["rej_notice"] = (
             f"“{v.value}” now maps to “{target}” in {v.column} (criteria version {version})."

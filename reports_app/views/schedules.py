@@ -3,11 +3,13 @@ them and their delivery history)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from leadrelay.errors import LeadRelayError
 from reports_app import cadence, labels, queries
@@ -86,7 +88,7 @@ def editor(db: Database, user: SignedIn, current: dict[str, Any] | None) -> None
     k = str(current["schedule_id"]) if current else "new"
     with st.form(f"sch_form_{k}"):
         name = st.text_input("Name", value=(current or {}).get("name", ""), key=f"sch_name_{k}")
-        cols = st.columns(3)
+        cols: Sequence[DeltaGenerator] = st.columns(3)
         report = cols[0].selectbox(
             "Report",
             REPORTS,

@@ -5,6 +5,9 @@ deliveries, and one column per disposition, always the same ones. Downloads keep
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
+from typing import Any
+from uuid import UUID
 
 import grpc
 import pandas as pd
@@ -14,6 +17,7 @@ from reports_app import actions, labels, queries, shaping
 from reports_app import report_files as files
 from reports_app.console import SignedIn
 from reports_app.database import Database
+from reports_app.filters import ReportFilter
 from reports_app.views.common import filter_bar, filter_key, local, prepared_download
 
 # Platforms that can be asked for their own count.
@@ -79,14 +83,14 @@ def render(db: Database, user: SignedIn) -> None:
     )
 
 
-def counted_at(source_id, platform: str, checked: dict, user: SignedIn) -> str | None:  # type: ignore[no-untyped-def]
+def counted_at(source_id: UUID | None, platform: str, checked: dict[UUID, datetime], user: SignedIn) -> str | None:
     """When the platform's count was taken; "not yet" for a platform never asked, blank for the rest."""
     if source_id in checked:
         return local(checked[source_id], user.zone)
     return "not yet" if source_id and platform in COUNTED else None
 
 
-def check_now(db: Database, user: SignedIn, countable: list[dict], f) -> None:  # type: ignore[no-untyped-def]
+def check_now(db: Database, user: SignedIn, countable: list[dict[str, Any]], f: ReportFilter) -> None:
     if st.button("Check now", key="src_check_now", help="Ask the platforms for their count of these days now"):
         days = min(f.days, MAX_CHECK_DAYS)
         failed = []
@@ -97,12 +101,17 @@ def check_now(db: Database, user: SignedIn, countable: list[dict], f) -> None:  
                     start = datetime.combine(day, time(), UTC)
                     try:
                         db.run(
-                            lambda s=s, start=start: actions.check_platform_count(
-                                db.settings, user.account_id, s["source_id"], start, start + timedelta(days=1)
+                            partial(
+                                actions.check_platform_count,
+                                db.settings,
+                                user.account_id,
+                                s["source_id"],
+                                start,
+                                start + timedelta(days=1),
                             )
                         )
                     except grpc.RpcError as exc:
-                        failed.append(f"{s['name']}: {exc.details()}")  # type: ignore[attr-defined]
+                        failed.append(f"{s['name']}: {exc.details()}")
                         break
         st.session_state["src_notice"] = (failed, days < f.days)
         st.rerun()

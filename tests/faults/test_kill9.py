@@ -37,7 +37,7 @@ async def private_pool(private_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def fleet_of(private_dsn: str, private_pool: asyncpg.Pool, sandbox) -> AsyncIterator:  # type: ignore[no-untyped-def]
+async def fleet_of(private_dsn: str, private_pool: asyncpg.Pool, sandbox) -> AsyncIterator:
     """Starts a fleet of n replicas of each service on the private database; stops it afterwards."""
     started: list[Fleet] = []
 
@@ -121,5 +121,5 @@ async def test_two_replicas_of_each_with_one_of_each_killed_mid_run_lose_and_dou
     assert (tally.lost, tally.doubled, tally.stored, tally.posted) == (0, 0, LEADS, LEADS), tally.line()
 
 
-async def _killed(replica) -> bool:  # type: ignore[no-untyped-def]
+async def _killed(replica) -> bool:
     return replica.kills > 0

@@ -31,7 +31,7 @@ async def new_source(
     platform: int = common_pb2.PLATFORM_API,
     external: str = "",
     mapping=STANDARD_MAPPING,
-) -> ingest_pb2.Source:  # type: ignore[no-untyped-def]
+) -> ingest_pb2.Source:
     source = await api.ingest.CreateSource(
         ingest_pb2.CreateSourceRequest(name=name, platform=platform, external_account_id=external)
     )
@@ -40,7 +40,7 @@ async def new_source(
     return await api.ingest.GetSource(ingest_pb2.GetSourceRequest(source_id=source.source_id))
 
 
-def rule(column: str = "", code: str = "", reason: str = "", **kind) -> validation_pb2.Rule:  # type: ignore[no-untyped-def]
+def rule(column: str = "", code: str = "", reason: str = "", **kind) -> validation_pb2.Rule:
     return validation_pb2.Rule(column=column, disposition_code=code, custom_reason=reason, **kind)
 
 
@@ -61,7 +61,7 @@ STANDARD_RULES = [
 ]
 
 
-async def set_rules(api: Api, source_id: str, rules=STANDARD_RULES) -> validation_pb2.AcceptanceCriteria:  # type: ignore[no-untyped-def]
+async def set_rules(api: Api, source_id: str, rules=STANDARD_RULES) -> validation_pb2.AcceptanceCriteria:
     return await api.validation.SetAcceptanceCriteria(
         validation_pb2.SetAcceptanceCriteriaRequest(source_id=source_id, rules=rules)
     )

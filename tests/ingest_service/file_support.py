@@ -35,7 +35,7 @@ RULES = [
 ]
 
 
-async def file_source(api: Api, name: str = "Events", rules=RULES, mapping=MAPPING) -> str:  # type: ignore[no-untyped-def]
+async def file_source(api: Api, name: str = "Events", rules=RULES, mapping=MAPPING) -> str:
     source = await api.ingest.CreateSource(ingest_pb2.CreateSourceRequest(name=name, platform=common_pb2.PLATFORM_CSV))
     if mapping:
         await api.ingest.SetDefaultMapping(ingest_pb2.SetMappingRequest(source_id=source.source_id, mappings=mapping))
@@ -52,7 +52,7 @@ def chunks(spec: ingest_pb2.ImportSpec, data: bytes, size: int = 1000) -> list[i
     ]
 
 
-async def run(call, spec: ingest_pb2.ImportSpec, data: bytes) -> list[ingest_pb2.ImportProgress]:  # type: ignore[no-untyped-def]
+async def run(call, spec: ingest_pb2.ImportSpec, data: bytes) -> list[ingest_pb2.ImportProgress]:
     return [p async for p in call(iter(chunks(spec, data)))]
 
 
@@ -84,7 +84,7 @@ def xlsx_bytes(rows: list[list[object]]) -> bytes:
     return buffer.getvalue()
 
 
-async def export(api: Api, **request) -> bytes:  # type: ignore[no-untyped-def]
+async def export(api: Api, **request) -> bytes:
     return b"".join([c.data async for c in api.ingest.ExportLeads(ingest_pb2.ExportLeadsRequest(**request))])
 
 
@@ -105,7 +105,7 @@ async def _serving(target: str, proc: asyncio.subprocess.Process) -> bool:
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def ingest_process(servers, lease_seconds: float = 30.0) -> IngestProcess:  # type: ignore[no-untyped-def]
+async def ingest_process(servers, lease_seconds: float = 30.0) -> IngestProcess:
     """`python -m ingest_service` on the session's database, calling the session's validation service."""
     grpc_port, http_port = free_ports(2)
     env = {

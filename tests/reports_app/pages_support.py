@@ -25,7 +25,7 @@ PAGES = {
 }
 
 
-def app_env(monkeypatch, settings, validation_target: str = "", ingest_target: str = "") -> None:  # type: ignore[no-untyped-def]
+def app_env(monkeypatch, settings, validation_target: str = "", ingest_target: str = "") -> None:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("LEADRELAY_INTERNAL_TOKEN", settings.internal_token)
     monkeypatch.setenv("LEADRELAY_SECRET_KEY", settings.secret_key)
@@ -61,5 +61,5 @@ async def open_page(at: AppTest, page: str) -> AppTest:
     return at
 
 
-def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)

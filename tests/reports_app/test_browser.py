@@ -33,7 +33,7 @@ pytestmark = [
 ]
 
 
-async def _world(con, account_id):  # type: ignore[no-untyped-def]
+async def _world(con, account_id):
     """A source with a hostile name, accepted / rejected / posted / failed leads, a paused destination,
     delivery attempts and a failed lifecycle event."""
     now = datetime.now(UTC).replace(microsecond=0)

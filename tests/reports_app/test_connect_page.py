@@ -7,7 +7,7 @@ from tests.reports_app.pages_support import app_env, button, open_page, run, sig
 PASSWORD = "correct horse battery"
 
 
-async def _user(pool, account, role):  # type: ignore[no-untyped-def]
+async def _user(pool, account, role):
     email = f"{role}-connect-{account.name}@example.com"
     async with pool.acquire() as con:
         await users.create_user(con, account.account_id, email, PASSWORD, role)

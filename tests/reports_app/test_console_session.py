@@ -29,12 +29,12 @@ PASSWORD = "session password"
 
 
 @pytest.fixture(scope="module")
-async def console(settings) -> AsyncIterator[RunningConsole]:  # type: ignore[no-untyped-def]
+async def console(settings) -> AsyncIterator[RunningConsole]:
     async with running_console(settings) as app:
         yield app
 
 
-async def _admin(pool, account) -> str:  # type: ignore[no-untyped-def]
+async def _admin(pool, account) -> str:
     email = f"session-{account.name}@example.com"
     async with pool.acquire() as con:
         await users.create_user(con, account.account_id, email, PASSWORD, users.ADMIN)

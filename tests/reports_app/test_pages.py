@@ -18,14 +18,14 @@ from tests.reports_app.pages_support import app_env, button, open_page, run, sig
 PASSWORD = "correct horse battery"
 
 
-async def _user(pool, account, role):  # type: ignore[no-untyped-def]
+async def _user(pool, account, role):
     email = f"{role}-{account.name}@example.com"
     async with pool.acquire() as con:
         await users.create_user(con, account.account_id, email, PASSWORD, role)
     return email
 
 
-async def _leads(pool, account_id):  # type: ignore[no-untyped-def]
+async def _leads(pool, account_id):
     now = datetime.now(UTC).replace(microsecond=0)
     async with pool.acquire() as con:
         ev = await seed.source(con, account_id, "Events")
@@ -181,7 +181,7 @@ async def test_viewers_see_personal_data_masked_unless_the_account_allows_it(poo
         )
     viewer = await _user(pool, account, "viewer")
 
-    async def lead_page():  # type: ignore[no-untyped-def]
+    async def lead_page():
         at = await signed_in(pool, viewer)
         at.query_params["lead"] = str(lead_id)
         await open_page(at, "Leads")

@@ -23,7 +23,7 @@ PICK = "REJECT_LEAD_INVALID_LIST_VALUE"
 EMAIL = "REJECT_LEAD_INVALID_EMAIL"
 
 
-async def _world(pool: asyncpg.Pool, account_id):  # type: ignore[no-untyped-def]
+async def _world(pool: asyncpg.Pool, account_id):
     async with pool.acquire() as con:
         events = await seed.source(con, account_id, "Events")
         web = await seed.source(con, account_id, "Web", "FACEBOOK")
@@ -97,7 +97,7 @@ async def test_counts_follow_updates_and_deletes_and_survive_rollup(pool, accoun
         )
         await con.execute("UPDATE leads SET fields = fields WHERE account_id = $1", account.account_id)  # no change
 
-    async def counts():  # type: ignore[no-untyped-def]
+    async def counts():
         async with reading(pool, settings.reports_database_role) as con:
             rows = await queries.source_counts(con, account.account_id, f)
             full_scan = await con.fetch(

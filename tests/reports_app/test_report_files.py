@@ -10,9 +10,11 @@ from openpyxl import load_workbook
 
 from leadrelay import lead_export
 from leadrelay.capture import dispositions
+from leadrelay.v1 import ingest_pb2
 from reports_app import report_files
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
+from tests.harness import Api
 from tests.reports_app import seed
 
 AT = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -100,3 +102,18 @@ async def test_leads_xlsx_and_source_report_files(pool, account, settings):
         + ",Posted,PostFailed,PlatformReported,Difference",
         "'=Evil,CSV,1,1,0,0," + "0," * len(dispositions.CATALOGUE) + "1,0,,",
     ]
+
+
+async def test_leads_download_orders_columns_as_export_leads_does(api: Api, pool, settings):
+    # Created "Zeta" first: ExportLeads keeps the sources' order, which sorting by name would reverse.
+    async with pool.acquire() as con:
+        zeta = await seed.source(con, api.account.account_id, "Zeta", columns=("email", "zeta_note"))
+        alpha = await seed.source(con, api.account.account_id, "alpha", columns=("phone", "alpha_note"))
+        await seed.lead(con, api.account.account_id, zeta, AT, fields={"email": "z@x.de"})
+        await seed.lead(con, api.account.account_id, alpha, AT, fields={"phone": "+49 30 1"})
+    chunks = [c async for c in api.ingest.ExportLeads(ingest_pb2.ExportLeadsRequest())]
+    exported = next(csv.reader(io.StringIO(b"".join(c.data for c in chunks).decode("utf-8-sig"))))
+    async with reading(pool, settings.reports_database_role) as con:
+        file = await report_files.report_file(con, api.account.account_id, "LEADS", F, "CSV")
+    downloaded = next(csv.reader(io.StringIO(file.data.decode("utf-8-sig"))))
+    assert downloaded == exported == [*lead_export.FIXED_COLUMNS, "email", "zeta_note", "phone", "alpha_note"]

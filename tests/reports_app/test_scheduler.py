@@ -18,11 +18,11 @@ def _recipient() -> str:
     return f"mgr-{secrets.token_hex(4)}@example.com"
 
 
-def _mine(sandbox, rcpt):  # type: ignore[no-untyped-def]
+def _mine(sandbox, rcpt):
     return [m for m in sandbox.extra["mailbox"].messages if rcpt in m.rcpt_tos]
 
 
-async def _schedule(pool, account, rcpt, report="LEADS", missed_days=3):  # type: ignore[no-untyped-def]
+async def _schedule(pool, account, rcpt, report="LEADS", missed_days=3):
     async with pool.acquire() as con:
         src = await seed.source(con, account.account_id, "Events")
         now = datetime.now(UTC)

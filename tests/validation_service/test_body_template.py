@@ -87,7 +87,7 @@ def test_object_keys_are_literal() -> None:
     ],
 )
 def test_filters(expression: str, expected: object) -> None:
-    assert render({"v": expression})["v"] == expected  # type: ignore[index]
+    assert render({"v": expression})["v"] == expected
 
 
 @pytest.mark.parametrize(

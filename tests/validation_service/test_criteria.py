@@ -21,7 +21,7 @@ COUNTRY = Rule(
 )
 
 
-def judge(fields: dict, *rules: Rule, is_test: bool = False):  # type: ignore[no-untyped-def]
+def judge(fields: dict, *rules: Rule, is_test: bool = False):
     return judge_rows([Row(fields, is_test)], compile_rules(rules))[0]
 
 

@@ -189,7 +189,7 @@ def test_urls_on_the_base_url_and_the_batch_endpoint() -> None:
     assert crm_presets.batch_url(sf, "https://acme.my.salesforce.com/custom") is None
     pd = crm_presets.url_for(PRESETS["pipedrive"], "https://acme.pipedrive.com?api_token=t")
     assert pd == "https://acme.pipedrive.com/api/v1/persons?api_token=t"
-    assert crm_presets.oauth_for(PRESETS["marketo"], "https://123-ABC-456.mktorest.com").token_url == (  # type: ignore[union-attr]
+    assert crm_presets.oauth_for(PRESETS["marketo"], "https://123-ABC-456.mktorest.com").token_url == (
         "https://123-ABC-456.mktorest.com/identity/oauth/token"
     )
 

@@ -38,7 +38,7 @@ class _LoopbackDns(asyncio.DatagramProtocol):
             response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "MX", f"10 mx.{name}."))
         elif not name.startswith("mail-"):
             response.set_rcode(dns.rcode.NXDOMAIN)
-        self.transport.sendto(response.to_wire(), addr)  # type: ignore[attr-defined]
+        self.transport.sendto(response.to_wire(), addr)  # type: ignore[attr-defined]  # a DatagramTransport; asyncio types it BaseTransport
 
 
 @pytest.fixture

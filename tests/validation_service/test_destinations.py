@@ -22,14 +22,14 @@ from validation_service.post_out_worker import GuardedResolver
 COLUMNS = {"email", "first_name", "company"}
 
 
-def spec(**kw) -> DestinationSpec:  # type: ignore[no-untyped-def]
+def spec(**kw) -> DestinationSpec:
     base = dict(name="CRM", url="https://crm.example.com/leads", body=(BodyField("Email", lead_column="email"),))
     return DestinationSpec(**{**base, **kw})
 
 
 def refused(
     s: DestinationSpec, *, columns=COLUMNS, allow_private: bool = False, allow_hosts=frozenset()
-) -> InvalidArgument:  # type: ignore[no-untyped-def]
+) -> InvalidArgument:
     with pytest.raises(InvalidArgument) as info:
         check_destination(s, columns, allow_private=allow_private, allow_hosts=allow_hosts)
     return info.value

@@ -35,7 +35,7 @@ async def private(settings: Settings, database_dsn: str) -> AsyncIterator[tuple[
         await db.drop()
 
 
-async def _destination(pool, crm: Crm, n: int, **columns):  # type: ignore[no-untyped-def]
+async def _destination(pool, crm: Crm, n: int, **columns):
     account = await new_account(pool)
     source_id = await seed_source(pool, account.account_id)
     dest = await insert_destination(pool, account.account_id, source_id, crm.url, **columns)

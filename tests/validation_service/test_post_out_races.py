@@ -86,7 +86,7 @@ async def test_two_deliveries_of_one_lead_recorded_at_once_leave_it_posted(
         await outbox.enqueue(con, [lead])
         # Not due: the running servers' workers leave these two deliveries to this test.
         await con.execute("UPDATE post_outs SET next_attempt_at = now() + interval '1 hour' WHERE lead_id = $1", lead)
-    workers = [PostOutWorkers(settings, pool, None) for _ in destinations]  # type: ignore[arg-type]
+    workers = [PostOutWorkers(settings, pool, None) for _ in destinations]  # type: ignore[arg-type]  # no HTTP session: they only record
     results = [_posted(lead, d, account.account_id) for d in destinations]
 
     # Each worker's write of its delivery waits while the test holds both deliveries, so both

@@ -48,7 +48,7 @@ async def private(settings: Settings, database_dsn: str) -> AsyncIterator[Privat
         await db.drop()
 
 
-async def setup_destination(p: Private, crm: Crm, **columns) -> tuple:  # type: ignore[no-untyped-def]
+async def setup_destination(p: Private, crm: Crm, **columns) -> tuple:
     account = await new_account(p.pool)
     source_id = await seed_source(p.pool, account.account_id)
     dest = await insert_destination(p.pool, account.account_id, source_id, crm.url, **columns)

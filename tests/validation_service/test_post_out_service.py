@@ -36,7 +36,7 @@ CRM_SUCCESS = validation_pb2.SuccessCriteria(
 )
 
 
-def destination_request(source_id, url, **kw):  # type: ignore[no-untyped-def]
+def destination_request(source_id, url, **kw):
     base = dict(
         source_id=str(source_id),
         name="Acme CRM",

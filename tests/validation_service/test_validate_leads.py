@@ -13,7 +13,7 @@ ACCEPTED = common_pb2.LEAD_STATUS_ACCEPTED
 REJECTED = common_pb2.LEAD_STATUS_REJECTED
 
 
-async def _events(api, lead_id):  # type: ignore[no-untyped-def]
+async def _events(api, lead_id):
     got = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=lead_id))
     return got, [(e.type, e.detail) for e in got.events]
 

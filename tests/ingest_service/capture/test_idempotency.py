@@ -4,10 +4,11 @@ the first outcome and stores nothing new, even after a crash between storing and
 from __future__ import annotations
 
 import secrets
+import uuid
 
 import grpc
 
-from ingest_service.capture import idempotency
+from ingest_service.capture import idempotency, idempotency_store
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 from tests.harness import Api, new_account, rpc_error
 from tests.ingest_service.capture_support import lead, new_source, rule, set_rules
@@ -116,3 +117,31 @@ async def test_an_overlong_key_is_refused(api):
     source = await new_source(api)
     err = await rpc_error(api.ingest.SubmitLeads(_batch(source.source_id), metadata=(("idempotency-key", "k" * 201),)))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "idempotency-key" in err.details()
+
+
+class _ReleasedAfterTheInsert:
+    """The claim's connection, with another call's refusal (its release of the key) landing between
+    the claim's two statements -- the one interleaving that leaves the SELECT no row."""
+
+    def __init__(self, con, pool, account_id, key: str) -> None:
+        self._con, self._pool, self._account_id, self._key = con, pool, account_id, key
+        self.released = False
+
+    async def fetchrow(self, query: str, *args):
+        row = await self._con.fetchrow(query, *args)
+        if query.lstrip().startswith("INSERT") and row is None and not self.released:
+            self.released = True
+            async with self._pool.acquire() as other:
+                await idempotency_store.release(other, self._account_id, self._key)
+        return row
+
+
+async def test_a_key_released_while_it_is_claimed_is_claimed_anew(pool):
+    account = await new_account(pool)
+    first_ids, second_ids = [uuid.uuid4()], [uuid.uuid4(), uuid.uuid4()]
+    async with pool.acquire() as con:
+        await idempotency_store.claim(con, account.account_id, "k-1", b"first", first_ids, 24)
+        racing = _ReleasedAfterTheInsert(con, pool, account.account_id, "k-1")
+        row = await idempotency_store.claim(racing, account.account_id, "k-1", b"second", second_ids, 24)
+    assert racing.released
+    assert (row["request_hash"], list(row["lead_ids"]), row["response"]) == (b"second", second_ids, None)

@@ -34,7 +34,7 @@ async def connected_days_ago(pool: asyncpg.Pool, source_id: str, days: int) -> N
         )
 
 
-async def poll(servers, pool: asyncpg.Pool, source_id: str) -> int:  # type: ignore[no-untyped-def]
+async def poll(servers, pool: asyncpg.Pool, source_id: str) -> int:
     async with pool.acquire() as con:
         connection = await connections_store.connection(con, UUID(source_id))
     return await pollers.poll_source(servers.ingest.deps, connection)
@@ -50,7 +50,9 @@ async def stored(pool: asyncpg.Pool, source_id: str) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
-async def leads_yesterday_and_today(web, sandbox, form: str, **yesterday: object) -> tuple[datetime, datetime, int]:  # type: ignore[no-untyped-def] (web: a session, not the fixture)
+async def leads_yesterday_and_today(
+    web, sandbox, form: str, **yesterday: object
+) -> tuple[datetime, datetime, int]:  # web: a session, not the fixture
     """Three leads the sandbox Page created yesterday around noon and two today, not delivered by
     webhook (a poll reads them): today's and yesterday's midnight, and yesterday noon's timestamp."""
     today = midnight()

@@ -105,7 +105,7 @@ async def test_xlsx_export(api: Api) -> None:
     assert values[2][12] == "'-5"
 
 
-async def test_another_accounts_source_is_refused(api: Api, pool, servers) -> None:  # type: ignore[no-untyped-def]
+async def test_another_accounts_source_is_refused(api: Api, pool, servers) -> None:
     from tests.harness import new_account
 
     other = await new_account(pool)

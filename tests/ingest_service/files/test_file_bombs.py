@@ -46,7 +46,7 @@ def _rebuild(base: bytes, replace: dict[str, bytes], add: dict[str, object] | No
             dst.writestr(item.filename, replace.get(item.filename, src.read(item.filename)))
         for name, write in (add or {}).items():
             with dst.open(name, "w", force_zip64=True) as f:
-                write(f)  # type: ignore[operator]
+                write(f)
     return out.getvalue()
 
 
@@ -69,7 +69,7 @@ def shared_string_bomb(mib: int = 256) -> bytes:
         b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
     )
 
-    def strings(f) -> None:  # type: ignore[no-untyped-def]
+    def strings(f) -> None:
         f.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" uniqueCount="1"><si><t>')
         block = b"A" * (1 << 20)
         for _ in range(mib):
@@ -113,7 +113,7 @@ def peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-async def _health_while(call: asyncio.Task, process: IngestProcess) -> list[str]:  # type: ignore[type-arg]
+async def _health_while(call: asyncio.Task, process: IngestProcess) -> list[str]:
     """Asks gRPC health and HTTP /healthz, one after the other, until the call ends; every answer."""
     answers = []
     async with clients.channel(process.target) as ch, aiohttp.ClientSession() as web:
@@ -160,7 +160,7 @@ async def test_an_xlsx_bomb_is_refused_naming_the_limit_in_bounded_memory_with_h
     api: Api,
     process: IngestProcess,
     bomb,
-    limit: str,  # type: ignore[no-untyped-def]
+    limit: str,
 ) -> None:
     error, health = await _refusal(api, process, bomb())
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -129,7 +129,7 @@ async def test_dry_run_judges_every_row_and_stores_nothing(api: Api) -> None:
     assert await _leads(api, source_id) == {}
 
 
-async def test_progress_is_streamed_in_batches(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_progress_is_streamed_in_batches(api: Api, monkeypatch) -> None:
     from ingest_service.files import importer
 
     monkeypatch.setattr(importer, "BATCH_ROWS", 2)
@@ -215,7 +215,7 @@ async def test_no_header_with_positional_mapping(api: Api) -> None:
     assert [(a.name, list(a.values)) for a in lead.answers] == [("country", ["Germany"]), ("email", ["b@example.com"])]
 
 
-async def test_several_sources_in_one_file(api: Api, account) -> None:  # type: ignore[no-untyped-def]
+async def test_several_sources_in_one_file(api: Api, account) -> None:
     first = await file_source(api, "Fair A")
     second = await file_source(api, "Fair B")
     other_api_source = "00000000-0000-0000-0000-000000000001"
@@ -238,7 +238,7 @@ async def test_several_sources_in_one_file(api: Api, account) -> None:  # type: 
     assert sorted(await _leads(api, second)) == ["3"]
 
 
-async def test_another_accounts_source_is_permission_denied(api: Api, servers, pool) -> None:  # type: ignore[no-untyped-def]
+async def test_another_accounts_source_is_permission_denied(api: Api, servers, pool) -> None:
     from tests.harness import new_account
 
     other = await new_account(pool)
@@ -254,7 +254,7 @@ async def test_another_accounts_source_is_permission_denied(api: Api, servers, p
 # Bad files: refused whole, nothing stored, the error names row and column.
 
 
-async def _refused(api: Api, data: bytes, **spec) -> str:  # type: ignore[no-untyped-def]
+async def _refused(api: Api, data: bytes, **spec) -> str:
     source_id = await file_source(api)
     err = await rpc_error(run(api.ingest.ImportLeads, ingest_pb2.ImportSpec(source_id=source_id, **spec), data))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
@@ -299,7 +299,7 @@ async def test_two_headers_for_one_column_are_refused(api: Api) -> None:
     assert details == 'file: row 1, column B ("E-mail"): feeds column \'email\', which column A ("Email") already feeds'
 
 
-async def test_too_many_rows_is_refused(api: Api, servers) -> None:  # type: ignore[no-untyped-def]
+async def test_too_many_rows_is_refused(api: Api, servers) -> None:
     deps = servers.ingest.deps
     old = deps.settings
     deps.settings = old.replace(import_max_rows=2)
@@ -310,7 +310,7 @@ async def test_too_many_rows_is_refused(api: Api, servers) -> None:  # type: ign
         deps.settings = old
 
 
-async def test_oversize_file_is_refused(api: Api, servers) -> None:  # type: ignore[no-untyped-def]
+async def test_oversize_file_is_refused(api: Api, servers) -> None:
     deps = servers.ingest.deps
     old = deps.settings
     deps.settings = old.replace(import_max_bytes=50)
@@ -327,11 +327,11 @@ async def test_the_first_chunk_must_be_the_spec(api: Api) -> None:
     assert err.details() == "spec: the first chunk must carry the spec"
 
 
-async def _collect(stream) -> list:  # type: ignore[no-untyped-def]
+async def _collect(stream) -> list:
     return [m async for m in stream]
 
 
-async def test_rows_stay_processing_when_validation_cannot_be_reached(api: Api, account, servers) -> None:  # type: ignore[no-untyped-def]
+async def test_rows_stay_processing_when_validation_cannot_be_reached(api: Api, account, servers) -> None:
     import dataclasses
     import io
     import uuid

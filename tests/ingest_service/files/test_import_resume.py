@@ -58,7 +58,7 @@ async def status(api: Api, import_id: str) -> int:
     return (await api.ingest.GetImport(ingest_pb2.GetImportRequest(import_id=import_id))).status
 
 
-async def crm_source(api: Api, pool: asyncpg.Pool, sandbox) -> tuple[str, Crm]:  # type: ignore[no-untyped-def]
+async def crm_source(api: Api, pool: asyncpg.Pool, sandbox) -> tuple[str, Crm]:
     source_id = await file_source(api, rules=RULES)
     crm = Crm(sandbox.url)
     await insert_destination(pool, api.account.account_id, UUID(source_id), crm.url)
@@ -66,7 +66,7 @@ async def crm_source(api: Api, pool: asyncpg.Pool, sandbox) -> tuple[str, Crm]: 
 
 
 async def posted_once(crm: Crm) -> None:
-    async def all_created() -> dict:  # type: ignore[type-arg]
+    async def all_created() -> dict:
         stats = await crm.stats()
         return stats if stats["created"] >= accepted_rows() else {}
 

@@ -33,7 +33,7 @@ NAMES = ["e-mail", "phone", None, "E-mail ", "Company", "phone"]
 VALUES = ["", "a@b.c", '+1 "415"', "x;y", "Zoë\nline 2", "=1+1", "\ue0001\ue001", "\\u0000"]
 
 
-def _expected(names, rows, values):  # type: ignore[no-untyped-def]
+def _expected(names, rows, values):
     answers = tuple(Answer(n, (v,)) for n, v in zip(names, values, strict=True) if n and v)
     answers_json = json.dumps([a.as_json() for a in answers], ensure_ascii=False)
     return json.loads(answers_json), mapping.apply(answers, rows)

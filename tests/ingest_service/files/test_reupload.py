@@ -42,7 +42,7 @@ async def _lead(api: Api, lead_id: str) -> ingest_pb2.Lead:
     return await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=lead_id))
 
 
-async def test_fixed_rows_are_revalidated_accepted_and_posted(api: Api, pool: asyncpg.Pool, sandbox) -> None:  # type: ignore[no-untyped-def]
+async def test_fixed_rows_are_revalidated_accepted_and_posted(api: Api, pool: asyncpg.Pool, sandbox) -> None:
     source_id = await file_source(api)
     crm_url = f"{sandbox.url}/crm/reupload-{source_id[:8]}/leads"
     await api.postout.CreateDestination(
@@ -119,7 +119,7 @@ async def test_fixed_rows_are_revalidated_accepted_and_posted(api: Api, pool: as
 
 async def test_per_row_errors_unknown_repeated_and_other_accounts_lead_ids(
     api: Api, pool: asyncpg.Pool, servers
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     source_id = await file_source(api)
     rows = await _rejected_export(api, source_id)
     header = rows[0]

@@ -63,7 +63,7 @@ def _spools_on_disk() -> int:
     return n
 
 
-async def _error(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
+async def _error(call) -> grpc.aio.AioRpcError:
     try:
         async for _ in call:
             pass

@@ -18,7 +18,7 @@ ANSWERS = (
 )
 
 
-def row(column: str, **kw) -> MappingRow:  # type: ignore[no-untyped-def]
+def row(column: str, **kw) -> MappingRow:
     return MappingRow(column, **kw)
 
 
