@@ -99,18 +99,42 @@ def parse_lead_ids(raw: Sequence[str]) -> list[UUID]:
     return list(dict.fromkeys(parse_id("lead", text, f"lead_ids[{i}]") for i, text in enumerate(raw)))
 
 
+@dataclass(frozen=True)
+class StoredJudgement:
+    """Stored leads judged: their outcomes in the order asked, the leads left alone because they
+    were ACCEPTED already, and source_id -> the criteria version the others were judged under."""
+
+    outcomes: list[Outcome]
+    left_alone: frozenset[UUID]
+    versions: Mapping[UUID, int]
+
+
 async def judge_stored(
     pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID], *, resolver: Any = None
 ) -> list[Outcome]:
     """`resolver` (every judge_*): the DNS resolver for email deliverability, None for the system's."""
     if not lead_ids:
         return []
-    return await _resolving(lambda mail: _judge_stored(pool, cache, account_id, lead_ids, mail), resolver)
+    return (await judge_stored_leads(pool, cache, account_id, lead_ids, record=True, resolver=resolver)).outcomes
+
+
+async def judge_stored_leads(
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    lead_ids: Sequence[UUID],
+    *,
+    record: bool,
+    resolver: Any = None,
+) -> StoredJudgement:
+    """judge_stored with what a re-judging needs to count; `record=False` judges the same way (the
+    leads locked while judged) and writes nothing: no status, event, key or post-out."""
+    return await _resolving(lambda mail: _judge_stored(pool, cache, account_id, lead_ids, mail, record), resolver)
 
 
 async def _judge_stored(
-    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID], mail: _Mail
-) -> list[Outcome]:
+    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID], mail: _Mail, record: bool
+) -> StoredJudgement:
     async with pool.acquire() as con, con.transaction():
         rows = {r["lead_id"]: r for r in await leads_store.lock_for_judgement(con, lead_ids)}
         for lead_id in lead_ids:
@@ -147,7 +171,7 @@ async def _judge_stored(
                         (r["lead_id"], r["account_id"], r["source_id"], k.key, r["received_at"]) for k in j.keys
                     )
 
-        if write:
+        if write and record:
             await leads_store.record_judgements(
                 con,
                 [r["lead_id"] for r, _, _ in write],
@@ -160,15 +184,17 @@ async def _judge_stored(
                 "validated",
                 [_event_detail(j, v) for _, j, v in write],
             )
-        if judged_with_keys:
+        if judged_with_keys and record:
             await lead_keys_store.remember_keys(con, judged_with_keys, keys_to_remember)
         accepted = [r["lead_id"] for r, j, _ in write if j.status == ACCEPTED]
-        if accepted:
+        if accepted and record:
             await outbox.enqueue(con, accepted)
 
+    left_alone = frozenset(outcomes)
     for r, j, _ in write:
         outcomes[r["lead_id"]] = _outcome(r, j.status, j.disposition_code, j.custom_reason, j.fields)
-    return [outcomes[i] for i in lead_ids]
+    versions = {r["source_id"]: v for r, _, v in write}
+    return StoredJudgement([outcomes[i] for i in lead_ids], left_alone, versions)
 
 
 async def judge_fields(

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 import grpc
 
+from leadrelay import paging
 from leadrelay.auth import current_account
 from leadrelay.capture import dispositions, erasure_store, sources_store
 from leadrelay.errors import InvalidArgument, NotFound
 from leadrelay.ids import parse_id
-from leadrelay.protoconv import outcome_to_proto, set_timestamp
+from leadrelay.protoconv import LEAD_STATUS_VALUE, from_timestamp, outcome_to_proto, set_timestamp
 from leadrelay.settings import Settings
 from leadrelay.v1 import validation_pb2, validation_pb2_grpc
-from validation_service import criteria_store, judging, lead_keys_store, post_out_store
+from validation_service import criteria_store, judging, lead_keys_store, post_out_store, revalidation
 from validation_service.criteria import Row, Rule, check_rules
 
 _SCOPES = {
@@ -129,6 +132,43 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         outcomes = await judging.judge_new(self.pool, self.cache, current_account(), request.via, leads)
         return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
+    async def RevalidateLeads(
+        self,
+        request: validation_pb2.RevalidateLeadsRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.RevalidateLeadsRequest, validation_pb2.RevalidateProgress],
+    ) -> AsyncIterator[validation_pb2.RevalidateProgress]:
+        account = current_account()
+        selection = await self._selection(account, request)
+        async for tally in revalidation.revalidate(self.pool, self.cache, account, selection, preview=request.preview):
+            yield _revalidate_proto(tally)
+
+    async def _selection(self, account: UUID, request: validation_pb2.RevalidateLeadsRequest) -> revalidation.Selection:
+        source_id = parse_id("source", request.source_id, "source_id") if request.source_id else None
+        if request.value and not request.column:
+            raise InvalidArgument("value", "name the column the value is in")
+        if not 0 <= request.max_leads <= revalidation.MAX_LEADS:
+            raise InvalidArgument("max_leads", f"must be between 0 (the default) and {revalidation.MAX_LEADS}")
+        since = from_timestamp(request.since) if request.HasField("since") else None
+        until = from_timestamp(request.until) if request.HasField("until") else None
+        if since and until and since >= until:
+            raise InvalidArgument("until", "must be later than since")
+        if source_id is not None:
+            async with self.pool.acquire() as con:
+                await sources_store.source_for_criteria(con, account, source_id)
+                columns = await sources_store.source_columns(con, source_id)
+            if request.column and request.column not in columns:
+                raise InvalidArgument("column", f"{request.column!r} is not a column of source {source_id}")
+        return revalidation.Selection(
+            source_id=source_id,
+            disposition_code=request.disposition_code,
+            column=request.column,
+            value=request.value,
+            since=since,
+            until=until,
+            after=paging.decode(request.page_token, datetime, UUID),
+            max_leads=request.max_leads or revalidation.MAX_LEADS,
+        )
+
     async def ListDispositionCodes(
         self,
         request: validation_pb2.ListDispositionCodesRequest,
@@ -139,6 +179,34 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         return validation_pb2.ListDispositionCodesResponse(
             codes=[validation_pb2.DispositionCode(code=c, description=d) for c, d in dispositions.CATALOGUE.items()]
         )
+
+
+def _revalidate_proto(t: revalidation.Tally) -> validation_pb2.RevalidateProgress:
+    return validation_pb2.RevalidateProgress(
+        preview=t.preview,
+        leads_selected=t.selected,
+        leads_judged=t.judged,
+        leads_accepted=t.accepted,
+        leads_rejected=t.rejected,
+        leads_left_alone=t.left_alone,
+        examples=[
+            validation_pb2.RevalidateExample(
+                lead_id=str(e.lead_id),
+                old_disposition_code=e.old_disposition_code,
+                old_custom_reason=e.old_custom_reason,
+                status=LEAD_STATUS_VALUE[e.status],
+                disposition_code=e.disposition_code,
+                custom_reason=e.custom_reason,
+            )
+            for e in (*t.accepted_examples, *t.rejected_examples)
+        ]
+        if t.done
+        else [],
+        criteria_versions={str(k): v for k, v in t.versions.items()},
+        done=t.done,
+        next_page_token=t.next_page_token if t.done else "",
+        message=t.summary(),
+    )
 
 
 def rule_from_proto(r: validation_pb2.Rule, index: int) -> Rule:

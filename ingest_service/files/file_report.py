@@ -22,6 +22,27 @@ class FailedRow:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class CellChange:
+    """A re-upload's changed cell. Values only where the caller may see them (dry run, damage)."""
+
+    column: str
+    old_value: str = ""
+    new_value: str = ""
+    # damage.kind and its description; empty for a real change.
+    damage: str = ""
+    damage_reason: str = ""
+
+
+@dataclass(frozen=True)
+class RowChange:
+    row: int
+    lead_id: str
+    changes: tuple[CellChange, ...]
+    # Not applied: a change looks like spreadsheet damage that the spec did not accept.
+    held: bool = False
+
+
 @dataclass
 class Progress:
     import_id: str = ""
@@ -37,20 +58,28 @@ class Progress:
     # A resumed import: rows an earlier call had stored (counted above with their stored outcome).
     resumed: bool = False
     rows_already_stored: int = 0
+    # Re-upload: rows held for spreadsheet damage.
+    rows_held: int = 0
     done: bool = False
     failed_rows: list[FailedRow] = field(default_factory=list)
+    # Re-upload: the changed (or held) rows of the batch just read.
+    changed_rows: list[RowChange] = field(default_factory=list)
     message: str = ""
 
     def snapshot(self, **changes: object) -> Progress:
         changes.setdefault("failed_rows", [])
+        changes.setdefault("changed_rows", [])
         return replace(self, **changes)  # type: ignore[arg-type]  # **changes: field values of several types
 
     def summary(self) -> str:
         parts = [f"{self.rows_read} rows read"]
         if self.rows_updated:
-            parts.append(f"{self.rows_updated} updated")
-        parts.append(f"{self.rows_accepted} accepted")
-        parts.append(f"{self.rows_rejected} rejected")
+            parts.append(f"{self.rows_updated} {'to update' if self.dry_run else 'updated'}")
+        if not (self.dry_run and self.rows_updated):  # a re-upload's dry run judges nothing
+            parts.append(f"{self.rows_accepted} accepted")
+            parts.append(f"{self.rows_rejected} rejected")
+        if self.rows_held:
+            parts.append(f"{self.rows_held} held (spreadsheet damage)")
         if self.rows_skipped:
             parts.append(f"{self.rows_skipped} skipped (already accepted)")
         if self.rows_errored:
@@ -93,3 +122,19 @@ def closing_messages(progress: Progress, failures: FailureLog, per_message: int 
             yield progress.snapshot(failed_rows=batch, message=progress.summary())
             batch = []
     yield progress.snapshot(failed_rows=batch, done=True, message=progress.summary())
+
+
+def change_messages(progress: Progress, changes: list[RowChange], max_bytes: int = 1 << 20) -> Iterator[Progress]:
+    """Progress messages carrying the changed rows, each message's values within about `max_bytes`
+    (a row of long values must not push a message near gRPC's size limit)."""
+    batch: list[RowChange] = []
+    size = 0
+    for change in changes:
+        cost = 64 + sum(64 + len(c.old_value) + len(c.new_value) for c in change.changes)
+        if batch and size + cost > max_bytes:
+            yield progress.snapshot(changed_rows=batch, message=progress.summary())
+            batch, size = [], 0
+        batch.append(change)
+        size += cost
+    if batch:
+        yield progress.snapshot(changed_rows=batch, message=progress.summary())

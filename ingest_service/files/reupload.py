@@ -8,26 +8,43 @@ validation service, in the transaction that accepts it).
 - Per-row errors, the rest of the file still applied: a LeadID that is empty, malformed, unknown,
   another account's, or that appears on more than one row (every occurrence is an error: which
   row is right cannot be known, so the lead is left as it is).
-- A lead already ACCEPTED is skipped: never changed, never posted twice.
+- A lead already ACCEPTED is skipped (a refused row, with its reason): never changed, never posted
+  twice.
+- Spreadsheet damage (files.damage): a row whose changed cells look like what a spreadsheet does to
+  data is held -- reported with row, column, stored and file value, not applied -- unless the spec
+  accepts damage. Rows without damage apply as before.
 - Each updated lead gets a `reuploaded` event naming the columns that changed (never their values,
   which may be PII), is set back to PROCESSING with its fields replaced, then ValidateLeads judges it;
-  if validation is unreachable it stays PROCESSING and the sweeper judges it later.
+  if validation is unreachable it stays PROCESSING and the sweeper judges it later. The stream names
+  each changed row's columns as its batch is applied.
+- A dry run reads the same rows and reports the same changes (with old and new values), refusals and
+  damage, and changes nothing: no lead is locked or written, no import is recorded, nothing judged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 from uuid import UUID
 
 from ingest_service.capture import validation_client
-from ingest_service.files import import_claim, import_plan, imports_store, upload_file
+from ingest_service.files import damage, import_claim, import_plan, imports_store, upload_file
 from ingest_service.files.csv_reader import Record
 from ingest_service.files.file_budget import Budget
-from ingest_service.files.file_report import FailedRow, FailureLog, Progress, closing_messages
+from ingest_service.files.file_report import (
+    CellChange,
+    FailedRow,
+    FailureLog,
+    Progress,
+    RowChange,
+    change_messages,
+    closing_messages,
+)
 from ingest_service.files.header_match import HeaderError, Override, match_headers, normalise
 from ingest_service.resources import IngestResources
 from leadrelay.capture import events_store, leads_store, sources_store
@@ -76,6 +93,84 @@ def replaced_fields(
     return new, changed
 
 
+@dataclass(frozen=True)
+class RowDecision:
+    """What a re-upload does with a row whose lead was looked up. Plain data."""
+
+    # Why the row is not taken (unknown lead, another account's, ACCEPTED); empty when it is.
+    refused: str = ""
+    # Refused because the lead is ACCEPTED (counted as skipped, not as an error).
+    skipped: bool = False
+    new_fields: Mapping[str, str] | None = None
+    changed: tuple[str, ...] = ()
+    damage: tuple[damage.Damage, ...] = ()
+    # Damage the spec did not accept: the row is not applied.
+    held: bool = False
+
+
+def decide(
+    lead_id: UUID,
+    stored: Mapping | None,
+    account_id: UUID,
+    plan: Sequence[str | None] | None,
+    values: Sequence[str],
+    accept_damage: bool,
+) -> RowDecision:
+    """Pure: the decision for one row, given the stored lead (lead_id, account_id, status, fields)."""
+    if stored is None:
+        return RowDecision(refused=f"lead {lead_id} not found")
+    if stored["account_id"] != account_id:
+        return RowDecision(refused=f"lead {lead_id} belongs to another account")
+    if stored["status"] == ACCEPTED:
+        return RowDecision(
+            refused=f"lead {lead_id} is ACCEPTED: a re-upload never changes an accepted lead", skipped=True
+        )
+    old = stored["fields"] or {}
+    new, changed = replaced_fields(old, plan or [None] * len(values), values)
+    found = damage.find(old, new, changed)
+    return RowDecision(
+        new_fields=new, changed=tuple(changed), damage=tuple(found), held=bool(found) and not accept_damage
+    )
+
+
+def row_change(
+    row: int, lead_id: UUID, old: Mapping[str, str], decision: RowDecision, with_values: bool
+) -> RowChange | None:
+    """Pure: what the stream says about a taken row: its changed columns (with the old and new values
+    when `with_values`, and always for a damaged cell); None when nothing changes."""
+    if not decision.changed or decision.new_fields is None:
+        return None
+    damaged = {d.column: d for d in decision.damage}
+    cells = []
+    for column in decision.changed:
+        d = damaged.get(column)
+        shown = with_values or d is not None
+        cells.append(
+            CellChange(
+                column,
+                old.get(column, "") if shown else "",
+                decision.new_fields.get(column, "") if shown else "",
+                d.kind if d else "",
+                d.description if d else "",
+            )
+        )
+    return RowChange(row, str(lead_id), tuple(cells), decision.held)
+
+
+def event_detail(import_id: UUID, decision: RowDecision) -> str:
+    """The `reuploaded` event: the columns that changed, never their values."""
+    detail = f"re-upload {import_id}: " + (
+        f"changed {', '.join(decision.changed)}" if decision.changed else "no field changed"
+    )
+    if decision.damage:
+        detail += "; spreadsheet damage accepted in " + ", ".join(dict.fromkeys(d.column for d in decision.damage))
+    return detail
+
+
+def held_reason(found: damage.Damage) -> str:
+    return f"held: {found.description}; fix the cell, or re-upload with accept_damage to apply it as it is"
+
+
 async def run_reupload(
     deps: IngestResources,
     account_id: UUID,
@@ -84,6 +179,9 @@ async def run_reupload(
     file_name: str,
     file: BinaryIO,
     budget: Budget,
+    *,
+    dry_run: bool = False,
+    accept_damage: bool = False,
 ) -> AsyncIterator[Progress]:
     seen: dict[str, int] = {}
     repeats: dict[str, list[int]] = {}
@@ -111,12 +209,17 @@ async def run_reupload(
     plans = await _plans(deps, account_id, ids, table, overrides, skip)
 
     lease = deps.settings.import_lease_seconds
-    import_id = await import_claim.start_reupload(deps.pool, account_id, file_name, lease)
-    progress = Progress(import_id=str(import_id))
+    if dry_run:
+        import_id = None
+        claim: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+    else:
+        import_id = await import_claim.start_reupload(deps.pool, account_id, file_name, lease)
+        claim = import_claim.held(deps.pool, import_id, lease)
+    progress = Progress(import_id=str(import_id or ""), dry_run=dry_run)
     failures = FailureLog()
-    async with import_claim.held(deps.pool, import_id, lease):
+    async with claim:
         try:
-            yield progress.snapshot(message=f"{table.data_rows} rows to re-upload")
+            yield progress.snapshot(message=f"{table.data_rows} rows to {'check' if dry_run else 're-upload'}")
             rows_iter = upload_file.rows(file, table, budget)
             column = table.headers[id_index[0]]
             # A batch's leads are judged while the next batch is read and applied.
@@ -158,7 +261,13 @@ async def run_reupload(
                         continue
                     progress.rows_errored += 1
                     failures.add(FailedRow(record.row, raw, column, "", reason))
-                updated = await _apply(deps, account_id, wanted, plans, progress, failures, column, import_id)
+                updated, changes = await _apply(
+                    deps, account_id, wanted, plans, progress, failures, column, import_id, accept_damage
+                )
+                for message in change_messages(progress, changes):
+                    yield message
+                if import_id is None:
+                    continue  # a dry run judges nothing
                 judged = asyncio.create_task(_judge(deps, account_id, updated))
                 pending.append((wanted, updated, judged))
                 if len(pending) >= IN_FLIGHT:
@@ -169,8 +278,9 @@ async def run_reupload(
                 done_wanted, done_updated, task = pending.popleft()
                 count(done_wanted, done_updated, await task)
                 yield progress.snapshot(message=progress.summary())
-            async with deps.pool.acquire() as con:
-                await imports_store.record_end(con, import_id, progress)
+            if import_id is not None:
+                async with deps.pool.acquire() as con:
+                    await imports_store.record_end(con, import_id, progress)
             for message in closing_messages(progress, failures):
                 yield message
         finally:
@@ -227,39 +337,53 @@ async def _apply(
     progress: Progress,
     failures: FailureLog,
     column: str,
-    import_id: UUID,
-) -> list[UUID]:
-    """Replaces the fields of the batch's leads (one transaction, leads locked); returns the ids
-    to judge."""
+    import_id: UUID | None,
+    accept_damage: bool,
+) -> tuple[list[UUID], list[RowChange]]:
+    """Replaces the fields of the batch's leads (one transaction, leads locked); returns the ids to
+    judge and the rows' changes. A dry run (no import_id) reads the leads unlocked, writes nothing."""
     if not wanted:
-        return []
+        return [], []
+    dry_run = import_id is None
+    changes: list[RowChange] = []
     async with deps.pool.acquire() as con, con.transaction():
-        rows = {r["lead_id"]: r for r in await leads_store.lock_for_reupload(con, list(wanted))}
+        read = leads_store.read_for_reupload if dry_run else leads_store.lock_for_reupload
+        rows = {r["lead_id"]: r for r in await read(con, list(wanted))}
         ids: list[UUID] = []
         fields: list[str] = []
         details: list[str] = []
         for lead_id, record in wanted.items():
-            row = rows.get(lead_id)
-            if row is None or row["account_id"] != account_id:
-                reason = f"lead {lead_id} not found" if row is None else f"lead {lead_id} belongs to another account"
-                progress.rows_errored += 1
-                failures.add(FailedRow(record.row, str(lead_id), column, "", reason))
-                continue
-            if row["status"] == ACCEPTED:
-                progress.rows_skipped += 1
-                continue
-            plan = plans.get(row["source_id"])
-            new, changed = replaced_fields(row["fields"] or {}, plan or [None] * len(record.fields), record.fields)
-            ids.append(lead_id)
-            fields.append(json.dumps(new, ensure_ascii=False))
-            details.append(
-                f"re-upload {import_id}: " + (f"changed {', '.join(changed)}" if changed else "no field changed")
+            stored = rows.get(lead_id)
+            plan = plans.get(stored["source_id"]) if stored is not None else None
+            decision = decide(
+                lead_id, None if stored is None else dict(stored), account_id, plan, record.fields, accept_damage
             )
-        if ids:
+            if decision.refused:
+                if decision.skipped:
+                    progress.rows_skipped += 1
+                else:
+                    progress.rows_errored += 1
+                failures.add(FailedRow(record.row, str(lead_id), column, "", decision.refused))
+                continue
+            assert stored is not None and decision.new_fields is not None
+            change = row_change(record.row, lead_id, stored["fields"] or {}, decision, with_values=dry_run)
+            if change is not None:
+                changes.append(change)
+            if decision.held:
+                progress.rows_held += 1
+                for found in decision.damage:
+                    failures.add(FailedRow(record.row, str(lead_id), found.column, "", held_reason(found)))
+                continue
+            ids.append(lead_id)
+            if not dry_run:
+                assert import_id is not None
+                fields.append(json.dumps(decision.new_fields, ensure_ascii=False))
+                details.append(event_detail(import_id, decision))
+        if fields:
             await leads_store.replace_fields(con, ids, fields)
             await events_store.add_events(con, account_id, ids, "reuploaded", details)
     progress.rows_updated += len(ids)
-    return ids
+    return ids, changes
 
 
 async def _judge(deps: IngestResources, account_id: UUID, lead_ids: Sequence[UUID]) -> dict[UUID, Outcome]:

@@ -82,13 +82,17 @@ class FilesRpc:
         async with self._upload(request_iterator, context) as (spec, file, _digest, budget):
             if spec.HasField("has_header") and not spec.has_header:
                 raise InvalidArgument("spec.has_header", "a re-upload is an exported file: it has a header row")
-            if spec.dry_run:
-                raise InvalidArgument(
-                    "spec.dry_run", "a re-upload has no dry run; use ImportLeads' dry run to check rows"
-                )
             fmt = _FORMATS.get(spec.format, "")
             async for progress in reupload.run_reupload(
-                self.deps, current_account(), _overrides(spec), fmt, spec.file_name, file, budget
+                self.deps,
+                current_account(),
+                _overrides(spec),
+                fmt,
+                spec.file_name,
+                file,
+                budget,
+                dry_run=spec.dry_run,
+                accept_damage=spec.accept_damage,
             ):
                 yield progress_proto(progress)
 
@@ -296,4 +300,23 @@ def progress_proto(p: Progress) -> ingest_pb2.ImportProgress:
         message=p.message,
         resumed=p.resumed,
         rows_already_stored=p.rows_already_stored,
+        rows_held=p.rows_held,
+        changed_rows=[
+            ingest_pb2.RowChange(
+                row=r.row,
+                lead_id=r.lead_id,
+                held=r.held,
+                changes=[
+                    ingest_pb2.CellChange(
+                        column=c.column,
+                        old_value=c.old_value,
+                        new_value=c.new_value,
+                        damage=c.damage,
+                        damage_reason=c.damage_reason,
+                    )
+                    for c in r.changes
+                ],
+            )
+            for r in p.changed_rows
+        ],
     )

@@ -408,13 +408,17 @@ async def sources_of(con: Connection, account_id: UUID, lead_ids: Sequence[UUID]
     return [r[0] for r in rows]
 
 
+_FOR_REUPLOAD = "SELECT lead_id, account_id, source_id, status, fields FROM leads WHERE lead_id = ANY($1)"
+
+
 async def lock_for_reupload(con: Connection, lead_ids: list[UUID]) -> list[asyncpg.Record]:
     """The leads with what a re-upload needs, locked (in id order) until the transaction ends."""
-    return await con.fetch(
-        """SELECT lead_id, account_id, source_id, status, fields FROM leads
-           WHERE lead_id = ANY($1) ORDER BY lead_id FOR UPDATE""",
-        lead_ids,
-    )
+    return await con.fetch(_FOR_REUPLOAD + " ORDER BY lead_id FOR UPDATE", lead_ids)
+
+
+async def read_for_reupload(con: Connection, lead_ids: list[UUID]) -> list[asyncpg.Record]:
+    """The same leads unlocked: a re-upload's dry run changes nothing, so it blocks no one."""
+    return await con.fetch(_FOR_REUPLOAD, lead_ids)
 
 
 async def replace_fields(con: Connection, lead_ids: list[UUID], fields: list[str]) -> None:
@@ -427,4 +431,44 @@ async def replace_fields(con: Connection, lead_ids: list[UUID], fields: list[str
            WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
         lead_ids,
         [text.clean_json(f) for f in fields],
+    )
+
+
+async def revalidation_page(
+    con: Connection,
+    account_id: UUID,
+    *,
+    source_id: UUID | None,
+    disposition_code: str,
+    column: str,
+    value: str,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """The account's REJECTED and PROCESSING leads a re-judging selects, oldest first (received_at,
+    lead_id), after the key `after`: never an ACCEPTED lead. `column` (when set) must hold exactly
+    `value`, a missing field reading as blank."""
+    return await con.fetch(
+        """SELECT lead_id, source_id, received_at, status, disposition_code, custom_reason FROM leads
+           WHERE account_id = $1 AND status IN ('REJECTED', 'PROCESSING')
+             AND ($2::uuid IS NULL OR source_id = $2)
+             AND ($3 = '' OR disposition_code = $3)
+             AND ($4 = '' OR coalesce(fields ->> $4, '') = $5)
+             AND ($6::timestamptz IS NULL OR received_at >= $6)
+             AND ($7::timestamptz IS NULL OR received_at < $7)
+             AND ($8::timestamptz IS NULL OR (received_at, lead_id) > ($8, $9::uuid))
+           ORDER BY received_at, lead_id
+           LIMIT $10""",
+        account_id,
+        source_id,
+        disposition_code,
+        column,
+        value,
+        since,
+        until,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )

@@ -165,6 +165,7 @@ def test_every_rpc_of_the_contract_is_in_the_protos():
             "EvaluateLeads",
             "ListDispositionCodes",
             "ForgetLeads",
+            "RevalidateLeads",
         },
         ("PostOutService", validation_pb2): {
             "CreateDestination",
