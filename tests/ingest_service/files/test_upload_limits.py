@@ -21,7 +21,8 @@ from tests.harness import Account, Api, new_account
 from tests.ingest_service.file_support import csv_bytes, file_source, final, run
 from tests.waiting import eventually
 
-IDLE_SECONDS = 5.0
+# Long enough that a loaded machine finishes the cap checks before silent uploads time out.
+IDLE_SECONDS = 15.0
 CAP = 2
 TOTAL = 3  # the process's cap, all accounts
 SENT = 3 << 20  # what each silent stream sends before going quiet
