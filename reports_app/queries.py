@@ -317,9 +317,9 @@ async def destination_status(con: Connection, account_id: UUID) -> list[dict[str
 
 async def recent_attempts(con: Connection, account_id: UUID, limit: int = 100) -> list[dict[str, Any]]:
     rows = await con.fetch(
-        """SELECT a.at, d.name AS destination, a.lead_id, a.attempt, a.status_code, a.outcome, a.reason,
-                  a.response_excerpt
-           FROM post_out_attempts a JOIN destinations d USING (destination_id)
+        """SELECT a.at, d.name AS destination, a.lead_id, l.fields->>'email' AS email, a.attempt, a.status_code,
+                  a.outcome, a.reason, a.response_excerpt
+           FROM post_out_attempts a JOIN destinations d USING (destination_id) JOIN leads l USING (lead_id)
            WHERE a.account_id = $1 ORDER BY a.attempt_id DESC LIMIT $2""",
         account_id,
         limit,
@@ -329,9 +329,9 @@ async def recent_attempts(con: Connection, account_id: UUID, limit: int = 100) -
 
 async def failed_post_outs(con: Connection, account_id: UUID, limit: int = 500) -> list[dict[str, Any]]:
     rows = await con.fetch(
-        """SELECT p.lead_id, p.source_id, d.name AS destination, p.status, p.attempts, p.last_status_code,
-                  p.last_error, p.updated_at
-           FROM post_outs p JOIN destinations d USING (destination_id)
+        """SELECT p.lead_id, l.fields->>'email' AS email, p.source_id, d.name AS destination, p.status, p.attempts,
+                  p.last_status_code, p.last_error, p.updated_at
+           FROM post_outs p JOIN destinations d USING (destination_id) JOIN leads l USING (lead_id)
            WHERE p.account_id = $1 AND p.status IN ('FAILED', 'REJECTED_BY_DESTINATION')
            ORDER BY p.updated_at DESC LIMIT $2""",
         account_id,

@@ -72,7 +72,7 @@ def render(db: Database, user: SignedIn) -> None:
             ),
             hide_index=True,
             column_config={
-                "Lead": st.column_config.LinkColumn("Lead", display_text=r"lead=([0-9a-f]{8})", help="Opens the lead")
+                "Lead": st.column_config.LinkColumn("Lead", display_text="Open", help="Opens the lead", width="small")
             },
             key="lc_problems",
         )

@@ -8,16 +8,22 @@ import grpc
 import pandas as pd
 import streamlit as st
 
-from reports_app import actions, labels, queries
+from reports_app import actions, labels, masking, queries
 from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.views.common import local, plain
 
-LEAD_LINK = st.column_config.LinkColumn("Lead", display_text=r"lead=([0-9a-f]{8})", help="Opens the lead")
+LEAD_LINK = st.column_config.LinkColumn("Lead", display_text="Open", help="Opens the lead", width="small")
 
 
 def _lead_link(lead_id: object) -> str:
     return f"/leads?lead={lead_id}"
+
+
+def _person(row: dict[str, object], user: SignedIn) -> str:
+    """Who the lead is: its email (masked for viewers who may not see personal data)."""
+    email = str(row["email"] or "")
+    return masking.email(email) if user.masked and email else email
 
 
 def render(db: Database, user: SignedIn) -> None:
@@ -50,7 +56,7 @@ def render(db: Database, user: SignedIn) -> None:
                 ]
             ),
             hide_index=True,
-            column_config={"Source": st.column_config.TextColumn(width="small")},
+            column_config={"Source": st.column_config.TextColumn(width="medium")},
             key="po_destinations",
         )
     paused = [d for d in destinations if d["paused"]]
@@ -68,6 +74,7 @@ def render(db: Database, user: SignedIn) -> None:
                     {
                         f"At ({user.zone.key})": local(a["at"], user.zone),
                         "Destination": a["destination"],
+                        "Person": _person(a, user),
                         "Lead": _lead_link(a["lead_id"]),
                         "Attempt": a["attempt"],
                         "HTTP status": a["status_code"] or None,
@@ -94,6 +101,7 @@ def render(db: Database, user: SignedIn) -> None:
         pd.DataFrame(
             [
                 {
+                    "Person": _person(r, user),
                     "Lead": _lead_link(r["lead_id"]),
                     "Source": names.get(r["source_id"], ""),
                     "Destination": r["destination"],
@@ -107,7 +115,7 @@ def render(db: Database, user: SignedIn) -> None:
             ]
         ),
         hide_index=True,
-        column_config={"Lead": LEAD_LINK, "Source": st.column_config.TextColumn(width="small")},
+        column_config={"Lead": LEAD_LINK, "Source": st.column_config.TextColumn(width="medium")},
         placeholder="—",
         key="po_failed",
     )
