@@ -40,9 +40,16 @@ class Progress:
     done: bool = False
     failed_rows: list[FailedRow] = field(default_factory=list)
     message: str = ""
+    # Import, first message: (column letter, header, use) of each file column outside the source's.
+    columns_outside: list[tuple[str, str, str]] = field(default_factory=list)
+    # Trailing footer lines of a report export, skipped.
+    footer_rows: list[int] = field(default_factory=list)
+    # Rows whose platform lead id the source already held (counted with the lead's current outcome).
+    rows_known: int = 0
 
     def snapshot(self, **changes: object) -> Progress:
         changes.setdefault("failed_rows", [])
+        changes.setdefault("columns_outside", [])
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def summary(self) -> str:
@@ -59,6 +66,11 @@ class Progress:
             parts.append(f"{self.rows_waiting} stored and waiting for validation")
         if self.rows_already_stored:
             parts.append(f"{self.rows_already_stored} of them stored by an earlier call")
+        if self.rows_known:
+            parts.append(f"{self.rows_known} of them leads the source already had")
+        if self.footer_rows:
+            rows = ", ".join(map(str, self.footer_rows))
+            parts.append(f"footer lines skipped (row{'s' if len(self.footer_rows) > 1 else ''} {rows})")
         return ", ".join(parts)
 
 
