@@ -4,10 +4,15 @@ Manager and Facebook lead download files, written here in the shape those tools 
 from __future__ import annotations
 
 import codecs
+from uuid import UUID
+
+import asyncpg
 
 from leadrelay.v1 import common_pb2, ingest_pb2
 from tests.harness import Api
 from tests.ingest_service.file_support import csv_bytes, file_source, final, run
+from tests.validation_service.post_out_support import Crm, all_posted, insert_destination, statuses
+from tests.waiting import eventually
 
 MAPPING = [
     common_pb2.FieldMapping(column=c, form_field=c)
@@ -246,15 +251,21 @@ LINKEDIN = [
 ]
 
 
-async def test_linkedin_export_keeps_identity_flags_test_leads_and_matches_known_leads_again(api: Api) -> None:
+async def test_linkedin_export_keeps_identity_flags_test_leads_and_matches_known_leads_again(
+    api: Api, pool: asyncpg.Pool, sandbox
+) -> None:  # type: ignore[no-untyped-def]
     source_id = await _source(api)
+    crm = Crm(sandbox.url)
+    await insert_destination(pool, api.account.account_id, UUID(source_id), crm.url)
     done, failed, _ = await _import(api, source_id, csv_bytes(LINKEDIN))
     assert (done.rows_read, done.rows_accepted, done.rows_known, failed) == (2, 2, 0, [])
     eve, test = await _leads(api, source_id)
     assert (eve.platform_lead_id, eve.is_test, test.platform_lead_id, test.is_test) == ("7101", False, "7102", True)
     assert eve.captured_at.ToJsonString() == "2026-09-30T14:05:00Z"
     assert eve.fields["notes"] == "Campaign Name: Q4 ABM"
-    assert test.post_out_status in ("", "NOT_POSTED")
+    await eventually(lambda: all_posted(pool, [UUID(eve.lead_id)]), what="the real lead posted")
+    assert await statuses(pool, [UUID(test.lead_id)]) == {}
+    assert (await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=test.lead_id))).post_out_status == "NOT_POSTED"
     # The same download again (a back-fill overlapping what is stored): no second lead.
     done, failed, _ = await _import(api, source_id, csv_bytes(LINKEDIN), file_name="again.csv")
     assert (done.rows_read, done.rows_accepted, done.rows_known) == (2, 2, 2)
