@@ -68,6 +68,7 @@ BATCH_ROWS = 10_000
 JUDGE_CHUNK = 2500
 # Batches being stored/judged at once: parsing, storing and judging overlap.
 IN_FLIGHT = 3
+NO_IDENTITY = lead_identity.Identity()
 
 
 async def load_sources(
@@ -209,7 +210,7 @@ async def run_import(
                             batch.errored.append(
                                 (record.row, column, row_errors.get(value, f"source {value!r} cannot be used"))
                             )
-                    identity = lead_identity.Identity()
+                    identity = NO_IDENTITY
                     if plan is not None and plan.identity:
                         try:
                             identity = lead_identity.read(plan.identity, record.fields)
