@@ -199,7 +199,7 @@ def _plan_import(
         unmatched_ok=True,
         shared=True,
     )
-    has_catch_all = not rows or any(r.form_field is None and r.constant is None for r in rows)
+    has_catch_all = not rows or any(r.unmapped_fields for r in rows)
     order = {i: n for n, i in enumerate(by_override)}
     feeds: dict[str, list[tuple[int, int, str]]] = {}  # column -> (priority, file column, transform)
     names: list[str | None] = [None] * len(headers)

@@ -220,6 +220,7 @@ async def run_import(
                     if plan is not None:
                         if request.dry_run:
                             batch.rows.append((record, plan))
+                            batch.identities.append(identity)
                         else:
                             row_values = import_plan.values(plan, record.fields)
                             answers, fields = mappers[plan.source_id](row_values)
@@ -234,7 +235,7 @@ async def run_import(
 
             async def work(batch: import_plan.Batch) -> tuple[import_plan.Batch, list[tuple[int, Outcome]]]:
                 if request.dry_run:
-                    outcomes = await judge_dry_run(deps, account_id, batch.rows)
+                    outcomes = await judge_dry_run(deps, account_id, batch.rows, batch.identities)
                     return batch, [(r.row, o) for (r, _p), o in zip(batch.rows, outcomes, strict=True)]
                 if any(plan.identity for plan in plans.values()):
                     return batch, await store_with_identity(deps, account_id, via, batch)
@@ -421,9 +422,13 @@ def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome)
 
 
 async def judge_dry_run(
-    deps: IngestResources, account_id: UUID, rows: Sequence[tuple[Record, import_plan.SourcePlan]]
+    deps: IngestResources,
+    account_id: UUID,
+    rows: Sequence[tuple[Record, import_plan.SourcePlan]],
+    identities: Sequence[lead_identity.Identity],
 ) -> list[Outcome]:
-    """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored)."""
+    """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored), a
+    test lead as a test lead."""
     by_source: dict[UUID, list[int]] = {}
     for i, (_record, plan) in enumerate(rows):
         by_source.setdefault(plan.source_id, []).append(i)
@@ -434,6 +439,8 @@ async def judge_dry_run(
             record, plan = rows[i]
             lead = import_plan.lead_for_row(plan, record, "")
             fields.append(mapping.apply(lead.answers, plan.rows))
-        for i, o in zip(indexes, await validation_client.judge_fields(deps, account_id, sid, fields), strict=True):
+        is_test = [identities[i].is_test for i in indexes]
+        judged = await validation_client.judge_fields(deps, account_id, sid, fields, is_test)
+        for i, o in zip(indexes, judged, strict=True):
             outcomes[i] = o
     return [outcomes[i] for i in range(len(rows))]

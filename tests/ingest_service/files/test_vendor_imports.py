@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from leadrelay.v1 import common_pb2, ingest_pb2
+from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 from tests.harness import Api
 from tests.ingest_service.file_support import csv_bytes, file_source, final, run
 from tests.validation_service.post_out_support import Crm, all_posted, insert_destination, statuses
@@ -319,3 +319,12 @@ async def test_facebook_utf16_download_strips_prefixes_and_splits_the_full_name(
     assert lead.captured_at.ToJsonString() == "2026-08-01T10:00:00Z"
     assert lead.fields["notes"].startswith("ad_id: ag:2385\nad_name: Ad A\n")
     assert "full_name" not in lead.fields["notes"]
+
+
+async def test_a_dry_run_judges_a_test_row_as_a_test_lead(api: Api) -> None:
+    rules = [validation_pb2.Rule(reject_test_leads=validation_pb2.RejectTestLeads())]
+    source_id = await file_source(api, rules=rules, mapping=MAPPING)
+    done, failed, _ = await _import(api, source_id, csv_bytes(LINKEDIN), dry_run=True)
+    assert (done.rows_accepted, done.rows_rejected) == (1, 1)
+    assert [(f[0], f[4]) for f in failed] == [(3, "the lead is a test lead")]
+    assert await _leads(api, source_id) == []
