@@ -21,7 +21,7 @@ from ingest_service.files.header_match import (
     normalise,
     positional,
 )
-from ingest_service.files.value_transforms import FAMILY, GIVEN, TRANSFORMS
+from ingest_service.files.value_transforms import FAMILY, GIVEN, TRANSFORMS, UNPREFIX
 from leadrelay.capture import mapping
 from leadrelay.capture.leads import Answer, IncomingLead
 from leadrelay.errors import InvalidArgument, NotFound, PermissionDenied
@@ -33,6 +33,7 @@ IGNORE = "ignore"
 _FULL_NAME = next(g for g in SYNONYM_GROUPS if "fullname" in g)
 _FIRST_NAME = next(g for g in SYNONYM_GROUPS if "firstname" in g)
 _LAST_NAME = next(g for g in SYNONYM_GROUPS if "lastname" in g)
+_PHONE = next(g for g in SYNONYM_GROUPS if "phone" in g)
 
 T = TypeVar("T")
 
@@ -215,6 +216,8 @@ def _plan_import(
         o = by_override.get(i)
         transform = o.transform if o else ""
         column = matched[i]
+        if not transform and column and lead_identity.PLATFORM_LEAD_ID in identity and normalise(column) in _PHONE:
+            transform = UNPREFIX  # a platform's download: Facebook writes phones as p:+1...
         if column is not None:
             feeds.setdefault(column, []).append((order.get(i, len(order) + i), i, transform))
             continue

@@ -316,6 +316,7 @@ async def test_facebook_utf16_download_strips_prefixes_and_splits_the_full_name(
     [lead] = await _leads(api, source_id)
     assert lead.platform_lead_id == "1234567890123456"
     assert (lead.fields["first_name"], lead.fields["last_name"]) == ("Mary Ann", "Smith")
+    assert lead.fields["phone"] == "+15555550123"
     assert lead.captured_at.ToJsonString() == "2026-08-01T10:00:00Z"
     assert lead.fields["notes"].startswith("ad_id: ag:2385\nad_name: Ad A\n")
     assert "full_name" not in lead.fields["notes"]
