@@ -154,13 +154,20 @@ async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Se
 
 
 async def judge_fields(
-    deps: IngestResources, account_id: UUID, source_id: UUID, rows: Sequence[dict[str, str]]
+    deps: IngestResources,
+    account_id: UUID,
+    source_id: UUID,
+    rows: Sequence[dict[str, str]],
+    is_test: Sequence[bool] = (),
 ) -> list[Outcome]:
-    """EvaluateLeads: judges mapped fields of one source without storing anything."""
+    """EvaluateLeads: judges mapped fields of one source without storing anything (`is_test`: per
+    row, when some are test leads)."""
+    flags = list(is_test) or [False] * len(rows)
     try:
         response = await deps.validation.EvaluateLeads(
             validation_pb2.EvaluateLeadsRequest(
-                source_id=str(source_id), rows=[validation_pb2.FieldRow(fields=f) for f in rows]
+                source_id=str(source_id),
+                rows=[validation_pb2.FieldRow(fields=f, is_test=t) for f, t in zip(rows, flags, strict=True)],
             ),
             metadata=clients.as_account(deps.settings.internal_token, account_id),
             timeout=deps.settings.validation_timeout_seconds,

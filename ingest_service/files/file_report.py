@@ -65,9 +65,16 @@ class Progress:
     # Re-upload: the changed (or held) rows of the batch just read.
     changed_rows: list[RowChange] = field(default_factory=list)
     message: str = ""
+    # Import, first message: (column letter, header, use) of each file column outside the source's.
+    columns_outside: list[tuple[str, str, str]] = field(default_factory=list)
+    # Trailing footer lines of a report export, skipped.
+    footer_rows: list[int] = field(default_factory=list)
+    # Rows whose platform lead id the source already held (counted with the lead's current outcome).
+    rows_known: int = 0
 
     def snapshot(self, **changes: object) -> Progress:
         changes.setdefault("failed_rows", [])
+        changes.setdefault("columns_outside", [])
         changes.setdefault("changed_rows", [])
         return replace(self, **changes)  # type: ignore[arg-type]  # **changes: field values of several types
 
@@ -88,6 +95,11 @@ class Progress:
             parts.append(f"{self.rows_waiting} stored and waiting for validation")
         if self.rows_already_stored:
             parts.append(f"{self.rows_already_stored} of them stored by an earlier call")
+        if self.rows_known:
+            parts.append(f"{self.rows_known} of them leads the source already had")
+        if self.footer_rows:
+            rows = ", ".join(map(str, self.footer_rows))
+            parts.append(f"footer lines skipped (row{'s' if len(self.footer_rows) > 1 else ''} {rows})")
         return ", ".join(parts)
 
 

@@ -5,8 +5,8 @@ Headers match a source's columns ignoring case, spacing, punctuation and accents
 "Surname" -> last_name, "Zip code" -> postal_code) when exactly one source column is in the same
 synonym group. Manual mappings (`Override`) come first; an override with an empty column ignores
 that file column. Without a header row, file columns map to the source's columns by position.
-A header that matches nothing is an error naming its column: a silently dropped column would load
-leads without the data the user thought they sent.
+For a re-upload a header that matches nothing is an error naming its column (a silently dropped
+column would lose the fix the user made); an import decides what such columns do (import_plan).
 """
 
 from __future__ import annotations
@@ -37,20 +37,30 @@ SYNONYM_GROUPS: tuple[frozenset[str], ...] = tuple(
             "workphone",
             "businessphone",
             "phoneno",
+            "mobilephonenumber",
         },
         {"firstname", "givenname", "forename", "fname", "first"},
         {"lastname", "surname", "familyname", "lname", "last"},
         {"fullname", "name", "contactname"},
-        {"company", "companyname", "organization", "organisation", "employer", "business", "businessname"},
+        {
+            "company",
+            "companyname",
+            "organization",
+            "organisation",
+            "employer",
+            "business",
+            "businessname",
+            "companyaccount",
+        },
         {"jobtitle", "title", "position", "role", "designation"},
         {"jobfunction", "function", "department"},
         {"seniority", "senioritylevel", "joblevel"},
         {"country", "countryname", "countryregion", "countryorregion", "countrycode"},
-        {"state", "province", "stateprovince", "region", "stateorprovince", "county"},
+        {"state", "province", "stateprovince", "region", "stateorprovince", "county", "stateregion"},
         {"city", "town", "locality"},
         {"zip", "zipcode", "postalcode", "postcode", "postal"},
         {"address", "streetaddress", "street", "address1", "addressline1"},
-        {"website", "url", "companywebsite", "web", "site"},
+        {"website", "url", "companywebsite", "web", "site", "websiteurl"},
         {"industry", "sector"},
         {"companysize", "employees", "numberofemployees", "employeecount", "headcount"},
     )
@@ -79,6 +89,9 @@ class Override:
     column: str
     header: str = ""
     position: int = 0
+    # Import only: send the file column to the catch-all; the value transform (value_transforms).
+    catch_all: bool = False
+    transform: str = ""
 
 
 def normalise(text: str) -> str:
@@ -132,11 +145,15 @@ def match_headers(
     skip: Collection[int] = (),
     row: int = 1,
     strict: bool = True,
+    unmatched_ok: bool = False,
+    shared: bool = False,
 ) -> list[str | None]:
     """For each file column (0-based index), the source column it feeds, or None (ignored: blank
     header, an override with no column, or an index in `skip` that the caller reads itself).
     `strict=False` leaves a header that matches nothing as None instead of raising (a file feeding
-    several sources checks the union itself)."""
+    several sources checks the union itself); `unmatched_ok` does the same but keeps the checks of
+    the overrides (an import sends such columns to the catch-all). `shared` lets several file
+    columns feed one source column (an import takes the first non-empty, Phone then Mobile)."""
     result: list[str | None] = [None] * len(headers)
     decided: set[int] = set(skip)
     for override in overrides:
@@ -171,7 +188,7 @@ def match_headers(
             continue
         column = _find_column(header, columns)
         if column is None:
-            if not strict:
+            if not strict or unmatched_ok:
                 continue
             raise HeaderError(
                 i + 1,
@@ -185,7 +202,7 @@ def match_headers(
     for i, column in enumerate(result):
         if column is None:
             continue
-        if column in taken:
+        if column in taken and not shared:
             first = taken[column]
             raise HeaderError(
                 i + 1,
@@ -194,7 +211,7 @@ def match_headers(
                 row,
             )
         taken[column] = i
-    if not taken and strict:
+    if not taken and strict and not unmatched_ok:
         raise HeaderError(1, headers[0] if headers else "", "the header row maps to none of the source's columns", row)
     return result
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -46,8 +47,8 @@ import asyncpg
 
 from ingest_service.capture import intake, validation_client
 from ingest_service.capture.validation_client import NewLead
-from ingest_service.files import import_claim, import_plan, imports_store, upload_file
-from ingest_service.files.csv_reader import Record
+from ingest_service.files import import_claim, import_plan, imports_store, lead_identity, upload_file
+from ingest_service.files.csv_reader import Record, column_letter
 from ingest_service.files.file_budget import Budget
 from ingest_service.files.file_report import FailedRow, FailureLog, Progress, closing_messages
 from ingest_service.files.import_rows import RowMapper
@@ -68,6 +69,7 @@ BATCH_ROWS = 10_000
 JUDGE_CHUNK = 2500
 # Batches being stored/judged at once: parsing, storing and judging overlap.
 IN_FLIGHT = 3
+NO_IDENTITY = lead_identity.Identity()
 
 
 async def load_sources(
@@ -137,7 +139,14 @@ async def run_import(
         for sid, rows in usable.items():
             plans[sid] = import_plan.file_error(
                 lambda sid=sid, rows=rows: import_plan.plan_source(  # type: ignore[misc]  # defaults bind the loop variables
-                    sid, rows, table, request.overrides, skip=source_index, strict=False
+                    sid,
+                    rows,
+                    table,
+                    request.overrides,
+                    skip=source_index,
+                    strict=False,
+                    unmatched=request.unmatched,
+                    trim=request.trim,
                 )
             )
         import_plan.check_union(table, plans, source_index[0])
@@ -145,7 +154,11 @@ async def run_import(
     else:
         assert request.source_id is not None
         sid = request.source_id
-        plans[sid] = import_plan.file_error(lambda: import_plan.plan_source(sid, usable[sid], table, request.overrides))
+        plans[sid] = import_plan.file_error(
+            lambda: import_plan.plan_source(
+                sid, usable[sid], table, request.overrides, unmatched=request.unmatched, trim=request.trim
+            )
+        )
         by_value = {}
 
     if request.dry_run:
@@ -162,12 +175,20 @@ async def run_import(
             settings.import_lease_seconds,
         )
         claim = import_claim.held(deps.pool, import_id, settings.import_lease_seconds)
-    progress = Progress(import_id=str(import_id), dry_run=request.dry_run, resumed=resumed)
+    progress = Progress(
+        import_id=str(import_id), dry_run=request.dry_run, resumed=resumed, footer_rows=list(table.footer_rows)
+    )
+    outside = {(u.index, u.header, u.use) for plan in plans.values() for u in plan.outside}
+    columns_outside = [(column_letter(i + 1), h, u) for i, h, u in sorted(outside)]
     failures = FailureLog()
     pending: collections.deque[asyncio.Task[tuple[import_plan.Batch, list[tuple[int, Outcome]]]]] = collections.deque()
     async with claim:
         try:
-            yield progress.snapshot(message=f"{table.data_rows} rows to {'check' if request.dry_run else 'import'}")
+            opening = f"{table.data_rows} rows to {'check' if request.dry_run else 'import'}"
+            if columns_outside:
+                uses = "; ".join(f"{c} ({h}): {u}" for c, h, u in columns_outside)
+                opening += f"; columns outside the source's: {uses}"
+            yield progress.snapshot(message=opening, columns_outside=columns_outside)
 
             rows_iter = upload_file.rows(file, table, budget)
             single = plans[request.source_id] if request.source_id in plans else None
@@ -186,17 +207,28 @@ async def run_import(
                         value = record.fields[source_index[0]].strip()
                         plan = by_value.get(value)
                         if plan is None:
+                            column = table.headers[source_index[0]]
                             batch.errored.append(
-                                (record.row, row_errors.get(value, f"source {value!r} cannot be used"))
+                                (record.row, column, row_errors.get(value, f"source {value!r} cannot be used"))
                             )
+                    identity = NO_IDENTITY
+                    if plan is not None and plan.identity:
+                        try:
+                            identity = lead_identity.read(plan.identity, record.fields)
+                        except lead_identity.IdentityError as bad:
+                            batch.errored.append((record.row, table.headers[plan.identity[bad.use]], str(bad)))
+                            plan = None
                     if plan is not None:
                         if request.dry_run:
                             batch.rows.append((record, plan))
+                            batch.identities.append(identity)
                         else:
-                            answers, fields = mappers[plan.source_id](record.fields)
+                            row_values = import_plan.values(plan, record.fields)
+                            answers, fields = mappers[plan.source_id](row_values)
                             lead_id = ids[len(batch.staged)]
-                            platform_lead_id = f"import:{import_id}:{record.row}"
+                            platform_lead_id = identity.platform_lead_id or f"import:{import_id}:{record.row}"
                             batch.staged.append(NewLead(lead_id, plan.source_id, platform_lead_id, answers, fields))
+                            batch.identities.append(identity)
                             batch.row_numbers.append(record.row)
                     if batch.read >= BATCH_ROWS:
                         break
@@ -204,8 +236,10 @@ async def run_import(
 
             async def work(batch: import_plan.Batch) -> tuple[import_plan.Batch, list[tuple[int, Outcome]]]:
                 if request.dry_run:
-                    outcomes = await judge_dry_run(deps, account_id, batch.rows)
+                    outcomes = await judge_dry_run(deps, account_id, batch.rows, batch.identities)
                     return batch, [(r.row, o) for (r, _p), o in zip(batch.rows, outcomes, strict=True)]
+                if any(plan.identity for plan in plans.values()):
+                    return batch, await store_with_identity(deps, account_id, via, batch)
                 return batch, await store_and_judge(deps, account_id, via, batch, resumed=resumed)
 
             exhausted = False
@@ -220,9 +254,8 @@ async def run_import(
                     break
                 batch, judged = await pending.popleft()
                 progress.rows_read += batch.read
-                for row, reason in batch.errored:
+                for row, column, reason in batch.errored:
                     progress.rows_errored += 1
-                    column = table.headers[source_index[0]] if source_index else ""
                     failures.add(FailedRow(row, "", column, "", reason))
                 for row, outcome in judged:
                     _count(progress, failures, row, outcome)
@@ -282,6 +315,60 @@ async def store_and_judge(
     return list(zip(batch.row_numbers, outcomes, strict=True))
 
 
+async def store_with_identity(
+    deps: IngestResources, account_id: UUID, via: str, batch: import_plan.Batch
+) -> list[tuple[int, Outcome]]:
+    """A batch whose rows carry platform identity (lead id, submit time, test flag, form): stored by
+    intake's own insert, which keeps captured_at, is_test and the context, then judged by
+    ValidateLeads (so a test lead is judged and never posted, as intake does). A row whose (source,
+    platform lead id) the source already holds -- a platform's download imported after the API
+    delivered its leads, or the same file again -- is that lead, with its current outcome."""
+    if not batch.staged:
+        return []
+    staged = batch.staged
+    refs = sorted({i.form_ref for i in batch.identities if i.form_ref})
+    async with deps.pool.acquire() as con:
+        known = await leads_store.known_leads(con, [(s.source_id, s.platform_lead_id) for s in staged])
+        forms = {
+            (r["source_id"], ref): r["form_id"]
+            for r in (
+                await sources_store.forms_for_intake(con, list({s.source_id for s in staged}), refs) if refs else []
+            )
+            for ref in (r["platform_form_id"], str(r["form_id"]))
+        }
+    new = [i for i, s in enumerate(staged) if (s.source_id, s.platform_lead_id) not in known]
+    contexts = [
+        json.dumps({k: v for k, v in (("form_id", ident.form_ref), ("form_name", ident.form_name)) if v})
+        for ident in (batch.identities[i] for i in new)
+    ]
+    unjudged = leads_store.NewLeads(
+        [staged[i].lead_id for i in new],
+        [staged[i].source_id for i in new],
+        [forms.get((staged[i].source_id, batch.identities[i].form_ref)) for i in new],
+        [staged[i].platform_lead_id for i in new],
+        [staged[i].answers for i in new],
+        [staged[i].fields for i in new],
+        contexts,
+        [batch.identities[i].is_test for i in new],
+        [batch.identities[i].captured_at for i in new],
+    )
+    async with deps.pool.acquire() as con:
+        inserted = await leads_store.insert_received(con, account_id, unjudged, via)
+    judged = await validation_client.judge(deps, account_id, sorted(inserted), with_fields=False)
+    late = [(s.source_id, s.platform_lead_id) for s in staged if s.lead_id not in inserted]
+    if late:
+        async with deps.pool.acquire() as con:
+            known.update(await leads_store.known_leads(con, late))
+    outcomes = []
+    for row, s in zip(batch.row_numbers, staged, strict=True):
+        if s.lead_id in judged:
+            outcomes.append((row, judged[s.lead_id]))
+        else:
+            r = known[(s.source_id, s.platform_lead_id)]
+            outcomes.append((row, _stored_outcome(r, s.platform_lead_id)))
+    return outcomes
+
+
 def _stored_outcome(r: asyncpg.Record, platform_lead_id: str) -> Outcome:
     return Outcome(r["lead_id"], platform_lead_id, r["status"], r["disposition_code"], r["custom_reason"], True)
 
@@ -320,7 +407,12 @@ async def _judge_new(deps: IngestResources, account_id: UUID, via: str, leads: S
 def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome) -> None:
     lead_id = str(outcome.lead_id) if outcome.lead_id else ""
     if outcome.duplicate:
-        progress.rows_already_stored += 1
+        # An import's own lead ids are met again only when it resumes; a platform's ids are leads
+        # the source already had.
+        if outcome.platform_lead_id.startswith("import:"):
+            progress.rows_already_stored += 1
+        else:
+            progress.rows_known += 1
     if outcome.status == ACCEPTED:
         progress.rows_accepted += 1
     elif outcome.status == REJECTED:
@@ -331,9 +423,13 @@ def _count(progress: Progress, failures: FailureLog, row: int, outcome: Outcome)
 
 
 async def judge_dry_run(
-    deps: IngestResources, account_id: UUID, rows: Sequence[tuple[Record, import_plan.SourcePlan]]
+    deps: IngestResources,
+    account_id: UUID,
+    rows: Sequence[tuple[Record, import_plan.SourcePlan]],
+    identities: Sequence[lead_identity.Identity],
 ) -> list[Outcome]:
-    """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored)."""
+    """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored), a
+    test lead as a test lead."""
     by_source: dict[UUID, list[int]] = {}
     for i, (_record, plan) in enumerate(rows):
         by_source.setdefault(plan.source_id, []).append(i)
@@ -344,6 +440,8 @@ async def judge_dry_run(
             record, plan = rows[i]
             lead = import_plan.lead_for_row(plan, record, "")
             fields.append(mapping.apply(lead.answers, plan.rows))
-        for i, o in zip(indexes, await validation_client.judge_fields(deps, account_id, sid, fields), strict=True):
+        is_test = [identities[i].is_test for i in indexes]
+        judged = await validation_client.judge_fields(deps, account_id, sid, fields, is_test)
+        for i, o in zip(indexes, judged, strict=True):
             outcomes[i] = o
     return [outcomes[i] for i in range(len(rows))]

@@ -17,6 +17,7 @@ skipped, but keep their number.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -31,6 +32,11 @@ CSV = "csv"
 XLSX = "xlsx"
 # Rows between two looks at the budget: a look costs little, a CSV row less.
 CHECK_EVERY = 256
+FOOTER_START = re.compile(
+    r"\s*(grand\s+totals?|totals?\b|sub-?totals?|copyright|\(c\)|©|generated\s+(by|on|at)|report\s+generated"
+    r"|confidential|record\s+count|\d+\s+records?\b)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class Table:
     # The header texts (blank strings without a header row).
     headers: list[str]
     data_rows: int
+    # Trailing footer lines of a report export, skipped (row numbers, ascending).
+    footer_rows: tuple[int, ...] = ()
 
     @property
     def width(self) -> int:
@@ -91,6 +99,8 @@ def scan(
     header_row = 0
     headers: list[str] | None = None
     count = 0
+    footer: list[int] = []
+    refusal: CsvError | None = None  # the first footer-like row's, raised if data follows it
     for record in _records(file, fmt, dialect, budget, budget.deadline()):
         if not any(record.fields):
             continue
@@ -100,7 +110,19 @@ def scan(
                 headers = [h.strip() for h in record.fields]
                 continue
             headers = [""] * len(record.fields)
-        fields = _fit(record, len(headers), fmt)
+        try:
+            fields = _fit(record, len(headers), fmt)
+        except CsvError as short:
+            texts = [f for f in record.fields if f.strip()]
+            if not texts:
+                continue
+            if len(record.fields) >= len(headers) or len(texts) > 1 or not (footer or FOOTER_START.match(texts[0])):
+                raise
+            footer.append(record.row)
+            refusal = refusal or short
+            continue
+        if refusal is not None:
+            raise refusal
         count += 1
         if count > max_rows:
             raise CsvError(record.row, None, f"the file has more than {max_rows} rows (LEADRELAY_IMPORT_MAX_ROWS)")
@@ -110,15 +132,18 @@ def scan(
         raise CsvError(1, None, "the file is empty")
     if count == 0:
         raise CsvError(header_row + 1, None, "the file has a header row but no data rows")
-    return Table(fmt, dialect, header_row, headers, count)
+    return Table(fmt, dialect, header_row, headers, count, tuple(footer))
 
 
 def rows(file: BinaryIO, table: Table, budget: Budget | None = None) -> Iterator[Record]:
     """The data rows of a scanned file, fitted to the header's width, exported-cell apostrophes
     removed (see lead_export.restore). No deadline: the scan read the same rows within it."""
     first = table.header_row + 1 if table.header_row else 1
+    end = table.footer_rows[0] if table.footer_rows else None
     width = table.width
     for record in _records(file, table.format, table.dialect, budget or Budget(), None):
+        if end is not None and record.row >= end:
+            return
         if record.row < first or not any(record.fields):
             continue
         fields = _fit(record, width, table.format)

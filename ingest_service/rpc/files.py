@@ -70,6 +70,10 @@ class FilesRpc:
                 file_name=spec.file_name,
                 import_id=parse_id("import", spec.import_id, "spec.import_id") if spec.import_id else None,
                 content_sha256=digest,
+                unmatched=import_plan.IGNORE
+                if spec.unmatched_columns == ingest_pb2.UNMATCHED_COLUMNS_IGNORE
+                else import_plan.CATCH_ALL,
+                trim=spec.trim,
             )
             async for progress in importer.run_import(self.deps, current_account(), request, file, budget):
                 yield progress_proto(progress)
@@ -238,7 +242,17 @@ def _overrides(spec: ingest_pb2.ImportSpec) -> tuple[Override, ...]:
     for i, c in enumerate(spec.columns):
         if not c.header and c.position <= 0:
             raise InvalidArgument(f"spec.columns[{i}]", "name the file column by header or by position")
-        out.append(Override(column=c.column, header=c.header, position=max(c.position, 0)))
+        if c.catch_all and c.column:
+            raise InvalidArgument(f"spec.columns[{i}].catch_all", "a column goes to a source column or the catch-all")
+        out.append(
+            Override(
+                column=c.column,
+                header=c.header,
+                position=max(c.position, 0),
+                catch_all=c.catch_all,
+                transform=c.transform.strip().lower(),
+            )
+        )
     return tuple(out)
 
 
@@ -319,4 +333,7 @@ def progress_proto(p: Progress) -> ingest_pb2.ImportProgress:
             )
             for r in p.changed_rows
         ],
+        columns_outside=[ingest_pb2.FileColumnUse(column=c, header=h, use=u) for c, h, u in p.columns_outside],
+        footer_rows=p.footer_rows,
+        rows_known=p.rows_known,
     )

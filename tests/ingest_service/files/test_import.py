@@ -289,14 +289,28 @@ async def test_header_without_rows_is_refused(api: Api) -> None:
     assert await _refused(api, b"email,country\r\n") == "file: row 2: the file has a header row but no data rows"
 
 
-async def test_header_that_maps_to_nothing_is_refused(api: Api) -> None:
-    details = await _refused(api, b"email,Shoe size\r\na@example.com,44\r\n")
-    assert details.startswith('file: row 1, column B ("Shoe size"): matches no column of the source (columns: ')
+async def test_header_that_maps_to_nothing_goes_to_the_catch_all_or_is_ignored(api: Api) -> None:
+    source_id = await file_source(api)
+    data = b"email,Shoe size,country\r\na@example.com,44,Germany\r\n"
+    messages = await run(api.ingest.ImportLeads, ingest_pb2.ImportSpec(source_id=source_id), data)
+    assert [(c.column, c.header, c.use) for c in messages[0].columns_outside] == [("B", "Shoe size", "catch_all")]
+    assert messages[0].message == "1 rows to import; columns outside the source's: B (Shoe size): catch_all"
+    assert [dict(lead.fields)["notes"] for lead in (await _leads(api, source_id)).values()] == ["Shoe size: 44"]
+    ignored = ingest_pb2.ImportSpec(
+        source_id=source_id, unmatched_columns=ingest_pb2.UNMATCHED_COLUMNS_IGNORE, file_name="again.csv"
+    )
+    messages = await run(api.ingest.ImportLeads, ignored, data.replace(b"44", b"45"))
+    assert [c.use for c in messages[0].columns_outside] == ["ignore"]
+    listed = await api.ingest.ListLeads(ingest_pb2.ListLeadsRequest(source_id=source_id, page_size=10))
+    assert sorted(lead.fields["notes"] for lead in listed.leads) == ["", "Shoe size: 44"]
 
 
-async def test_two_headers_for_one_column_are_refused(api: Api) -> None:
-    details = await _refused(api, b"Email,E-mail\r\na@example.com,a@example.com\r\n")
-    assert details == 'file: row 1, column B ("E-mail"): feeds column \'email\', which column A ("Email") already feeds'
+async def test_two_headers_for_one_column_take_the_first_non_empty(api: Api) -> None:
+    source_id = await file_source(api)
+    data = b"Email,E-mail,country\r\na@example.com,x@example.com,Germany\r\n,b@example.com,Germany\r\n"
+    await run(api.ingest.ImportLeads, ingest_pb2.ImportSpec(source_id=source_id), data)
+    emails = sorted(dict(lead.fields)["email"] for lead in (await _leads(api, source_id)).values())
+    assert emails == ["a@example.com", "b@example.com"]
 
 
 async def test_too_many_rows_is_refused(api: Api, servers) -> None:

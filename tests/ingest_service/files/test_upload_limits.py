@@ -49,6 +49,13 @@ async def _silent_upload(spec: ingest_pb2.ImportSpec, stop: asyncio.Event) -> As
     await stop.wait()
 
 
+async def _spec_then_silence(spec: ingest_pb2.ImportSpec, stop: asyncio.Event) -> AsyncIterator[ingest_pb2.ImportChunk]:
+    """An upload the server should refuse at once: no data in flight while it answers, so the refusal
+    reaches the client as the server's own status even on a loaded machine."""
+    yield ingest_pb2.ImportChunk(spec=spec)
+    await stop.wait()
+
+
 def _spools_on_disk() -> int:
     """Unlinked temporary files of this process (the test servers run in it) holding a silent upload."""
     n = 0
@@ -86,7 +93,7 @@ async def test_silent_uploads_are_spooled_on_disk_and_those_beyond_the_caps_are_
     try:
         # What they sent is in files on disk, not in the server's memory.
         await eventually(lambda: _at_least(before + CAP), what="the silent uploads spooled on disk")
-        refused = await _error(lapi.ingest.ImportLeads(_silent_upload(spec, stop)))
+        refused = await _error(lapi.ingest.ImportLeads(_spec_then_silence(spec, stop)))
         assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "LEADRELAY_UPLOADS_PER_ACCOUNT" in refused.details() and f"{CAP} uploads" in refused.details()
         # The cap is per account: another account imports meanwhile.
@@ -97,7 +104,9 @@ async def test_silent_uploads_are_spooled_on_disk_and_those_beyond_the_caps_are_
         # ... up to the process's cap, for all accounts together.
         held = other.ingest.ImportLeads(_silent_upload(ingest_pb2.ImportSpec(source_id=theirs), stop))
         await eventually(lambda: _at_least(before + TOTAL), what="a third silent upload spooled")
-        beyond = await _error(other.ingest.ImportLeads(_silent_upload(ingest_pb2.ImportSpec(source_id=theirs), stop)))
+        beyond = await _error(
+            other.ingest.ImportLeads(_spec_then_silence(ingest_pb2.ImportSpec(source_id=theirs), stop))
+        )
         held.cancel()
         assert beyond.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "LEADRELAY_UPLOADS_MAX" in beyond.details() and f"{TOTAL} uploads" in beyond.details()
