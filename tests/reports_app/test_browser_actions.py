@@ -123,8 +123,7 @@ async def test_deleting_a_schedule_asks_first(pool, account, settings):
         await settled(page)
         await page.get_by_text("Saved “Daily leads”").wait_for()  # still there once the page settled
         schedule = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Schedule", exact=True))
-        await schedule.click()
-        await page.get_by_role("option", name="Daily leads").click()
+        await _choose(page, schedule, "Daily leads")
         await page.get_by_role("button", name="Delete…").click()
         await page.get_by_text("Delete “Daily leads” and its delivery history?").wait_for()
         await screenshot(page, "console-schedule-delete-confirm")
@@ -134,3 +133,21 @@ async def test_deleting_a_schedule_asks_first(pool, account, settings):
         await page.get_by_text("Deleted “Daily leads”.").wait_for()
     async with pool.acquire() as con:
         assert not await con.fetchval("SELECT count(*) FROM report_schedules WHERE account_id = $1", account.account_id)
+
+
+async def _choose(page, selectbox, option: str, attempts: int = 10) -> None:  # type: ignore[no-untyped-def]
+    """Opens the selectbox and picks `option`. A rerun still drawing the page can close the list or
+    show it before the new option arrived: then the list is opened again (bounded)."""
+    from playwright.async_api import TimeoutError as NotThere
+
+    for _ in range(attempts):
+        await settled(page)
+        await selectbox.click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            await choice.wait_for(timeout=3_000)
+            await choice.click()
+            return
+        except NotThere:  # the list closed, or the option has not arrived yet
+            await page.keyboard.press("Escape")
+    raise AssertionError(f"the option {option!r} never appeared")
