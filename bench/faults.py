@@ -26,35 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
 import statistics
-import sys
 import time
 
-import aiohttp
-
-from bench.processes import ROOT, free_port, machine_line
+from bench.processes import machine_line, start_sandbox
 from leadrelay.db import create_pool
 from tests.fleet import Fleet, Run, Tally, crm_control
 from tests.harness import TestDatabase
-
-
-async def start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
-    port = free_port()
-    env = {**os.environ, "SANDBOX_PORT": str(port), "SMTP_PORT": "0", "LEADRELAY_LOG_LEVEL": "WARNING"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sandbox", cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as s:
-        for _ in range(400):
-            try:
-                async with s.get(f"{url}/healthz") as r:
-                    if r.status == 200:
-                        return proc, url
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    proc.terminate()
-    raise SystemExit("the sandbox did not start")
 
 
 async def _until(check, within: float, what: str) -> None:

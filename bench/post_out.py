@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,7 +26,7 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from bench.processes import ROOT, free_port, machine_line
+from bench.processes import machine_line, start_sandbox
 from leadrelay.crypto import SecretBox, generate_key
 from leadrelay.db import create_pool
 from leadrelay.settings import Settings
@@ -40,37 +39,13 @@ from validation_service.destinations import DestinationSpec
 BATCH = int(os.environ.get("BENCH_BATCH", post_out_worker.BATCH_SIZE))
 
 
-async def _start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SANDBOX_PORT": str(port),
-        "LEADRELAY_HOST": "127.0.0.1",
-        "SMTP_PORT": "0",
-        "LEADRELAY_LOG_LEVEL": "WARNING",
-    }
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sandbox", cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as s:
-        for _ in range(200):
-            try:
-                async with s.get(f"{url}/healthz") as r:
-                    if r.status == 200:
-                        return proc, url
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    proc.terminate()
-    raise SystemExit("the sandbox did not start")
-
-
 @contextlib.asynccontextmanager
 async def post_out_stack(pool_size: int, **settings: Any) -> AsyncIterator[tuple[Settings, asyncpg.Pool, str]]:
     """A throwaway database, the sandbox in its own process, and the settings (`settings` on top of the
     bench's: private URLs allowed, a fresh secret key) and pool the post-out workers run with."""
     db = TestDatabase()
     dsn = await db.create()
-    proc, url = await _start_sandbox()
+    proc, url = await start_sandbox()
     ready = Settings.from_env({}).replace(
         database_url=dsn, secret_key=generate_key(), postout_allow_private_urls=True, **settings
     )

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -209,3 +210,28 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
             p.wait(timeout=30)
         await pool.close()
         await db.drop()
+
+
+async def start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
+    """The sandbox in its own process on a free loopback port: (the process, its URL)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SANDBOX_PORT": str(port),
+        "LEADRELAY_HOST": "127.0.0.1",
+        "SMTP_PORT": "0",
+        "LEADRELAY_LOG_LEVEL": "WARNING",
+    }
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sandbox", cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as s:
+        for _ in range(200):
+            try:
+                async with s.get(f"{url}/healthz") as r:
+                    if r.status == 200:
+                        return proc, url
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    proc.terminate()
+    raise SystemExit("the sandbox did not start")

@@ -64,6 +64,13 @@ async def create(con: Connection, account_id: UUID, spec: ScheduleSpec, now: dat
                                          recipients, next_run_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING schedule_id""",
         account_id,
+        *_columns(spec, now),
+    )
+
+
+def _columns(spec: ScheduleSpec, now: datetime) -> tuple[object, ...]:
+    """A schedule's stored columns, name through next_run_at, in the order create and update write them."""
+    return (
         spec.name.strip(),
         spec.report,
         spec.filters,
@@ -84,15 +91,7 @@ async def update(con: Connection, account_id: UUID, schedule_id: UUID, spec: Sch
            WHERE schedule_id = $1 AND account_id = $2""",
         schedule_id,
         account_id,
-        spec.name.strip(),
-        spec.report,
-        spec.filters,
-        spec.format,
-        spec.cadence.kind,
-        spec.cadence.cron,
-        spec.cadence.timezone,
-        list(spec.recipients),
-        next_run(spec.cadence, now),
+        *_columns(spec, now),
     )
 
 
