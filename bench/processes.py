@@ -19,14 +19,13 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from leadrelay import clients
 from leadrelay.crypto import generate_key
 from leadrelay.db import create_pool
 from leadrelay.v1 import ingest_pb2_grpc, validation_pb2_grpc
 from tests.harness import TestDatabase, new_account
+from tests.waiting import wait_serving
 
 ROOT = Path(__file__).parents[1]
 
@@ -35,23 +34,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-async def wait_healthy(target: str, proc: subprocess.Popen, *, seconds: float = 30.0) -> None:
-    """Waits until the gRPC server at `target` says SERVING; fails if its process exits first."""
-    async with grpc.aio.insecure_channel(target) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        for _ in range(int(seconds / 0.05)):
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{target} never became healthy")
 
 
 def machine_line() -> str:
@@ -185,7 +167,7 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
         for module, port in (("validation_service", vport), ("ingest_service", iport)):
             proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
             procs.append(proc)
-            await wait_healthy(f"127.0.0.1:{port}", proc)
+            await wait_serving(f"127.0.0.1:{port}", proc, within=30.0)
         account = await new_account(pool, "bench")
         async with (
             clients.api_key_channel(f"127.0.0.1:{iport}", account.api_key) as ich,

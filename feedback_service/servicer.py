@@ -160,18 +160,17 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             raise InvalidArgument("test_event_code", "at most 100 characters")
         identifier_columns = _identifier_columns(request.identifier_columns)
         ldu_columns = _column_names("limited_data_use.opt_out_columns", request.limited_data_use.opt_out_columns)
-        token = request.access_token.strip()
-        if self._box is None:
-            raise FailedPrecondition("LEADRELAY_SECRET_KEY is not set: tokens cannot be stored encrypted")
         async with self.pool.acquire() as con, con.transaction():
             existing = await store.get_config(con, account)
-            if not token and (existing is None or existing.access_token is None):
-                raise InvalidArgument("access_token", "required (a Conversions API access token for the dataset)")
             saved = await store.save_config(
                 con,
                 account,
                 dataset_id=dataset_id,
-                access_token=self._box.encrypt(token) if token else None,
+                access_token=self._seal_token(
+                    request.access_token,
+                    existing.access_token if existing else None,
+                    "a Conversions API access token for the dataset",
+                ),
                 lead_event_source=source,
                 mode=_MODES[request.mode],
                 test_event_code=request.test_event_code.strip(),
@@ -204,17 +203,25 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
                     f"{raw!r} is not a LinkedIn conversion rule (urn:lla:llaPartnerConversion:<id>, or the id)",
                 )
             rules[name] = urn
-        token = request.access_token.strip()
-        if self._box is None:
-            raise FailedPrecondition("LEADRELAY_SECRET_KEY is not set: tokens cannot be stored encrypted")
         async with self.pool.acquire() as con, con.transaction():
             existing = await store.get_linkedin_config(con, account)
-            if not token and (existing is None or existing.access_token is None):
-                raise InvalidArgument("access_token", "required (a LinkedIn token with the rw_conversions scope)")
-            saved = await store.save_linkedin_config(
-                con, account, access_token=self._box.encrypt(token) if token else None, conversion_rules=rules
+            token = self._seal_token(
+                request.access_token,
+                existing.access_token if existing else None,
+                "a LinkedIn token with the rw_conversions scope",
             )
+            saved = await store.save_linkedin_config(con, account, access_token=token, conversion_rules=rules)
         return _linkedin_config_to_proto(saved)
+
+    def _seal_token(self, raw: str, stored: bytes | None, what: str) -> bytes | None:
+        """A write-only token: a new one is sealed; none keeps the stored one (None), or is refused when
+        nothing is stored yet."""
+        if self._box is None:
+            raise FailedPrecondition("LEADRELAY_SECRET_KEY is not set: tokens cannot be stored encrypted")
+        token = raw.strip()
+        if not token and stored is None:
+            raise InvalidArgument("access_token", f"required ({what})")
+        return self._box.encrypt(token) if token else None
 
     async def GetLinkedInConversionsConfig(
         self,

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 
-from leadrelay.mail import SendFailed, send
+from leadrelay.mail import SendFailed, send, text_message
 
 __all__ = ["CONTENT_TYPES", "ReportFile", "SendFailed", "report_message", "send"]
 
@@ -28,13 +27,7 @@ class ReportFile:
 
 
 def report_message(sender: str, recipients: Sequence[str], subject: str, body: str, file: ReportFile) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "leadrelay.local")
-    msg.set_content(body)
+    msg = text_message(sender, recipients, subject, body)
     maintype, subtype = CONTENT_TYPES[file.format]
     msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.filename)
     return msg

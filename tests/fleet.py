@@ -25,12 +25,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from leadrelay import accounts, clients
 from leadrelay.crypto import generate_key
 from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, validation_pb2, validation_pb2_grpc
 from tests.ports import free_port
+from tests.waiting import wait_serving
 
 ROOT = Path(__file__).parents[1]
 RETRIED = frozenset(
@@ -73,23 +73,6 @@ class Replica:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-async def wait_serving(target: str, proc: subprocess.Popen[bytes], *, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    async with grpc.aio.insecure_channel(target) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{target} never became healthy")
 
 
 @dataclass
