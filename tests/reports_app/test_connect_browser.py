@@ -41,7 +41,7 @@ async def test_connect_a_facebook_page_in_the_browser_and_leads_arrive_by_webhoo
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(20_000)
         await sign_in(page, console.url, email, PASSWORD, "/connect")
-        await page.get_by_role("heading", name="Connect a platform").wait_for()
+        await page.get_by_role("heading", name="Connect a platform", level=1).wait_for()  # the page title
         await settled(page)
         await page.get_by_role("button", name="Connect", exact=True).click()
         await page.get_by_role("link", name="Continue to Facebook →").wait_for()
