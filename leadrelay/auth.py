@@ -2,6 +2,10 @@
 token our own services use to call each other on an account's behalf (with `x-leadrelay-account`).
 
 The account of the current call lives in a contextvar; servicers read it with `current_account()`.
+Who acted lives beside it (`current_actor()`): `user:<report user id>` when the console calls on a
+signed-in person's behalf (`x-leadrelay-actor`, trusted only with the internal token), `key:<prefix>`
+for an API key, "" for the system itself. Audit trails store that label; the console turns it into a
+name.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import asyncpg
 from leadrelay import accounts
 
 ACCOUNT_HEADER = "x-leadrelay-account"
+ACTOR_HEADER = "x-leadrelay-actor"
 
 _account: contextvars.ContextVar[UUID] = contextvars.ContextVar("account")
+_actor: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="")
 
 
 class Unauthenticated(Exception):
@@ -45,12 +51,28 @@ def reset_account(token: contextvars.Token[UUID]) -> None:
     _account.reset(token)
 
 
+def current_actor() -> str:
+    """Who made the current call: `user:<uuid>`, `key:<prefix>`, or "" (the system)."""
+    return _actor.get()
+
+
+def set_actor(actor: str) -> contextvars.Token[str]:
+    return _actor.set(actor)
+
+
+def reset_actor(token: contextvars.Token[str]) -> None:
+    _actor.reset(token)
+
+
 def bearer_metadata(key: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {key}"),)
 
 
-def internal_metadata(internal_token: str, account_id: UUID | str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {internal_token}"), (ACCOUNT_HEADER, str(account_id)))
+def internal_metadata(
+    internal_token: str, account_id: UUID | str, actor_user_id: UUID | str | None = None
+) -> tuple[tuple[str, str], ...]:
+    base = (("authorization", f"Bearer {internal_token}"), (ACCOUNT_HEADER, str(account_id)))
+    return base if actor_user_id is None else (*base, (ACTOR_HEADER, str(actor_user_id)))
 
 
 class Authenticator:
@@ -64,10 +86,12 @@ class Authenticator:
         self._ttl = cache_seconds
         self._cache: dict[bytes, tuple[UUID | None, float]] = {}
 
-    async def account_for(self, metadata: Iterable[tuple[str, str | bytes]], *, internal_only: bool = False) -> UUID:
-        """The calling account. `internal_only`: the RPC takes the internal token alone; an API key
-        (valid or not) raises InternalOnly."""
-        header = account_header = ""
+    async def account_for(
+        self, metadata: Iterable[tuple[str, str | bytes]], *, internal_only: bool = False
+    ) -> tuple[UUID, str]:
+        """(the calling account, who acted: see `current_actor`). `internal_only`: the RPC takes the
+        internal token alone; an API key (valid or not) raises InternalOnly."""
+        header = account_header = actor_header = ""
         for key, value in metadata:  # one pass, no dict: this runs on every call
             if isinstance(value, str):
                 key = key.lower()
@@ -75,6 +99,8 @@ class Authenticator:
                     header = value
                 elif key == ACCOUNT_HEADER:
                     account_header = value
+                elif key == ACTOR_HEADER:
+                    actor_header = value
         if not header:
             raise Unauthenticated("missing authorization metadata: send 'authorization: Bearer <api key>'")
         scheme, _, credential = header.partition(" ")
@@ -83,16 +109,17 @@ class Authenticator:
         credential = credential.strip()
         if self._internal and hmac.compare_digest(credential.encode(), self._internal_bytes):
             try:
-                return UUID(account_header)
+                account_id = UUID(account_header)
             except ValueError:
                 raise Unauthenticated(f"internal calls must name the account in {ACCOUNT_HEADER}") from None
+            return account_id, _user_actor(actor_header)
         if internal_only:
             raise InternalOnly("this RPC is internal: only LeadRelay's own services may call it")
         account = await self._lookup(credential)
         if account is None:
             prefix = credential.split("_")[1] if credential.count("_") >= 2 else "?"
             raise Unauthenticated(f"API key lr_{prefix}_… is not valid (unknown or revoked)")
-        return account
+        return account, f"key:{credential.split('_')[1]}" if credential.count("_") >= 2 else "key:?"
 
     async def _lookup(self, key: str) -> UUID | None:
         digest = accounts.hash_key(key)
@@ -106,3 +133,12 @@ class Authenticator:
             self._cache.clear()
         self._cache[digest] = (account, now + self._ttl)
         return account
+
+
+def _user_actor(header: str) -> str:
+    if not header:
+        return ""
+    try:
+        return f"user:{UUID(header)}"
+    except ValueError:
+        raise Unauthenticated(f"{ACTOR_HEADER} must be a user id") from None

@@ -72,6 +72,9 @@ def api_key_channel(target: str, api_key: str) -> grpc.aio.Channel:
     return channel(target, bearer_metadata(api_key))
 
 
-def as_account(internal_token: str, account_id: UUID | str) -> tuple[tuple[str, str], ...]:
-    """Per-call metadata for an internal call on an account's behalf (over a plain `channel`)."""
-    return internal_metadata(internal_token, account_id)
+def as_account(
+    internal_token: str, account_id: UUID | str, actor_user_id: UUID | str | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Per-call metadata for an internal call on an account's behalf (over a plain `channel`); the
+    console names its signed-in user as `actor_user_id`, so audit trails can say who acted."""
+    return internal_metadata(internal_token, account_id, actor_user_id)

@@ -29,7 +29,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from leadrelay import errors, migrations, reflection
-from leadrelay.auth import Authenticator, InternalOnly, Unauthenticated, reset_account, set_account
+from leadrelay.auth import (
+    Authenticator,
+    InternalOnly,
+    Unauthenticated,
+    reset_account,
+    reset_actor,
+    set_account,
+    set_actor,
+)
 from leadrelay.db import DatabaseUnavailable, create_pool, resolve_dsn
 from leadrelay.log import log_context, pop_context, push_context, setup_logging
 from leadrelay.settings import Settings, SettingsError
@@ -178,7 +186,7 @@ def _wrap(
         request_id = _request_id(metadata)
         started = time.perf_counter()
         try:
-            account = await auth.account_for(metadata, internal_only=internal_only)
+            account, actor = await auth.account_for(metadata, internal_only=internal_only)
         except InternalOnly as exc:
             with log_context(rpc=rpc, request_id=request_id):
                 log.warning("internal RPC called without the internal token", extra={"reason": str(exc)})
@@ -190,10 +198,11 @@ def _wrap(
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise  # unreachable: abort raises
         logged = push_context({"rpc": rpc, "request_id": request_id, "account": str(account)})
-        return request_id, started, logged, set_account(account)
+        return request_id, started, logged, (set_account(account), set_actor(actor))
 
-    def leave(started: float, logged: Any, token: Any) -> None:
-        reset_account(token)
+    def leave(started: float, logged: Any, tokens: Any) -> None:
+        reset_account(tokens[0])
+        reset_actor(tokens[1])
         if log.isEnabledFor(logging.DEBUG):
             log.debug("rpc done", extra={"ms": round((time.perf_counter() - started) * 1000, 2)})
         pop_context(logged)

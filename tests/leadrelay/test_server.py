@@ -186,3 +186,28 @@ def test_every_rpc_of_the_contract_is_in_the_protos():
     for (service, module), rpcs in expected.items():
         declared = {m.name for m in module.DESCRIPTOR.services_by_name[service].methods}
         assert rpcs <= declared, (service, rpcs - declared)
+
+
+async def test_the_actor_is_the_consoles_user_only_with_the_internal_token(pool, account):
+    """Audit trails name who acted: a console user (trusted only with the internal token), an API key
+    by its prefix, or nobody (the system)."""
+    from uuid import uuid4
+
+    from leadrelay.auth import ACTOR_HEADER, Authenticator, Unauthenticated
+
+    auth = Authenticator(pool, "internal-secret")
+    user = uuid4()
+    assert await auth.account_for(internal_metadata("internal-secret", account.account_id, user)) == (
+        account.account_id,
+        f"user:{user}",
+    )
+    assert await auth.account_for(internal_metadata("internal-secret", account.account_id)) == (account.account_id, "")
+    prefix = account.api_key.split("_")[1]
+    spoofed = (("authorization", f"Bearer {account.api_key}"), (ACTOR_HEADER, str(user)))
+    assert await auth.account_for(spoofed) == (account.account_id, f"key:{prefix}")
+    try:
+        await auth.account_for(internal_metadata("internal-secret", account.account_id, "not-a-uuid"))
+    except Unauthenticated as exc:
+        assert ACTOR_HEADER in str(exc)
+    else:
+        raise AssertionError("a malformed actor was accepted")
