@@ -204,12 +204,14 @@ async def judge_fields(
     source_id: UUID,
     rows: Sequence[crit.Row],
     *,
+    draft: crit.Criteria | None = None,
     resolver: Any = None,
 ) -> list[Outcome]:
-    """The judgement of unstored rows, as if they arrived now; nothing is written."""
+    """The judgement of unstored rows, as if they arrived now, under the source's current criteria
+    (or `draft`, rules not saved); nothing is written."""
     now = datetime.now(UTC)
     rows = [crit.Row(r.fields, r.is_test, None, r.received_at or now) for r in rows]
-    return await _resolving(lambda mail: _judge_fields(pool, cache, account_id, source_id, rows, mail), resolver)
+    return await _resolving(lambda mail: _judge_fields(pool, cache, account_id, source_id, rows, mail, draft), resolver)
 
 
 async def _judge_fields(
@@ -219,6 +221,7 @@ async def _judge_fields(
     source_id: UUID,
     rows: Sequence[crit.Row],
     mail: _Mail,
+    draft: crit.Criteria | None,
 ) -> list[Outcome]:
     async with pool.acquire() as con:
         source = await sources_store.source_for_criteria(con, account_id, source_id)
@@ -227,9 +230,58 @@ async def _judge_fields(
             return [
                 Outcome(None, "", REJECTED, dispositions.SOURCE_DISABLED, reason, False, dict(r.fields)) for r in rows
             ]
-        criteria = await cache.get(con, source_id, source["criteria_version"])
+        criteria = draft or await cache.get(con, source_id, source["criteria_version"])
         judgements = await _judge(con, criteria, source, rows, mail.undeliverable([(criteria, rows)]))
     return [Outcome(None, "", j.status, j.disposition_code, j.custom_reason, False, j.fields) for j in judgements]
+
+
+@dataclass(frozen=True)
+class Rejudged:
+    """A stored lead judged again in a dry run: the stored lead (its row) and the judgement now."""
+
+    stored: asyncpg.Record
+    judgement: crit.Judgement
+
+
+async def judge_latest(
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    source_id: UUID,
+    limit: int,
+    *,
+    draft: crit.Criteria | None = None,
+    resolver: Any = None,
+) -> list[Rejudged]:
+    """The source's last `limit` stored leads judged again (under `draft`, or the current criteria)
+    as they arrived: the duplicate rule sees only leads received before each. Nothing is written,
+    nothing is locked."""
+    return await _resolving(
+        lambda mail: _judge_latest(pool, cache, account_id, source_id, limit, mail, draft), resolver
+    )
+
+
+async def _judge_latest(
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    source_id: UUID,
+    limit: int,
+    mail: _Mail,
+    draft: crit.Criteria | None,
+) -> list[Rejudged]:
+    async with pool.acquire() as con, con.transaction(readonly=True):
+        source = await sources_store.source_for_criteria(con, account_id, source_id)
+        stored = await leads_store.latest_of_source(con, source_id, limit)
+        if not stored:
+            return []
+        criteria = draft or await cache.get(con, source_id, source["criteria_version"])
+        rows = [crit.Row(r["fields"], r["is_test"], r["lead_id"], r["received_at"]) for r in stored]
+        if not source["enabled"]:
+            off = crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, _source_off(source["name"]), {})
+            return [Rejudged(r, off) for r in stored]
+        judgements = await _judge(con, criteria, source, rows, mail.undeliverable([(criteria, rows)]))
+    return [Rejudged(r, j) for r, j in zip(stored, judgements, strict=True)]
 
 
 async def judge_new(

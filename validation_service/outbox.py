@@ -110,13 +110,14 @@ async def claim(con: Connection, limit: int, lease_seconds: float) -> list[Claim
             attempts=r["attempts"],
             enqueued_at=r["enqueued_at"],
             lease_token=token,
-            lead=_lead_columns(r),
+            lead=lead_columns(r),
         )
         for r in rows
     ]
 
 
-def _lead_columns(r: asyncpg.Record) -> dict[str, Any]:
+def lead_columns(r: asyncpg.Record) -> dict[str, Any]:
+    """What a delivery's body reads: the mapped columns and the lead's built-in columns, as text."""
     columns = {k: v if isinstance(v, str) else ("" if v is None else str(v)) for k, v in (r["fields"] or {}).items()}
     columns.update(
         lead_id=str(r["lead_id"]),

@@ -23,7 +23,7 @@ from leadrelay.ownership import check_owner
 from leadrelay.protoconv import set_timestamp
 from leadrelay.settings import Settings
 from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
-from validation_service import backoff, crm_presets, destinations, oauth_tokens, outbox, post_out_store
+from validation_service import backoff, crm_presets, destinations, oauth_tokens, outbox, post_out_store, post_out_worker
 from validation_service.destinations import BodyField, DestinationSpec, OAuth, Success
 
 
@@ -180,6 +180,56 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             stored = await post_out_store.resume_destination(con, destination_id)
         return _destination_proto(stored)
 
+    async def PauseDestination(
+        self,
+        request: validation_pb2.PauseDestinationRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.PauseDestinationRequest, validation_pb2.Destination],
+    ) -> validation_pb2.Destination:
+        account = current_account()
+        destination_id = parse_id("destination", request.destination_id, "destination_id")
+        async with self.pool.acquire() as con, con.transaction():
+            await _own_destination(con, destination_id, account)
+            await post_out_store.pause_destination(con, destination_id, PAUSED_BY_A_PERSON)
+            stored = await _own_destination(con, destination_id, account)
+        return _destination_proto(stored)
+
+    async def SendTestLead(
+        self,
+        request: validation_pb2.SendTestLeadRequest,
+        context: grpc.aio.ServicerContext[validation_pb2.SendTestLeadRequest, validation_pb2.TestSendResult],
+    ) -> validation_pb2.TestSendResult:
+        account = current_account()
+        destination_id = parse_id("destination", request.destination_id, "destination_id")
+        async with self.pool.acquire() as con:
+            stored = await _own_destination(con, destination_id, account)
+            if request.lead_id:
+                lead_id = parse_id("lead", request.lead_id, "lead_id")
+                row = await leads_store.get_lead(con, account, lead_id)
+                if row["source_id"] != stored.source_id:
+                    raise InvalidArgument("lead_id", f"lead {lead_id} is not a lead of the destination's source")
+                lead = outbox.lead_columns(row)
+            else:
+                if not request.fields:
+                    raise InvalidArgument("fields", "name a lead_id, or give the test lead's fields")
+                if len(request.fields) > MAX_TEST_FIELDS:
+                    raise InvalidArgument("fields", f"{len(request.fields)} fields; at most {MAX_TEST_FIELDS}")
+                lead = synthetic_lead(stored.source_id, dict(request.fields))
+        async with post_out_worker.new_session(self.settings, limit=2) as session:
+            sent = await post_out_worker.PostOutWorkers(self.settings, self.pool, session).send_test(stored, lead)
+        return validation_pb2.TestSendResult(
+            method=sent.method,
+            url=sent.url,
+            request_headers=sent.headers,
+            request_body=sent.body,
+            status_code=sent.status or 0,
+            response_body=sent.text,
+            outcome=sent.verdict.outcome,
+            reason=sent.verdict.reason,
+            record_id=sent.verdict.record_id,
+            duration_ms=sent.duration_ms,
+            error=sent.error,
+        )
+
     def _seal(self, headers: dict[str, str] | Any) -> bytes | None:
         if not headers:
             return None
@@ -297,6 +347,24 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
                 await post_out_store.refresh_lead_status(con, leads)
             return validation_pb2.RetryPostOutsResponse(requeued=len(leads))
         raise InvalidArgument("lead_ids", "name the leads to retry, or set all_failed with a source_id")
+
+
+PAUSED_BY_A_PERSON = "paused by a person in the console"
+MAX_TEST_FIELDS = 500
+
+
+def synthetic_lead(source_id: UUID, fields: dict[str, str]) -> dict[str, Any]:
+    """A test lead's columns as a delivery reads them: the fields given and the built-in columns."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        **fields,
+        "lead_id": "00000000-0000-0000-0000-000000000000",
+        "source_id": str(source_id),
+        "form_id": "",
+        "platform_lead_id": "test-lead",
+        "captured_at": now,
+        "received_at": now,
+    }
 
 
 # ---- ownership -----------------------------------------------------------------------------------

@@ -10,13 +10,16 @@ without a second record. Once POSTED is written, the row is never claimed again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import ipaddress
 import json
 import logging
 import random
+import secrets
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +101,40 @@ class _Prepared:
     credentials: dict[str, str]  # OAuth client id, secret, refresh token (decrypted)
     batch: crm_presets.Batch | None  # set when leads go several per call
     batch_url: str
+
+
+@dataclass(frozen=True)
+class TestSend:
+    """A test send: the request as it went out (secrets masked) and the answer with its verdict."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str
+    status: int | None
+    text: str
+    error: str
+    verdict: delivery.Verdict
+    duration_ms: int
+
+
+# Headers the console may show as they are; every other one came from the destination's write-only
+# headers (or is the OAuth token) and is masked.
+_PLAIN_HEADERS = frozenset({"content-type", "idempotency-key", "user-agent"})
+
+
+def _masked_headers(sent: dict[str, str], preset: crm_presets.Preset | None) -> dict[str, str]:
+    """The headers of a test send for a person to read: a preset's own headers and ours as sent,
+    the credentials (the destination's headers, the OAuth token) masked but for their scheme."""
+    shown = {}
+    public = dict(preset.headers) if preset else {}
+    for name, value in sent.items():
+        if name.lower() in _PLAIN_HEADERS or public.get(name) == value:
+            shown[name] = value
+        else:
+            scheme, _, rest = value.partition(" ")
+            shown[name] = f"{scheme} ••••••" if rest and scheme.isalpha() and len(scheme) < 20 else "••••••"
+    return shown
 
 
 @dataclass(frozen=True)
@@ -272,7 +309,51 @@ class PostOutWorkers:
             )
         return recorded, sent.pause
 
-    async def _send(self, items: list[outbox.Claimed], dest: _Prepared) -> _Sent:
+    async def send_test(self, stored: post_out_store.StoredDestination, lead: dict[str, Any]) -> TestSend:
+        """One lead sent now, as a delivery would be (one per call, a key of its own so the CRM never
+        takes it for a real delivery's repeat), and what was sent and answered. Nothing is recorded."""
+        dest = dataclasses.replace(self._prepare(stored), batch=None, batch_url="")
+        started = time.perf_counter()
+        requests: list[tuple[str, str, bytes, dict[str, str]]] = []
+        if dest.refusal:
+            sent = _Sent(None, "", dest.refusal, [delivery.Verdict(delivery.FAILED, dest.refusal)])
+        else:
+            item = outbox.Claimed(
+                lead_id=uuid.uuid4(),
+                destination_id=stored.destination_id,
+                account_id=stored.account_id,
+                idempotency_key=f"lr-test-{secrets.token_hex(12)}",
+                attempts=0,
+                enqueued_at=datetime.now(UTC),
+                lease_token=uuid.uuid4(),
+                lead=lead,
+            )
+            sent = await self._send([item], dest, requests)
+        verdict = (
+            delivery.Verdict(delivery.FAILED, f"the destination cannot send: {sent.pause}")
+            if sent.pause
+            else sent.verdicts[0]
+        )
+        method, url, payload, headers = requests[-1] if requests else (dest.spec.method, dest.spec.url, b"", {})
+        return TestSend(
+            method=method,
+            url=mask_secrets(url, url),
+            headers=_masked_headers(headers, crm_presets.PRESETS.get(dest.spec.preset)),
+            body=payload.decode("utf-8", errors="replace"),
+            status=sent.status,
+            text=delivery.excerpt(sent.text),
+            error=mask_secrets(sent.error, url),
+            verdict=dataclasses.replace(verdict, reason=mask_secrets(verdict.reason, url)),
+            duration_ms=round((time.perf_counter() - started) * 1000),
+        )
+
+    async def _send(
+        self,
+        items: list[outbox.Claimed],
+        dest: _Prepared,
+        requests: list[tuple[str, str, bytes, dict[str, str]]] | None = None,
+    ) -> _Sent:
+        """`requests` (a test send) collects each request made: method, URL, body, headers."""
         spec = dest.spec
         if dest.batch is not None:
             template = compile_template(spec.body_template)
@@ -305,6 +386,8 @@ class PostOutWorkers:
                         return _Sent(None, "", str(exc), [], pause=str(exc)), ""
                     return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items)), ""
                 headers["Authorization"] = f"{spec.oauth.auth_scheme} {token}"
+            if requests is not None:
+                requests.append((spec.method, url, payload, dict(headers)))
             status, text, error = await self._post(spec.method, url, payload, headers, dest, len(items))
             if dest.batch is not None and dest.batch.trace_key:
                 # An existing record counts as posted when the destination reads the vendor's 409 so.

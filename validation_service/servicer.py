@@ -10,7 +10,7 @@ import asyncpg
 import grpc
 
 from leadrelay import paging
-from leadrelay.auth import current_account
+from leadrelay.auth import current_account, current_actor
 from leadrelay.capture import dispositions, erasure_store, sources_store
 from leadrelay.errors import InvalidArgument, NotFound
 from leadrelay.ids import parse_id
@@ -18,7 +18,7 @@ from leadrelay.protoconv import LEAD_STATUS_VALUE, from_timestamp, outcome_to_pr
 from leadrelay.settings import Settings
 from leadrelay.v1 import validation_pb2, validation_pb2_grpc
 from validation_service import criteria_store, judging, lead_keys_store, post_out_store, revalidation
-from validation_service.criteria import Row, Rule, check_rules
+from validation_service.criteria import Row, Rule, check_rules, compile_rules
 
 _SCOPES = {
     validation_pb2.DUPLICATE_SCOPE_UNSPECIFIED: "source",
@@ -29,6 +29,10 @@ _SCOPES = {
 
 # ForgetLeads follows one erasure request: a few leads (one per account that captured it).
 MAX_FORGET = 1000
+# A dry run of a draft judges at most this many stored leads; a version's note is kept this long.
+MAX_LAST_LEADS = 1000
+MAX_NOTE = 500
+MAX_VERSIONS_PAGE = 200
 
 
 class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
@@ -50,8 +54,31 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         async with self.pool.acquire() as con, con.transaction():
             await sources_store.source_for_criteria(con, account, source_id)
             check_rules(rules, await sources_store.source_columns(con, source_id))
-            row = await criteria_store.add_version(con, account, source_id, [r.as_json() for r in rules])
+            row = await criteria_store.add_version(
+                con, account, source_id, [r.as_json() for r in rules], current_actor(), request.note[:MAX_NOTE]
+            )
         return _criteria_proto(row)
+
+    async def ListCriteriaVersions(
+        self,
+        request: validation_pb2.ListCriteriaVersionsRequest,
+        context: grpc.aio.ServicerContext[
+            validation_pb2.ListCriteriaVersionsRequest, validation_pb2.ListCriteriaVersionsResponse
+        ],
+    ) -> validation_pb2.ListCriteriaVersionsResponse:
+        account = current_account()
+        source_id = parse_id("source", request.source_id, "source_id")
+        if request.page_size < 0:
+            raise InvalidArgument("page_size", "must not be negative")
+        limit = min(request.page_size or 50, MAX_VERSIONS_PAGE)
+        after = paging.decode(request.page_token, int)
+        async with self.pool.acquire() as con:
+            await sources_store.source_for_criteria(con, account, source_id)
+            rows = await criteria_store.list_versions(con, source_id, limit + 1, after[0] if after else None)
+        response = validation_pb2.ListCriteriaVersionsResponse(versions=[_criteria_proto(r) for r in rows[:limit]])
+        if len(rows) > limit:
+            response.next_page_token = paging.encode(rows[limit - 1]["version"])
+        return response
 
     async def GetAcceptanceCriteria(
         self,
@@ -101,10 +128,42 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         request: validation_pb2.EvaluateLeadsRequest,
         context: grpc.aio.ServicerContext[validation_pb2.EvaluateLeadsRequest, validation_pb2.EvaluateLeadsResponse],
     ) -> validation_pb2.EvaluateLeadsResponse:
+        account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
+        if not 0 <= request.last_leads <= MAX_LAST_LEADS:
+            raise InvalidArgument("last_leads", f"must be between 0 and {MAX_LAST_LEADS}")
+        draft = None
+        if request.use_draft_rules or request.draft_rules:
+            rules = [rule_from_proto(r, i) for i, r in enumerate(request.draft_rules)]
+            async with self.pool.acquire() as con:
+                await sources_store.source_for_criteria(con, account, source_id)
+                columns = await sources_store.source_columns(con, source_id)
+            try:
+                check_rules(rules, columns)
+            except InvalidArgument as exc:  # name the request's field: the draft's rules
+                raise InvalidArgument(f"draft_{exc.field}", exc.description) from None
+            draft = compile_rules(rules)
         rows = [Row(dict(r.fields), r.is_test) for r in request.rows]
-        outcomes = await judging.judge_fields(self.pool, self.cache, current_account(), source_id, rows)
-        return validation_pb2.EvaluateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
+        response = validation_pb2.EvaluateLeadsResponse()
+        if rows or not request.last_leads:
+            outcomes = await judging.judge_fields(self.pool, self.cache, account, source_id, rows, draft=draft)
+            response.outcomes.extend(outcome_to_proto(o) for o in outcomes)
+        if request.last_leads:
+            judged = await judging.judge_latest(
+                self.pool, self.cache, account, source_id, request.last_leads, draft=draft
+            )
+            for r in judged:
+                lead = response.leads.add(
+                    lead_id=str(r.stored["lead_id"]),
+                    stored_status=LEAD_STATUS_VALUE[r.stored["status"]],
+                    stored_disposition_code=r.stored["disposition_code"],
+                    stored_custom_reason=r.stored["custom_reason"],
+                    status=LEAD_STATUS_VALUE[r.judgement.status],
+                    disposition_code=r.judgement.disposition_code,
+                    custom_reason=r.judgement.custom_reason,
+                )
+                set_timestamp(lead.received_at, r.stored["received_at"])
+        return response
 
     async def ValidateNewLeads(
         self,
@@ -273,6 +332,8 @@ def _criteria_proto(row: asyncpg.Record) -> validation_pb2.AcceptanceCriteria:
         source_id=str(row["source_id"]),
         version=row["version"],
         rules=[rule_to_proto(Rule.from_json(r)) for r in row["rules"]],
+        actor=row["actor"],
+        note=row["note"],
     )
     set_timestamp(out.created_at, row["created_at"])
     return out

@@ -472,3 +472,15 @@ async def revalidation_page(
         after[1] if after else None,
         limit,
     )
+
+
+async def latest_of_source(con: Connection, source_id: UUID, limit: int) -> list[asyncpg.Record]:
+    """The source's last `limit` leads (newest first) with what judging reads and their stored
+    judgement: the dry run of a draft of the criteria (EvaluateLeads' last_leads)."""
+    return await con.fetch(
+        """SELECT lead_id, source_id, account_id, fields, is_test, received_at, status, disposition_code,
+                  custom_reason
+           FROM leads WHERE source_id = $1 ORDER BY received_at DESC, lead_id DESC LIMIT $2""",
+        source_id,
+        limit,
+    )
