@@ -316,6 +316,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
                 outcome=r["outcome"],
                 reason=r["reason"],
                 response_excerpt=r["response_excerpt"],
+                request_excerpt=r["request_excerpt"],
             )
             set_timestamp(attempt.at, r["at"])
         if len(rows) > limit:

@@ -290,6 +290,8 @@ class Recorded:
     excerpt: str
     record_id: str
     next_attempt_at: datetime | None
+    # What was sent: method, masked URL, the record's body (truncated).
+    request: str = ""
 
 
 _EVENT_TYPES = {POSTED: "posted", REJECTED_BY_DESTINATION: "post_rejected", FAILED: "post_failed"}
@@ -304,12 +306,13 @@ _RECORD = """
 WITH attempts AS (
     INSERT INTO post_out_attempts
         (lead_id, destination_id, account_id, attempt, at, status_code, duration_ms, outcome, reason,
-         response_excerpt)
+         response_excerpt, request_excerpt)
     SELECT a.lead_id, a.destination_id, a.account_id, a.attempt, a.at, a.code, a.duration_ms, a.outcome,
-           a.reason, a.excerpt
+           a.reason, a.excerpt, a.request
     FROM unnest($1::uuid[], $2::uuid[], $10::uuid[], $11::int[], $9::timestamptz[], $5::int[], $12::int[],
-                $13::text[], $6::text[], $14::text[], $17::int[])
-         AS a(lead_id, destination_id, account_id, attempt, at, code, duration_ms, outcome, reason, excerpt, pos)
+                $13::text[], $6::text[], $14::text[], $17::int[], $18::text[])
+         AS a(lead_id, destination_id, account_id, attempt, at, code, duration_ms, outcome, reason, excerpt, pos,
+              request)
     ORDER BY a.pos
 ), changed AS (
     UPDATE post_outs p
@@ -358,6 +361,7 @@ async def record_attempts(con: Connection, results: Sequence[Recorded]) -> list[
         [_EVENT_TYPES.get(r.status, "") for r in ordered],
         [_event_detail(r) for r in ordered],
         order,
+        [r.request for r in ordered],
     )
     return [(row["lead_id"], row["destination_id"]) for row in rows]
 
@@ -490,8 +494,8 @@ async def blank_destination_answers(con: Connection, lead_ids: Sequence[UUID]) -
     """An erased lead's deliveries and their logs keep their status, outcome and status code; what the
     destination answered (which can echo the lead's values) is blanked."""
     await con.execute(
-        """UPDATE post_out_attempts SET response_excerpt = '', reason = ''
-            WHERE lead_id = ANY($1::uuid[]) AND (response_excerpt <> '' OR reason <> '')""",
+        """UPDATE post_out_attempts SET response_excerpt = '', reason = '', request_excerpt = ''
+            WHERE lead_id = ANY($1::uuid[]) AND (response_excerpt <> '' OR reason <> '' OR request_excerpt <> '')""",
         list(lead_ids),
     )
     await con.execute(

@@ -264,17 +264,19 @@ class PostOutWorkers:
         """One call for the items (one lead, or a batch), and what to record for each."""
         at = datetime.now(UTC)
         started = time.perf_counter()
+        requests: list[tuple[str, str, bytes, dict[str, str]]] = []
         if dest.refusal:
             sent = _Sent(None, "", dest.refusal, [delivery.Verdict(delivery.FAILED, dest.refusal)] * len(items))
         else:
-            sent = await self._send(items, dest)
+            sent = await self._send(items, dest, requests)
         duration_ms = round((time.perf_counter() - started) * 1000)
+        sent_requests = _request_excerpts(items, dest, requests[-1] if requests else None)
         if sent.pause:
             # Nothing was judged: the deliveries wait, due again as soon as a person lifts the pause.
             verdicts = [delivery.Verdict(delivery.RETRY, f"destination paused: {sent.pause}")] * len(items)
         else:
             verdicts = sent.verdicts
-        recorded = []
+        recorded: list[Recorded] = []
         whole_excerpt = delivery.excerpt(sent.text)
         for item, verdict in zip(items, verdicts, strict=True):
             attempt = item.attempts + 1
@@ -305,6 +307,7 @@ class PostOutWorkers:
                     excerpt=delivery.excerpt(verdict.answer) if verdict.answer else whole_excerpt,
                     record_id=delivery.storable(verdict.record_id),
                     next_attempt_at=next_at,
+                    request=sent_requests[len(recorded)],
                 )
             )
         return recorded, sent.pause
@@ -490,6 +493,26 @@ class PostOutWorkers:
             )
             for destination_id, reason in sorted(pauses.items()):
                 await post_out_store.pause_destination(con, destination_id, reason)
+
+
+def _request_excerpts(
+    items: list[outbox.Claimed], dest: _Prepared, request: tuple[str, str, bytes, dict[str, str]] | None
+) -> list[str]:
+    """Per item, what the call sent for it (its log's request): method, URL with its secrets masked,
+    and its own record's body (a batch's other records are other leads' data)."""
+    if request is None:
+        return [""] * len(items)
+    method, url, payload, _ = request
+    line = f"{method} {mask_secrets(url, url)}"
+    if dest.batch is None:
+        return [delivery.excerpt(f"{line}\n\n{payload.decode('utf-8', errors='replace')}")] * len(items)
+    template = compile_template(dest.spec.body_template)
+    return [
+        delivery.excerpt(
+            f"{line}\n\n(one record of {len(items)})\n" + json.dumps(template.render(i.lead), ensure_ascii=False)
+        )
+        for i in items
+    ]
 
 
 # What the database (or the driver) refuses in one result's data, as opposed to the database being down.

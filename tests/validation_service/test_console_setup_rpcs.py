@@ -13,7 +13,15 @@ from leadrelay import clients
 from leadrelay.v1 import common_pb2, validation_pb2, validation_pb2_grpc
 from tests.harness import Api, rpc_error
 from tests.reports_app import seed
-from tests.validation_service.crm_support import STATIC_TOKEN, VendorOrg, seed_person_source
+from tests.validation_service.crm_support import (
+    STATIC_TOKEN,
+    VendorOrg,
+    person,
+    seed_people,
+    seed_person_source,
+    settled,
+)
+from tests.waiting import eventually
 
 
 def _picklist(allowed: list[str], mapper: dict[str, str] | None = None) -> validation_pb2.Rule:
@@ -171,3 +179,34 @@ async def test_a_person_pauses_a_destination_until_resumed(api: Api, pool: async
         validation_pb2.ResumeDestinationRequest(destination_id=dest.destination_id)
     )
     assert resumed.state == validation_pb2.DESTINATION_STATE_ACTIVE
+
+
+async def test_each_attempt_keeps_what_it_sent_for_its_own_lead(api: Api, pool: asyncpg.Pool, sandbox) -> None:
+    source_id = await seed_person_source(pool, api.account.account_id)
+    org = VendorOrg(sandbox.url, "hubspot")
+    await org.set(static_token=STATIC_TOKEN)
+    dest = await api.postout.CreateDestination(
+        validation_pb2.CreateDestinationRequest(
+            source_id=str(source_id),
+            name="HubSpot",
+            url=org.base,
+            preset="hubspot",
+            headers={"Authorization": f"Bearer {STATIC_TOKEN}"},
+        )
+    )
+    people = [person(1, "ana.one@example.com"), person(2, "ben.two@example.com")]
+    leads = await seed_people(pool, api.account.account_id, source_id, people)
+    await eventually(lambda: settled(pool, leads))
+    for lead_id, email in zip(leads, ("ana.one@example.com", "ben.two@example.com"), strict=True):
+        attempts = await api.postout.ListPostOutAttempts(
+            validation_pb2.ListPostOutAttemptsRequest(lead_id=str(lead_id), destination_id=dest.destination_id)
+        )
+        (attempt,) = attempts.attempts
+        assert attempt.outcome == "posted"
+        assert attempt.request_excerpt.startswith(f"POST {org.base}/crm/v3/objects/contacts")
+        assert email in attempt.request_excerpt
+        assert STATIC_TOKEN not in attempt.request_excerpt
+    first = (
+        await api.postout.ListPostOutAttempts(validation_pb2.ListPostOutAttemptsRequest(lead_id=str(leads[0])))
+    ).attempts[0]
+    assert "ben.two@example.com" not in first.request_excerpt
