@@ -47,6 +47,10 @@ nav = st.navigation(
         "Settings": [
             page("connect", "Connect a platform", "connect"),
             page("schedules", "Schedules", "schedules"),
+            page("criteria", "Acceptance criteria", "criteria"),
+            page("destinations", "Destinations", "destinations"),
+            page("delivery_log", "Delivery log", "delivery-log"),
+            page("feedback_setup", "Lifecycle feedback", "feedback"),
         ],
     }
 )
