@@ -1,5 +1,5 @@
 """Read-only SQL of the set-up pages (criteria, destinations, delivery log, lifecycle feedback): the
-account's people by id (to name who changed what), leads to pick for a test send, the delivery
+source's columns, leads to pick for a test send, the delivery
 log, and the CRM stages ever received. Connection first, then the signed-in user's account."""
 
 from __future__ import annotations
@@ -10,12 +10,6 @@ from uuid import UUID
 
 from leadrelay.capture import sources_store
 from leadrelay.db import Connection
-
-
-async def user_names(con: Connection, account_id: UUID) -> dict[str, str]:
-    """user id (text) -> the email the person signs in with."""
-    rows = await con.fetch("SELECT user_id, email FROM report_users WHERE account_id = $1", account_id)
-    return {str(r["user_id"]): r["email"] for r in rows}
 
 
 async def source_columns(con: Connection, account_id: UUID, source_id: UUID) -> list[str]:

@@ -96,3 +96,10 @@ async def active_user(con: Connection, user_id: UUID) -> User | None:
     return (
         None if row is None else User(row["user_id"], row["account_id"], row["account_name"], row["email"], row["role"])
     )
+
+
+async def emails_by_id(con: Connection, account_id: UUID) -> dict[str, str]:
+    """user id (text) -> the email the account's user signs in with (disabled users too): how the
+    console names who changed a setting. Run as the app's own role (the reader may not see users)."""
+    rows = await con.fetch("SELECT user_id, email FROM report_users WHERE account_id = $1", account_id)
+    return {str(r["user_id"]): r["email"] for r in rows}

