@@ -64,6 +64,7 @@ class Settings:
     sandbox_port: int = env("SANDBOX_PORT", 8090)
     validation_target: str = env("VALIDATION_TARGET", "127.0.0.1:50052")
     ingest_target: str = env("INGEST_TARGET", "127.0.0.1:50051")
+    feedback_target: str = env("FEEDBACK_TARGET", "127.0.0.1:50053")
     # Public base URL of the ingest HTTP port (webhook URLs given to the platforms).
     public_base_url: str = env("LEADRELAY_PUBLIC_URL", "http://127.0.0.1:8080")
 

@@ -1,5 +1,7 @@
-"""Placeholder."""
+"""The delivery log page, as st.navigation runs it."""
 
-import streamlit as st
+from reports_app.console import current
+from reports_app.views import delivery_log
 
-st.info("Coming soon.")
+db, me = current()
+delivery_log.render(db, me)

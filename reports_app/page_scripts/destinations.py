@@ -1,5 +1,7 @@
-"""Placeholder."""
+"""The destinations page, as st.navigation runs it."""
 
-import streamlit as st
+from reports_app.console import current
+from reports_app.views import destinations
 
-st.info("Coming soon.")
+db, me = current()
+destinations.render(db, me)

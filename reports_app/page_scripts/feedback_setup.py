@@ -1,5 +1,7 @@
-"""Placeholder."""
+"""The lifecycle feedback set-up page, as st.navigation runs it."""
 
-import streamlit as st
+from reports_app.console import current
+from reports_app.views import feedback_setup
 
-st.info("Coming soon.")
+db, me = current()
+feedback_setup.render(db, me)
