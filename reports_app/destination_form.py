@@ -66,3 +66,12 @@ def state(enabled: bool, paused: bool, paused_reason: str, failures: int) -> str
     if paused:
         return f"Paused: {paused_reason}" if paused_reason else f"Paused after {failures} failures in a row"
     return "Sending"
+
+
+def readable_excerpt(text: str) -> str:
+    """A logged request or answer for reading: the lines before its JSON as they are, the JSON
+    indented (a truncated one stays as it is)."""
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return text
+    return text[:start] + pretty_body(text[start:])

@@ -507,11 +507,9 @@ def _request_excerpts(
     if dest.batch is None:
         return [delivery.excerpt(f"{line}\n\n{payload.decode('utf-8', errors='replace')}")] * len(items)
     template = compile_template(dest.spec.body_template)
+    part = f"(this lead's record of the {len(items)} sent)\n" if len(items) > 1 else ""
     return [
-        delivery.excerpt(
-            f"{line}\n\n(one record of {len(items)})\n" + json.dumps(template.render(i.lead), ensure_ascii=False)
-        )
-        for i in items
+        delivery.excerpt(f"{line}\n\n{part}" + json.dumps(template.render(i.lead), ensure_ascii=False)) for i in items
     ]
 
 

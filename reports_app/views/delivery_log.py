@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from reports_app import destination_calls as calls
-from reports_app import labels, masking, queries, setup_queries
+from reports_app import destination_form, labels, masking, queries, setup_queries
 from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.views.common import ALL, local, plain, today
@@ -79,7 +79,7 @@ def render(db: Database, me: SignedIn) -> None:
             ]
         ),
         hide_index=True,
-        column_config={"Lead": LEAD_LINK},
+        column_config={"Lead": LEAD_LINK, "Reason": st.column_config.TextColumn(width="large")},
         placeholder="—",
         key="log_table",
     )
@@ -104,17 +104,15 @@ def _person(email: str | None, me: SignedIn) -> str:
 
 
 def _detail(db: Database, me: SignedIn, r: dict) -> None:
-    cols = st.columns(2)
     if me.masked:
         st.caption("The request and the CRM's answer carry personal data: ask an admin to see them.")
     else:
-        with cols[0]:
-            st.text("Request (secrets masked, truncated)")
-            kept = r["request_excerpt"] or "(not kept: the attempt is older than the log's requests)"
-            st.code(kept, language="http")
-        with cols[1]:
-            st.text(f"The CRM's answer (HTTP {r['status_code'] or '—'}, {r['duration_ms']} ms)")
-            st.code(r["response_excerpt"] or r["reason"] or "(no answer)", language="http")
+        st.text("Request (secrets masked, truncated)")
+        kept = r["request_excerpt"] or "(not kept: the attempt is older than the log's requests)"
+        st.code(destination_form.readable_excerpt(kept), language="http", wrap_lines=True)
+        st.text(f"The CRM's answer (HTTP {r['status_code'] or '—'}, {r['duration_ms']} ms)")
+        answer = r["response_excerpt"] or r["reason"] or "(no answer)"
+        st.code(destination_form.readable_excerpt(answer), language="http", wrap_lines=True)
     if not me.is_admin:
         return
     status = r["delivery_status"] or ""

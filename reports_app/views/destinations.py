@@ -63,12 +63,15 @@ def render(db: Database, me: SignedIn) -> None:
                 ]
             ),
             hide_index=True,
+            column_config={"Address": st.column_config.TextColumn(width="large")},
             key="dest_table",
         )
     by_id = {d.destination_id: d for d in found}
     options = [*by_id, NEW] if me.is_admin else list(by_id)
     if not options:
         return
+    if st.session_state.get("dest_choose_next") in by_id:
+        st.session_state[f"dest_chosen_{source_id}"] = st.session_state.pop("dest_choose_next")
     chosen = st.selectbox(
         "Destination",
         options,
@@ -273,7 +276,8 @@ def _edit(
         )
         if d is None:
             saved = db.run(lambda: calls.create(db.settings, me.account_id, me.user.user_id, source_id, form))
-            st.session_state[f"dest_chosen_{source_id}"] = saved.destination_id
+            # Chosen on the next run, before its selectbox exists (a drawn widget's value is fixed).
+            st.session_state["dest_choose_next"] = saved.destination_id
         else:
             saved = db.run(lambda: calls.update(db.settings, me.account_id, me.user.user_id, d.destination_id, form))
     except ValueError as exc:
@@ -356,12 +360,10 @@ def _test_send(db: Database, me: SignedIn, source_id: str, d: validation_pb2.Des
 def _result(r: Any) -> None:
     level, text = destination_form.verdict(r.outcome, r.reason, r.record_id, r.status_code, r.error)
     getattr(st, level)(plain(text))
-    cols = st.columns(2)
-    with cols[0]:
-        st.text("Request (secrets masked)")
-        headers = "\n".join(f"{k}: {v}" for k, v in sorted(r.request_headers.items()))
-        st.code(f"{r.method} {r.url}\n{headers}\n\n{destination_form.pretty_body(r.request_body)}", language="http")
-    with cols[1]:
-        st.text(f"The CRM's answer ({r.duration_ms} ms)")
-        answer = f"HTTP {r.status_code}" if r.status_code else f"No answer: {r.error}"
-        st.code(f"{answer}\n\n{destination_form.pretty_body(r.response_body)}", language="http")
+    st.text("Request (secrets masked)")
+    headers = "\n".join(f"{k}: {v}" for k, v in sorted(r.request_headers.items()))
+    request = f"{r.method} {r.url}\n{headers}\n\n{destination_form.pretty_body(r.request_body)}"
+    st.code(request, language="http", wrap_lines=True)
+    st.text(f"The CRM's answer ({r.duration_ms} ms)")
+    answer = f"HTTP {r.status_code}" if r.status_code else f"No answer: {r.error}"
+    st.code(f"{answer}\n\n{destination_form.pretty_body(r.response_body)}", language="http", wrap_lines=True)

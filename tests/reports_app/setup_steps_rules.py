@@ -20,8 +20,11 @@ async def open_page(page: Any, base: str, path: str, source_id: object = None) -
     await settled(page)
 
 
-async def choose(page: Any, label: str, option: str, *, within: Any = None, attempts: int = 10) -> None:
-    """Picks `option` in the selectbox labelled `label` (the last one so labelled, in `within`)."""
+async def choose(
+    page: Any, label: str, option: str, *, within: Any = None, exact: bool = True, attempts: int = 10
+) -> None:
+    """Picks `option` (or the first option holding it, `exact=False`) in the selectbox labelled
+    `label` (the last one so labelled, in `within`)."""
     from playwright.async_api import TimeoutError as NotThere
 
     scope = within if within is not None else page
@@ -29,7 +32,11 @@ async def choose(page: Any, label: str, option: str, *, within: Any = None, atte
     for _ in range(attempts):
         await settled(page)
         await box.click()
-        choice = page.get_by_role("option", name=option, exact=True)
+        choice = (
+            page.get_by_role("option", name=option, exact=True)
+            if exact
+            else page.get_by_role("option").filter(has_text=option).first
+        )
         try:
             await choice.wait_for(timeout=3_000)
             await choice.click()
@@ -131,3 +138,86 @@ async def roll_back(page: Any, version: int) -> str:
     notice = page.get_by_text(f"restores the rules of version {version}")
     await notice.wait_for()
     return str(await notice.text_content())
+
+
+# ---- destinations and the delivery log ----------------------------------------------------------------
+
+
+async def add_destination(
+    page: Any, preset_title: str, name: str, base_url: str, headers: Mapping[str, str] = {}, *, test_leads: bool = False
+) -> None:
+    """On the destinations page of a source: a new destination from the preset (its title as the
+    page lists it, e.g. "HubSpot (CRM v3 contacts)"; "Any HTTP endpoint (no preset)" for none)."""
+    if (
+        await page.get_by_text("Destinations of this source").count()
+        and await page.get_by_role("button", name="Create destination").count() == 0
+    ):
+        await choose(page, "Destination", "New destination…")
+    await choose(page, "Start from", preset_title)
+    await page.get_by_label("Name", exact=True).fill(name)
+    label = "Address (URL)" if preset_title.startswith("Any HTTP") else "Base URL of your CRM account"
+    await page.get_by_label(label, exact=True).fill(base_url)
+    if headers:
+        await page.get_by_role("textbox", name="Headers (write-only: one “Name: value” a line)").fill(
+            "\n".join(f"{k}: {v}" for k, v in headers.items())
+        )
+    if test_leads:
+        await page.get_by_text("Send test leads too").click()
+    await click(page, "Create destination")
+    await page.get_by_text(f"Saved “{name}”").wait_for()
+
+
+async def send_test_lead(page: Any, lead: str = "") -> str:
+    """Sends a test lead to the chosen destination: a made-up one (its fields as "column: value"
+    lines when given), or the source's lead whose option starts with `lead` ("stored:<text>")."""
+    if lead.startswith("stored:"):
+        await page.get_by_text("A lead of this source").click()
+        await settled(page)
+        await choose(page, "Lead", lead.removeprefix("stored:"), exact=False)
+    elif lead:
+        await fill(page, "The made-up lead (one “column: value” a line)", lead)
+    await click(page, "Send test lead")
+    await page.get_by_text("The CRM's answer (").wait_for(timeout=60_000)
+    # The request and answer are code blocks, drawn once their element has loaded.
+    await page.locator('[data-testid="stCode"]').filter(has_text="HTTP").first.wait_for()
+    await settled(page)
+    return await main_text(page)
+
+
+async def replay_delivery(page: Any, attempt: str) -> str:
+    """On the delivery log: opens the attempt (its option's text) and sends the lead again."""
+    await choose(page, "Attempt", attempt, exact=False)
+    await click(page, "Send this lead again")
+    notice = page.get_by_text("Queued again")
+    await notice.wait_for()
+    return str(await notice.text_content())
+
+
+# ---- lifecycle feedback ---------------------------------------------------------------------------------
+
+
+async def set_meta(page: Any, dataset: str, token: str, crm: str, *, daily: bool = False) -> None:
+    await page.get_by_label("Dataset (pixel) id").fill(dataset)
+    await page.get_by_label("Access token (write-only)").fill(token)
+    await page.get_by_label("Your CRM's name (sent as lead_event_source)").fill(crm)
+    if daily:
+        await page.get_by_text("Once a day", exact=True).click()
+    await click(page, "Save Meta settings")
+    await page.get_by_text("Saved the Meta settings.").wait_for()
+
+
+async def map_stages(page: Any, stages: Mapping[str, str]) -> None:
+    """CRM stage -> Meta stage (its word, e.g. "Converted") in the stage grid, then saves."""
+    for crm_stage, meta_stage in stages.items():
+        box = page.get_by_role("combobox", name=f"Meta stage for {crm_stage}")
+        await box.click()
+        await page.get_by_role("option", name=meta_stage, exact=True).click()
+    await click(page, "Save stage mapping")
+    await page.get_by_text("Saved the stage mapping").wait_for()
+
+
+async def flush_now(page: Any) -> str:
+    await click(page, "Flush now")
+    sent = page.get_by_text("Sent ", exact=False).filter(has_text="cannot be sent")
+    await sent.wait_for(timeout=60_000)
+    return str(await sent.text_content())

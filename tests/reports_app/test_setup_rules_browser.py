@@ -12,12 +12,14 @@ from uuid import UUID
 
 import pytest
 
-from leadrelay.v1 import validation_pb2
+from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 from reports_app import users
 from tests.harness import Api
 from tests.reports_app import seed
 from tests.reports_app import setup_steps_rules as steps
 from tests.reports_app.console_support import CHROMIUM, chromium, running_console, screenshot, sign_in
+from tests.validation_service.crm_support import STATIC_TOKEN, VendorOrg, person, seed_person_source
+from tests.waiting import eventually
 
 PASSWORD = "set-up rules password"
 
@@ -113,3 +115,74 @@ async def test_criteria_picklist_and_mapper_tested_saved_rejudged_compared_and_r
     ]
     assert versions[2]["rules"] == versions[0]["rules"]
     assert versions[1]["rules"][0]["params"]["mapper"] == {"Deutschland": "Germany"}
+
+
+async def test_hubspot_destination_test_send_then_a_lead_is_posted_logged_and_replayed(
+    api: Api, pool, settings, servers, sandbox
+) -> None:
+    account_id = api.account.account_id
+    source_id = await seed_person_source(pool, account_id)
+    org = VendorOrg(sandbox.url, "hubspot")
+    await org.set(static_token=STATIC_TOKEN)
+    email = await _person(pool, account_id, users.ADMIN, "dest")
+    async with _console(settings, servers) as app, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        await sign_in(page, app.url, email, PASSWORD, f"/destinations?source={source_id}")
+        await page.get_by_text("No destination yet").wait_for()
+        await screenshot(page, "setup-destinations-empty")
+        await steps.add_destination(
+            page, "HubSpot (CRM v3 contacts)", "HubSpot", org.base, {"Authorization": f"Bearer {STATIC_TOKEN}"}
+        )
+        text = await steps.send_test_lead(page)
+        await screenshot(page, "setup-destinations-test-send")
+        assert "The CRM took the lead (record " in text
+        assert f"POST {org.base}/crm/v3/objects/contacts" in text
+        assert "Authorization: Bearer ••••••" in text and STATIC_TOKEN not in text
+        assert '"email": "test.lead@example.com"' in text and "HTTP 201" in text
+        async with pool.acquire() as con:
+            dest = await con.fetchval("SELECT destination_id FROM destinations WHERE source_id = $1", source_id)
+            assert await con.fetchval("SELECT count(*) FROM post_outs WHERE destination_id = $1", dest) == 0
+            assert await con.fetchval("SELECT count(*) FROM post_out_attempts WHERE destination_id = $1", dest) == 0
+        assert list((await org.stats())["per_lead"]) == ["test.lead@example.com"]
+
+        # Leads arrive: one the CRM takes, one it refuses at record level.
+        for i, address in enumerate(("ana.paz@example.com", "bad@invalid.test")):
+            await api.ingest.SubmitLead(
+                ingest_pb2.SubmitLeadRequest(
+                    source_id=str(source_id),
+                    platform_lead_id=f"sb-{i}",
+                    answers=[common_pb2.Answer(name=k, values=[v]) for k, v in person(i, address).items()],
+                )
+            )
+
+        async def delivered() -> list | None:
+            async with pool.acquire() as con:
+                rows = await con.fetch(
+                    "SELECT status, attempts FROM post_outs WHERE destination_id = $1 ORDER BY status", dest
+                )
+            return rows if len(rows) == 2 and all(r["status"] not in ("PENDING", "RETRYING") for r in rows) else None
+
+        rows = await eventually(delivered, within=60)
+        assert [r["status"] for r in rows] == ["POSTED", "REJECTED_BY_DESTINATION"]
+
+        await steps.open_page(page, app.url, "/delivery-log", source_id)
+        await steps.choose(page, "Outcome", "Rejected by the CRM")
+        await screenshot(page, "setup-delivery-log")
+        log_text = await steps.main_text(page)
+        assert "bad@invalid.test" in log_text and "ana.paz@example.com" not in log_text
+        assert "POST " in log_text and "/crm/v3/objects/contacts" in log_text
+        said = await steps.replay_delivery(page, "bad@invalid.test")
+        assert said.startswith("Queued again: 1 delivery of the lead to HubSpot")
+
+        async def attempted_twice() -> int | None:
+            async with pool.acquire() as con:
+                n = await con.fetchval(
+                    """SELECT count(*) FROM post_out_attempts a JOIN leads l USING (lead_id)
+                       WHERE a.destination_id = $1 AND l.platform_lead_id = 'sb-1'""",
+                    dest,
+                )
+            return n if n == 2 else None
+
+        await eventually(attempted_twice, within=60)
+        await screenshot(page, "setup-delivery-log-replayed")
