@@ -62,6 +62,7 @@ def _status(status: Any, me: SignedIn) -> None:
             labels.DISPATCH, feedback_pb2.FeedbackEventStatus.Name(c.status).removeprefix("FEEDBACK_EVENT_STATUS_")
         ): c.count
         for c in status.by_status
+        if c.count
     }
     if counts:
         last = (
@@ -230,11 +231,13 @@ def _send_now(db: Database, client: Feedback) -> None:
             sent = db.run(client.flush)
         except grpc.RpcError as exc:
             refused("Sending now", exc)
-        else:
-            st.success(
-                f"Sent {sent.sent:,} · failed {sent.failed:,} · too old to send {sent.expired:,} · "
-                f"cannot be sent {sent.not_sendable:,}."
+        else:  # the rerun shows the counts as they are now
+            leave_notice(
+                "fb_notice",
+                f"Sent now: {sent.sent:,} · failed {sent.failed:,} · too old to send {sent.expired:,} · "
+                f"cannot be sent {sent.not_sendable:,}.",
             )
+            st.rerun()
     st.subheader("Backfill")
     cols = st.columns([2, 1, 2])
     days = cols[0].slider("Days back (at most 60)", min_value=1, max_value=BACKFILL_DAYS, value=30, key="fb_days")

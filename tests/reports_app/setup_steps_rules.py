@@ -209,15 +209,13 @@ async def set_meta(page: Any, dataset: str, token: str, crm: str, *, daily: bool
 async def map_stages(page: Any, stages: Mapping[str, str]) -> None:
     """CRM stage -> Meta stage (its word, e.g. "Converted") in the stage grid, then saves."""
     for crm_stage, meta_stage in stages.items():
-        box = page.get_by_role("combobox", name=f"Meta stage for {crm_stage}")
-        await box.click()
-        await page.get_by_role("option", name=meta_stage, exact=True).click()
+        await choose(page, f"Meta stage for {crm_stage}", meta_stage)
     await click(page, "Save stage mapping")
     await page.get_by_text("Saved the stage mapping").wait_for()
 
 
 async def flush_now(page: Any) -> str:
     await click(page, "Flush now")
-    sent = page.get_by_text("Sent ", exact=False).filter(has_text="cannot be sent")
+    sent = page.get_by_text("Sent now: ", exact=False)
     await sent.wait_for(timeout=60_000)
     return str(await sent.text_content())

@@ -12,8 +12,9 @@ from uuid import UUID
 
 import pytest
 
-from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
+from leadrelay.v1 import common_pb2, feedback_pb2, ingest_pb2, validation_pb2
 from reports_app import users
+from tests.feedback_service import support as feedback_support
 from tests.harness import Api
 from tests.reports_app import seed
 from tests.reports_app import setup_steps_rules as steps
@@ -186,3 +187,86 @@ async def test_hubspot_destination_test_send_then_a_lead_is_posted_logged_and_re
 
         await eventually(attempted_twice, within=60)
         await screenshot(page, "setup-delivery-log-replayed")
+
+
+async def test_feedback_settings_stage_mapping_and_flush(api: Api, pool, settings, servers) -> None:
+    account_id = api.account.account_id
+    fb = await feedback_support.source(pool, account_id)
+    when = feedback_support.ago(hours=1)
+    changes = []
+    for stage in ("New", "Nurture", "Won"):
+        lead_id, _ = await feedback_support.lead(pool, account_id, fb, captured_at=feedback_support.ago(hours=3))
+        changes.append(feedback_support.change(lead_id=lead_id, stage=stage, at=when))
+    recorded = await api.feedback.RecordStageChanges(feedback_pb2.RecordStageChangesRequest(changes=changes))
+    assert recorded.recorded == 3
+    email = await _person(pool, account_id, users.ADMIN, "feedback")
+    async with _console(settings, servers) as app, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        await sign_in(page, app.url, email, PASSWORD, "/feedback")
+        await page.get_by_text("3 CRM stages without a Meta stage").wait_for()
+        await screenshot(page, "setup-feedback-unmapped")
+        await steps.set_meta(page, feedback_support.dataset_id(), "EAAB-console-token", "HubSpot", daily=True)
+        await steps.map_stages(page, {"New": "Lead", "Nurture": "Marketing-qualified lead", "Won": "Converted"})
+        assert await page.get_by_text("without a Meta stage").count() == 0
+        said = await steps.flush_now(page)
+        assert said.startswith("Sent now: 3 · failed 0")
+        await screenshot(page, "setup-feedback-flushed")
+    async with pool.acquire() as con:
+        rows = await con.fetch(
+            "SELECT crm_stage, meta_stage, status FROM feedback_events WHERE account_id = $1 ORDER BY crm_stage",
+            account_id,
+        )
+    assert [tuple(r) for r in rows] == [
+        ("New", "LEAD", "SENT"),
+        ("Nurture", "MARKETING_QUALIFIED_LEAD", "SENT"),
+        ("Won", "CONVERTED", "SENT"),
+    ]
+    config = await api.feedback.GetFeedbackConfig(feedback_pb2.GetFeedbackConfigRequest())
+    assert (config.lead_event_source, config.mode, config.has_access_token) == (
+        "HubSpot",
+        feedback_pb2.DISPATCH_MODE_DAILY,
+        True,
+    )
+
+
+async def test_a_viewer_sees_the_set_up_and_can_change_nothing(api: Api, pool, settings, servers, sandbox) -> None:
+    account_id = api.account.account_id
+    source_id = await seed_person_source(pool, account_id)
+    await api.validation.SetAcceptanceCriteria(
+        validation_pb2.SetAcceptanceCriteriaRequest(
+            source_id=str(source_id),
+            rules=[
+                validation_pb2.Rule(
+                    column="job_title",
+                    picklist=validation_pb2.Picklist(
+                        allowed=["CTO", "CEO"], mapper={"Chief Technology Officer": "CTO"}
+                    ),
+                )
+            ],
+        )
+    )
+    await api.postout.CreateDestination(
+        validation_pb2.CreateDestinationRequest(
+            source_id=str(source_id), name="HubSpot", url=VendorOrg(sandbox.url, "hubspot").base, preset="hubspot"
+        )
+    )
+    email = await _person(pool, account_id, users.VIEWER, "viewer")
+    async with _console(settings, servers) as app, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        await sign_in(page, app.url, email, PASSWORD, f"/criteria?source={source_id}")
+        await page.get_by_text("job_title must be one of “CTO”, “CEO”; 1 variant mapped").wait_for()
+        await screenshot(page, "setup-criteria-viewer")
+        for path, seen in (
+            ("/criteria", "In force: version 1"),
+            ("/destinations", "Only admins change destinations."),
+            ("/delivery-log", "No delivery attempt matches"),
+            ("/feedback", "Not set up yet: an admin adds the Meta dataset here."),
+        ):
+            await steps.open_page(page, app.url, path, source_id)
+            await page.get_by_text(seen).first.wait_for()
+            buttons = [b.strip() for b in await page.locator(f"{steps.MAIN} button").all_text_contents()]
+            assert [b for b in buttons if b] == [], (path, buttons)
+            assert await page.locator(f"{steps.MAIN} textarea").count() == 0, path
+        await screenshot(page, "setup-feedback-viewer")
