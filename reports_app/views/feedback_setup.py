@@ -155,7 +155,7 @@ def _stages(db: Database, me: SignedIn, client: Feedback, mapping: dict[str, str
     )
     if not names:
         st.info(
-            "No CRM stage received yet. Your CRM reports each lead's stage (RecordStageChanges);"
+            "No CRM stage received yet. Once your CRM reports its leads' stages to LeadRelay they are listed here;"
             + (" you can map stage names in advance below." if me.is_admin else " an admin maps them here.")
         )
     unmapped = [s for s in names if s not in mapping]
