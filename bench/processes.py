@@ -134,6 +134,7 @@ class Stack:
     account_id: uuid.UUID
     ingest_target: str
     api_key: str
+    validation_target: str = ""
 
 
 @asynccontextmanager
@@ -184,6 +185,7 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
                 account.account_id,
                 f"127.0.0.1:{iport}",
                 account.api_key,
+                f"127.0.0.1:{vport}",
             )
     finally:
         for p in procs:

@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from leadrelay.db import init_connection
+from leadrelay.report_counts import rollup
 from reports_app import queries, shaping
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
-from reports_app.scheduler import rollup
 from tests.harness import TestDatabase
 
 CODES = [

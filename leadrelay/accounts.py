@@ -11,6 +11,7 @@ import secrets
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from leadrelay import report_counts
 from leadrelay.db import Connection
 
 
@@ -87,13 +88,14 @@ async def set_console_settings(
     time_zone: str | None = None,
     viewers_see_personal_data: bool | None = None,
 ) -> None:
-    """The account's console settings: the zone its times are shown in; whether viewers see personal
-    data (otherwise masked for them). None leaves a setting as it is."""
-    await con.execute(
-        """UPDATE accounts SET time_zone = coalesce($2, time_zone),
-                              viewers_see_personal_data = coalesce($3, viewers_see_personal_data)
-           WHERE account_id = $1""",
-        account_id,
-        None if time_zone is None else check_time_zone(time_zone),
-        viewers_see_personal_data,
-    )
+    """The account's console settings: the zone its times are shown in and its report days are
+    counted in (a change rebuilds its report aggregates, in a transaction of its own); whether
+    viewers see personal data (otherwise masked for them). None leaves a setting as it is."""
+    if time_zone is not None:
+        await report_counts.set_zone(con, account_id, check_time_zone(time_zone))
+    if viewers_see_personal_data is not None:
+        await con.execute(
+            "UPDATE accounts SET viewers_see_personal_data = $2 WHERE account_id = $1",
+            account_id,
+            viewers_see_personal_data,
+        )

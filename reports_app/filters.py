@@ -1,5 +1,6 @@
-"""What a report covers: a window of UTC days and optional source, form, status and disposition.
-Pages build one from their widgets; schedules store a relative one ("the last 7 days") as JSON."""
+"""What a report covers: a window of days in the account's time zone and optional source, form,
+status and disposition. Pages build one from their widgets; schedules store a relative one ("the
+last 7 days") as JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 REPORTS: Final = ("LEADS", "SOURCE", "REJECTIONS")
 FORMATS: Final = ("CSV", "XLSX")
@@ -23,6 +25,8 @@ class ReportFilter:
     form_id: UUID | None = None
     status: str = ""
     disposition_code: str = ""
+    # The account's zone: the days are its local days (the report aggregates count by them).
+    zone: str = "UTC"
 
     def __post_init__(self) -> None:
         if self.until < self.since:
@@ -32,13 +36,13 @@ class ReportFilter:
 
     @property
     def start(self) -> datetime:
-        """First instant of the window (UTC)."""
-        return datetime.combine(self.since, time(), UTC)
+        """First instant of the window: local midnight starting `since` (in UTC)."""
+        return _midnight(self.since, self.zone)
 
     @property
     def end(self) -> datetime:
-        """First instant after the window (UTC)."""
-        return datetime.combine(self.until + timedelta(days=1), time(), UTC)
+        """First instant after the window: local midnight ending `until` (in UTC)."""
+        return _midnight(self.until + timedelta(days=1), self.zone)
 
     @property
     def days(self) -> int:
@@ -53,16 +57,22 @@ class ReportFilter:
         return ", ".join(parts)
 
 
+def _midnight(day: date, zone: str) -> datetime:
+    """When `day` begins in the zone, in UTC. A day that begins in a DST gap (a midnight the clocks
+    skip, as in America/Havana) begins at the first moment after it; datetime's fold=0 reading
+    of a skipped time is that moment in the old offset, which is the same instant."""
+    return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)
+
+
 def last_days(days: int, today: date, **kw: Any) -> ReportFilter:
     return ReportFilter(since=today - timedelta(days=days - 1), until=today, **kw)
 
 
-def schedule_filter(stored: Mapping[str, Any], now: datetime) -> ReportFilter:
+def schedule_filter(stored: Mapping[str, Any], now: datetime, zone: str = "UTC") -> ReportFilter:
     """A schedule's stored filters ({"days": 7, "source_id": ..., "status": ..., ...}) as of `now`: the
-    last N UTC days, today's included. UTC's today whatever zone the schedule runs in: the days are
-    UTC days, and at 00:30 in Berlin the current UTC day is the one before Berlin's (which holds no
-    leads yet)."""
-    today = now.astimezone(UTC).date()
+    last N days of the account's zone, today's included. The account's today whatever zone the
+    schedule runs in: the reports count by the account's days."""
+    today = now.astimezone(ZoneInfo(zone)).date()
     days = int(stored["days"]) if stored.get("days") is not None else 1
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_DAYS}, not {days}")
@@ -73,6 +83,7 @@ def schedule_filter(stored: Mapping[str, Any], now: datetime) -> ReportFilter:
         form_id=UUID(stored["form_id"]) if stored.get("form_id") else None,
         status=str(stored.get("status") or ""),
         disposition_code=str(stored.get("disposition_code") or ""),
+        zone=zone,
     )
 
 

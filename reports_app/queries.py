@@ -21,16 +21,23 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-# Aggregated counts in a window, plus whatever the last rollup has not folded yet.
-_COUNTS = """
-    WITH c AS (
+# Aggregated counts in a window of the account's days, plus whatever the last rollup has not folded
+# yet: those deltas keep the quarter hour (UTC) their leads arrived in, read here as the account's
+# day the way the rollup will fold them (migration 0031). The zone is read in the same statement, so
+# a zone change (which rebuilds the aggregates in one transaction) is seen whole or not at all.
+_ZONE = "z AS (SELECT time_zone AS tz FROM accounts WHERE account_id = $1)"
+_DELTAS_IN_WINDOW = """FROM report_lead_deltas d, z
+        WHERE d.account_id = $1 AND ($4::uuid IS NULL OR d.source_id = $4)
+          AND d.slot >= $2::date::timestamp AT TIME ZONE z.tz
+          AND d.slot < ($3::date + 1)::timestamp AT TIME ZONE z.tz"""
+_COUNTS = f"""
+    WITH {_ZONE}, c AS (
         SELECT day, source_id, status, disposition_code, post_out_status, n
         FROM report_lead_counts
         WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
         UNION ALL
-        SELECT day, source_id, status, disposition_code, post_out_status, n
-        FROM report_lead_deltas
-        WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
+        SELECT (d.slot AT TIME ZONE z.tz)::date, d.source_id, d.status, d.disposition_code, d.post_out_status, d.n
+        {_DELTAS_IN_WINDOW}
     )
 """
 
@@ -132,13 +139,12 @@ async def rejection_reasons(
 ) -> list[dict[str, Any]]:
     """source_id, disposition_code, custom_reason, n: the most frequent reasons (offending values)."""
     rows = await con.fetch(
-        """WITH r AS (
+        f"""WITH {_ZONE}, r AS (
                SELECT source_id, disposition_code, custom_reason, n FROM report_rejection_reasons
                WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
                UNION ALL
-               SELECT source_id, disposition_code, custom_reason, n FROM report_lead_deltas
-               WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND ($4::uuid IS NULL OR source_id = $4)
-                 AND status = 'REJECTED')
+               SELECT d.source_id, d.disposition_code, d.custom_reason, d.n {_DELTAS_IN_WINDOW}
+                 AND d.status = 'REJECTED')
            SELECT source_id, disposition_code, custom_reason, sum(n)::bigint AS n FROM r
            WHERE ($5 = '' OR disposition_code = $5)
            GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 4 DESC, 3 LIMIT $6""",

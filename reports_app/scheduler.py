@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from leadrelay.background import background, every
-from leadrelay.db import Connection, DatabaseUnavailable
+from leadrelay.db import DatabaseUnavailable
 from leadrelay.log import setup_logging
+from leadrelay.report_counts import rollup
 from leadrelay.server import database
 from leadrelay.settings import Settings, SettingsError
 from reports_app import mailer, report_files, schedules_store
@@ -27,17 +28,6 @@ from reports_app.database import reading
 from reports_app.filters import schedule_filter
 
 log = logging.getLogger("reports_app.scheduler")
-
-# Any constant the scheduler replicas agree on: only one folds the deltas at a time.
-_ROLLUP_LOCK = 0x2E9_0217
-
-
-async def rollup(con: Connection) -> int:
-    """Folds pending lead-count deltas into the aggregates (skipped if another replica is at it)."""
-    async with con.transaction():
-        if not await con.fetchval("SELECT pg_try_advisory_xact_lock($1)", _ROLLUP_LOCK):
-            return 0
-        return int(await con.fetchval("SELECT report_rollup()"))
 
 
 class Scheduler:
@@ -92,7 +82,7 @@ class Scheduler:
             return True
 
     async def _render(self, run: dict, now: datetime) -> mailer.ReportFile:
-        f = schedule_filter(run["filters"], now)
+        f = schedule_filter(run["filters"], now, run["account_time_zone"])
         async with reading(self.pool, self.settings.reports_database_role) as con:
             return await report_files.report_file(con, run["account_id"], run["report"], f, run["format"], now)
 

@@ -194,7 +194,8 @@ async def claim_run(con: Connection, now: datetime, skip: Sequence[UUID] = ()) -
     caller's transaction ends (so no other replica sends it), with its schedule."""
     row = await con.fetchrow(
         """SELECT r.run_id, r.scheduled_for, r.manual, r.attempts, s.schedule_id, s.account_id, s.name,
-                  s.report, s.filters, s.format, s.recipients, s.cadence, s.cron, s.timezone, a.name AS account_name
+                  s.report, s.filters, s.format, s.recipients, s.cadence, s.cron, s.timezone, a.name AS account_name,
+                  a.time_zone AS account_time_zone
            FROM report_schedule_runs r JOIN report_schedules s USING (schedule_id)
            JOIN accounts a ON a.account_id = s.account_id
            WHERE r.status = 'PENDING' AND r.next_attempt_at <= $1 AND NOT r.run_id = ANY($2::uuid[])

@@ -2,9 +2,13 @@
 claim due deliveries with FOR UPDATE SKIP LOCKED and a lease.
 
 The outbox is the `post_outs` table itself: a row in PENDING or RETRYING whose next_attempt_at has
-come is due. Claiming pushes next_attempt_at one lease ahead and stamps a fresh lease_token, so any
-number of workers and replicas cooperate, and a crashed worker's rows are due again once the lease
-runs out (their Idempotency-Key makes the repeat harmless).
+come and that no lease holds is due. Claiming sets lease_until one lease ahead and stamps a fresh
+lease_token, so any number of workers and replicas cooperate, and a crashed worker's rows are due
+again once the lease runs out (their Idempotency-Key makes the repeat harmless).
+
+Neither lease column is indexed (migration 0032): a claim rewrites the row on its own page (a HOT
+update) without touching any of post_outs' five indexes. Leased rows stay in the due index, and a
+claim steps over them (at most the workers' batches in flight).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ WITH added AS (
     ORDER BY l.lead_id, d.destination_id
     ON CONFLICT (lead_id, destination_id) DO UPDATE
         SET status = 'PENDING', next_attempt_at = now(), enqueued_at = now(), lease_token = NULL,
-            updated_at = now()
+            lease_until = NULL, updated_at = now()
         -- Accepted again after a fix (re-upload): a delivery that ended without success starts over.
         -- A POSTED pair is never posted again; one in flight keeps its schedule.
         WHERE p.status IN ('FAILED', 'REJECTED_BY_DESTINATION')
@@ -81,13 +85,14 @@ WITH due AS (
     FROM post_outs p
     JOIN destinations d USING (destination_id)
     WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= now()
+      AND (p.lease_until IS NULL OR p.lease_until <= now())
       AND d.enabled AND (d.paused_until IS NULL OR d.paused_until <= now())
     ORDER BY p.next_attempt_at
     LIMIT $1
     FOR UPDATE OF p SKIP LOCKED
 ), claimed AS (
     UPDATE post_outs p
-    SET next_attempt_at = now() + make_interval(secs => $2), lease_token = $3
+    SET lease_until = now() + make_interval(secs => $2), lease_token = $3
     FROM due
     WHERE p.lead_id = due.lead_id AND p.destination_id = due.destination_id
     RETURNING p.lead_id, p.destination_id, p.account_id, p.idempotency_key, p.attempts, p.enqueued_at

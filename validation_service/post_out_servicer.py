@@ -587,5 +587,7 @@ def _post_out_proto(r: asyncpg.Record) -> Any:
     )
     set_timestamp(out.posted_at, r["posted_at"])
     if r["status"] in (post_out_store.PENDING, post_out_store.RETRYING):
-        set_timestamp(out.next_attempt_at, r["next_attempt_at"])
+        # In flight, its next attempt is when its lease runs out (should the worker not answer).
+        lease = r["lease_until"]
+        set_timestamp(out.next_attempt_at, max(r["next_attempt_at"], lease) if lease else r["next_attempt_at"])
     return out

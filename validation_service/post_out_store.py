@@ -319,7 +319,8 @@ WITH attempts AS (
     SET status = r.status, attempts = p.attempts + 1, last_status_code = r.code,
         last_error = r.reason, record_id = CASE WHEN r.status = 'POSTED' THEN r.record_id ELSE p.record_id END,
         posted_at = CASE WHEN r.status = 'POSTED' THEN r.at ELSE p.posted_at END,
-        next_attempt_at = coalesce(r.next_at, p.next_attempt_at), lease_token = NULL, updated_at = now()
+        next_attempt_at = coalesce(r.next_at, p.next_attempt_at), lease_token = NULL, lease_until = NULL,
+        updated_at = now()
     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[],
                 $8::timestamptz[], $9::timestamptz[], $15::text[], $16::text[])
          AS r(lead_id, destination_id, token, status, code, reason, record_id, next_at, at, event_type,
@@ -480,7 +481,8 @@ async def retry_failed_of_source(con: Connection, source_id: UUID) -> list[UUID]
     rows = await con.fetch(
         """
         UPDATE post_outs
-        SET status = 'PENDING', next_attempt_at = now(), enqueued_at = now(), lease_token = NULL, updated_at = now()
+        SET status = 'PENDING', next_attempt_at = now(), enqueued_at = now(), lease_token = NULL, lease_until = NULL,
+            updated_at = now()
         WHERE source_id = $1 AND status = 'FAILED' AND lead_id = ANY($2::uuid[])
         RETURNING lead_id
         """,

@@ -31,8 +31,9 @@ def plain(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text).replace("\\://", "\\:\u2060//")
 
 
-def today() -> Any:
-    return datetime.now(UTC).date()
+def today(zone: ZoneInfo) -> date:
+    """Today in the account's zone: its reports count by its own days."""
+    return datetime.now(UTC).astimezone(zone).date()
 
 
 def local(at: datetime | None, zone: ZoneInfo) -> str:
@@ -90,12 +91,13 @@ def filter_bar(
     cols = st.columns([1.4, 1, 1, 1, 1] if forms else [1.4, 1, 1, 1])
     first, last = _day(st.query_params.get("since")), _day(st.query_params.get("until"))
     if f"{key}_window" not in st.session_state:
-        default = (today() - timedelta(days=default_days - 1), today())
+        now = today(user.zone)
+        default = (now - timedelta(days=default_days - 1), now)
         st.session_state[f"{key}_window"] = (first, last) if first and last and first <= last else default
-    window = cols[0].date_input("Received (UTC days)", key=f"{key}_window")
+    window = cols[0].date_input(f"Received (days in {user.zone.key})", key=f"{key}_window")
     # A range picker returns one date while the second is being chosen.
     if isinstance(window, tuple | list):
-        since, until = (window[0], window[-1]) if window else (today(), today())
+        since, until = (window[0], window[-1]) if window else (today(user.zone),) * 2
     else:
         since = until = window
     # Options are id strings, "" for all: a None value would show as "no choice" instead of "(all)".
@@ -142,7 +144,7 @@ def filter_bar(
             "disposition": code,
         }
     )
-    return ReportFilter(since, until, source_id, form_id, st_status, code)
+    return ReportFilter(since, until, source_id, form_id, st_status, code, zone=user.zone.key)
 
 
 def filter_key(f: ReportFilter) -> str:

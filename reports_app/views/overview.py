@@ -17,7 +17,7 @@ from reports_app.views.common import today
 
 
 def render(db: Database, user: SignedIn) -> None:
-    day = today()
+    day = today(user.zone)
     rows = db.read(queries.daily_counts, user.account_id, day - timedelta(days=29), day)
     ov = shaping.overview(rows, day)
     st.subheader("Alerts")
@@ -59,7 +59,7 @@ def render(db: Database, user: SignedIn) -> None:
         trend,
         x="day",
         y=["Received", "Accepted", "Rejected", "Sent to the CRM", "Failed or rejected by the CRM"],
-        title="Last 30 days (UTC days)",
+        title=f"Last 30 days (days in {user.zone.key})",
         labels={"day": "", "value": "Leads", "variable": ""},
     )
     st.plotly_chart(fig, key="overview_trend")

@@ -63,7 +63,7 @@ def render(db: Database, user: SignedIn) -> None:
             x="Day",
             y="Rejected",
             color="Disposition",
-            title="Over time (UTC days)",
+            title=f"Over time (days in {user.zone.key})",
         ).update_xaxes(type="category"),
         key="rej_over_time",
     )

@@ -9,11 +9,11 @@ import asyncpg
 import pytest
 
 from leadrelay.capture import dispositions
+from leadrelay.report_counts import rollup
 from leadrelay.settings import Settings
 from reports_app import queries, shaping
 from reports_app.database import reading
 from reports_app.filters import ReportFilter
-from reports_app.scheduler import rollup
 from tests.harness import new_account
 from tests.reports_app import seed
 
