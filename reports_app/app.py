@@ -47,6 +47,10 @@ nav = st.navigation(
         "Settings": [
             page("connect", "Connect a platform", "connect"),
             page("schedules", "Schedules", "schedules"),
+            page("people", "Users", "users"),
+            page("api_keys", "API keys", "api-keys"),
+            page("notifications", "Notifications", "notifications"),
+            page("audit_log", "Audit log", "audit-log"),
         ],
     }
 )
