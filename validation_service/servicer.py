@@ -57,7 +57,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
                 "criteria",
                 f"criteria version {row['version']} saved",
                 source_id,
-                {"version": row["version"], "rules": [r.as_json().get("kind", "") for r in rules]},
+                {"version": row["version"], "rules": [f"{r.kind} {r.column}".strip() for r in rules]},
             )
         return _criteria_proto(row)
 

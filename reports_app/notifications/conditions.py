@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
-# A platform authorisation that only a person can renew raises an alert this long before it ends.
+# A platform authorisation that only a person can renew raises an alert this long before it ends
+# (the notifier passes LEADRELAY_RECONNECT_REMIND_DAYS).
 TOKEN_WARNING: Final = timedelta(days=15)
 # A destination is "failing" after this many failed deliveries in a row (before its breaker pauses it).
 FAILING_AFTER: Final = 3
@@ -266,11 +267,11 @@ def jobs(facts: Facts) -> list[Alert]:
     return out
 
 
-def holding(facts: Facts) -> dict[str, Alert]:
+def holding(facts: Facts, token_warning: timedelta = TOKEN_WARNING) -> dict[str, Alert]:
     """Every condition that holds now (and every job that ended since the last look), by key."""
     found: Iterable[Alert] = (
         *reconnects(facts),
-        *tokens(facts),
+        *tokens(facts, token_warning),
         *destinations(facts),
         *rejection_jumps(facts),
         *count_gaps(facts),

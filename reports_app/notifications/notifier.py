@@ -60,7 +60,7 @@ class Notifier:
             since = await store.jobs_since(con, account_id, now)
             async with reading(self.pool, self.settings.reports_database_role) as reader:
                 seen = await facts.gather(reader, account_id, now, since)
-            holding = conditions.holding(seen)
+            holding = conditions.holding(seen, timedelta(days=self.settings.reconnect_remind_days))
             changed = conditions.changes(await store.open_alerts(con, account_id), holding)
             for alert in changed.started:
                 await store.start(con, account_id, alert, now)
