@@ -81,12 +81,13 @@ def _form(message: str = "", next_path: str = "/", email: str = "", *, notice: s
 
 def _password_page(token: str, email: str, purpose: str, message: str = "") -> str:
     """The page an e-mailed link opens: a new password, twice. The token rides in a hidden field;
-    no-referrer keeps it from leaking to anything the page might load."""
+    same-origin referrers keep it from leaking to another site (no-referrer would make the browser send
+    "Origin: null" with the form, which the origin check refuses)."""
     note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
     heading = "Welcome to LeadRelay" if purpose == "invite" else "Choose a new password"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Set your password · LeadRelay</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
 <style>{_STYLE}</style></head>
 <body><main><h1>{heading}</h1><p>Set the password for {html.escape(email)}.</p>{note}
 <form method="post" action="{users.SET_PASSWORD_PATH}">
@@ -101,7 +102,7 @@ def _password_page(token: str, email: str, purpose: str, message: str = "") -> s
 
 _LINK_GONE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Link expired · LeadRelay</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
 <style>{style}</style></head>
 <body><main><h1>This link no longer works</h1>
 <p>It was already used, it expired, or a newer e-mail replaced it. Ask an admin of your account to send

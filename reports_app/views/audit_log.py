@@ -58,15 +58,19 @@ def actor_name(actors: dict[str, str], label: str) -> str:
     return {"user": "a removed user", "key": f"API key lr_{ident}_…"}.get(kind, label)
 
 
-def detail_text(detail: dict[str, Any]) -> str:
-    def value(v: Any) -> str:
-        if isinstance(v, list):
-            return ", ".join(value(x) for x in v) or "none"
-        if isinstance(v, dict):
-            return "; ".join(f"{k} {value(x)}" for k, x in v.items())
-        return str(v)
+def _value(v: Any) -> str:
+    if isinstance(v, list):
+        return ", ".join(_value(x) for x in v) or "none"
+    if isinstance(v, dict):
+        return " ".join(f"{k} {_value(x)}" for k, x in v.items())
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
 
-    return "; ".join(f"{k.replace('_', ' ')}: {value(v)}" for k, v in detail.items())
+
+def detail_lines(detail: dict[str, Any]) -> list[str]:
+    """One line per recorded field, in words (`header_names: a, b` → `header names: a, b`)."""
+    return [f"{k.replace('_', ' ').capitalize()}: {_value(v)}" for k, v in detail.items()]
 
 
 def render(db: Database, me: SignedIn) -> None:
@@ -97,7 +101,7 @@ def render(db: Database, me: SignedIn) -> None:
             "and keys appear here."
         )
         return
-    st.dataframe(
+    table = st.dataframe(
         pd.DataFrame(
             [
                 {
@@ -106,12 +110,24 @@ def render(db: Database, me: SignedIn) -> None:
                     "Area": AREA_WORDS.get(r["area"], r["area"]),
                     "Change": r["action"],
                     "Of": subjects.get(r["subject_id"], r["subject_id"]),
-                    "Details": detail_text(r["detail"]),
                 }
                 for r in rows
             ]
         ),
         hide_index=True,
         key="audit_table",
+        on_select="rerun",
+        selection_mode="single-row",
     )
+    picked = table.selection.rows if table is not None else []
+    if picked:
+        r = rows[picked[0]]
+        with st.container(border=True):
+            st.text(f"{r['action']} · {subjects.get(r['subject_id'], r['subject_id']) or 'the account'}")
+            st.text(f"by {actor_name(actors, r['actor'])} at {local(r['at'], me.zone)}")
+            # Plain text: details quote names people typed.
+            for line in detail_lines(r["detail"]) or ["(no details)"]:
+                st.text(line)
+    else:
+        st.caption("Select a row to see exactly what changed.")
     st.caption(f"{len(rows)} change{'s' if len(rows) != 1 else ''}, newest first (at most 500).")

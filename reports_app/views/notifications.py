@@ -99,21 +99,44 @@ def history(db: Database, me: SignedIn) -> None:
     if not rows:
         st.caption("No message yet. Each condition above is told once when it starts and once when it clears.")
         return
-    st.dataframe(
+    table = st.dataframe(
         pd.DataFrame(
             [
                 {
                     f"Started ({me.zone.key})": local(r["started_at"], me.zone),
-                    f"Cleared ({me.zone.key})": local(r["cleared_at"], me.zone)
-                    if r["cleared_at"] and r["cleared_at"] != r["started_at"]
-                    else ("" if r["cleared_at"] is None else "—"),
-                    "What": KINDS.get(r["kind"], r["kind"]),
+                    f"Cleared ({me.zone.key})": _cleared(r, me),
                     "Message": r["title"],
-                    "E-mails": _mails(r["mails"]),
+                    "E-mails": _mail_summary(r["mails"]),
                 }
                 for r in rows
             ]
         ),
         hide_index=True,
         key="notify_history",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    picked = table.selection.rows if table is not None else []
+    if not picked:
+        st.caption("Select a row for the whole message and who received it.")
+        return
+    r = rows[picked[0]]
+    with st.container(border=True):
+        # Plain text: messages quote source, destination and stage names.
+        st.text(f"{KINDS.get(r['kind'], r['kind'])}: {r['title']}")
+        st.text(r["message"])
+        st.text(_mails(r["mails"]).replace("; ", "\n"))
+
+
+def _cleared(r: dict[str, Any], me: SignedIn) -> str:
+    if r["cleared_at"] is None:
+        return "Still holds"
+    # An ended job is one message: it clears as it starts.
+    return "—" if r["cleared_at"] == r["started_at"] else local(r["cleared_at"], me.zone)
+
+
+def _mail_summary(mails: list[dict[str, Any]]) -> str:
+    words = {"SENT": "sent", "FAILED": "not sent", "PENDING": "sending"}
+    return "; ".join(
+        f"{'Start' if m['event'] == 'started' else 'Clear'}: {words.get(m['status'], m['status'])}" for m in mails
     )

@@ -109,9 +109,9 @@ def change_user(db: Database, me: SignedIn, people: list[dict[str, Any]]) -> Non
         return
     person = by_id[choice]
     user_id = UUID(choice)
-    cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+    cols = st.columns([3, 1, 1, 1.4], vertical_alignment="bottom")
     role = cols[0].selectbox(
-        "Role",
+        "Role of this user",
         users.ROLES,
         index=users.ROLES.index(person["role"]),
         format_func=lambda r: ROLE_WORDS[r],
@@ -128,6 +128,8 @@ def change_user(db: Database, me: SignedIn, people: list[dict[str, Any]]) -> Non
         flash = _link(db, me, user_id)
     if flash:
         st.session_state["people_flash"] = flash
+        # The role box shows the stored role again (a refused change is not left on screen).
+        st.session_state.pop(f"people_role_{choice}", None)
         st.rerun()
 
 
