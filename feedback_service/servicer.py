@@ -19,6 +19,7 @@ from feedback_service.hashing import KEYS
 from feedback_service.recording import ChangeError, ChangeIn
 from feedback_service.schedule import DAILY, IMMEDIATE, zone
 from feedback_service.stages import MetaStage, initial_stage, is_mapped, map_stage, stage_name_problem
+from leadrelay import audit_store
 from leadrelay.auth import current_account
 from leadrelay.crypto import SecretBox
 from leadrelay.errors import FailedPrecondition, InvalidArgument
@@ -181,6 +182,20 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
                 ldu_all_events=request.limited_data_use.all_events,
                 ldu_opt_out_columns=ldu_columns,
             )
+            await audit_store.record(
+                con,
+                account,
+                "feedback",
+                "Meta feedback settings saved",
+                "",
+                {
+                    "dataset": dataset_id,
+                    "lead_event_source": source,
+                    "mode": _MODES[request.mode],
+                    "time_zone": time_zone,
+                    "access_changed": bool(request.access_token),
+                },
+            )
         return _config_to_proto(saved)
 
     async def SetLinkedInConversionsConfig(
@@ -211,6 +226,9 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
                 "a LinkedIn token with the rw_conversions scope",
             )
             saved = await store.save_linkedin_config(con, account, access_token=token, conversion_rules=rules)
+            await audit_store.record(
+                con, account, "feedback", "LinkedIn conversions settings saved", "", {"conversion_rules": len(rules)}
+            )
         return _linkedin_config_to_proto(saved)
 
     def _seal_token(self, raw: str, stored: bytes | None, what: str) -> bytes | None:
@@ -262,6 +280,9 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             mapping[name] = stage
         async with self.pool.acquire() as con, con.transaction():
             await store.replace_mapping(con, account, mapping)
+            await audit_store.record(
+                con, account, "feedback", "stage mapping saved", "", {"stages": {k: str(v) for k, v in mapping.items()}}
+            )
             pending = await store.pending_stage_names(con, account)
             await store.remap_pending(con, account, {name: map_stage(mapping, name) for name in pending})
         return feedback_pb2.StageMapping(stages={k: stage_to_proto(v) for k, v in mapping.items()})

@@ -14,13 +14,15 @@ from ingest_service.capture import idempotency, sweeper
 from ingest_service.connectors import pollers, token_renewal
 from ingest_service.http_app import build_app
 from ingest_service.resources import IngestResources
+from ingest_service.rpc.account_keys import INTERNAL_METHODS as ACCOUNT_METHODS
+from ingest_service.rpc.account_keys import AccountServicer
 from ingest_service.rpc.servicer import IngestServicer
 from leadrelay import clients
 from leadrelay.background import background
 from leadrelay.http import http_server
 from leadrelay.server import ServiceSpec, grpc_server
 from leadrelay.settings import Settings
-from leadrelay.v1 import ingest_pb2, ingest_pb2_grpc, validation_pb2_grpc
+from leadrelay.v1 import accounts_pb2, accounts_pb2_grpc, ingest_pb2, ingest_pb2_grpc, validation_pb2_grpc
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,16 @@ async def running(
             IngestServicer(deps),
             ingest_pb2_grpc.add_IngestServiceServicer_to_server,
         )
+        # The account's API keys, for the console only (internal token).
+        keys_spec = ServiceSpec(
+            accounts_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
+            AccountServicer(deps),
+            accounts_pb2_grpc.add_AccountServiceServicer_to_server,
+            internal_methods=ACCOUNT_METHODS,
+        )
         async with (
             grpc_server(
-                settings, pool, [spec], port=settings.ingest_grpc_port if grpc_port is None else grpc_port
+                settings, pool, [spec, keys_spec], port=settings.ingest_grpc_port if grpc_port is None else grpc_port
             ) as server,
             http_server(
                 build_app(deps),

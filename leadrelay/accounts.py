@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,10 +49,22 @@ async def create_key(con: Connection, account_id: UUID, name: str = "") -> str:
     return key
 
 
+# "Last used" moves at most this often per key: a coarse mark, not a write on every call.
+LAST_USED_GRAIN = timedelta(minutes=5)
+
+
 async def account_for_key(con: Connection, key: str) -> UUID | None:
-    account_id: UUID | None = await con.fetchval(
-        "SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(key)
+    row = await con.fetchrow(
+        """SELECT key_id, account_id, last_used_at IS NULL OR last_used_at < now() - $2::interval AS stale
+           FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL""",
+        hash_key(key),
+        LAST_USED_GRAIN,
     )
+    if row is None:
+        return None
+    if row["stale"]:
+        await con.execute("UPDATE api_keys SET last_used_at = now() WHERE key_id = $1", row["key_id"])
+    account_id: UUID = row["account_id"]
     return account_id
 
 
@@ -61,16 +75,46 @@ async def revoke_key(con: Connection, prefix: str) -> int:
     return int(result.split()[-1])
 
 
-async def admin_emails(con: Connection, account_id: UUID) -> list[str]:
-    """The account's enabled console admins, who are told about platform tokens running out (until
-    the console's notification role exists). report_users is reports_app.users's table; this is
-    the one read of it outside the console."""
+_KEY_COLUMNS = "key_id, prefix, name, created_at, last_used_at, revoked_at"
+
+
+async def create_named_key(con: Connection, account_id: UUID, name: str) -> tuple[str, dict[str, Any]]:
+    """(the key, shown once; its stored row). The name tells people what the key is for."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValueError("name: give the key a name of 1 to 100 characters (what uses it)")
+    key, prefix = new_key()
+    row = await con.fetchrow(
+        f"""INSERT INTO api_keys (account_id, prefix, key_hash, name) VALUES ($1, $2, $3, $4)
+            RETURNING {_KEY_COLUMNS}""",
+        account_id,
+        prefix,
+        hash_key(key),
+        name,
+    )
+    assert row is not None  # INSERT … RETURNING always returns the row
+    return key, dict(row)
+
+
+async def list_keys(con: Connection, account_id: UUID, *, include_revoked: bool = False) -> list[dict[str, Any]]:
     rows = await con.fetch(
-        """SELECT email FROM report_users WHERE account_id = $1 AND role = 'admin' AND disabled_at IS NULL
-            ORDER BY email""",
+        f"""SELECT {_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 AND ($2 OR revoked_at IS NULL)
+            ORDER BY revoked_at IS NOT NULL, created_at DESC, key_id""",
+        account_id,
+        include_revoked,
+    )
+    return [dict(r) for r in rows]
+
+
+async def revoke_account_key(con: Connection, account_id: UUID, key_id: UUID) -> dict[str, Any] | None:
+    """Revokes one of the account's keys (again: no change); None when the account has no such key."""
+    row = await con.fetchrow(
+        f"""UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+            WHERE key_id = $1 AND account_id = $2 RETURNING {_KEY_COLUMNS}""",
+        key_id,
         account_id,
     )
-    return [r["email"] for r in rows]
+    return None if row is None else dict(row)
 
 
 def check_time_zone(name: str) -> str:

@@ -51,6 +51,10 @@ nav = st.navigation(
             page("destinations", "Destinations", "destinations"),
             page("delivery_log", "Delivery log", "delivery-log"),
             page("feedback_setup", "Lifecycle feedback", "feedback"),
+            page("people", "Users", "users"),
+            page("api_keys", "API keys", "api-keys"),
+            page("notifications", "Notifications", "notifications"),
+            page("audit_log", "Audit log", "audit-log"),
         ],
     }
 )

@@ -1,4 +1,5 @@
-"""The scheduler of report exports: `python -m reports_app.scheduler`.
+"""The scheduler of report exports (and the notifier of the notification role, its own loop beside
+it: reports_app.notifications.notifier): `python -m reports_app.scheduler`.
 
 Each tick folds the lead-count deltas into the report aggregates, turns due schedules into runs
 (one per schedule, however many slots were missed), and sends every pending run: each is claimed
@@ -26,6 +27,7 @@ from leadrelay.settings import Settings, SettingsError
 from reports_app import mailer, report_files, schedules_store
 from reports_app.database import reading
 from reports_app.filters import schedule_filter
+from reports_app.notifications.notifier import Notifier
 
 log = logging.getLogger("reports_app.scheduler")
 
@@ -100,7 +102,12 @@ def _body(run: dict, file: mailer.ReportFile, now: datetime) -> str:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, pool: asyncpg.Pool, **kw: float) -> AsyncIterator[Scheduler]:
     scheduler = Scheduler(settings, pool, **kw)
-    async with background(every(settings.scheduler_poll_seconds, scheduler.tick, name="scheduler")):
+    # The notifications to the role: their own loop, so a slow one never delays a report.
+    notifier = Notifier(settings, pool)
+    async with background(
+        every(settings.scheduler_poll_seconds, scheduler.tick, name="scheduler"),
+        every(settings.scheduler_poll_seconds, notifier.tick, name="notifier"),
+    ):
         yield scheduler
 
 

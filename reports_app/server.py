@@ -1,7 +1,8 @@
 """The console's web server: Streamlit's own ASGI app (st.App, run by `streamlit run
 reports_app/server.py`) with a sign-in route and a session guard in front of it.
 
-Sign-in is a plain HTML form posted to /api/sign-in: the password is checked there (argon2 off the
+Sign-in is a plain HTML form posted to /api/sign-in (and /api/set-password serves the e-mailed
+one-time links that set an invited user's password, or reset one): the password is checked there (argon2 off the
 event loop, behind the sign-in throttle), and a good one sets an HttpOnly, SameSite=Strict cookie
 holding a random session token (the database keeps its hash). The guard sends a browser without a
 live session to the form (and back to the page it asked for afterwards), and refuses downloads
@@ -44,22 +45,29 @@ def safe_next(target: str) -> str:
     return target
 
 
-def _form(message: str = "", next_path: str = "/", email: str = "") -> str:
+_STYLE = """
+ body { font-family: system-ui, sans-serif; background: #f6f7f9; margin: 0; }
+ main { max-width: 22rem; margin: 12vh auto; background: #fff; padding: 2rem; border-radius: .5rem;
+        box-shadow: 0 1px 3px #0002; }
+ h1 { font-size: 1.4rem; margin: 0 0 1.2rem; }
+ label { display: block; margin: .8rem 0 .3rem; }
+ input { width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }
+ button { margin-top: 1.2rem; width: 100%; padding: .6rem; font-size: 1rem; background: #ff4b4b;
+          color: #fff; border: 0; border-radius: .3rem; cursor: pointer; }
+ .error { color: #b00020; }
+ .notice { color: #0b6b2b; }
+ a { color: #b00020; }
+"""
+
+
+def _form(message: str = "", next_path: str = "/", email: str = "", *, notice: str = "") -> str:
     note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    if notice:
+        note += f'<p class="notice" role="status">{html.escape(notice)}</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · LeadRelay</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body {{ font-family: system-ui, sans-serif; background: #f6f7f9; margin: 0; }}
- main {{ max-width: 22rem; margin: 12vh auto; background: #fff; padding: 2rem; border-radius: .5rem;
-        box-shadow: 0 1px 3px #0002; }}
- h1 {{ font-size: 1.4rem; margin: 0 0 1.2rem; }}
- label {{ display: block; margin: .8rem 0 .3rem; }}
- input {{ width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }}
- button {{ margin-top: 1.2rem; width: 100%; padding: .6rem; font-size: 1rem; background: #ff4b4b;
-          color: #fff; border: 0; border-radius: .3rem; cursor: pointer; }}
- .error {{ color: #b00020; }}
-</style></head>
+<style>{_STYLE}</style></head>
 <body><main><h1>LeadRelay console</h1>{note}
 <form method="post" action="{SIGN_IN}">
  <input type="hidden" name="next" value="{html.escape(next_path)}">
@@ -69,6 +77,39 @@ def _form(message: str = "", next_path: str = "/", email: str = "") -> str:
  <input id="password" name="password" type="password" autocomplete="current-password" required>
  <button type="submit">Sign in</button>
 </form></main></body></html>"""
+
+
+def _password_page(token: str, email: str, purpose: str, message: str = "") -> str:
+    """The page an e-mailed link opens: a new password, twice. The token rides in a hidden field;
+    same-origin referrers keep it from leaking to another site (no-referrer would make the browser send
+    "Origin: null" with the form, which the origin check refuses)."""
+    note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    heading = "Welcome to LeadRelay" if purpose == "invite" else "Choose a new password"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Set your password · LeadRelay</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
+<style>{_STYLE}</style></head>
+<body><main><h1>{heading}</h1><p>Set the password for {html.escape(email)}.</p>{note}
+<form method="post" action="{users.SET_PASSWORD_PATH}">
+ <input type="hidden" name="token" value="{html.escape(token)}">
+ <label for="password">New password (at least 8 characters)</label>
+ <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8">
+ <label for="again">The same password again</label>
+ <input id="again" name="again" type="password" autocomplete="new-password" required minlength="8">
+ <button type="submit">Set password</button>
+</form></main></body></html>"""
+
+
+_LINK_GONE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Link expired · LeadRelay</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
+<style>{style}</style></head>
+<body><main><h1>This link no longer works</h1>
+<p>It was already used, it expired, or a newer e-mail replaced it. Ask an admin of your account to send
+you a new one from the console's Users page.</p><p><a href="{sign_in}">Go to sign-in</a></p></main></body></html>"""
+
+# Pages holding a link's token are never cached.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 class Console:
@@ -141,6 +182,42 @@ class Console:
         )
         return reply
 
+    async def set_password(self, request: Request) -> Response:
+        """GET shows the form for a live link (nothing is used up: mail scanners open links too);
+        POST sets the password, uses the link up, and shows the sign-in form."""
+        assert self.pool is not None
+        now = datetime.now(UTC)
+        gone = HTMLResponse(_LINK_GONE.format(style=_STYLE, sign_in=SIGN_IN), 410, headers=_NO_STORE)
+        if request.method == "GET":
+            token = request.query_params.get("token", "")[:200]
+            async with self.pool.acquire() as con:
+                holder = await users.link_holder(con, token, now) if token else None
+            if holder is None:
+                return gone
+            return HTMLResponse(_password_page(token, holder["email"], holder["purpose"]), headers=_NO_STORE)
+        origin = request.headers.get("origin")
+        if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+            return PlainTextResponse("Passwords are only set from this site's own form.", 403)
+        form = await request.form()
+        token, password, again = (str(form.get(k, ""))[:1024] for k in ("token", "password", "again"))
+        async with self.pool.acquire() as con:
+            holder = await users.link_holder(con, token, now) if token else None
+            if holder is None:
+                return gone
+            if password != again:
+                page = _password_page(token, holder["email"], holder["purpose"], "The two passwords differ.")
+                return HTMLResponse(page, 400, headers=_NO_STORE)
+            try:
+                async with con.transaction():
+                    email = await users.use_link(con, token, password, now)
+            except users.Refused as exc:
+                page = _password_page(token, holder["email"], holder["purpose"], str(exc))
+                return HTMLResponse(page, 400, headers=_NO_STORE)
+        if email is None:
+            return gone
+        log.info("password set by link", extra={"client": request.client.host if request.client else ""})
+        return HTMLResponse(_form(email=email, notice="Your password is set. Sign in with it now."), headers=_NO_STORE)
+
 
 class SessionGuard:
     """Lets a request through to Streamlit only with a live session, except Streamlit's own assets,
@@ -173,6 +250,9 @@ console = Console(settings)
 app = st.App(
     Path(__file__).with_name("app.py"),
     lifespan=console.lifespan,
-    routes=[Route(SIGN_IN, console.sign_in, methods=["GET", "POST"])],
+    routes=[
+        Route(SIGN_IN, console.sign_in, methods=["GET", "POST"]),
+        Route(users.SET_PASSWORD_PATH, console.set_password, methods=["GET", "POST"]),
+    ],
     middleware=[Middleware(SessionGuard, console=console)],
 )

@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import grpc
 
-from leadrelay import paging
+from leadrelay import audit_store, paging
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, sources_store
 from leadrelay.crypto import SecretBox
@@ -74,6 +74,14 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             stored = await post_out_store.insert_destination(
                 con, account, source_id, spec, self._seal(spec.headers), sealed_oauth
             )
+            await audit_store.record(
+                con,
+                account,
+                "destination",
+                "destination created",
+                stored.destination_id,
+                audit_store.destination_detail(spec.name, spec.url, spec.method, spec.enabled, spec.headers),
+            )
         return _destination_proto(stored)
 
     async def UpdateDestination(
@@ -127,6 +135,14 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             stored = await post_out_store.update_destination(
                 con, destination_id, spec, sealed, sealed_oauth, new_credentials=request.set_oauth
             )
+            await audit_store.record(
+                con,
+                account,
+                "destination",
+                "destination changed",
+                destination_id,
+                audit_store.destination_detail(spec.name, spec.url, spec.method, spec.enabled, spec.headers),
+            )
         return _destination_proto(stored)
 
     async def ListDestinationPresets(
@@ -178,6 +194,7 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
         async with self.pool.acquire() as con, con.transaction():
             await _own_destination(con, destination_id, account)
             stored = await post_out_store.resume_destination(con, destination_id)
+            await audit_store.record(con, account, "destination", "destination resumed", destination_id)
         return _destination_proto(stored)
 
     async def PauseDestination(

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 import grpc
 
-from leadrelay import paging
+from leadrelay import audit_store, paging
 from leadrelay.auth import current_account, current_actor
 from leadrelay.capture import dispositions, erasure_store, sources_store
 from leadrelay.errors import InvalidArgument, NotFound
@@ -56,6 +56,14 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             check_rules(rules, await sources_store.source_columns(con, source_id))
             row = await criteria_store.add_version(
                 con, account, source_id, [r.as_json() for r in rules], current_actor(), request.note[:MAX_NOTE]
+            )
+            await audit_store.record(
+                con,
+                account,
+                "criteria",
+                f"criteria version {row['version']} saved",
+                source_id,
+                {"version": row["version"], "rules": [f"{r.kind} {r.column}".strip() for r in rules]},
             )
         return _criteria_proto(row)
 

@@ -1,21 +1,20 @@
 """Keeps OAuth-connected sources' tokens alive (every LEADRELAY_TOKEN_CHECK_SECONDS): LinkedIn's
 access token is refreshed with the refresh token, Facebook's long-lived user token re-extended,
-LEADRELAY_TOKEN_RENEW_BEFORE_DAYS before they expire. The account's admins are e-mailed
-LEADRELAY_RECONNECT_REMIND_DAYS before only a reconnect helps, and again when renewal became
-impossible — then every source of that authorisation is NEEDS_RECONNECT with the reason."""
+LEADRELAY_TOKEN_RENEW_BEFORE_DAYS before they expire. When renewal became impossible every source of
+that authorisation is NEEDS_RECONNECT with the reason. Telling people is the console's notifier's
+job (reports_app/notifications: the notification role is e-mailed LEADRELAY_RECONNECT_REMIND_DAYS
+before only a reconnect helps, and when a source needs reconnecting); here a reminder is only marked."""
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ingest_service.connectors import connect_store, connections_store, platform_clients, platform_oauth
 from ingest_service.connectors.token_lifetimes import Lifetime, Step, steps
 from ingest_service.resources import IngestResources
-from leadrelay import accounts, mail
 from leadrelay.background import every
 
 log = logging.getLogger(__name__)
@@ -90,18 +89,10 @@ async def _renew(deps: IngestResources, grant: Any, now: datetime, label: str) -
 
 
 async def _remind(deps: IngestResources, grant: Any, now: datetime, label: str) -> None:
+    # The notifier reads reconnect_by itself; the mark keeps this step from repeating.
     async with deps.pool.acquire() as con:
-        sources = await connections_store.grant_connections(con, grant["grant_id"])
-    days = max(0, math.ceil((grant["reconnect_by"] - now) / timedelta(days=1)))
-    body = (
-        f"LeadRelay reads leads from these {label} sources with an authorisation that ends on "
-        f"{_day(grant['reconnect_by'])} (in {days} days):\n\n{_names(sources)}\n\n"
-        f"Only a person can renew it: open the console's Connect page and press Reconnect on each source "
-        f"before then. Otherwise the sources stop receiving leads on that day."
-    )
-    if await _mail(deps, grant, f"LeadRelay: reconnect {label} within {days} days", body):
-        async with deps.pool.acquire() as con:
-            await connect_store.reminded(con, grant["grant_id"])
+        await connect_store.reminded(con, grant["grant_id"])
+    log.info("reconnect due soon", extra={"grant_id": str(grant["grant_id"]), "platform": label})
 
 
 async def _give_up(deps: IngestResources, grant: Any, reason: str) -> None:
@@ -113,31 +104,6 @@ async def _give_up(deps: IngestResources, grant: Any, reason: str) -> None:
         for source in sources:
             await connections_store.mark_needs_reconnect(con, source["source_id"], message)
     log.warning("token renewal impossible: sources need reconnect", extra={"grant_id": str(grant["grant_id"])})
-    label = LABELS[grant["platform"]]
-    body = (
-        f"These {label} sources stopped receiving leads: {reason}.\n\n{_names(sources)}\n\n"
-        "Open the console's Connect page and press Reconnect on each source. Leads submitted meanwhile "
-        "are read back after the reconnect (the pull backup covers the gap)."
-    )
-    await _mail(deps, grant, f"LeadRelay: {label} sources need reconnecting", body)
-
-
-async def _mail(deps: IngestResources, grant: Any, subject: str, body: str) -> bool:
-    async with deps.pool.acquire() as con:
-        recipients = await accounts.admin_emails(con, grant["account_id"])
-    if not recipients:
-        log.warning("no admin to tell about a platform token", extra={"account_id": str(grant["account_id"])})
-        return False
-    try:
-        await mail.send(deps.settings, mail.text_message(deps.settings.smtp_from, recipients, subject, body))
-    except mail.SendFailed as exc:
-        log.warning("token notice not sent", extra={"account_id": str(grant["account_id"]), "error": str(exc)})
-        return False
-    return True
-
-
-def _names(sources: Sequence[Any]) -> str:
-    return "\n".join(f"  - {s['name']} ({s['external_account_id']})" for s in sources) or "  (none)"
 
 
 def _day(moment: datetime | None) -> str:

@@ -12,7 +12,7 @@ import grpc
 
 from ingest_service.capture import intake_cache, validation_client
 from ingest_service.resources import IngestResources
-from leadrelay import paging
+from leadrelay import audit_store, paging
 from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, mapping, sources_store
 from leadrelay.capture.leads import PLATFORMS
@@ -142,6 +142,14 @@ class SourcesRpc:
         mapping.check(rows)
         async with self.deps.pool.acquire() as con, con.transaction():
             await sources_store.set_default_mapping(con, current_account(), source_id, rows)
+            await audit_store.record(
+                con,
+                current_account(),
+                "mapping",
+                "default mapping saved",
+                source_id,
+                {"columns": [r.as_json() for r in rows]},
+            )
         intake_cache.forget()  # committed: intake must not keep using the old mapping
         return ingest_pb2.Mapping(source_id=str(source_id), mappings=mapping_to_proto(rows), is_default=True)
 
@@ -158,6 +166,14 @@ class SourcesRpc:
         async with self.deps.pool.acquire() as con:
             async with con.transaction():
                 form = await sources_store.set_form_mapping(con, account, form_id, rows or None)
+                await audit_store.record(
+                    con,
+                    account,
+                    "mapping",
+                    "form mapping saved" if rows else "form back to the default mapping",
+                    form_id,
+                    {"columns": [r.as_json() for r in rows]},
+                )
             intake_cache.forget()  # committed: intake must not keep using the old mapping
             return await self._mapping_of(con, account, form["source_id"], form)
 

@@ -12,6 +12,7 @@ from ingest_service.connectors.platform_oauth import now_utc
 from leadrelay.crypto import SecretBox
 from leadrelay.v1 import ingest_pb2
 from reports_app import users
+from reports_app.notifications.notifier import Notifier
 from tests.harness import Api, new_account, rpc_error
 from tests.ingest_service.connect_support import FACEBOOK, LINKEDIN, RETURN_URL, connect, consent
 from tests.ingest_service.connector_support import connection_row, judged, post
@@ -234,7 +235,7 @@ async def test_one_linkedin_member_token_serves_two_ad_accounts_is_refreshed_and
     assert still.state == ingest_pb2.SOURCE_STATE_ACTIVE and still.connected
 
 
-async def test_a_facebook_token_that_cannot_be_renewed_makes_its_sources_need_reconnect_and_mails_the_admins(
+async def test_a_facebook_token_that_cannot_be_renewed_makes_its_sources_need_reconnect_and_the_admins_are_mailed(
     web, api, servers, sandbox, pool, settings
 ):
     async with pool.acquire() as con:
@@ -261,14 +262,20 @@ async def test_a_facebook_token_that_cannot_be_renewed_makes_its_sources_need_re
     after = await api.ingest.GetSource(ingest_pb2.GetSourceRequest(source_id=source.source_id))
     assert after.state == ingest_pb2.SOURCE_STATE_NEEDS_RECONNECT
     assert "renewing the Facebook token failed" in after.last_error and "reconnect" in after.last_error
+    # The console's notifier tells the notification role (nobody chosen: the admins).
+    notifier = Notifier(settings, pool)
+    await notifier.evaluate(api.account.account_id, now_utc())
+    await notifier.send_due()
     (mail,) = (await mailbox.wait_for(before + 1))[before:]
     assert mail.rcpt_tos == [f"admin-{api.account.name}@example.com"]
     message = mail.message()
-    assert message["Subject"] == "LeadRelay: Facebook sources need reconnecting"
-    assert "Bakery 0" in message.get_content() and "Reconnect" in message.get_content()
+    assert message["Subject"] == "LeadRelay: Source “Facebook: Bakery 0” needs reconnecting"
+    assert "renewing the Facebook token failed" in message.get_content() and "Reconnect" in message.get_content()
 
 
-async def test_admins_are_reminded_fifteen_days_before_only_a_reconnect_helps(web, api, servers, sandbox, pool):
+async def test_admins_are_reminded_fifteen_days_before_only_a_reconnect_helps(
+    web, api, servers, sandbox, pool, settings
+):
     async with pool.acquire() as con:
         await users.create_user(
             con, api.account.account_id, f"boss-{api.account.name}@example.com", "pw-123456", "admin"
@@ -287,12 +294,18 @@ async def test_admins_are_reminded_fifteen_days_before_only_a_reconnect_helps(we
     mailbox = sandbox.extra["mailbox"]
     before = len(mailbox.messages)
     day_75 = grant["reconnect_by"] - timedelta(days=15)
+    notifier = Notifier(settings, pool)
     await token_renewal.check_grant(servers.ingest.deps, grant, day_75 - timedelta(hours=1))
+    await notifier.evaluate(api.account.account_id, day_75 - timedelta(hours=1))
+    await notifier.send_due()
     assert len(mailbox.messages) == before
     await token_renewal.check_grant(servers.ingest.deps, grant, day_75 + timedelta(hours=1))
+    await notifier.evaluate(api.account.account_id, day_75 + timedelta(hours=1))
+    await notifier.send_due()
     (mail,) = (await mailbox.wait_for(before + 1))[before:]
     assert mail.rcpt_tos == [f"boss-{api.account.name}@example.com"]
-    assert mail.message()["Subject"] == "LeadRelay: reconnect Facebook within 15 days"
+    assert mail.message()["Subject"] == f"LeadRelay: Facebook authorisation ends on {grant['reconnect_by']:%Y-%m-%d}"
+    assert "in 14 days" in mail.message().get_content() and "Reconnect" in mail.message().get_content()
     still = await api.ingest.GetSource(ingest_pb2.GetSourceRequest(source_id=source.source_id))
     assert still.state == ingest_pb2.SOURCE_STATE_ACTIVE
 
