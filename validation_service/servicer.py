@@ -115,6 +115,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         ],
     ) -> validation_pb2.ValidateNewLeadsResponse:
         sources: dict[str, UUID] = {}  # a request names few sources: parse each once
+        plain = not request.with_identity
         leads = [
             judging.NewLead(
                 parse_id("lead", n.lead_id, f"leads[{i}].lead_id"),
@@ -124,7 +125,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
                 n.answers_json or "[]",
                 n.fields_json or "{}",
             )
-            if not (n.form_id or n.platform_context_json or n.is_test or n.HasField("captured_at"))
+            if plain
             else _identified(n, i, sources)
             for i, n in enumerate(request.leads)
         ]

@@ -125,9 +125,11 @@ async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Se
     (most of a file's are): an accepted lead's outcome is the shared ACCEPTED_NEW."""
     source_text = {sid: str(sid) for sid in {lead.source_id for lead in leads}}
     ids = [str(lead.lead_id) for lead in leads]
+    with_identity = any(_has_identity(lead) for lead in leads)
     request = validation_pb2.ValidateNewLeadsRequest(
         via=via,
         omit_accepted=True,
+        with_identity=with_identity,
         leads=[
             validation_pb2.NewLead(
                 lead_id=lead_id,
@@ -136,7 +138,7 @@ async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Se
                 answers_json=lead.answers,
                 fields_json=lead.fields,
             )
-            if lead.form_id is None and not lead.is_test and lead.captured_at is None and lead.platform_context == "{}"
+            if not with_identity
             else _identified(lead, lead_id, source_text[lead.source_id])
             for lead, lead_id in zip(leads, ids, strict=True)
         ],
@@ -175,6 +177,10 @@ async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Se
 
 # A new lead stored ACCEPTED, as the importer counts it (it reads no id or platform id of those).
 ACCEPTED_NEW = Outcome(None, "", ACCEPTED, "", "")
+
+
+def _has_identity(lead: NewLead) -> bool:
+    return lead.form_id is not None or lead.is_test or lead.captured_at is not None or lead.platform_context != "{}"
 
 
 def _identified(lead: NewLead, lead_id: str, source_id: str) -> validation_pb2.NewLead:
