@@ -138,10 +138,15 @@ class Stack:
 
 
 @asynccontextmanager
-async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
-    """A throwaway database, the validation and ingest services as processes, one account."""
+async def stack(
+    extra_env: dict[str, str] | None = None, *, code: Path = ROOT, dsn: str | None = None
+) -> AsyncIterator[Stack]:
+    """A throwaway database, the validation and ingest services as processes, one account. `code`:
+    the checkout the services run from (another commit's, to compare in the same run); `dsn`: a
+    database another stack made (shared, not dropped here)."""
     db = TestDatabase()
-    dsn = await db.create()
+    own = dsn is None
+    dsn = await db.create() if dsn is None else dsn
     procs: list[subprocess.Popen] = []
     pool = await create_pool(dsn, min_size=1, max_size=4)
     try:
@@ -166,7 +171,7 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
             **(extra_env or {}),
         }
         for module, port in (("validation_service", vport), ("ingest_service", iport)):
-            proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env})  # noqa: ASYNC220
+            proc = subprocess.Popen([sys.executable, "-m", module], cwd=code, env={**os.environ, **env})  # noqa: ASYNC220
             procs.append(proc)
             await wait_serving(f"127.0.0.1:{port}", proc, within=30.0)
         account = await new_account(pool, "bench")
@@ -193,7 +198,8 @@ async def stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]
         for p in procs:
             p.wait(timeout=30)
         await pool.close()
-        await db.drop()
+        if own:
+            await db.drop()
 
 
 async def start_sandbox() -> tuple[asyncio.subprocess.Process, str]:

@@ -41,13 +41,29 @@ def resolve_dsn(settings: Settings) -> str:
 
 
 async def init_connection(con: asyncpg.Connection) -> None:
-    # json/jsonb columns come and go as Python values.
-    for typename in ("json", "jsonb"):
-        await con.set_type_codec(typename, encoder=_dumps, decoder=json.loads, schema="pg_catalog", format="text")
+    # json/jsonb columns come and go as Python values. jsonb in binary (a version byte, then the
+    # text) so that bulk writers can COPY it in binary; `bytes` are JSON text already (see _jsonb_out).
+    await con.set_type_codec("json", encoder=_dumps, decoder=json.loads, schema="pg_catalog", format="text")
+    await con.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary")
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+_JSONB_VERSION = b"\x01"
+
+
+def _jsonb_out(value: Any) -> bytes:
+    """A Python value as jsonb; bytes are taken as UTF-8 JSON text as it is (a bulk writer's
+    answers and fields, encoded once by their producer and checked by the server)."""
+    if type(value) is bytes:
+        return _JSONB_VERSION + value
+    return _JSONB_VERSION + _dumps(value).encode()
+
+
+def _jsonb_in(data: bytes) -> Any:
+    return json.loads(data[1:])
 
 
 async def connect(dsn: str, *, settings: Settings | None = None, connect_timeout: float = 10.0) -> asyncpg.Connection:

@@ -64,6 +64,7 @@ PLATFORM: Final[dict[str, str]] = {
 EVENT: Final[dict[str, str]] = {
     "received": "Received",
     "validated": "Judged",
+    "imported": "Imported and judged",
     "reuploaded": "Fixed by re-upload",
     "posted": "Sent to the CRM",
     "post_rejected": "Rejected by the CRM",

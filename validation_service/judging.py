@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -284,29 +284,47 @@ async def _judge_latest(
     return [Rejudged(r, j) for r, j in zip(stored, judgements, strict=True)]
 
 
+class NewLead(NamedTuple):
+    """A lead not stored yet (ValidateNewLeads): answers and fields as JSON text, and the platform
+    identity a file row carried, if any."""
+
+    lead_id: UUID
+    source_id: UUID
+    platform_lead_id: str
+    answers: str  # JSON text
+    fields: str  # JSON text
+    form_id: UUID | None = None
+    platform_context: str = "{}"  # JSON text
+    is_test: bool = False
+    captured_at: datetime | None = None
+
+
 async def judge_new(
     pool: asyncpg.Pool,
     cache: CriteriaCache,
     account_id: UUID,
     via: str,
-    leads: Sequence[tuple[UUID, UUID, str, str, str]],
+    leads: Sequence[NewLead],
     *,
     resolver: Any = None,
 ) -> list[Outcome]:
-    """ValidateNewLeads: judges leads not stored yet, (lead_id, source_id, platform_lead_id, answers
-    JSON, fields JSON), and stores them already judged, in ONE transaction with their events, keys
-    and post-out enqueue: what intake + ValidateLeads would leave, each lead written once. A lead
-    whose (source, platform lead id) is already stored is left alone: its outcome has duplicate=True
-    and no status (the caller, which owns the leads, reads the stored outcome)."""
+    """ValidateNewLeads: judges leads not stored yet and stores them already judged, in ONE
+    transaction with their `imported` events, keys and post-out enqueue: what intake + ValidateLeads
+    would leave, each lead written once. A test lead is judged as one; a lead of a switched-off form
+    is rejected as ValidateLeads rejects it. A lead whose (source, platform lead id) is already
+    stored is left alone: its outcome has duplicate=True and no status (the caller, which owns the
+    leads, reads the stored outcome)."""
     if not leads:
         return []
     now = datetime.now(UTC)
-    fields = [_fields_of(lead[4], i) for i, lead in enumerate(leads)]
+    fields = [_fields_of(lead.fields, i) for i, lead in enumerate(leads)]
     for i, lead in enumerate(leads):
-        _check_answers(lead[3], i)
+        _check_answers(lead.answers, i)
+        if lead.platform_context != "{}":
+            _check_context(lead.platform_context, i)
     by_source: dict[UUID, list[int]] = defaultdict(list)
     for i, lead in enumerate(leads):
-        by_source[lead[1]].append(i)
+        by_source[lead.source_id].append(i)
     try:
         return await _resolving(
             lambda mail: _judge_new(pool, cache, account_id, via, leads, now, fields, by_source, mail), resolver
@@ -317,9 +335,7 @@ async def judge_new(
         raise await _taken_lead_id(pool, account_id, leads) from None
 
 
-async def _taken_lead_id(
-    pool: asyncpg.Pool, account_id: UUID, leads: Sequence[tuple[UUID, UUID, str, str, str]]
-) -> LeadRelayError:
+async def _taken_lead_id(pool: asyncpg.Pool, account_id: UUID, leads: Sequence[NewLead]) -> LeadRelayError:
     """The error naming the first lead id of the batch that an existing lead already has: another
     account's is PERMISSION_DENIED (as anywhere), the caller's own INVALID_ARGUMENT."""
     async with pool.acquire() as con:
@@ -332,12 +348,27 @@ async def _taken_lead_id(
     return InvalidArgument("leads", "a lead id is already taken")  # taken and gone again meanwhile
 
 
+async def _switched_off_forms(con: Connection, leads: Sequence[NewLead]) -> dict[UUID, str]:
+    """form_id -> why its leads are rejected, for the switched-off forms among the leads'; a form
+    that is not the lead's source's is refused naming the lead."""
+    form_ids = list({lead.form_id for lead in leads if lead.form_id is not None})
+    if not form_ids:
+        return {}
+    forms = {r["form_id"]: r for r in await sources_store.forms_state(con, form_ids)}
+    for i, lead in enumerate(leads):
+        if lead.form_id is not None and (
+            lead.form_id not in forms or forms[lead.form_id]["source_id"] != lead.source_id
+        ):
+            raise InvalidArgument(f"leads[{i}].form_id", f"form {lead.form_id} is not a form of the lead's source")
+    return {f: f"form {r['platform_form_id']!r} is switched off" for f, r in forms.items() if not r["enabled"]}
+
+
 async def _judge_new(
     pool: asyncpg.Pool,
     cache: CriteriaCache,
     account_id: UUID,
     via: str,
-    leads: Sequence[tuple[UUID, UUID, str, str, str]],
+    leads: Sequence[NewLead],
     now: datetime,
     fields: Sequence[dict[str, str]],
     by_source: Mapping[UUID, list[int]],
@@ -347,18 +378,28 @@ async def _judge_new(
     versions = [0] * len(leads)
     keys_of: list[tuple[UUID, UUID, UUID, str, datetime]] = []
     async with pool.acquire() as con, con.transaction():
+        forms_off = await _switched_off_forms(con, leads)
         to_judge: list[tuple[asyncpg.Record, crit.Criteria, list[int], list[crit.Row]]] = []
         for source_id, indexes in by_source.items():
             source = await sources_store.source_for_criteria(con, account_id, source_id)
-            if not source["enabled"]:
-                reason = _source_off(source["name"])
-                for i in indexes:
-                    judged[i] = crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, fields[i])
-                    versions[i] = source["criteria_version"]
+            off = [i for i in indexes if not source["enabled"] or leads[i].form_id in forms_off]
+            for i in off:
+                form_id = leads[i].form_id
+                reason = _source_off(source["name"]) if not source["enabled"] or form_id is None else forms_off[form_id]
+                judged[i] = crit.Judgement(REJECTED, dispositions.SOURCE_DISABLED, reason, fields[i])
+                versions[i] = source["criteria_version"]
+            if off:
+                indexes = [i for i in indexes if judged[i] is None]
+            if not indexes:
                 continue
             criteria = await cache.get(con, source_id, source["criteria_version"])
             to_judge.append(
-                (source, criteria, indexes, [crit.Row(fields[i], False, leads[i][0], now) for i in indexes])
+                (
+                    source,
+                    criteria,
+                    indexes,
+                    [crit.Row(fields[i], leads[i].is_test, leads[i].lead_id, now) for i in indexes],
+                )
             )
         undeliverable = mail.undeliverable([(criteria, rows) for _, criteria, _, rows in to_judge])
         for source, criteria, indexes, source_rows in to_judge:
@@ -366,31 +407,43 @@ async def _judge_new(
             for i, j in zip(indexes, await _judge(con, criteria, source, source_rows, undeliverable), strict=True):
                 judged[i] = j
                 versions[i] = criteria.version
-                keys_of.extend((leads[i][0], account_id, source_id, k.key, now) for k in j.keys)
+                keys_of.extend((leads[i].lead_id, account_id, source_id, k.key, now) for k in j.keys)
         done = [j for j in judged if j is not None]
         rows = [
             # The fields as sent when judging changed nothing (most leads): encoding them again costs more.
             leads_store.JudgedLead(
-                *lead[:4],
-                lead[4] if j.fields == given else _dumps(j.fields),
+                lead.lead_id,
+                lead.source_id,
+                lead.platform_lead_id,
+                lead.answers,
+                lead.fields if j.fields == given else _dumps(j.fields),
                 j.status,
                 j.disposition_code,
                 j.custom_reason,
                 v,
-                _event_detail(j, v),
+                lead.form_id,
+                lead.platform_context,
+                lead.is_test,
+                lead.captured_at,
             )
             for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]
-        inserted = await leads_store.insert_judged(con, account_id, via, now, rows)
+        prefix = f"{via}: " if via else ""
+        details = [prefix + _event_detail(j, v) for j, v in zip(done, versions, strict=True)]
+        inserted = await leads_store.insert_judged(con, account_id, now, rows, details)
         if keys_of:
             kept = [k for k in keys_of if k[0] in inserted]
             await lead_keys_store.remember_keys(con, list(dict.fromkeys(k[0] for k in kept)), kept)
-        accepted = [i for (i, *_), j in zip(leads, done, strict=True) if j.status == ACCEPTED and i in inserted]
+        accepted = [
+            lead.lead_id
+            for lead, j in zip(leads, done, strict=True)
+            if j.status == ACCEPTED and lead.lead_id in inserted
+        ]
         await outbox.enqueue(con, accepted, source_ids=list(by_source))
     return [
-        Outcome(lead[0], lead[2], j.status, j.disposition_code, j.custom_reason)
-        if lead[0] in inserted
-        else Outcome(lead[0], lead[2], "UNSPECIFIED", "", "", True)
+        Outcome(lead.lead_id, lead.platform_lead_id, j.status, j.disposition_code, j.custom_reason)
+        if lead.lead_id in inserted
+        else Outcome(lead.lead_id, lead.platform_lead_id, "UNSPECIFIED", "", "", True)
         for lead, j in zip(leads, done, strict=True)
     ]
 
@@ -461,6 +514,15 @@ def _check_answers(text: str, index: int) -> None:
         raise InvalidArgument(
             f"leads[{index}].answers_json", 'must be a JSON list of {"name": "...", "values": ["...", ...]}'
         )
+
+
+def _check_context(text: str, index: int) -> None:
+    try:
+        context = _loads(text)
+    except ValueError:
+        raise InvalidArgument(f"leads[{index}].platform_context_json", "is not JSON") from None
+    if not isinstance(context, dict):
+        raise InvalidArgument(f"leads[{index}].platform_context_json", "must be a JSON object")
 
 
 def _source_off(name: str) -> str:

@@ -12,6 +12,7 @@ import grpc
 from leadrelay import audit_store, paging
 from leadrelay.auth import current_account, current_actor
 from leadrelay.capture import dispositions, erasure_store, sources_store
+from leadrelay.capture.leads import ACCEPTED
 from leadrelay.errors import InvalidArgument, NotFound
 from leadrelay.ids import parse_id
 from leadrelay.protoconv import LEAD_STATUS_VALUE, from_timestamp, outcome_to_proto, set_timestamp
@@ -181,8 +182,9 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         ],
     ) -> validation_pb2.ValidateNewLeadsResponse:
         sources: dict[str, UUID] = {}  # a request names few sources: parse each once
+        plain = not request.with_identity
         leads = [
-            (
+            judging.NewLead(
                 parse_id("lead", n.lead_id, f"leads[{i}].lead_id"),
                 sources.get(n.source_id)
                 or sources.setdefault(n.source_id, parse_id("source", n.source_id, f"leads[{i}].source_id")),
@@ -190,6 +192,8 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
                 n.answers_json or "[]",
                 n.fields_json or "{}",
             )
+            if plain
+            else _identified(n, i, sources)
             for i, n in enumerate(request.leads)
         ]
         first: dict[UUID, int] = {}
@@ -197,6 +201,11 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             if first.setdefault(lead[0], i) != i:
                 raise InvalidArgument(f"leads[{i}].lead_id", f"repeats leads[{first[lead[0]]}].lead_id")
         outcomes = await judging.judge_new(self.pool, self.cache, current_account(), request.via, leads)
+        if request.omit_accepted:
+            listed = [o for o in outcomes if o.status != ACCEPTED]
+            return validation_pb2.ValidateNewLeadsResponse(
+                outcomes=[outcome_to_proto(o) for o in listed], accepted=len(outcomes) - len(listed)
+            )
         return validation_pb2.ValidateNewLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def RevalidateLeads(
@@ -345,3 +354,19 @@ def _criteria_proto(row: asyncpg.Record) -> validation_pb2.AcceptanceCriteria:
     )
     set_timestamp(out.created_at, row["created_at"])
     return out
+
+
+def _identified(n: validation_pb2.NewLead, i: int, sources: dict[str, UUID]) -> judging.NewLead:
+    """A new lead with the platform identity its file row carried."""
+    return judging.NewLead(
+        parse_id("lead", n.lead_id, f"leads[{i}].lead_id"),
+        sources.get(n.source_id)
+        or sources.setdefault(n.source_id, parse_id("source", n.source_id, f"leads[{i}].source_id")),
+        n.platform_lead_id or n.lead_id,
+        n.answers_json or "[]",
+        n.fields_json or "{}",
+        parse_id("form", n.form_id, f"leads[{i}].form_id") if n.form_id else None,
+        n.platform_context_json or "{}",
+        n.is_test,
+        from_timestamp(n.captured_at) if n.HasField("captured_at") else None,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
@@ -18,9 +19,9 @@ import grpc
 
 from ingest_service.resources import IngestResources
 from leadrelay import clients
-from leadrelay.capture.leads import PROCESSING, Outcome
+from leadrelay.capture.leads import ACCEPTED, PROCESSING, Outcome
 from leadrelay.errors import Unavailable
-from leadrelay.protoconv import LEAD_STATUS_NAME, outcome_from_proto
+from leadrelay.protoconv import LEAD_STATUS_NAME, outcome_from_proto, set_timestamp
 from leadrelay.v1 import validation_pb2
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,18 @@ class NotJudged(Exception):
 
 
 class NewLead(NamedTuple):
-    """A lead not stored yet, on its way to ValidateNewLeads."""
+    """A lead not stored yet, on its way to ValidateNewLeads, with the platform identity its file
+    row carried, if any."""
 
     lead_id: UUID
     source_id: UUID
     platform_lead_id: str
     answers: str  # JSON text
     fields: str  # JSON text
+    form_id: UUID | None = None
+    platform_context: str = "{}"  # JSON text
+    is_test: bool = False
+    captured_at: datetime | None = None
 
 
 def unjudged_reason(code: grpc.StatusCode) -> str:
@@ -115,19 +121,26 @@ async def forget(deps: IngestResources, account_id: UUID, lead_ids: Sequence[UUI
 
 async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Sequence[NewLead]) -> list[Outcome]:
     """One ValidateNewLeads call: judges and stores the leads (one outcome each, in order). Raises
-    NotJudged if the service could not take them."""
+    NotJudged if the service could not take them. The service lists only the leads not ACCEPTED
+    (most of a file's are): an accepted lead's outcome is the shared ACCEPTED_NEW."""
     source_text = {sid: str(sid) for sid in {lead.source_id for lead in leads}}
+    ids = [str(lead.lead_id) for lead in leads]
+    with_identity = any(_has_identity(lead) for lead in leads)
     request = validation_pb2.ValidateNewLeadsRequest(
         via=via,
+        omit_accepted=True,
+        with_identity=with_identity,
         leads=[
             validation_pb2.NewLead(
-                lead_id=str(lead.lead_id),
+                lead_id=lead_id,
                 source_id=source_text[lead.source_id],
                 platform_lead_id=lead.platform_lead_id,
                 answers_json=lead.answers,
                 fields_json=lead.fields,
             )
-            for lead in leads
+            if not with_identity
+            else _identified(lead, lead_id, source_text[lead.source_id])
+            for lead, lead_id in zip(leads, ids, strict=True)
         ],
     )
     try:
@@ -140,17 +153,50 @@ async def judge_new(deps: IngestResources, account_id: UUID, via: str, leads: Se
             extra={"leads": len(leads), "code": exc.code().name, "detail": exc.details()},
         )
         raise NotJudged(unjudged_reason(exc.code())) from None
-    return [
-        Outcome(
-            lead.lead_id,
-            lead.platform_lead_id,
-            LEAD_STATUS_NAME[o.status],
-            o.disposition_code,
-            o.custom_reason,
-            o.duplicate,
-        )
-        for lead, o in zip(leads, response.outcomes, strict=True)
-    ]
+    listed = {o.lead_id: o for o in response.outcomes}
+    if len(listed) + response.accepted != len(leads):
+        raise NotJudged(f"stored; validation answered {len(listed) + response.accepted} of {len(leads)} leads")
+    out = []
+    for lead, lead_id in zip(leads, ids, strict=True):
+        o = listed.get(lead_id)
+        if o is None:
+            out.append(ACCEPTED_NEW)
+        else:
+            out.append(
+                Outcome(
+                    lead.lead_id,
+                    lead.platform_lead_id,
+                    LEAD_STATUS_NAME[o.status],
+                    o.disposition_code,
+                    o.custom_reason,
+                    o.duplicate,
+                )
+            )
+    return out
+
+
+# A new lead stored ACCEPTED, as the importer counts it (it reads no id or platform id of those).
+ACCEPTED_NEW = Outcome(None, "", ACCEPTED, "", "")
+
+
+def _has_identity(lead: NewLead) -> bool:
+    return lead.form_id is not None or lead.is_test or lead.captured_at is not None or lead.platform_context != "{}"
+
+
+def _identified(lead: NewLead, lead_id: str, source_id: str) -> validation_pb2.NewLead:
+    message = validation_pb2.NewLead(
+        lead_id=lead_id,
+        source_id=source_id,
+        platform_lead_id=lead.platform_lead_id,
+        answers_json=lead.answers,
+        fields_json=lead.fields,
+        form_id=str(lead.form_id) if lead.form_id else "",
+        platform_context_json=lead.platform_context,
+        is_test=lead.is_test,
+    )
+    if lead.captured_at is not None:
+        set_timestamp(message.captured_at, lead.captured_at)
+    return message
 
 
 async def judge_fields(

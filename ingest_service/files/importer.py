@@ -238,9 +238,7 @@ async def run_import(
                 if request.dry_run:
                     outcomes = await judge_dry_run(deps, account_id, batch.rows, batch.identities)
                     return batch, [(r.row, o) for (r, _p), o in zip(batch.rows, outcomes, strict=True)]
-                if any(plan.identity for plan in plans.values()):
-                    return batch, await store_with_identity(deps, account_id, via, batch)
-                return batch, await store_and_judge(deps, account_id, via, batch, resumed=resumed)
+                return batch, await store_batch(deps, account_id, via, batch, resumed=resumed)
 
             exhausted = False
             while True:
@@ -275,98 +273,84 @@ async def run_import(
             failures.close()
 
 
-async def store_and_judge(
+async def store_batch(
     deps: IngestResources, account_id: UUID, via: str, batch: import_plan.Batch, *, resumed: bool = False
 ) -> list[tuple[int, Outcome]]:
-    """Stores a batch's staged leads already judged (ValidateNewLeads, chunks of JUDGE_CHUNK at once)
-    and returns each row's outcome. A row whose platform lead id is already stored (the same import
-    id again) gets that lead's current outcome, as intake gives a repeat: a resumed import looks its
-    rows up first and sends only the others; a chunk an earlier call left in flight that commits
-    meanwhile is caught by the same (source, platform lead id) being one lead."""
-    if not batch.staged:
+    """Stores a batch's staged leads already judged (ValidateNewLeads, chunks of JUDGE_CHUNK at once,
+    which write them straight into the tables) and returns each row's outcome.
+
+    A row whose (source, platform lead id) is already stored is that lead, with its current outcome,
+    as intake gives a repeat: rows carrying a platform's lead id (a platform's download imported
+    after the API delivered its leads, or the same file again), and a resumed import's own rows, are
+    looked up first and only the others are sent; the same platform id twice in a batch is sent
+    once. Whatever is stored meanwhile (a chunk an earlier call left in flight that commits now, a
+    webhook delivering the lead) is caught by the same (source, platform lead id) being one lead.
+    Rows with platform identity carry it to the lead: its form, context, test flag (judged as a test
+    lead, never posted) and submit time."""
+    staged = batch.staged
+    if not staged:
         return []
+    identified = bool(batch.identities) and any(i is not NO_IDENTITY for i in batch.identities)
     found: dict[int, Outcome] = {}
-    if resumed:
+    repeats: set[int] = set()
+    if resumed or identified:
         async with deps.pool.acquire() as con:
-            stored = await leads_store.known_leads(con, [(s.source_id, s.platform_lead_id) for s in batch.staged])
-        for i, s in enumerate(batch.staged):
+            stored = await leads_store.known_leads(con, [(s.source_id, s.platform_lead_id) for s in staged])
+        first: dict[tuple[UUID, str], int] = {}
+        for i, s in enumerate(staged):
             r = stored.get((s.source_id, s.platform_lead_id))
             if r is not None:
                 found[i] = _stored_outcome(r, s.platform_lead_id)
-    send = [s for i, s in enumerate(batch.staged) if i not in found]
+            elif first.setdefault((s.source_id, s.platform_lead_id), i) != i:
+                repeats.add(i)
+    if identified:
+        staged = await _with_identity(deps, staged, batch.identities)
+    send = [s for i, s in enumerate(staged) if i not in found and i not in repeats]
     chunks = [send[i : i + JUDGE_CHUNK] for i in range(0, len(send), JUDGE_CHUNK)]
     results = iter(
         [o for chunk in await asyncio.gather(*(_judge_new(deps, account_id, via, c) for c in chunks)) for o in chunk]
     )
-    outcomes = [found[i] if i in found else next(results) for i in range(len(batch.staged))]
-    repeats = [
-        (s.source_id, s.platform_lead_id)
-        for i, (s, o) in enumerate(zip(batch.staged, outcomes, strict=True))
-        if o.duplicate and i not in found
-    ]
-    if repeats:
-        async with deps.pool.acquire() as con:
-            known = await leads_store.known_leads(con, repeats)
-        for i, (staged, o) in enumerate(zip(batch.staged, outcomes, strict=True)):
-            if o.duplicate and i not in found:
-                outcomes[i] = _stored_outcome(
-                    known[(staged.source_id, staged.platform_lead_id)], staged.platform_lead_id
-                )
-    return list(zip(batch.row_numbers, outcomes, strict=True))
-
-
-async def store_with_identity(
-    deps: IngestResources, account_id: UUID, via: str, batch: import_plan.Batch
-) -> list[tuple[int, Outcome]]:
-    """A batch whose rows carry platform identity (lead id, submit time, test flag, form): stored by
-    intake's own insert, which keeps captured_at, is_test and the context, then judged by
-    ValidateLeads (so a test lead is judged and never posted, as intake does). A row whose (source,
-    platform lead id) the source already holds -- a platform's download imported after the API
-    delivered its leads, or the same file again -- is that lead, with its current outcome."""
-    if not batch.staged:
-        return []
-    staged = batch.staged
-    refs = sorted({i.form_ref for i in batch.identities if i.form_ref})
-    async with deps.pool.acquire() as con:
-        known = await leads_store.known_leads(con, [(s.source_id, s.platform_lead_id) for s in staged])
-        forms = {
-            (r["source_id"], ref): r["form_id"]
-            for r in (
-                await sources_store.forms_for_intake(con, list({s.source_id for s in staged}), refs) if refs else []
-            )
-            for ref in (r["platform_form_id"], str(r["form_id"]))
-        }
-    new = [i for i, s in enumerate(staged) if (s.source_id, s.platform_lead_id) not in known]
-    contexts = [
-        json.dumps({k: v for k, v in (("form_id", ident.form_ref), ("form_name", ident.form_name)) if v})
-        for ident in (batch.identities[i] for i in new)
-    ]
-    unjudged = leads_store.NewLeads(
-        [staged[i].lead_id for i in new],
-        [staged[i].source_id for i in new],
-        [forms.get((staged[i].source_id, batch.identities[i].form_ref)) for i in new],
-        [staged[i].platform_lead_id for i in new],
-        [staged[i].answers for i in new],
-        [staged[i].fields for i in new],
-        contexts,
-        [batch.identities[i].is_test for i in new],
-        [batch.identities[i].captured_at for i in new],
-    )
-    async with deps.pool.acquire() as con:
-        inserted = await leads_store.insert_received(con, account_id, unjudged, via)
-    judged = await validation_client.judge(deps, account_id, sorted(inserted), with_fields=False)
-    late = [(s.source_id, s.platform_lead_id) for s in staged if s.lead_id not in inserted]
+    outcomes = [found[i] if i in found else None if i in repeats else next(results) for i in range(len(staged))]
+    late = [i for i, o in enumerate(outcomes) if o is None or (o.duplicate and i not in found)]
     if late:
         async with deps.pool.acquire() as con:
-            known.update(await leads_store.known_leads(con, late))
-    outcomes = []
-    for row, s in zip(batch.row_numbers, staged, strict=True):
-        if s.lead_id in judged:
-            outcomes.append((row, judged[s.lead_id]))
-        else:
-            r = known[(s.source_id, s.platform_lead_id)]
-            outcomes.append((row, _stored_outcome(r, s.platform_lead_id)))
-    return outcomes
+            known = await leads_store.known_leads(
+                con, [(staged[i].source_id, staged[i].platform_lead_id) for i in late]
+            )
+        for i in late:
+            s = staged[i]
+            outcomes[i] = _stored_outcome(known[(s.source_id, s.platform_lead_id)], s.platform_lead_id)
+    return list(zip(batch.row_numbers, outcomes, strict=True))  # type: ignore[arg-type]  # every None was filled
+
+
+async def _with_identity(
+    deps: IngestResources, staged: Sequence[NewLead], identities: Sequence[lead_identity.Identity]
+) -> list[NewLead]:
+    """The staged leads with the platform identity their rows carried: the source's form named by
+    the platform's form id (or ours), the platform context, the test flag and the submit time."""
+    refs = sorted({i.form_ref for i in identities if i.form_ref})
+    forms: dict[tuple[UUID, str], UUID] = {}
+    if refs:
+        async with deps.pool.acquire() as con:
+            rows = await sources_store.forms_for_intake(con, list({s.source_id for s in staged}), refs)
+        forms = {
+            (r["source_id"], ref): r["form_id"] for r in rows for ref in (r["platform_form_id"], str(r["form_id"]))
+        }
+    out = []
+    for s, ident in zip(staged, identities, strict=True):
+        if ident is NO_IDENTITY:
+            out.append(s)
+            continue
+        context = {k: v for k, v in (("form_id", ident.form_ref), ("form_name", ident.form_name)) if v}
+        out.append(
+            s._replace(
+                form_id=forms.get((s.source_id, ident.form_ref)) if ident.form_ref else None,
+                platform_context=json.dumps(context) if context else "{}",
+                is_test=ident.is_test,
+                captured_at=ident.captured_at,
+            )
+        )
+    return out
 
 
 def _stored_outcome(r: asyncpg.Record, platform_lead_id: str) -> Outcome:
@@ -382,17 +366,16 @@ async def _judge_new(deps: IngestResources, account_id: UUID, via: str, leads: S
         return await validation_client.judge_new(deps, account_id, via, leads)
     except validation_client.NotJudged as exc:
         reason = exc.reason
-    n = len(leads)
     unjudged = leads_store.NewLeads(
         [s.lead_id for s in leads],
         [s.source_id for s in leads],
-        [None] * n,
+        [s.form_id for s in leads],
         [s.platform_lead_id for s in leads],
         [s.answers for s in leads],
         [s.fields for s in leads],
-        ["{}"] * n,
-        [False] * n,
-        [None] * n,
+        [s.platform_context for s in leads],
+        [s.is_test for s in leads],
+        [s.captured_at for s in leads],
     )
     async with deps.pool.acquire() as con:
         inserted = await leads_store.insert_received(con, account_id, unjudged, via)
@@ -429,11 +412,24 @@ async def judge_dry_run(
     identities: Sequence[lead_identity.Identity],
 ) -> list[Outcome]:
     """Dry run: map the rows as intake would and judge them with EvaluateLeads (nothing stored), a
-    test lead as a test lead."""
+    test lead as a test lead. A row whose platform lead id the source already holds is that lead,
+    reported as the real import reports it: already known, with its current outcome."""
+    outcomes: dict[int, Outcome] = {}
+    pairs = {
+        i: (plan.source_id, ident.platform_lead_id)
+        for i, ((_record, plan), ident) in enumerate(zip(rows, identities, strict=True))
+        if ident.platform_lead_id
+    }
+    if pairs:
+        async with deps.pool.acquire() as con:
+            known = await leads_store.known_leads(con, list(pairs.values()))
+        for i, pair in pairs.items():
+            if pair in known:
+                outcomes[i] = _stored_outcome(known[pair], pair[1])
     by_source: dict[UUID, list[int]] = {}
     for i, (_record, plan) in enumerate(rows):
-        by_source.setdefault(plan.source_id, []).append(i)
-    outcomes: dict[int, Outcome] = {}
+        if i not in outcomes:
+            by_source.setdefault(plan.source_id, []).append(i)
     for sid, indexes in by_source.items():
         fields = []
         for i in indexes:

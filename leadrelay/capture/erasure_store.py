@@ -16,7 +16,7 @@ from uuid import UUID
 from leadrelay.db import Connection
 
 # Trail events whose details never carry a lead's values (channel, verdict, column names).
-VALUE_FREE_EVENTS = ("received", "validated", "reuploaded", "updated", "erased")
+VALUE_FREE_EVENTS = ("received", "validated", "imported", "reuploaded", "updated", "erased")
 
 
 async def erase_platform_lead(

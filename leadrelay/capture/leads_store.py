@@ -331,7 +331,8 @@ async def record_judgements(
 
 
 class JudgedLead(NamedTuple):
-    """A lead judged before it was stored (a row of the COPY below, in its columns' order)."""
+    """A lead judged before it was stored: a row of `leads` as insert_judged writes it (the COPY's
+    columns, in order, after the account and before the times)."""
 
     lead_id: UUID
     source_id: UUID
@@ -342,59 +343,135 @@ class JudgedLead(NamedTuple):
     disposition_code: str
     custom_reason: str
     criteria_version: int
-    detail: str  # of the `validated` event
+    form_id: UUID | None = None
+    platform_context: str = "{}"  # JSON text
+    is_test: bool = False
+    captured_at: datetime | None = None  # None: when it was received
+
+
+# The `imported` event: a lead stored already judged has one event saying how it came and the
+# verdict, instead of a `received` and a `validated` event a moment apart.
+IMPORTED = "imported"
+_JUDGED_COLUMNS = (
+    "lead_id",
+    "account_id",
+    "source_id",
+    "platform_lead_id",
+    "answers",
+    "fields",
+    "status",
+    "disposition_code",
+    "custom_reason",
+    "criteria_version",
+    "form_id",
+    "platform_context",
+    "is_test",
+    "captured_at",
+    "received_at",
+    "updated_at",
+)
+_EVENT_COLUMNS = ("lead_id", "account_id", "type", "detail", "at")
 
 
 async def insert_judged(
-    con: Connection, account_id: UUID, via: str, received_at: datetime, leads: Sequence[JudgedLead]
+    con: Connection,
+    account_id: UUID,
+    received_at: datetime,
+    leads: Sequence[JudgedLead],
+    details: Sequence[str],
 ) -> set[UUID]:
-    """Stores leads judged before they were stored (ValidateNewLeads), each with its `received` and
-    `validated` events, in one statement after one binary COPY into a staging table; returns the ids
-    inserted (a known (source_id, platform_lead_id) is left as it was). The caller owns the
-    transaction. The same rows intake would have written, minus the UPDATE that rewrites each one."""
+    """Stores leads judged before they were stored (ValidateNewLeads), each with one `imported` event
+    (`details`, one per lead); returns the ids inserted. The caller owns the transaction.
+
+    Their ids are new and their (source_id, platform_lead_id) almost always are (an import's own ids
+    are new by construction; a platform's ids were looked up just before), so the leads and the
+    events go straight into their tables by binary COPY: no staging table, no ON CONFLICT, each row
+    written once. Should a (source, platform lead id) be taken after all (a resumed import's chunk
+    committed meanwhile by the call that died, the same platform id twice in a file, a webhook
+    delivering the lead just now), the COPY rolls back to its savepoint and the same rows go through
+    a staging table and INSERT ... ON CONFLICT DO NOTHING: a known lead is left as it was."""
     if not leads:
         return set()
+    rows = [_judged_row(account_id, received_at, lead) for lead in leads]
+    try:
+        async with con.transaction():  # a savepoint
+            await con.copy_records_to_table("leads", records=rows, columns=_JUDGED_COLUMNS)
+            await con.copy_records_to_table(
+                "lead_events",
+                records=[(r[0], account_id, IMPORTED, d, received_at) for r, d in zip(rows, details, strict=True)],
+                columns=_EVENT_COLUMNS,
+            )
+        return {r[0] for r in rows}
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "leads_source_id_platform_lead_id_key":
+            raise
+    return await _insert_judged_known(con, account_id, received_at, rows, details)
+
+
+def _judged_row(account_id: UUID, received_at: datetime, lead: JudgedLead) -> tuple[Any, ...]:
+    """The lead's row of `leads` (_JUDGED_COLUMNS), its texts through the capture sanitiser."""
+    return (
+        lead.lead_id,
+        account_id,
+        lead.source_id,
+        text.clean(lead.platform_lead_id),
+        text.clean_json(lead.answers).encode(),  # bytes: JSON text for the jsonb codec (leadrelay.db)
+        text.clean_json(lead.fields).encode(),
+        lead.status,
+        lead.disposition_code,
+        lead.custom_reason,
+        lead.criteria_version,
+        lead.form_id,
+        text.clean_json(lead.platform_context).encode(),
+        lead.is_test,
+        lead.captured_at or received_at,
+        received_at,
+        received_at,
+    )
+
+
+async def _insert_judged_known(
+    con: Connection, account_id: UUID, received_at: datetime, rows: Sequence[tuple[Any, ...]], details: Sequence[str]
+) -> set[UUID]:
+    """insert_judged for rows some of whose (source, platform lead id) are stored: one COPY into a
+    staging table, one INSERT ... ON CONFLICT DO NOTHING with the events of the leads inserted."""
     # Dropped at commit: nothing is left on the pooled connection. ON COMMIT DROP tables are not logged.
     await con.execute(
         """CREATE TEMP TABLE judged_staging (lead_id uuid, source_id uuid, platform_lead_id text, answers text,
                fields text, status text, disposition_code text, custom_reason text, criteria_version int,
-               detail text) ON COMMIT DROP"""
+               form_id uuid, platform_context text, is_test bool, captured_at timestamptz, detail text)
+           ON COMMIT DROP"""
     )
-    await con.copy_records_to_table("judged_staging", records=map(_clean_judged, leads), columns=JudgedLead._fields)
-    rows = await con.fetch(
+    await con.copy_records_to_table(
+        "judged_staging",
+        records=[
+            (r[0], r[2], r[3], r[4].decode(), r[5].decode(), *r[6:11], r[11].decode(), r[12], r[13], d)
+            for r, d in zip(rows, details, strict=True)
+        ],
+        columns=[c for c in _JUDGED_COLUMNS if c not in ("account_id", "received_at", "updated_at")] + ["detail"],
+    )
+    stored = await con.fetch(
         """WITH stored AS (
                INSERT INTO leads (lead_id, account_id, source_id, platform_lead_id, answers, fields, status,
-                                  disposition_code, custom_reason, criteria_version, captured_at, received_at,
-                                  updated_at)
+                                  disposition_code, custom_reason, criteria_version, form_id, platform_context,
+                                  is_test, captured_at, received_at, updated_at)
                SELECT lead_id, $1, source_id, platform_lead_id, answers::jsonb, fields::jsonb, status,
-                      disposition_code, custom_reason, criteria_version, $3, $3, $3
+                      disposition_code, custom_reason, criteria_version, form_id, platform_context::jsonb,
+                      is_test, captured_at, $2, $2
                FROM judged_staging ORDER BY lead_id
                ON CONFLICT (source_id, platform_lead_id) DO NOTHING
                RETURNING lead_id),
            events AS (
                INSERT INTO lead_events (lead_id, account_id, type, detail, at)
-               SELECT s.lead_id, $1, e.type, CASE e.type WHEN 'received' THEN $2 ELSE j.detail END, $3
+               SELECT s.lead_id, $1, $3, j.detail, $2
                FROM stored s JOIN judged_staging j USING (lead_id)
-                    CROSS JOIN (VALUES (1, 'received'), (2, 'validated')) AS e(ord, type)
-               ORDER BY s.lead_id, e.ord)
+               ORDER BY s.lead_id)
            SELECT lead_id FROM stored""",
         account_id,
-        via,
         received_at,
+        IMPORTED,
     )
-    return {r[0] for r in rows}
-
-
-def _clean_judged(lead: JudgedLead) -> JudgedLead:
-    """The lead's texts through the capture sanitiser; the same tuple when nothing changed."""
-    plid, answers, fields = (
-        text.clean(lead.platform_lead_id),
-        text.clean_json(lead.answers),
-        text.clean_json(lead.fields),
-    )
-    if plid is lead.platform_lead_id and answers is lead.answers and fields is lead.fields:
-        return lead
-    return lead._replace(platform_lead_id=plid, answers=answers, fields=fields)
+    return {r[0] for r in stored}
 
 
 # Re-upload ----------------------------------------------------------------------------------------

@@ -267,3 +267,10 @@ async def forms_for_intake(con: Connection, source_ids: Sequence[UUID], refs: Se
         list(source_ids),
         list(refs),
     )
+
+
+async def forms_state(con: Connection, form_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """Whose these forms are and whether they are switched on (judging leads not stored yet)."""
+    return await con.fetch(
+        "SELECT form_id, source_id, platform_form_id, enabled FROM forms WHERE form_id = ANY($1)", list(form_ids)
+    )

@@ -98,14 +98,14 @@ async def test_each_lead_is_stored_once_already_judged(importer, api: Api, pool:
     ]
     # A post-out worker may already have delivered it (then, and only then, a `posted` event follows).
     events = [(e.type, e.detail) for e in stored.events]
-    assert events[:2] == [("received", "import 7"), ("validated", "ACCEPTED (criteria v1)")]
-    assert events[2:] in ([], [("posted", f"destination {destination.destination_id}")])
+    # One event says how it came and the verdict (intake's `received` and `validated` in one).
+    assert events[:1] == [("imported", "import 7: ACCEPTED (criteria v1)")]
+    assert events[1:] in ([], [("posted", f"destination {destination.destination_id}")])
     assert stored.received_at == stored.captured_at
     rejected = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=str(bad)))
     assert rejected.status == REJECTED and rejected.custom_reason == response.outcomes[1].custom_reason
     assert [(e.type, e.detail) for e in rejected.events] == [
-        ("received", "import 7"),
-        ("validated", "REJECTED REJECT_LEAD_INVALID_EMAIL (criteria v1)"),
+        ("imported", "import 7: REJECTED REJECT_LEAD_INVALID_EMAIL (criteria v1)"),
     ]
     async with pool.acquire() as con:
         queued = await con.fetch(
