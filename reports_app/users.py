@@ -96,3 +96,9 @@ async def active_user(con: Connection, user_id: UUID) -> User | None:
     return (
         None if row is None else User(row["user_id"], row["account_id"], row["account_name"], row["email"], row["role"])
     )
+
+
+async def emails(con: Connection, account_id: UUID) -> dict[str, str]:
+    """user id (text) -> email of the account's users, disabled ones too (to name who did something)."""
+    rows = await con.fetch("SELECT user_id::text, email FROM report_users WHERE account_id = $1", account_id)
+    return {r["user_id"]: r["email"] for r in rows}
