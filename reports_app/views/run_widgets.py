@@ -68,7 +68,10 @@ def history(
                 _frame(rows, kind, me, emails),
                 hide_index=True,
                 key=f"{kind}_history",
-                column_config={n: st.column_config.NumberColumn(width="small") for n in NUMBERS},
+                column_config={
+                    "By": st.column_config.TextColumn(width="medium"),
+                    **{n: st.column_config.NumberColumn(width="small") for n in NUMBERS},
+                },
             )
         else:
             st.info(plain(empty))
@@ -88,7 +91,7 @@ def history(
     return rows
 
 
-NUMBERS = ("Rows", "Accepted", "Rejected", "Refused", "Already accepted", "Waiting")
+NUMBERS = ("Rows", "Accepted", "Rejected", "Refused", "Skipped", "Waiting")
 
 
 def _frame(rows: list[dict], kind: str, me: SignedIn, emails: dict[str, str]) -> pd.DataFrame:
@@ -104,7 +107,8 @@ def _frame(rows: list[dict], kind: str, me: SignedIn, emails: dict[str, str]) ->
                 "Accepted": r["rows_accepted"],
                 "Rejected": r["rows_rejected"],
                 "Refused": r["rows_errored"],
-                **({"Already accepted": r["rows_skipped"]} if kind == file_jobs.REUPLOAD else {}),
+                # Leads already accepted: a re-upload leaves them alone.
+                **({"Skipped": r["rows_skipped"]} if kind == file_jobs.REUPLOAD else {}),
                 **({"Waiting": r["rows_waiting"]} if r["rows_waiting"] else {}),
             }
             for r in rows

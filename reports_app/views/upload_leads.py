@@ -20,6 +20,8 @@ from reports_app.views import run_widgets
 from reports_app.views.common import from_url, local
 
 KEY = "up"
+# Changed cells the preview table shows (a longer list is a download).
+SHOWN = 2000
 
 
 def render(db: Database, me: SignedIn) -> None:
@@ -108,14 +110,23 @@ def upload_and_preview(db: Database, me: SignedIn) -> None:
     if not to_apply:
         st.info("Nothing to apply: no row changes a lead that can still be fixed.")
         return
-    if st.button(f"Apply {to_apply:,} row{'s' if to_apply != 1 else ''}", type="primary", key=f"{KEY}_apply"):
-        spec = _spec(uploaded.name, data, dry_run=False, accept_damage=accept)
-        job = jobs.start(file_jobs.REUPLOAD, me.account_id, me.user.user_id, uploaded.name, data, spec)
-        st.session_state[f"{KEY}_data_{job.job_id}"] = data
-        st.session_state[f"{KEY}_generation"] = generation + 1
-        st.session_state.pop(f"{KEY}_preview", None)
-        st.query_params["run"] = job.job_id
-        st.rerun()
+    # Started in the click's callback, so the rerun goes straight to the run (the preview is not drawn again).
+    st.button(
+        f"Apply {to_apply:,} row{'s' if to_apply != 1 else ''}",
+        type="primary",
+        key=f"{KEY}_apply",
+        on_click=_apply,
+        args=(db, me, uploaded.name, data, accept, generation),
+    )
+
+
+def _apply(db: Database, me: SignedIn, name: str, data: bytes, accept: bool, generation: int) -> None:
+    spec = _spec(name, data, dry_run=False, accept_damage=accept)
+    job = run_widgets.worker(db).start(file_jobs.REUPLOAD, me.account_id, me.user.user_id, name, data, spec)
+    st.session_state[f"{KEY}_data_{job.job_id}"] = data  # for the rows still to fix
+    st.session_state[f"{KEY}_generation"] = generation + 1
+    st.session_state.pop(f"{KEY}_preview", None)
+    st.query_params["run"] = job.job_id
 
 
 def _spec(name: str, data: bytes, *, dry_run: bool, accept_damage: bool = False) -> file_jobs.ingest_pb2.ImportSpec:
@@ -151,7 +162,19 @@ def show_preview(me: SignedIn, job: file_jobs.Job) -> None:
     ]
     st.subheader("Changes")
     if changes:
-        st.dataframe(pd.DataFrame(changes), hide_index=True, key=f"{KEY}_changes")
+        if len(changes) > SHOWN:
+            st.caption(f"The first {SHOWN:,} of {len(changes):,} changed cells; the download has them all.")
+        st.dataframe(pd.DataFrame(changes[:SHOWN]), hide_index=True, key=f"{KEY}_changes")
+        if len(changes) > SHOWN:
+            header = list(changes[0])
+            st.download_button(
+                f"Download all {len(changes):,} changes (CSV)",
+                data=files.rows_file(header, [list(c.values()) for c in changes], xlsx=False),
+                file_name="changes.csv",
+                mime="text/csv",
+                key=f"{KEY}_changes_download",
+                on_click="ignore",
+            )
     else:
         st.caption("No row changes a lead.")
     damaged = [
@@ -161,7 +184,6 @@ def show_preview(me: SignedIn, job: file_jobs.Job) -> None:
             "Stored value": _shown(me, c.column, c.old_value),
             "File value": _shown(me, c.column, c.new_value),
             "What it looks like": c.damage_reason,
-            "LeadID": r.lead_id,
         }
         for r in job.changed
         if r.held
