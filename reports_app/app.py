@@ -44,6 +44,10 @@ nav = st.navigation(
             page("post_outs", "Post-outs", "post-outs"),
             page("lifecycle", "Lifecycle", "lifecycle"),
         ],
+        "Work": [
+            page("upload_leads", "Upload leads", "upload-leads"),
+            page("import_leads", "Import leads", "import-leads"),
+        ],
         "Settings": [
             page("connect", "Connect a platform", "connect"),
             page("schedules", "Schedules", "schedules"),

@@ -110,3 +110,37 @@ def stage(code: str | None) -> str:
 
 def platform(code: str | None) -> str:
     return word(PLATFORM, code)
+
+
+RUN_STATUS: Final[dict[str, str]] = {
+    "running": "Running",
+    "interrupted": "Interrupted (send the file again to finish it)",
+    "finished": "Finished",
+    "abandoned": "Abandoned",
+}
+
+# What an import does with a file column besides filling a source column (FileColumnUse.use).
+COLUMN_USE: Final[dict[str, str]] = {
+    "catch_all": "Catch-all (not_mapped_fields)",
+    "ignore": "Ignore",
+    "platform_lead_id": "Platform lead id",
+    "captured_at": "Submitted at",
+    "is_test": "Test lead flag",
+    "form_id": "Form id",
+    "form_name": "Form name",
+}
+
+
+def run_status(code: str | None) -> str:
+    return word(RUN_STATUS, code)
+
+
+def actor(label: str, emails: dict[str, str]) -> str:
+    """Who started something, from its actor label ("user:<id>", "key:<prefix>", "" the system):
+    a person by their email, an API key by its prefix."""
+    kind, _, ref = label.partition(":")
+    if kind == "user":
+        return emails.get(ref, "a removed user")
+    if kind == "key":
+        return f"API key lr_{ref}_…"
+    return "LeadRelay" if not label else label

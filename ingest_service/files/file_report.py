@@ -71,11 +71,16 @@ class Progress:
     footer_rows: list[int] = field(default_factory=list)
     # Rows whose platform lead id the source already held (counted with the lead's current outcome).
     rows_known: int = 0
+    # First message: the rows the file holds.
+    rows_total: int = 0
+    # Import, first message: (column letter, header, source column) of each file column feeding one.
+    columns_matched: list[tuple[str, str, str]] = field(default_factory=list)
 
     def snapshot(self, **changes: object) -> Progress:
         changes.setdefault("failed_rows", [])
         changes.setdefault("columns_outside", [])
         changes.setdefault("changed_rows", [])
+        changes.setdefault("columns_matched", [])
         return replace(self, **changes)  # type: ignore[arg-type]  # **changes: field values of several types
 
     def summary(self) -> str:

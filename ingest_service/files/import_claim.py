@@ -33,6 +33,7 @@ async def claim_import(
     source_id: UUID | None,
     file_name: str,
     lease_seconds: float,
+    actor: str = "",
 ) -> tuple[UUID, bool]:
     """The import this call works on, claimed, and whether it resumes one started before."""
     async with pool.acquire() as con, con.transaction():
@@ -46,7 +47,7 @@ async def claim_import(
                         f"({clash['status']}): send that import_id to resume it, or abandon it first"
                     )
                 if await imports_store.create(
-                    con, requested, account_id, "import", source_id, file_name, fingerprint, lease_seconds
+                    con, requested, account_id, "import", source_id, file_name, fingerprint, lease_seconds, actor
                 ):
                     return requested, False
                 raise FailedPrecondition(f"import {requested} is being started by another call")
@@ -63,7 +64,7 @@ async def claim_import(
             if row is None:
                 new = uuid.uuid4()
                 if await imports_store.create(
-                    con, new, account_id, "import", source_id, file_name, fingerprint, lease_seconds
+                    con, new, account_id, "import", source_id, file_name, fingerprint, lease_seconds, actor
                 ):
                     return new, False
                 row = await imports_store.by_fingerprint(con, account_id, fingerprint)  # another call's, just now
@@ -81,10 +82,20 @@ async def claim_import(
         return import_id, True
 
 
-async def start_reupload(pool: asyncpg.Pool, account_id: UUID, file_name: str, lease_seconds: float) -> UUID:
+async def start_reupload(
+    pool: asyncpg.Pool,
+    account_id: UUID,
+    file_name: str,
+    lease_seconds: float,
+    source_id: UUID | None = None,
+    actor: str = "",
+) -> UUID:
+    """A running re-upload; `source_id` when all the file's leads are of one source."""
     import_id = uuid.uuid4()
     async with pool.acquire() as con:
-        await imports_store.create(con, import_id, account_id, "reupload", None, file_name, "", lease_seconds)
+        await imports_store.create(
+            con, import_id, account_id, "reupload", source_id, file_name, "", lease_seconds, actor
+        )
     return import_id
 
 

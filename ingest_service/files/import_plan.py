@@ -56,6 +56,8 @@ class ImportRequest:
     # What file columns matching no source column do: CATCH_ALL or IGNORE (overrides decide per column).
     unmatched: str = CATCH_ALL
     trim: bool = False
+    # Who started it (leadrelay.auth.current_actor's label); not part of the fingerprint.
+    actor: str = ""
 
 
 def fingerprint(request: ImportRequest) -> str:
@@ -100,6 +102,8 @@ class SourcePlan:
     identity: dict[str, int] = field(default_factory=dict)
     outside: tuple[ColumnUse, ...] = ()
     trim: bool = False
+    # An import with a header row: the file columns feeding a source column (use = that column).
+    matched: tuple[ColumnUse, ...] = ()
 
 
 def values(plan: SourcePlan, fields: Sequence[str]) -> Sequence[str]:
@@ -210,6 +214,7 @@ def _plan_import(
         ColumnUse(i, headers[i], use) for use, i in sorted(identity.items(), key=lambda u: u[1])
     ]
     catch_all: list[int] = []
+    fed: list[ColumnUse] = []
     first = _group_column(columns, _FIRST_NAME)
     last = _group_column(columns, _LAST_NAME)
     for i, header in enumerate(headers):
@@ -222,6 +227,7 @@ def _plan_import(
             transform = UNPREFIX  # a platform's download: Facebook writes phones as p:+1...
         if column is not None:
             feeds.setdefault(column, []).append((order.get(i, len(order) + i), i, transform))
+            fed.append(ColumnUse(i, header, column))
             continue
         if chosen is not None and not chosen.catch_all:
             outside.append(ColumnUse(i, header, IGNORE))
@@ -242,11 +248,18 @@ def _plan_import(
             names[i] = targets[column]
         for i in catch_all:
             names[i] = headers[i]
-        return SourcePlan(source_id, names, tuple(rows), None, identity, tuple(outside), trim)
+        return SourcePlan(source_id, names, tuple(rows), None, identity, tuple(outside), trim, tuple(fed))
     slots = [(targets[c], tuple((i, t) for _, i, t in sorted(f))) for c, f in feeds.items()]
     slots += [(headers[i], ((i, ""),)) for i in catch_all]
     return SourcePlan(
-        source_id, [n for n, _ in slots], tuple(rows), tuple(f for _, f in slots), identity, tuple(outside), trim
+        source_id,
+        [n for n, _ in slots],
+        tuple(rows),
+        tuple(f for _, f in slots),
+        identity,
+        tuple(outside),
+        trim,
+        tuple(fed),
     )
 
 

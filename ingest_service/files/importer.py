@@ -173,13 +173,20 @@ async def run_import(
             request.source_id,
             request.file_name,
             settings.import_lease_seconds,
+            request.actor,
         )
         claim = import_claim.held(deps.pool, import_id, settings.import_lease_seconds)
     progress = Progress(
-        import_id=str(import_id), dry_run=request.dry_run, resumed=resumed, footer_rows=list(table.footer_rows)
+        import_id=str(import_id),
+        dry_run=request.dry_run,
+        resumed=resumed,
+        footer_rows=list(table.footer_rows),
+        rows_total=table.data_rows,
     )
     outside = {(u.index, u.header, u.use) for plan in plans.values() for u in plan.outside}
     columns_outside = [(column_letter(i + 1), h, u) for i, h, u in sorted(outside)]
+    fed = {(u.index, u.header, u.use) for plan in plans.values() for u in plan.matched}
+    columns_matched = [(column_letter(i + 1), h, u) for i, h, u in sorted(fed)]
     failures = FailureLog()
     pending: collections.deque[asyncio.Task[tuple[import_plan.Batch, list[tuple[int, Outcome]]]]] = collections.deque()
     async with claim:
@@ -188,7 +195,12 @@ async def run_import(
             if columns_outside:
                 uses = "; ".join(f"{c} ({h}): {u}" for c, h, u in columns_outside)
                 opening += f"; columns outside the source's: {uses}"
-            yield progress.snapshot(message=opening, columns_outside=columns_outside)
+            yield progress.snapshot(
+                message=opening,
+                columns_outside=columns_outside,
+                columns_matched=columns_matched,
+                rows_total=table.data_rows,
+            )
 
             rows_iter = upload_file.rows(file, table, budget)
             single = plans[request.source_id] if request.source_id in plans else None

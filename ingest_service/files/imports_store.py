@@ -21,7 +21,7 @@ ABANDONED = "abandoned"
 _ROW = """SELECT import_id, account_id, kind, source_id, file_name, started_at, finished_at, fingerprint,
                  CASE WHEN status = 'running' AND lease_until < now() THEN 'interrupted' ELSE status END AS status,
                  rows_read, rows_accepted, rows_rejected, rows_updated, rows_skipped, rows_errored, rows_waiting,
-                 summary
+                 summary, actor
           FROM imports"""
 
 
@@ -34,12 +34,14 @@ async def create(
     file_name: str,
     fingerprint: str,
     lease_seconds: float,
+    actor: str = "",
 ) -> bool:
-    """A new running import, claimed; False if the id, or a live import of the fingerprint, exists."""
+    """A new running import, claimed; False if the id, or a live import of the fingerprint, exists.
+    `actor`: who started it (leadrelay.auth.current_actor's label)."""
     return (
         await con.fetchval(
-            """INSERT INTO imports (import_id, account_id, kind, source_id, file_name, fingerprint, lease_until)
-               VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+            """INSERT INTO imports (import_id, account_id, kind, source_id, file_name, fingerprint, lease_until, actor)
+               VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8)
                ON CONFLICT DO NOTHING
                RETURNING true""",
             import_id,
@@ -49,6 +51,7 @@ async def create(
             file_name,
             fingerprint,
             lease_seconds,
+            actor,
         )
         is not None
     )
@@ -151,4 +154,16 @@ async def _counts(con: Connection, import_id: UUID, progress: Progress, extra: s
         progress.rows_errored,
         progress.rows_waiting,
         progress.summary(),
+    )
+
+
+async def add_reupload_leads(con: Connection, import_id: UUID, lead_ids: list[UUID], rows: list[int]) -> None:
+    """The leads a re-upload changed, with their file rows (its history lists them)."""
+    await con.execute(
+        """INSERT INTO reupload_leads (import_id, lead_id, file_row)
+           SELECT $1, l, r FROM unnest($2::uuid[], $3::bigint[]) AS t(l, r)
+           ON CONFLICT DO NOTHING""",
+        import_id,
+        lead_ids,
+        rows,
     )

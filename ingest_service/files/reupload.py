@@ -182,6 +182,7 @@ async def run_reupload(
     *,
     dry_run: bool = False,
     accept_damage: bool = False,
+    actor: str = "",
 ) -> AsyncIterator[Progress]:
     seen: dict[str, int] = {}
     repeats: dict[str, list[int]] = {}
@@ -213,13 +214,16 @@ async def run_reupload(
         import_id = None
         claim: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
     else:
-        import_id = await import_claim.start_reupload(deps.pool, account_id, file_name, lease)
+        only = next(iter(plans)) if len(plans) == 1 else None  # a file of one source's leads is that source's
+        import_id = await import_claim.start_reupload(deps.pool, account_id, file_name, lease, only, actor)
         claim = import_claim.held(deps.pool, import_id, lease)
-    progress = Progress(import_id=str(import_id or ""), dry_run=dry_run)
+    progress = Progress(import_id=str(import_id or ""), dry_run=dry_run, rows_total=table.data_rows)
     failures = FailureLog()
     async with claim:
         try:
-            yield progress.snapshot(message=f"{table.data_rows} rows to {'check' if dry_run else 're-upload'}")
+            yield progress.snapshot(
+                message=f"{table.data_rows} rows to {'check' if dry_run else 're-upload'}", rows_total=table.data_rows
+            )
             rows_iter = upload_file.rows(file, table, budget)
             column = table.headers[id_index[0]]
             # A batch's leads are judged while the next batch is read and applied.
@@ -273,6 +277,8 @@ async def run_reupload(
                 if len(pending) >= IN_FLIGHT:
                     done_wanted, done_updated, task = pending.popleft()
                     count(done_wanted, done_updated, await task)
+                    async with deps.pool.acquire() as con:  # the history shows the counts while it runs
+                        await imports_store.record_progress(con, import_id, progress)
                     yield progress.snapshot(message=progress.summary())
             while pending:
                 done_wanted, done_updated, task = pending.popleft()
@@ -380,8 +386,10 @@ async def _apply(
                 fields.append(json.dumps(decision.new_fields, ensure_ascii=False))
                 details.append(event_detail(import_id, decision))
         if fields:
+            assert import_id is not None
             await leads_store.replace_fields(con, ids, fields)
             await events_store.add_events(con, account_id, ids, "reuploaded", details)
+            await imports_store.add_reupload_leads(con, import_id, ids, [wanted[i].row for i in ids])
     progress.rows_updated += len(ids)
     return ids, changes
 

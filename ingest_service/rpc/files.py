@@ -30,7 +30,7 @@ from ingest_service.files.upload_slots import TooManyUploads, UploadSlots
 from ingest_service.resources import IngestResources
 from ingest_service.rpc.intake import lead_filter
 from leadrelay import lead_export, paging
-from leadrelay.auth import current_account
+from leadrelay.auth import current_account, current_actor
 from leadrelay.capture.sources_store import get_source
 from leadrelay.db import Connection
 from leadrelay.errors import FailedPrecondition, InvalidArgument
@@ -74,6 +74,7 @@ class FilesRpc:
                 if spec.unmatched_columns == ingest_pb2.UNMATCHED_COLUMNS_IGNORE
                 else import_plan.CATCH_ALL,
                 trim=spec.trim,
+                actor=current_actor(),
             )
             async for progress in importer.run_import(self.deps, current_account(), request, file, budget):
                 yield progress_proto(progress)
@@ -97,6 +98,7 @@ class FilesRpc:
                 budget,
                 dry_run=spec.dry_run,
                 accept_damage=spec.accept_damage,
+                actor=current_actor(),
             ):
                 yield progress_proto(progress)
 
@@ -287,6 +289,7 @@ def import_proto(r: asyncpg.Record) -> ingest_pb2.ImportInfo:
         rows_errored=r["rows_errored"],
         rows_waiting=r["rows_waiting"],
         summary=r["summary"],
+        actor=r["actor"],
     )
     set_timestamp(info.started_at, r["started_at"])
     set_timestamp(info.finished_at, r["finished_at"])
@@ -336,4 +339,6 @@ def progress_proto(p: Progress) -> ingest_pb2.ImportProgress:
         columns_outside=[ingest_pb2.FileColumnUse(column=c, header=h, use=u) for c, h, u in p.columns_outside],
         footer_rows=p.footer_rows,
         rows_known=p.rows_known,
+        rows_total=p.rows_total,
+        columns_matched=[ingest_pb2.FileColumnUse(column=c, header=h, use=u) for c, h, u in p.columns_matched],
     )
