@@ -114,6 +114,8 @@ async def emails_by_id(con: Connection, account_id: UUID) -> dict[str, str]:
     console names who changed a setting. Run as the app's own role (the reader may not see users)."""
     rows = await con.fetch("SELECT user_id, email FROM report_users WHERE account_id = $1", account_id)
     return {str(r["user_id"]): r["email"] for r in rows}
+
+
 # ---- managing people (the Users page) ------------------------------------------------------------
 
 INVITE_LIFETIME: Final = timedelta(days=3)

@@ -5,7 +5,7 @@ never hold secret values (the services record names and shapes only)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Any
 
@@ -76,8 +76,12 @@ def detail_lines(detail: dict[str, Any]) -> list[str]:
 def render(db: Database, me: SignedIn) -> None:
     actors, subjects = names(db, me)
     cols = st.columns([1.4, 1, 1.4])
-    window = cols[0].date_input("Changed (UTC days)", (today() - timedelta(days=29), today()), key="audit_window")
-    since, until = (window[0], window[-1]) if isinstance(window, tuple | list) and window else (today(), today())
+    window = cols[0].date_input(
+        f"Changed (days in {me.zone.key})", (today(me.zone) - timedelta(days=29), today(me.zone)), key="audit_window"
+    )
+    since, until = (
+        (window[0], window[-1]) if isinstance(window, tuple | list) and window else (today(me.zone), today(me.zone))
+    )
     area = cols[1].selectbox("Area", ["", *AREA_WORDS], format_func=lambda a: AREA_WORDS.get(a, ALL), key="audit_area")
     seen = db.read(audit_store.actors, me.account_id)
     who = cols[2].selectbox(
@@ -88,8 +92,8 @@ def render(db: Database, me: SignedIn) -> None:
             audit_store.entries,
             area=area,
             actor="" if who == "-" else who,
-            since=datetime.combine(since, time(), UTC),
-            until=datetime.combine(until + timedelta(days=1), time(), UTC),
+            since=datetime.combine(since, time(), me.zone),
+            until=datetime.combine(until + timedelta(days=1), time(), me.zone),
         ),
         me.account_id,
     )

@@ -5,7 +5,7 @@ data masked unless the account lets them see it; admins replay."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from uuid import UUID
 
 import grpc
@@ -30,8 +30,14 @@ def render(db: Database, me: SignedIn) -> None:
     sources = {str(s["source_id"]): s["name"] for s in db.read(queries.sources, me.account_id)}
     destinations = {str(k): v for k, v in db.read(queries.destination_names, me.account_id).items()}
     cols = st.columns([1.4, 1, 1, 1])
-    window = cols[0].date_input("Attempted (UTC days)", value=(today() - timedelta(days=6), today()), key="log_window")
-    first, last = (window[0], window[-1]) if isinstance(window, tuple | list) and window else (today(), today())
+    window = cols[0].date_input(
+        f"Attempted (days in {me.zone.key})",
+        value=(today(me.zone) - timedelta(days=6), today(me.zone)),
+        key="log_window",
+    )
+    first, last = (
+        (window[0], window[-1]) if isinstance(window, tuple | list) and window else (today(me.zone), today(me.zone))
+    )
     wanted = st.query_params.get("source") or ""
     source = cols[1].selectbox(
         "Source",
@@ -53,8 +59,8 @@ def render(db: Database, me: SignedIn) -> None:
             source_id=UUID(source) if source else None,
             destination_id=UUID(destination) if destination else None,
             outcome=outcome,
-            since=datetime.combine(first, time(), UTC),
-            until=datetime.combine(last + timedelta(days=1), time(), UTC),
+            since=datetime.combine(first, time(), me.zone),
+            until=datetime.combine(last + timedelta(days=1), time(), me.zone),
         ),
         me.account_id,
     )
