@@ -61,7 +61,8 @@ def _current_caption(current: dict[str, Any] | None, names: dict[str, str], me: 
     who = draft_rules.who(current["actor"], names)
     when = local(current["created_at"], me.zone)
     note = f" — {current['note']}" if current["note"] else ""
-    st.caption(plain(f"In force: version {current['version']}, saved by {who} on {when}{note}."))
+    # st.text: an email in Markdown becomes a mail link, even escaped.
+    st.text(f"In force: version {current['version']}, saved by {who} on {when}{note}.")
 
 
 def _generation(name: str) -> int:
