@@ -115,7 +115,9 @@ def change_user(db: Database, me: SignedIn, people: list[dict[str, Any]]) -> Non
         users.ROLES,
         index=users.ROLES.index(person["role"]),
         format_func=lambda r: ROLE_WORDS[r],
-        key=f"people_role_{choice}",
+        # A new key after each change: the box then shows the stored role (a refused change is not left on
+        # screen; clearing the old key's state does not redraw the box).
+        key=f"people_role_{choice}_{st.session_state.get('people_rev', 0)}",
     )
     flash: list[tuple[str, str]] = []
     if cols[1].button("Save role", key="people_save_role", disabled=role == person["role"]):
@@ -128,8 +130,7 @@ def change_user(db: Database, me: SignedIn, people: list[dict[str, Any]]) -> Non
         flash = _link(db, me, user_id)
     if flash:
         st.session_state["people_flash"] = flash
-        # The role box shows the stored role again (a refused change is not left on screen).
-        st.session_state.pop(f"people_role_{choice}", None)
+        st.session_state["people_rev"] = st.session_state.get("people_rev", 0) + 1
         st.rerun()
 
 
