@@ -232,6 +232,11 @@ async def test_closing_the_page_mid_upload_still_finishes_it(pool, account, api,
         assert "Finished" in text and email in text and "webinar-fixed.csv" in text
         await _pick(page, "List the leads an upload changed", "webinar-fixed.csv")
         await page.get_by_text("List the leads an upload changed").wait_for()
+        # The table's cells are kept in an accessible table once the grid drew.
+        await page.wait_for_function(
+            "document.querySelector('[data-testid=\"stMain\"]').textContent.includes('p0@example.com')",
+            timeout=60_000,
+        )
         await screenshot(page, "console-upload-history")
         text = await page.locator('[data-testid="stMain"]').text_content()
         assert "p0@example.com" in text and "Accepted" in text
@@ -313,8 +318,8 @@ async def _until_there(page, button, shown, attempts: int = 6) -> None:  # type:
     from playwright.async_api import TimeoutError as NotThere
 
     for _ in range(attempts):
-        await settled(page)
         try:
+            await settled(page)
             await button.click(timeout=10_000)
             await shown.wait_for(timeout=10_000)
             return
