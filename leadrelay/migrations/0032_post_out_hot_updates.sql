@@ -15,11 +15,3 @@ ALTER TABLE post_outs ADD COLUMN lease_until timestamptz;
 ALTER TABLE post_outs SET (fillfactor = 50);
 ALTER TABLE leads SET (fillfactor = 90);
 
--- An attempt belongs to its delivery: one foreign key (to post_outs) where there were two (to leads
--- and to destinations), so recording an attempt checks one row instead of two. Deleting a lead or a
--- destination still removes its attempts, through its deliveries (a delivery is never deleted alone).
-ALTER TABLE post_out_attempts
-    DROP CONSTRAINT post_out_attempts_lead_id_fkey,
-    DROP CONSTRAINT post_out_attempts_destination_id_fkey,
-    ADD CONSTRAINT post_out_attempts_post_out_fkey FOREIGN KEY (lead_id, destination_id)
-        REFERENCES post_outs ON DELETE CASCADE;
