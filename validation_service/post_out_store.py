@@ -290,6 +290,8 @@ class Recorded:
     excerpt: str
     record_id: str
     next_attempt_at: datetime | None
+    # The body sent (an excerpt; for a batch, the whole batch's), shown with the answer on the console.
+    request_excerpt: str = ""
 
 
 _EVENT_TYPES = {POSTED: "posted", REJECTED_BY_DESTINATION: "post_rejected", FAILED: "post_failed"}
@@ -304,12 +306,13 @@ _RECORD = """
 WITH attempts AS (
     INSERT INTO post_out_attempts
         (lead_id, destination_id, account_id, attempt, at, status_code, duration_ms, outcome, reason,
-         response_excerpt)
+         response_excerpt, request_excerpt)
     SELECT a.lead_id, a.destination_id, a.account_id, a.attempt, a.at, a.code, a.duration_ms, a.outcome,
-           a.reason, a.excerpt
+           a.reason, a.excerpt, a.request
     FROM unnest($1::uuid[], $2::uuid[], $10::uuid[], $11::int[], $9::timestamptz[], $5::int[], $12::int[],
-                $13::text[], $6::text[], $14::text[], $17::int[])
-         AS a(lead_id, destination_id, account_id, attempt, at, code, duration_ms, outcome, reason, excerpt, pos)
+                $13::text[], $6::text[], $14::text[], $17::int[], $18::text[])
+         AS a(lead_id, destination_id, account_id, attempt, at, code, duration_ms, outcome, reason, excerpt, pos,
+              request)
     ORDER BY a.pos
 ), changed AS (
     UPDATE post_outs p
@@ -358,6 +361,7 @@ async def record_attempts(con: Connection, results: Sequence[Recorded]) -> list[
         [_EVENT_TYPES.get(r.status, "") for r in ordered],
         [_event_detail(r) for r in ordered],
         order,
+        [r.request_excerpt for r in ordered],
     )
     return [(row["lead_id"], row["destination_id"]) for row in rows]
 
@@ -454,6 +458,19 @@ async def list_attempts(
     )
 
 
+async def resendable(con: Connection, lead_ids: Sequence[UUID]) -> list[UUID]:
+    """Those of the leads with a delivery RetryPostOuts sends again: ended without success (FAILED,
+    REJECTED_BY_DESTINATION) or waiting for its next retry (not claimed by a worker)."""
+    rows = await con.fetch(
+        """SELECT DISTINCT lead_id FROM post_outs
+           WHERE lead_id = ANY($1::uuid[])
+             AND (status IN ('FAILED', 'REJECTED_BY_DESTINATION') OR (status = 'RETRYING' AND lease_token IS NULL))
+           ORDER BY lead_id""",
+        list(lead_ids),
+    )
+    return [r[0] for r in rows]
+
+
 async def retry_now(con: Connection, lead_ids: Sequence[UUID]) -> int:
     """Deliveries of these leads that are waiting for a retry are due now, with a fresh horizon."""
     result = await con.execute(
@@ -490,8 +507,8 @@ async def blank_destination_answers(con: Connection, lead_ids: Sequence[UUID]) -
     """An erased lead's deliveries and their logs keep their status, outcome and status code; what the
     destination answered (which can echo the lead's values) is blanked."""
     await con.execute(
-        """UPDATE post_out_attempts SET response_excerpt = '', reason = ''
-            WHERE lead_id = ANY($1::uuid[]) AND (response_excerpt <> '' OR reason <> '')""",
+        """UPDATE post_out_attempts SET response_excerpt = '', reason = '', request_excerpt = ''
+            WHERE lead_id = ANY($1::uuid[]) AND (response_excerpt <> '' OR reason <> '' OR request_excerpt <> '')""",
         list(lead_ids),
     )
     await con.execute(

@@ -17,7 +17,7 @@ import logging
 import random
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -110,6 +110,8 @@ class _Sent:
     error: str
     verdicts: list[delivery.Verdict]
     pause: str = ""
+    # What was sent (the body; never the headers, which carry credentials), for the attempt's log.
+    request: bytes = b""
 
 
 class PostOutWorkers:
@@ -239,6 +241,8 @@ class PostOutWorkers:
             verdicts = sent.verdicts
         recorded = []
         whole_excerpt = delivery.excerpt(sent.text)
+        # A batch's body holds other leads too: each lead's log keeps only its own.
+        request_excerpt = delivery.excerpt(sent.request.decode("utf-8", "replace")) if len(items) == 1 else ""
         for item, verdict in zip(items, verdicts, strict=True):
             attempt = item.attempts + 1
             next_at = None
@@ -266,6 +270,7 @@ class PostOutWorkers:
                     outcome=verdict.outcome,
                     reason=delivery.excerpt(mask_secrets(reason, dest.spec.url)),
                     excerpt=delivery.excerpt(verdict.answer) if verdict.answer else whole_excerpt,
+                    request_excerpt=request_excerpt,
                     record_id=delivery.storable(verdict.record_id),
                     next_attempt_at=next_at,
                 )
@@ -328,8 +333,8 @@ class PostOutWorkers:
             if refused:
                 said = next((v.reason for v in sent.verdicts if v.reason), f"HTTP {sent.status}")
                 reason = f"the CRM refused a newly issued access token ({said})"
-                return _Sent(sent.status, sent.text, sent.error, [], pause=reason)
-        return sent
+                return _Sent(sent.status, sent.text, sent.error, [], pause=reason, request=payload)
+        return replace(sent, request=payload)
 
     async def _post(
         self, method: str, url: str, payload: bytes, headers: dict[str, str], dest: _Prepared, records: int
