@@ -68,6 +68,20 @@ EVENT: Final[dict[str, str]] = {
     "posted": "Sent to the CRM",
     "post_rejected": "Rejected by the CRM",
     "post_failed": "Failed to send",
+    "post_requeued": "Sent to the CRM again on request",
+    "updated": "Resubmitted with other answers",
+    "erased": "Personal data erased",
+}
+
+# The post-out filter's choices (filters.POST_OUTS), as a manager reads them.
+POST_OUT_FILTER: Final[dict[str, str]] = {
+    "POSTED": "Sent to the CRM",
+    "PENDING": "Waiting to be sent",
+    "RETRYING": "Retrying",
+    "FAILED": "Failed to send",
+    "REJECTED_BY_DESTINATION": "Rejected by the CRM",
+    "NOT_POSTED": "Not sent: no destination takes it",
+    "NONE": "Not sent: not accepted",
 }
 
 OUTCOME: Final[dict[str, str]] = {
@@ -101,6 +115,17 @@ def disposition(code: str | None) -> str:
 
 def post_out(code: str | None) -> str:
     return word(POST_OUT, code or "")
+
+
+def actor(label: str, users: dict[str, str]) -> str:
+    """Who acted, from an audit event's actor ("user:<id>", "key:<prefix>", "" for LeadRelay itself);
+    `users`: user id -> the name the console shows for them."""
+    kind, _, ref = label.partition(":")
+    if kind == "user":
+        return users.get(ref, "a removed user")
+    if kind == "key":
+        return f"API key lr_{ref}_…"
+    return "LeadRelay"
 
 
 def stage(code: str | None) -> str:
