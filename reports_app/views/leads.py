@@ -108,10 +108,10 @@ def render(db: Database, user: SignedIn) -> None:
             key="leads_table",
             on_select=_selected,
             selection_mode="multi-row" if user.is_admin else "single-row",
-            # Pixels, so a 1,100-pixel page shows every column: the words are short, reasons are cut.
+            # Pixels, so a 1,040-pixel page shows every column: the words are short, reasons are cut.
             column_config={
                 name: st.column_config.TextColumn(width=px)
-                for name, px in zip(_COLUMNS, (118, 90, 170, 120, 90, 76, 130, 170, 136), strict=True)
+                for name, px in zip(_COLUMNS, (112, 84, 150, 110, 84, 72, 120, 140, 130), strict=True)
             },
         )
     nav = st.columns(6)
