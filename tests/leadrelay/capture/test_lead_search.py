@@ -63,8 +63,10 @@ async def test_finds_leads_by_exact_keys_and_words_inside_names(pool) -> None:  
             for key, (fields, plid) in people.items():
                 lead_id = uuid4()
                 await con.execute(
-                    """INSERT INTO leads (lead_id, account_id, source_id, platform_lead_id, fields)
-                       VALUES ($1, $2, $3, $4, $5)""",
+                    # REJECTED, not PROCESSING: the session's sweeper must never pick these up (one
+                    # has fields no judging takes).
+                    """INSERT INTO leads (lead_id, account_id, source_id, platform_lead_id, fields, status)
+                       VALUES ($1, $2, $3, $4, $5, 'REJECTED')""",
                     lead_id,
                     acct.account_id,
                     source,
