@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 REPORTS: Final = ("LEADS", "SOURCE", "REJECTIONS")
 FORMATS: Final = ("CSV", "XLSX")
 STATUSES: Final = ("PROCESSING", "ACCEPTED", "REJECTED")
+# leads.post_out_status values a page filters by; NONE stands for '' (never enqueued: rejected or
+# being checked), which a URL cannot carry.
+POST_OUTS: Final = ("POSTED", "PENDING", "RETRYING", "FAILED", "REJECTED_BY_DESTINATION", "NOT_POSTED", "NONE")
 MAX_DAYS: Final = 366
 
 
@@ -27,12 +30,22 @@ class ReportFilter:
     disposition_code: str = ""
     # The account's zone: the days are its local days (the report aggregates count by them).
     zone: str = "UTC"
+    post_out_status: str = ""  # one of POST_OUTS, "" for any
 
     def __post_init__(self) -> None:
         if self.until < self.since:
             raise ValueError(f"the window ends ({self.until}) before it starts ({self.since})")
         if self.status and self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.post_out_status and self.post_out_status not in POST_OUTS:
+            raise ValueError(f"post-out status {self.post_out_status!r} is not one of {', '.join(POST_OUTS)}")
+
+    @property
+    def stored_post_out(self) -> str | None:
+        """The post-out filter as leads.post_out_status holds it (None: any)."""
+        if not self.post_out_status:
+            return None
+        return "" if self.post_out_status == "NONE" else self.post_out_status
 
     @property
     def start(self) -> datetime:
@@ -54,6 +67,8 @@ class ReportFilter:
             parts.append(f"status {self.status}")
         if self.disposition_code:
             parts.append(self.disposition_code)
+        if self.post_out_status:
+            parts.append(f"post-out {self.post_out_status}")
         return ", ".join(parts)
 
 

@@ -69,6 +69,20 @@ EVENT: Final[dict[str, str]] = {
     "posted": "Sent to the CRM",
     "post_rejected": "Rejected by the CRM",
     "post_failed": "Failed to send",
+    "post_requeued": "Sent to the CRM again on request",
+    "updated": "Resubmitted with other answers",
+    "erased": "Personal data erased",
+}
+
+# The post-out filter's choices (filters.POST_OUTS), as a manager reads them.
+POST_OUT_FILTER: Final[dict[str, str]] = {
+    "POSTED": "Sent to the CRM",
+    "PENDING": "Waiting to be sent",
+    "RETRYING": "Retrying",
+    "FAILED": "Failed to send",
+    "REJECTED_BY_DESTINATION": "Rejected by the CRM",
+    "NOT_POSTED": "Not sent: no destination takes it",
+    "NONE": "Not sent: not accepted",
 }
 
 OUTCOME: Final[dict[str, str]] = {
@@ -104,6 +118,17 @@ def post_out(code: str | None) -> str:
     return word(POST_OUT, code or "")
 
 
+def actor(label: str, users: dict[str, str]) -> str:
+    """Who acted, from an audit event's actor ("user:<id>", "key:<prefix>", "" for LeadRelay itself);
+    `users`: user id -> the name the console shows for them."""
+    kind, _, ref = label.partition(":")
+    if kind == "user":
+        return users.get(ref, "a removed user")
+    if kind == "key":
+        return f"API key lr_{ref}_…"
+    return "LeadRelay"
+
+
 def stage(code: str | None) -> str:
     return word(STAGE, code)
 
@@ -133,14 +158,3 @@ COLUMN_USE: Final[dict[str, str]] = {
 
 def run_status(code: str | None) -> str:
     return word(RUN_STATUS, code)
-
-
-def actor(label: str, emails: dict[str, str]) -> str:
-    """Who started something, from its actor label ("user:<id>", "key:<prefix>", "" the system):
-    a person by their email, an API key by its prefix."""
-    kind, _, ref = label.partition(":")
-    if kind == "user":
-        return emails.get(ref, "a removed user")
-    if kind == "key":
-        return f"API key lr_{ref}_…"
-    return "LeadRelay" if not label else label

@@ -1,6 +1,7 @@
 """The console's Connect page talks to IngestService only (BeginConnect, CompleteConnect,
 PickConnectAccounts, ListSources), with the internal token on the signed-in user's account and the
-user's id as `user_ref`, so a connect begun by one user cannot be finished by another."""
+user's id as `user_ref`, so a connect begun by one user cannot be finished by another (and as the
+actor of every call, so audit trails name them)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ async def begin(settings: Settings, account_id: UUID, user_id: UUID, platform: s
                 user_ref=str(user_id),
                 return_url=return_url(settings),
             ),
-            metadata=clients.as_account(settings.internal_token, account_id),
+            metadata=clients.as_account(settings.internal_token, account_id, actor_user_id=user_id),
             timeout=10,
         )
     return begun.authorize_url
@@ -40,7 +41,7 @@ async def complete(
     async with clients.channel(settings.ingest_target) as ch:
         return await ingest_pb2_grpc.IngestServiceStub(ch).CompleteConnect(
             ingest_pb2.CompleteConnectRequest(state=state, code=code, user_ref=str(user_id)),
-            metadata=clients.as_account(settings.internal_token, account_id),
+            metadata=clients.as_account(settings.internal_token, account_id, actor_user_id=user_id),
             timeout=30,
         )
 
@@ -53,13 +54,13 @@ async def pick(
             ingest_pb2.PickConnectAccountsRequest(
                 grant_id=grant_id, external_account_ids=list(external_ids), user_ref=str(user_id)
             ),
-            metadata=clients.as_account(settings.internal_token, account_id),
+            metadata=clients.as_account(settings.internal_token, account_id, actor_user_id=user_id),
             timeout=60,
         )
     return list(picked.sources)
 
 
-async def platform_sources(settings: Settings, account_id: UUID) -> list[ingest_pb2.Source]:
+async def platform_sources(settings: Settings, account_id: UUID, user_id: UUID) -> list[ingest_pb2.Source]:
     """The account's Facebook and LinkedIn sources (at most 500 of each)."""
     found: list[ingest_pb2.Source] = []
     async with clients.channel(settings.ingest_target) as ch:
@@ -67,7 +68,7 @@ async def platform_sources(settings: Settings, account_id: UUID) -> list[ingest_
         for platform in PLATFORMS.values():
             reply = await stub.ListSources(
                 ingest_pb2.ListSourcesRequest(platform=platform, page_size=500),
-                metadata=clients.as_account(settings.internal_token, account_id),
+                metadata=clients.as_account(settings.internal_token, account_id, actor_user_id=user_id),
                 timeout=10,
             )
             found.extend(reply.sources)

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from leadrelay.capture import leads_store
+from leadrelay.capture.lead_search import LeadSearch
 from leadrelay.db import Connection
 from reports_app.filters import ReportFilter
 
@@ -123,13 +125,15 @@ async def matching_count(con: Connection, account_id: UUID, f: ReportFilter) -> 
         await con.fetchval(
             _COUNTS
             + """SELECT coalesce(sum(n), 0) FROM c
-                     WHERE ($5 = '' OR status = $5) AND ($6 = '' OR disposition_code = $6)""",
+                     WHERE ($5 = '' OR status = $5) AND ($6 = '' OR disposition_code = $6)
+                       AND ($7::text IS NULL OR post_out_status = $7)""",
             account_id,
             f.since,
             f.until,
             f.source_id,
             f.status,
             f.disposition_code,
+            f.stored_post_out,
         )
     )
 
@@ -209,11 +213,12 @@ async def count_mismatches(con: Connection, account_id: UUID, since: date) -> li
 
 _LEAD_FILTER = """account_id = $1 AND received_at >= $2 AND received_at < $3
     AND ($4::uuid IS NULL OR source_id = $4) AND ($5::uuid IS NULL OR form_id = $5)
-    AND ($6 = '' OR status = $6) AND ($7 = '' OR disposition_code = $7)"""
+    AND ($6 = '' OR status = $6) AND ($7 = '' OR disposition_code = $7)
+    AND ($8::text IS NULL OR post_out_status = $8)"""
 
 
 def _lead_args(account_id: UUID, f: ReportFilter) -> list[Any]:
-    return [account_id, f.start, f.end, f.source_id, f.form_id, f.status, f.disposition_code]
+    return [account_id, f.start, f.end, f.source_id, f.form_id, f.status, f.disposition_code, f.stored_post_out]
 
 
 async def leads_page(
@@ -227,16 +232,50 @@ async def leads_page(
     (keyset paging: page 10,000 costs what page 1 costs)."""
     rows = await con.fetch(
         f"""SELECT lead_id, received_at, source_id, form_id, platform_lead_id, status, disposition_code,
-                   custom_reason, post_out_status
+                   custom_reason, post_out_status, fields
             FROM leads WHERE {_LEAD_FILTER}
-              AND ($8::timestamptz IS NULL OR (received_at, lead_id) < ($8, $9::uuid))
-            ORDER BY received_at DESC, lead_id DESC LIMIT $10""",
+              AND ($9::timestamptz IS NULL OR (received_at, lead_id) < ($9, $10::uuid))
+            ORDER BY received_at DESC, lead_id DESC LIMIT $11""",
         *_lead_args(account_id, f),
         after[0] if after else None,
         after[1] if after else None,
         page_size,
     )
     return [dict(r) for r in rows]
+
+
+async def search_page(
+    con: Connection,
+    account_id: UUID,
+    f: ReportFilter,
+    search: LeadSearch,
+    after: tuple[datetime, UUID] | None = None,
+    page_size: int = 50,
+) -> list[dict[str, Any]]:
+    """One page of the leads a search finds, newest first, over all days (the received window is
+    left out: a person searched for is found whenever they came), the other filters applying. The
+    search's SQL is the leads table owner's (leads_store, on migration 0022's indexes)."""
+    lf = leads_store.LeadFilter(
+        source_id=f.source_id,
+        form_id=f.form_id,
+        status=f.status or None,
+        disposition_code=f.disposition_code or None,
+        post_out_status=f.stored_post_out,
+        search=search,
+    )
+    return [dict(r) for r in await leads_store.list_leads(con, account_id, lf, after=after, limit=page_size)]
+
+
+async def leads_now(con: Connection, account_id: UUID, lead_ids: list[UUID]) -> list[dict[str, Any]]:
+    """Where these leads stand now (after an action on them), in the order given."""
+    rows = await con.fetch(
+        """SELECT lead_id, fields, status, disposition_code, post_out_status FROM leads
+           WHERE account_id = $1 AND lead_id = ANY($2::uuid[])""",
+        account_id,
+        lead_ids,
+    )
+    by_id = {r["lead_id"]: dict(r) for r in rows}
+    return [by_id[i] for i in lead_ids if i in by_id]
 
 
 async def export_leads(con: Connection, account_id: UUID, f: ReportFilter, batch: int = 2000):
@@ -250,6 +289,7 @@ async def export_leads(con: Connection, account_id: UUID, f: ReportFilter, batch
             WHERE l.account_id = $1 AND l.received_at >= $2 AND l.received_at < $3
               AND ($4::uuid IS NULL OR l.source_id = $4) AND ($5::uuid IS NULL OR l.form_id = $5)
               AND ($6 = '' OR l.status = $6) AND ($7 = '' OR l.disposition_code = $7)
+              AND ($8::text IS NULL OR l.post_out_status = $8)
             ORDER BY l.received_at, l.lead_id""",
         *_lead_args(account_id, f),
         prefetch=batch,
@@ -272,7 +312,8 @@ async def lead_detail(con: Connection, account_id: UUID, lead_id: UUID) -> dict[
     lead["events"] = [
         dict(r)
         for r in await con.fetch(
-            "SELECT type, at, detail FROM lead_events WHERE lead_id = $1 AND account_id = $2 ORDER BY event_id",
+            """SELECT type, at, detail, actor FROM lead_events WHERE lead_id = $1 AND account_id = $2
+               ORDER BY event_id""",
             lead_id,
             account_id,
         )
@@ -280,6 +321,7 @@ async def lead_detail(con: Connection, account_id: UUID, lead_id: UUID) -> dict[
     # What the events' details name by id: the account's sources and destinations.
     lead["names"] = {r["source_id"]: r["name"] for r in await sources(con, account_id)}
     lead["post_outs"] = []
+    lead["attempts"] = []
     if await table_exists(con, "post_outs"):
         lead["names"].update(await destination_names(con, account_id))
         lead["post_outs"] = [
@@ -288,6 +330,18 @@ async def lead_detail(con: Connection, account_id: UUID, lead_id: UUID) -> dict[
                 """SELECT d.name AS destination, p.status, p.attempts, p.last_status_code, p.last_error, p.posted_at
                FROM post_outs p JOIN destinations d USING (destination_id)
                WHERE p.lead_id = $1 AND p.account_id = $2 ORDER BY d.name""",
+                lead_id,
+                account_id,
+            )
+        ]
+        # Each attempt: what was sent (method, address without its query, body excerpt) and answered.
+        lead["attempts"] = [
+            dict(r)
+            for r in await con.fetch(
+                """SELECT a.at, d.name AS destination, a.attempt, a.status_code, a.outcome, a.reason,
+                          a.response_excerpt, a.request_excerpt, d.method, d.url
+                   FROM post_out_attempts a JOIN destinations d USING (destination_id)
+                   WHERE a.lead_id = $1 AND a.account_id = $2 ORDER BY a.attempt_id DESC LIMIT 50""",
                 lead_id,
                 account_id,
             )

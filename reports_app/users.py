@@ -96,6 +96,12 @@ async def authenticate(con: Connection, email: str, password: str) -> User | Non
     return User(row["user_id"], row["account_id"], row["account_name"], row["email"], row["role"])
 
 
+async def names(con: Connection, account_id: UUID) -> dict[UUID, str]:
+    """user_id -> how the console names the account's users in audit trails (their email)."""
+    rows = await con.fetch("SELECT user_id, email FROM report_users WHERE account_id = $1", account_id)
+    return {r["user_id"]: r["email"] for r in rows}
+
+
 async def active_user(con: Connection, user_id: UUID) -> User | None:
     """The user as now stored, or None once disabled: the console re-checks it on every page run."""
     row = await con.fetchrow(

@@ -110,12 +110,20 @@ class StoredJudgement:
 
 
 async def judge_stored(
-    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID], *, resolver: Any = None
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    lead_ids: Sequence[UUID],
+    *,
+    resolver: Any = None,
+    actor: str = "",
 ) -> list[Outcome]:
-    """`resolver` (every judge_*): the DNS resolver for email deliverability, None for the system's."""
+    """`resolver` (every judge_*): the DNS resolver for email deliverability, None for the system's;
+    `actor`: who asked (the `validated` events name them; "" the system)."""
     if not lead_ids:
         return []
-    return (await judge_stored_leads(pool, cache, account_id, lead_ids, record=True, resolver=resolver)).outcomes
+    judged = await judge_stored_leads(pool, cache, account_id, lead_ids, record=True, resolver=resolver, actor=actor)
+    return judged.outcomes
 
 
 async def judge_stored_leads(
@@ -126,14 +134,23 @@ async def judge_stored_leads(
     *,
     record: bool,
     resolver: Any = None,
+    actor: str = "",
 ) -> StoredJudgement:
     """judge_stored with what a re-judging needs to count; `record=False` judges the same way (the
     leads locked while judged) and writes nothing: no status, event, key or post-out."""
-    return await _resolving(lambda mail: _judge_stored(pool, cache, account_id, lead_ids, mail, record), resolver)
+    return await _resolving(
+        lambda mail: _judge_stored(pool, cache, account_id, lead_ids, mail, record, actor), resolver
+    )
 
 
 async def _judge_stored(
-    pool: asyncpg.Pool, cache: CriteriaCache, account_id: UUID, lead_ids: Sequence[UUID], mail: _Mail, record: bool
+    pool: asyncpg.Pool,
+    cache: CriteriaCache,
+    account_id: UUID,
+    lead_ids: Sequence[UUID],
+    mail: _Mail,
+    record: bool,
+    actor: str,
 ) -> StoredJudgement:
     async with pool.acquire() as con, con.transaction():
         rows = {r["lead_id"]: r for r in await leads_store.lock_for_judgement(con, lead_ids)}
@@ -183,6 +200,7 @@ async def _judge_stored(
                 [r["account_id"] for r, _, _ in write],
                 "validated",
                 [_event_detail(j, v) for _, j, v in write],
+                actor,
             )
         if judged_with_keys and record:
             await lead_keys_store.remember_keys(con, judged_with_keys, keys_to_remember)

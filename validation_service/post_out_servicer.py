@@ -13,8 +13,8 @@ import asyncpg
 import grpc
 
 from leadrelay import audit_store, paging
-from leadrelay.auth import current_account
-from leadrelay.capture import leads_store, sources_store
+from leadrelay.auth import current_account, current_actor
+from leadrelay.capture import events_store, leads_store, sources_store
 from leadrelay.crypto import SecretBox
 from leadrelay.db import Connection
 from leadrelay.errors import InvalidArgument
@@ -352,11 +352,20 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
                 statuses = await _own_leads(con, ids, account)
                 accepted = [i for i in ids if statuses[i] == "ACCEPTED"]
                 await leads_store.lock_leads(con, accepted)
+                resent = await post_out_store.resendable(con, accepted)
                 # Enqueue creates deliveries missing so far (a destination added later) and restarts
                 # ended ones; deliveries waiting for their next retry are made due now.
                 requeued = await outbox.enqueue(con, accepted)
                 requeued += await post_out_store.retry_now(con, accepted)
-            return validation_pb2.RetryPostOutsResponse(requeued=requeued)
+                await events_store.add_events(
+                    con,
+                    account,
+                    resent,
+                    "post_requeued",
+                    ["sent again on request"] * len(resent),
+                    actor=current_actor(),
+                )
+            return validation_pb2.RetryPostOutsResponse(requeued=requeued, lead_ids=[str(i) for i in resent])
         if request.all_failed:
             source_id = parse_id("source", request.source_id, "source_id")
             async with self.pool.acquire() as con, con.transaction():

@@ -459,6 +459,19 @@ async def list_attempts(
     )
 
 
+async def resendable(con: Connection, lead_ids: Sequence[UUID]) -> list[UUID]:
+    """Those of the leads with a delivery RetryPostOuts sends again: ended without success (FAILED,
+    REJECTED_BY_DESTINATION) or waiting for its next retry (not claimed by a worker)."""
+    rows = await con.fetch(
+        """SELECT DISTINCT lead_id FROM post_outs
+           WHERE lead_id = ANY($1::uuid[])
+             AND (status IN ('FAILED', 'REJECTED_BY_DESTINATION') OR (status = 'RETRYING' AND lease_token IS NULL))
+           ORDER BY lead_id""",
+        list(lead_ids),
+    )
+    return [r[0] for r in rows]
+
+
 async def retry_now(con: Connection, lead_ids: Sequence[UUID]) -> int:
     """Deliveries of these leads that are waiting for a retry are due now, with a fresh horizon."""
     result = await con.execute(

@@ -20,7 +20,7 @@ import secrets
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -147,6 +147,8 @@ class _Sent:
     error: str
     verdicts: list[delivery.Verdict]
     pause: str = ""
+    # What was sent (the body; never the headers, which carry credentials), for the attempt's log.
+    request: bytes = b""
 
 
 class PostOutWorkers:
@@ -414,8 +416,8 @@ class PostOutWorkers:
             if refused:
                 said = next((v.reason for v in sent.verdicts if v.reason), f"HTTP {sent.status}")
                 reason = f"the CRM refused a newly issued access token ({said})"
-                return _Sent(sent.status, sent.text, sent.error, [], pause=reason)
-        return sent
+                return _Sent(sent.status, sent.text, sent.error, [], pause=reason, request=payload)
+        return replace(sent, request=payload)
 
     async def _post(
         self, method: str, url: str, payload: bytes, headers: dict[str, str], dest: _Prepared, records: int

@@ -43,6 +43,8 @@ class Selection:
     # The sort key (received_at, lead_id) of the last lead an earlier call took.
     after: tuple[datetime, UUID] | None = None
     max_leads: int = MAX_LEADS
+    # These leads only (the console's re-judging of a selection), the other filters still applying.
+    lead_ids: tuple[UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,16 @@ def _keep(examples: list[Example], row: asyncpg.Record, outcome: Outcome) -> Non
 
 
 async def revalidate(
-    pool: asyncpg.Pool, cache: judging.CriteriaCache, account_id: UUID, selection: Selection, *, preview: bool
+    pool: asyncpg.Pool,
+    cache: judging.CriteriaCache,
+    account_id: UUID,
+    selection: Selection,
+    *,
+    preview: bool,
+    actor: str = "",
 ) -> AsyncIterator[Tally]:
-    """Progress after the selection and after each chunk; the last snapshot has done=True."""
+    """Progress after the selection and after each chunk; the last snapshot has done=True. `actor`:
+    who asked (each `validated` event names them)."""
     async with pool.acquire() as con:
         rows = await leads_store.revalidation_page(
             con,
@@ -139,6 +148,7 @@ async def revalidate(
             until=selection.until,
             after=selection.after,
             limit=selection.max_leads + 1,
+            lead_ids=selection.lead_ids,
         )
     tally = Tally(preview=preview)
     if len(rows) > selection.max_leads:
@@ -149,7 +159,7 @@ async def revalidate(
     for i in range(0, len(rows), CHUNK):
         chunk = rows[i : i + CHUNK]
         judged = await judging.judge_stored_leads(
-            pool, cache, account_id, [r["lead_id"] for r in chunk], record=not preview
+            pool, cache, account_id, [r["lead_id"] for r in chunk], record=not preview, actor=actor
         )
         tally.add(chunk, judged)
         if i + CHUNK < len(rows):

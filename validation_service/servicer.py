@@ -114,7 +114,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         context: grpc.aio.ServicerContext[validation_pb2.ValidateLeadsRequest, validation_pb2.ValidateLeadsResponse],
     ) -> validation_pb2.ValidateLeadsResponse:
         lead_ids = judging.parse_lead_ids(request.lead_ids)
-        outcomes = await judging.judge_stored(self.pool, self.cache, current_account(), lead_ids)
+        outcomes = await judging.judge_stored(self.pool, self.cache, current_account(), lead_ids, actor=current_actor())
         return validation_pb2.ValidateLeadsResponse(outcomes=[outcome_to_proto(o) for o in outcomes])
 
     async def ForgetLeads(
@@ -215,7 +215,9 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
     ) -> AsyncIterator[validation_pb2.RevalidateProgress]:
         account = current_account()
         selection = await self._selection(account, request)
-        async for tally in revalidation.revalidate(self.pool, self.cache, account, selection, preview=request.preview):
+        async for tally in revalidation.revalidate(
+            self.pool, self.cache, account, selection, preview=request.preview, actor=current_actor()
+        ):
             yield _revalidate_proto(tally)
 
     async def _selection(self, account: UUID, request: validation_pb2.RevalidateLeadsRequest) -> revalidation.Selection:
@@ -224,6 +226,10 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             raise InvalidArgument("value", "name the column the value is in")
         if not 0 <= request.max_leads <= revalidation.MAX_LEADS:
             raise InvalidArgument("max_leads", f"must be between 0 (the default) and {revalidation.MAX_LEADS}")
+        if len(request.lead_ids) > revalidation.MAX_LEADS:
+            raise InvalidArgument(
+                "lead_ids", f"at most {revalidation.MAX_LEADS} leads a call, not {len(request.lead_ids)}"
+            )
         since = from_timestamp(request.since) if request.HasField("since") else None
         until = from_timestamp(request.until) if request.HasField("until") else None
         if since and until and since >= until:
@@ -243,6 +249,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             until=until,
             after=paging.decode(request.page_token, datetime, UUID),
             max_leads=request.max_leads or revalidation.MAX_LEADS,
+            lead_ids=tuple(judging.parse_lead_ids(request.lead_ids)),
         )
 
     async def ListDispositionCodes(

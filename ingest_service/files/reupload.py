@@ -47,6 +47,7 @@ from ingest_service.files.file_report import (
 )
 from ingest_service.files.header_match import HeaderError, Override, match_headers, normalise
 from ingest_service.resources import IngestResources
+from leadrelay.auth import current_actor
 from leadrelay.capture import events_store, leads_store, sources_store
 from leadrelay.capture.leads import ACCEPTED, REJECTED, Outcome
 from leadrelay.errors import InvalidArgument
@@ -388,7 +389,7 @@ async def _apply(
         if fields:
             assert import_id is not None
             await leads_store.replace_fields(con, ids, fields)
-            await events_store.add_events(con, account_id, ids, "reuploaded", details)
+            await events_store.add_events(con, account_id, ids, "reuploaded", details, actor=current_actor())
             await imports_store.add_reupload_leads(con, import_id, ids, [wanted[i].row for i in ids])
     progress.rows_updated += len(ids)
     return ids, changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from ingest_service.capture.coalescer import Coalescer
 from ingest_service.resources import IngestResources
 from leadrelay import paging
 from leadrelay.auth import current_account
-from leadrelay.capture import events_store, leads_store
+from leadrelay.capture import events_store, lead_search, leads_store
 from leadrelay.capture.leads import STATUSES, Answer, IncomingLead, Outcome
 from leadrelay.capture.sources_store import get_source
 from leadrelay.errors import InvalidArgument
@@ -74,6 +75,15 @@ class IntakeRpc:
     ) -> ingest_pb2.ListLeadsResponse:
         size = paging.page_size(request.page_size)
         f = lead_filter(request)
+        if request.query:
+            try:
+                f = replace(f, search=lead_search.parse(request.query))
+            except lead_search.SearchTooLong as exc:
+                raise InvalidArgument("query", str(exc)) from None
+        if request.post_out_status:
+            if request.post_out_status not in POST_OUT_STATUSES:
+                raise InvalidArgument("post_out_status", f"one of {', '.join(POST_OUT_STATUSES)}")
+            f = replace(f, post_out_status="" if request.post_out_status == "NONE" else request.post_out_status)
         async with self.deps.pool.acquire() as con:
             if f.source_id is not None:
                 await get_source(con, current_account(), f.source_id)
@@ -82,6 +92,10 @@ class IntakeRpc:
             )
         token = paging.encode(rows[size - 1]["received_at"], rows[size - 1]["lead_id"]) if len(rows) > size else ""
         return ingest_pb2.ListLeadsResponse(leads=[lead_proto(r, ()) for r in rows[:size]], next_page_token=token)
+
+
+# ListLeadsRequest.post_out_status: leads.post_out_status, NONE for '' (never enqueued).
+POST_OUT_STATUSES = ("POSTED", "PENDING", "RETRYING", "FAILED", "REJECTED_BY_DESTINATION", "NOT_POSTED", "NONE")
 
 
 def lead_filter(request: ingest_pb2.ListLeadsRequest | ingest_pb2.ExportLeadsRequest) -> leads_store.LeadFilter:
@@ -141,6 +155,6 @@ def lead_proto(row: asyncpg.Record, events: Sequence[asyncpg.Record]) -> common_
     set_timestamp(out.received_at, row["received_at"])
     set_timestamp(out.updated_at, row["updated_at"])
     for e in events:
-        event = out.events.add(type=e["type"], detail=e["detail"])
+        event = out.events.add(type=e["type"], detail=e["detail"], actor=e["actor"])
         set_timestamp(event.at, e["at"])
     return out

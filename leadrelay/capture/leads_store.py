@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from leadrelay.capture import text
+from leadrelay.capture.lead_search import LeadSearch
 from leadrelay.capture.leads import REJECTED
 from leadrelay.db import Connection
 from leadrelay.ownership import check_owner
@@ -128,48 +129,79 @@ class LeadFilter:
     disposition_code: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # leads.post_out_status ('' for leads never enqueued: rejected, being checked).
+    post_out_status: str | None = None
+    # What a person typed in a search box (lead_search.parse); None lists without one.
+    search: LeadSearch | None = None
 
 
-# A LeadFilter as SQL: $1 the account, $2..$7 the filter's fields in order (`_filter_args`).
+# A LeadFilter as SQL: $1 the account, $2..$8 the filter's fields in order (`_filter_args`).
 _FILTERED = """l.account_id = $1
              AND ($2::uuid IS NULL OR l.source_id = $2)
              AND ($3::uuid IS NULL OR l.form_id = $3)
              AND ($4::text IS NULL OR l.status = $4)
              AND ($5::text IS NULL OR l.disposition_code = $5)
              AND ($6::timestamptz IS NULL OR l.received_at >= $6)
-             AND ($7::timestamptz IS NULL OR l.received_at < $7)"""
+             AND ($7::timestamptz IS NULL OR l.received_at < $7)
+             AND ($8::text IS NULL OR l.post_out_status = $8)"""
 
 
-def _filter_args(account_id: UUID, f: LeadFilter) -> tuple[object, ...]:
-    return account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until
+def _filter_args(account_id: UUID, f: LeadFilter) -> list[object]:
+    return [account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until, f.post_out_status]
+
+
+def _searched(f: LeadFilter, args: list[object]) -> str:
+    """The search's condition (appending its parameters to `args`), '' without a search. Only the
+    lookups the text calls for are in the statement, each one an index's own expression
+    (migration 0022), so each is answered by its index: LeadID by the primary key, exact keys and
+    contained words by their GIN indexes."""
+    s = f.search
+    if s is None:
+        return ""
+    if s.empty:
+        return " AND false"
+    ors = []
+    if s.lead_id is not None:
+        args.append(s.lead_id)
+        ors.append(f"l.lead_id = ${len(args)}")
+    if s.keys:
+        args.append(list(s.keys))
+        ors.append(f"lead_search_keys(l.fields, l.platform_lead_id) && ${len(args)}::text[]")
+    if s.words:
+        args.append(s.words)
+        ors.append(f"lead_search_words(l.fields) @@ ${len(args)}::tsquery")
+    return " AND (" + " OR ".join(ors) + ")"
 
 
 async def list_leads(
     con: Connection, account_id: UUID, f: LeadFilter, *, after: tuple[Any, ...] | None, limit: int
 ) -> list[asyncpg.Record]:
     """Newest first; `after` is the last row's (received_at, lead_id)."""
+    args = _filter_args(account_id, f)
+    searched = _searched(f, args)
+    args += [after[0] if after else None, after[1] if after else None, limit]
+    n = len(args)
     return await con.fetch(
         f"""{_LEAD}
-           WHERE {_FILTERED}
-             AND ($8::timestamptz IS NULL OR (l.received_at, l.lead_id) < ($8, $9::uuid))
-           ORDER BY l.received_at DESC, l.lead_id DESC LIMIT $10""",
-        *_filter_args(account_id, f),
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
+           WHERE {_FILTERED}{searched}
+             AND (${n - 2}::timestamptz IS NULL OR (l.received_at, l.lead_id) < (${n - 2}, ${n - 1}::uuid))
+           ORDER BY l.received_at DESC, l.lead_id DESC LIMIT ${n}""",
+        *args,
     )
 
 
 async def export_cursor(con: Connection, account_id: UUID, f: LeadFilter) -> asyncpg.cursor.Cursor:
     """The filtered leads, oldest first, with what an export row needs, as a server-side cursor
     (the caller holds the transaction it lives in)."""
+    args = _filter_args(account_id, f)
+    searched = _searched(f, args)
     return await con.cursor(
         f"""SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at, l.received_at,
                   l.status, l.disposition_code, l.custom_reason, l.post_out_status, l.fields
            FROM leads l JOIN sources s USING (source_id)
-           WHERE {_FILTERED}
+           WHERE {_FILTERED}{searched}
            ORDER BY l.received_at, l.lead_id""",
-        *_filter_args(account_id, f),
+        *args,
     )
 
 
@@ -305,10 +337,11 @@ async def record_judgements(
     account_ids: Sequence[UUID],
     type_: str,
     details: Sequence[str],
+    actor: str = "",
 ) -> None:
     """Writes the judgements (fields as JSON text) and their events in ONE statement. A lead already
     ACCEPTED is never changed; the caller holds the leads locked and passes no ACCEPTED lead, so
-    every lead given gets its event."""
+    every lead given gets its event. `actor`: who asked for the judgement (events_store.add_events)."""
     await con.execute(
         """WITH u AS (
              UPDATE leads l SET status = u.st, disposition_code = u.c, custom_reason = u.r, fields = u.f::jsonb,
@@ -316,8 +349,8 @@ async def record_judgements(
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
                   AS u(id, st, c, r, f, v)
              WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED')
-           INSERT INTO lead_events (lead_id, account_id, type, detail)
-           SELECT e.l, e.a, $8, e.d FROM unnest($1::uuid[], $7::uuid[], $9::text[]) AS e(l, a, d)""",
+           INSERT INTO lead_events (lead_id, account_id, type, detail, actor)
+           SELECT e.l, e.a, $8, e.d, $10 FROM unnest($1::uuid[], $7::uuid[], $9::text[]) AS e(l, a, d)""",
         list(lead_ids),
         list(statuses),
         list(codes),
@@ -327,6 +360,7 @@ async def record_judgements(
         list(account_ids),
         type_,
         list(details),
+        actor,
     )
 
 
@@ -523,10 +557,11 @@ async def revalidation_page(
     until: datetime | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
+    lead_ids: Sequence[UUID] = (),
 ) -> list[asyncpg.Record]:
     """The account's REJECTED and PROCESSING leads a re-judging selects, oldest first (received_at,
     lead_id), after the key `after`: never an ACCEPTED lead. `column` (when set) must hold exactly
-    `value`, a missing field reading as blank."""
+    `value`, a missing field reading as blank; `lead_ids` (when given) names the leads."""
     return await con.fetch(
         """SELECT lead_id, source_id, received_at, status, disposition_code, custom_reason FROM leads
            WHERE account_id = $1 AND status IN ('REJECTED', 'PROCESSING')
@@ -536,6 +571,7 @@ async def revalidation_page(
              AND ($6::timestamptz IS NULL OR received_at >= $6)
              AND ($7::timestamptz IS NULL OR received_at < $7)
              AND ($8::timestamptz IS NULL OR (received_at, lead_id) > ($8, $9::uuid))
+             AND (cardinality($11::uuid[]) = 0 OR lead_id = ANY($11::uuid[]))
            ORDER BY received_at, lead_id
            LIMIT $10""",
         account_id,
@@ -548,6 +584,7 @@ async def revalidation_page(
         after[0] if after else None,
         after[1] if after else None,
         limit,
+        list(lead_ids),
     )
 
 

@@ -16,7 +16,7 @@ import streamlit as st
 from reports_app import labels, queries
 from reports_app.console import SignedIn
 from reports_app.database import Database
-from reports_app.filters import STATUSES, ReportFilter
+from reports_app.filters import POST_OUTS, STATUSES, ReportFilter
 
 ALL = "(all)"
 
@@ -84,11 +84,12 @@ def filter_bar(
     forms: bool = False,
     status: bool = False,
     disposition: bool = False,
+    post_out: bool = False,
     default_days: int = 7,
 ) -> ReportFilter:
     srcs = db.read(queries.sources, user.account_id)
     names = {s["source_id"]: s["name"] for s in srcs}
-    cols = st.columns([1.4, 1, 1, 1, 1] if forms else [1.4, 1, 1, 1])
+    cols = st.columns([1.4, 1, 1, 1, *([1] if forms else []), *([1] if post_out else [])])
     first, last = _day(st.query_params.get("since")), _day(st.query_params.get("until"))
     if f"{key}_window" not in st.session_state:
         now = today(user.zone)
@@ -134,6 +135,16 @@ def filter_bar(
             format_func=lambda s: labels.disposition(s) if s else ALL,
             key=f"{key}_disposition",
         )
+        i += 1
+    delivery = ""
+    if post_out:
+        from_url(f"{key}_post_out", "post_out", lambda s: s, "", POST_OUTS)
+        delivery = cols[i].selectbox(
+            "Post-out",
+            ["", *POST_OUTS],
+            format_func=lambda s: labels.POST_OUT_FILTER.get(s, ALL),
+            key=f"{key}_post_out",
+        )
     to_url(
         {
             "since": since.isoformat(),
@@ -142,9 +153,10 @@ def filter_bar(
             "form": str(form_id or ""),
             "status": st_status,
             "disposition": code,
+            "post_out": delivery,
         }
     )
-    return ReportFilter(since, until, source_id, form_id, st_status, code, zone=user.zone.key)
+    return ReportFilter(since, until, source_id, form_id, st_status, code, zone=user.zone.key, post_out_status=delivery)
 
 
 def filter_key(f: ReportFilter) -> str:

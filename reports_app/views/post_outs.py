@@ -131,7 +131,9 @@ def resume(db: Database, user: SignedIn, paused: list[dict]) -> None:
     )
     if cols[1].button("Resume sending", key="po_resume"):
         try:
-            db.run(lambda: actions.resume_destination(db.settings, user.account_id, pick))
+            db.run(
+                lambda: actions.resume_destination(db.settings, user.account_id, pick, actor_user_id=user.user.user_id)
+            )
         except grpc.RpcError as exc:
             st.error(plain(f"The post-out service refused: {exc.details()}"))
             return
@@ -145,11 +147,19 @@ def retry(db: Database, user: SignedIn, failed: list[dict]) -> None:
     cols = st.columns(2)
     try:
         if cols[0].button("Send the selected again", disabled=not chosen, key="po_retry_selected"):
-            n = db.run(lambda: actions.retry_post_outs(db.settings, user.account_id, lead_ids=chosen))
+            n = db.run(
+                lambda: actions.retry_post_outs(
+                    db.settings, user.account_id, lead_ids=chosen, actor_user_id=user.user.user_id
+                )
+            )
             st.session_state["po_retry_notice"] = f"{n} deliveries queued to be sent again."
         if cols[1].button(f"Send all {len(ids)} again", key="po_retry_all"):
             # By lead: the retry then covers deliveries the CRM rejected as well as failed ones.
-            n = db.run(lambda: actions.retry_post_outs(db.settings, user.account_id, lead_ids=ids))
+            n = db.run(
+                lambda: actions.retry_post_outs(
+                    db.settings, user.account_id, lead_ids=ids, actor_user_id=user.user.user_id
+                )
+            )
             st.session_state["po_retry_notice"] = f"{n} deliveries queued to be sent again."
     except grpc.RpcError as exc:
         st.error(plain(f"The post-out service refused: {exc.details()}"))

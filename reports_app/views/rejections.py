@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import replace
+from typing import Any
 
 import grpc
 import pandas as pd
@@ -17,6 +18,7 @@ from reports_app import actions, labels, masking, queries, shaping
 from reports_app import report_files as files
 from reports_app.console import SignedIn
 from reports_app.database import Database
+from reports_app.filters import ReportFilter
 from reports_app.views.common import filter_bar, filter_key, plain, prepared_download
 
 
@@ -27,6 +29,8 @@ def render(db: Database, user: SignedIn) -> None:
     rj = shaping.rejections(db.read(queries.rejection_counts, user.account_id, f), names)
     st.metric("Rejected", f"{rj.total:,}")
     if not rj.total:
+        if "rej_notice" in st.session_state:
+            st.success(plain(st.session_state["rej_notice"]))
         st.success("No lead was rejected in these days. Widen the received days to look further back.")
         return
     by_code = [{"Disposition": labels.disposition(r["code"]), "Rejected": r["rejected"]} for r in rj.by_disposition]
@@ -131,7 +135,10 @@ def render(db: Database, user: SignedIn) -> None:
     )
     mappable = [v for v in values if v.disposition_code == dispositions.INVALID_LIST_VALUE and v.column]
     if user.is_admin and mappable:
-        mapper_form(db, user, mappable, names)
+        mapper_form(db, user, f, mappable, names)
+    # After the form: a fixed value leaves the list (and the form with it), the confirmation stays.
+    if "rej_notice" in st.session_state:
+        st.success(plain(st.session_state["rej_notice"]))
 
 
 def _short(name: str, limit: int = 30) -> str:
@@ -139,10 +146,15 @@ def _short(name: str, limit: int = 30) -> str:
     return html.escape(name if len(name) <= limit else name[: limit - 1] + "…")
 
 
-def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingValue], names: dict) -> None:
-    st.subheader("Add a value to its picklist's mapper")
-    st.caption("A new criteria version: later leads with the value are accepted as the chosen allowed value.")
-    cols = st.columns(3)
+def mapper_form(
+    db: Database, user: SignedIn, f: ReportFilter, mappable: list[shaping.OffendingValue], names: dict
+) -> None:
+    st.subheader("Fix a picklist value")
+    st.caption(
+        "Map the value to one of the picklist's allowed values (a new criteria version: later leads with it are "
+        "accepted), and re-judge the leads already rejected with it."
+    )
+    cols = st.columns([3, 2])
     pick = cols[0].selectbox(
         "Offending value",
         range(len(mappable)),
@@ -153,27 +165,82 @@ def mapper_form(db: Database, user: SignedIn, mappable: list[shaping.OffendingVa
         ),
     )
     v = mappable[pick]
+    me = user.user.user_id
     try:
-        allowed = db.run(lambda: actions.allowed_values(db.settings, user.account_id, v.source_id, v.column))
+        rule, version = db.run(
+            lambda: actions.picklist(db.settings, user.account_id, v.source_id, v.column, actor_user_id=me)
+        )
     except grpc.RpcError as exc:
         st.error(plain(f"The validation service did not answer: {exc.details()}"))
         return
-    if not allowed:
+    if rule is None or not rule.picklist.allowed:
         cols[1].info("The source's current criteria have no picklist for this column.")
         return
-    target = cols[1].selectbox(
-        "Maps to", allowed, index=None, placeholder="Choose the allowed value", key="rej_map_target"
-    )
-    if cols[2].button("Add to mapper", key="rej_map_add", disabled=target is None) and target is not None:
-        try:
-            version = db.run(
-                lambda: actions.add_to_mapper(db.settings, user.account_id, v.source_id, v.column, v.value, target)
-            )
-        except (grpc.RpcError, ValueError) as exc:
-            st.error(plain(str(exc.details() if isinstance(exc, grpc.RpcError) else exc)))
-            return
-        st.session_state["rej_notice"] = (
-            f"“{v.value}” now maps to “{target}” in {v.column} (criteria version {version})."
+    leads = f"{v.count:,} lead{'' if v.count == 1 else 's'}"
+    already = actions.mapped_to(rule, v.value)
+    if already is not None:
+        # Never re-mapped silently: say what it maps to, and offer what is left to do.
+        cols[1].info(plain(f"“{v.value}” is already mapped to “{already}” (criteria version {version})."))
+        if st.button(f"Re-judge the {leads} rejected with it now", key="rej_rejudge", type="primary"):
+            _rejudge(db, user, f, v)
+    else:
+        target = cols[1].selectbox(
+            "Maps to",
+            list(rule.picklist.allowed),
+            index=None,
+            placeholder="Choose the allowed value",
+            key="rej_map_target",
         )
-    if "rej_notice" in st.session_state:
-        st.success(plain(st.session_state["rej_notice"]))
+        again = st.checkbox(f"and re-judge the {leads} rejected with this value now", value=True, key="rej_again")
+        if st.button("Add to mapper", key="rej_map_add", disabled=target is None, type="primary") and target:
+            try:
+                version = db.run(
+                    lambda: actions.add_to_mapper(
+                        db.settings, user.account_id, v.source_id, v.column, v.value, target, actor_user_id=me
+                    )
+                )
+            except (grpc.RpcError, ValueError) as exc:
+                st.error(plain(str(exc.details() if isinstance(exc, grpc.RpcError) else exc)))
+                return
+            st.session_state["rej_notice"] = (
+                f"“{v.value}” now maps to “{target}” in {v.column} (criteria version {version})."
+            )
+            if again:
+                _rejudge(db, user, f, v)
+
+
+def _rejudge(db: Database, user: SignedIn, f: ReportFilter, v: shaping.OffendingValue) -> None:
+    """The leads of the window rejected with the value, re-judged under the current criteria
+    (RevalidateLeads: the accepted ones are posted out); the outcome kept for the next run."""
+    try:
+        with st.spinner("Re-judging…"):
+            done = db.run(
+                lambda: actions.revalidate(
+                    db.settings,
+                    user.account_id,
+                    actor_user_id=user.user.user_id,
+                    source_id=v.source_id,
+                    disposition_code=v.disposition_code,
+                    column=v.column,
+                    value=v.value,
+                    since=f.start,
+                    until=f.end,
+                )
+            )
+    except grpc.RpcError as exc:
+        st.error(plain(f"The leads were not re-judged: {exc.details()}"))
+        return
+    notice = st.session_state.get("rej_notice", "")
+    st.session_state["rej_notice"] = (notice + " " if notice else "") + rejudged(done)
+    st.rerun()  # the counts and the offending values change: draw them again
+
+
+def rejudged(done: Any) -> str:
+    """A re-judging's outcome in words (from RevalidateLeads' last message)."""
+    text = (
+        f"Re-judged {done.leads_judged:,} lead{'' if done.leads_judged == 1 else 's'}: "
+        f"{done.leads_accepted:,} accepted (sent on to the CRM), {done.leads_rejected:,} still rejected"
+    )
+    if done.leads_left_alone:
+        text += f", {done.leads_left_alone:,} left alone (accepted meanwhile)"
+    return text + "."

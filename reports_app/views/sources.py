@@ -108,6 +108,7 @@ def check_now(db: Database, user: SignedIn, countable: list[dict[str, Any]], f: 
                                 s["source_id"],
                                 start,
                                 start + timedelta(days=1),
+                                actor_user_id=user.user.user_id,
                             )
                         )
                     except grpc.RpcError as exc:

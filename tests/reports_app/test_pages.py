@@ -149,6 +149,12 @@ async def test_admin_adds_an_offending_value_to_the_picklist_mapper(pool, accoun
     await api.validation.SetAcceptanceCriteria(
         validation_pb2.SetAcceptanceCriteriaRequest(source_id=str(ev), rules=[picklist])
     )
+    async with pool.acquire() as con:  # the rejected lead holds the value its reason names
+        rejected = await con.fetchval(
+            """UPDATE leads SET fields = fields || '{"country": "Deutschland"}'
+               WHERE source_id = $1 AND status = 'REJECTED' RETURNING lead_id""",
+            ev,
+        )
     at = await open_page(await signed_in(pool, await _user(pool, account, "admin")), "Rejections")
     assert button(at, "Add to mapper").disabled  # no target is preselected
     at.selectbox(key="rej_map_target").set_value("Germany")
@@ -160,8 +166,12 @@ async def test_admin_adds_an_offending_value_to_the_picklist_mapper(pool, accoun
     assert dict(current.rules[0].picklist.mapper) == {"Deutschland": "Germany"}
     assert list(current.rules[0].picklist.allowed) == ["Germany", "France"]
     assert [s.value for s in at.success] == [
-        "“Deutschland” now maps to “Germany” in country \\(criteria version 2\\)\\."
+        "“Deutschland” now maps to “Germany” in country \\(criteria version 2\\)\\. "
+        "Re\\-judged 1 lead\\: 1 accepted \\(sent on to the CRM\\), 0 still rejected\\.",
+        "No lead was rejected in these days. Widen the received days to look further back.",
     ]
+    async with pool.acquire() as con:  # re-judged with the mapping (the box is ticked by default)
+        assert await con.fetchval("SELECT status FROM leads WHERE lead_id = $1", rejected) == "ACCEPTED"
 
 
 async def test_viewers_see_personal_data_masked_unless_the_account_allows_it(pool, account, settings, monkeypatch):

@@ -214,3 +214,23 @@ async def test_bad_selections_are_refused_naming_the_field(api: Api, pool: async
         assert err.code() == code, request
         if details is not None:
             assert err.details() == details
+
+
+async def test_named_leads_only_are_rejudged_and_their_events_name_the_key(api: Api, account, sandbox) -> None:  # type: ignore[no-untyped-def]
+    source_id, crm, ids = await _source(api, sandbox)
+    await api.validation.SetAcceptanceCriteria(
+        validation_pb2.SetAcceptanceCriteriaRequest(source_id=source_id, rules=_rules(["Germany", "Narnia"]))
+    )
+    # Bo (rejected) and Ana (ACCEPTED: never selected); Cy and Di are left as they are.
+    last = (await _revalidate(api, lead_ids=[ids["Bo"], ids["Ana"]]))[-1]
+    assert (last.leads_selected, last.leads_accepted, last.leads_rejected) == (1, 1, 0)
+    after = await _leads(api, ids)
+    assert after["Bo"].status == common_pb2.LEAD_STATUS_ACCEPTED
+    assert after["Cy"].status == after["Di"].status == common_pb2.LEAD_STATUS_REJECTED
+    prefix = account.api_key.split("_")[1]
+    assert [e.actor for e in after["Bo"].events if e.type == "validated"] == ["", f"key:{prefix}"]
+    await eventually(lambda: _posted_once(crm, [ids["Ana"], ids["Bo"]]), what="Bo posted once")
+    err = await rpc_error(
+        api.validation.RevalidateLeads(validation_pb2.RevalidateLeadsRequest(lead_ids=["nope"])).read()
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "lead_ids[0]" in err.details()
