@@ -93,7 +93,11 @@ def render(db: Database, user: SignedIn) -> None:
         st.info("Lead files carry personal data: an admin of your account can download them.")
     else:
         prepared_download(
-            "leads", "leads", lambda fmt: db.read(files.report_file, user.account_id, "LEADS", f, fmt), fk
+            "leads",
+            "leads",
+            lambda fmt: db.read(files.report_file, user.account_id, "LEADS", f, fmt),
+            fk,
+            fix_loop=True,
         )
 
 
