@@ -137,6 +137,7 @@ async def compare_writers(con: asyncpg.Connection, s: Any, source_id: uuid.UUID,
                     continue
                 figures.setdefault(writer, []).append(result[0])
                 rss[writer] = max(rss.get(writer, 0.0), result[1])
+            print("  writers round: " + "  ".join(f"{k} {v[-1]:.2f} s" for k, v in figures.items()), flush=True)
     floor = statistics.median(figures["COPY"])
     print(f"XLSX writers, {rows} export rows, medians of {rounds} alternating rounds (writing only, rows in memory):")
     print(f"  raw COPY TO STDOUT of the same rows: {floor:6.2f} s  (floor)")

@@ -5,13 +5,15 @@ for the columns and the rows); memory holds a piece of the file, never the file.
 CSV: the header row, then PostgreSQL's COPY renders the rows (leads_store.copy_export_csv): no
 Python per row, which is what brings a million-lead CSV export near a plain COPY's speed.
 XLSX: the rows as text cells from a server-side cursor, fed to the constant-memory writer in a worker
-thread (the writer is synchronous); the worker fetches each chunk on the event loop. The finished
+thread (the writer is synchronous); the worker fetches each chunk on the event loop, one chunk ahead
+of the writer. The finished
 file streams from a temporary file, deleted at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import tempfile
@@ -93,11 +95,17 @@ async def xlsx_pieces(
     cursor = await leads_store.export_text_cursor(con, account_id, f, columns)
     stop = threading.Event()
 
+    def fetch() -> concurrent.futures.Future[list[Any]]:
+        return asyncio.run_coroutine_threadsafe(cursor.fetch(chunk_rows), loop)
+
     def rows() -> Iterator[Any]:  # runs in the worker thread; yields asyncpg Records (sequences)
+        # One chunk ahead: PostgreSQL (the other core) reads the next while the writer writes this one.
+        ahead = fetch()
         while not stop.is_set():
-            records = asyncio.run_coroutine_threadsafe(cursor.fetch(chunk_rows), loop).result()
+            records = ahead.result()
             if not records:
                 return
+            ahead = fetch()
             yield from records
         raise RuntimeError("the export was abandoned")
 
