@@ -2,15 +2,21 @@
 give the same file. Pure: rows in, bytes out.
 
 Columns A-K are fixed (LeadID ... PostOutStatus), then the mapped columns in the source's order. A
-re-upload reads LeadID and the mapped columns and leaves A-K alone.
+re-upload reads LeadID and the mapped columns and leaves A-K alone. Times are UTC ISO 8601 with a Z.
 
-Cells that a spreadsheet would run as a formula (starting with = + - @, tab or carriage return) are
-neutralised with a leading apostrophe (OWASP's advice); `restore` removes it again when a file
-comes back, so a phone number "+1 415..." survives the round trip. Times are UTC ISO 8601 with a Z.
+CSV: cells that a spreadsheet would run as a formula (starting with = + - @, tab or carriage return)
+are neutralised with a leading apostrophe (OWASP's advice). UTF-8 with a BOM (Excel then shows
+non-English characters), quoted only where needed. The rows of a large export are rendered by
+PostgreSQL's COPY (leads_store.copy_export_csv, the same rules); `CsvEncoder` writes the header and
+small files. Lines end with LF, as COPY writes them (every spreadsheet and our reader take it).
 
-CSV is UTF-8 with a BOM (Excel then shows non-English characters), CRLF line ends, quoted only where
-needed. XLSX is written with openpyxl's write-only mode: rows go to a temporary file as they come,
-so neither format holds the whole export in memory.
+XLSX (leadrelay.xlsx_sheet): text is stored as text with Excel's hidden quote prefix, so no visible
+apostrophe is needed; frozen header, autofilter, readable widths.
+
+Both formats: a value that really starts with an apostrophe followed by a formula character or by
+another apostrophe gets one more apostrophe (`escape`), so `restore`, which takes one away when a
+file comes back, gives every value back as it was: "=1+1" -> CSV "'=1+1" -> "=1+1", "'+tag" ->
+"''+tag" -> "'+tag", while "'quoted" (nothing to mistake) is written and read as it is.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
+
+from leadrelay import xlsx_sheet
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -57,13 +64,19 @@ FIXED_KEYS: Final = (
 CSV_CONTENT_TYPE: Final = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
-_BOM = "\ufeff".encode()
-# Control characters XML 1.0 cannot carry (openpyxl refuses them).
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What may follow the apostrophe that `restore` removes.
+ESCAPED_STARTS: Final = (*FORMULA_STARTS, "'")
+BOM: Final = "\ufeff".encode()
+SHEET: Final = "Leads"
 
 
 def header(columns: Sequence[str]) -> list[str]:
+    """The CSV header row."""
     return [neutralise(c) for c in (*FIXED_COLUMNS, *columns)]
+
+
+def xlsx_header(columns: Sequence[str]) -> list[str]:
+    return [escape(c) for c in (*FIXED_COLUMNS, *columns)]
 
 
 def format_value(value: Any) -> str:
@@ -78,20 +91,29 @@ def format_value(value: Any) -> str:
 
 
 def neutralise(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """A CSV cell: a formula start gets the apostrophe; so does a value `restore` would change."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else escape(text)
+
+
+def escape(text: str) -> str:
+    """An XLSX cell (and part of `neutralise`): one more apostrophe only where `restore` would
+    otherwise take the value's own away."""
+    return "'" + text if text.startswith("'") and text[1:].startswith(ESCAPED_STARTS) else text
 
 
 def restore(text: str) -> str:
-    """The cell's value before `neutralise` (for re-uploads and imports of exported files)."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+    """The cell's value before `neutralise` or `escape` (for re-uploads and imports)."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(ESCAPED_STARTS) else text
 
 
-def row_values(lead: Mapping[str, Any] | Record, columns: Sequence[str]) -> list[str]:
-    """One export row: A-K from the lead record, then its mapped `fields` in `columns` order."""
+def row_values(lead: Mapping[str, Any] | Record, columns: Sequence[str], *, xlsx: bool = False) -> list[str]:
+    """One export row: A-K from the lead record, then its mapped `fields` in `columns` order (the
+    rules leads_store's export query applies in SQL, for small files and tests)."""
     fields = lead["fields"] or {}
     values = [format_value(lead[key]) for key in FIXED_KEYS]
     values.extend(format_value(fields.get(column)) for column in columns)
-    return [neutralise(v) for v in values]
+    cell = escape if xlsx else neutralise
+    return [cell(v) for v in values]
 
 
 class CsvEncoder:
@@ -99,7 +121,7 @@ class CsvEncoder:
 
     def __init__(self) -> None:
         self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
         self._started = False
 
     def encode(self, rows: Iterable[Sequence[str]]) -> bytes:
@@ -109,36 +131,8 @@ class CsvEncoder:
         self._buffer.truncate()
         if not self._started:
             self._started = True
-            return _BOM + data
+            return BOM + data
         return data
-
-
-class XlsxEncoder:
-    """An openpyxl write-only workbook with one "Leads" sheet; `append` rows, then `chunks()` streams
-    the finished file and deletes its temporary copy."""
-
-    def __init__(self) -> None:
-        from openpyxl import Workbook
-
-        self._workbook = Workbook(write_only=True)
-        self._sheet = self._workbook.create_sheet("Leads")
-
-    def append(self, rows: Iterable[Sequence[str]]) -> None:
-        # neutralise again (it is idempotent): openpyxl writes any string starting with "=" as a formula.
-        sub = _XML_ILLEGAL.sub
-        for row in rows:
-            self._sheet.append([neutralise(sub("", v)) for v in row])
-
-    def chunks(self, chunk_bytes: int = 1 << 16) -> Iterator[bytes]:
-        fd, path = tempfile.mkstemp(prefix="leadrelay-export-", suffix=".xlsx")
-        os.close(fd)
-        try:
-            self._workbook.save(path)
-            with open(path, "rb") as file:
-                while data := file.read(chunk_bytes):
-                    yield data
-        finally:
-            os.unlink(path)
 
 
 def iter_csv(rows: Iterable[Sequence[str]], chunk_rows: int = 2000) -> Iterator[bytes]:
@@ -153,11 +147,25 @@ def iter_csv(rows: Iterable[Sequence[str]], chunk_rows: int = 2000) -> Iterator[
     yield encoder.encode(batch)
 
 
-def iter_xlsx(rows: Iterable[Sequence[str]], chunk_bytes: int = 1 << 16) -> Iterator[bytes]:
-    """The XLSX file of `rows` (the header row first), streamed once written."""
-    encoder = XlsxEncoder()
-    encoder.append(rows)
-    yield from encoder.chunks(chunk_bytes)
+def write_xlsx(target: str | BinaryIO, columns: Sequence[str], rows: Iterable[Sequence[str | None]]) -> int:
+    """The XLSX export of `rows` (values already `escape`d, None or "" for an empty cell) to
+    `target`; returns the number of rows."""
+    return xlsx_sheet.write(target, xlsx_header(columns), rows, sheet=SHEET)
+
+
+def iter_xlsx(
+    columns: Sequence[str], rows: Iterable[Sequence[str | None]], chunk_bytes: int = 1 << 16
+) -> Iterator[bytes]:
+    """The XLSX export, written to a temporary file and streamed from it (the file is deleted)."""
+    fd, path = tempfile.mkstemp(prefix="leadrelay-export-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        write_xlsx(path, columns, rows)
+        with open(path, "rb") as file:
+            while data := file.read(chunk_bytes):
+                yield data
+    finally:
+        os.unlink(path)
 
 
 def file_name(stem: str, xlsx: bool, now: datetime | None = None) -> str:

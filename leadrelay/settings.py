@@ -154,6 +154,8 @@ class Settings:
     xlsx_max_ratio: int = env("LEADRELAY_XLSX_MAX_RATIO", 100)
     xlsx_max_shared_strings_bytes: int = env("LEADRELAY_XLSX_MAX_SHARED_STRINGS_BYTES", 64 * 1024 * 1024)
     xlsx_max_columns: int = env("LEADRELAY_XLSX_MAX_COLUMNS", 1000)
+    # The first sheet's rectangle (rows x columns, first to last cell): the XLSX reader holds it whole.
+    xlsx_max_cells: int = env("LEADRELAY_XLSX_MAX_CELLS", 25_000_000)
 
     # Feedback (Meta Conversions API).
     capi_base_url: str = env("CAPI_BASE_URL", "https://graph.facebook.com")

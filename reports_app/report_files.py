@@ -12,7 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from leadrelay import lead_export
-from leadrelay.capture import sources_store
+from leadrelay.capture import export_stream, sources_store
+from leadrelay.capture.leads_store import LeadFilter
 from leadrelay.db import Connection
 from reports_app import queries, shaping, tables
 from reports_app.filters import ReportFilter
@@ -25,36 +26,29 @@ STEMS = {"LEADS": "leads", "SOURCE": "source-report", "REJECTIONS": "rejections"
 async def leads_file(
     con: Connection, account_id: UUID, f: ReportFilter, fmt: str, now: datetime | None = None
 ) -> ReportFile:
-    """Streams the leads through the lead_export encoders (the caller holds a transaction, which the
-    server-side cursor needs)."""
+    """The leads through leadrelay.capture.export_stream, the code ExportLeads streams with (the
+    caller holds a transaction, which the server-side cursor needs)."""
     columns = await sources_store.account_columns(con, account_id, f.source_id)
-    count = 0
-
+    lead_filter = LeadFilter(
+        source_id=f.source_id,
+        form_id=f.form_id,
+        status=f.status or None,
+        disposition_code=f.disposition_code or None,
+        since=f.start,
+        until=f.end,
+    )
+    exported = export_stream.Exported()
     if fmt == "CSV":
-        encoder = lead_export.CsvEncoder()
-        parts = [encoder.encode([lead_export.header(columns)])]
-        batch: list[list[str]] = []
-        async for lead in queries.export_leads(con, account_id, f):
-            batch.append(lead_export.row_values(lead, columns))
-            count += 1
-            if len(batch) >= 2000:
-                parts.append(encoder.encode(batch))
-                batch = []
-        parts.append(encoder.encode(batch))
-        data = b"".join(parts)
+        pieces = export_stream.csv_pieces(con, account_id, lead_filter, columns, exported)
     else:
-        xlsx = lead_export.XlsxEncoder()
-        xlsx.append([lead_export.header(columns)])
-        async for lead in queries.export_leads(con, account_id, f):
-            xlsx.append([lead_export.row_values(lead, columns)])
-            count += 1
-        data = b"".join(xlsx.chunks())
+        pieces = export_stream.xlsx_pieces(con, account_id, lead_filter, columns, exported)
+    data = b"".join([piece async for piece in pieces])
     return ReportFile(
         lead_export.file_name("leads", fmt == "XLSX", now),
         fmt,
         data,
-        count,
-        f"{count} leads, {f.describe()}",
+        exported.rows,
+        f"{exported.rows} leads, {f.describe()}",
     )
 
 

@@ -1,6 +1,8 @@
 """A report table (Source, Rejections) as a file: CSV (UTF-8 with BOM) or XLSX, with the same
-Excel safety as the lead export — text cells that start with =, +, -, @ (or a tab / carriage return)
-are neutralised so a spreadsheet never runs them as a formula. Pure: rows in, bytes out."""
+Excel safety as the lead export — in CSV, text cells that start with =, +, -, @ (or a tab / carriage
+return) are neutralised so a spreadsheet never runs them as a formula; XLSX goes through the lead
+export's writer (leadrelay.xlsx_sheet: text stored as text, frozen header, autofilter, widths).
+Pure: rows in, bytes out."""
 
 from __future__ import annotations
 
@@ -9,9 +11,7 @@ import io
 from collections.abc import Sequence
 from typing import Any, Final
 
-from openpyxl import Workbook
-
-from leadrelay import lead_export
+from leadrelay import lead_export, xlsx_sheet
 
 BOM: Final = "\ufeff"
 
@@ -33,14 +33,22 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def xlsx_cell(value: Any) -> Any:
+    """Numbers stay numbers; text is stored as text (escaped like the lead export's XLSX cells)."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return lead_export.escape(lead_export.format_value(value)) or None
+
+
 def to_xlsx(header: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "Report") -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title[:31])
-    ws.append([neutralise(h) for h in header])
-    for row in rows:
-        ws.append(["" if v is None else neutralise(v) for v in row])
     out = io.BytesIO()
-    wb.save(out)
+    xlsx_sheet.write(
+        out,
+        [lead_export.escape(h) for h in header],
+        ([xlsx_cell(v) for v in row] for row in rows),
+        sheet=title,
+        text=False,
+    )
     return out.getvalue()
 
 

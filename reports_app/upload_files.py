@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from charset_normalizer import from_bytes
-from openpyxl import Workbook, load_workbook
+from python_calamine import CalamineWorkbook
 
+from leadrelay import xlsx_sheet
 from leadrelay.lead_export import neutralise
 
 # Where the new disposition and reason go in a file exported by LeadRelay (columns I and J).
@@ -83,13 +84,13 @@ def read(data: bytes, *, has_header: bool = True, max_rows: int | None = None) -
 
 
 def _read_xlsx(data: bytes, has_header: bool, max_rows: int | None) -> Table:
-    book = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
+    # calamine, as the ingest service reads it; the service applies its size limits to the same file.
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     try:
-        sheet = book.worksheets[0]
         rows: list[tuple[int, list[Any]]] = []
         headers: list[str] = []
-        for n, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = list(values)
+        for n, values in enumerate(book.get_sheet_by_index(0).iter_rows(), start=1):
+            cells = [None if v == "" else v for v in values]
             if n == 1 and has_header:
                 headers = ["" if v is None else str(v) for v in cells]
                 continue
@@ -171,15 +172,8 @@ def _index(headers: Sequence[str], name: str) -> int | None:
 
 
 def _xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(list(headers))
-    for row in rows:
-        sheet.append(list(row))
-    sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
-    book.save(buffer)
+    xlsx_sheet.write(buffer, headers, ([None if c == "" else c for c in row] for row in rows))
     return buffer.getvalue()
 
 

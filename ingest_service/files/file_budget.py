@@ -35,6 +35,8 @@ class XlsxLimits:
     max_shared_strings_bytes: int = 64 << 20
     max_columns: int = 1000
     max_rows: int = 2_000_000
+    # The sheet's rectangle, first to last cell: the reader holds it whole (about 90 bytes a cell).
+    max_cells: int = 25_000_000
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Budget:
                 max_ratio=settings.xlsx_max_ratio,
                 max_shared_strings_bytes=settings.xlsx_max_shared_strings_bytes,
                 max_columns=settings.xlsx_max_columns,
+                max_cells=settings.xlsx_max_cells,
                 max_rows=settings.import_max_rows,
             ),
         )

@@ -5,7 +5,7 @@ own: events_store."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -203,6 +203,70 @@ async def export_cursor(con: Connection, account_id: UUID, f: LeadFilter) -> asy
            ORDER BY l.received_at, l.lead_id""",
         *args,
     )
+
+
+# The export's cells rendered by PostgreSQL (leadrelay.lead_export's rules, which its tests hold the
+# SQL to): text as stored, times in UTC ISO 8601 with a Z, an empty value as NULL. `csv` puts the
+# neutralising apostrophe before a formula start; both formats escape a value's own leading apostrophe.
+_FORMULA_STARTS = r"('=', '+', '-', '@', E'\t', E'\r')"
+_ESCAPED_STARTS = r"('=', '+', '-', '@', E'\t', E'\r', '''')"
+_EXPORT_TIME = """'YYYY-MM-DD"T"HH24:MI:SS"Z"'"""
+
+
+def _export_cell(value: str, csv: bool) -> str:
+    escaped = f"(left({value}, 1) = '''' AND substr({value}, 2, 1) IN {_ESCAPED_STARTS})"
+    quoted = f"left({value}, 1) IN {_FORMULA_STARTS} OR {escaped}" if csv else escaped
+    return f"NULLIF(CASE WHEN {quoted} THEN '''' || {value} ELSE {value} END, '')"
+
+
+def _export_query(columns: Sequence[str], csv: bool) -> str:
+    """The export's rows as text cells, A-K then `columns` (bound as $8, $9, ...): each value is read
+    from `fields` once, in a subquery kept apart (OFFSET 0) so the cell expression does not read it again."""
+    times = [f"to_char(l.{c} AT TIME ZONE 'UTC', {_EXPORT_TIME})" for c in ("captured_at", "received_at")]
+    fixed = [
+        "l.lead_id::text",
+        "l.source_id::text",
+        "l.form_id::text",
+        _export_cell("s.platform", csv),
+        _export_cell("l.platform_lead_id", csv),
+        *times,
+        _export_cell("l.status", csv),
+        _export_cell("l.disposition_code", csv),
+        _export_cell("l.custom_reason", csv),
+        _export_cell("l.post_out_status", csv),
+    ]
+    values = ", ".join(f"l.fields ->> ${8 + i}::text AS c{i}" for i in range(len(columns))) or "NULL AS none"
+    mapped = [_export_cell(f"v.c{i}", csv) for i in range(len(columns))]
+    return f"""SELECT {", ".join([*fixed, *mapped])}
+           FROM leads l JOIN sources s USING (source_id), LATERAL (SELECT {values} OFFSET 0) v
+           WHERE {_FILTERED}
+           ORDER BY l.received_at, l.lead_id"""
+
+
+async def copy_export_csv(
+    con: Connection,
+    account_id: UUID,
+    f: LeadFilter,
+    columns: Sequence[str],
+    output: Callable[[bytes], Coroutine[Any, Any, None]],
+    status: list[str] | None = None,
+) -> None:
+    """The filtered leads' export rows as CSV (no header, LF line ends), oldest first, handed to
+    `output` piece by piece as PostgreSQL's COPY writes them: the rows never pass through Python.
+    `status` gets COPY's "COPY <rows>"."""
+    done = await con.copy_from_query(
+        _export_query(columns, csv=True), *_filter_args(account_id, f), *columns, output=output, format="csv"
+    )
+    if status is not None:
+        status.append(done)
+
+
+async def export_text_cursor(
+    con: Connection, account_id: UUID, f: LeadFilter, columns: Sequence[str]
+) -> asyncpg.cursor.Cursor:
+    """The filtered leads' export rows as text cells for XLSX (None for an empty one), oldest first,
+    as a server-side cursor (the caller holds the transaction it lives in)."""
+    return await con.cursor(_export_query(columns, csv=False), *_filter_args(account_id, f), *columns)
 
 
 # Re-driving ----------------------------------------------------------------------------------------

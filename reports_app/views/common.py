@@ -176,11 +176,28 @@ def download(label: str, file: Any, key: str) -> None:
     )
 
 
+# Next to lead downloads: the fix-and-upload loop goes through XLSX (issue 17's round trips).
+FIX_IN_XLSX = (
+    "To fix leads in a spreadsheet and upload them again, choose XLSX: it keeps every value as it is. "
+    "A spreadsheet opening a CSV drops leading zeros and rounds long numbers, whatever the file holds."
+)
+
+
 def prepared_download(
-    label: str, key: str, make: Callable[[str], Any], fingerprint: str, *, formats: tuple[str, ...] = ("CSV", "XLSX")
+    label: str,
+    key: str,
+    make: Callable[[str], Any],
+    fingerprint: str,
+    *,
+    formats: tuple[str, ...] = ("CSV", "XLSX"),
+    fix_loop: bool = False,
 ) -> None:
     """A format choice, a Prepare button and the prepared file's download. The prepared file belongs
-    to the filter and format it was made for: change either and it is gone, never offered stale."""
+    to the filter and format it was made for: change either and it is gone, never offered stale.
+    `fix_loop` (lead files): XLSX first, and a line saying why."""
+    if fix_loop:
+        formats = ("XLSX", *(f for f in formats if f != "XLSX"))
+        st.caption(FIX_IN_XLSX)
     cols = st.columns([2, 2, 5])
     fmt = cols[0].radio("Format", formats, horizontal=True, key=f"{key}_format")
     current = f"{fingerprint}:{fmt}"

@@ -139,7 +139,11 @@ def render(db: Database, user: SignedIn) -> None:
         st.caption("Downloads follow the filters above (the search is not part of them).")
     if not user.masked:
         prepared_download(
-            "leads", "leads", lambda fmt: db.read(files.report_file, user.account_id, "LEADS", f, fmt), filter_key(f)
+            "leads",
+            "leads",
+            lambda fmt: db.read(files.report_file, user.account_id, "LEADS", f, fmt),
+            filter_key(f),
+            fix_loop=True,
         )
 
 

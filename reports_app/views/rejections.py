@@ -99,6 +99,7 @@ def render(db: Database, user: SignedIn) -> None:
             "rej_leads",
             lambda fmt: db.read(files.report_file, user.account_id, "LEADS", rejected, fmt),
             filter_key(f),
+            fix_loop=True,
         )
     with st.expander("Counts by source and disposition (for a report)"):
         prepared_download(

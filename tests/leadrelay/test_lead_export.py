@@ -10,7 +10,16 @@ from uuid import UUID
 from openpyxl import load_workbook
 
 from leadrelay import lead_export
-from leadrelay.lead_export import FIXED_COLUMNS, header, iter_csv, iter_xlsx, neutralise, restore, row_values
+from leadrelay.lead_export import (
+    FIXED_COLUMNS,
+    escape,
+    header,
+    iter_csv,
+    iter_xlsx,
+    neutralise,
+    restore,
+    row_values,
+)
 
 LEAD = {
     "lead_id": UUID("01900000-0000-7000-8000-000000000001"),
@@ -64,6 +73,15 @@ def test_neutralise_every_formula_start_and_restore_undoes_it() -> None:
     assert restore("'quoted by the user") == "'quoted by the user"
 
 
+def test_a_value_s_own_apostrophe_round_trips_in_both_formats() -> None:
+    for value in ("'+tag", "'=x", "''", "'''x", "'quoted", "'", "+tag", "=x", "plain", ""):
+        assert restore(neutralise(value)) == value
+        assert restore(escape(value)) == value
+    assert (neutralise("'+tag"), escape("'+tag")) == ("''+tag", "''+tag")
+    assert (neutralise("+tag"), escape("+tag")) == ("'+tag", "+tag")
+    assert (neutralise("'quoted"), escape("'quoted")) == ("'quoted", "'quoted")
+
+
 def test_csv_has_bom_crlf_and_quotes_only_where_needed() -> None:
     rows = [header(COLUMNS), row_values(LEAD, COLUMNS)]
     data = b"".join(iter_csv(rows, chunk_rows=1))
@@ -84,26 +102,39 @@ def test_csv_reads_back_through_our_reader_with_values_restored() -> None:
     assert restore(records[1][12]) == "+1 415 555 0100"
 
 
-def test_xlsx_cells_are_text_and_formulas_never_written() -> None:
-    rows = [header(COLUMNS), row_values(LEAD, COLUMNS), ["a\x00b", "=1+1"]]
-    data = b"".join(iter_xlsx(rows, chunk_bytes=100))
+def test_xlsx_cells_are_text_with_no_visible_apostrophe() -> None:
+    rows = [row_values(LEAD, COLUMNS, xlsx=True), ["a\x00b", "=1+1", escape("'+tag"), None]]
+    data = b"".join(iter_xlsx(COLUMNS, rows, chunk_bytes=100))
     assert data.startswith(b"PK\x03\x04")
     sheet = load_workbook(io.BytesIO(data)).worksheets[0]
     assert sheet.title == "Leads"
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert values[0] == [*FIXED_COLUMNS, *COLUMNS]
-    assert values[1][12] == "'+1 415 555 0100"
+    assert values[1][12] == "+1 415 555 0100"
     assert values[1][13] == 'Zoë, "Z"\nline 2'
-    # Control characters XML cannot carry are dropped; "=1+1" is neutralised even when the caller forgot.
-    assert values[2][:2] == ["ab", "'=1+1"]
-    assert sheet.cell(3, 2).data_type == "s"
+    # A control character XML cannot carry is kept (escaped as _x0000_); "=1+1" is text, not a formula;
+    # a value's own apostrophe before a formula start is escaped so that `restore` gives it back.
+    assert values[2][:4] == ["a_x0000_b", "=1+1", "''+tag", None]
+    assert [sheet.cell(3, c).data_type for c in (1, 2, 3)] == ["s", "s", "s"]
+    assert sheet.cell(3, 2).quotePrefix and not sheet.cell(1, 2).quotePrefix
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:O3"
+
+
+def test_xlsx_reads_back_through_our_reader_with_values_restored() -> None:
+    from ingest_service.files.file_budget import XlsxLimits
+    from ingest_service.files.xlsx_reader import read_records
+
+    values = ["=1+1", "'+tag", "'quoted", "01234", "Łódź 東京", "a\x01b"]
+    data = b"".join(iter_xlsx(["v"], [[*[None] * 11, lead_export.escape(v)] for v in values]))
+    records = [r.fields for r in read_records(io.BytesIO(data), XlsxLimits())]
+    assert [restore(r[11]) for r in records[1:]] == values
 
 
 def test_encoders_stream_piece_by_piece() -> None:
     encoder = lead_export.CsvEncoder()
     first = encoder.encode([["a", "b"]])
     second = encoder.encode([["c", "d"]])
-    assert (first, second) == (b"\xef\xbb\xbfa,b\r\n", b"c,d\r\n")
+    assert (first, second) == (b"\xef\xbb\xbfa,b\n", b"c,d\n")
 
 
 def test_file_name() -> None:

@@ -5,16 +5,16 @@ the Leads filter in the URL, and the Leads download."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from leadrelay import lead_export
 from reports_app import users
+from reports_app.views import common
 from tests.reports_app import seed
 from tests.reports_app.console_support import CHROMIUM, chromium, running_console, screenshot, settled, sign_in
 
@@ -148,6 +148,8 @@ async def test_every_page_in_words_and_names_with_lead_data_shown_literally(pool
         assert "status=REJECTED" in page.url
         await page.reload()
         await page.get_by_text("1 lead ·").wait_for()
+        # Lead files steer the fix-and-upload loop to XLSX: offered first, with the reason beside it.
+        await page.get_by_text(common.FIX_IN_XLSX).wait_for()
         await page.get_by_role("button", name="Prepare file").click()
         download_button = page.get_by_role("button", name="Download leads-")
         await download_button.wait_for()
@@ -157,12 +159,15 @@ async def test_every_page_in_words_and_names_with_lead_data_shown_literally(pool
         saved = tmp_path / download.suggested_filename
         await download.save_as(saved)
         # A format change takes the prepared file away: never a stale file offered.
-        await page.get_by_text("XLSX", exact=True).click()
+        await page.get_by_text("CSV", exact=True).click()
         await download_button.wait_for(state="detached")
         await screenshot(page, "console-leads-filtered")
         # Every page drew without a traceback in the server's log (a never-counted source included).
         assert app.errors() == []
-    rows = list(csv.reader(io.StringIO(saved.read_bytes().decode("utf-8-sig"), newline="")))
+    assert saved.suffix == ".xlsx"
+    sheet = load_workbook(saved).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert rows[0] == [*lead_export.FIXED_COLUMNS, "email", "country"]
     assert [(r[7], r[8], r[11]) for r in rows[1:]] == [("REJECTED", "REJECT_LEAD_INVALID_EMAIL", "x@")]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:M2"
     assert planted == []

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 
 import grpc
 from openpyxl import load_workbook
 
+from leadrelay import lead_export
 from leadrelay.lead_export import FIXED_COLUMNS
 from leadrelay.v1 import common_pb2, ingest_pb2
 from tests.harness import Api, rpc_error
@@ -89,7 +92,7 @@ async def test_export_of_all_sources_takes_the_union_of_their_columns(api: Api) 
     assert rows[4][11:] == ["z@example.com", "", "", "", "", "", "77", ""]
 
 
-async def test_xlsx_export(api: Api) -> None:
+async def test_xlsx_export_stores_text_as_text_with_frozen_header_filter_and_widths(api: Api) -> None:
     source_id = await _imported(api)
     chunks = [
         c
@@ -98,11 +101,95 @@ async def test_xlsx_export(api: Api) -> None:
         )
     ]
     assert chunks[0].file_name.endswith(".xlsx")
-    sheet = load_workbook(io.BytesIO(b"".join(c.data for c in chunks)), read_only=True).worksheets[0]
-    values = [[c if c is not None else "" for c in row] for row in sheet.iter_rows(values_only=True)]
-    assert values[0][:11] == list(FIXED_COLUMNS)
-    assert [r[13] for r in values[1:]] == ["Ana", "Bo", "Çy"]
-    assert values[2][12] == "'-5"
+    assert chunks[0].content_type == lead_export.XLSX_CONTENT_TYPE
+    data = b"".join(c.data for c in chunks)
+    book = load_workbook(io.BytesIO(data))
+    sheet = book.worksheets[0]
+    assert sheet.title == "Leads"
+    header = [*FIXED_COLUMNS, "email", "phone", "first_name", "country", "lead_source", "notes"]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0] == header
+    assert [r[11:14] for r in values[1:]] == [
+        ["ana@example.com", "+49 30 1234567", "Ana"],
+        ["bad", "-5", "Bo"],
+        ["cy@example.com", None, "Çy"],
+    ]
+    # Text cells: stored as strings with the hidden quote prefix, no visible apostrophe.
+    phone = sheet.cell(3, 13)
+    assert (phone.value, phone.data_type, phone.quotePrefix) == ("-5", "s", True)
+    assert sheet.cell(1, 1).font.b
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:Q4"
+    widths = column_widths(data)
+    assert len(widths) == len(header) and all(8 <= w <= 51 for w in widths)
+    assert widths[0] >= 36  # a LeadID (36 characters) is readable whole
+    assert widths[11] >= len("ana@example.com") and widths[13] < 15
+
+
+# stored value: the import file's cell for it (an imported cell is `restore`d on the way in)
+def column_widths(xlsx: bytes) -> list[float]:
+    """The sheet's column widths, one per column (openpyxl folds equal neighbours together)."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    widths: list[float] = []
+    for low, high, width in re.findall(r'<col min="(\d+)" max="(\d+)" width="([\d.]+)"', xml):
+        assert int(low) == len(widths) + 1
+        widths += [float(width)] * (int(high) - int(low) + 1)
+    return widths
+
+
+ROUND_TRIP = {
+    "'+tag": "''+tag",
+    "=1+2": "=1+2",
+    "-5": "-5",
+    "@home": "@home",
+    "'quoted": "'quoted",
+    "''twice": "'''twice",
+    "01234": "01234",
+    "1234567890123456": "1234567890123456",
+}
+
+
+async def test_apostrophes_and_formula_starts_round_trip_through_export_and_re_upload(api: Api) -> None:
+    source_id = await file_source(api)
+    rows = [["email", "first_name", "country"]]
+    rows += [[f"p{i}@example.com", cell, "Narnia"] for i, cell in enumerate(ROUND_TRIP.values())]
+    final(await run(api.ingest.ImportLeads, ingest_pb2.ImportSpec(source_id=source_id), csv_bytes(rows)))
+    csv_file = await export(api, source_id=source_id)
+    by_email = {r[11]: r for r in _rows(csv_file)[1:]}
+    # CSV: the neutralising apostrophe before a formula start, one more before a value's own.
+    assert [by_email[f"p{i}@example.com"][13] for i in range(len(ROUND_TRIP))] == [
+        "''+tag",
+        "'=1+2",
+        "'-5",
+        "'@home",
+        "'quoted",
+        "'''twice",
+        "01234",
+        "1234567890123456",
+    ]
+    xlsx_file = await export(api, source_id=source_id, format=common_pb2.FILE_FORMAT_XLSX)
+    sheet = load_workbook(io.BytesIO(xlsx_file)).worksheets[0]
+    # XLSX: no apostrophe but the escape of a value's own.
+    assert [r[13] for r in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "''+tag",
+        "=1+2",
+        "-5",
+        "@home",
+        "'quoted",
+        "'''twice",
+        "01234",
+        "1234567890123456",
+    ]
+    assert {sheet.cell(r, 14).data_type for r in range(2, 2 + len(ROUND_TRIP))} == {"s"}
+    leads = {r[11]: r[0] for r in _rows(csv_file)[1:]}
+    for data in (csv_file, xlsx_file):
+        done, failed = final(await run(api.ingest.ReuploadLeads, ingest_pb2.ImportSpec(), data))
+        assert (done.rows_read, done.rows_errored) == (len(ROUND_TRIP), 0)
+        assert {f[4] for f in failed} == {'country: "Narnia" is not on the picklist'}
+        for i, stored in enumerate(ROUND_TRIP):
+            lead = await api.ingest.GetLead(ingest_pb2.GetLeadRequest(lead_id=leads[f"p{i}@example.com"]))
+            assert lead.fields["first_name"] == stored
 
 
 async def test_another_accounts_source_is_refused(api: Api, pool, servers) -> None:
@@ -118,12 +205,3 @@ async def test_another_accounts_source_is_refused(api: Api, pool, servers) -> No
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     # Without a source filter, nothing of theirs shows.
     assert _rows(await export(api)) == [list(FIXED_COLUMNS)]
-
-
-def test_xlsx_is_written_through_lxml() -> None:
-    # Without lxml openpyxl silently falls back to its pure-Python XML writer (~2.5x slower exports).
-    from openpyxl.cell import _writer as cell_writer
-    from openpyxl.worksheet import _writer as sheet_writer
-
-    assert cell_writer.write_cell is cell_writer.lxml_write_cell
-    assert sheet_writer.xmlfile.__module__ == "lxml.etree"
