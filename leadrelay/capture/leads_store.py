@@ -146,6 +146,9 @@ _FILTERED = """l.account_id = $1
              AND ($8::text IS NULL OR l.post_out_status = $8)"""
 
 
+_FILTER_ARGS = 8  # how many parameters _FILTERED takes; a query's own parameters follow them
+
+
 def _filter_args(account_id: UUID, f: LeadFilter) -> list[object]:
     return [account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until, f.post_out_status]
 
@@ -220,7 +223,7 @@ def _export_cell(value: str, csv: bool) -> str:
 
 
 def _export_query(columns: Sequence[str], csv: bool) -> str:
-    """The export's rows as text cells, A-K then `columns` (bound as $8, $9, ...): each value is read
+    """The export's rows as text cells, A-K then `columns` (bound after the filter's parameters): each value is read
     from `fields` once, in a subquery kept apart (OFFSET 0) so the cell expression does not read it again."""
     times = [f"to_char(l.{c} AT TIME ZONE 'UTC', {_EXPORT_TIME})" for c in ("captured_at", "received_at")]
     fixed = [
@@ -235,7 +238,9 @@ def _export_query(columns: Sequence[str], csv: bool) -> str:
         _export_cell("l.custom_reason", csv),
         _export_cell("l.post_out_status", csv),
     ]
-    values = ", ".join(f"l.fields ->> ${8 + i}::text AS c{i}" for i in range(len(columns))) or "NULL AS none"
+    values = (
+        ", ".join(f"l.fields ->> ${_FILTER_ARGS + 1 + i}::text AS c{i}" for i in range(len(columns))) or "NULL AS none"
+    )
     mapped = [_export_cell(f"v.c{i}", csv) for i in range(len(columns))]
     return f"""SELECT {", ".join([*fixed, *mapped])}
            FROM leads l JOIN sources s USING (source_id), LATERAL (SELECT {values} OFFSET 0) v

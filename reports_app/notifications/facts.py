@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from leadrelay.db import Connection
 from reports_app import queries
@@ -22,7 +23,12 @@ from reports_app.notifications.conditions import (
 
 
 async def gather(con: Connection, account_id: UUID, now: datetime, jobs_since: datetime) -> Facts:
-    today = now.date()
+    today = now.date()  # platform counts are per UTC day
+    # Lead counts are per day of the account's zone (the report aggregates count by them): "today"
+    # of a rejection-rate jump is the account's today, so the facts carry the account's local now.
+    zone = (await queries.account_settings(con, account_id))["time_zone"]
+    local_now = now.astimezone(ZoneInfo(zone))
+    local_today = local_now.date()
     sources = [
         Source(str(r["source_id"]), r["name"], r["platform"], r["state"], r["last_error"] or "")
         for r in await con.fetch(
@@ -61,18 +67,21 @@ async def gather(con: Connection, account_id: UUID, now: datetime, jobs_since: d
     days = [
         DayCounts(str(r["source_id"]), r["day"], r["received"], r["rejected"] or 0)
         for r in await con.fetch(
-            """WITH c AS (
+            """WITH z AS (SELECT $4::text AS tz), c AS (
                    SELECT source_id, day, status, n FROM report_lead_counts
                    WHERE account_id = $1 AND day BETWEEN $2 AND $3
                    UNION ALL
-                   SELECT source_id, day, status, n FROM report_lead_deltas
-                   WHERE account_id = $1 AND day BETWEEN $2 AND $3)
+                   SELECT d.source_id, (d.slot AT TIME ZONE z.tz)::date, d.status, d.n
+                   FROM report_lead_deltas d, z
+                   WHERE d.account_id = $1 AND d.slot >= $2::date::timestamp AT TIME ZONE z.tz
+                     AND d.slot < ($3::date + 1)::timestamp AT TIME ZONE z.tz)
                SELECT source_id, day, sum(n)::bigint AS received,
                       (sum(n) FILTER (WHERE status = 'REJECTED'))::bigint AS rejected
                FROM c GROUP BY 1, 2""",
             account_id,
-            today - timedelta(days=7),
-            today,
+            local_today - timedelta(days=7),
+            local_today,
+            zone,
         )
     ]
     platform_days = [
@@ -87,7 +96,7 @@ async def gather(con: Connection, account_id: UUID, now: datetime, jobs_since: d
     ]
     stages = {r["crm_stage"]: r["events"] for r in await queries.unmapped_stages(con, account_id)}
     return Facts(
-        now,
+        local_now,
         sources,
         grants,
         destinations,
