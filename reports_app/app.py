@@ -39,12 +39,14 @@ nav = st.navigation(
         "Reports": [
             page("overview", "Overview", "overview", default=True),
             page("leads", "Leads", "leads"),
-            page("sources", "Sources", "sources"),
+            page("sources", "Source report", "sources"),
             page("rejections", "Rejections", "rejections"),
             page("post_outs", "Post-outs", "post-outs"),
             page("lifecycle", "Lifecycle", "lifecycle"),
         ],
         "Settings": [
+            page("source_setup", "Sources", "source-setup"),
+            page("new_source", "New source", "new-source"),
             page("connect", "Connect a platform", "connect"),
             page("schedules", "Schedules", "schedules"),
         ],

@@ -14,21 +14,24 @@ from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 PLATFORMS = {"Facebook": common_pb2.PLATFORM_FACEBOOK, "LinkedIn": common_pb2.PLATFORM_LINKEDIN}
 
 
-def return_url(settings: Settings) -> str:
-    """Where the ingest callback sends the browser back: this console, which opens its Connect page."""
-    return f"{settings.console_url.rstrip('/')}/connect"
+def return_url(settings: Settings, path: str = "connect") -> str:
+    """Where the ingest callback sends the browser back: this console, which opens the page at `path`
+    (the Connect page, or New source when a new source is being connected)."""
+    return f"{settings.console_url.rstrip('/')}/{path}"
 
 
-async def begin(settings: Settings, account_id: UUID, user_id: UUID, platform: str, source_id: str = "") -> str:
+async def begin(
+    settings: Settings, account_id: UUID, user_id: UUID, platform: str, source_id: str = "", path: str = "connect"
+) -> str:
     async with clients.channel(settings.ingest_target) as ch:
         begun = await ingest_pb2_grpc.IngestServiceStub(ch).BeginConnect(
             ingest_pb2.BeginConnectRequest(
                 platform=PLATFORMS[platform],
                 source_id=source_id,
                 user_ref=str(user_id),
-                return_url=return_url(settings),
+                return_url=return_url(settings, path),
             ),
-            metadata=clients.as_account(settings.internal_token, account_id),
+            metadata=clients.as_account(settings.internal_token, account_id, user_id),
             timeout=10,
         )
     return begun.authorize_url
@@ -40,7 +43,7 @@ async def complete(
     async with clients.channel(settings.ingest_target) as ch:
         return await ingest_pb2_grpc.IngestServiceStub(ch).CompleteConnect(
             ingest_pb2.CompleteConnectRequest(state=state, code=code, user_ref=str(user_id)),
-            metadata=clients.as_account(settings.internal_token, account_id),
+            metadata=clients.as_account(settings.internal_token, account_id, user_id),
             timeout=30,
         )
 
@@ -53,13 +56,15 @@ async def pick(
             ingest_pb2.PickConnectAccountsRequest(
                 grant_id=grant_id, external_account_ids=list(external_ids), user_ref=str(user_id)
             ),
-            metadata=clients.as_account(settings.internal_token, account_id),
+            metadata=clients.as_account(settings.internal_token, account_id, user_id),
             timeout=60,
         )
     return list(picked.sources)
 
 
-async def platform_sources(settings: Settings, account_id: UUID) -> list[ingest_pb2.Source]:
+async def platform_sources(
+    settings: Settings, account_id: UUID, user_id: UUID | None = None
+) -> list[ingest_pb2.Source]:
     """The account's Facebook and LinkedIn sources (at most 500 of each)."""
     found: list[ingest_pb2.Source] = []
     async with clients.channel(settings.ingest_target) as ch:
@@ -67,7 +72,7 @@ async def platform_sources(settings: Settings, account_id: UUID) -> list[ingest_
         for platform in PLATFORMS.values():
             reply = await stub.ListSources(
                 ingest_pb2.ListSourcesRequest(platform=platform, page_size=500),
-                metadata=clients.as_account(settings.internal_token, account_id),
+                metadata=clients.as_account(settings.internal_token, account_id, user_id),
                 timeout=10,
             )
             found.extend(reply.sources)

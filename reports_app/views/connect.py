@@ -34,7 +34,7 @@ def render(db: Database, user: User) -> None:
             st.text(status)
     if "connect_choices" in st.session_state:
         _pick(db, user)
-    sources = db.run(lambda: connect.platform_sources(db.settings, user.account_id))
+    sources = db.run(lambda: connect.platform_sources(db.settings, user.account_id, user.user_id))
     st.subheader("Platform sources")
     if sources:
         st.dataframe(
