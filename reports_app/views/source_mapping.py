@@ -108,12 +108,12 @@ def _fields_table(me: SignedIn, fields: Sequence[ingest_pb2.FormField], form: in
             [
                 {
                     "Field": f.name,
+                    "New": "new since the save" if f.new_since_mapping else "",
                     "Question": f.label or "(only seen in leads)",
                     "Type": f.type.replace("_", " ").capitalize() if f.type else "",
                     "Sample answers": masking.HIDDEN
                     if me.masked and f.samples
                     else " | ".join(f.samples) or "(no recent answers)",
-                    "New": "new: goes to not_mapped_fields until mapped" if f.new_since_mapping else "",
                 }
                 for f in fields
             ]

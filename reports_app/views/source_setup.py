@@ -6,6 +6,7 @@ counts, its last lead and the platform's count check; `?source=<id>` opens one s
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 import pandas as pd
@@ -15,6 +16,7 @@ from reports_app import labels, setup_queries, source_status
 from reports_app.console import SignedIn
 from reports_app.database import Database
 from reports_app.views import source_mapping, source_summary
+from reports_app.views.common import plain
 from reports_app.views.setup_links import NEW_SOURCE, SOURCES, caller, link, refused
 
 TABS = {"summary": "Summary", "mapping": "Mapping"}
@@ -40,13 +42,8 @@ def render(db: Database, me: SignedIn) -> None:
                 "Source": r["name"],
                 "Platform": labels.platform(r["platform"]),
                 "Status": source_status.status(r, me.zone),
-                "Platform's last error": r["last_error"],
-                "Received today": r["received_today"],
-                "Accepted today": r["accepted_today"],
-                "Rejected today": r["rejected_today"],
-                "Received 7 days": r["received_week"],
-                "Accepted 7 days": r["accepted_week"],
-                "Rejected 7 days": r["rejected_week"],
+                "Today: received / accepted / rejected": _counts(r, "today"),
+                "7 days: received / accepted / rejected": _counts(r, "week"),
                 f"Last lead ({me.zone.key})": source_status.when(r["last_lead_at"], me.zone),
                 "Platform count check": source_status.count_check(r),
             }
@@ -59,6 +56,10 @@ def render(db: Database, me: SignedIn) -> None:
         key="setup_sources_table",
         column_config={"Source": st.column_config.TextColumn(pinned=True, width="medium")},
     )
+    for r in rows:
+        if r["last_error"]:
+            st.warning(plain(f"{r['name']}: what {labels.platform(r['platform'])} last said"))
+            st.text(r["last_error"])
     st.caption(
         "Today and 7 days are UTC days. The count check compares the platform's count of a whole day "
         "with LeadRelay's (Reports → Source report asks the platforms again)."
@@ -72,6 +73,10 @@ def render(db: Database, me: SignedIn) -> None:
     if me.is_admin:
         with cols[2]:
             link("New source →", NEW_SOURCE)
+
+
+def _counts(row: dict[str, Any], window: str) -> str:
+    return " / ".join(f"{row[f'{what}_{window}']:,}" for what in ("received", "accepted", "rejected"))
 
 
 def _one(db: Database, me: SignedIn, source_id: str) -> None:

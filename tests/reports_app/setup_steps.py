@@ -52,8 +52,16 @@ class Column:
     type: str = ""
 
 
+async def _shows(page: Any, label: str, option: str) -> bool:
+    """Whether the selectbox labelled `label` shows `option` already (choosing it again reruns nothing)."""
+    box = page.get_by_label(label, exact=True).locator('xpath=ancestor::div[@data-testid="stSelectbox"][1]')
+    return (await box.text_content() or "").strip().endswith(option)
+
+
 async def _choose(page: Any, label: str, option: str) -> None:
     """Picks `option` in the selectbox labelled `label`."""
+    if await _shows(page, label, option):
+        return
     box = page.get_by_label(label, exact=True)
     await box.click()
     await page.get_by_role("option", name=option, exact=True).click()
@@ -108,6 +116,7 @@ async def open_source(page: Any, base: str, source_id: str, tab: str = "summary"
         await page.get_by_role("heading", name="Form fields").wait_for()
     else:
         await page.get_by_role("heading", name="Download leads").wait_for()
+        await page.get_by_role("heading", name="Source", exact=True).wait_for()  # the page's last section
     await settled(page)
 
 
@@ -138,8 +147,11 @@ async def fill_grid(page: Any, columns: list[Column]) -> None:
             await _fill(page, f"Row {i} value", col.takes.value)
         else:
             box = page.get_by_label(f"Row {i} takes", exact=True)
+            shown = box.locator('xpath=ancestor::div[@data-testid="stSelectbox"][1]')
+            if f"{col.takes} · " in (await shown.text_content() or ""):
+                continue
             await box.click()
-            option = page.get_by_role("option").filter(has_text=col.takes)
+            option = page.get_by_role("option").filter(has_text=f"{col.takes} · ")
             if await option.count():
                 await option.first.click()
                 await page.get_by_role("listbox").wait_for(state="detached")
@@ -216,12 +228,17 @@ async def sync_leads(page: Any, base: str, source_id: str, form: str | None = No
     return str(await done.text_content())
 
 
+def form_switch(page: Any, form_label: str) -> Any:
+    """The on/off switch of the form whose label starts with `form_label` (its input)."""
+    return page.locator("label").filter(has_text=form_label).locator("input")
+
+
 async def switch_form(page: Any, base: str, source_id: str, form_label: str, on: bool) -> None:
     """Summary → the form's on/off switch (its label starts with the form's name)."""
     await open_source(page, base, source_id)
-    switch = page.get_by_role("checkbox", name=form_label)
+    switch = form_switch(page, form_label)
     if await switch.is_checked() != on:
-        await switch.click(force=True)
+        await page.locator("label").filter(has_text=form_label).click()
         await page.get_by_text(f"switched {'on' if on else 'off'}.").wait_for()
         await settled(page)
 
@@ -229,6 +246,8 @@ async def switch_form(page: Any, base: str, source_id: str, form_label: str, on:
 async def set_source_enabled(page: Any, base: str, source_id: str, enabled: bool) -> None:
     await open_source(page, base, source_id)
     button = page.get_by_role("button", name="Enable source" if enabled else "Disable source")
+    other = page.get_by_role("button", name="Disable source" if enabled else "Enable source")
+    await button.or_(other).wait_for()
     if await button.count():
         await button.click()
         await page.get_by_text(" is enabled." if enabled else " is disabled.").wait_for()

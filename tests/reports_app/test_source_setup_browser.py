@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 
 from reports_app import users
-from tests.ingest_service.connector_support import judged, post
+from tests.ingest_service.connector_support import facebook_source, judged, post
 from tests.reports_app.console_support import CHROMIUM, chromium, running_console, screenshot, settled, sign_in
 from tests.reports_app.setup_steps import (
     CATCH_ALL,
@@ -22,6 +23,7 @@ from tests.reports_app.setup_steps import (
     Constant,
     choose_mapping_of,
     connect_facebook_source,
+    form_switch,
     map_source,
     open_source,
     set_source_enabled,
@@ -32,6 +34,8 @@ from tests.waiting import eventually
 
 pytestmark = [
     pytest.mark.browser,
+    # Long scenarios of many page runs: a loaded shared machine needs more than the default 300 s.
+    pytest.mark.timeout(900),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]
 PASSWORD = "browser password"
@@ -48,6 +52,11 @@ FORM_OWN = [
     Column("Campaign", Constant("lookup", "CMP-7"), "lookup"),
     Column("Notes", CATCH_ALL),
 ]
+
+
+def _json(value: Any) -> Any:
+    """A jsonb value, decoded by the pool's codec or not."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _field_data(n: int) -> list[dict]:
@@ -118,30 +127,10 @@ async def test_a_facebook_source_set_up_from_scratch_in_the_browser(pool, accoun
         await page.get_by_text("This form uses the default mapping.").wait_for()
         await screenshot(page, "setup-mapping-form-uses-default")
 
-        # Sync: leads the webhook never announced, from three days ago.
-        three_days = int((datetime.now(UTC) - timedelta(days=3)).timestamp())
-        missed = await post(
-            web,
-            f"{sandbox.url}/graph/_control/leads",
-            {"form_id": form2, "count": 4, "deliver": False, "created_time": three_days},
-        )
-        message = await sync_leads(page, console.url, source_id)
-        assert "7 leads read" in message and "4 new, 3 already in LeadRelay" in message, message
-        await screenshot(page, "setup-summary-synced")
-        rows = await judged(pool, source_id, 7)
-        assert set(missed["ids"]) <= {r["platform_lead_id"] for r in rows}
-
-        await switch_form(page, console.url, source_id, "Harbour Bakery form 2", on=False)
-        await set_source_enabled(page, console.url, source_id, enabled=False)
-        await screenshot(page, "setup-summary-disabled")
-        async with pool.acquire() as con:
-            assert await con.fetchval("SELECT enabled FROM sources WHERE source_id = $1", UUID(source_id)) is False
-        await set_source_enabled(page, console.url, source_id, enabled=True)
-
         await page.goto(f"{console.url}/source-setup")
         await page.get_by_role("heading", name="Sources", level=1).wait_for()
         await settled(page)
-        await screenshot(page, "setup-sources-list")
+        await screenshot(page, "setup-sources-list-new")
         assert not console.errors(), console.errors()
 
         async with pool.acquire() as con:
@@ -153,31 +142,34 @@ async def test_a_facebook_source_set_up_from_scratch_in_the_browser(pool, accoun
                 for r in await con.fetch("SELECT * FROM forms WHERE source_id = $1", UUID(source_id))
             }
         assert (source["name"], source["enabled"]) == ("Facebook: Harbour Bakery", True)
-        assert json.loads(source["default_mapping"]) == [
+        assert _json(source["default_mapping"]) == [
             {"column": "Name", "form_field": "full_name"},
             {"column": "Email", "form_field": "email", "type": "email"},
             {"column": "Phone", "form_field": "phone_number", "type": "phone"},
             {"column": "Company", "form_field": "company_name"},
             {"column": "Notes", "unmapped_fields": True},
         ]
-        assert json.loads(forms[form1]["mapping"]) == [
+        assert _json(forms[form1]["mapping"]) == [
             {"column": "Name", "form_field": "full_name"},
             {"column": "Email", "form_field": "email", "type": "email"},
             {"column": "Campaign", "constant": {"kind": "lookup", "value": "CMP-7"}, "type": "lookup"},
             {"column": "Notes", "unmapped_fields": True},
         ]
         assert forms[form2]["mapping"] is None
-        assert (forms[form1]["enabled"], forms[form2]["enabled"]) == (True, False)
 
         # A lead of form 1 now maps with the form's own mapping and its constant.
-        await post(web, f"{sandbox.url}/graph/_control/leads", {"form_id": form1, "field_data": _field_data(9)})
+        await post(
+            web,
+            f"{sandbox.url}/graph/_control/leads",
+            {"form_id": form1, "field_data": _field_data(9), "custom_disclaimer_responses": []},
+        )
 
         async def mapped_with_constant() -> dict | None:
             async with pool.acquire() as con:
                 raw = await con.fetchval(
                     "SELECT fields FROM leads WHERE source_id = $1 AND fields->>'Name' = 'Ada Baker 9'", UUID(source_id)
                 )
-            return None if raw is None else json.loads(raw)
+            return None if raw is None else _json(raw)
 
         fields = await eventually(mapped_with_constant)
         assert fields == {
@@ -187,18 +179,71 @@ async def test_a_facebook_source_set_up_from_scratch_in_the_browser(pool, accoun
             "Notes": "phone_number: +442079460009\ncompany_name: Harbour Bakery\nwhat_is_your_budget?: $1k-$10k",
         }
 
+
+async def test_the_summary_syncs_switches_and_a_viewer_changes_nothing(
+    pool, account, api, settings, servers, sandbox, web
+):
+    fb = await facebook_source(api, sandbox, web, forms=2)
+    form1, form2 = fb.form_ids
+    admin = f"summary-{account.name}@example.com"
+    viewer = f"viewer-{account.name}@example.com"
+    async with pool.acquire() as con:
+        await users.create_user(con, account.account_id, admin, PASSWORD, users.ADMIN)
+        await users.create_user(con, account.account_id, viewer, PASSWORD, users.VIEWER)
+    # Leads the platform has but never announced, from three days ago: the sync fetches them.
+    three_days = int((datetime.now(UTC) - timedelta(days=3)).timestamp())
+    missed = []
+    for form in (form1, form2):
+        reply = await post(
+            web,
+            f"{sandbox.url}/graph/_control/leads",
+            {"form_id": form, "count": 2, "deliver": False, "created_time": three_days},
+        )
+        missed += reply["ids"]
+
+    async with running_console(settings, INGEST_TARGET=servers.ingest_target) as console, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        await sign_in(page, console.url, admin, PASSWORD, f"/source-setup?source={fb.source_id}")
+        message = await sync_leads(page, console.url, fb.source_id)
+        assert "4 leads read" in message and "4 new, 0 already in LeadRelay" in message, message
+        await screenshot(page, "setup-summary-synced")
+        rows = await judged(pool, fb.source_id, 4)
+        assert sorted(r["platform_lead_id"] for r in rows) == sorted(missed)
+
+        await switch_form(page, console.url, fb.source_id, "Sandbox Page form 2", on=False)
+        await set_source_enabled(page, console.url, fb.source_id, enabled=False)
+        await screenshot(page, "setup-summary-disabled")
+        async with pool.acquire() as con:
+            assert await con.fetchval("SELECT enabled FROM sources WHERE source_id = $1", UUID(fb.source_id)) is False
+        await set_source_enabled(page, console.url, fb.source_id, enabled=True)
+        async with pool.acquire() as con:
+            source_on = await con.fetchval("SELECT enabled FROM sources WHERE source_id = $1", UUID(fb.source_id))
+            forms_on = {
+                r["platform_form_id"]: r["enabled"]
+                for r in await con.fetch("SELECT * FROM forms WHERE source_id = $1", UUID(fb.source_id))
+            }
+        assert (source_on, forms_on) == (True, {form1: True, form2: False})
+
+        await page.goto(f"{console.url}/source-setup")
+        await page.get_by_role("heading", name="Sources", level=1).wait_for()
+        await page.get_by_text("Open a source").wait_for()
+        await screenshot(page, "setup-sources-list")
+
         # A viewer sees the same pages with nothing to press.
         viewer_page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         viewer_page.set_default_timeout(30_000)
-        await sign_in(viewer_page, console.url, viewer, PASSWORD, f"/source-setup?source={source_id}")
-        await open_source(viewer_page, console.url, source_id)
+        await sign_in(viewer_page, console.url, viewer, PASSWORD, f"/source-setup?source={fb.source_id}")
+        await open_source(viewer_page, console.url, fb.source_id)
         for name in ("Sync leads", "Disable source", "Disconnect…"):
             assert await viewer_page.get_by_role("button", name=name, exact=True).is_disabled(), name
         assert await viewer_page.get_by_role("button", name="Refresh forms").count() == 0
-        for switch in await viewer_page.get_by_role("checkbox").all():
+        switches = await form_switch(viewer_page, "Sandbox Page form").all()
+        assert len(switches) == 2
+        for switch in switches:
             assert await switch.is_disabled()
         await screenshot(viewer_page, "setup-viewer-summary")
-        await open_source(viewer_page, console.url, source_id, "mapping")
+        await open_source(viewer_page, console.url, fb.source_id, "mapping")
         assert await viewer_page.get_by_role("button", name="Save the default mapping").is_disabled()
         assert await viewer_page.get_by_label("Row 1 column", exact=True).is_disabled()
         await screenshot(viewer_page, "setup-viewer-mapping")
