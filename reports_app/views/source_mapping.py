@@ -70,7 +70,7 @@ def render(db: Database, me: SignedIn, source: ingest_pb2.Source, calls: Caller)
         )
     title = f"{form.name or form.platform_form_id}: own mapping" if form is not None else "Default mapping"
     draft = _grid(me, fields, draft_key, title)
-    if draft != saved:
+    if draft != saved and me.is_admin:
         st.caption("Unsaved changes.")
     _actions(db, me, source, calls, form, scope, draft, saved, draft_key, key)
 

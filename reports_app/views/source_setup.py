@@ -42,10 +42,10 @@ def render(db: Database, me: SignedIn) -> None:
                 "Source": r["name"],
                 "Platform": labels.platform(r["platform"]),
                 "Status": source_status.status(r, me.zone),
-                "Today: received / accepted / rejected": _counts(r, "today"),
-                "7 days: received / accepted / rejected": _counts(r, "week"),
+                "Today": _counts(r, "today"),
+                "7 days": _counts(r, "week"),
                 f"Last lead ({me.zone.key})": source_status.when(r["last_lead_at"], me.zone),
-                "Platform count check": source_status.count_check(r),
+                "Count check": source_status.count_check(r),
             }
             for r in rows
         ]
@@ -61,7 +61,8 @@ def render(db: Database, me: SignedIn) -> None:
             st.warning(plain(f"{r['name']}: what {labels.platform(r['platform'])} last said"))
             st.text(r["last_error"])
     st.caption(
-        "Today and 7 days are UTC days. The count check compares the platform's count of a whole day "
+        "Today and 7 days: leads received / accepted / rejected on those UTC days. "
+        "The count check compares the platform's count of a whole day "
         "with LeadRelay's (Reports → Source report asks the platforms again)."
     )
     names = {str(r["source_id"]): r["name"] for r in rows}
