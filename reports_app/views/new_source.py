@@ -122,8 +122,9 @@ def _pick(db: Database, me: SignedIn) -> None:
             del st.session_state["ns_choices"]
             st.rerun()
         return
+    # Radio options render Markdown: the platform's names are shown literally.
     labels = {
-        c.external_account_id: f"{c.name or c.external_account_id} ({c.external_account_id})"
+        c.external_account_id: plain(f"{c.name or c.external_account_id} ({c.external_account_id})")
         + (" — already a source: picking it reconnects it" if c.source_id else "")
         for c in choices.choices
     }

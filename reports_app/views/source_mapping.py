@@ -133,7 +133,7 @@ def _uses_default(
     draft_key: str,
     key: str,
 ) -> None:
-    st.subheader(f"{form.name or form.platform_form_id}: uses the default mapping")
+    st.subheader(plain(f"{form.name or form.platform_form_id}: uses the default mapping"))
     st.info("This form uses the default mapping.")
     default = mapping_grid.from_mapping(current.mappings)
     if default:
@@ -172,7 +172,7 @@ def _grid_frame(grid: Sequence[GridRow]) -> pd.DataFrame:
 
 def _grid(me: SignedIn, fields: Sequence[ingest_pb2.FormField], draft_key: str, title: str) -> list[GridRow]:
     """The editable grid; returns the draft as the widgets now hold it."""
-    st.subheader(title)
+    st.subheader(plain(title))
     draft: list[GridRow] = st.session_state[draft_key]
     gen = st.session_state[f"{draft_key}_gen"]
     ro = not me.is_admin

@@ -89,7 +89,7 @@ def _one(db: Database, me: SignedIn, source_id: str) -> None:
         link("← All sources", SOURCES)
         return
     link("← All sources", SOURCES)
-    st.subheader(source.name)
+    st.subheader(plain(source.name))
     tab = st.query_params.get("tab", "summary")
     if st.session_state.get("setup_tab_for") != source_id or st.session_state.get("setup_tab") not in TABS:
         st.session_state["setup_tab"] = tab if tab in TABS else "summary"

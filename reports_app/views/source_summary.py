@@ -201,7 +201,10 @@ def _forms(
         label = f"{form.name or form.platform_form_id} ({form.platform_form_id})"
         mapping = "own mapping" if form.custom_mapping else "uses the default mapping"
         on = st.toggle(
-            f"{label} · {mapping}", value=form.enabled, key=f"{key}_form_{form.form_id}", disabled=not me.is_admin
+            plain(f"{label} · {mapping}"),
+            value=form.enabled,
+            key=f"{key}_form_{form.form_id}",
+            disabled=not me.is_admin,
         )
         if me.is_admin and on != form.enabled:
             try:
