@@ -33,13 +33,13 @@ if me is None:
     st.link_button("Sign in", sessions.SIGN_IN_PATH)
     st.stop()
 
-# Upload leads, Import leads and Leads search join as a "Work" section; set-up pages join Settings.
+# Pages grouped by job: what happened (Reports), the daily work (Work), how it is set up (Settings).
 nav = st.navigation(
     {
         "Reports": [
             page("overview", "Overview", "overview", default=True),
             page("leads", "Leads", "leads"),
-            page("sources", "Sources", "sources"),
+            page("sources", "Source report", "sources"),
             page("rejections", "Rejections", "rejections"),
             page("post_outs", "Post-outs", "post-outs"),
             page("lifecycle", "Lifecycle", "lifecycle"),
@@ -47,14 +47,16 @@ nav = st.navigation(
         "Work": [
             page("upload_leads", "Upload leads", "upload-leads"),
             page("import_leads", "Import leads", "import-leads"),
+            page("delivery_log", "Delivery log", "delivery-log"),
         ],
         "Settings": [
+            page("source_setup", "Sources", "source-setup"),
+            page("new_source", "New source", "new-source"),
             page("connect", "Connect a platform", "connect"),
-            page("schedules", "Schedules", "schedules"),
             page("criteria", "Acceptance criteria", "criteria"),
             page("destinations", "Destinations", "destinations"),
-            page("delivery_log", "Delivery log", "delivery-log"),
             page("feedback_setup", "Lifecycle feedback", "feedback"),
+            page("schedules", "Schedules", "schedules"),
             page("people", "Users", "users"),
             page("api_keys", "API keys", "api-keys"),
             page("notifications", "Notifications", "notifications"),

@@ -15,19 +15,22 @@ from leadrelay.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 PLATFORMS = {"Facebook": common_pb2.PLATFORM_FACEBOOK, "LinkedIn": common_pb2.PLATFORM_LINKEDIN}
 
 
-def return_url(settings: Settings) -> str:
-    """Where the ingest callback sends the browser back: this console, which opens its Connect page."""
-    return f"{settings.console_url.rstrip('/')}/connect"
+def return_url(settings: Settings, path: str = "connect") -> str:
+    """Where the ingest callback sends the browser back: this console, which opens the page at `path`
+    (the Connect page, or New source when a new source is being connected)."""
+    return f"{settings.console_url.rstrip('/')}/{path}"
 
 
-async def begin(settings: Settings, account_id: UUID, user_id: UUID, platform: str, source_id: str = "") -> str:
+async def begin(
+    settings: Settings, account_id: UUID, user_id: UUID, platform: str, source_id: str = "", path: str = "connect"
+) -> str:
     async with clients.channel(settings.ingest_target) as ch:
         begun = await ingest_pb2_grpc.IngestServiceStub(ch).BeginConnect(
             ingest_pb2.BeginConnectRequest(
                 platform=PLATFORMS[platform],
                 source_id=source_id,
                 user_ref=str(user_id),
-                return_url=return_url(settings),
+                return_url=return_url(settings, path),
             ),
             metadata=clients.as_account(settings.internal_token, account_id, actor_user_id=user_id),
             timeout=10,

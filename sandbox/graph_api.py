@@ -6,7 +6,7 @@ Page made with require_appsecret_proof refuses calls without one.
 Routes live under /graph (tests point GRAPH_API_BASE_URL at {sandbox}/graph):
   GET  /graph/{version}/{lead_id}            a lead (Page token)
   GET  /graph/{version}/{page_id}            a Page ({id, name}; fields=has_lead_access... adds Leads Access)
-  GET  /graph/{version}/{page_id}/leadgen_forms
+  GET  /graph/{version}/{page_id}/leadgen_forms   fields=questions adds each form's [{key, label, type, id}]
   GET  /graph/{version}/{form_id}/leads      filtering=[{field:time_created,...}], limit, after
   POST /graph/{version}/{form_id}/test_leads
 Control (tests, benchmarks, the demo), under /graph/_control/:
@@ -15,6 +15,7 @@ Control (tests, benchmarks, the demo), under /graph/_control/:
   POST leads {form_id, count, created_time?, spread_seconds?, deliver?, batch_size?, organic?,
               field_data?, custom_disclaimer_responses?}       -> {ids}
   DELETE leads/{lead_id}                                       (the platform no longer has it)
+  POST forms/{form_id}/questions {questions: [{key, label, type}]}   the form's questions from now on
   POST errors {code, count (-1 = until cleared), subcode?, access_token?}; DELETE errors {access_token?}
   POST webhook {url, drop_rate, duplicate_rate, duplicates, delay_ms, page_id?, app_secret?}
   GET  deliveries; POST drain
@@ -73,6 +74,8 @@ class Form:
     # (created_time, lead_id), kept sorted: the leads edge reads newest first.
     index: list[tuple[int, str]] = field(default_factory=list)
     test_lead_id: str = ""
+    # [{key, label, type}]: what leads' field_data names (lead_generator's fields by default).
+    questions: list[dict[str, str]] = field(default_factory=lambda: list(lead_generator.FACEBOOK_QUESTIONS))
 
 
 @dataclass
@@ -303,7 +306,10 @@ async def page_forms(request: web.Request) -> web.Response:
     denied = _check(state, request, page.page_id)
     if denied:
         return denied
-    data = [{"id": f, "name": state.forms[f].name, "status": "ACTIVE"} for f in page.form_ids]
+    data: list[dict[str, Any]] = [{"id": f, "name": state.forms[f].name, "status": "ACTIVE"} for f in page.form_ids]
+    if "questions" in request.query.get("fields", ""):
+        for form in data:
+            form["questions"] = [{**q, "id": str(9000 + i)} for i, q in enumerate(state.forms[form["id"]].questions)]
     return web.json_response({"data": data, "paging": {"cursors": {"before": "", "after": ""}}})
 
 
@@ -440,6 +446,19 @@ async def control_leads(request: web.Request) -> web.Response:
     return web.json_response({"ids": [lead["id"] for lead in leads]})
 
 
+async def control_questions(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    form = state.forms.get(request.match_info["form_id"])
+    if form is None:
+        return web.json_response({"error": f"unknown form {request.match_info['form_id']!r}"}, status=404)
+    body = await request.json()
+    form.questions = [
+        {"key": str(q["key"]), "label": str(q.get("label", "")), "type": str(q.get("type", "CUSTOM"))}
+        for q in body.get("questions", [])
+    ]
+    return web.json_response({"form_id": form.form_id, "questions": form.questions})
+
+
 async def control_delete_lead(request: web.Request) -> web.Response:
     state = request.app[STATE]
     lead = state.leads.pop(request.match_info["lead_id"], None)
@@ -510,6 +529,7 @@ def setup(app: web.Application, app_secret: str) -> None:
     r.add_post("/graph/_control/pages", control_pages)
     r.add_post("/graph/_control/leads", control_leads)
     r.add_delete("/graph/_control/leads/{lead_id}", control_delete_lead)
+    r.add_post("/graph/_control/forms/{form_id}/questions", control_questions)
     r.add_post("/graph/_control/errors", control_errors)
     r.add_delete("/graph/_control/errors", control_errors)
     r.add_post("/graph/_control/webhook", control_webhook)

@@ -153,6 +153,21 @@ def person(rng: random.Random) -> Person:
     )
 
 
+# The questions of a sandbox Facebook form, as leadgen_forms?fields=questions lists them: the keys
+# facebook_field_data answers.
+FACEBOOK_QUESTIONS: tuple[dict[str, str], ...] = (
+    {"key": "full_name", "label": "Full name", "type": "FULL_NAME"},
+    {"key": "email", "label": "Email", "type": "EMAIL"},
+    {"key": "phone_number", "label": "Phone number", "type": "PHONE"},
+    {"key": "company_name", "label": "Company name", "type": "COMPANY_NAME"},
+    {"key": "job_title", "label": "Job title", "type": "JOB_TITLE"},
+    {"key": "city", "label": "City", "type": "CITY"},
+    {"key": "country", "label": "Country", "type": "COUNTRY"},
+    {"key": "what_is_your_budget?", "label": "What is your budget?", "type": "CUSTOM"},
+    {"key": "which_products_interest_you?", "label": "Which products interest you?", "type": "CUSTOM"},
+)
+
+
 def facebook_field_data(p: Person, rng: random.Random) -> list[dict[str, object]]:
     """Graph `field_data`: standard pre-fill keys plus two custom questions (values are always lists)."""
     return [

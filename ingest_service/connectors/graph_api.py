@@ -132,7 +132,8 @@ class GraphClient:
 
     async def page_forms(self, token: str, page_id: str) -> list[dict[str, Any]]:
         forms: list[dict[str, Any]] = []
-        params = {"fields": "id,name,status", "limit": "100"}
+        # questions: the form's fields (key, label, type), recorded for the mapping screens.
+        params = {"fields": "id,name,status,questions", "limit": "100"}
         while True:
             body = await self._get(f"{page_id}/leadgen_forms", token, params)
             forms.extend(body.get("data", []))

@@ -27,8 +27,8 @@ from uuid import UUID
 from ingest_service.connectors import (
     connect_store,
     connections_store,
-    linkedin_owners,
     platform_clients,
+    platform_forms,
     platform_oauth,
     webhook_inbox,
 )
@@ -231,10 +231,7 @@ async def _connect_place(deps: IngestResources, account_id: UUID, grant: Any, pl
     async with deps.pool.acquire() as con:
         existing = (await sources_store.sources_for_external(con, account_id, platform, [external])).get(external)
     try:
-        if platform == "FACEBOOK":
-            found = await platform_clients.graph(deps).page_forms(token, external)
-        else:
-            found = await platform_clients.linkedin(deps).forms(token, linkedin_owners.of_source(external))
+        found = await platform_forms.listed(deps, token, platform, external)
     except (platform_clients.GraphError, platform_clients.LinkedInError) as exc:
         raise FailedPrecondition(
             f"external_account_ids: the platform refused to list {external}'s forms: {exc}"
@@ -249,10 +246,7 @@ async def _connect_place(deps: IngestResources, account_id: UUID, grant: Any, pl
         source_id = existing["source_id"]
         await connections_store.save_connection(con, source_id, account_id, stored, None, grant["grant_id"])
         await sources_store.set_state(con, source_id, "ACTIVE")
-        for form in found:
-            await sources_store.upsert_form(
-                con, account_id, source_id, str(form["id"]), str(form.get("name", "")), None
-            )
+        await platform_forms.register(con, account_id, source_id, platform, found)
     subscription, problem = await _subscribe(deps, platform, token, external)
     notes.append(problem)
     async with deps.pool.acquire() as con:

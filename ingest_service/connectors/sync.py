@@ -53,6 +53,7 @@ class Progress:
     done: bool = False
     message: str = ""
     resumed: bool = False
+    synced_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ async def run(deps: IngestResources, account_id: UUID, w: Window) -> AsyncIterat
         resumed=previous is not None,
     )
     checkpoint: datetime = run_row["checkpoint"]
+    p.synced_until = checkpoint
     state = "INTERRUPTED"
     try:
         if p.resumed:
@@ -156,7 +158,7 @@ async def run(deps: IngestResources, account_id: UUID, w: Window) -> AsyncIterat
                     return
             async for _ in _slice(deps, account_id, w, token, forms, checkpoint, end, p):
                 yield _copy(p)
-            checkpoint = end
+            checkpoint = p.synced_until = end
             async with deps.pool.acquire() as con:
                 await _save(con, run_row["sync_id"], checkpoint, "RUNNING", p)
         state = "DONE"

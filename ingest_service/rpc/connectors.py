@@ -10,10 +10,10 @@ import grpc
 
 from ingest_service.connectors import (
     connections_store,
-    linkedin_owners,
     oauth_connect,
     platform_clients,
     platform_counts_store,
+    platform_forms,
     sync,
     webhook_inbox,
 )
@@ -22,7 +22,7 @@ from leadrelay.auth import current_account
 from leadrelay.capture import leads_store, sources_store
 from leadrelay.errors import FailedPrecondition, InvalidArgument, Unavailable
 from leadrelay.ids import parse_id
-from leadrelay.protoconv import from_timestamp
+from leadrelay.protoconv import from_timestamp, set_timestamp
 from leadrelay.v1 import ingest_pb2
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,8 @@ class ConnectorsRpc:
         # The token is checked with the platform before it is kept.
         try:
             if platform == "FACEBOOK":
-                client = platform_clients.graph(self.deps)
-                await client.page(request.access_token, external)
-                found = await client.page_forms(request.access_token, external)
-            else:
-                found = await platform_clients.linkedin(self.deps).forms(
-                    request.access_token, linkedin_owners.of_source(external)
-                )
-            forms = [(str(f["id"]), str(f.get("name", ""))) for f in found]
+                await platform_clients.graph(self.deps).page(request.access_token, external)
+            found = await platform_forms.listed(self.deps, request.access_token, platform, external)
         except (platform_clients.GraphError, platform_clients.LinkedInError) as exc:
             if exc.token_refused:
                 raise FailedPrecondition(f"the platform refused the token: {exc}") from None
@@ -87,9 +81,8 @@ class ConnectorsRpc:
                 box.encrypt(request.refresh_token) if request.refresh_token else None,
             )
             await sources_store.set_state(con, source_id, "ACTIVE")
-            for form_id, name in forms:
-                await sources_store.upsert_form(con, account_id, source_id, form_id, name, None)
-            log.info("source connected", extra={"source_id": str(source_id), "platform": platform, "forms": len(forms)})
+            await platform_forms.register(con, account_id, source_id, platform, found)
+            log.info("source connected", extra={"source_id": str(source_id), "platform": platform, "forms": len(found)})
             connected = await self._source_message(con, source_id)
         await webhook_inbox.redrive_ignored(self.deps, platform, external)
         return connected
@@ -129,7 +122,7 @@ class ConnectorsRpc:
             from_timestamp(request.until if request.HasField("until") else None),
         )
         async for p in sync.run(self.deps, account_id, window):
-            yield ingest_pb2.SyncProgress(
+            out = ingest_pb2.SyncProgress(
                 sync_id=p.sync_id,
                 form_id=p.form_id,
                 pages_read=p.pages_read,
@@ -140,6 +133,8 @@ class ConnectorsRpc:
                 message=p.message,
                 resumed=p.resumed,
             )
+            set_timestamp(out.synced_until, p.synced_until)
+            yield out
 
     async def GetSourceCounts(
         self,

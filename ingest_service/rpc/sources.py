@@ -18,7 +18,7 @@ from leadrelay.capture import leads_store, mapping, sources_store
 from leadrelay.capture.leads import PLATFORMS
 from leadrelay.db import Connection
 from leadrelay.errors import AlreadyExists, InvalidArgument
-from leadrelay.ids import parse_id
+from leadrelay.ids import as_id, parse_id
 from leadrelay.protoconv import from_timestamp, set_timestamp
 from leadrelay.v1 import common_pb2, ingest_pb2
 
@@ -109,6 +109,10 @@ class SourcesRpc:
             raise InvalidArgument("platform_form_id", "the platform's form id is required")
         enabled = request.enabled if request.HasField("enabled") else None
         async with self.deps.pool.acquire() as con:
+            ours = as_id(ref)
+            if ours is not None:  # LeadRelay's id of one of the source's forms names that form
+                known = await sources_store.form_by_ref(con, account, source_id, ref, "platform_form_id")
+                ref = known["platform_form_id"]
             async with con.transaction():
                 row, switched_on = await sources_store.upsert_form(
                     con, account, source_id, ref, request.name.strip(), enabled
@@ -159,12 +163,14 @@ class SourcesRpc:
         context: grpc.aio.ServicerContext[ingest_pb2.SetMappingRequest, ingest_pb2.Mapping],
     ) -> ingest_pb2.Mapping:
         account = current_account()
-        form_id = parse_id("form", request.form_id, "form_id")
+        source_id = parse_id("source", request.source_id, "source_id") if request.source_id else None
         rows = mapping_from_proto(request.mappings)
         if rows:
             mapping.check(rows)
         async with self.deps.pool.acquire() as con:
             async with con.transaction():
+                found = await sources_store.form_by_ref(con, account, source_id, request.form_id, "form_id")
+                form_id = found["form_id"]
                 form = await sources_store.set_form_mapping(con, account, form_id, rows or None)
                 await audit_store.record(
                     con,
@@ -185,7 +191,8 @@ class SourcesRpc:
         account = current_account()
         async with self.deps.pool.acquire() as con:
             if request.form_id:
-                form = await sources_store.get_form(con, account, parse_id("form", request.form_id, "form_id"))
+                source_id = parse_id("source", request.source_id, "source_id") if request.source_id else None
+                form = await sources_store.form_by_ref(con, account, source_id, request.form_id, "form_id")
                 return await self._mapping_of(con, account, form["source_id"], form)
             source_id = parse_id("source", request.source_id, "source_id")
             return await self._mapping_of(con, account, source_id, None)
@@ -200,12 +207,14 @@ class SourcesRpc:
         source = await sources_store.get_source(con, account, source_id)
         own = form is not None and form["mapping"] is not None
         rows = mapping.from_json(form["mapping"] if own else source["default_mapping"])  # type: ignore[index]  # own: a form
-        return ingest_pb2.Mapping(
+        out = ingest_pb2.Mapping(
             source_id=str(source_id),
             form_id=str(form["form_id"]) if form is not None else "",
             mappings=mapping_to_proto(rows),
             is_default=not own,
         )
+        set_timestamp(out.saved_at, form["mapping_saved_at"] if own else source["default_mapping_saved_at"])  # type: ignore[index]  # own: a form
+        return out
 
 
 def platform_name(value: common_pb2.Platform.ValueType) -> str:
@@ -245,6 +254,7 @@ def form_proto(row: asyncpg.Record) -> ingest_pb2.Form:
     )
     set_timestamp(out.created_at, row["created_at"])
     set_timestamp(out.updated_at, row["updated_at"])
+    set_timestamp(out.mapping_saved_at, row["mapping_saved_at"])
     return out
 
 
@@ -262,12 +272,13 @@ def mapping_from_proto(rows) -> list[mapping.MappingRow]:
     out = []
     for i, r in enumerate(rows):
         which = r.WhichOneof("value")
+        typed = r.column_type.strip().lower()
         if which == "form_field":
-            out.append(mapping.MappingRow(r.column, form_field=r.form_field))
+            out.append(mapping.MappingRow(r.column, form_field=r.form_field, column_type=typed))
         elif which == "unmapped_fields":
             if not r.unmapped_fields:
                 raise InvalidArgument(f"mappings[{i}].unmapped_fields", "set it to true for the catch-all column")
-            out.append(mapping.MappingRow(r.column, unmapped_fields=True))
+            out.append(mapping.MappingRow(r.column, unmapped_fields=True, column_type=typed))
         elif which == "constant":
             kind = r.constant.WhichOneof("v")
             if kind is None:
@@ -277,7 +288,7 @@ def mapping_from_proto(rows) -> list[mapping.MappingRow]:
                 constant = mapping.datetime_constant(value) if value else mapping.Constant("datetime", "")
             else:
                 constant = mapping.Constant(_CONSTANT_KINDS[kind], getattr(r.constant, kind))
-            out.append(mapping.MappingRow(r.column, constant=constant))
+            out.append(mapping.MappingRow(r.column, constant=constant, column_type=typed))
         elif which == "lead_column":
             raise InvalidArgument(f"mappings[{i}].lead_column", "lead_column is for post-out destination bodies")
         else:
@@ -288,7 +299,7 @@ def mapping_from_proto(rows) -> list[mapping.MappingRow]:
 def mapping_to_proto(rows) -> list[common_pb2.FieldMapping]:
     out = []
     for r in rows:
-        m = common_pb2.FieldMapping(column=r.column)
+        m = common_pb2.FieldMapping(column=r.column, column_type=r.column_type)
         if r.unmapped_fields:
             m.unmapped_fields = True
         elif r.constant is not None:

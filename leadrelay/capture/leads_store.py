@@ -667,3 +667,23 @@ async def latest_of_source(con: Connection, source_id: UUID, limit: int) -> list
         source_id,
         limit,
     )
+
+
+# Set-up screens read a form's newest leads among this many of the source's (bounded cost without a
+# form index: a rare form shows fewer samples rather than scanning the whole source).
+RECENT_SCAN = 5000
+
+
+async def recent_leads(con: Connection, source_id: UUID, form_id: UUID | None, limit: int) -> list[asyncpg.Record]:
+    """The newest leads of a source (or one of its forms), newest first: lead_id, platform_lead_id,
+    received_at, answers (JSON text)."""
+    return await con.fetch(
+        """SELECT lead_id, platform_lead_id, received_at, answers::text AS answers
+           FROM (SELECT lead_id, platform_lead_id, received_at, answers, form_id FROM leads
+                 WHERE source_id = $1 AND erased_at IS NULL ORDER BY received_at DESC LIMIT $4) l
+           WHERE $2::uuid IS NULL OR form_id = $2 ORDER BY received_at DESC, lead_id LIMIT $3""",
+        source_id,
+        form_id,
+        limit,
+        RECENT_SCAN,
+    )

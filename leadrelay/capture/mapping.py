@@ -18,6 +18,8 @@ from leadrelay.capture.leads import Answer
 from leadrelay.errors import InvalidArgument
 
 CONSTANT_KINDS = ("string", "decimal", "boolean", "date", "datetime", "lookup")
+# What a column holds, as set-up screens show it ("" is text). Descriptive: mapping never converts.
+COLUMN_TYPES = ("text", "email", "phone", "decimal", "boolean", "date", "datetime", "lookup")
 # How several values of one answer (checkboxes, multiple choice) share one column.
 MULTI_VALUE_SEPARATOR = ";"
 
@@ -43,21 +45,30 @@ class MappingRow:
     form_field: str | None = None
     constant: Constant | None = None
     unmapped_fields: bool = False
+    # One of COLUMN_TYPES, or "" (text).
+    column_type: str = ""
 
     def as_json(self) -> dict[str, Any]:
+        typed = {"type": self.column_type} if self.column_type else {}
         if self.unmapped_fields:
-            return {"column": self.column, "unmapped_fields": True}
+            return {"column": self.column, "unmapped_fields": True, **typed}
         if self.constant is not None:
-            return {"column": self.column, "constant": {"kind": self.constant.kind, "value": self.constant.value}}
-        return {"column": self.column, "form_field": self.form_field}
+            return {
+                "column": self.column,
+                "constant": {"kind": self.constant.kind, "value": self.constant.value},
+                **typed,
+            }
+        return {"column": self.column, "form_field": self.form_field, **typed}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> MappingRow:
+        typed = str(raw.get("type") or "")
         if raw.get("unmapped_fields"):
-            return cls(raw["column"], unmapped_fields=True)
+            return cls(raw["column"], unmapped_fields=True, column_type=typed)
         if "constant" in raw:
-            return cls(raw["column"], constant=Constant(raw["constant"]["kind"], raw["constant"]["value"]))
-        return cls(raw["column"], form_field=raw.get("form_field", ""))
+            constant = Constant(raw["constant"]["kind"], raw["constant"]["value"])
+            return cls(raw["column"], constant=constant, column_type=typed)
+        return cls(raw["column"], form_field=raw.get("form_field", ""), column_type=typed)
 
 
 def to_json(rows: Sequence[MappingRow]) -> list[dict[str, Any]]:
@@ -70,6 +81,15 @@ def from_json(raw: Iterable[Mapping[str, Any]] | None) -> tuple[MappingRow, ...]
 
 def columns(rows: Sequence[MappingRow]) -> list[str]:
     return [r.column for r in rows]
+
+
+def mapped_fields(rows: Sequence[MappingRow]) -> set[str]:
+    """The form fields the rows take, compared as `apply` matches them (case and spaces aside)."""
+    return {_loose(r.form_field) for r in rows if r.form_field}
+
+
+def maps_field(rows: Sequence[MappingRow], name: str) -> bool:
+    return _loose(name) in mapped_fields(rows)
 
 
 def source_columns(default: Sequence[MappingRow], forms: Sequence[Sequence[MappingRow]]) -> list[str]:
@@ -101,6 +121,11 @@ def check(rows: Sequence[MappingRow], field: str = "mappings") -> None:
             raise InvalidArgument(f"{where}.form_field", "the form field name is empty")
         if row.constant is not None:
             _check_constant(row.constant, f"{where}.constant")
+        if row.column_type and row.column_type not in COLUMN_TYPES:
+            raise InvalidArgument(
+                f"{where}.column_type",
+                f"{row.column_type!r} is not a column type: use one of {', '.join(COLUMN_TYPES)}",
+            )
         if row.unmapped_fields:
             if catch_all is not None:
                 raise InvalidArgument(

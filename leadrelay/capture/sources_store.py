@@ -14,7 +14,10 @@ from uuid import UUID
 import asyncpg
 
 from leadrelay.capture import mapping, text
+from leadrelay.capture.form_fields import Definition
 from leadrelay.db import Connection
+from leadrelay.errors import InvalidArgument, NotFound
+from leadrelay.ids import as_id
 from leadrelay.ownership import check_owner
 
 # The forms' own mappings of a source `s`, oldest form first (its columns: `mapping.source_columns`).
@@ -136,7 +139,8 @@ async def set_default_mapping(
 ) -> None:
     await get_source(con, account_id, source_id)
     await con.execute(
-        "UPDATE sources SET default_mapping = $2, updated_at = now() WHERE source_id = $1",
+        """UPDATE sources SET default_mapping = $2, default_mapping_saved_at = now(), updated_at = now()
+           WHERE source_id = $1""",
         source_id,
         mapping.to_json(rows),
     )
@@ -242,11 +246,61 @@ async def set_form_mapping(
     """None (an empty list in the API) returns the form to the source default."""
     await get_form(con, account_id, form_id)
     row = await con.fetchrow(
-        "UPDATE forms SET mapping = $2, updated_at = now() WHERE form_id = $1 RETURNING *",
+        """UPDATE forms SET mapping = $2, mapping_saved_at = CASE WHEN $2::jsonb IS NULL THEN NULL ELSE now() END,
+                  updated_at = now()
+           WHERE form_id = $1 RETURNING *""",
         form_id,
         mapping.to_json(rows) if rows else None,
     )
     return row  # type: ignore[return-value]  # get_form raised if there is no form
+
+
+async def form_by_ref(
+    con: Connection, account_id: UUID, source_id: UUID | None, ref: str, field: str
+) -> asyncpg.Record:
+    """A form named by LeadRelay's id, or by the platform's form id within `source_id`."""
+    ref = ref.strip()
+    if not ref:
+        raise InvalidArgument(field, "the form id is required (LeadRelay's form id or the platform's)")
+    form_id = as_id(ref)
+    if form_id is not None:
+        form = await get_form(con, account_id, form_id)
+        if source_id is not None and form["source_id"] != source_id:
+            raise InvalidArgument(field, f"form {ref} belongs to another source")
+        return form
+    if source_id is None:
+        raise InvalidArgument("source_id", f"name the source to find the platform form {ref!r}")
+    await get_source(con, account_id, source_id)
+    row = await con.fetchrow("SELECT * FROM forms WHERE source_id = $1 AND platform_form_id = $2", source_id, ref)
+    if row is None:
+        raise NotFound("form", ref)
+    return row
+
+
+async def record_form_fields(con: Connection, form_id: UUID, definitions: Sequence[Definition]) -> None:
+    """The form's fields as the platform lists them now: labels, types and order updated, a field's
+    first sighting kept (a field the platform no longer lists stays: old leads still carry it)."""
+    if not definitions:
+        return
+    await con.execute(
+        """INSERT INTO form_fields (form_id, name, label, type, position)
+           SELECT $1, n, l, t, p FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS u(n, l, t, p)
+           ON CONFLICT (form_id, name) DO UPDATE
+              SET label = EXCLUDED.label, type = EXCLUDED.type, position = EXCLUDED.position""",
+        form_id,
+        [text.clean(d.name) for d in definitions],
+        [text.clean(d.label) for d in definitions],
+        [text.clean(d.type) for d in definitions],
+        [d.position for d in definitions],
+    )
+
+
+async def form_fields(con: Connection, form_id: UUID) -> list[Definition]:
+    rows = await con.fetch(
+        "SELECT name, label, type, position, first_seen_at FROM form_fields WHERE form_id = $1 ORDER BY position, name",
+        form_id,
+    )
+    return [Definition(r["name"], r["label"], r["type"], r["position"], r["first_seen_at"]) for r in rows]
 
 
 # Intake ------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from reports_app.views import common
 from tests.reports_app import seed
 from tests.reports_app.console_support import CHROMIUM, chromium, running_console, screenshot, settled, sign_in
 
-PAGES = ("Overview", "Leads", "Sources", "Rejections", "Post-outs", "Lifecycle", "Schedules")
+PAGES = ("Overview", "Leads", "Source report", "Rejections", "Post-outs", "Lifecycle", "Sources", "Schedules")
 PASSWORD = "browser password"
 PLANTED = "http://127.0.0.1:9/"
 HOSTILE = f"![x]({PLANTED}track.png) <img src={PLANTED}img.png>"
@@ -121,7 +121,7 @@ async def test_every_page_in_words_and_names_with_lead_data_shown_literally(pool
         for name in PAGES:
             await sidebar.get_by_role("link", name=name, exact=True).click()
             await page.get_by_role("heading", name=name, exact=True).wait_for()
-            await screenshot(page, f"console-{name.lower()}")
+            await screenshot(page, f"console-{name.lower().replace(' ', '-')}")
             assert await page.locator('[data-testid="stException"]').count() == 0, name
             # textContent: the tables' cells too (drawn on a canvas, kept in an accessible table).
             text = await page.locator('[data-testid="stMain"]').text_content()

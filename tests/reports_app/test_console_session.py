@@ -125,12 +125,12 @@ async def test_reload_keeps_the_session_and_sign_out_ends_it_for_good(pool, acco
         page = await context.new_page()
         page.set_default_timeout(20_000)
         await sign_in(page, console.url, email, PASSWORD, "/sources")
-        await page.get_by_role("heading", name="Sources").wait_for()
+        await page.get_by_role("heading", name="Source report").wait_for()
         (cookie,) = [c for c in await context.cookies() if c["name"] == sessions.COOKIE]
         assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Strict")
         assert cookie["value"] not in page.url
         await page.reload()
-        await page.get_by_role("heading", name="Sources").wait_for()
+        await page.get_by_role("heading", name="Source report").wait_for()
         await settled(page)
         await page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
         await page.get_by_role("heading", name="You are signed out").wait_for()

@@ -1,0 +1,6 @@
+"""The source setup page, as st.navigation runs it (a file, so a test can open it by path)."""
+
+from reports_app.console import current
+from reports_app.views import source_setup
+
+source_setup.render(*current())
