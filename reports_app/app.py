@@ -62,7 +62,8 @@ nav = st.navigation(
             page("notifications", "Notifications", "notifications"),
             page("audit_log", "Audit log", "audit-log"),
         ],
-    }
+    },
+    expanded=True,  # every page listed: collapsed, the sidebar hides pages behind "View more"
 )
 with st.sidebar:
     st.text(f"{me.user.account_name}\n{me.user.email} · {me.user.role}")
