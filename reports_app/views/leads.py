@@ -69,7 +69,9 @@ def render(db: Database, user: SignedIn) -> None:
     first = (len(cursors) - 1) * PAGE_SIZE
     if search is not None:
         rows = db.read(queries.search_page, user.account_id, f, search, cursors[-1], PAGE_SIZE)
-        found = "no lead" if not rows else f"{first + len(rows):,}{'+' if len(rows) == PAGE_SIZE else ''} leads"
+        count = first + len(rows)
+        more = "+" if len(rows) == PAGE_SIZE else ""
+        found = f"{count:,}{more} lead{'' if count == 1 and not more else 's'}"
         st.caption(
             plain(f"Searched every day for {search.kind or 'it'}: {found} · times in {user.zone.key}")
             if rows
