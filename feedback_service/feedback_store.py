@@ -472,3 +472,22 @@ async def counts_for_events(con: Connection, event_ids: Iterable[int]) -> dict[s
         list(event_ids),
     )
     return {r["status"]: r["n"] for r in rows}
+
+
+# Backfill runs -------------------------------------------------------------------------------------
+
+
+async def start_backfill(con: Connection, account_id: UUID, since: datetime) -> UUID:
+    backfill_id: UUID = await con.fetchval(
+        "INSERT INTO feedback_backfills (account_id, since) VALUES ($1, $2) RETURNING backfill_id", account_id, since
+    )
+    return backfill_id
+
+
+async def end_backfill(con: Connection, backfill_id: UUID, ok: bool, summary: str) -> None:
+    await con.execute(
+        "UPDATE feedback_backfills SET finished_at = now(), ok = $2, summary = $3 WHERE backfill_id = $1",
+        backfill_id,
+        ok,
+        summary[:1000],
+    )

@@ -22,7 +22,7 @@ from feedback_service.stages import MetaStage, initial_stage, is_mapped, map_sta
 from leadrelay import audit_store
 from leadrelay.auth import current_account
 from leadrelay.crypto import SecretBox
-from leadrelay.errors import FailedPrecondition, InvalidArgument
+from leadrelay.errors import FailedPrecondition, InvalidArgument, LeadRelayError
 from leadrelay.protoconv import from_timestamp, set_timestamp
 from leadrelay.settings import Settings
 from leadrelay.v1 import feedback_pb2, feedback_pb2_grpc
@@ -414,6 +414,25 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             raise InvalidArgument("since", f"{since.isoformat()} is more than {BACKFILL_MAX_DAYS} days back")
         if since > now:
             raise InvalidArgument("since", f"{since.isoformat()} is in the future")
+        # The run is recorded, so the notification role hears when it finished or failed.
+        async with self.pool.acquire() as con:
+            run = await store.start_backfill(con, account, since)
+        ok, summary = False, "stopped before it finished (the caller went away)"
+        try:
+            async for progress in self._backfill(account, request, since, now):
+                if progress.done:
+                    ok, summary = True, progress.message
+                yield progress
+        except Exception as exc:
+            summary = f"failed: {exc}" if isinstance(exc, LeadRelayError) else f"failed ({type(exc).__name__})"
+            raise
+        finally:
+            async with self.pool.acquire() as con:
+                await store.end_backfill(con, run, ok, summary)
+
+    async def _backfill(
+        self, account: UUID, request: feedback_pb2.BackfillRequest, since: datetime, now: datetime
+    ) -> AsyncIterator[feedback_pb2.BackfillProgress]:
         progress = feedback_pb2.BackfillProgress()
         event_ids: list[int] = []
 

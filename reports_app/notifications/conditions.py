@@ -33,7 +33,7 @@ KINDS: Final = {
     "rejections": "Rejection rate jumped",
     "counts": "Platform count differs",
     "stage": "CRM stage without a Meta stage",
-    "job": "Import, upload or sync ended",
+    "job": "Import, upload, sync or backfill ended",
 }
 
 
@@ -85,7 +85,7 @@ class PlatformDay:
 
 @dataclass(frozen=True)
 class Job:
-    kind: str  # import, reupload, sync
+    kind: str  # import, reupload, sync, backfill
     job_id: str
     name: str  # the file or source
     ok: bool
@@ -246,7 +246,7 @@ def unmapped_stages(facts: Facts) -> list[Alert]:
     ]
 
 
-JOB_WORDS: Final = {"import": "Import", "reupload": "Upload", "sync": "Sync"}
+JOB_WORDS: Final = {"import": "Import", "reupload": "Upload", "sync": "Sync", "backfill": "Lifecycle backfill"}
 
 
 def jobs(facts: Facts) -> list[Alert]:

@@ -108,7 +108,8 @@ async def gather(con: Connection, account_id: UUID, now: datetime, jobs_since: d
 
 
 async def _jobs(con: Connection, account_id: UUID, since: datetime) -> list[Job]:
-    """Imports, uploads and syncs that ended after `since` (interrupted imports count as failed)."""
+    """Imports, uploads, syncs and lifecycle backfills that ended after `since` (interrupted imports
+    count as failed)."""
     rows = await con.fetch(
         """SELECT kind, import_id::text AS job_id, file_name AS name, status = 'finished' AS ok,
                   coalesce(finished_at, lease_until, started_at) AS at, summary
@@ -122,6 +123,11 @@ async def _jobs(con: Connection, account_id: UUID, since: datetime) -> list[Job]
                        ELSE r.message END
            FROM sync_runs r JOIN sources s USING (source_id)
            WHERE r.account_id = $1 AND r.state IN ('DONE', 'FAILED') AND r.updated_at > $2
+           UNION ALL
+           SELECT 'backfill', b.backfill_id::text, 'leads captured since ' || to_char(b.since, 'YYYY-MM-DD'),
+                  b.ok, b.finished_at, b.summary
+           FROM feedback_backfills b
+           WHERE b.account_id = $1 AND b.finished_at > $2
            ORDER BY at LIMIT 100""",
         account_id,
         since,

@@ -278,6 +278,19 @@ async def test_backfill_records_initial_stages_sends_the_window_and_reports_the_
     again = (await _drain(api.feedback.Backfill(feedback_pb2.BackfillRequest(since=to_timestamp(s.ago(days=60))))))[-1]
     assert (again.events_recorded, again.duplicates) == (0, 3)
 
+    # Each run is recorded (the refused one never started), and the notification role hears of both.
+    from reports_app.notifications import conditions, facts
+
+    async with pool.acquire() as con:
+        runs = await con.fetch(
+            "SELECT ok, summary FROM feedback_backfills WHERE account_id = $1 ORDER BY started_at", account
+        )
+        seen = await facts.gather(con, account, datetime.now(UTC), s.ago(days=1))
+    assert [(r["ok"], r["summary"].split(":")[0]) for r in runs] == [(True, "backfill done")] * 2
+    told = [a.title for a in conditions.jobs(seen) if a.key.startswith("job:backfill:")]
+    assert len(told) == 2 and all(t.startswith("Lifecycle backfill of “leads captured since ") for t in told), told
+    assert all(t.endswith("” finished") for t in told), told
+
 
 async def test_backfill_with_the_crms_past_changes(api, pool, sandbox):
     account = api.account.account_id
