@@ -1,6 +1,7 @@
 """Notifications: what needs attention now, who receives the integration's system messages (admins
 choose; while nobody is chosen the admins receive them), and the history of every message: each
-condition once when it started and once when it cleared, and each import, upload, sync or lifecycle backfill that ended."""
+condition once when it started and once when it cleared, and each import, upload, sync or lifecycle
+backfill that ended."""
 
 from __future__ import annotations
 
