@@ -16,10 +16,10 @@ MAX_PAGE_SIZE = 1000
 Key = datetime | UUID | int
 
 
-def page_size(requested: int) -> int:
+def page_size(requested: int, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
     if requested < 0:
         raise InvalidArgument("page_size", "must not be negative")
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    return min(requested or default, maximum)
 
 
 def encode(*key: Key) -> str:

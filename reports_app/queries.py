@@ -278,26 +278,6 @@ async def leads_now(con: Connection, account_id: UUID, lead_ids: list[UUID]) -> 
     return [by_id[i] for i in lead_ids if i in by_id]
 
 
-async def export_leads(con: Connection, account_id: UUID, f: ReportFilter, batch: int = 2000):
-    """Every lead of the filter, oldest first, with what an export needs; a server-side cursor so a
-    million rows never sit in memory (the caller holds a transaction)."""
-    cursor = con.cursor(
-        """SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at,
-                   l.received_at, l.status, l.disposition_code, l.custom_reason, l.post_out_status,
-                   l.fields, l.answers, l.is_test, l.updated_at
-            FROM leads l JOIN sources s USING (source_id)
-            WHERE l.account_id = $1 AND l.received_at >= $2 AND l.received_at < $3
-              AND ($4::uuid IS NULL OR l.source_id = $4) AND ($5::uuid IS NULL OR l.form_id = $5)
-              AND ($6 = '' OR l.status = $6) AND ($7 = '' OR l.disposition_code = $7)
-              AND ($8::text IS NULL OR l.post_out_status = $8)
-            ORDER BY l.received_at, l.lead_id""",
-        *_lead_args(account_id, f),
-        prefetch=batch,
-    )
-    async for row in cursor:
-        yield dict(row)
-
-
 async def lead_detail(con: Connection, account_id: UUID, lead_id: UUID) -> dict[str, Any] | None:
     row = await con.fetchrow(
         """SELECT l.*, s.name AS source_name, s.platform, f.name AS form_name

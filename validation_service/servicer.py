@@ -77,9 +77,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
     ) -> validation_pb2.ListCriteriaVersionsResponse:
         account = current_account()
         source_id = parse_id("source", request.source_id, "source_id")
-        if request.page_size < 0:
-            raise InvalidArgument("page_size", "must not be negative")
-        limit = min(request.page_size or 50, MAX_VERSIONS_PAGE)
+        limit = paging.page_size(request.page_size, 50, MAX_VERSIONS_PAGE)
         after = paging.decode(request.page_token, int)
         async with self.pool.acquire() as con:
             await sources_store.source_for_criteria(con, account, source_id)

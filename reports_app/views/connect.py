@@ -5,8 +5,6 @@ change goes through IngestService (reports_app.platform_connect)."""
 
 from __future__ import annotations
 
-from html import escape
-
 import grpc
 import pandas as pd
 import streamlit as st
@@ -15,6 +13,7 @@ from leadrelay.v1 import ingest_pb2
 from reports_app import platform_connect as connect
 from reports_app.database import Database
 from reports_app.users import User
+from reports_app.views.setup_links import link
 
 STATES = {
     ingest_pb2.SOURCE_STATE_ACTIVE: "active",
@@ -92,10 +91,7 @@ def _continue_link(source_id: str) -> None:
     platform sends the browser back to this page."""
     begun = st.session_state.get("connect_url")
     if begun and begun[0] == source_id:
-        st.markdown(
-            f'<a href="{escape(begun[2])}" target="_self">Continue to {escape(begun[1])} →</a>',
-            unsafe_allow_html=True,
-        )
+        link(f"Continue to {begun[1]} →", begun[2])
 
 
 def _returned(db: Database, user: User) -> None:

@@ -6,7 +6,6 @@ the source exists, connected, with its forms registered; then on to its mapping.
 from __future__ import annotations
 
 from functools import partial
-from html import escape
 
 import grpc
 import streamlit as st
@@ -83,10 +82,7 @@ def _connect(db: Database, me: SignedIn, kind: str) -> None:
         st.session_state["ns_url"] = (platform, url)
     begun = st.session_state.get("ns_url")
     if begun and begun[0] == platform:
-        st.markdown(
-            f'<a href="{escape(begun[1])}" target="_self">Continue to {escape(platform)} →</a>',
-            unsafe_allow_html=True,
-        )
+        link(f"Continue to {platform} →", begun[1])
 
 
 def _returned(db: Database, me: SignedIn) -> None:
