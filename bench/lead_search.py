@@ -1,10 +1,19 @@
 """Lead search benchmark: N leads (default 10,000,000) in one account of a throwaway database, loaded
-with COPY in bounded chunks, then the searches the Leads page runs (leads_store.list_leads with a
-search, one page of 51 rows as the console asks) against a floor measured in the same run: the
-primary-key lookup of one lead. Medians of alternating rounds.
+with COPY in bounded chunks (their search columns computed by the product's own functions,
+lead_search.search_keys and search_words, as insert_judged does), the indexes built after the COPY,
+then the searches the Leads page runs (leads_store.list_leads with a search, one page of 51 rows as
+the console asks) against a floor measured in the same run: the primary-key lookup of one lead.
+Medians of alternating rounds; each case's plan is EXPLAINed and the indexes it reads printed.
 
     .venv/bin/python -m bench.lead_search                  # 10M leads (load and index builds take a while)
     .venv/bin/python -m bench.lead_search --leads 300000   # a quick run
+
+A prepared database kept for re-timing later (on a server given by DATABASE_URL):
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python -m bench.lead_search --keep lr_search_10m     # load once, time, keep it
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python -m bench.lead_search --reuse lr_search_10m    # time again, no load
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from leadrelay import migrations
 from leadrelay.capture import lead_search, leads_store
-from leadrelay.db import init_connection
-from tests.harness import TestDatabase
+from leadrelay.db import connect, init_connection
+from tests.harness import TestDatabase, with_database
 
 FIRST = [
     f"{a}{b}"
@@ -43,15 +53,28 @@ NOUN = [
     for b in ("works", "labs", "logic", "systems", "ware", "hub", "core", "gen", "nova", "sphere")
 ]  # 100
 SUFFIX = ["GmbH", "Ltd", "Inc", "SAS", "BV", "AB", "Oy", "SpA", "KK", "LLC"]
-COLUMNS = ["lead_id", "account_id", "source_id", "platform_lead_id", "status", "fields", "received_at", "captured_at"]
+COLUMNS = [
+    "lead_id",
+    "account_id",
+    "source_id",
+    "platform_lead_id",
+    "status",
+    "fields",
+    "received_at",
+    "captured_at",
+    "search_keys",
+    "search_words",
+]
 CHUNK = 200_000
 
 
-def _rows(account_id, sources, start, count, now):
+def _rows(account_id, sources, start, count, n, now):
     rnd = random.Random(start)
     for i in range(start, start + count):
         first, last = rnd.choice(FIRST), rnd.choice(LAST)
-        at = now - timedelta(seconds=rnd.randrange(90 * 86400))
+        # Over 90 days in the order stored (a lead is stored when it is received, so the table's
+        # physical order follows received_at, as in production), a minute of jitter.
+        at = now - timedelta(seconds=(n - i) * 90 * 86400 / n + rnd.randrange(60))
         fields = {
             "first_name": first,
             "last_name": last,
@@ -60,16 +83,37 @@ def _rows(account_id, sources, start, count, now):
             "company": f"{rnd.choice(ADJ)} {rnd.choice(NOUN)} {rnd.choice(SUFFIX)}",
             "job_title": "Engineer",
         }
-        yield (uuid.uuid4(), account_id, sources[i % len(sources)], f"l:{i}", "ACCEPTED", fields, at, at)
+        pid = f"l:{i}"
+        keys, words = lead_search.search_keys(fields, pid), lead_search.search_words(fields)
+        yield (uuid.uuid4(), account_id, sources[i % len(sources)], pid, "ACCEPTED", fields, at, at, keys, words)
 
 
 def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def main(n: int, rounds: int) -> None:
+async def main(n: int, rounds: int, keep: str, reuse: str) -> None:
     db = TestDatabase()
-    dsn = await db.create()
+    if reuse or keep:
+        if not db.admin_dsn:
+            raise SystemExit("--keep and --reuse need DATABASE_URL (the server to keep the database on)")
+        db.name = reuse or keep
+    if reuse:
+        dsn = with_database(db.admin_dsn, reuse)
+    elif keep:
+        admin = await asyncpg.connect(db.admin_dsn)
+        try:
+            await admin.execute(f'CREATE DATABASE "{keep}"')
+        finally:
+            await admin.close()
+        dsn = with_database(db.admin_dsn, keep)
+        mig = await connect(dsn)
+        try:
+            await migrations.migrate(mig)
+        finally:
+            await mig.close()
+    else:
+        dsn = await db.create()
     con = await asyncpg.connect(dsn)
     await init_connection(con)
     # COPY is binary: jsonb's binary form is a version byte and the text.
@@ -81,111 +125,133 @@ async def main(n: int, rounds: int) -> None:
         format="binary",
     )
     try:
-        print(f"lead search at {n:,} leads; {os.cpu_count()} cores; {_load()}", flush=True)
-        account_id = await con.fetchval("INSERT INTO accounts (name) VALUES ('bench') RETURNING account_id")
-        sources = [
-            await con.fetchval(
-                "INSERT INTO sources (account_id, name, platform) VALUES ($1, $2, 'CSV') RETURNING source_id",
-                account_id,
-                f"Source {i}",
-            )
-            for i in range(10)
-        ]
-        # Loaded without the search indexes and the report triggers, which are built after (as a
-        # migration on a full table would), so the load measures COPY, not this bench.
-        await con.execute("DROP INDEX leads_search_keys, leads_search_words")
-        await con.execute("ALTER TABLE leads DISABLE TRIGGER USER")
-        now = datetime.now(UTC)
-        t0 = time.perf_counter()
-        for start in range(0, n, CHUNK):
-            await con.copy_records_to_table(
-                "leads", records=_rows(account_id, sources, start, min(CHUNK, n - start), now), columns=COLUMNS
-            )
-            if start and start % 2_000_000 == 0:
-                print(f"  {start:,} leads loaded ({time.perf_counter() - t0:.0f} s)", flush=True)
-        print(f"COPY of {n:,} leads: {time.perf_counter() - t0:.1f} s", flush=True)
-        # The two indexes are built at once, on two connections (GIN builds use one core each).
-        await asyncio.gather(
-            _build(dsn, "leads_search_keys", "lead_search_keys(fields, platform_lead_id)"),
-            _build(dsn, "leads_search_words", "lead_search_words(fields)"),
-        )
-        await con.execute("ALTER TABLE leads ENABLE TRIGGER USER")
-        t0 = time.perf_counter()
-        await con.execute("VACUUM ANALYZE leads")
-        print(f"VACUUM ANALYZE: {time.perf_counter() - t0:.1f} s; table {await _size(con, 'leads')}", flush=True)
-
-        rnd = random.Random(7)
-        probes = [rnd.randrange(n) for _ in range(rounds * 3)]
-        some = await con.fetch(
-            "SELECT lead_id, fields, platform_lead_id FROM leads WHERE platform_lead_id = ANY($1::text[])",
-            [f"l:{i}" for i in probes],
-        )
-
-        def pick(r: int) -> asyncpg.Record:
-            return some[r % len(some)]
-
-        cases = {
-            "floor: primary-key lookup of one lead": lambda r: con.fetch(
-                "SELECT * FROM leads WHERE lead_id = $1", pick(r)["lead_id"]
-            ),
-            "exact: email": lambda r: _search(con, account_id, pick(r)["fields"]["email"].upper()),
-            "exact: phone, typed with spaces": lambda r: _search(
-                con, account_id, " ".join(pick(r)["fields"]["phone"][i : i + 3] for i in range(0, 12, 3))
-            ),
-            "exact: platform lead id": lambda r: _search(con, account_id, pick(r)["platform_lead_id"]),
-            "exact: LeadID": lambda r: _search(con, account_id, str(pick(r)["lead_id"])),
-            "contains: first + last name (1 in 100,000)": lambda r: _search(
-                con, account_id, f"{pick(r)['fields']['first_name']} {pick(r)['fields']['last_name']}"
-            ),
-            "contains: part of a last name (1 in 1,000)": lambda r: _search(
-                con, account_id, pick(r)["fields"]["last_name"][1:]
-            ),
-            "contains: company (1 in 10,000)": lambda r: _search(
-                con, account_id, " ".join(pick(r)["fields"]["company"].split()[:2])
-            ),
-            "contains: part of a company word (1 in 100)": lambda r: _search(
-                con, account_id, pick(r)["fields"]["company"].split()[1][2:]
-            ),
-        }
-        texts: dict[str, str] = {}
-        for label, run in cases.items():
-            rows = await run(0)
-            print(f"  {label}: {len(rows)} rows on the first page", flush=True)
-        for text in (pick(0)["fields"]["email"], pick(0)["fields"]["last_name"][1:], "Zephyr Techworks"):
-            texts[text] = await _plan(con, text, account_id)
-        print("  plans: " + "; ".join(f"{t!r} uses {p}" for t, p in texts.items()), flush=True)
-        times: dict[str, list[float]] = {k: [] for k in cases}
-        for r in range(rounds):
-            order = list(cases) if r % 2 == 0 else list(reversed(cases))
-            for label in order:
-                t0 = time.perf_counter()
-                await cases[label](r + 1)
-                times[label].append((time.perf_counter() - t0) * 1000)
-        floor = statistics.median(times["floor: primary-key lookup of one lead"])
-        print(f"\nmedians of {rounds} alternating rounds ({_load()}):", flush=True)
-        for label, ts in times.items():
-            ms = statistics.median(ts)
-            print(f"  {label:<48}{ms:>9.1f} ms  ({ms / floor:>6.1f}x the floor; max {max(ts):.1f} ms)", flush=True)
+        if reuse:
+            account_id = await con.fetchval("SELECT account_id FROM accounts WHERE name = 'bench'")
+            n = await con.fetchval("SELECT count(*) FROM leads")
+            print(f"lead search at {n:,} leads (database {reuse}, reused); {os.cpu_count()} cores; {_load()}")
+        else:
+            print(f"lead search at {n:,} leads; {os.cpu_count()} cores; {_load()}", flush=True)
+            account_id = await _fill(con, dsn, n)
+        if rounds:  # --rounds 0: load only
+            await _time(con, account_id, n, rounds)
     finally:
         await con.close()
-        await db.drop()
+        if not (keep or reuse):
+            await db.drop()
 
 
-async def _build(dsn: str, name: str, expr: str) -> None:
+async def _fill(con, dsn: str, n: int) -> uuid.UUID:
+    account_id = await con.fetchval("INSERT INTO accounts (name) VALUES ('bench') RETURNING account_id")
+    sources = [
+        await con.fetchval(
+            "INSERT INTO sources (account_id, name, platform) VALUES ($1, $2, 'CSV') RETURNING source_id",
+            account_id,
+            f"Source {i}",
+        )
+        for i in range(10)
+    ]
+    # Loaded without the secondary indexes and the report triggers, which are built after (as a
+    # migration on a full table would), so the load measures COPY, not index upkeep; the primary key
+    # and the (source, platform lead id) constraint stay.
+    indexes = await con.fetch(
+        """SELECT i.indexname, i.indexdef FROM pg_indexes i
+           WHERE i.tablename = 'leads' AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"""
+    )
+    for r in indexes:
+        await con.execute(f"DROP INDEX {r['indexname']}")
+    await con.execute("ALTER TABLE leads DISABLE TRIGGER USER")
+    now = datetime.now(UTC)
+    t0 = time.perf_counter()
+    for start in range(0, n, CHUNK):
+        await con.copy_records_to_table(
+            "leads", records=_rows(account_id, sources, start, min(CHUNK, n - start), n, now), columns=COLUMNS
+        )
+        if start and start % 2_000_000 == 0:
+            print(f"  {start:,} leads loaded ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"COPY of {n:,} leads: {time.perf_counter() - t0:.1f} s", flush=True)
+    # Two connections (index builds use about one core each), the biggest (GIN) first.
+    todo = sorted(indexes, key=lambda r: "gin" not in r["indexdef"])
+    await asyncio.gather(*(_build(dsn, todo[k::2]) for k in range(2)))
+    await con.execute("ALTER TABLE leads ENABLE TRIGGER USER")
+    t0 = time.perf_counter()
+    await con.execute("VACUUM ANALYZE leads")
+    print(f"VACUUM ANALYZE: {time.perf_counter() - t0:.1f} s; table {await _size(con, 'leads')}", flush=True)
+    return account_id
+
+
+async def _time(con, account_id, n: int, rounds: int) -> None:
+    rnd = random.Random(7)
+    probes = [rnd.randrange(n) for _ in range(rounds * 3)]
+    some = await con.fetch(
+        "SELECT lead_id, fields, platform_lead_id, received_at FROM leads WHERE platform_lead_id = ANY($1::text[])",
+        [f"l:{i}" for i in probes],
+    )
+
+    def pick(r: int) -> asyncpg.Record:
+        return some[r % len(some)]
+
+    def after(r: int) -> tuple:
+        return (pick(r)["received_at"], pick(r)["lead_id"])
+
+    cases = {
+        "floor: primary-key lookup of one lead": lambda r, c: c.fetch(
+            "SELECT * FROM leads WHERE lead_id = $1", pick(r)["lead_id"]
+        ),
+        "exact: email": lambda r: pick(r)["fields"]["email"].upper(),
+        "exact: phone, typed with spaces": lambda r: " ".join(
+            pick(r)["fields"]["phone"][i : i + 3] for i in range(0, 12, 3)
+        ),
+        "exact: platform lead id": lambda r: pick(r)["platform_lead_id"],
+        "exact: LeadID": lambda r: str(pick(r)["lead_id"]),
+        "contains: first + last name (1 in 100,000)": lambda r: (
+            f"{pick(r)['fields']['first_name']} {pick(r)['fields']['last_name']}"
+        ),
+        "contains: part of a last name (1 in 1,000)": lambda r: pick(r)["fields"]["last_name"][1:],
+        "contains: company (1 in 10,000)": lambda r: " ".join(pick(r)["fields"]["company"].split()[:2]),
+        "contains: part of a company word (1 in 100)": lambda r: pick(r)["fields"]["company"].split()[1][2:],
+        "contains: 3 letters, 'ski' (~1 in 5)": lambda r: "ski",
+        "contains: 3 letters, 'ski', a later page": lambda r: ("ski", after(r)),
+    }
+    texts = {label: make for label, make in cases.items() if not label.startswith("floor")}
+
+    async def run(label: str, r: int, c=con):
+        if label.startswith("floor"):
+            return await cases[label](r, c)
+        made = texts[label](r)
+        text, cursor = made if isinstance(made, tuple) else (made, None)
+        f = leads_store.LeadFilter(search=lead_search.parse(text))
+        return await leads_store.list_leads(c, account_id, f, after=cursor, limit=51)
+
+    for label in cases:
+        explaining = _Explaining(con)
+        rows = await run(label, 0, explaining)
+        reads = " then ".join(explaining.reads) or "leads_pkey"
+        print(f"  {label}: {len(rows)} rows on the first page; reads {reads}", flush=True)
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(rounds):
+        order = list(cases) if r % 2 == 0 else list(reversed(cases))
+        for label in order:
+            t0 = time.perf_counter()
+            await run(label, r + 1)
+            times[label].append((time.perf_counter() - t0) * 1000)
+    floor = statistics.median(times["floor: primary-key lookup of one lead"])
+    print(f"\nmedians of {rounds} alternating rounds at {n:,} leads ({_load()}):", flush=True)
+    for label, ts in times.items():
+        ms = statistics.median(ts)
+        print(f"  {label:<48}{ms:>9.1f} ms  ({ms / floor:>6.1f}x the floor; max {max(ts):.1f} ms)", flush=True)
+
+
+async def _build(dsn: str, indexes: list) -> None:
     con = await asyncpg.connect(dsn)
     try:
-        await con.execute("SET maintenance_work_mem = '512MB'")
-        t0 = time.perf_counter()
-        await con.execute(f"CREATE INDEX {name} ON leads USING gin ({expr})")
-        size = await con.fetchval("SELECT pg_size_pretty(pg_relation_size($1::regclass))", name)
-        print(f"CREATE INDEX {name}: {time.perf_counter() - t0:.1f} s, {size}", flush=True)
+        await con.execute("SET maintenance_work_mem = '1GB'")
+        for r in indexes:
+            t0 = time.perf_counter()
+            await con.execute(r["indexdef"])
+            size = await con.fetchval("SELECT pg_size_pretty(pg_relation_size($1::regclass))", r["indexname"])
+            print(f"CREATE INDEX {r['indexname']}: {time.perf_counter() - t0:.1f} s, {size}", flush=True)
     finally:
         await con.close()
-
-
-async def _search(con, account_id, text: str):
-    f = leads_store.LeadFilter(search=lead_search.parse(text))
-    return await leads_store.list_leads(con, account_id, f, after=None, limit=51)
 
 
 async def _size(con, name: str) -> str:
@@ -193,20 +259,24 @@ async def _size(con, name: str) -> str:
 
 
 class _Explaining:
-    """A connection stand-in whose fetch answers the statement's plan instead of its rows."""
+    """A connection stand-in that runs each statement and keeps the indexes its plan reads (a
+    contains-search's walk, and the index lookup after it when the walk did not fill the page)."""
 
     def __init__(self, con) -> None:
         self.con = con
+        self.reads: list[str] = []
 
     async def fetch(self, sql: str, *args):
-        return await self.con.fetch("EXPLAIN " + sql, *args)
+        self.reads.append(_indexes(await self.con.fetch("EXPLAIN " + sql, *args)))
+        return await self.con.fetch(sql, *args)
 
 
-async def _plan(con, text: str, account_id) -> str:
-    """The indexes the plan of the search's statement (as list_leads sends it) uses."""
-    f = leads_store.LeadFilter(search=lead_search.parse(text))
-    lines = [r[0] for r in await leads_store.list_leads(_Explaining(con), account_id, f, after=None, limit=51)]
-    used = sorted({w for line in lines for w in line.replace("(", " ").split() if w.startswith("leads_")})
+def _indexes(plan: list) -> str:
+    """The indexes a plan (EXPLAIN's rows) reads."""
+    lines = [r[0] for r in plan]
+    used = sorted(
+        {w for line in lines for w in line.replace("(", " ").split() if w.startswith(("leads_", "leads_pkey"))}
+    )
     return ", ".join(used) or "no index"
 
 
@@ -214,5 +284,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--leads", type=int, default=10_000_000)
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--keep", default="", help="load into this database (DATABASE_URL's server) and keep it")
+    p.add_argument("--reuse", default="", help="time the searches on this kept database, without loading")
     a = p.parse_args()
-    asyncio.run(main(a.leads, a.rounds))
+    asyncio.run(main(a.leads, a.rounds, a.keep, a.reuse))

@@ -30,7 +30,9 @@ async def erase_platform_lead(
                 SET answers = '[]',
                     fields = coalesce(
                         (SELECT jsonb_object_agg(key, to_jsonb(''::text)) FROM jsonb_each(l.fields)), '{}'),
-                    custom_reason = '', erased_at = now(), updated_at = now()
+                    custom_reason = '', erased_at = now(), updated_at = now(),
+                    -- Found by its platform lead id only (kept; search_keys[1], migration 0034).
+                    search_keys = l.search_keys[1:1], search_words = '{}'
                FROM sources s
               WHERE s.source_id = l.source_id AND s.platform = $1 AND s.external_account_id = $2
                 AND l.platform_lead_id = $3 AND l.erased_at IS NULL

@@ -1,23 +1,116 @@
-"""What a person typed in a lead search box, read as the lookups it means: a LeadID (exact), an email,
-phone number or platform lead id (exact, through the leads' search keys), and a name or company
-that contains the text (through the suffixes of their words). Plain functions; the SQL that uses
-them is leads_store.search_leads, the index expressions are migration 0022's.
+"""Lead search, both sides: what a stored lead can be found by (its search keys and the suffixes of
+its name and company words, kept in leads.search_keys and leads.search_words, migration 0034), and
+what a person typed in a search box, read as the lookups it means: a LeadID (exact), an email, phone
+number or platform lead id (exact, through the search keys), and a name or company that contains the
+text (through the suffixes). Plain functions; the SQL that uses them is leads_store's.
 
-The normalisations here must match the SQL functions of migration 0022: keys are lower-cased,
-phones are their digits, words split on anything not a letter or digit and are 3 to 40 long."""
+One normalisation for both sides, here: keys are lower-cased (Python's Unicode lower), phones are
+their digits, words split on anything not a letter or digit and are 3 to 40 long. They were the SQL
+functions of migration 0022, which ran in PL/pgSQL for every stored or changed lead (50-105 us each,
+inside the statement); computed here they cost a few microseconds in the writer's process."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
+
+import orjson
 
 MAX_QUERY: Final = 200
 MIN_CONTAINS: Final = 3
 _WORD_MAX: Final = 40
 _NON_WORD: Final = re.compile(r"[^\w]+|_+")
 _PHONE_CHARS: Final = re.compile(r"^[+\d\s().\-/]+$")
+_EMAIL_COLUMN: Final = re.compile(r"e-?mail", re.IGNORECASE)
+_PHONE_COLUMN: Final = re.compile(r"phone|mobile", re.IGNORECASE)
+_WORDS_COLUMN: Final = re.compile(r"name|company|organi[sz]ation", re.IGNORECASE)
+_NOT_DIGIT: Final = re.compile(r"[^0-9]")
+_EMAIL_MAX: Final = 320
+_PHONE_READ: Final = 64  # a phone value's first characters read for digits
+_MIN_PHONE: Final = 6
+_WORDS_READ: Final = 200  # a name value's first characters read for words (suffixes grow with the square)
+# Joins a lead's keys or words into one text for SQL's string_to_array (leads_store passes a batch's
+# arrays as one text[] of these). str.split() takes it for whitespace, so no search text holds it;
+# a key holding it could never be found and is left out.
+SEPARATOR: Final = "\x1f"
+
+
+def search_keys(fields: Any, platform_lead_id: str) -> list[str]:
+    """A stored lead's exact keys: first its platform lead id, lower-cased (leads_store keeps that
+    first key when fields change: the id never does), then `field_keys`."""
+    keys = [platform_lead_id.lower()]
+    keys += (k for k in field_keys(fields) if k != keys[0])
+    return keys
+
+
+def field_keys(fields: Any) -> list[str]:
+    """The exact keys of a lead's fields: each value of a column whose name says email (holding an
+    @, at most 320 characters), trimmed of spaces and lower-cased; the digits of each value of a
+    column whose name says phone or mobile (6 or more). Fields that are not an object have none."""
+    if not isinstance(fields, dict):
+        return []
+    keys: dict[str, None] = {}
+    for column, value in fields.items():
+        v = _text(value)
+        if v is None:
+            continue
+        if "@" in v and len(v) <= _EMAIL_MAX and _EMAIL_COLUMN.search(column):
+            keys[v.strip(" ").lower()] = None
+        elif _PHONE_COLUMN.search(column):
+            digits = _NOT_DIGIT.sub("", v[:_PHONE_READ])
+            if len(digits) >= _MIN_PHONE:
+                keys[digits] = None
+    return [k for k in keys if SEPARATOR not in k]
+
+
+def search_words(fields: Any) -> list[str]:
+    """Every suffix of 3 or more characters of every word (3 to 40 letters or digits) of the values of
+    the name, company and organisation columns (each value's first 200 characters), lower-cased,
+    sorted, once each. A word containing "cme" has a suffix starting with "cme", so the prefix
+    query 'cme':* (`_contains`) finds "Acme"."""
+    if not isinstance(fields, dict):
+        return []
+    suffixes: set[str] = set()
+    for column, value in fields.items():
+        if not _WORDS_COLUMN.search(column):
+            continue
+        v = _text(value)
+        if v is None:
+            continue
+        for w in _NON_WORD.split(v[:_WORDS_READ].lower()):
+            if MIN_CONTAINS <= len(w) <= _WORD_MAX:
+                suffixes.update(w[i:] for i in range(len(w) - MIN_CONTAINS + 1))
+    return sorted(suffixes)
+
+
+def fields_of(fields_json: str) -> Any:
+    """A lead's fields from their JSON text (as the store receives them); unreadable text has none."""
+    try:
+        return orjson.loads(fields_json)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def joined(items: Iterable[str]) -> str:
+    """Keys or words as one text for SQL's string_to_array(text, SEPARATOR)."""
+    return SEPARATOR.join(items)
+
+
+def _text(value: Any) -> str | None:
+    """A field's value as PostgreSQL's jsonb_each_text gives it (0022 read them so): strings as they
+    are, JSON null as none, anything else as JSON text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from leadrelay.capture import text
+from leadrelay.capture import lead_search, text
 from leadrelay.capture.lead_search import LeadSearch
 from leadrelay.capture.leads import REJECTED
 from leadrelay.db import Connection
@@ -40,13 +40,17 @@ async def insert_received(con: Connection, account_id: UUID, new: NewLeads, via:
     a round trip fewer per intake batch. The events' foreign keys are checked at the end of the
     statement, when the leads are in. Texts pass the capture sanitiser (`text`): one lead's NUL
     must not fail the statement the whole batch shares."""
+    platform_ids = [text.clean(p) for p in new.platform_lead_ids]
+    fields = [text.clean_json(f) for f in new.fields]
     rows = await con.fetch(
         """WITH ins AS (
              INSERT INTO leads (lead_id, account_id, source_id, form_id, platform_lead_id, answers, fields,
-                                platform_context, is_test, captured_at)
-             SELECT u.id, $1, u.s, u.f, u.p, u.a::jsonb, u.fl::jsonb, u.c::jsonb, u.t, coalesce(u.ca, now())
+                                platform_context, is_test, captured_at, search_keys, search_words)
+             SELECT u.id, $1, u.s, u.f, u.p, u.a::jsonb, u.fl::jsonb, u.c::jsonb, u.t, coalesce(u.ca, now()),
+                    string_to_array(u.k, $12), string_to_array(u.w, $12)
              FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::bool[], $10::timestamptz[]) AS u(id, s, f, p, a, fl, c, t, ca)
+                         $9::bool[], $10::timestamptz[], $13::text[], $14::text[])
+                  AS u(id, s, f, p, a, fl, c, t, ca, k, w)
              ON CONFLICT (source_id, platform_lead_id) DO NOTHING
              RETURNING lead_id),
            ev AS (
@@ -57,15 +61,36 @@ async def insert_received(con: Connection, account_id: UUID, new: NewLeads, via:
         new.lead_ids,
         new.source_ids,
         new.form_ids,
-        [text.clean(p) for p in new.platform_lead_ids],
+        platform_ids,
         [text.clean_json(a) for a in new.answers],
-        [text.clean_json(f) for f in new.fields],
+        fields,
         [text.clean_json(c) for c in new.contexts],
         new.is_test,
         new.captured_at,
         via,
+        lead_search.SEPARATOR,
+        *_searchable(fields, platform_ids),
     )
     return {r[0] for r in rows}
+
+
+def _searchable(fields: Sequence[str], platform_ids: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The leads' search keys and words (lead_search), each lead's joined for string_to_array: with
+    `platform_ids`, the whole keys; without, the keys of the fields only (a write that changes the
+    fields keeps the stored first key, the platform lead id's: `_KEPT_KEYS`)."""
+    keys, words = [], []
+    for i, f in enumerate(fields):
+        parsed = lead_search.fields_of(f)
+        found = lead_search.search_keys(parsed, platform_ids[i]) if platform_ids else lead_search.field_keys(parsed)
+        keys.append(lead_search.joined(found))
+        words.append(lead_search.joined(lead_search.search_words(parsed)))
+    return keys, words
+
+
+def _kept_keys(k: str, sep: str) -> str:
+    """SQL for the search keys of a lead whose fields change, `k` holding the new fields' keys joined:
+    the stored first key (the platform lead id's, which never changes) and those (migration 0034)."""
+    return f"l.search_keys[1:1] || string_to_array({k}, {sep})"
 
 
 async def apply_resubmissions(con: Connection, account_id: UUID, changed: NewLeads, via: str) -> set[UUID]:
@@ -74,12 +99,14 @@ async def apply_resubmissions(con: Connection, account_id: UUID, changed: NewLea
     again, with an `updated` event. `changed.lead_ids` are the stored leads' ids. An erased lead is
     never filled again. ONE statement; returns the ids updated."""
     rows = await con.fetch(
-        """WITH up AS (
+        f"""WITH up AS (
              UPDATE leads l SET answers = u.a::jsonb, fields = u.fl::jsonb, platform_context = u.c::jsonb,
                                 is_test = u.t, captured_at = coalesce(u.ca, l.captured_at), status = 'PROCESSING',
-                                disposition_code = '', custom_reason = '', updated_at = now()
-             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[])
-                  AS u(id, a, fl, c, t, ca)
+                                disposition_code = '', custom_reason = '', updated_at = now(),
+                                search_keys = {_kept_keys("u.k", "$9")}, search_words = string_to_array(u.w, $9)
+             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[],
+                         $10::text[], $11::text[])
+                  AS u(id, a, fl, c, t, ca, k, w)
              WHERE l.lead_id = u.id AND l.account_id = $1 AND l.erased_at IS NULL
              RETURNING l.lead_id),
            ev AS (
@@ -94,6 +121,8 @@ async def apply_resubmissions(con: Connection, account_id: UUID, changed: NewLea
         changed.is_test,
         changed.captured_at,
         f"{via}: resubmitted with changed answers; mapped and judged again" if via else "resubmitted",
+        lead_search.SEPARATOR,
+        *_searchable(changed.fields, None),
     )
     return {r[0] for r in rows}
 
@@ -153,27 +182,45 @@ def _filter_args(account_id: UUID, f: LeadFilter) -> list[object]:
     return [account_id, f.source_id, f.form_id, f.status, f.disposition_code, f.since, f.until, f.post_out_status]
 
 
-def _searched(f: LeadFilter, args: list[object]) -> str:
-    """The search's condition (appending its parameters to `args`), '' without a search. Only the
-    lookups the text calls for are in the statement, each one an index's own expression
-    (migration 0022), so each is answered by its index: LeadID by the primary key, exact keys and
-    contained words by their GIN indexes."""
+def _searched(f: LeadFilter, args: list[object]) -> str | None:
+    """The search's condition on `l` (appending its parameters to `args`), None without a search.
+    Only the lookups the text calls for are in it, each on an indexed column or expression
+    (migration 0034): LeadID by the primary key, exact keys and contained words by their GIN indexes."""
     s = f.search
     if s is None:
-        return ""
+        return None
     if s.empty:
-        return " AND false"
+        return "false"
     ors = []
     if s.lead_id is not None:
         args.append(s.lead_id)
         ors.append(f"l.lead_id = ${len(args)}")
     if s.keys:
         args.append(list(s.keys))
-        ors.append(f"lead_search_keys(l.fields, l.platform_lead_id) && ${len(args)}::text[]")
+        ors.append(f"l.search_keys && ${len(args)}::text[]")
     if s.words:
         args.append(s.words)
-        ors.append(f"lead_search_words(l.fields) @@ ${len(args)}::tsquery")
-    return " AND (" + " OR ".join(ors) + ")"
+        ors.append(f"array_to_tsvector(l.search_words) @@ ${len(args)}::tsquery")
+    return "(" + " OR ".join(ors) + ")"
+
+
+def _found(searched: str | None) -> str:
+    """The leads to list or export: all (`leads`), or those the search finds, looked up by its
+    indexes in a subquery kept apart (OFFSET 0). Kept apart, the planner cannot walk the account's
+    leads newest first testing each against the search to fill a LIMIT sooner: its guess of how many
+    leads a key or a word matches is poor (a phone search walked 1M leads so), and for narrow searches
+    that walk reads the whole account."""
+    if searched is None:
+        return "leads"
+    return f"(SELECT * FROM leads l WHERE l.account_id = $1 AND {searched} OFFSET 0)"
+
+
+# How many of the newest leads (after the page's cursor) a contains-search tests one by one before
+# asking its index. A broad search (a few letters common to many names) fills its page among them,
+# in their order, at a bounded cost; its index would hand over every match (100,000s at 10M leads), to
+# be fetched and sorted for the newest. A narrower one is looked up by the index after the walk
+# (bench.lead_search: the worst case is a search matching about one lead in 400, both ways).
+WALKED = 20_000
 
 
 async def list_leads(
@@ -184,10 +231,26 @@ async def list_leads(
     searched = _searched(f, args)
     args += [after[0] if after else None, after[1] if after else None, limit]
     n = len(args)
+    after_cursor = f"(${n - 2}::timestamptz IS NULL OR (l.received_at, l.lead_id) < (${n - 2}, ${n - 1}::uuid))"
+    if f.search is not None and f.search.words:
+        # The newest WALKED leads after the cursor, in order, tested until the page is full; sources
+        # and forms are joined to the page only, so the walk stops there.
+        rows = await con.fetch(
+            f"""SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_form_id
+               FROM (SELECT * FROM (SELECT * FROM leads l WHERE l.account_id = $1 AND {after_cursor}
+                                    ORDER BY l.received_at DESC, l.lead_id DESC LIMIT {WALKED}) l
+                     WHERE {_FILTERED} AND {searched}
+                     ORDER BY l.received_at DESC, l.lead_id DESC LIMIT ${n}) l
+               JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id
+               ORDER BY l.received_at DESC, l.lead_id DESC""",
+            *args,
+        )
+        if len(rows) == limit:
+            return rows
     return await con.fetch(
-        f"""{_LEAD}
-           WHERE {_FILTERED}{searched}
-             AND (${n - 2}::timestamptz IS NULL OR (l.received_at, l.lead_id) < (${n - 2}, ${n - 1}::uuid))
+        f"""SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_form_id
+           FROM {_found(searched)} l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id
+           WHERE {_FILTERED} AND {after_cursor}
            ORDER BY l.received_at DESC, l.lead_id DESC LIMIT ${n}""",
         *args,
     )
@@ -197,12 +260,12 @@ async def export_cursor(con: Connection, account_id: UUID, f: LeadFilter) -> asy
     """The filtered leads, oldest first, with what an export row needs, as a server-side cursor
     (the caller holds the transaction it lives in)."""
     args = _filter_args(account_id, f)
-    searched = _searched(f, args)
+    found = _found(_searched(f, args))
     return await con.cursor(
         f"""SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at, l.received_at,
                   l.status, l.disposition_code, l.custom_reason, l.post_out_status, l.fields
-           FROM leads l JOIN sources s USING (source_id)
-           WHERE {_FILTERED}{searched}
+           FROM {found} l JOIN sources s USING (source_id)
+           WHERE {_FILTERED}
            ORDER BY l.received_at, l.lead_id""",
         *args,
     )
@@ -412,11 +475,13 @@ async def record_judgements(
     ACCEPTED is never changed; the caller holds the leads locked and passes no ACCEPTED lead, so
     every lead given gets its event. `actor`: who asked for the judgement (events_store.add_events)."""
     await con.execute(
-        """WITH u AS (
+        f"""WITH u AS (
              UPDATE leads l SET status = u.st, disposition_code = u.c, custom_reason = u.r, fields = u.f::jsonb,
-                                criteria_version = u.v, updated_at = now()
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
-                  AS u(id, st, c, r, f, v)
+                                criteria_version = u.v, updated_at = now(),
+                                search_keys = {_kept_keys("u.k", "$11")}, search_words = string_to_array(u.w, $11)
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $12::text[],
+                         $13::text[])
+                  AS u(id, st, c, r, f, v, k, w)
              WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED')
            INSERT INTO lead_events (lead_id, account_id, type, detail, actor)
            SELECT e.l, e.a, $8, e.d, $10 FROM unnest($1::uuid[], $7::uuid[], $9::text[]) AS e(l, a, d)""",
@@ -430,6 +495,8 @@ async def record_judgements(
         type_,
         list(details),
         actor,
+        lead_search.SEPARATOR,
+        *_searchable(fields, None),
     )
 
 
@@ -472,6 +539,8 @@ _JUDGED_COLUMNS = (
     "captured_at",
     "received_at",
     "updated_at",
+    "search_keys",
+    "search_words",
 )
 _EVENT_COLUMNS = ("lead_id", "account_id", "type", "detail", "at")
 
@@ -513,13 +582,16 @@ async def insert_judged(
 
 def _judged_row(account_id: UUID, received_at: datetime, lead: JudgedLead) -> tuple[Any, ...]:
     """The lead's row of `leads` (_JUDGED_COLUMNS), its texts through the capture sanitiser."""
+    platform_id = text.clean(lead.platform_lead_id)
+    fields = text.clean_json(lead.fields)
+    parsed = lead_search.fields_of(fields)
     return (
         lead.lead_id,
         account_id,
         lead.source_id,
-        text.clean(lead.platform_lead_id),
+        platform_id,
         text.clean_json(lead.answers).encode(),  # bytes: JSON text for the jsonb codec (leadrelay.db)
-        text.clean_json(lead.fields).encode(),
+        fields.encode(),
         lead.status,
         lead.disposition_code,
         lead.custom_reason,
@@ -530,6 +602,8 @@ def _judged_row(account_id: UUID, received_at: datetime, lead: JudgedLead) -> tu
         lead.captured_at or received_at,
         received_at,
         received_at,
+        lead_search.search_keys(parsed, platform_id),
+        lead_search.search_words(parsed),
     )
 
 
@@ -542,13 +616,14 @@ async def _insert_judged_known(
     await con.execute(
         """CREATE TEMP TABLE judged_staging (lead_id uuid, source_id uuid, platform_lead_id text, answers text,
                fields text, status text, disposition_code text, custom_reason text, criteria_version int,
-               form_id uuid, platform_context text, is_test bool, captured_at timestamptz, detail text)
+               form_id uuid, platform_context text, is_test bool, captured_at timestamptz, search_keys text[],
+               search_words text[], detail text)
            ON COMMIT DROP"""
     )
     await con.copy_records_to_table(
         "judged_staging",
         records=[
-            (r[0], r[2], r[3], r[4].decode(), r[5].decode(), *r[6:11], r[11].decode(), r[12], r[13], d)
+            (r[0], r[2], r[3], r[4].decode(), r[5].decode(), *r[6:11], r[11].decode(), r[12], r[13], r[16], r[17], d)
             for r, d in zip(rows, details, strict=True)
         ],
         columns=[c for c in _JUDGED_COLUMNS if c not in ("account_id", "received_at", "updated_at")] + ["detail"],
@@ -557,10 +632,10 @@ async def _insert_judged_known(
         """WITH stored AS (
                INSERT INTO leads (lead_id, account_id, source_id, platform_lead_id, answers, fields, status,
                                   disposition_code, custom_reason, criteria_version, form_id, platform_context,
-                                  is_test, captured_at, received_at, updated_at)
+                                  is_test, captured_at, received_at, updated_at, search_keys, search_words)
                SELECT lead_id, $1, source_id, platform_lead_id, answers::jsonb, fields::jsonb, status,
                       disposition_code, custom_reason, criteria_version, form_id, platform_context::jsonb,
-                      is_test, captured_at, $2, $2
+                      is_test, captured_at, $2, $2, search_keys, search_words
                FROM judged_staging ORDER BY lead_id
                ON CONFLICT (source_id, platform_lead_id) DO NOTHING
                RETURNING lead_id),
@@ -604,13 +679,17 @@ async def read_for_reupload(con: Connection, lead_ids: list[UUID]) -> list[async
 async def replace_fields(con: Connection, lead_ids: list[UUID], fields: list[str]) -> None:
     """New fields for leads about to be judged again (re-upload)."""
     # Back to PROCESSING: if judging fails now, the sweeper picks the lead up; never an ACCEPTED lead.
+    fields = [text.clean_json(f) for f in fields]
     await con.execute(
-        """UPDATE leads l SET fields = u.f::jsonb, status = 'PROCESSING', disposition_code = '',
-                              custom_reason = '', updated_at = now()
-           FROM unnest($1::uuid[], $2::text[]) AS u(id, f)
+        f"""UPDATE leads l SET fields = u.f::jsonb, status = 'PROCESSING', disposition_code = '',
+                              custom_reason = '', updated_at = now(),
+                              search_keys = {_kept_keys("u.k", "$3")}, search_words = string_to_array(u.w, $3)
+           FROM unnest($1::uuid[], $2::text[], $4::text[], $5::text[]) AS u(id, f, k, w)
            WHERE l.lead_id = u.id AND l.status <> 'ACCEPTED'""",
         lead_ids,
-        [text.clean_json(f) for f in fields],
+        fields,
+        lead_search.SEPARATOR,
+        *_searchable(fields, None),
     )
 
 
