@@ -235,7 +235,7 @@ async def _time(con, account_id, n: int, rounds: int) -> None:
             await run(label, r + 1)
             times[label].append((time.perf_counter() - t0) * 1000)
     floor = statistics.median(times["floor: primary-key lookup of one lead"])
-    print(f"\nmedians of {rounds} alternating rounds at {n:,} leads ({_load()}):", flush=True)
+    print(f"\nmedians of {rounds} alternating rounds at {n:,} leads, WALKED {leads_store.WALKED:,} ({_load()}):")
     for label, ts in times.items():
         ms = statistics.median(ts)
         print(f"  {label:<48}{ms:>9.1f} ms  ({ms / floor:>6.1f}x the floor; max {max(ts):.1f} ms)", flush=True)
@@ -286,5 +286,8 @@ if __name__ == "__main__":
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--keep", default="", help="load into this database (DATABASE_URL's server) and keep it")
     p.add_argument("--reuse", default="", help="time the searches on this kept database, without loading")
+    p.add_argument("--walked", type=int, default=0, help="try another leads_store.WALKED (contains-searches)")
     a = p.parse_args()
+    if a.walked:
+        leads_store.WALKED = a.walked
     asyncio.run(main(a.leads, a.rounds, a.keep, a.reuse))

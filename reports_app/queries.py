@@ -254,7 +254,7 @@ async def search_page(
 ) -> list[dict[str, Any]]:
     """One page of the leads a search finds, newest first, over all days (the received window is
     left out: a person searched for is found whenever they came), the other filters applying. The
-    search's SQL is the leads table owner's (leads_store, on migration 0022's indexes)."""
+    search's SQL is the leads table owner's (leads_store, on migration 0034's indexes)."""
     lf = leads_store.LeadFilter(
         source_id=f.source_id,
         form_id=f.form_id,
