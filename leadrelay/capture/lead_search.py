@@ -11,6 +11,7 @@ inside the statement); computed here they cost a few microseconds in the writer'
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,12 +55,15 @@ def field_keys(fields: Any) -> list[str]:
         return []
     keys: dict[str, None] = {}
     for column, value in fields.items():
+        kind = _kind(column)
+        if not kind & (_EMAIL | _PHONE):
+            continue
         v = _text(value)
         if v is None:
             continue
-        if "@" in v and len(v) <= _EMAIL_MAX and _EMAIL_COLUMN.search(column):
+        if kind & _EMAIL and "@" in v and len(v) <= _EMAIL_MAX:
             keys[v.strip(" ").lower()] = None
-        elif _PHONE_COLUMN.search(column):
+        elif kind & _PHONE:
             digits = _NOT_DIGIT.sub("", v[:_PHONE_READ])
             if len(digits) >= _MIN_PHONE:
                 keys[digits] = None
@@ -75,7 +79,7 @@ def search_words(fields: Any) -> list[str]:
         return []
     suffixes: set[str] = set()
     for column, value in fields.items():
-        if not _WORDS_COLUMN.search(column):
+        if not _kind(column) & _WORDS:
             continue
         v = _text(value)
         if v is None:
@@ -84,6 +88,19 @@ def search_words(fields: Any) -> list[str]:
             if MIN_CONTAINS <= len(w) <= _WORD_MAX:
                 suffixes.update(w[i:] for i in range(len(w) - MIN_CONTAINS + 1))
     return sorted(suffixes)
+
+
+_EMAIL, _PHONE, _WORDS = 1, 2, 4
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind(column: str) -> int:
+    """What a column's name says it holds (_EMAIL, _PHONE, _WORDS bits); a lead's columns repeat."""
+    return (
+        (_EMAIL if _EMAIL_COLUMN.search(column) else 0)
+        | (_PHONE if _PHONE_COLUMN.search(column) else 0)
+        | (_WORDS if _WORDS_COLUMN.search(column) else 0)
+    )
 
 
 def fields_of(fields_json: str) -> Any:
