@@ -270,6 +270,12 @@ class _Explaining:
         self.reads.append(_indexes(await self.con.fetch("EXPLAIN " + sql, *args)))
         return await self.con.fetch(sql, *args)
 
+    async def execute(self, sql: str, *args):
+        return await self.con.execute(sql, *args)
+
+    def transaction(self):
+        return self.con.transaction()
+
 
 def _indexes(plan: list) -> str:
     """The indexes a plan (EXPLAIN's rows) reads."""

@@ -153,6 +153,12 @@ class LeadSearch:
         return "phone or platform lead id" if self.keys else ""
 
     @property
+    def lettered(self) -> bool:
+        """Some typed word of the contains-search has a letter: it may be a piece of many names. Words
+        of digits only ("l:1234567" gives "1234567") are ids far more often, found by few leads."""
+        return any(not w.isdigit() for w in re.findall(r"'([^']*)'", self.words))
+
+    @property
     def empty(self) -> bool:
         return self.lead_id is None and not self.keys and not self.words
 

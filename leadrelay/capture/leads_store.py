@@ -218,21 +218,40 @@ def _found(searched: str | None) -> str:
 # How many of the newest leads (after the page's cursor) a contains-search tests one by one before
 # asking its index. A broad search (a few letters common to many names) fills its page among them,
 # in their order, at a bounded cost; its index would hand over every match (100,000s at 10M leads), to
-# be fetched and sorted for the newest. A narrower one is looked up by the index after the walk
-# (bench.lead_search: the worst case is a search matching about one lead in 400, both ways).
-WALKED = 20_000
+# be fetched and sorted for the newest. A narrower one is looked up by the index after the walk.
+# bench.lead_search at 10M leads: 20,000 left a company search matching 1 in 1,000 leads (a common
+# word's posting list of 1M leads intersected in the index) at 545 ms; 60,000 brings every contains
+# case under 200 ms and costs a narrow search ~100 ms. Searches of digits only skip the walk.
+WALKED = 60_000
+
+
+# A search's statements run without JIT and parallel workers, with room for an exact bitmap: the
+# planner guesses a key matches 0.5% of the leads (it has nothing better for unique keys), which makes
+# a one-row lookup look dear enough to compile and start workers for (60-90 ms around a 0.1 ms lookup
+# at 10M leads), and a common word's posting list (1M leads) made the bitmap lossy at 4MB.
+_SEARCH_SETTINGS = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL work_mem = '64MB'"
 
 
 async def list_leads(
     con: Connection, account_id: UUID, f: LeadFilter, *, after: tuple[Any, ...] | None, limit: int
 ) -> list[asyncpg.Record]:
     """Newest first; `after` is the last row's (received_at, lead_id)."""
+    if f.search is None:
+        return await _list_leads(con, account_id, f, after, limit)
+    async with con.transaction():  # the settings' scope (a savepoint in the caller's)
+        await con.execute(_SEARCH_SETTINGS)
+        return await _list_leads(con, account_id, f, after, limit)
+
+
+async def _list_leads(
+    con: Connection, account_id: UUID, f: LeadFilter, after: tuple[Any, ...] | None, limit: int
+) -> list[asyncpg.Record]:
     args = _filter_args(account_id, f)
     searched = _searched(f, args)
     args += [after[0] if after else None, after[1] if after else None, limit]
     n = len(args)
     after_cursor = f"(${n - 2}::timestamptz IS NULL OR (l.received_at, l.lead_id) < (${n - 2}, ${n - 1}::uuid))"
-    if f.search is not None and f.search.words:
+    if f.search is not None and f.search.lettered:
         # The newest WALKED leads after the cursor, in order, tested until the page is full; sources
         # and forms are joined to the page only, so the walk stops there.
         rows = await con.fetch(
@@ -260,7 +279,10 @@ async def export_cursor(con: Connection, account_id: UUID, f: LeadFilter) -> asy
     """The filtered leads, oldest first, with what an export row needs, as a server-side cursor
     (the caller holds the transaction it lives in)."""
     args = _filter_args(account_id, f)
-    found = _found(_searched(f, args))
+    searched = _searched(f, args)
+    if searched is not None:
+        await con.execute(_SEARCH_SETTINGS)  # for the caller's transaction, the cursor's
+    found = _found(searched)
     return await con.cursor(
         f"""SELECT l.lead_id, l.source_id, l.form_id, s.platform, l.platform_lead_id, l.captured_at, l.received_at,
                   l.status, l.disposition_code, l.custom_reason, l.post_out_status, l.fields
