@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from validation_service.body_template import compile_template
 from validation_service.destinations import BodyField, Success, compiled_path, compiled_regex
@@ -26,6 +26,8 @@ FAILED = "failed"
 REAUTH = "reauth"
 
 EXCERPT_CHARS = 1000
+# In a destination's URL: the lead's id, for a CRM that upserts by a key in the path.
+LEAD_ID = "{{lead_id}}"
 RETRYABLE_STATUSES = frozenset({408, 429})
 
 
@@ -55,6 +57,30 @@ def build_body(
     if body_format == "FORM":
         return urlencode({k: _form_text(v) for k, v in values.items()}).encode(), "application/x-www-form-urlencoded"
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode(), "application/json"
+
+
+def lead_url(url: str, lead: Mapping[str, Any]) -> str:
+    """The URL for this lead: LEAD_ID replaced by its id (a UUID: nothing to quote)."""
+    return url.replace(LEAD_ID, quote(str(lead.get("lead_id", "")), safe="")) if LEAD_ID in url else url
+
+
+def classify_lookup(
+    ok_json_path: str, id_json_path: str, status: int | None, text: str, error: str = ""
+) -> Verdict | None:
+    """The verdict on a lookup made before re-sending: POSTED with the record found, RETRY when the
+    answer cannot tell (never send blind: the first attempt may have made the record), None when
+    the vendor has no such record and the lead is to be sent."""
+    if status is None:
+        return Verdict(RETRY, f"looking up an earlier attempt's record: {error or 'no response'}")
+    if not 200 <= status < 300:
+        return Verdict(RETRY, f"looking up an earlier attempt's record: HTTP {status}")
+    parsed = _parse(text)
+    if parsed is _UNPARSABLE or (ok_json_path and _text(first_match(ok_json_path, parsed)) != "true"):
+        return Verdict(RETRY, f"looking up an earlier attempt's record: HTTP {status}, an answer it cannot read")
+    found = first_match(id_json_path, parsed)
+    if found in (None, ""):
+        return None
+    return Verdict(POSTED, "", _text(found), excerpt(text))
 
 
 def _form_text(value: Any) -> str:

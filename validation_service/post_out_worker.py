@@ -247,7 +247,7 @@ class PostOutWorkers:
         except InvalidArgument as exc:
             refusal = mask_secrets(str(exc), d.spec.url)
         preset = crm_presets.PRESETS.get(d.spec.preset)
-        batch_url = crm_presets.batch_url(preset, d.spec.url) if preset and d.spec.batch_size > 1 else None
+        batch = crm_presets.batch_for(preset, d.spec.url) if d.spec.batch_size > 1 else None
         prepared = _Prepared(
             d.destination_id,
             d.spec,
@@ -256,8 +256,8 @@ class PostOutWorkers:
             d.updated_at,
             aiohttp.ClientTimeout(total=d.spec.timeout_ms / 1000),
             credentials,
-            preset.batch if preset and batch_url else None,
-            batch_url or "",
+            batch[0] if batch else None,
+            batch[1] if batch else "",
         )
         self._destinations[d.destination_id] = prepared
         return prepared
@@ -363,7 +363,8 @@ class PostOutWorkers:
         if dest.batch is not None:
             template = compile_template(spec.body_template)
             traces = [i.idempotency_key for i in items]
-            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items], traces)
+            keys = [i.lead["lead_id"] for i in items]
+            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items], traces, keys)
             payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             content_type, url, success = "application/json", dest.batch_url, dest.batch.success
             # Stable for the same leads in the same order; vendors de-duplicate batches by their own keys.
@@ -371,7 +372,9 @@ class PostOutWorkers:
         else:
             payload, content_type = delivery.build_body(spec.body_format, spec.body, items[0].lead, spec.body_template)
             url, success, key, traces = spec.url, spec.success, items[0].idempotency_key, []
+            url = delivery.lead_url(url, items[0].lead)
         headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
+        lookup = _lookup_for(items, dest, payload)
 
         async def attempt(refused: str) -> tuple[_Sent, str]:
             """One call; also the token it carried when the CRM refused that token, else ""."""
@@ -391,6 +394,16 @@ class PostOutWorkers:
                         return _Sent(None, "", str(exc), [], pause=str(exc)), ""
                     return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items)), ""
                 headers["Authorization"] = f"{spec.oauth.auth_scheme} {token}"
+            if lookup is not None:  # an earlier attempt may have made the record: find it before sending
+                lookup_url, ok_path, id_path = lookup
+                if requests is not None:
+                    requests.append(("GET", lookup_url, b"", dict(headers)))
+                status, text, error = await self._post("GET", lookup_url, b"", headers, dest, 1)
+                found = delivery.classify_lookup(ok_path, id_path, status, text, error)
+                if token and status == 401:
+                    return _Sent(status, text, error, [delivery.Verdict(delivery.RETRY, "HTTP 401")]), token
+                if found is not None:
+                    return _Sent(status, text, error, [found]), ""
             if requests is not None:
                 requests.append((spec.method, url, payload, dict(headers)))
             status, text, error = await self._post(spec.method, url, payload, headers, dest, len(items))
@@ -495,6 +508,23 @@ class PostOutWorkers:
             )
             for destination_id, reason in sorted(pauses.items()):
                 await post_out_store.pause_destination(con, destination_id, reason)
+
+
+def _lookup_for(items: list[outbox.Claimed], dest: _Prepared, payload: bytes) -> tuple[str, str, str] | None:
+    """(URL, ok path, id path) of the look-up to make before sending this one lead again, when its
+    preset has one and an earlier attempt's outcome is unknown (any earlier attempt not posted, or a
+    lease that ran out mid-call)."""
+    preset = crm_presets.PRESETS.get(dest.spec.preset)
+    if preset is None or preset.lookup is None or dest.batch is not None or len(items) != 1:
+        return None
+    if not (items[0].attempts or items[0].lapsed):
+        return None
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    url = crm_presets.lookup_url(preset, dest.spec.url, body)
+    return None if url is None else (url, preset.lookup.ok_json_path, preset.lookup.id_json_path)
 
 
 def _request_excerpts(
