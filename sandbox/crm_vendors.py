@@ -478,7 +478,8 @@ async def salesforce_upsert(request: web.Request) -> web.Response:
     error = _sf_check(body)
     if error:
         return _sf_error(error["message"], error["statusCode"], fields=error.get("fields"))
-    record_id, created = o.upsert(f"{name}={request.match_info['value']}", email, body, "00Q" + str(next(_ids)))
+    value = request.match_info["value"]
+    record_id, created = o.upsert(f"{name}={value}", email, {**body, name: value}, "00Q" + str(next(_ids)))
     return _json({"id": record_id, "success": True, "errors": [], "created": created}, 201 if created else 200)
 
 
@@ -508,7 +509,7 @@ async def salesforce_composite_upsert(request: web.Request) -> web.Response:
         if error:
             answers.append({"success": False, "errors": [{"fields": [], **error}]})
             continue
-        fields = {k: v for k, v in record.items() if k not in ("attributes", name)}
+        fields = {k: v for k, v in record.items() if k != "attributes"}
         record_id, created = o.upsert(f"{name}={record[name]}", email, fields, "00Q" + str(next(_ids)))
         answers.append({"id": record_id, "success": True, "errors": [], "created": created})
     return _json(answers)
