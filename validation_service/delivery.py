@@ -29,6 +29,7 @@ EXCERPT_CHARS = 1000
 # In a destination's URL: the lead's id, for a CRM that upserts by a key in the path.
 LEAD_ID = "{{lead_id}}"
 RETRYABLE_STATUSES = frozenset({408, 429})
+_EXISTING_ID = re.compile(r"Existing ID: ([0-9A-Za-z_-]+)")
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,12 @@ def classify_traced(
         for trace in named if isinstance(named, list) else [named] if named else ():
             reason = _text(e.get("message")) or "refused"
             outcome = POSTED if e.get("category") in posted_categories else REJECTED
-            answers[str(trace)] = Verdict(outcome, "" if outcome == POSTED else reason, "", excerpt(json.dumps(e)))
+            # An existing record posts as that record: HubSpot names it in the message.
+            existing = _EXISTING_ID.search(reason) if outcome == POSTED else None
+            record_id = existing.group(1) if existing else ""
+            answers[str(trace)] = Verdict(
+                outcome, "" if outcome == POSTED else reason, record_id, excerpt(json.dumps(e))
+            )
     missing = Verdict(FAILED, f"HTTP {status}: the answer names no result for this record")
     return [answers.get(t, missing) for t in traces]
 

@@ -376,7 +376,7 @@ class PostOutWorkers:
         headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
         lookup = _lookup_for(items, dest, payload)
 
-        async def attempt(refused: str) -> tuple[_Sent, str]:
+        async def attempt(refused: str, refused_at: float = 0.0) -> tuple[_Sent, str]:
             """One call; also the token it carried when the CRM refused that token, else ""."""
             token = ""
             if spec.oauth is not None:
@@ -387,6 +387,7 @@ class PostOutWorkers:
                         spec.oauth,
                         dest.credentials,
                         refused=refused,
+                        refused_at=refused_at,
                         client_timeout=dest.timeout,
                     )
                 except oauth_tokens.TokenUnavailable as exc:
@@ -425,7 +426,7 @@ class PostOutWorkers:
 
         sent, refused = await attempt("")
         if refused:  # renew the token once and send again
-            sent, refused = await attempt(refused)
+            sent, refused = await attempt(refused, self.tokens.clock())
             if refused:
                 said = next((v.reason for v in sent.verdicts if v.reason), f"HTTP {sent.status}")
                 reason = f"the CRM refused a newly issued access token ({said})"

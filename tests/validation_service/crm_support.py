@@ -130,6 +130,7 @@ def preset_destination(preset: crm_presets.Preset, org: VendorOrg, batch_size: i
     return DestinationSpec(
         name=f"{preset.name} (preset)",
         url=url,
+        method=preset.method,
         headers=headers,
         body_template=crm_presets.default_template(preset, COLUMNS),
         success=crm_presets.success_for(preset, crm_presets.options(preset, {})),

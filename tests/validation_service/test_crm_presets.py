@@ -256,7 +256,7 @@ def test_hubspot_batch_answers_are_matched_by_trace_id_in_any_order() -> None:
     missing = ("failed", "HTTP 207: the answer names no result for this record", "")
     assert verdicts(("CONFLICT",)) == [
         ("posted", "", "11"),
-        ("posted", "", ""),
+        ("posted", "", "5"),  # the existing contact the message names
         ("posted", "", "12"),
         ("rejected", "Email invalid", ""),
         missing,

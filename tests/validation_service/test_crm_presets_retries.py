@@ -65,7 +65,8 @@ async def test_pipedrive_finds_the_person_a_timed_out_call_made_instead_of_addin
     assert [row["record_id"]] == list(full["records"])
     async with pool.acquire() as con:
         attempts = await con.fetch(
-            "SELECT outcome, status_code, request_excerpt AS request FROM post_out_attempts WHERE lead_id = $1 ORDER BY attempt",
+            "SELECT outcome, status_code, request_excerpt AS request FROM post_out_attempts"
+            " WHERE lead_id = $1 ORDER BY attempt",
             lead,
         )
     assert [(a["outcome"], a["status_code"]) for a in attempts] == [("retry", 0), ("posted", 200)]
