@@ -59,7 +59,7 @@ async def vendor_fault_run(
     preset = crm_presets.PRESETS[preset_name]
     account = await new_account(pool)
     source = await seed_person_source(pool, account.account_id)
-    org = VendorOrg(url, preset_name)
+    org = VendorOrg(url, preset_name.split("_")[0])  # pipedrive_leads: the pipedrive stand-in
     size = preset.batch.default_size if preset.batch else 1
     if expire_rate is None:
         expire_rate = SESSION_ENDS_PER_LEAD * min(size, 100)
@@ -76,6 +76,10 @@ async def vendor_fault_run(
     stats = await org.stats()
     per_lead = stats["per_lead"]
     lost = sum(1 for p in people if per_lead.get(p["email"].lower(), {}).get("created", 0) == 0)
+    doubled = len(stats["doubled"])
+    if preset.parent is not None:  # the person + lead preset: a lead made for each person, once
+        lost += n - len(stats["leads_created_for"])
+        doubled += len(stats["leads_doubled"])
     async with pool.acquire() as con:
         attempts = await con.fetchval("SELECT count(*) FROM post_out_attempts WHERE destination_id = $1", dest)
         no_id = await con.fetchval(
@@ -86,7 +90,7 @@ async def vendor_fault_run(
         "batch": size,
         "leads": n,
         "lost": lost,
-        "doubled": len(stats["doubled"]),
+        "doubled": doubled,
         "posted_in_db": await _count(pool, dest),
         "posted_without_record_id": no_id,
         "vendor_calls": stats["calls"],

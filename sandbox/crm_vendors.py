@@ -31,6 +31,7 @@ import random
 import re
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +68,8 @@ class Org:
     per_lead: dict[str, dict[str, int]] = field(default_factory=dict)  # email -> received/created/updated
     by_key: dict[str, str] = field(default_factory=dict)  # upsert key (external id, primary key) -> id
     external_id_fields: tuple[str, ...] = ("LeadRelay_Lead_ID__c",)  # Salesforce Lead fields marked External ID
-    lookups: int = 0  # Pipedrive persons searches
+    lookups: int = 0  # Pipedrive persons searches and leads lists
+    leads_made: dict[str, int] = field(default_factory=dict)  # Pipedrive: "person id/title" -> leads made
 
     def configure(self, raw: dict[str, Any]) -> None:
         for name in ("token_lifetime_seconds", "fail_rate", "timeout_rate", "expire_rate", "timeout_seconds"):
@@ -169,6 +171,9 @@ class Org:
             "received": sum(c["received"] for c in self.per_lead.values()),
             "doubled": sorted(e for e, c in self.per_lead.items() if c["created"] > 1),
             "lookups": self.lookups,
+            "leads_created": sum(self.leads_made.values()),
+            "leads_doubled": sorted(k for k, n in self.leads_made.items() if n > 1),
+            "leads_created_for": sorted(self.leads_made),
             "per_lead": self.per_lead,
         }
         if with_records:
@@ -721,10 +726,27 @@ async def pipedrive_leads(request: web.Request) -> web.Response:
     person = o.records.get(str(person_id)) if isinstance(person_id, int) and not isinstance(person_id, bool) else None
     if person is None or "_lead" in person:
         return _json({"success": False, "error": "A lead must be linked to an existing person", "errorCode": 400}, 400)
-    lead_id = f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-4{secrets.token_hex(2)[1:]}-a{secrets.token_hex(2)[1:]}"
-    lead_id += f"-{secrets.token_hex(6)}"
+    lead_id = str(uuid.uuid4())
     o.records[lead_id] = {"_email": "", "_lead": True, **body}
+    # Counted per person and title: the same lead made twice for a person is a double.
+    o.leads_made[f"{person_id}/{body['title']}"] = o.leads_made.get(f"{person_id}/{body['title']}", 0) + 1
     return _json({"success": True, "data": {"id": lead_id, "title": body["title"], "person_id": person_id}}, 201)
+
+
+async def pipedrive_leads_list(request: web.Request) -> web.Response:
+    """GET leads?person_id=: the person's leads."""
+    o = org(request)
+    refusal = _pd_refusal(o, request, await _behave(o))
+    if refusal is not None:
+        return refusal
+    o.lookups += 1
+    person = request.query.get("person_id", "")
+    leads = [
+        {"id": k, "title": r.get("title"), "person_id": r.get("person_id")}
+        for k, r in o.records.items()
+        if "_lead" in r and (not person or str(r.get("person_id")) == person)
+    ]
+    return _json({"success": True, "data": leads, "additional_data": {"start": 0, "limit": 100}})
 
 
 # ---- Dynamics 365 ----------------------------------------------------------------------------------
@@ -867,6 +889,7 @@ def setup(app: web.Application) -> None:
         ("PATCH", "salesforce", "/services/data/v60.0/composite/sobjects/Lead/{field}"): salesforce_composite_upsert,
         ("GET", "pipedrive", "/api/v1/persons/search"): pipedrive_persons_search,
         ("POST", "pipedrive", "/api/v1/leads"): pipedrive_leads,
+        ("GET", "pipedrive", "/api/v1/leads"): pipedrive_leads_list,
         ("PATCH", "dynamics", "/api/data/v9.2/leads({key})"): dynamics_lead_upsert,
     }
     for (method, vendor, path), handler in added.items():

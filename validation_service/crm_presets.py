@@ -81,6 +81,23 @@ class Lookup:
     term_json_paths: tuple[str, ...]
     id_json_path: str
     ok_json_path: str = ""
+    # Set: the answer lists records (at this path); the one whose `match_key` is the term is found.
+    items_json_path: str = ""
+    match_key: str = ""
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A record the lead's must link to, found or made before it (a Pipedrive lead needs a person):
+    the single body's `body_key` object holds its fields; `find` looks it up by them (always first,
+    so a retry reuses the one an earlier attempt made), else a POST to `path` makes it; its id goes
+    in the record's `link_field`, and the record (without `body_key`) is sent."""
+
+    body_key: str
+    path: str
+    success: Success
+    find: Lookup
+    link_field: str
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,8 @@ class Preset:
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Free-text settings: name -> (default, the pattern a value must match); "{name}" in the paths.
     settings: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    lookup: Lookup | None = None
+    lookup: Lookup | None = None  # for the record itself; "{parent}" in its path: the parent's id
+    parent: Parent | None = None
 
 
 _NAME = ("{{first_name}} {{last_name}}", "{{full_name | trim}}")
@@ -269,6 +287,20 @@ ZOHO = Preset(
     batch=Batch(max_size=100, default_size=100, records_key="data", success=_ZOHO_SUCCESS),
 )
 
+_PIPEDRIVE_SUCCESS = Success(
+    result_json_path="$.success",
+    accepted_values=("true",),
+    rejected_status_ranges=((400, 400),),
+    reason_json_path="$.error",
+    record_id_json_path="$.data.id",
+)
+_PIPEDRIVE_PERSON_SEARCH = Lookup(
+    path="/api/v1/persons/search?term={term}&fields=email&exact_match=true",
+    term_json_paths=("$.email", "$.email[0].value"),
+    id_json_path="$.data.items[0].item.id",
+    ok_json_path="$.success",
+)
+
 PIPEDRIVE = Preset(
     name="pipedrive",
     title="Pipedrive (persons)",
@@ -281,21 +313,47 @@ PIPEDRIVE = Preset(
     ),
     envelope=RECORD,
     # 201 {"success": true, "data": {"id"}}; 400 {"success": false, "error": ...}.
-    success=Success(
-        result_json_path="$.success",
-        accepted_values=("true",),
-        rejected_status_ranges=((400, 400),),
-        reason_json_path="$.error",
-        record_id_json_path="$.data.id",
-    ),
+    success=_PIPEDRIVE_SUCCESS,
     auth="An API token in the URL's query string (?api_token=...): masked in every answer and log.",
     # No upsert, no idempotency key: before re-sending after an unknown outcome, the person is looked
     # up by exact email (200 {"success": true, "data": {"items": [{"item": {"id"}}]}}).
+    lookup=_PIPEDRIVE_PERSON_SEARCH,
+)
+
+PIPEDRIVE_LEADS = Preset(
+    name="pipedrive_leads",
+    title="Pipedrive (person + lead)",
+    path="/api/v1/leads",
+    fields=(
+        FieldRule("name", _NAME, fallback=_NOT_PROVIDED),
+        FieldRule("email", ("{{email | trim}}",)),
+        FieldRule("phone", ("{{phone}}",)),
+        FieldRule("job_title", ("{{job_title}}",)),
+    ),
+    # The lead's title names the LeadRelay lead: a retry finds its lead among the person's others.
+    envelope={"title": "Lead from LeadRelay {{platform_lead_id}}", "person": RECORD},
+    # The person, found by exact email or made (201 {"success": true, "data": {"id"}}); then
+    # POST leads {"title", "person_id"}: 201 {"success": true, "data": {"id": <uuid>}}.
+    success=_PIPEDRIVE_SUCCESS,
+    auth=(
+        "An API token in the URL's query string (?api_token=...): masked in every answer and log. Two "
+        "calls per lead: the person (found by email, else made), then the lead linked to it."
+    ),
+    parent=Parent(
+        body_key="person",
+        path="/api/v1/persons",
+        success=_PIPEDRIVE_SUCCESS,
+        find=_PIPEDRIVE_PERSON_SEARCH,
+        link_field="person_id",
+    ),
+    # Before re-sending after an unknown outcome: the person's leads, ours the one with our title.
     lookup=Lookup(
-        path="/api/v1/persons/search?term={term}&fields=email&exact_match=true",
-        term_json_paths=("$.email", "$.email[0].value"),
-        id_json_path="$.data.items[0].item.id",
+        path="/api/v1/leads?person_id={parent}",
+        term_json_paths=("$.title",),
+        id_json_path="$.id",
         ok_json_path="$.success",
+        items_json_path="$.data",
+        match_key="title",
     ),
 )
 
@@ -328,7 +386,9 @@ DYNAMICS = Preset(
     headers={"Prefer": "return=representation", "OData-Version": "4.0", "OData-MaxVersion": "4.0"},
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (HUBSPOT, SALESFORCE, MARKETO, ZOHO, PIPEDRIVE, DYNAMICS)}
+PRESETS: dict[str, Preset] = {
+    p.name: p for p in (HUBSPOT, SALESFORCE, MARKETO, ZOHO, PIPEDRIVE, DYNAMICS, PIPEDRIVE_LEADS)
+}
 
 
 def get(name: str) -> Preset:
@@ -423,20 +483,32 @@ def batch_for(preset: Preset | None, url: str) -> tuple[Batch, str] | None:
     return batch, prefix + _with_settings(preset.batch.path, settings) + (f"?{query}" if query else "")
 
 
-def lookup_url(preset: Preset | None, url: str, body: Any) -> str | None:
-    """The preset's lookup for a lead whose body (as rendered) is `body`; None when the preset has
-    none, the URL is not the preset's, or the body gives nothing to look for."""
-    if preset is None or preset.lookup is None:
+def lookup_url(preset: Preset | None, url: str, body: Any, lookup: Lookup | None = None) -> str | None:
+    """The look-up (the preset's own unless given) for a body as rendered; None when there is none,
+    the URL is not the preset's, or the body gives nothing to look for."""
+    lookup = lookup or (preset.lookup if preset else None)
+    if preset is None or lookup is None:
         return None
+    term = lookup_term(lookup, body)
+    if not term:
+        return None
+    return on_base(preset, url, lookup.path.replace("{term}", quote(term, safe="")))
+
+
+def lookup_term(lookup: Lookup, body: Any) -> str:
+    found = (first_match(p, body) for p in lookup.term_json_paths)
+    return next((t.strip() for t in found if isinstance(t, str) and t.strip()), "")
+
+
+def on_base(preset: Preset, url: str, path: str) -> str | None:
+    """`path` (maybe with a query) on the base URL of a URL made from the preset, the URL's query
+    kept (Pipedrive's api_token); None when the URL is not the preset's."""
     base, _, query = url.partition("?")
     match = _path_pattern(preset).search(base)
     if match is None:
         return None
-    term = next((t for p in preset.lookup.term_json_paths if isinstance(t := first_match(p, body), str) and t), "")
-    if not term.strip():
-        return None
-    path = preset.lookup.path.replace("{term}", quote(term.strip(), safe=""))
-    return base[: match.start()] + path + (f"&{query}" if query else "")
+    joiner = "&" if "?" in path else "?"
+    return base[: match.start()] + path + (f"{joiner}{query}" if query else "")
 
 
 def _with_settings(text: str, settings: Mapping[str, str]) -> str:

@@ -66,11 +66,20 @@ def lead_url(url: str, lead: Mapping[str, Any]) -> str:
 
 
 def classify_lookup(
-    ok_json_path: str, id_json_path: str, status: int | None, text: str, error: str = ""
+    ok_json_path: str,
+    id_json_path: str,
+    status: int | None,
+    text: str,
+    error: str = "",
+    *,
+    items_json_path: str = "",
+    match_key: str = "",
+    term: str = "",
 ) -> Verdict | None:
-    """The verdict on a lookup made before re-sending: POSTED with the record found, RETRY when the
-    answer cannot tell (never send blind: the first attempt may have made the record), None when
-    the vendor has no such record and the lead is to be sent."""
+    """The verdict on a lookup made before sending: POSTED with the record found, RETRY when the
+    answer cannot tell (never send blind: an earlier attempt may have made the record), None when
+    the vendor has no such record. With `items_json_path`, the record is the listed item whose
+    `match_key` is `term`, its id at `id_json_path` within it."""
     if status is None:
         return Verdict(RETRY, f"looking up an earlier attempt's record: {error or 'no response'}")
     if not 200 <= status < 300:
@@ -78,7 +87,13 @@ def classify_lookup(
     parsed = _parse(text)
     if parsed is _UNPARSABLE or (ok_json_path and _text(first_match(ok_json_path, parsed)) != "true"):
         return Verdict(RETRY, f"looking up an earlier attempt's record: HTTP {status}, an answer it cannot read")
-    found = first_match(id_json_path, parsed)
+    if items_json_path:
+        items = first_match(items_json_path, parsed)
+        listed = items if isinstance(items, list) else []
+        item = next((i for i in listed if isinstance(i, dict) and _text(i.get(match_key)) == term), None)
+        found = None if item is None else first_match(id_json_path, item)
+    else:
+        found = first_match(id_json_path, parsed)
     if found in (None, ""):
         return None
     return Verdict(POSTED, "", _text(found), excerpt(text))

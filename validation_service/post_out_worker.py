@@ -35,7 +35,7 @@ from leadrelay.crypto import SecretBox
 from leadrelay.db import CONNECTION_LOST, Connection
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
-from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store
+from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store, vendor_steps
 from validation_service.body_template import compile_template
 from validation_service.destinations import (
     AllowedHosts,
@@ -374,7 +374,15 @@ class PostOutWorkers:
             url, success, key, traces = spec.url, spec.success, items[0].idempotency_key, []
             url = delivery.lead_url(url, items[0].lead)
         headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
-        lookup = _lookup_for(items, dest, payload)
+        preset = crm_presets.PRESETS.get(spec.preset)
+        # Calls before the send, where the vendor has no upsert or idempotency key (vendor_steps).
+        steps = preset if preset and vendor_steps.needed(preset, dest.batch is not None) else None
+        retrying = bool(items[0].attempts or items[0].lapsed)
+
+        async def call(method: str, target: str, body: bytes) -> tuple[int | None, str, str]:
+            if requests is not None:
+                requests.append((method, target, body, dict(headers)))
+            return await self._post(method, target, body, headers, dest, 1)
 
         async def attempt(refused: str, refused_at: float = 0.0) -> tuple[_Sent, str]:
             """One call; also the token it carried when the CRM refused that token, else ""."""
@@ -395,19 +403,17 @@ class PostOutWorkers:
                         return _Sent(None, "", str(exc), [], pause=str(exc)), ""
                     return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items)), ""
                 headers["Authorization"] = f"{spec.oauth.auth_scheme} {token}"
-            if lookup is not None:  # an earlier attempt may have made the record: find it before sending
-                lookup_url, ok_path, id_path = lookup
-                if requests is not None:
-                    requests.append(("GET", lookup_url, b"", dict(headers)))
-                status, text, error = await self._post("GET", lookup_url, b"", headers, dest, 1)
-                found = delivery.classify_lookup(ok_path, id_path, status, text, error)
-                if token and status == 401:
-                    return _Sent(status, text, error, [delivery.Verdict(delivery.RETRY, "HTTP 401")]), token
-                if found is not None:
-                    return _Sent(status, text, error, [found]), ""
+            sending = payload
+            if steps is not None:
+                before = await vendor_steps.before_send(steps, spec.url, payload, retrying, call)
+                if token and before.status == 401:
+                    return _Sent(401, before.text, "", [delivery.Verdict(delivery.RETRY, "HTTP 401")]), token
+                if before.verdict is not None:
+                    return _Sent(before.status, before.text, before.error, [before.verdict]), ""
+                sending = before.payload or payload
             if requests is not None:
-                requests.append((spec.method, url, payload, dict(headers)))
-            status, text, error = await self._post(spec.method, url, payload, headers, dest, len(items))
+                requests.append((spec.method, url, sending, dict(headers)))
+            status, text, error = await self._post(spec.method, url, sending, headers, dest, len(items))
             if dest.batch is not None and dest.batch.trace_key:
                 # An existing record counts as posted when the destination reads the vendor's 409 so.
                 posted = ("CONFLICT",) if any(low <= 409 <= high for low, high in spec.success.status_ranges) else ()
@@ -509,23 +515,6 @@ class PostOutWorkers:
             )
             for destination_id, reason in sorted(pauses.items()):
                 await post_out_store.pause_destination(con, destination_id, reason)
-
-
-def _lookup_for(items: list[outbox.Claimed], dest: _Prepared, payload: bytes) -> tuple[str, str, str] | None:
-    """(URL, ok path, id path) of the look-up to make before sending this one lead again, when its
-    preset has one and an earlier attempt's outcome is unknown (any earlier attempt not posted, or a
-    lease that ran out mid-call)."""
-    preset = crm_presets.PRESETS.get(dest.spec.preset)
-    if preset is None or preset.lookup is None or dest.batch is not None or len(items) != 1:
-        return None
-    if not (items[0].attempts or items[0].lapsed):
-        return None
-    try:
-        body = json.loads(payload)
-    except ValueError:
-        return None
-    url = crm_presets.lookup_url(preset, dest.spec.url, body)
-    return None if url is None else (url, preset.lookup.ok_json_path, preset.lookup.id_json_path)
 
 
 def _request_excerpts(

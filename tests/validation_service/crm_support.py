@@ -117,7 +117,7 @@ def preset_destination(preset: crm_presets.Preset, org: VendorOrg, batch_size: i
     url = crm_presets.url_for(preset, org.base)
     headers = dict(preset.headers)
     oauth = None
-    if preset.name == "pipedrive":
+    if preset.name.startswith("pipedrive"):
         url += f"?api_token={STATIC_TOKEN}"
     elif preset.name == "hubspot":
         headers["Authorization"] = f"Bearer {STATIC_TOKEN}"

@@ -88,3 +88,45 @@ async def test_pipedrive_sends_the_lead_when_the_failed_call_made_no_person(
     # The 503, the look-up finding nobody, the person made.
     assert (full["created"], full["doubled"], full["lookups"], full["calls"]) == (1, [], 1, 3)
     assert [row["record_id"]] == list(full["records"])
+
+
+async def _pipedrive_leads(api: Api, pool: asyncpg.Pool, sandbox, sequence: list[str], people: list[dict]):  # type: ignore[no-untyped-def]
+    org = VendorOrg(sandbox.url, "pipedrive")
+    source_id = await seed_person_source(pool, api.account.account_id)
+    await create(api, source_id, org, "pipedrive_leads", timeout_ms=500)
+    await org.set(sequence=sequence, **SLOW_ANSWER)
+    leads = await seed_people(pool, api.account.account_id, source_id, people)
+    rows = await eventually(lambda: settled(pool, leads), what="pipedrive leads settled", within=30)
+    return rows, await org._call("GET")
+
+
+async def test_pipedrive_person_and_lead_are_made_once_each_and_a_refused_person_refuses_the_lead(
+    api: Api, pool: asyncpg.Pool, sandbox
+) -> None:
+    rows, full = await _pipedrive_leads(api, pool, sandbox, [], [person(1), person(2, "nobody@invalid.test")])
+    assert [r["status"] for r in rows] == ["POSTED", "REJECTED_BY_DESTINATION"]
+    assert rows[1]["last_error"] == "person: Invalid email: nobody@invalid.test"
+    lead = full["records"][rows[0]["record_id"]]
+    person_record = full["records"][str(lead["person_id"])]
+    assert (lead["title"].startswith("Lead from LeadRelay "), person_record["name"]) == (True, "Ana1 Paz1")
+    assert (full["created"], full["leads_created"], full["doubled"], full["leads_doubled"]) == (1, 1, [], [])
+
+
+@pytest.mark.parametrize(
+    ("sequence", "calls"),
+    [
+        # Search, person, lead made but its answer late; search (found), the person's leads (ours found).
+        (["accept", "accept", "timeout"], 5),
+        # Search, person made but its answer late; search (found), the person's leads (none), the lead.
+        (["accept", "timeout"], 5),
+    ],
+)
+async def test_pipedrive_person_and_lead_after_a_timeout_make_no_second_one(
+    api: Api, pool: asyncpg.Pool, sandbox, sequence: list[str], calls: int
+) -> None:
+    [row], full = await _pipedrive_leads(api, pool, sandbox, sequence, [person(1)])
+    assert (row["status"], row["attempts"]) == ("POSTED", 2)
+    assert (full["created"], full["leads_created"], full["doubled"], full["leads_doubled"]) == (1, 1, [], [])
+    assert full["calls"] == calls
+    [lead_id] = [k for k, r in full["records"].items() if "title" in r]
+    assert row["record_id"] == lead_id
