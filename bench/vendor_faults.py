@@ -82,6 +82,11 @@ async def vendor_fault_run(
         doubled += len(stats["leads_doubled"])
     async with pool.acquire() as con:
         attempts = await con.fetchval("SELECT count(*) FROM post_out_attempts WHERE destination_id = $1", dest)
+        reasons = await con.fetch(
+            "SELECT left(reason, 80) AS reason, count(*) AS n FROM post_out_attempts"
+            " WHERE destination_id = $1 AND outcome <> 'posted' GROUP BY 1 ORDER BY 2 DESC LIMIT 3",
+            dest,
+        )
         no_id = await con.fetchval(
             "SELECT count(*) FROM post_outs WHERE destination_id = $1 AND status = 'POSTED' AND record_id = ''", dest
         )
@@ -99,6 +104,7 @@ async def vendor_fault_run(
         "tokens_issued": stats["tokens_issued"],
         "expire_rate": expire_rate,
         "attempts_logged": attempts,
+        "top_retry_reasons": {r["reason"]: r["n"] for r in reasons},
         "kills": kills,
         "seconds": round(elapsed, 1),
     }

@@ -65,6 +65,8 @@ class Org:
     token_refusals: int = 0
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> record
     by_email: dict[str, str] = field(default_factory=dict)  # email -> id of its first record
+    emails: dict[str, list[str]] = field(default_factory=dict)  # email -> ids of all its records
+    leads_of: dict[str, list[str]] = field(default_factory=dict)  # Pipedrive: person id -> lead ids
     per_lead: dict[str, dict[str, int]] = field(default_factory=dict)  # email -> received/created/updated
     by_key: dict[str, str] = field(default_factory=dict)  # upsert key (external id, primary key) -> id
     external_id_fields: tuple[str, ...] = ("LeadRelay_Lead_ID__c",)  # Salesforce Lead fields marked External ID
@@ -137,6 +139,7 @@ class Org:
         record_id = record_id or str(next(_ids))
         self.records[record_id] = {"_email": email, **fields}
         self.by_email.setdefault(email, record_id)
+        self.emails.setdefault(email, []).append(record_id)
         self._count(email, "created")
         return record_id
 
@@ -701,9 +704,13 @@ async def pipedrive_persons_search(request: web.Request) -> web.Response:
     o.lookups += 1
     fields = request.query.get("fields", "email").split(",")
     items = []
-    for record_id, record in o.records.items():
-        email = record.get("_email", "")
-        if "_lead" in record or "email" not in fields or not (email == term if exact else term in email):
+    # An exact email is an index look-up (a fault run makes thousands of them); else a scan.
+    if exact:
+        candidates = [(i, o.records[i]) for i in o.emails.get(term, ())]
+    else:
+        candidates = [(i, r) for i, r in o.records.items() if term in r.get("_email", "")]
+    for record_id, record in candidates:
+        if "_lead" in record or "email" not in fields:
             continue
         given = record.get("email") or []
         emails = [given] if isinstance(given, str) else [e["value"] for e in given if isinstance(e, dict)]
@@ -728,6 +735,7 @@ async def pipedrive_leads(request: web.Request) -> web.Response:
         return _json({"success": False, "error": "A lead must be linked to an existing person", "errorCode": 400}, 400)
     lead_id = str(uuid.uuid4())
     o.records[lead_id] = {"_email": "", "_lead": True, **body}
+    o.leads_of.setdefault(str(person_id), []).append(lead_id)
     # Counted per person and title: the same lead made twice for a person is a double.
     o.leads_made[f"{person_id}/{body['title']}"] = o.leads_made.get(f"{person_id}/{body['title']}", 0) + 1
     return _json({"success": True, "data": {"id": lead_id, "title": body["title"], "person_id": person_id}}, 201)
@@ -741,11 +749,8 @@ async def pipedrive_leads_list(request: web.Request) -> web.Response:
         return refusal
     o.lookups += 1
     person = request.query.get("person_id", "")
-    leads = [
-        {"id": k, "title": r.get("title"), "person_id": r.get("person_id")}
-        for k, r in o.records.items()
-        if "_lead" in r and (not person or str(r.get("person_id")) == person)
-    ]
+    ids = o.leads_of.get(person, []) if person else [k for k, r in o.records.items() if "_lead" in r]
+    leads = [{"id": k, "title": o.records[k].get("title"), "person_id": o.records[k].get("person_id")} for k in ids]
     return _json({"success": True, "data": leads, "additional_data": {"start": 0, "limit": 100}})
 
 
