@@ -90,7 +90,7 @@ def classify_lookup(
     if items_json_path:
         items = first_match(items_json_path, parsed)
         listed = items if isinstance(items, list) else []
-        item = next((i for i in listed if isinstance(i, dict) and _text(i.get(match_key)) == term), None)
+        item = next((i for i in listed if isinstance(i, dict) and _text(i.get(match_key)).strip() == term), None)
         found = None if item is None else first_match(id_json_path, item)
     else:
         found = first_match(id_json_path, parsed)
