@@ -5,25 +5,33 @@ Each checks the request as the vendor does (path, method, auth scheme, body shap
 batch limits), answers in the vendor's own shapes (record-level failures inside a 200 included),
 issues OAuth tokens at its token endpoint and lets them expire on a timer or on demand. Records are
 keyed by email, de-duplicated where the vendor does (Marketo createOrUpdate, Zoho upsert, HubSpot's
-unique email) and not where it does not (Salesforce, Pipedrive, Dynamics create a second record).
+unique email) and not where it does not (a Salesforce, Pipedrive or Dynamics create makes a second
+record). Salesforce's upsert by external id (single and sObject collections) and Dynamics' upsert by
+primary key (PATCH leads(<guid>)) update the record their key names; Pipedrive's persons search finds
+a person by exact email; a Pipedrive lead needs the id of a person that exists.
 
 Control (per org): GET /vendors/_control/{vendor}/{org} shows what arrived; POST sets behaviour:
     {"token_lifetime_seconds": 3600, "expire_tokens": true, "credentials": {"client_id": ...,
      "client_secret": ..., "refresh_token": ...}, "static_token": "pat-...", "fail_rate": 0.2,
      "timeout_rate": 0.05, "expire_rate": 0.02, "timeout_seconds": 30, "latency_ms": 0,
      "sequence": ["fail", "timeout", "expire", "accept"], "seed": 7}
-An email at the domain invalid.test is refused at record level, with the vendor's own error.
+A "timeout" does the work, then answers only after timeout_seconds (the client has given up by then):
+the record exists but the client never learns it. An email at the domain invalid.test is refused at
+record level, with the vendor's own error.
 DELETE forgets the org.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import json
 import random
+import re
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,7 +65,13 @@ class Org:
     token_refusals: int = 0
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> record
     by_email: dict[str, str] = field(default_factory=dict)  # email -> id of its first record
+    emails: dict[str, list[str]] = field(default_factory=dict)  # email -> ids of all its records
+    leads_of: dict[str, list[str]] = field(default_factory=dict)  # Pipedrive: person id -> lead ids
     per_lead: dict[str, dict[str, int]] = field(default_factory=dict)  # email -> received/created/updated
+    by_key: dict[str, str] = field(default_factory=dict)  # upsert key (external id, primary key) -> id
+    external_id_fields: tuple[str, ...] = ("LeadRelay_Lead_ID__c",)  # Salesforce Lead fields marked External ID
+    lookups: int = 0  # Pipedrive persons searches and leads lists
+    leads_made: dict[str, int] = field(default_factory=dict)  # Pipedrive: "person id/title" -> leads made
 
     def configure(self, raw: dict[str, Any]) -> None:
         for name in ("token_lifetime_seconds", "fail_rate", "timeout_rate", "expire_rate", "timeout_seconds"):
@@ -68,6 +82,8 @@ class Org:
         if "credentials" in raw:
             self.credentials = {**DEFAULT_CREDENTIALS, **raw["credentials"]}
             self.tokens.clear()
+        if "external_id_fields" in raw:
+            self.external_id_fields = tuple(raw["external_id_fields"])
         if "static_token" in raw:
             self.static_token = str(raw["static_token"])
         if raw.get("expire_tokens"):
@@ -119,12 +135,22 @@ class Org:
         record_id = self.by_email.get(email) if email else None
         return None if record_id is None else (record_id, self.records[record_id])
 
-    def create(self, email: str, fields: dict[str, Any]) -> str:
-        record_id = str(next(_ids))
+    def create(self, email: str, fields: dict[str, Any], record_id: str = "") -> str:
+        record_id = record_id or str(next(_ids))
         self.records[record_id] = {"_email": email, **fields}
         self.by_email.setdefault(email, record_id)
+        self.emails.setdefault(email, []).append(record_id)
         self._count(email, "created")
         return record_id
+
+    def upsert(self, key: str, email: str, fields: dict[str, Any], record_id: str = "") -> tuple[str, bool]:
+        """The record the key names, updated, or a new one under it: (id, created)."""
+        found = self.by_key.get(key)
+        if found is not None:
+            self.update(self.records[found], fields)
+            return found, False
+        self.by_key[key] = self.create(email, fields, record_id)
+        return self.by_key[key], True
 
     def update(self, record: dict[str, Any], fields: dict[str, Any]) -> None:
         record.update(fields)
@@ -147,6 +173,10 @@ class Org:
             "updated": sum(c["updated"] for c in self.per_lead.values()),
             "received": sum(c["received"] for c in self.per_lead.values()),
             "doubled": sorted(e for e, c in self.per_lead.items() if c["created"] > 1),
+            "lookups": self.lookups,
+            "leads_created": sum(self.leads_made.values()),
+            "leads_doubled": sorted(k for k, n in self.leads_made.items() if n > 1),
+            "leads_created_for": sorted(self.leads_made),
             "per_lead": self.per_lead,
         }
         if with_records:
@@ -198,8 +228,13 @@ def _email(fields: dict[str, Any], name: str) -> str:
     return value.strip().lower() if isinstance(value, str) else ""
 
 
+# Set by _behave for the request being handled: how long to hold its answer back (a timeout).
+_HOLD = contextvars.ContextVar[float]("hold_answer_seconds", default=0.0)
+
+
 async def _behave(o: Org) -> str:
-    """Applies latency and the next injected outcome; returns it (timeout has already waited)."""
+    """Applies latency and the next injected outcome; returns it. A timeout lets the handler do the
+    work and holds the answer back (_guarded): the record exists, the client gives up first."""
     o.calls += 1
     outcome = o.next_outcome()
     if o.latency_ms:
@@ -207,8 +242,7 @@ async def _behave(o: Org) -> str:
     if outcome == "expire":
         o.expire_tokens()
     if outcome == "timeout":
-        # The client gives up first; the vendor still does the work, as slow CRMs do.
-        await asyncio.sleep(o.timeout_seconds)
+        _HOLD.set(o.timeout_seconds)
     return outcome
 
 
@@ -360,9 +394,9 @@ def _sf_error(message: str, code: str, status: int = 400, fields: list[str] | No
     return _json([{"message": message, "errorCode": code, "fields": fields or []}], status)
 
 
-def _sf_check(record: dict[str, Any]) -> dict[str, Any] | None:
+def _sf_check(record: dict[str, Any], external: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """The Salesforce error for one Lead record, or None."""
-    unknown = sorted(set(record) - _LEAD_FIELDS - {"attributes"})
+    unknown = sorted(set(record) - _LEAD_FIELDS - {"attributes", *external})
     if unknown:
         return {"statusCode": "INVALID_FIELD", "message": f"No such column '{unknown[0]}' on sobject of type Lead"}
     missing = [f for f in ("LastName", "Company") if not record.get(f)]
@@ -426,6 +460,66 @@ async def salesforce_composite(request: web.Request) -> web.Response:
         else:
             fields = {k: v for k, v in record.items() if k != "attributes"}
             answers.append({"id": "00Q" + o.create(email, fields), "success": True, "errors": []})
+    return _json(answers)
+
+
+def _sf_external_field(o: Org, request: web.Request) -> str:
+    name = request.match_info["field"]
+    if name not in o.external_id_fields:
+        message = f"Provided external ID field does not exist or is not accessible: {name}"
+        raise Refusal(_sf_error(message, "NOT_FOUND", 404))
+    return name
+
+
+async def salesforce_upsert(request: web.Request) -> web.Response:
+    """PATCH sobjects/Lead/<external id field>/<value>: 201 created, 200 updated."""
+    o = org(request)
+    await _sf_auth(request, o, await _behave(o))
+    name = _sf_external_field(o, request)
+    body = await _body(request, lambda m: _sf_error(m, "JSON_PARSER_ERROR"))
+    if not isinstance(body, dict):
+        return _sf_error("Can not deserialize SObject out of START_ARRAY token", "JSON_PARSER_ERROR")
+    if name in body or "Id" in body:  # as Salesforce: the key goes in the URL only
+        return _sf_error(f"The field {name} is the key in the URL: leave it out of the body", "INVALID_FIELD")
+    email = _email(body, "Email")
+    o.receive(email)
+    error = _sf_check(body)
+    if error:
+        return _sf_error(error["message"], error["statusCode"], fields=error.get("fields"))
+    value = request.match_info["value"]
+    record_id, created = o.upsert(f"{name}={value}", email, {**body, name: value}, "00Q" + str(next(_ids)))
+    return _json({"id": record_id, "success": True, "errors": [], "created": created}, 201 if created else 200)
+
+
+async def salesforce_composite_upsert(request: web.Request) -> web.Response:
+    """PATCH composite/sobjects/Lead/<external id field>: each record carries its key; answers in order."""
+    o = org(request)
+    await _sf_auth(request, o, await _behave(o))
+    name = _sf_external_field(o, request)
+    body = await _body(request, lambda m: _sf_error(m, "JSON_PARSER_ERROR"))
+    records = body.get("records") if isinstance(body, dict) else None
+    if not isinstance(records, list) or not records:
+        return _sf_error("records: a non-empty array is required", "INVALID_FIELD")
+    if len(records) > 200:
+        return _sf_error("Number of records in the request exceeds the limit of 200", "EXCEEDED_MAX_SIZE_REQUEST")
+    o.records_per_call.append(len(records))
+    answers: list[dict[str, Any]] = []
+    for record in records:
+        if not isinstance(record, dict) or (record.get("attributes") or {}).get("type") != "Lead":
+            error: dict[str, Any] | None = {"statusCode": "INVALID_TYPE", "message": "attributes.type"}
+        elif not record.get(name):
+            error = {"statusCode": "MISSING_ARGUMENT", "message": f"{name} not specified"}
+        else:
+            error = None
+        email = _email(record, "Email") if isinstance(record, dict) else ""
+        o.receive(email)
+        error = error or _sf_check(record, (name,))
+        if error:
+            answers.append({"success": False, "errors": [{"fields": [], **error}]})
+            continue
+        fields = {k: v for k, v in record.items() if k != "attributes"}
+        record_id, created = o.upsert(f"{name}={record[name]}", email, fields, "00Q" + str(next(_ids)))
+        answers.append({"id": record_id, "success": True, "errors": [], "created": created})
     return _json(answers)
 
 
@@ -570,11 +664,9 @@ def _zoho_ok(record_id: str, action: str, duplicate_field: str | None) -> dict[s
 
 async def pipedrive_persons(request: web.Request) -> web.Response:
     o = org(request)
-    outcome = await _behave(o)
-    if not o.static_token or request.query.get("api_token") != o.static_token:
-        return _json({"success": False, "error": "unauthorized access", "errorCode": 401, "error_info": ""}, 401)
-    if outcome == "fail":
-        return _json({"success": False, "error": "Service unavailable", "errorCode": 503}, 503)
+    refusal = _pd_refusal(o, request, await _behave(o))
+    if refusal is not None:
+        return refusal
     body = await _body(request, lambda m: _json({"success": False, "error": m, "errorCode": 400}, 400))
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
         return _json({"success": False, "error": "Name must be given.", "errorCode": 400, "error_info": ""}, 400)
@@ -589,6 +681,77 @@ async def pipedrive_persons(request: web.Request) -> web.Response:
         return _json({"success": False, "error": f"Invalid email: {email}", "errorCode": 400}, 400)
     record_id = o.create(email, body)
     return _json({"success": True, "data": {"id": int(record_id), "name": body["name"]}}, 201)
+
+
+def _pd_refusal(o: Org, request: web.Request, outcome: str) -> web.Response | None:
+    if not o.static_token or request.query.get("api_token") != o.static_token:
+        return _json({"success": False, "error": "unauthorized access", "errorCode": 401, "error_info": ""}, 401)
+    if outcome == "fail":
+        return _json({"success": False, "error": "Service unavailable", "errorCode": 503}, 503)
+    return None
+
+
+async def pipedrive_persons_search(request: web.Request) -> web.Response:
+    """GET persons/search?term=&fields=email&exact_match=true: the persons whose email is the term."""
+    o = org(request)
+    refusal = _pd_refusal(o, request, await _behave(o))
+    if refusal is not None:
+        return refusal
+    term = request.query.get("term", "").strip().lower()
+    exact = request.query.get("exact_match") in ("true", "1")
+    if not term or (len(term) < 2 and not exact):
+        return _json({"success": False, "error": "term must be at least 2 characters", "errorCode": 400}, 400)
+    o.lookups += 1
+    fields = request.query.get("fields", "email").split(",")
+    items = []
+    # An exact email is an index look-up (a fault run makes thousands of them); else a scan.
+    if exact:
+        candidates = [(i, o.records[i]) for i in o.emails.get(term, ())]
+    else:
+        candidates = [(i, r) for i, r in o.records.items() if term in r.get("_email", "")]
+    for record_id, record in candidates:
+        if "_lead" in record or "email" not in fields:
+            continue
+        given = record.get("email") or []
+        emails = [given] if isinstance(given, str) else [e["value"] for e in given if isinstance(e, dict)]
+        person = {"id": int(record_id), "type": "person", "name": record.get("name"), "emails": emails}
+        items.append({"result_score": 1.0, "item": person})
+    pagination = {"start": 0, "limit": 100, "more_items_in_collection": False}
+    return _json({"success": True, "data": {"items": items}, "additional_data": {"pagination": pagination}})
+
+
+async def pipedrive_leads(request: web.Request) -> web.Response:
+    """POST leads: a title and the id of an existing person (or organization); ids are UUIDs."""
+    o = org(request)
+    refusal = _pd_refusal(o, request, await _behave(o))
+    if refusal is not None:
+        return refusal
+    body = await _body(request, lambda m: _json({"success": False, "error": m, "errorCode": 400}, 400))
+    if not isinstance(body, dict) or not isinstance(body.get("title"), str) or not body["title"].strip():
+        return _json({"success": False, "error": "title is required", "errorCode": 400}, 400)
+    person_id = body.get("person_id")
+    person = o.records.get(str(person_id)) if isinstance(person_id, int) and not isinstance(person_id, bool) else None
+    if person is None or "_lead" in person:
+        return _json({"success": False, "error": "A lead must be linked to an existing person", "errorCode": 400}, 400)
+    lead_id = str(uuid.uuid4())
+    o.records[lead_id] = {"_email": "", "_lead": True, **body}
+    o.leads_of.setdefault(str(person_id), []).append(lead_id)
+    # Counted per person and title: the same lead made twice for a person is a double.
+    o.leads_made[f"{person_id}/{body['title']}"] = o.leads_made.get(f"{person_id}/{body['title']}", 0) + 1
+    return _json({"success": True, "data": {"id": lead_id, "title": body["title"], "person_id": person_id}}, 201)
+
+
+async def pipedrive_leads_list(request: web.Request) -> web.Response:
+    """GET leads?person_id=: the person's leads."""
+    o = org(request)
+    refusal = _pd_refusal(o, request, await _behave(o))
+    if refusal is not None:
+        return refusal
+    o.lookups += 1
+    person = request.query.get("person_id", "")
+    ids = o.leads_of.get(person, []) if person else [k for k, r in o.records.items() if "_lead" in r]
+    leads = [{"id": k, "title": o.records[k].get("title"), "person_id": o.records[k].get("person_id")} for k in ids]
+    return _json({"success": True, "data": leads, "additional_data": {"start": 0, "limit": 100}})
 
 
 # ---- Dynamics 365 ----------------------------------------------------------------------------------
@@ -617,9 +780,47 @@ async def dynamics_leads(request: web.Request) -> web.Response:
     if email.endswith(INVALID_DOMAIN):
         return _odata_error(f"Invalid e-mail address: {email}")
     lead_id = f"{secrets.token_hex(4)}-0000-0000-0000-{o.create(email, body):0>12}"
-    entity = f"{request.url.origin()}{request.path}({lead_id})"
+    return _dynamics_answer(request, lead_id, body, True)
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+async def dynamics_lead_upsert(request: web.Request) -> web.Response:
+    """PATCH leads(<guid>): updates the row with that primary key, or creates it under that key."""
+    o = org(request)
+    outcome = await _behave(o)
+    if o.token_state(_bearer(request)) != "valid":
+        return web.Response(status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if outcome == "fail":
+        return _odata_error("Service unavailable", "0x80040216", 503)
+    key = request.match_info["key"]
+    if not _GUID.match(key):
+        return _odata_error(f"Bad Request - Error in query syntax: leads({key})", "0x80060888")
+    body = await _body(request, _odata_error)
+    if not isinstance(body, dict):
+        return _odata_error("An object was expected")
+    if body.get("leadid", key).lower() != key.lower():
+        return _odata_error("leadid in the body differs from the key in the URL")
+    email = _email(body, "emailaddress1")
+    o.receive(email)
+    if email.endswith(INVALID_DOMAIN):
+        return _odata_error(f"Invalid e-mail address: {email}")
+    exists = key.lower() in o.by_key
+    if not exists and not body.get("lastname") and not body.get("companyname"):
+        return _odata_error("lastname or companyname is required")
+    _, created = o.upsert(key.lower(), email, body, key.lower())
+    return _dynamics_answer(request, key.lower(), o.records[key.lower()], created, request.path[: -len(key) - 2])
+
+
+def _dynamics_answer(
+    request: web.Request, lead_id: str, body: dict[str, Any], created: bool, collection: str = ""
+) -> web.Response:
+    entity = f"{request.url.origin()}{collection or request.path}({lead_id})"
+    fields = {k: v for k, v in body.items() if not k.startswith("_")}
     if "return=representation" in request.headers.get("Prefer", ""):
-        return _json({"@odata.etag": 'W/"1"', "leadid": lead_id, **body}, 201, **{"OData-EntityId": entity})
+        answer = {"@odata.etag": 'W/"1"', **fields, "leadid": lead_id}
+        return _json(answer, 201 if created else 200, **{"OData-EntityId": entity})
     return web.Response(status=204, headers={"OData-EntityId": entity})
 
 
@@ -628,12 +829,17 @@ async def dynamics_leads(request: web.Request) -> web.Response:
 
 def _guarded(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Callable[..., Awaitable[web.StreamResponse]]:
     async def run(request: web.Request) -> web.StreamResponse:
+        _HOLD.set(0.0)
+        response: web.StreamResponse
         try:
-            return await handler(request)
+            response = await handler(request)
         except Refusal as refusal:
-            return refusal.response
+            response = refusal.response
         except ConnectionResetError:  # the client hung up mid-request (gave up, or was killed)
             return web.Response(status=400, text="connection lost")
+        if _HOLD.get():
+            await asyncio.sleep(_HOLD.get())
+        return response
 
     return run
 
@@ -683,3 +889,13 @@ def setup(app: web.Application) -> None:
     }
     for (vendor, path), handler in routes.items():
         app.router.add_post(f"/vendors/{{vendor:{vendor}}}/{{org}}{path}", _guarded(handler))
+    added = {
+        ("PATCH", "salesforce", "/services/data/v60.0/sobjects/Lead/{field}/{value}"): salesforce_upsert,
+        ("PATCH", "salesforce", "/services/data/v60.0/composite/sobjects/Lead/{field}"): salesforce_composite_upsert,
+        ("GET", "pipedrive", "/api/v1/persons/search"): pipedrive_persons_search,
+        ("POST", "pipedrive", "/api/v1/leads"): pipedrive_leads,
+        ("GET", "pipedrive", "/api/v1/leads"): pipedrive_leads_list,
+        ("PATCH", "dynamics", "/api/data/v9.2/leads({key})"): dynamics_lead_upsert,
+    }
+    for (method, vendor, path), handler in added.items():
+        app.router.add_route(method, f"/vendors/{{vendor:{vendor}}}/{{org}}{path}", _guarded(handler))

@@ -6,18 +6,28 @@ map (the columns the source has; the person edits it afterwards), the success cr
 answers (a `200 {"success": false}` is never POSTED), the record id path, how the CRM authenticates,
 and, where the vendor has one, its batch endpoint: how N records go in one call and where each
 record's answer is. Vendor facts are from their public REST documentation.
+
+A retry after a timeout must not leave a second record. Where the vendor de-duplicates by a key we
+choose, the preset sends the lead's id as that key: Salesforce upserts by an external-id field
+(PATCH .../Lead/<field>/<lead id>, and the sObject collections upsert for a batch), Dynamics by the
+row's primary key (PATCH leads(<lead id>)). HubSpot, Marketo and Zoho de-duplicate by email. A
+vendor with neither (Pipedrive) has a `Lookup`: before re-sending a lead whose earlier attempt may
+have reached it, the worker asks whether the record exists and, if so, records that one.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from leadrelay.errors import InvalidArgument
 from validation_service.body_template import compile_template
+from validation_service.delivery import LEAD_ID, first_match
 from validation_service.destinations import BUILTIN_COLUMNS, OAuth, Success
 
 # Where the record's fields go in a preset's envelope.
@@ -56,6 +66,38 @@ class Batch:
     # Set: each record carries its lead's trace id under this key, and the answer (in no set order)
     # is matched back by it (delivery.classify_traced).
     trace_key: str = ""
+    # Set: each record carries its lead's id under this field (an upsert key; may name a setting).
+    key_field: str = ""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Where the vendor has no upsert or idempotency key: how to find the record an earlier attempt
+    may have made. `path` (on the base URL, the destination's query kept) holds "{term}", the first
+    non-empty text at `term_json_paths` in the body as rendered; found when the answer is 2xx,
+    `ok_json_path` reads true and `id_json_path` finds an id."""
+
+    path: str
+    term_json_paths: tuple[str, ...]
+    id_json_path: str
+    ok_json_path: str = ""
+    # Set: the answer lists records (at this path); the one whose `match_key` is the term is found.
+    items_json_path: str = ""
+    match_key: str = ""
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A record the lead's must link to, found or made before it (a Pipedrive lead needs a person):
+    the single body's `body_key` object holds its fields; `find` looks it up by them (always first,
+    so a retry reuses the one an earlier attempt made), else a POST to `path` makes it; its id goes
+    in the record's `link_field`, and the record (without `body_key`) is sent."""
+
+    body_key: str
+    path: str
+    success: Success
+    find: Lookup
+    link_field: str
 
 
 @dataclass(frozen=True)
@@ -73,6 +115,10 @@ class Preset:
     batch: Batch | None = None
     # option -> allowed values, the first the default; applied by `success_for`.
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Free-text settings: name -> (default, the pattern a value must match); "{name}" in the paths.
+    settings: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    lookup: Lookup | None = None  # for the record itself; "{parent}" in its path: the parent's id
+    parent: Parent | None = None
 
 
 _NAME = ("{{first_name}} {{last_name}}", "{{full_name | trim}}")
@@ -119,10 +165,15 @@ HUBSPOT = Preset(
     ),
 )
 
+_SF_EXTERNAL_ID = "{external_id_field}"
+
 SALESFORCE = Preset(
     name="salesforce",
-    title="Salesforce (sObject Lead)",
-    path="/services/data/v60.0/sobjects/Lead",
+    title="Salesforce (sObject Lead, upsert by external id)",
+    # Upsert by external id: 201 created, 200 updated; the key is in the URL only (never the body).
+    path=f"/services/data/v60.0/sobjects/Lead/{_SF_EXTERNAL_ID}/{LEAD_ID}",
+    method="PATCH",
+    settings={"external_id_field": ("LeadRelay_Lead_ID__c", r"^[A-Za-z][A-Za-z0-9_]{0,36}__c$")},
     fields=(
         FieldRule("FirstName", _FIRST),
         FieldRule("LastName", _LAST_REQUIRED, fallback=_NOT_PROVIDED),
@@ -134,7 +185,7 @@ SALESFORCE = Preset(
         FieldRule("LeadSource", ("LeadRelay",)),
     ),
     envelope=RECORD,
-    # 201 {"id", "success": true, "errors": []}; 400 [{"message", "errorCode", "fields"}];
+    # 201/200 {"id", "success": true, "errors": [], "created"}; 400 [{"message", "errorCode", "fields"}];
     # 401 [{"errorCode": "INVALID_SESSION_ID"}] renews the token.
     success=Success(
         result_json_path="$.success",
@@ -143,16 +194,23 @@ SALESFORCE = Preset(
         reason_json_path="$[0].message",
         record_id_json_path="$.id",
     ),
-    auth="OAuth 2 (client_credentials or refresh_token) against the org's /services/oauth2/token.",
+    auth=(
+        "OAuth 2 (client_credentials or refresh_token) against the org's /services/oauth2/token. "
+        "Set-up, once: in Setup > Object Manager > Lead > Fields & Relationships, add a Text(36) field "
+        "marked External ID and Unique named LeadRelay_Lead_ID__c (another name: the preset option "
+        "external_id_field, or edit it in the URL). Each lead's id goes in it, so a retry after a "
+        "timeout updates the lead the first attempt made instead of adding a second one."
+    ),
     oauth=OAuth("client_credentials", "/services/oauth2/token"),
-    # Composite sObject collections: 200 [{"id", "success", "errors": [{"statusCode", "message"}]}],
-    # one per record, in order (allOrNone false: each record stands alone).
+    # sObject collections upsert: 200 [{"id", "success", "errors": [{"statusCode", "message"}],
+    # "created"}], one per record, in order (allOrNone false: each record stands alone).
     batch=Batch(
         max_size=200,
         default_size=200,
-        path="/services/data/v60.0/composite/sobjects",
+        path=f"/services/data/v60.0/composite/sobjects/Lead/{_SF_EXTERNAL_ID}",
         envelope={"allOrNone": False, "records": RECORD},
         record_extra={"attributes": {"type": "Lead"}},
+        key_field=_SF_EXTERNAL_ID,
         success=Success(
             records_json_path="$",
             result_json_path="$.success",
@@ -229,6 +287,20 @@ ZOHO = Preset(
     batch=Batch(max_size=100, default_size=100, records_key="data", success=_ZOHO_SUCCESS),
 )
 
+_PIPEDRIVE_SUCCESS = Success(
+    result_json_path="$.success",
+    accepted_values=("true",),
+    rejected_status_ranges=((400, 400),),
+    reason_json_path="$.error",
+    record_id_json_path="$.data.id",
+)
+_PIPEDRIVE_PERSON_SEARCH = Lookup(
+    path="/api/v1/persons/search?term={term}&fields=email&exact_match=true",
+    term_json_paths=("$.email", "$.email[0].value"),
+    id_json_path="$.data.items[0].item.id",
+    ok_json_path="$.success",
+)
+
 PIPEDRIVE = Preset(
     name="pipedrive",
     title="Pipedrive (persons)",
@@ -241,20 +313,57 @@ PIPEDRIVE = Preset(
     ),
     envelope=RECORD,
     # 201 {"success": true, "data": {"id"}}; 400 {"success": false, "error": ...}.
-    success=Success(
-        result_json_path="$.success",
-        accepted_values=("true",),
-        rejected_status_ranges=((400, 400),),
-        reason_json_path="$.error",
-        record_id_json_path="$.data.id",
-    ),
+    success=_PIPEDRIVE_SUCCESS,
     auth="An API token in the URL's query string (?api_token=...): masked in every answer and log.",
+    # No upsert, no idempotency key: before re-sending after an unknown outcome, the person is looked
+    # up by exact email (200 {"success": true, "data": {"items": [{"item": {"id"}}]}}).
+    lookup=_PIPEDRIVE_PERSON_SEARCH,
+)
+
+PIPEDRIVE_LEADS = Preset(
+    name="pipedrive_leads",
+    title="Pipedrive (person + lead)",
+    path="/api/v1/leads",
+    fields=(
+        FieldRule("name", _NAME, fallback=_NOT_PROVIDED),
+        FieldRule("email", ("{{email | trim}}",)),
+        FieldRule("phone", ("{{phone}}",)),
+        FieldRule("job_title", ("{{job_title}}",)),
+    ),
+    # The lead's title names the LeadRelay lead: a retry finds its lead among the person's others.
+    envelope={"title": "Lead from LeadRelay {{platform_lead_id}}", "person": RECORD},
+    # The person, found by exact email or made (201 {"success": true, "data": {"id"}}); then
+    # POST leads {"title", "person_id"}: 201 {"success": true, "data": {"id": <uuid>}}.
+    success=_PIPEDRIVE_SUCCESS,
+    auth=(
+        "An API token in the URL's query string (?api_token=...): masked in every answer and log. Two "
+        "calls per lead: the person (found by email, else made), then the lead linked to it."
+    ),
+    parent=Parent(
+        body_key="person",
+        path="/api/v1/persons",
+        success=_PIPEDRIVE_SUCCESS,
+        find=_PIPEDRIVE_PERSON_SEARCH,
+        link_field="person_id",
+    ),
+    # Before re-sending after an unknown outcome: the person's leads, ours the one with our title.
+    lookup=Lookup(
+        path="/api/v1/leads?person_id={parent}",
+        term_json_paths=("$.title",),
+        id_json_path="$.id",
+        ok_json_path="$.success",
+        items_json_path="$.data",
+        match_key="title",
+    ),
 )
 
 DYNAMICS = Preset(
     name="dynamics",
-    title="Microsoft Dynamics 365 (leads entity)",
-    path="/api/data/v9.2/leads",
+    title="Microsoft Dynamics 365 (leads entity, upsert by lead id)",
+    # PATCH to the row's primary key creates it when absent, updates it when present: our lead id
+    # (a UUID) is the leadid, so a retry finds the row the first attempt made.
+    path=f"/api/data/v9.2/leads({LEAD_ID})",
+    method="PATCH",
     fields=(
         FieldRule("subject", ("Lead from LeadRelay {{platform_lead_id}}",)),
         FieldRule("firstname", _FIRST),
@@ -265,7 +374,7 @@ DYNAMICS = Preset(
         FieldRule("jobtitle", ("{{job_title}}",)),
     ),
     envelope=RECORD,
-    # With Prefer: return=representation, 201 and the entity (its "leadid"); errors
+    # With Prefer: return=representation, 201 created / 200 updated and the entity (its "leadid"); errors
     # {"error": {"code", "message"}}.
     success=Success(
         rejected_status_ranges=((400, 400),),
@@ -277,7 +386,9 @@ DYNAMICS = Preset(
     headers={"Prefer": "return=representation", "OData-Version": "4.0", "OData-MaxVersion": "4.0"},
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (HUBSPOT, SALESFORCE, MARKETO, ZOHO, PIPEDRIVE, DYNAMICS)}
+PRESETS: dict[str, Preset] = {
+    p.name: p for p in (HUBSPOT, SALESFORCE, MARKETO, ZOHO, PIPEDRIVE, DYNAMICS, PIPEDRIVE_LEADS)
+}
 
 
 def get(name: str) -> Preset:
@@ -303,14 +414,19 @@ def default_template(preset: Preset, mapped_columns: Collection[str] | None) -> 
 
 
 def options(preset: Preset, given: Mapping[str, str]) -> dict[str, str]:
-    """The options in force: each given one checked, the others at their default."""
+    """The options and settings in force: each given one checked, the others at their default."""
     for name, value in given.items():
+        if name in preset.settings:
+            if not re.match(preset.settings[name][1], value):
+                raise InvalidArgument(f"preset_options[{name!r}]", f"{value!r} is not a valid {name} for {preset.name}")
+            continue
         allowed = preset.options.get(name)
         if allowed is None:
             raise InvalidArgument(f"preset_options[{name!r}]", f"{preset.name} has no option {name!r}")
         if value not in allowed:
             raise InvalidArgument(f"preset_options[{name!r}]", f"{value!r} is not one of {', '.join(allowed)}")
-    return {name: given.get(name, allowed[0]) for name, allowed in preset.options.items()}
+    chosen = {name: given.get(name, allowed[0]) for name, allowed in preset.options.items()}
+    return chosen | {name: given.get(name, default) for name, (default, _) in preset.settings.items()}
 
 
 def success_for(preset: Preset, chosen: Mapping[str, str]) -> Success:
@@ -335,24 +451,88 @@ def oauth_for(preset: Preset, base_url: str) -> OAuth | None:
     return OAuth(preset.oauth.grant_type, token_url, preset.oauth.scope, preset.oauth.auth_scheme)
 
 
-def url_for(preset: Preset, base_url: str) -> str:
+def url_for(preset: Preset, base_url: str, chosen: Mapping[str, str] | None = None) -> str:
+    """The preset's endpoint on the base URL (its settings as chosen), or the URL itself when it is
+    already a URL of the preset's (its settings as the person wrote them)."""
     parts = urlsplit(base_url)
-    if parts.path.rstrip("/").endswith(preset.path):
+    if _path_settings(preset, parts.path.rstrip("/")) is not None:
         return base_url
-    return base_url.split("?", 1)[0].rstrip("/") + preset.path + (f"?{parts.query}" if parts.query else "")
+    path = _with_settings(preset.path, options(preset, chosen or {}))
+    return base_url.split("?", 1)[0].rstrip("/") + path + (f"?{parts.query}" if parts.query else "")
 
 
 def batch_url(preset: Preset, url: str) -> str | None:
     """The batch endpoint for a destination URL made from the preset, or None when the URL is not
     the preset's (edited by hand: batching would guess)."""
-    if preset.batch is None:
+    found = batch_for(preset, url)
+    return found[1] if found else None
+
+
+def batch_for(preset: Preset | None, url: str) -> tuple[Batch, str] | None:
+    """The preset's batch (its key field named as in the URL) and endpoint, for a URL made from it."""
+    if preset is None or preset.batch is None:
         return None
     base, _, query = url.partition("?")
-    if not base.endswith(preset.path):
+    settings = _path_settings(preset, base)
+    if settings is None:
         return None
+    batch = replace(preset.batch, key_field=_with_settings(preset.batch.key_field, settings))
     if not preset.batch.path:
-        return url
-    return base[: -len(preset.path)] + preset.batch.path + (f"?{query}" if query else "")
+        return batch, url
+    prefix = base[: _path_pattern(preset).search(base).start()]  # type: ignore[union-attr]
+    return batch, prefix + _with_settings(preset.batch.path, settings) + (f"?{query}" if query else "")
+
+
+def lookup_url(preset: Preset | None, url: str, body: Any, lookup: Lookup | None = None) -> str | None:
+    """The look-up (the preset's own unless given) for a body as rendered; None when there is none,
+    the URL is not the preset's, or the body gives nothing to look for."""
+    lookup = lookup or (preset.lookup if preset else None)
+    if preset is None or lookup is None:
+        return None
+    term = lookup_term(lookup, body)
+    if not term:
+        return None
+    return on_base(preset, url, lookup.path.replace("{term}", quote(term, safe="")))
+
+
+def lookup_term(lookup: Lookup, body: Any) -> str:
+    found = (first_match(p, body) for p in lookup.term_json_paths)
+    return next((t.strip() for t in found if isinstance(t, str) and t.strip()), "")
+
+
+def on_base(preset: Preset, url: str, path: str) -> str | None:
+    """`path` (maybe with a query) on the base URL of a URL made from the preset, the URL's query
+    kept (Pipedrive's api_token); None when the URL is not the preset's."""
+    base, _, query = url.partition("?")
+    match = _path_pattern(preset).search(base)
+    if match is None:
+        return None
+    joiner = "&" if "?" in path else "?"
+    return base[: match.start()] + path + (f"{joiner}{query}" if query else "")
+
+
+def _with_settings(text: str, settings: Mapping[str, str]) -> str:
+    for name, value in settings.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+def _path_pattern(preset: Preset) -> re.Pattern[str]:
+    return _compiled_path(preset.path, tuple((n, allowed) for n, (_, allowed) in preset.settings.items()))
+
+
+@lru_cache(maxsize=64)
+def _compiled_path(path: str, settings: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """A preset's path at the end of a URL, each setting a named group."""
+    pattern = re.escape(path)
+    for name, allowed in settings:
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>{allowed.strip('^$')})")
+    return re.compile(pattern + "$")
+
+
+def _path_settings(preset: Preset, base: str) -> dict[str, str] | None:
+    match = _path_pattern(preset).search(base)
+    return None if match is None else match.groupdict()
 
 
 def check_batch(preset: Preset | None, template: str, batch_size: int) -> None:
@@ -374,9 +554,13 @@ def check_batch(preset: Preset | None, template: str, batch_size: int) -> None:
         raise InvalidArgument("body_template", f"a batched {preset.name} body is one JSON object")
 
 
-def batch_body(batch: Batch, bodies: Sequence[Any], traces: Sequence[str] = ()) -> Any:
+def batch_body(batch: Batch, bodies: Sequence[Any], traces: Sequence[str] = (), keys: Sequence[str] = ()) -> Any:
     """One call's body from the single bodies rendered for each lead, in order (`traces`: each
-    lead's trace id, where the batch matches answers by trace)."""
+    lead's trace id, where the batch matches answers by trace; `keys`: each lead's id, where the
+    batch upserts by it)."""
+    if batch.key_field:
+        extra = batch.record_extra
+        return _place(batch.envelope, [{**extra, **b, batch.key_field: k} for b, k in zip(bodies, keys, strict=True)])
     if batch.trace_key:
         return _place(batch.envelope, [{**b, batch.trace_key: t} for b, t in zip(bodies, traces, strict=True)])
     if batch.records_key:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from validation_service.body_template import compile_template
 from validation_service.destinations import BodyField, Success, compiled_path, compiled_regex
@@ -26,7 +26,10 @@ FAILED = "failed"
 REAUTH = "reauth"
 
 EXCERPT_CHARS = 1000
+# In a destination's URL: the lead's id, for a CRM that upserts by a key in the path.
+LEAD_ID = "{{lead_id}}"
 RETRYABLE_STATUSES = frozenset({408, 429})
+_EXISTING_ID = re.compile(r"Existing ID: ([0-9A-Za-z_-]+)")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,45 @@ def build_body(
     if body_format == "FORM":
         return urlencode({k: _form_text(v) for k, v in values.items()}).encode(), "application/x-www-form-urlencoded"
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode(), "application/json"
+
+
+def lead_url(url: str, lead: Mapping[str, Any]) -> str:
+    """The URL for this lead: LEAD_ID replaced by its id (a UUID: nothing to quote)."""
+    return url.replace(LEAD_ID, quote(str(lead.get("lead_id", "")), safe="")) if LEAD_ID in url else url
+
+
+def classify_lookup(
+    ok_json_path: str,
+    id_json_path: str,
+    status: int | None,
+    text: str,
+    error: str = "",
+    *,
+    items_json_path: str = "",
+    match_key: str = "",
+    term: str = "",
+) -> Verdict | None:
+    """The verdict on a lookup made before sending: POSTED with the record found, RETRY when the
+    answer cannot tell (never send blind: an earlier attempt may have made the record), None when
+    the vendor has no such record. With `items_json_path`, the record is the listed item whose
+    `match_key` is `term`, its id at `id_json_path` within it."""
+    if status is None:
+        return Verdict(RETRY, f"looking up an earlier attempt's record: {error or 'no response'}")
+    if not 200 <= status < 300:
+        return Verdict(RETRY, f"looking up an earlier attempt's record: HTTP {status}")
+    parsed = _parse(text)
+    if parsed is _UNPARSABLE or (ok_json_path and _text(first_match(ok_json_path, parsed)) != "true"):
+        return Verdict(RETRY, f"looking up an earlier attempt's record: HTTP {status}, an answer it cannot read")
+    if items_json_path:
+        items = first_match(items_json_path, parsed)
+        listed = items if isinstance(items, list) else []
+        item = next((i for i in listed if isinstance(i, dict) and _text(i.get(match_key)).strip() == term), None)
+        found = None if item is None else first_match(id_json_path, item)
+    else:
+        found = first_match(id_json_path, parsed)
+    if found in (None, ""):
+        return None
+    return Verdict(POSTED, "", _text(found), excerpt(text))
 
 
 def _form_text(value: Any) -> str:
@@ -127,7 +169,12 @@ def classify_traced(
         for trace in named if isinstance(named, list) else [named] if named else ():
             reason = _text(e.get("message")) or "refused"
             outcome = POSTED if e.get("category") in posted_categories else REJECTED
-            answers[str(trace)] = Verdict(outcome, "" if outcome == POSTED else reason, "", excerpt(json.dumps(e)))
+            # An existing record posts as that record: HubSpot names it in the message.
+            existing = _EXISTING_ID.search(reason) if outcome == POSTED else None
+            record_id = existing.group(1) if existing else ""
+            answers[str(trace)] = Verdict(
+                outcome, "" if outcome == POSTED else reason, record_id, excerpt(json.dumps(e))
+            )
     missing = Verdict(FAILED, f"HTTP {status}: the answer names no result for this record")
     return [answers.get(t, missing) for t in traces]
 

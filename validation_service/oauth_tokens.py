@@ -105,6 +105,7 @@ class _Cached:
     version: Any
     value: str
     renew_at: float
+    issued_at: float = 0.0  # when its fetch began
 
 
 class TokenCache:
@@ -125,11 +126,14 @@ class TokenCache:
         credentials: Mapping[str, str],
         *,
         refused: str = "",
+        refused_at: float = 0.0,
         client_timeout: aiohttp.ClientTimeout,
     ) -> str:
         """The cached token, or a new one when there is none for this `version` of the destination,
         it is due for renewal, or it is `refused` (the one the CRM just turned down: whoever renews
-        first, the others take the new one)."""
+        first, the others take the new one). With `refused_at` (by `clock`, when that refusal came),
+        only a token fetched since then is taken: an older one, though not the one refused, may have
+        lapsed too, and a refusal of the renewed token pauses the destination."""
         lock = self._locks.setdefault(destination_id, asyncio.Lock())
         async with lock:
             cached = self._tokens.get(destination_id)
@@ -137,13 +141,16 @@ class TokenCache:
                 cached is not None
                 and cached.version == version
                 and cached.value != refused
+                and cached.issued_at >= refused_at
                 and self.clock() < cached.renew_at
             ):
                 return cached.value
             self._tokens.pop(destination_id, None)
             started = self.clock()
             token = await self._fetch(oauth, credentials, client_timeout)
-            self._tokens[destination_id] = _Cached(version, token.value, started + renew_after(token.lifetime_seconds))
+            self._tokens[destination_id] = _Cached(
+                version, token.value, started + renew_after(token.lifetime_seconds), started
+            )
             return token.value
 
     async def _fetch(

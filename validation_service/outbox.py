@@ -77,11 +77,14 @@ class Claimed:
     enqueued_at: datetime
     lease_token: UUID
     lead: dict[str, Any]  # mapped columns + built-in lead columns, as text
+    # An earlier claim's lease ran out unrecorded (its worker died mid-call): the CRM may have the
+    # record, though `attempts` does not count that call.
+    lapsed: bool = False
 
 
 _CLAIM = """
 WITH due AS (
-    SELECT p.lead_id, p.destination_id
+    SELECT p.lead_id, p.destination_id, p.lease_until IS NOT NULL AS lapsed
     FROM post_outs p
     JOIN destinations d USING (destination_id)
     WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= now()
@@ -95,7 +98,7 @@ WITH due AS (
     SET lease_until = now() + make_interval(secs => $2), lease_token = $3
     FROM due
     WHERE p.lead_id = due.lead_id AND p.destination_id = due.destination_id
-    RETURNING p.lead_id, p.destination_id, p.account_id, p.idempotency_key, p.attempts, p.enqueued_at
+    RETURNING p.lead_id, p.destination_id, p.account_id, p.idempotency_key, p.attempts, p.enqueued_at, due.lapsed
 )
 SELECT c.*, l.fields, l.source_id, l.form_id, l.platform_lead_id, l.captured_at, l.received_at
 FROM claimed c JOIN leads l USING (lead_id)
@@ -116,6 +119,7 @@ async def claim(con: Connection, limit: int, lease_seconds: float) -> list[Claim
             enqueued_at=r["enqueued_at"],
             lease_token=token,
             lead=lead_columns(r),
+            lapsed=r["lapsed"],
         )
         for r in rows
     ]

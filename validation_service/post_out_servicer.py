@@ -530,7 +530,7 @@ def _from_preset(request: Any, spec: DestinationSpec, columns: set[str] | None) 
     batch_size = request.batch_size or (preset.batch.default_size if preset.batch else 1)
     return dataclasses.replace(
         spec,
-        url=crm_presets.url_for(preset, request.url),
+        url=crm_presets.url_for(preset, request.url, chosen),
         method=(request.method or preset.method).upper(),
         body_template=template,
         headers={**preset.headers, **spec.headers},

@@ -35,7 +35,7 @@ from leadrelay.crypto import SecretBox
 from leadrelay.db import CONNECTION_LOST, Connection
 from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
-from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store
+from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store, vendor_steps
 from validation_service.body_template import compile_template
 from validation_service.destinations import (
     AllowedHosts,
@@ -247,7 +247,7 @@ class PostOutWorkers:
         except InvalidArgument as exc:
             refusal = mask_secrets(str(exc), d.spec.url)
         preset = crm_presets.PRESETS.get(d.spec.preset)
-        batch_url = crm_presets.batch_url(preset, d.spec.url) if preset and d.spec.batch_size > 1 else None
+        batch = crm_presets.batch_for(preset, d.spec.url) if d.spec.batch_size > 1 else None
         prepared = _Prepared(
             d.destination_id,
             d.spec,
@@ -256,8 +256,8 @@ class PostOutWorkers:
             d.updated_at,
             aiohttp.ClientTimeout(total=d.spec.timeout_ms / 1000),
             credentials,
-            preset.batch if preset and batch_url else None,
-            batch_url or "",
+            batch[0] if batch else None,
+            batch[1] if batch else "",
         )
         self._destinations[d.destination_id] = prepared
         return prepared
@@ -363,7 +363,8 @@ class PostOutWorkers:
         if dest.batch is not None:
             template = compile_template(spec.body_template)
             traces = [i.idempotency_key for i in items]
-            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items], traces)
+            keys = [i.lead["lead_id"] for i in items]
+            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items], traces, keys)
             payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             content_type, url, success = "application/json", dest.batch_url, dest.batch.success
             # Stable for the same leads in the same order; vendors de-duplicate batches by their own keys.
@@ -371,9 +372,19 @@ class PostOutWorkers:
         else:
             payload, content_type = delivery.build_body(spec.body_format, spec.body, items[0].lead, spec.body_template)
             url, success, key, traces = spec.url, spec.success, items[0].idempotency_key, []
+            url = delivery.lead_url(url, items[0].lead)
         headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
+        preset = crm_presets.PRESETS.get(spec.preset)
+        # Calls before the send, where the vendor has no upsert or idempotency key (vendor_steps).
+        steps = preset if preset and vendor_steps.needed(preset, dest.batch is not None) else None
+        retrying = bool(items[0].attempts or items[0].lapsed)
 
-        async def attempt(refused: str) -> tuple[_Sent, str]:
+        async def call(method: str, target: str, body: bytes) -> tuple[int | None, str, str]:
+            if requests is not None:
+                requests.append((method, target, body, dict(headers)))
+            return await self._post(method, target, body, headers, dest, 1)
+
+        async def attempt(refused: str, refused_at: float = 0.0) -> tuple[_Sent, str]:
             """One call; also the token it carried when the CRM refused that token, else ""."""
             token = ""
             if spec.oauth is not None:
@@ -384,6 +395,7 @@ class PostOutWorkers:
                         spec.oauth,
                         dest.credentials,
                         refused=refused,
+                        refused_at=refused_at,
                         client_timeout=dest.timeout,
                     )
                 except oauth_tokens.TokenUnavailable as exc:
@@ -391,9 +403,17 @@ class PostOutWorkers:
                         return _Sent(None, "", str(exc), [], pause=str(exc)), ""
                     return _Sent(None, "", str(exc), [delivery.Verdict(delivery.RETRY, str(exc))] * len(items)), ""
                 headers["Authorization"] = f"{spec.oauth.auth_scheme} {token}"
+            sending = payload
+            if steps is not None:
+                before = await vendor_steps.before_send(steps, spec.url, payload, retrying, call)
+                if token and before.status == 401:
+                    return _Sent(401, before.text, "", [delivery.Verdict(delivery.RETRY, "HTTP 401")]), token
+                if before.verdict is not None:
+                    return _Sent(before.status, before.text, before.error, [before.verdict]), ""
+                sending = before.payload or payload
             if requests is not None:
-                requests.append((spec.method, url, payload, dict(headers)))
-            status, text, error = await self._post(spec.method, url, payload, headers, dest, len(items))
+                requests.append((spec.method, url, sending, dict(headers)))
+            status, text, error = await self._post(spec.method, url, sending, headers, dest, len(items))
             if dest.batch is not None and dest.batch.trace_key:
                 # An existing record counts as posted when the destination reads the vendor's 409 so.
                 posted = ("CONFLICT",) if any(low <= 409 <= high for low, high in spec.success.status_ranges) else ()
@@ -412,7 +432,7 @@ class PostOutWorkers:
 
         sent, refused = await attempt("")
         if refused:  # renew the token once and send again
-            sent, refused = await attempt(refused)
+            sent, refused = await attempt(refused, self.tokens.clock())
             if refused:
                 said = next((v.reason for v in sent.verdicts if v.reason), f"HTTP {sent.status}")
                 reason = f"the CRM refused a newly issued access token ({said})"

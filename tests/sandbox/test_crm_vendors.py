@@ -160,3 +160,74 @@ async def test_pipedrive_takes_its_token_in_the_query_string(sandbox) -> None:
     assert (status, answer["error"]) == (400, "Name must be given.")
     status, answer = await call("POST", f"{url}?api_token=tok", json={"name": "A", "email": "a@b.co"})
     assert status == 201 and answer["success"] is True
+
+
+async def test_salesforce_upserts_by_an_external_id_field_single_and_in_collections(sandbox) -> None:
+    org = VendorOrg(sandbox.url, "salesforce")
+    auth = {"Authorization": f"Bearer {await token(org, '/services/oauth2/token', grant_type='client_credentials')}"}
+    lead = {"LastName": "Paz", "Company": "Ñandú SA", "Email": "a@b.co"}
+    url = f"{org.base}/services/data/v60.0/sobjects/Lead/LeadRelay_Lead_ID__c/k1"
+    status, created = await call("PATCH", url, json=lead, headers=auth)
+    assert (status, created["success"], created["created"]) == (201, True, True)
+    status, again = await call("PATCH", url, json={**lead, "Title": "CTO"}, headers=auth)
+    assert (status, again["id"], again["created"]) == (200, created["id"], False)
+    status, answer = await call("PATCH", url, json={**lead, "LeadRelay_Lead_ID__c": "k1"}, headers=auth)
+    assert (status, answer[0]["errorCode"]) == (400, "INVALID_FIELD")  # the key goes in the URL only
+    status, answer = await call("PATCH", url.replace("LeadRelay_Lead_ID__c", "Nope__c"), json=lead, headers=auth)
+    assert (status, answer[0]["errorCode"]) == (404, "NOT_FOUND")
+    records = [
+        {"attributes": {"type": "Lead"}, "LeadRelay_Lead_ID__c": "k1", **lead},
+        {"attributes": {"type": "Lead"}, "LeadRelay_Lead_ID__c": "k2", **lead, "Email": "c@d.co"},
+        {"attributes": {"type": "Lead"}, **lead},
+    ]
+    collection = f"{org.base}/services/data/v60.0/composite/sobjects/Lead/LeadRelay_Lead_ID__c"
+    status, answers = await call("PATCH", collection, json={"allOrNone": False, "records": records}, headers=auth)
+    assert status == 200
+    assert [(a["success"], a.get("id") == created["id"], a.get("created")) for a in answers] == [
+        (True, True, False),
+        (True, False, True),
+        (False, False, None),
+    ]
+    stats = await org.stats()
+    assert (stats["created"], stats["updated"], stats["doubled"]) == (2, 2, [])
+
+
+async def test_dynamics_patch_to_a_lead_id_creates_then_updates_that_row(sandbox) -> None:
+    org = VendorOrg(sandbox.url, "dynamics")
+    bearer = await token(
+        org, "/oauth2/v2.0/token", grant_type="client_credentials", scope="https://org.crm.dynamics.com/.default"
+    )
+    headers = {"Authorization": f"Bearer {bearer}", "Prefer": "return=representation"}
+    key = "0b7e6a4e-8d0e-4a53-9d9c-3f1f2a0c8b11"
+    url = f"{org.base}/api/data/v9.2/leads({key})"
+    status, row = await call("PATCH", url, json={"lastname": "Paz", "emailaddress1": "a@b.co"}, headers=headers)
+    assert (status, row["leadid"], row["lastname"]) == (201, key, "Paz")
+    status, row = await call("PATCH", url, json={"jobtitle": "CTO"}, headers=headers)
+    assert (status, row["leadid"], row["lastname"], row["jobtitle"]) == (200, key, "Paz", "CTO")
+    status, _ = await call("PATCH", url, json={"jobtitle": "CEO"}, headers={"Authorization": headers["Authorization"]})
+    assert status == 204
+    status, answer = await call("PATCH", f"{org.base}/api/data/v9.2/leads(42)", json={"lastname": "X"}, headers=headers)
+    assert status == 400 and "leads(42)" in answer["error"]["message"]
+    stats = await org.stats()
+    assert (stats["created"], stats["updated"], stats["doubled"]) == (1, 2, [])
+
+
+async def test_pipedrive_finds_persons_by_exact_email_and_links_leads_to_an_existing_person(sandbox) -> None:
+    org = VendorOrg(sandbox.url, "pipedrive")
+    await org.set(static_token="pd")
+    base = f"{org.base}/api/v1"
+    status, person = await call("POST", f"{base}/persons?api_token=pd", json={"name": "Ana", "email": "Ana@b.co"})
+    assert status == 201
+    search = f"{base}/persons/search?fields=email&exact_match=true&api_token=pd"
+    status, found = await call("GET", f"{search}&term=ana%40b.co")
+    assert status == 200 and [i["item"]["id"] for i in found["data"]["items"]] == [person["data"]["id"]]
+    status, found = await call("GET", f"{search}&term=na%40b.co")
+    assert found["data"]["items"] == []
+    status, lead = await call(
+        "POST", f"{base}/leads?api_token=pd", json={"title": "Ana's lead", "person_id": person["data"]["id"]}
+    )
+    assert (status, lead["data"]["person_id"]) == (201, person["data"]["id"])
+    status, answer = await call("POST", f"{base}/leads?api_token=pd", json={"title": "x", "person_id": 999999})
+    assert (status, answer["error"]) == (400, "A lead must be linked to an existing person")
+    status, answer = await call("POST", f"{base}/leads?api_token=pd", json={"person_id": person["data"]["id"]})
+    assert (status, answer["error"]) == (400, "title is required")

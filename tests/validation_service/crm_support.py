@@ -117,7 +117,7 @@ def preset_destination(preset: crm_presets.Preset, org: VendorOrg, batch_size: i
     url = crm_presets.url_for(preset, org.base)
     headers = dict(preset.headers)
     oauth = None
-    if preset.name == "pipedrive":
+    if preset.name.startswith("pipedrive"):
         url += f"?api_token={STATIC_TOKEN}"
     elif preset.name == "hubspot":
         headers["Authorization"] = f"Bearer {STATIC_TOKEN}"
@@ -130,6 +130,7 @@ def preset_destination(preset: crm_presets.Preset, org: VendorOrg, batch_size: i
     return DestinationSpec(
         name=f"{preset.name} (preset)",
         url=url,
+        method=preset.method,
         headers=headers,
         body_template=crm_presets.default_template(preset, COLUMNS),
         success=crm_presets.success_for(preset, crm_presets.options(preset, {})),

@@ -21,7 +21,15 @@ async def test_list_destination_presets_offers_every_vendor_fitted_to_the_source
     presets = (
         await api.postout.ListDestinationPresets(validation_pb2.ListDestinationPresetsRequest(source_id=str(source_id)))
     ).presets
-    assert [p.name for p in presets] == ["hubspot", "salesforce", "marketo", "zoho", "pipedrive", "dynamics"]
+    assert [p.name for p in presets] == [
+        "hubspot",
+        "salesforce",
+        "marketo",
+        "zoho",
+        "pipedrive",
+        "dynamics",
+        "pipedrive_leads",
+    ]
     marketo = presets[2]
     assert (marketo.path, marketo.max_batch_size, marketo.oauth.grant_type) == (
         "/rest/v1/leads.json",
@@ -142,7 +150,7 @@ async def test_a_body_template_posts_nested_json(api: Api, pool: asyncpg.Pool, s
         ({"body_template": '{"a": [1,}'}, "body_template: is not valid JSON at line 1 column 10: Expecting value"),
         (
             {"preset": "sugarcrm"},
-            "preset: 'sugarcrm' is not one of hubspot, salesforce, marketo, zoho, pipedrive, dynamics",
+            "preset: 'sugarcrm' is not one of hubspot, salesforce, marketo, zoho, pipedrive, dynamics, pipedrive_leads",
         ),
         (
             {"preset": "pipedrive", "batch_size": 5},

@@ -174,21 +174,41 @@ def test_batch_bodies_follow_each_vendor() -> None:
         "input": [{"email": "a"}, {"email": "b"}],
     }
     salesforce = PRESETS["salesforce"]
-    assert salesforce.batch is not None
-    assert crm_presets.batch_body(salesforce.batch, [{"LastName": "A"}]) == {
+    found = crm_presets.batch_for(salesforce, crm_presets.url_for(salesforce, "https://acme.my.salesforce.com"))
+    assert found is not None
+    # The sObject collections upsert: each record carries its lead's id in the external-id field.
+    assert crm_presets.batch_body(found[0], [{"LastName": "A"}], keys=["6f1c"]) == {
         "allOrNone": False,
-        "records": [{"attributes": {"type": "Lead"}, "LastName": "A"}],
+        "records": [{"attributes": {"type": "Lead"}, "LastName": "A", "LeadRelay_Lead_ID__c": "6f1c"}],
     }
 
 
 def test_urls_on_the_base_url_and_the_batch_endpoint() -> None:
     sf = PRESETS["salesforce"]
     url = crm_presets.url_for(sf, "https://acme.my.salesforce.com/")
-    assert url == "https://acme.my.salesforce.com/services/data/v60.0/sobjects/Lead"
-    assert crm_presets.batch_url(sf, url) == "https://acme.my.salesforce.com/services/data/v60.0/composite/sobjects"
+    assert url == "https://acme.my.salesforce.com/services/data/v60.0/sobjects/Lead/LeadRelay_Lead_ID__c/{{lead_id}}"
+    assert crm_presets.batch_url(sf, url) == (
+        "https://acme.my.salesforce.com/services/data/v60.0/composite/sobjects/Lead/LeadRelay_Lead_ID__c"
+    )
     assert crm_presets.batch_url(sf, "https://acme.my.salesforce.com/custom") is None
-    pd = crm_presets.url_for(PRESETS["pipedrive"], "https://acme.pipedrive.com?api_token=t")
+    # The external-id field as a setting, or as the person wrote it in the URL (then kept).
+    own = crm_presets.url_for(sf, "https://acme.my.salesforce.com", {"external_id_field": "Web_Id__c"})
+    assert own.endswith("/sobjects/Lead/Web_Id__c/{{lead_id}}") and crm_presets.url_for(sf, own) == own
+    assert crm_presets.batch_url(sf, own).endswith("/composite/sobjects/Lead/Web_Id__c")  # type: ignore[union-attr]
+    with pytest.raises(InvalidArgument, match="external_id_field"):
+        crm_presets.options(sf, {"external_id_field": "Web Id"})
+    dyn = crm_presets.url_for(PRESETS["dynamics"], "https://org.crm.dynamics.com")
+    assert dyn == "https://org.crm.dynamics.com/api/data/v9.2/leads({{lead_id}})"
+    lead = {"lead_id": "0b7e6a4e-8d0e-4a53-9d9c-3f1f2a0c8b11"}
+    assert delivery.lead_url(dyn, lead).endswith("/leads(0b7e6a4e-8d0e-4a53-9d9c-3f1f2a0c8b11)")
+    pipedrive = PRESETS["pipedrive"]
+    pd = crm_presets.url_for(pipedrive, "https://acme.pipedrive.com?api_token=t")
     assert pd == "https://acme.pipedrive.com/api/v1/persons?api_token=t"
+    assert crm_presets.lookup_url(pipedrive, pd, {"email": " Ana+1@Example.com"}) == (
+        "https://acme.pipedrive.com/api/v1/persons/search?term=Ana%2B1%40Example.com&fields=email"
+        "&exact_match=true&api_token=t"
+    )
+    assert crm_presets.lookup_url(pipedrive, pd, {"email": ""}) is None
     assert crm_presets.oauth_for(PRESETS["marketo"], "https://123-ABC-456.mktorest.com").token_url == (
         "https://123-ABC-456.mktorest.com/identity/oauth/token"
     )
@@ -236,7 +256,7 @@ def test_hubspot_batch_answers_are_matched_by_trace_id_in_any_order() -> None:
     missing = ("failed", "HTTP 207: the answer names no result for this record", "")
     assert verdicts(("CONFLICT",)) == [
         ("posted", "", "11"),
-        ("posted", "", ""),
+        ("posted", "", "5"),  # the existing contact the message names
         ("posted", "", "12"),
         ("rejected", "Email invalid", ""),
         missing,

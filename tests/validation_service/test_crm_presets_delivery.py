@@ -38,7 +38,7 @@ async def create(api: Api, source_id: Any, org: VendorOrg, preset: str, **kw: An
     if preset == "hubspot":
         await org.set(static_token="pat-na1-secret")
         request["headers"] = {"Authorization": "Bearer pat-na1-secret"}
-    elif preset == "pipedrive":
+    elif preset.startswith("pipedrive"):
         await org.set(static_token="pd-secret-token")
         request["url"] = f"{org.base}?api_token=pd-secret-token"
     else:

@@ -87,6 +87,27 @@ async def test_the_cache_fetches_once_renews_before_expiry_and_after_a_refusal(s
     assert (await org.stats())["tokens_issued"] == 4
 
 
+async def test_after_a_refusal_only_a_token_fetched_since_is_sent(sandbox) -> None:
+    org = VendorOrg(sandbox.url, "marketo")
+    now = [0.0]
+    oauth = OAuth("client_credentials", f"{org.base}/identity/oauth/token")
+    destination = uuid.uuid4()
+    async with aiohttp.ClientSession() as session:
+        cache = TokenCache(session, clock=lambda: now[0])
+        cached = await cache.token(destination, 1, oauth, CREDS, client_timeout=TIMEOUT)
+        now[0] = 10.0
+        # A call carrying an older token was refused at 10 s: the cached one, fetched at 0 s, may have
+        # lapsed as well (a short-lived token, or a session the CRM ended), so a new one is fetched...
+        renewed = await cache.token(
+            destination, 1, oauth, CREDS, refused="older", refused_at=9.5, client_timeout=TIMEOUT
+        )
+        assert renewed != cached
+        # ...and a call refused at the same moment takes that renewal, fetched after its refusal.
+        again = await cache.token(destination, 1, oauth, CREDS, refused="older", refused_at=9.8, client_timeout=TIMEOUT)
+        assert again == renewed
+    assert cache.fetches == 2
+
+
 async def test_refused_credentials_are_permanent(sandbox) -> None:
     org = VendorOrg(sandbox.url, "salesforce")
     oauth = OAuth("client_credentials", f"{org.base}/services/oauth2/token")
