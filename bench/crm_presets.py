@@ -3,6 +3,7 @@ one lead per call vs the vendor's batch endpoint, each against raw aiohttp posts
 in the same run (no database: what the HTTP path and the stand-in allow).
 
     .venv/bin/python -m bench.crm_presets [--leads 3000] [--rounds 3] [--workers 8] [--presets marketo,zoho]
+        [--latency-ms 0] [--latency-per-record-ms 0]
 
 Each round runs the four runs of a preset (raw and LeadRelay, one per lead and batched) on the same
 number of fresh leads, in an order that alternates from round to round; each figure is the median of
@@ -11,6 +12,13 @@ each LeadRelay run the tables are vacuumed (outside the timing), so every run st
 state, and the end of a run is watched through the due-deliveries index (a poll that costs the
 database next to nothing; counting the destination's deliveries every 20 ms cost it ~15% of the
 work measured). The target: batched at least 5x the one-per-lead rate where the vendor batches.
+
+By default the stand-ins answer at once: the figure is what our CPU (the workers and PostgreSQL)
+allows on loopback. `--latency-ms` gives every vendor call a round trip of that long, and
+`--latency-per-record-ms` adds that much for each record in the call (a batch takes longer than one
+record), for the figure with a vendor across the internet (bench/README.md says which and why).
+It also prints, once, what writing a batch's body and reading an answer of its size costs with
+Python's json and with orjson (the workers use orjson).
 """
 
 from __future__ import annotations
@@ -20,12 +28,14 @@ import asyncio
 import json
 import statistics
 import time
+import timeit
 import uuid
 from typing import Any
 from uuid import UUID
 
 import aiohttp
 import asyncpg
+import orjson
 
 from bench.post_out import post_out_stack, store_destination
 from bench.processes import CpuMeter, machine_line, postmaster_pid
@@ -147,7 +157,11 @@ async def bench_preset(
         for size, kind in runs if rnd % 2 == 0 else runs[::-1]:
             in_flight = args.workers * post_out_worker.BATCH_SIZE if size == 1 else args.workers
             org = VendorOrg(url, name)
-            await org.set(static_token=STATIC_TOKEN)
+            await org.set(
+                static_token=STATIC_TOKEN,
+                latency_ms=args.latency_ms,
+                latency_per_record_ms=args.latency_per_record_ms,
+            )
             people = [person(i) for i in range(args.leads)]
             spec = preset_destination(preset, org, size)
             if kind == "raw":
@@ -188,6 +202,33 @@ async def bench_preset(
     return out
 
 
+def codec_line(name: str, url: str) -> str:
+    """Microseconds per lead to write a batch's body and to read it back (an answer of its size):
+    Python's json as the workers used it, and orjson."""
+    preset = crm_presets.PRESETS[name]
+    if preset.batch is None:
+        return f"  {name:<11} (no batch endpoint)"
+    spec = preset_destination(preset, VendorOrg(url, name), preset.batch.default_size)
+    template = compile_template(spec.body_template)
+    size = preset.batch.default_size
+    bodies = [template.render(person(i)) for i in range(size)]
+    body = crm_presets.batch_body(preset.batch, bodies, [f"t{i}" for i in range(size)])
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    assert orjson.dumps(body) == text.encode()  # the same bytes on the wire
+    reps = 50
+
+    def per_lead(fn: Any) -> float:
+        return min(timeit.repeat(fn, number=reps, repeat=5)) / reps / size * 1e6
+
+    write_json = per_lead(lambda: json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    write_orjson = per_lead(lambda: orjson.dumps(body))
+    read_json, read_orjson = per_lead(lambda: json.loads(text)), per_lead(lambda: orjson.loads(text))
+    return (
+        f"  {name:<11} x{size}: write json {write_json:.2f} / orjson {write_orjson:.2f} us a lead; "
+        f"read json {read_json:.2f} / orjson {read_orjson:.2f} us a lead"
+    )
+
+
 def _rounds(figures: dict[tuple[str, int], list[float]], size: int) -> str:
     return ", ".join(f"{b / o:.1f}x" for b, o in zip(figures[("ours", size)], figures[("ours", 1)], strict=True))
 
@@ -196,9 +237,13 @@ async def main(args: argparse.Namespace) -> None:
     print(machine_line())
     print(
         f"leads per second, median of {args.rounds} alternating rounds, {args.leads} leads per run, "
-        f"{args.workers} workers; raw = aiohttp posts of the same payloads, no database"
+        f"{args.workers} workers; raw = aiohttp posts of the same payloads, no database; vendor latency "
+        f"{args.latency_ms:g} ms a call + {args.latency_per_record_ms:g} ms a record"
     )
     async with post_out_stack(args.workers + 4, postout_poll_seconds=0.02) as (settings, pool, url):
+        print("JSON of a batch (best of 5 x 50):")
+        for name in args.presets.split(","):
+            print(codec_line(name, url))
         results = [await bench_preset(settings, pool, url, name, args) for name in args.presets.split(",")]
         batched = [r for r in results if "ratio" in r]
         if batched:
@@ -216,4 +261,6 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=8)
     # Pipedrive (person + lead) makes two calls per lead, which the raw posts here do not model.
     parser.add_argument("--presets", default=",".join(n for n, p in crm_presets.PRESETS.items() if p.parent is None))
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="each vendor call's round trip")
+    parser.add_argument("--latency-per-record-ms", type=float, default=0.0, help="added per record in a call")
     asyncio.run(main(parser.parse_args()))

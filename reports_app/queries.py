@@ -347,7 +347,8 @@ async def destination_status(con: Connection, account_id: UUID) -> list[dict[str
                   count(*) FILTER (WHERE p.status = 'REJECTED_BY_DESTINATION') AS rejected_by_destination,
                   count(*) FILTER (WHERE p.status = 'FAILED') AS failed
            FROM destinations d JOIN sources s USING (source_id)
-           LEFT JOIN post_outs p ON p.destination_id = d.destination_id
+           -- The account's deliveries through post_outs_account (no index holds post_outs by destination).
+           LEFT JOIN post_outs p ON p.account_id = d.account_id AND p.destination_id = d.destination_id
            WHERE d.account_id = $1
            GROUP BY d.destination_id, d.name, s.name ORDER BY lower(d.name)""",
         account_id,

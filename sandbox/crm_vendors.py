@@ -14,7 +14,7 @@ Control (per org): GET /vendors/_control/{vendor}/{org} shows what arrived; POST
     {"token_lifetime_seconds": 3600, "expire_tokens": true, "credentials": {"client_id": ...,
      "client_secret": ..., "refresh_token": ...}, "static_token": "pat-...", "fail_rate": 0.2,
      "timeout_rate": 0.05, "expire_rate": 0.02, "timeout_seconds": 30, "latency_ms": 0,
-     "sequence": ["fail", "timeout", "expire", "accept"], "seed": 7}
+     "latency_per_record_ms": 0, "sequence": ["fail", "timeout", "expire", "accept"], "seed": 7}
 A "timeout" does the work, then answers only after timeout_seconds (the client has given up by then):
 the record exists but the client never learns it. An email at the domain invalid.test is refused at
 record level, with the vendor's own error.
@@ -55,7 +55,10 @@ class Org:
     timeout_rate: float = 0.0
     expire_rate: float = 0.0
     timeout_seconds: float = 30.0
+    # A vendor's round trip: each call waits latency_ms, and a call carrying records waits
+    # latency_per_record_ms more for each (a batch takes longer than one record, as at the vendors).
     latency_ms: float = 0.0
+    latency_per_record_ms: float = 0.0
     sequence: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expires at (monotonic)
@@ -77,8 +80,9 @@ class Org:
         for name in ("token_lifetime_seconds", "fail_rate", "timeout_rate", "expire_rate", "timeout_seconds"):
             if name in raw:
                 setattr(self, name, float(raw[name]))
-        if "latency_ms" in raw:
-            self.latency_ms = float(raw["latency_ms"])
+        for name in ("latency_ms", "latency_per_record_ms"):
+            if name in raw:
+                setattr(self, name, float(raw[name]))
         if "credentials" in raw:
             self.credentials = {**DEFAULT_CREDENTIALS, **raw["credentials"]}
             self.tokens.clear()
@@ -246,6 +250,17 @@ async def _behave(o: Org) -> str:
     return outcome
 
 
+async def _records_arrived(o: Org, count: int) -> None:
+    """Counts a call's records and waits the vendor's time for them."""
+    o.records_per_call.append(count)
+    await _record_time(o, count)
+
+
+async def _record_time(o: Org, count: int) -> None:
+    if o.latency_per_record_ms:
+        await asyncio.sleep(o.latency_per_record_ms * count / 1000)
+
+
 # ---- token endpoints -----------------------------------------------------------------------------
 
 
@@ -322,6 +337,7 @@ async def _hubspot_body(o: Org, request: web.Request) -> Any:
 async def hubspot_contact(request: web.Request) -> web.Response:
     o = org(request)
     body = await _hubspot_body(o, request)
+    await _record_time(o, 1)
     bad = _hubspot_invalid
     if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
         return bad("Invalid input JSON: 'properties' must be an object")
@@ -354,7 +370,7 @@ async def hubspot_batch_create(request: web.Request) -> web.Response:
         return bad(f"Batch input of {len(inputs)} exceeds the limit of 100 inputs")
     if not all(isinstance(i, dict) and isinstance(i.get("properties"), dict) for i in inputs):
         return bad("Invalid input JSON: every input needs a 'properties' object")
-    o.records_per_call.append(len(inputs))
+    await _records_arrived(o, len(inputs))
     started = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -422,6 +438,7 @@ async def salesforce_lead(request: web.Request) -> web.Response:
     o = org(request)
     await _sf_auth(request, o, await _behave(o))
     body = await _body(request, lambda m: _sf_error(m, "JSON_PARSER_ERROR"))
+    await _record_time(o, 1)
     if not isinstance(body, dict):
         return _sf_error("Can not deserialize SObject out of START_ARRAY token", "JSON_PARSER_ERROR")
     email = _email(body, "Email")
@@ -441,7 +458,7 @@ async def salesforce_composite(request: web.Request) -> web.Response:
         return _sf_error("records: a non-empty array is required", "INVALID_FIELD")
     if len(records) > 200:
         return _sf_error("Number of records in the request exceeds the limit of 200", "EXCEEDED_MAX_SIZE_REQUEST")
-    o.records_per_call.append(len(records))
+    await _records_arrived(o, len(records))
     answers = []
     for record in records:
         if not isinstance(record, dict) or (record.get("attributes") or {}).get("type") != "Lead":
@@ -558,7 +575,7 @@ async def marketo_leads(request: web.Request) -> web.Response:
     lookup = body.get("lookupField", "email")
     if action not in _MARKETO_ACTIONS:
         return _mkto(errors=[{"code": "1003", "message": f"Invalid action '{action}'"}])
-    o.records_per_call.append(len(body["input"]))
+    await _records_arrived(o, len(body["input"]))
     results = []
     for i, lead in enumerate(body["input"]):
         if not isinstance(lead, dict):
@@ -617,7 +634,7 @@ async def zoho_upsert(request: web.Request) -> web.Response:
             {"code": "LIMIT_EXCEEDED", "details": {"limit": 100}, "message": "too many records", "status": "error"}, 400
         )
     check = body.get("duplicate_check_fields") or ["Email"]
-    o.records_per_call.append(len(data))
+    await _records_arrived(o, len(data))
     answers = []
     for record in data:
         email = _email(record, "Email") if isinstance(record, dict) else ""
@@ -667,6 +684,7 @@ async def pipedrive_persons(request: web.Request) -> web.Response:
     refusal = _pd_refusal(o, request, await _behave(o))
     if refusal is not None:
         return refusal
+    await _record_time(o, 1)
     body = await _body(request, lambda m: _json({"success": False, "error": m, "errorCode": 400}, 400))
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
         return _json({"success": False, "error": "Name must be given.", "errorCode": 400, "error_info": ""}, 400)
@@ -768,6 +786,7 @@ async def dynamics_leads(request: web.Request) -> web.Response:
         return web.Response(status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if outcome == "fail":
         return _odata_error("Service unavailable", "0x80040216", 503)
+    await _record_time(o, 1)
     if request.headers.get("OData-Version", "4.0") != "4.0":
         return _odata_error("OData-Version must be 4.0")
     body = await _body(request, _odata_error)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from leadrelay.errors import InvalidArgument
 
 FIELD = "body_template"
@@ -110,7 +112,13 @@ class Template:
         return self.renderer(lead)
 
     def render_bytes(self, lead: Mapping[str, Any]) -> bytes:
-        return json.dumps(self.render(lead), ensure_ascii=False, separators=(",", ":")).encode()
+        """Compact UTF-8 JSON; orjson, or Python's encoder for what orjson refuses (integers beyond
+        64 bits)."""
+        body = self.render(lead)
+        try:
+            return orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import orjson
+
 from validation_service.body_template import compile_template
 from validation_service.destinations import BodyField, Success, compiled_path, compiled_regex
 
@@ -57,7 +59,7 @@ def build_body(
             values[f.column] = "" if value is None else value
     if body_format == "FORM":
         return urlencode({k: _form_text(v) for k, v in values.items()}).encode(), "application/x-www-form-urlencoded"
-    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode(), "application/json"
+    return json_bytes(values), "application/json"
 
 
 def lead_url(url: str, lead: Mapping[str, Any]) -> str:
@@ -130,10 +132,12 @@ def classify_records(success: Success, status: int | None, text: str, count: int
         # Which answer belongs to which lead is unknown: a person must look (never guess a POSTED).
         return [Verdict(FAILED, f"HTTP {status}: {len(records)} results for {count} records sent")] * count
     verdicts = []
+    # accepted_regex reads a record's answer as json.dumps writes it (as it always has); the log's
+    # excerpt is the record as compact JSON (orjson: a fifth of the time, per record of a batch).
+    regex = bool(success.accepted_regex and not success.result_json_path)
     for r in records:
-        text = json.dumps(r, ensure_ascii=False)
-        v = _judge_record(success, status or 0, r, text)
-        verdicts.append(Verdict(v.outcome, v.reason, v.record_id, excerpt(text)))
+        v = _judge_record(success, status or 0, r, json.dumps(r, ensure_ascii=False) if regex else "")
+        verdicts.append(Verdict(v.outcome, v.reason, v.record_id, excerpt(json_text(r))))
     return verdicts
 
 
@@ -160,7 +164,7 @@ def classify_traced(
         if isinstance(r, dict) and r.get(trace_key):
             found = first_match(success.record_id_json_path, r) if success.record_id_json_path else None
             answers[str(r[trace_key])] = Verdict(
-                POSTED, "", "" if found is None else _text(found), excerpt(json.dumps(r))
+                POSTED, "", "" if found is None else _text(found), excerpt(json_text(r))
             )
     errors = whole.get("errors") if isinstance(whole, dict) else None
     for e in errors if isinstance(errors, list) else ():
@@ -173,7 +177,7 @@ def classify_traced(
             existing = _EXISTING_ID.search(reason) if outcome == POSTED else None
             record_id = existing.group(1) if existing else ""
             answers[str(trace)] = Verdict(
-                outcome, "" if outcome == POSTED else reason, record_id, excerpt(json.dumps(e))
+                outcome, "" if outcome == POSTED else reason, record_id, excerpt(json_text(e))
             )
     missing = Verdict(FAILED, f"HTTP {status}: the answer names no result for this record")
     return [answers.get(t, missing) for t in traces]
@@ -277,10 +281,30 @@ _UNPARSABLE = object()
 
 
 def _parse(text: str) -> Any:
+    """orjson first (a batch answer parses several times faster); what it refuses and Python's
+    parser takes (NaN, integers beyond 64 bits) is read as before."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(text)
     except ValueError:
         return _UNPARSABLE
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it;
+    orjson (a batch's body is written several times faster), Python's encoder for what orjson
+    refuses (integers beyond 64 bits, keys that are not text)."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_text(value: Any) -> str:
+    return json_bytes(value).decode()
 
 
 def _text(value: Any) -> str:

@@ -298,10 +298,17 @@ _EVENT_TYPES = {POSTED: "posted", REJECTED_BY_DESTINATION: "post_rejected", FAIL
 
 
 # One statement (one round trip) per recorded batch: the attempt rows in the order the results came,
-# the deliveries' new states, and the audit events of the deliveries that reached an end. Each result
+# the deliveries' new states and the audit events of the deliveries that reached an end. Each result
 # is applied unless its delivery is already POSTED, or its lease passed to another worker (then that
 # worker's result counts; a success counts whoever reports it). The deliveries are updated in
 # (lead, destination) order, as the arrays come, so two batches lock shared rows in one order.
+#
+# It also returns each changed lead's new summary (refresh_lead_status's, without a statement and a
+# second read of every delivery of its own): a statement does not see its own changes, so the
+# changed deliveries count with their new status and the lead's others as the snapshot has them. The
+# caller locked the leads first (`leads_store.lock_leads`), so that snapshot holds every delivery of
+# theirs recorded before. (Writing the summary in this statement too was slower: each audit event's
+# foreign-key check then locks a lead row this statement has just rewritten, ~100 us a lead.)
 _RECORD = """
 WITH attempts AS (
     INSERT INTO post_out_attempts
@@ -327,20 +334,32 @@ WITH attempts AS (
               event_detail)
     WHERE p.lead_id = r.lead_id AND p.destination_id = r.destination_id AND p.status <> 'POSTED'
       AND (p.lease_token = r.token OR r.status = 'POSTED')
-    RETURNING p.lead_id, p.destination_id, p.account_id, r.event_type, r.event_detail
+    RETURNING p.lead_id, p.destination_id, p.account_id, p.status, r.event_type, r.event_detail
 ), events AS (
     INSERT INTO lead_events (lead_id, account_id, type, detail)
     SELECT lead_id, account_id, event_type, event_detail FROM changed WHERE event_type <> ''
+), by_lead AS (
+    SELECT lead_id, array_agg(destination_id) AS destinations,
+           max(array_position(ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING', 'RETRYING'], status))
+               AS rank
+    FROM changed GROUP BY lead_id
 )
-SELECT lead_id, destination_id FROM changed
+SELECT b.lead_id, (ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING', 'RETRYING'])[greatest(
+           b.rank,
+           (SELECT max(array_position(ARRAY['POSTED', 'REJECTED_BY_DESTINATION', 'FAILED', 'PENDING', 'RETRYING'],
+                                      o.status))
+            FROM post_outs o WHERE o.lead_id = b.lead_id AND o.destination_id <> ALL (b.destinations)))] AS summary
+FROM by_lead b
+ORDER BY b.lead_id
 """
 
 
-async def record_attempts(con: Connection, results: Sequence[Recorded]) -> list[tuple[UUID, UUID]]:
-    """Writes the attempts and applies each result to its delivery (see _RECORD). Returns the
-    (lead, destination) pairs whose delivery changed."""
+async def record_attempts(con: Connection, results: Sequence[Recorded]) -> None:
+    """Writes the attempts, applies each result to its delivery and refreshes the summary
+    (leads.post_out_status) of each lead whose delivery changed (see _RECORD); the caller holds the
+    leads locked."""
     if not results:
-        return []
+        return
     order = sorted(range(len(results)), key=lambda i: (results[i].lead_id, results[i].destination_id))
     ordered = [results[i] for i in order]
     rows = await con.fetch(
@@ -364,7 +383,7 @@ async def record_attempts(con: Connection, results: Sequence[Recorded]) -> list[
         order,
         [r.request for r in ordered],
     )
-    return [(row["lead_id"], row["destination_id"]) for row in rows]
+    await leads_store.set_post_out_status(con, [r["lead_id"] for r in rows], [r["summary"] for r in rows])
 
 
 def _event_detail(r: Recorded) -> str:

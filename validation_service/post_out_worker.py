@@ -149,6 +149,8 @@ class _Sent:
     pause: str = ""
     # What was sent (the body; never the headers, which carry credentials), for the attempt's log.
     request: bytes = b""
+    # A batch: each lead's record as rendered for the call (its log shows its own, not the others').
+    records: tuple[Any, ...] = ()
 
 
 class PostOutWorkers:
@@ -272,7 +274,7 @@ class PostOutWorkers:
         else:
             sent = await self._send(items, dest, requests)
         duration_ms = round((time.perf_counter() - started) * 1000)
-        sent_requests = _request_excerpts(items, dest, requests[-1] if requests else None)
+        sent_requests = _request_excerpts(items, dest, requests[-1] if requests else None, sent.records)
         if sent.pause:
             # Nothing was judged: the deliveries wait, due again as soon as a person lifts the pause.
             verdicts = [delivery.Verdict(delivery.RETRY, f"destination paused: {sent.pause}")] * len(items)
@@ -280,6 +282,7 @@ class PostOutWorkers:
             verdicts = sent.verdicts
         recorded: list[Recorded] = []
         whole_excerpt = delivery.excerpt(sent.text)
+        reasons: dict[str, str] = {}  # a batch's records mostly share one reason: masked once
         for item, verdict in zip(items, verdicts, strict=True):
             attempt = item.attempts + 1
             next_at = None
@@ -305,7 +308,8 @@ class PostOutWorkers:
                     status_code=sent.status or 0,
                     duration_ms=duration_ms,
                     outcome=verdict.outcome,
-                    reason=delivery.excerpt(mask_secrets(reason, dest.spec.url)),
+                    reason=reasons.get(reason)
+                    or reasons.setdefault(reason, delivery.excerpt(mask_secrets(reason, dest.spec.url))),
                     excerpt=delivery.excerpt(verdict.answer) if verdict.answer else whole_excerpt,
                     record_id=delivery.storable(verdict.record_id),
                     next_attempt_at=next_at,
@@ -364,14 +368,14 @@ class PostOutWorkers:
             template = compile_template(spec.body_template)
             traces = [i.idempotency_key for i in items]
             keys = [i.lead["lead_id"] for i in items]
-            body = crm_presets.batch_body(dest.batch, [template.render(i.lead) for i in items], traces, keys)
-            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            records = tuple(template.render(i.lead) for i in items)
+            payload = delivery.json_bytes(crm_presets.batch_body(dest.batch, records, traces, keys))
             content_type, url, success = "application/json", dest.batch_url, dest.batch.success
             # Stable for the same leads in the same order; vendors de-duplicate batches by their own keys.
             key = "lr-b-" + hashlib.sha256("/".join(i.idempotency_key for i in items).encode()).hexdigest()[:40]
         else:
             payload, content_type = delivery.build_body(spec.body_format, spec.body, items[0].lead, spec.body_template)
-            url, success, key, traces = spec.url, spec.success, items[0].idempotency_key, []
+            url, success, key, traces, records = spec.url, spec.success, items[0].idempotency_key, [], ()
             url = delivery.lead_url(url, items[0].lead)
         headers = {**dest.headers, "Content-Type": content_type, "Idempotency-Key": key, "User-Agent": USER_AGENT}
         preset = crm_presets.PRESETS.get(spec.preset)
@@ -436,8 +440,8 @@ class PostOutWorkers:
             if refused:
                 said = next((v.reason for v in sent.verdicts if v.reason), f"HTTP {sent.status}")
                 reason = f"the CRM refused a newly issued access token ({said})"
-                return _Sent(sent.status, sent.text, sent.error, [], pause=reason, request=payload)
-        return replace(sent, request=payload)
+                return _Sent(sent.status, sent.text, sent.error, [], pause=reason, request=payload, records=records)
+        return replace(sent, request=payload, records=records)
 
     async def _post(
         self, method: str, url: str, payload: bytes, headers: dict[str, str], dest: _Prepared, records: int
@@ -508,8 +512,7 @@ class PostOutWorkers:
     ) -> None:
         async with con.transaction():
             await leads_store.lock_leads(con, [r.lead_id for r in results])
-            changed = await post_out_store.record_attempts(con, results)
-            await post_out_store.refresh_lead_status(con, [lead for lead, _ in changed])
+            await post_out_store.record_attempts(con, results)
             await post_out_store.update_breakers(
                 con, changes, self.settings.postout_breaker_threshold, self.settings.postout_breaker_cooldown_seconds
             )
@@ -518,21 +521,25 @@ class PostOutWorkers:
 
 
 def _request_excerpts(
-    items: list[outbox.Claimed], dest: _Prepared, request: tuple[str, str, bytes, dict[str, str]] | None
+    items: list[outbox.Claimed],
+    dest: _Prepared,
+    request: tuple[str, str, bytes, dict[str, str]] | None,
+    records: tuple[Any, ...] = (),
 ) -> list[str]:
     """Per item, what the call sent for it (its log's request): method, URL with its secrets masked,
-    and its own record's body (a batch's other records are other leads' data)."""
+    and its own record's body (a batch's other records are other leads' data). `records`: a batch's
+    records as rendered for the call, one per item (rendered again when not given)."""
     if request is None:
         return [""] * len(items)
     method, url, payload, _ = request
     line = f"{method} {mask_secrets(url, url)}"
     if dest.batch is None:
         return [delivery.excerpt(f"{line}\n\n{payload.decode('utf-8', errors='replace')}")] * len(items)
-    template = compile_template(dest.spec.body_template)
-    part = f"(this lead's record of the {len(items)} sent)\n" if len(items) > 1 else ""
-    return [
-        delivery.excerpt(f"{line}\n\n{part}" + json.dumps(template.render(i.lead), ensure_ascii=False)) for i in items
-    ]
+    if len(records) != len(items):
+        template = compile_template(dest.spec.body_template)
+        records = tuple(template.render(i.lead) for i in items)
+    head = f"{line}\n\n" + (f"(this lead's record of the {len(items)} sent)\n" if len(items) > 1 else "")
+    return [delivery.excerpt(head + delivery.json_bytes(r).decode()) for r in records]
 
 
 # What the database (or the driver) refuses in one result's data, as opposed to the database being down.

@@ -3,6 +3,7 @@ to the sandbox's strict vendor stand-ins over real HTTP, outcomes read as each v
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -282,3 +283,86 @@ async def test_hubspot_with_oauth_renews_an_expired_token_and_posts(api: Api, po
     assert [(r["status"], r["attempts"]) for r in rows] == [("POSTED", 1), ("POSTED", 1)]
     stats = await org.stats()
     assert (stats["tokens_issued"], stats["created"]) == (2, 2)
+
+
+async def test_a_batched_lead_keeps_its_own_attempt_with_its_record_sent_and_answered(
+    api: Api, pool: asyncpg.Pool, sandbox
+) -> None:
+    """What a batch records for each lead (issue 18 made it cheaper, not smaller): its attempt with
+    its own record of the call as sent and its own result as answered (compact JSON, as read), its
+    audit event, its delivery and its summary."""
+    org = VendorOrg(sandbox.url, "hubspot")
+    source_id = await seed_person_source(pool, api.account.account_id)
+    created = await create(api, source_id, org, "hubspot")
+    assert created.batch_size == 100
+    people = [person(i) for i in range(3)]
+    leads = await seed_people(pool, api.account.account_id, source_id, people)
+    rows = await eventually(lambda: settled(pool, leads), what="hubspot batch settled")
+    assert [r["status"] for r in rows] == ["POSTED"] * 3
+    url = f"{org.base}/crm/v3/objects/contacts/batch/create"
+    heads = {f"POST {url}\n\n"} | {f"POST {url}\n\n(this lead's record of the {n} sent)\n" for n in (2, 3)}
+    async with pool.acquire() as con:
+        for lead, p, row in zip(leads, people, rows, strict=True):
+            [attempt] = await con.fetch(
+                "SELECT attempt, outcome, status_code, request_excerpt, response_excerpt FROM post_out_attempts "
+                "WHERE lead_id = $1",
+                lead,
+            )
+            assert (attempt["attempt"], attempt["outcome"], attempt["status_code"]) == (1, "posted", 201)
+            props = {
+                "email": p["email"].lower(),
+                "firstname": p["first_name"],
+                "lastname": p["last_name"],
+                "phone": p["phone"],
+                "company": "Ñandú SA",
+                "jobtitle": "CTO",
+            }
+            record = "{" + '"properties":{' + ",".join(f'"{k}":"{v}"' for k, v in props.items()) + "}}"
+            head, _, sent = attempt["request_excerpt"].rpartition("\n")
+            assert (head + "\n" in heads, sent) == (True, record)
+            answer = json.loads(attempt["response_excerpt"])
+            assert (answer["id"], answer["objectWriteTraceId"], answer["properties"]["company"]) == (
+                row["record_id"],
+                row["idempotency_key"],
+                "Ñandú SA",
+            )
+            assert attempt["response_excerpt"] == json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+            events = await con.fetch(
+                "SELECT type, detail FROM lead_events WHERE lead_id = $1 AND type = 'posted'", lead
+            )
+            assert [(e["type"], e["detail"]) for e in events] == [
+                ("posted", f"destination {created.destination_id}, record {row['record_id']}")
+            ]
+            assert await con.fetchval("SELECT post_out_status FROM leads WHERE lead_id = $1", lead) == "POSTED"
+
+
+async def test_a_leads_summary_counts_its_other_destinations_deliveries(api: Api, pool: asyncpg.Pool, sandbox) -> None:
+    """A batch's recording computes each lead's summary with the lead's deliveries to other
+    destinations: in flight elsewhere shows first, posted once every destination has it."""
+    good, failing = VendorOrg(sandbox.url, "hubspot"), VendorOrg(sandbox.url, "hubspot")
+    source_id = await seed_person_source(pool, api.account.account_id)
+    first = await create(api, source_id, good, "hubspot")
+    await create(api, source_id, failing, "hubspot")
+    await failing.set(fail_rate=1)  # every call: 502
+    leads = await seed_people(pool, api.account.account_id, source_id, [person(i) for i in range(3)])
+
+    async def split() -> list[str] | None:
+        async with pool.acquire() as con:
+            rows = await con.fetch(
+                "SELECT destination_id, status FROM post_outs WHERE lead_id = ANY($1::uuid[])", leads
+            )
+            summaries = await con.fetch("SELECT post_out_status FROM leads WHERE lead_id = ANY($1::uuid[])", leads)
+        posted = {r["status"] for r in rows if str(r["destination_id"]) == first.destination_id}
+        others = {r["status"] for r in rows if str(r["destination_id"]) != first.destination_id}
+        return [s["post_out_status"] for s in summaries] if (posted, others) == ({"POSTED"}, {"RETRYING"}) else None
+
+    assert await eventually(split, what="posted to one, retrying at the other") == ["RETRYING"] * 3
+    await failing.set(fail_rate=0)
+
+    async def all_posted() -> list[str] | None:
+        async with pool.acquire() as con:
+            summaries = await con.fetch("SELECT post_out_status FROM leads WHERE lead_id = ANY($1::uuid[])", leads)
+        done = [s["post_out_status"] for s in summaries]
+        return done if set(done) == {"POSTED"} else None
+
+    assert await eventually(all_posted, what="posted everywhere") == ["POSTED"] * 3
