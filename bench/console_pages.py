@@ -104,11 +104,16 @@ async def kept_database(name: str) -> str:
         await admin.close()
     dsn = with_database(admin_dsn, name)
     con = await connect(dsn)
+    started = time.perf_counter()
     try:
         applied = await migrations.migrate(con)
     finally:
         await con.close()
-    print(f"kept database {name}: " + (f"applied {', '.join(applied)}" if applied else "migrated already"), flush=True)
+    print(
+        f"kept database {name}: "
+        + (f"applied {', '.join(applied)} in {time.perf_counter() - started:.1f} s" if applied else "migrated already"),
+        flush=True,
+    )
     return dsn
 
 

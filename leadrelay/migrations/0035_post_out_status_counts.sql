@@ -77,3 +77,8 @@ BEGIN
     RETURN folded;
 END
 $$;
+
+-- The Delivery log lists an account's attempts of a window, newest first (200 at most). With no
+-- index for it, it read every attempt of the account in the window and sorted them (107 ms for a
+-- week at a million leads, growing with the window's attempts); this reads them in the page's order.
+CREATE INDEX post_out_attempts_account_at ON post_out_attempts (account_id, at DESC, attempt_id DESC);
