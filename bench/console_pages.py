@@ -253,6 +253,9 @@ async def main(args: argparse.Namespace) -> None:
         "LEADRELAY_SECRET_KEY": secret,
         "LEADRELAY_INTERNAL_TOKEN": internal,
         "LEADRELAY_SWEEPER_MIN_AGE_SECONDS": "1e9",
+        # Nor deliver the seeded deliveries still waiting (to a host that is not there): the
+        # account stays as seeded, run after run, instead of filling with retries and pauses.
+        "POSTOUT_WORKERS": "0",
     }
     dsn = await kept_database(args.reuse) if args.reuse else None
     async with stack(env, dsn=dsn) as running:
