@@ -1,6 +1,11 @@
 """Issue 15 figure: each console page's load time with 1,000,000 leads in the account (target <= 1 s).
 
-    .venv/bin/python -m bench.console_pages [--leads 1000000] [--rounds 5]
+    .venv/bin/python -m bench.console_pages [--leads 1000000] [--rounds 5] [--reuse DBNAME] [--pages a,b]
+
+`--reuse DBNAME` keeps the seeded account in database DBNAME on the server of DATABASE_URL (the
+system PostgreSQL: postgresql://postgres@127.0.0.1:5432/postgres): the first run creates, migrates
+and seeds it; later runs migrate it (new migrations backfill what they keep) and time the pages
+without seeding again. Without it, a throwaway database is seeded every run.
 
 A throwaway database gets one account with N leads over 90 days in 5 sources (70% accepted, 25%
 rejected with a picklist reason, 5% being checked), a destination per source with a delivery per
@@ -30,12 +35,14 @@ import asyncpg
 from streamlit.testing.v1 import AppTest
 
 from bench.processes import machine_line, stack
+from leadrelay import migrations
 from leadrelay.crypto import generate_key
+from leadrelay.db import connect
 from leadrelay.report_counts import rollup
 from reports_app import sessions, users
 from reports_app.console import TOKEN_KEY
 from reports_app.database import Database
-from tests.harness import new_account
+from tests.harness import new_account, with_database
 
 ROOT = Path(__file__).parents[1]
 APP = str(ROOT / "reports_app" / "app.py")
@@ -79,8 +86,80 @@ ON CONFLICT DO NOTHING
 """
 
 
-async def seed(pool: asyncpg.Pool, n: int) -> tuple[object, str]:
-    """The loaded account and an admin's session token."""
+def kept_name(n: int) -> str:
+    """The seeded account's name in a kept database, given once the seeding finished."""
+    return f"bench-pages-{n}"
+
+
+async def kept_database(name: str) -> str:
+    """The DSN of database `name` on DATABASE_URL's server, created if missing and migrated."""
+    admin_dsn = os.environ.get("DATABASE_URL", "")
+    if not admin_dsn:
+        raise SystemExit("--reuse keeps the database on DATABASE_URL's server: set DATABASE_URL")
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = with_database(admin_dsn, name)
+    con = await connect(dsn)
+    started = time.perf_counter()
+    try:
+        applied = await migrations.migrate(con)
+    finally:
+        await con.close()
+    print(
+        f"kept database {name}: "
+        + (f"applied {', '.join(applied)} in {time.perf_counter() - started:.1f} s" if applied else "migrated already"),
+        flush=True,
+    )
+    return dsn
+
+
+async def seeded(pool: asyncpg.Pool, n: int, keep: bool) -> str:
+    """An admin's session token for the loaded account: the kept one when there is one, else seeded
+    now (and, when keeping, named as kept only once complete, so an interrupted seeding is redone)."""
+    if keep:
+        account_id = await pool.fetchval("SELECT account_id FROM accounts WHERE name = $1", kept_name(n))
+        if account_id is not None:
+            leads = await pool.fetchval("SELECT count(*) FROM leads WHERE account_id = $1", account_id)
+            print(f"reusing the seeded account: {leads:,} leads", flush=True)
+            await vacuum_counts(pool)
+            return await admin_session(pool, account_id)
+    account_id = await seed(pool, n)
+    if keep:
+        await pool.execute("UPDATE accounts SET name = $2 WHERE account_id = $1", account_id, kept_name(n))
+    return await admin_session(pool, account_id)
+
+
+# The kept counts and the deltas their triggers append, which the fold empties: a seeding leaves
+# their tables (and indexes) full of dead rows that autovacuum has not reached yet (a copied or
+# restored database has lost the statistics that would send it), and each read would wade through
+# them (0.4 s a report query here). VACUUM them before timing: a running system's autovacuum does.
+COUNT_TABLES = (
+    "report_lead_deltas",
+    "report_lead_counts",
+    "report_rejection_reasons",
+    "post_out_status_deltas",
+    "post_out_status_counts",
+    "lifecycle_event_deltas",
+    "lifecycle_event_counts",
+    "lifecycle_stage_lead_deltas",
+    "lifecycle_stage_leads",
+    "lifecycle_lead_stages",
+)
+
+
+async def vacuum_counts(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as con:
+        for table in COUNT_TABLES:
+            if await con.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+                await con.execute(f"VACUUM (ANALYZE) {table}")
+
+
+async def seed(pool: asyncpg.Pool, n: int):
+    """A new account loaded with n leads; its id."""
     account = await new_account(pool, "pages")
     async with pool.acquire() as con:
         sources = [
@@ -124,7 +203,7 @@ async def seed(pool: asyncpg.Pool, n: int) -> tuple[object, str]:
         )
         while await rollup(con):
             pass
-        await con.execute("VACUUM (ANALYZE) leads, post_outs, post_out_attempts, feedback_events, report_lead_counts")
+        await con.execute("VACUUM (ANALYZE) leads, post_outs, post_out_attempts, feedback_events")
         counts = await con.fetchrow(
             """SELECT (SELECT count(*) FROM leads WHERE account_id = $1) AS leads,
                       (SELECT count(*) FROM post_outs WHERE account_id = $1) AS post_outs,
@@ -136,7 +215,8 @@ async def seed(pool: asyncpg.Pool, n: int) -> tuple[object, str]:
             f"events in {time.perf_counter() - started:.0f} s",
             flush=True,
         )
-    return account, await admin_session(pool, account.account_id)
+    await vacuum_counts(pool)
+    return account.account_id
 
 
 async def admin_session(pool: asyncpg.Pool, account_id) -> str:
@@ -173,8 +253,12 @@ async def main(args: argparse.Namespace) -> None:
         "LEADRELAY_SECRET_KEY": secret,
         "LEADRELAY_INTERNAL_TOKEN": internal,
         "LEADRELAY_SWEEPER_MIN_AGE_SECONDS": "1e9",
+        # Nor deliver the seeded deliveries still waiting (to a host that is not there): the
+        # account stays as seeded, run after run, instead of filling with retries and pauses.
+        "POSTOUT_WORKERS": "0",
     }
-    async with stack(env) as running:
+    dsn = await kept_database(args.reuse) if args.reuse else None
+    async with stack(env, dsn=dsn) as running:
         os.environ.update(
             DATABASE_URL=running.dsn,
             LEADRELAY_SECRET_KEY=secret,
@@ -192,10 +276,11 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def pages(pool: asyncpg.Pool, args: argparse.Namespace) -> None:
-    _, token = await seed(pool, args.leads)
+    token = await seeded(pool, args.leads, keep=bool(args.reuse))
     empty = await new_account(pool, "empty")
     empty_token = await admin_session(pool, empty.account_id)
-    for page in PAGES:  # warm: imports, the app's pool, Python's caches
+    names = [p for p in PAGES if not args.pages or p in args.pages.split(",")]
+    for page in names:  # warm: imports, the app's pool, Python's caches
         await asyncio.to_thread(timed_page, token, page)
     print(
         f"page load, AppTest (script + queries + shaping, no browser), median of {args.rounds} rounds, "
@@ -203,7 +288,7 @@ async def pages(pool: asyncpg.Pool, args: argparse.Namespace) -> None:
     )
     times: dict[tuple[str, str], list[float]] = {}
     for rnd in range(args.rounds):
-        order = PAGES if rnd % 2 == 0 else PAGES[::-1]
+        order = names if rnd % 2 == 0 else names[::-1]
         times.setdefault(("", "floor"), []).append(await asyncio.to_thread(timed_page, "", None))
         for page in order:
             both = [("loaded", token), ("empty", empty_token)]
@@ -212,7 +297,7 @@ async def pages(pool: asyncpg.Pool, args: argparse.Namespace) -> None:
     floor = statistics.median(times[("", "floor")])
     print(f"  {'empty page (floor)':<22}{floor * 1000:8.0f} ms")
     worst = 0.0
-    for page in PAGES:
+    for page in names:
         loaded, none = statistics.median(times[(page, "loaded")]), statistics.median(times[(page, "empty")])
         worst = max(worst, loaded)
         print(
@@ -229,4 +314,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pages", default="", help="only these pages (comma-separated script names)")
+    parser.add_argument("--reuse", metavar="DBNAME", help="keep the seeded account in this database and reuse it")
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,7 @@
-"""The report aggregates' writes: folding the deltas the lead triggers append (the scheduler, every
-tick) and rebuilding an account's aggregates when its time zone changes (their days are the
-account's local days; see migration 0031). The reports read them (reports_app.queries)."""
+"""The report aggregates' writes: folding the deltas the triggers append (the scheduler, every
+tick; the console's delivery and lifecycle counts too: migrations 0035, 0036) and rebuilding an
+account's aggregates when its time zone changes (their days are the account's local days; see
+migration 0031). The reports read them (reports_app.queries)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ async def rollup(con: Connection) -> int:
     async with con.transaction():
         if not await con.fetchval("SELECT pg_try_advisory_xact_lock($1)", ROLLUP_LOCK):
             return 0
-        return int(await con.fetchval("SELECT report_rollup()"))
+        return int(await con.fetchval("SELECT report_rollup() + console_rollup()"))
 
 
 async def set_zone(con: Connection, account_id: UUID, time_zone: str) -> bool:

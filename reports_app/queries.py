@@ -338,19 +338,30 @@ async def destination_names(con: Connection, account_id: UUID) -> dict[UUID, str
 
 
 async def destination_status(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
+    """Each destination with its deliveries by status: the kept counts plus the deltas not folded yet
+    (migration 0035), never the deliveries themselves."""
     rows = await con.fetch(
-        """SELECT d.destination_id, d.name, s.name AS source, d.enabled,
+        """WITH c AS (
+               SELECT destination_id, status, n FROM post_out_status_counts WHERE account_id = $1
+               UNION ALL
+               SELECT destination_id, status, n FROM post_out_status_deltas WHERE account_id = $1),
+           t AS (
+               SELECT destination_id,
+                      sum(n) FILTER (WHERE status = 'PENDING') AS pending,
+                      sum(n) FILTER (WHERE status = 'RETRYING') AS retrying,
+                      sum(n) FILTER (WHERE status = 'POSTED') AS posted,
+                      sum(n) FILTER (WHERE status = 'REJECTED_BY_DESTINATION') AS rejected_by_destination,
+                      sum(n) FILTER (WHERE status = 'FAILED') AS failed
+               FROM c GROUP BY 1)
+           SELECT d.destination_id, d.name, s.name AS source, d.enabled,
                   d.paused_until IS NOT NULL AND d.paused_until > now() AS paused,
-                  count(*) FILTER (WHERE p.status = 'PENDING') AS pending,
-                  count(*) FILTER (WHERE p.status = 'RETRYING') AS retrying,
-                  count(*) FILTER (WHERE p.status = 'POSTED') AS posted,
-                  count(*) FILTER (WHERE p.status = 'REJECTED_BY_DESTINATION') AS rejected_by_destination,
-                  count(*) FILTER (WHERE p.status = 'FAILED') AS failed
-           FROM destinations d JOIN sources s USING (source_id)
-           -- The account's deliveries through post_outs_account (no index holds post_outs by destination).
-           LEFT JOIN post_outs p ON p.account_id = d.account_id AND p.destination_id = d.destination_id
+                  coalesce(t.pending, 0)::bigint AS pending, coalesce(t.retrying, 0)::bigint AS retrying,
+                  coalesce(t.posted, 0)::bigint AS posted,
+                  coalesce(t.rejected_by_destination, 0)::bigint AS rejected_by_destination,
+                  coalesce(t.failed, 0)::bigint AS failed
+           FROM destinations d JOIN sources s USING (source_id) LEFT JOIN t USING (destination_id)
            WHERE d.account_id = $1
-           GROUP BY d.destination_id, d.name, s.name ORDER BY lower(d.name)""",
+           ORDER BY lower(d.name)""",
         account_id,
     )
     return [dict(r) for r in rows]
@@ -421,11 +432,26 @@ async def alerts(con: Connection, account_id: UUID) -> list[str]:
 # ---- lifecycle -----------------------------------------------------------------------------------
 
 
+# The lifecycle counts are kept (migration 0036): the folded counts plus the deltas not folded yet.
+_EVENT_COUNTS = """WITH e AS (
+    SELECT crm_stage, meta_stage, status, n FROM lifecycle_event_counts WHERE account_id = $1
+    UNION ALL
+    SELECT crm_stage, meta_stage, status, n FROM lifecycle_event_deltas WHERE account_id = $1)
+"""
+
+
 async def stage_funnel(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
-    """meta_stage, leads (distinct leads that reached it), events."""
+    """meta_stage, leads (distinct leads that reached it), events; stages without events left out."""
     rows = await con.fetch(
-        """SELECT meta_stage, count(DISTINCT lead_id) AS leads, count(*) AS events FROM feedback_events
-           WHERE account_id = $1 GROUP BY 1""",
+        _EVENT_COUNTS
+        + """, l AS (
+               SELECT meta_stage, n FROM lifecycle_stage_leads WHERE account_id = $1
+               UNION ALL
+               SELECT meta_stage, n FROM lifecycle_stage_lead_deltas WHERE account_id = $1),
+           ev AS (SELECT meta_stage, sum(n)::bigint AS events FROM e GROUP BY 1 HAVING sum(n) <> 0),
+           ld AS (SELECT meta_stage, sum(n)::bigint AS leads FROM l GROUP BY 1)
+           SELECT ev.meta_stage, coalesce(ld.leads, 0) AS leads, ev.events
+           FROM ev LEFT JOIN ld USING (meta_stage)""",
         account_id,
     )
     return [dict(r) for r in rows]
@@ -433,7 +459,7 @@ async def stage_funnel(con: Connection, account_id: UUID) -> list[dict[str, Any]
 
 async def dispatch_status(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
-        "SELECT status, count(*) AS events FROM feedback_events WHERE account_id = $1 GROUP BY 1 ORDER BY 1",
+        _EVENT_COUNTS + "SELECT status, sum(n)::bigint AS events FROM e GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1",
         account_id,
     )
     return [dict(r) for r in rows]
@@ -454,9 +480,10 @@ async def problem_events(con: Connection, account_id: UUID, limit: int = 200) ->
 async def unmapped_stages(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     """CRM stages seen without a Meta stage mapped to them."""
     rows = await con.fetch(
-        """SELECT e.crm_stage, count(*) AS events FROM feedback_events e
-           LEFT JOIN feedback_stage_mappings m ON m.account_id = e.account_id AND m.crm_stage = e.crm_stage
-           WHERE e.account_id = $1 AND m.crm_stage IS NULL GROUP BY 1 ORDER BY 2 DESC, 1""",
+        _EVENT_COUNTS
+        + """SELECT e.crm_stage, sum(e.n)::bigint AS events FROM e
+           LEFT JOIN feedback_stage_mappings m ON m.account_id = $1 AND m.crm_stage = e.crm_stage
+           WHERE m.crm_stage IS NULL GROUP BY 1 HAVING sum(e.n) <> 0 ORDER BY 2 DESC, 1""",
         account_id,
     )
     return [dict(r) for r in rows]

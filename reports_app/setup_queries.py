@@ -69,8 +69,16 @@ async def delivery_log(
 async def stages_received(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     """Every CRM stage the account ever reported, with how many changes and the last one."""
     rows = await con.fetch(
-        """SELECT crm_stage, count(*) AS changes, max(changed_at) AS last_at FROM feedback_events
-           WHERE account_id = $1 GROUP BY crm_stage ORDER BY crm_stage""",
+        # The kept counts (migration 0036); each stage's last change read from its index's end.
+        """WITH c AS (
+               SELECT crm_stage, n FROM lifecycle_event_counts WHERE account_id = $1
+               UNION ALL
+               SELECT crm_stage, n FROM lifecycle_event_deltas WHERE account_id = $1),
+           s AS (SELECT crm_stage, sum(n)::bigint AS changes FROM c GROUP BY 1 HAVING sum(n) <> 0)
+           SELECT s.crm_stage, s.changes,
+                  (SELECT max(e.changed_at) FROM feedback_events e
+                   WHERE e.account_id = $1 AND e.crm_stage = s.crm_stage) AS last_at
+           FROM s ORDER BY s.crm_stage""",
         account_id,
     )
     return [dict(r) for r in rows]
