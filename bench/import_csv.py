@@ -205,9 +205,16 @@ async def main(args: argparse.Namespace) -> None:
             copy2 = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy2"), chunks, 2)
             procs = {"ingest": s.ingest_proc, "validation": s.validation_proc}
             meter = CpuMeter(procs, await postmaster_pid(s.pool))
+            # The code before shares the PostgreSQL server; the steps run one at a time.
+            meter_before = (
+                CpuMeter({"ingest": before.ingest_proc, "validation": before.validation_proc}, meter.postmaster)
+                if before is not None
+                else None
+            )
             ratios: list[float] = []
             ratios_before: list[float] = []
             cpu_reports: list[str] = []
+            cpu_reports_before: list[str] = []
             for r in range(args.rounds):
                 # Alternating order: whatever the machine does meanwhile falls on each side in turn.
                 steps = ["copy", "import", "before"] if r % 2 == 0 else ["before", "import", "copy"]
@@ -220,10 +227,12 @@ async def main(args: argparse.Namespace) -> None:
                         took[step], last, failed = await import_file(s, await new_source(s, "import"), path, args.chunk)
                         cpu_reports.append(meter.report(cpu, args.rows))
                         assert failed == last.rows_rejected + last.rows_errored
-                    elif before is not None:
+                    elif before is not None and meter_before is not None:
+                        cpu = meter_before.read()
                         took[step], _, _ = await import_file(
                             before, await new_source(before, "import"), path, args.chunk
                         )
+                        cpu_reports_before.append(meter_before.report(cpu, args.rows))
                 ratios.append(took["import"] / took["copy"])
                 line = (
                     f"round {r + 1}: raw COPY {took['copy']:7.2f} s, ImportLeads {took['import']:7.2f} s "
@@ -238,6 +247,8 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  the 2-connection COPY (both cores): {copy2:.2f} s, {copied / copy2:.0f} rows/s")
             for report in cpu_reports:
                 print(f"  where the time goes: {report} (the client only streams the file)")
+            for report in cpu_reports_before:
+                print(f"  the code before: {report}")
             print(
                 f"ImportLeads of {args.rows:,} rows: median {statistics.median(ratios):.2f}x a raw single-connection "
                 f"COPY of the same rows (rounds {', '.join(f'{x:.2f}' for x in ratios)}; target <= 1.5x)"

@@ -86,11 +86,11 @@ class CpuMeter:
 
     def __init__(self, procs: dict[str, subprocess.Popen], postmaster: int) -> None:
         self._procs = procs
-        self._postmaster = postmaster
+        self.postmaster = postmaster
 
     def read(self) -> dict[str, float]:
         out = {name: cpu_seconds(p.pid) for name, p in self._procs.items()}
-        out["postgres"] = _postgres_cpu_seconds(self._postmaster)
+        out["postgres"] = _postgres_cpu_seconds(self.postmaster)
         out["client"] = time.process_time()
         return out
 
