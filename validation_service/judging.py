@@ -443,6 +443,7 @@ async def _judge_new(
                 lead.platform_context,
                 lead.is_test,
                 lead.captured_at,
+                given if j.fields == given else j.fields,  # the dict whose JSON is stored, in its order
             )
             for lead, given, j, v in zip(leads, fields, done, versions, strict=True)
         ]

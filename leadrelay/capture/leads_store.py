@@ -539,6 +539,9 @@ class JudgedLead(NamedTuple):
     platform_context: str = "{}"  # JSON text
     is_test: bool = False
     captured_at: datetime | None = None  # None: when it was received
+    # The value `fields` holds, when the caller has it (the judge does): the search columns are
+    # computed from it instead of parsing the JSON again (~30 us a lead of 12 columns).
+    fields_value: Any = None
 
 
 # The `imported` event: a lead stored already judged has one event saying how it came and the
@@ -606,7 +609,10 @@ def _judged_row(account_id: UUID, received_at: datetime, lead: JudgedLead) -> tu
     """The lead's row of `leads` (_JUDGED_COLUMNS), its texts through the capture sanitiser."""
     platform_id = text.clean(lead.platform_lead_id)
     fields = text.clean_json(lead.fields)
-    parsed = lead_search.fields_of(fields)
+    # The text as given (nearly always: nothing to clean) is the caller's value's JSON.
+    parsed = (
+        lead.fields_value if lead.fields_value is not None and fields is lead.fields else lead_search.fields_of(fields)
+    )
     return (
         lead.lead_id,
         account_id,
