@@ -197,8 +197,8 @@ SALESFORCE = Preset(
     auth=(
         "OAuth 2 (client_credentials or refresh_token) against the org's /services/oauth2/token. "
         "Set-up, once: in Setup > Object Manager > Lead > Fields & Relationships, add a Text(36) field "
-        "marked External ID and Unique named LeadRelay_Lead_ID__c (another name: the preset option "
-        "external_id_field, or edit it in the URL). Each lead's id goes in it, so a retry after a "
+        "marked External ID and Unique named LeadRelay_Lead_ID__c (another name: the External ID field "
+        "setting, preset option external_id_field). Each lead's id goes in it, so a retry after a "
         "timeout updates the lead the first attempt made instead of adding a second one."
     ),
     oauth=OAuth("client_credentials", "/services/oauth2/token"),

@@ -554,6 +554,7 @@ def _preset_proto(p: crm_presets.Preset, columns: set[str] | None) -> Any:
         max_batch_size=p.batch.max_size if p.batch else 1,
         default_batch_size=p.batch.default_size if p.batch else 1,
         options={name: "|".join(values) for name, values in p.options.items()},
+        settings={name: default for name, (default, _) in p.settings.items()},
     )
     if p.oauth:
         out.oauth.CopyFrom(_oauth_proto(p.oauth))

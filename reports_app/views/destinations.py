@@ -27,6 +27,14 @@ NEW = "new"
 NO_PRESET = ""
 OAUTH_GRANTS = {"client_credentials": "Client credentials", "refresh_token": "Refresh token"}
 EXISTING_CONTACT = {"update": "counts as sent (the contact exists)", "reject": "counts as rejected by the CRM"}
+# A preset's free-text settings, in words (label, help); an unknown one shows its name.
+SETTINGS = {
+    "external_id_field": (
+        "External ID field on Lead",
+        "The API name of the Lead field marked External ID and Unique that receives each lead's"
+        " LeadRelay id, so a retry updates the lead instead of adding a second one.",
+    ),
+}
 
 
 def render(db: Database, me: SignedIn) -> None:
@@ -164,7 +172,10 @@ def _edit(
             methods = ["POST", "PUT", "PATCH"]
             method = st.selectbox("Method", methods, index=methods.index(d.method) if d and d.method in methods else 0)
         else:
-            st.text(f"Method: {preset.method} · path {preset.path}")
+            path = preset.path.replace("{{lead_id}}", "‹LeadID›")
+            for setting in preset.settings:
+                path = path.replace(f"{{{setting}}}", f"‹{SETTINGS.get(setting, (setting,))[0]}›")
+            st.text(f"Method: {preset.method} · path {path}")
         template = st.text_area(
             "Body template (JSON; {{column}} is replaced by the lead's value)",
             value=destination_form.pretty_body(
@@ -193,6 +204,10 @@ def _edit(
                 format_func=lambda o: EXISTING_CONTACT[o],
                 horizontal=True,
             )
+        if preset is not None and d is None:
+            for setting, initial in sorted(preset.settings.items()):
+                label, help_text = SETTINGS.get(setting, (setting.replace("_", " ").capitalize(), ""))
+                options[setting] = st.text_input(label, value=initial, help=help_text or None).strip()
         success = d.success if d else None
         statuses, result_path, accepted, record_path = "200-299", "", "", ""
         if preset is None:

@@ -144,10 +144,18 @@ async def roll_back(page: Any, version: int) -> str:
 
 
 async def add_destination(
-    page: Any, preset_title: str, name: str, base_url: str, headers: Mapping[str, str] = {}, *, test_leads: bool = False
+    page: Any,
+    preset_title: str,
+    name: str,
+    base_url: str,
+    headers: Mapping[str, str] = {},
+    *,
+    test_leads: bool = False,
+    settings: Mapping[str, str] = {},
 ) -> None:
     """On the destinations page of a source: a new destination from the preset (its title as the
-    page lists it, e.g. "HubSpot (CRM v3 contacts)"; "Any HTTP endpoint (no preset)" for none)."""
+    page lists it, e.g. "HubSpot (CRM v3 contacts)"; "Any HTTP endpoint (no preset)" for none);
+    `settings`: the preset's own fields by label (e.g. Salesforce's "External ID field on Lead")."""
     if (
         await page.get_by_text("Destinations of this source").count()
         and await page.get_by_role("button", name="Create destination").count() == 0
@@ -161,6 +169,8 @@ async def add_destination(
         await page.get_by_role("textbox", name="Headers (write-only: one “Name: value” a line)").fill(
             "\n".join(f"{k}: {v}" for k, v in headers.items())
         )
+    for label, value in settings.items():
+        await page.get_by_label(label, exact=True).fill(value)
     if test_leads:
         await page.get_by_text("Send test leads too").click()
     await click(page, "Create destination")

@@ -189,6 +189,52 @@ async def test_hubspot_destination_test_send_then_a_lead_is_posted_logged_and_re
         await screenshot(page, "setup-delivery-log-replayed")
 
 
+async def test_a_salesforce_destination_upserts_by_the_external_id_field_the_manager_names(
+    api: Api, pool, settings, servers, sandbox
+) -> None:
+    account_id = api.account.account_id
+    source_id = await seed_person_source(pool, account_id)
+    org = VendorOrg(sandbox.url, "salesforce")
+    await org.set(static_token=STATIC_TOKEN, external_id_fields=["Web_Lead_Id__c"])
+    email = await _person(pool, account_id, users.ADMIN, "sfdest")
+    async with _console(settings, servers) as app, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        await sign_in(page, app.url, email, PASSWORD, f"/destinations?source={source_id}")
+        await page.get_by_text("No destination yet").wait_for()
+        await steps.choose(page, "Start from", "Salesforce (sObject Lead, upsert by external id)")
+        await page.get_by_text("‹External ID field on Lead›/‹LeadID›").wait_for()
+        await screenshot(page, "setup-destinations-salesforce")
+        await steps.add_destination(
+            page,
+            "Salesforce (sObject Lead, upsert by external id)",
+            "Salesforce",
+            org.base,
+            {"Authorization": f"Bearer {STATIC_TOKEN}"},
+            settings={"External ID field on Lead": "Web_Lead_Id__c"},
+        )
+    async with pool.acquire() as con:
+        url = await con.fetchval("SELECT url FROM destinations WHERE source_id = $1", source_id)
+    assert url == f"{org.base}/services/data/v60.0/sobjects/Lead/Web_Lead_Id__c/{{{{lead_id}}}}"
+    submitted = await api.ingest.SubmitLead(
+        ingest_pb2.SubmitLeadRequest(
+            source_id=str(source_id),
+            platform_lead_id="sf-0",
+            answers=[common_pb2.Answer(name=k, values=[v]) for k, v in person(0, "ana.paz@example.com").items()],
+        )
+    )
+
+    async def posted() -> str | None:
+        async with pool.acquire() as con:
+            row = await con.fetchrow(
+                "SELECT status, record_id FROM post_outs WHERE lead_id = $1", UUID(submitted.lead_id)
+            )
+        return row["record_id"] if row and row["status"] == "POSTED" else None
+
+    assert await eventually(posted, within=60)
+    assert list((await org.stats())["per_lead"]) == ["ana.paz@example.com"]
+
+
 async def test_feedback_settings_stage_mapping_and_flush(api: Api, pool, settings, servers) -> None:
     account_id = api.account.account_id
     fb = await feedback_support.source(pool, account_id)
