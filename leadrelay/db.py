@@ -6,6 +6,7 @@ import json
 from typing import Any, TypeAlias
 
 import asyncpg
+import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from leadrelay import embedded_pg
@@ -63,7 +64,12 @@ def _jsonb_out(value: Any) -> bytes:
 
 
 def _jsonb_in(data: bytes) -> Any:
-    return json.loads(data[1:])
+    # orjson: a claimed batch decodes each lead's fields (a few times faster than json). jsonb holds
+    # numbers of any size; orjson refuses integers beyond 64 bits, which json reads.
+    try:
+        return orjson.loads(data[1:])
+    except orjson.JSONDecodeError:
+        return json.loads(data[1:])
 
 
 async def connect(dsn: str, *, settings: Settings | None = None, connect_timeout: float = 10.0) -> asyncpg.Connection:

@@ -250,7 +250,17 @@ def storable(text: str) -> str:
     """Text PostgreSQL accepts: a destination may answer anything, and PostgreSQL refuses a NUL in
     text (one such answer used to fail the write of a whole batch). NUL and lone surrogates (from a
     JSON "\\ud800" escape) become U+FFFD."""
-    return text.replace("\x00", "\ufffd").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    # Two excerpts a lead: most are ASCII, or encode as UTF-8 (no lone surrogate), and are kept as
+    # they are without the UTF-16 round trip (~5 us for 300 characters).
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def first_match(path: str, document: Any) -> Any:
