@@ -86,14 +86,8 @@ def search_words(fields: Any) -> list[str]:
             continue
         for w in _NON_WORD.split(v[:_WORDS_READ].lower()):
             if MIN_CONTAINS <= len(w) <= _WORD_MAX:
-                suffixes.update(_suffixes(w))
+                suffixes.update(w[i:] for i in range(len(w) - MIN_CONTAINS + 1))
     return sorted(suffixes)
-
-
-@functools.lru_cache(maxsize=4096)  # at most ~12 MB (40-character words): names and company words repeat
-def _suffixes(word: str) -> tuple[str, ...]:
-    """A word's suffixes of 3 or more characters."""
-    return tuple(word[i:] for i in range(len(word) - MIN_CONTAINS + 1))
 
 
 _EMAIL, _PHONE, _WORDS = 1, 2, 4
