@@ -282,7 +282,14 @@ class PostOutWorkers:
             verdicts = sent.verdicts
         recorded: list[Recorded] = []
         whole_excerpt = delivery.excerpt(sent.text)
-        reasons: dict[str, str] = {}  # a batch's records mostly share one reason: masked once
+        reasons: dict[str, str] = {}
+
+        def masked(reason: str) -> str:
+            """A reason as logged; a batch's records mostly share one, masked once."""
+            if reason not in reasons:
+                reasons[reason] = delivery.excerpt(mask_secrets(reason, dest.spec.url))
+            return reasons[reason]
+
         for item, verdict in zip(items, verdicts, strict=True):
             attempt = item.attempts + 1
             next_at = None
@@ -308,8 +315,7 @@ class PostOutWorkers:
                     status_code=sent.status or 0,
                     duration_ms=duration_ms,
                     outcome=verdict.outcome,
-                    reason=reasons.get(reason)
-                    or reasons.setdefault(reason, delivery.excerpt(mask_secrets(reason, dest.spec.url))),
+                    reason=masked(reason),
                     excerpt=delivery.excerpt(verdict.answer) if verdict.answer else whole_excerpt,
                     record_id=delivery.storable(verdict.record_id),
                     next_attempt_at=next_at,
@@ -383,10 +389,11 @@ class PostOutWorkers:
         steps = preset if preset and vendor_steps.needed(preset, dest.batch is not None) else None
         retrying = bool(items[0].attempts or items[0].lapsed)
 
-        async def call(method: str, target: str, body: bytes) -> tuple[int | None, str, str]:
+        async def call(method: str, target: str, body: bytes, records: int = 1) -> tuple[int | None, str, str]:
+            """One HTTP call, remembered for the attempt's log."""
             if requests is not None:
                 requests.append((method, target, body, dict(headers)))
-            return await self._post(method, target, body, headers, dest, 1)
+            return await self._post(method, target, body, headers, dest, records)
 
         async def attempt(refused: str, refused_at: float = 0.0) -> tuple[_Sent, str]:
             """One call; also the token it carried when the CRM refused that token, else ""."""
@@ -415,9 +422,7 @@ class PostOutWorkers:
                 if before.verdict is not None:
                     return _Sent(before.status, before.text, before.error, [before.verdict]), ""
                 sending = before.payload or payload
-            if requests is not None:
-                requests.append((spec.method, url, sending, dict(headers)))
-            status, text, error = await self._post(spec.method, url, sending, headers, dest, len(items))
+            status, text, error = await call(spec.method, url, sending, len(items))
             if dest.batch is not None and dest.batch.trace_key:
                 # An existing record counts as posted when the destination reads the vendor's 409 so.
                 posted = ("CONFLICT",) if any(low <= 409 <= high for low, high in spec.success.status_ranges) else ()
@@ -539,7 +544,7 @@ def _request_excerpts(
         template = compile_template(dest.spec.body_template)
         records = tuple(template.render(i.lead) for i in items)
     head = f"{line}\n\n" + (f"(this lead's record of the {len(items)} sent)\n" if len(items) > 1 else "")
-    return [delivery.excerpt(head + delivery.json_bytes(r).decode()) for r in records]
+    return [delivery.excerpt(head + delivery.json_text(r)) for r in records]
 
 
 # What the database (or the driver) refuses in one result's data, as opposed to the database being down.
