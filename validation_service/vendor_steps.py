@@ -83,8 +83,7 @@ async def _with_parent(
         if target is None:
             reason = f"the URL is not the {preset.title} preset's: where to make the {parent.body_key} is unknown"
             return Before(verdict=delivery.Verdict(delivery.FAILED, reason))
-        made = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
-        status, text, error = await call("POST", target, made)
+        status, text, error = await call("POST", target, delivery.json_bytes(fields))
         verdict = delivery.classify(parent.success, status, text, error)
         if verdict.outcome != delivery.POSTED or not verdict.record_id:
             said = verdict.reason or "no id in the answer"
@@ -100,4 +99,4 @@ async def _with_parent(
         seen = await _look_up(preset.lookup, target, record, call, parent_id)
         if seen.verdict is not None or seen.status == 401:
             return seen
-    return Before(payload=json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())
+    return Before(payload=delivery.json_bytes(record))
