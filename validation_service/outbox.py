@@ -80,11 +80,13 @@ class Claimed:
     # An earlier claim's lease ran out unrecorded (its worker died mid-call): the CRM may have the
     # record, though `attempts` does not count that call.
     lapsed: bool = False
+    # The destination's updated_at as claimed: the workers' cache of it is current when they agree.
+    destination_updated_at: datetime | None = None
 
 
 _CLAIM = """
 WITH due AS (
-    SELECT p.lead_id, p.destination_id, p.lease_until IS NOT NULL AS lapsed
+    SELECT p.ctid AS row, p.lease_until IS NOT NULL AS lapsed, d.updated_at AS destination_updated_at
     FROM post_outs p
     JOIN destinations d USING (destination_id)
     WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= now()
@@ -97,8 +99,9 @@ WITH due AS (
     UPDATE post_outs p
     SET lease_until = now() + make_interval(secs => $2), lease_token = $3
     FROM due
-    WHERE p.lead_id = due.lead_id AND p.destination_id = due.destination_id
-    RETURNING p.lead_id, p.destination_id, p.account_id, p.idempotency_key, p.attempts, p.enqueued_at, due.lapsed
+    WHERE p.ctid = ANY (ARRAY(SELECT row FROM due)) AND p.ctid = due.row
+    RETURNING p.lead_id, p.destination_id, p.account_id, p.idempotency_key, p.attempts, p.enqueued_at, due.lapsed,
+              due.destination_updated_at
 )
 SELECT c.*, l.fields, l.source_id, l.form_id, l.platform_lead_id, l.captured_at, l.received_at
 FROM claimed c JOIN leads l USING (lead_id)
@@ -120,6 +123,7 @@ async def claim(con: Connection, limit: int, lease_seconds: float) -> list[Claim
             lease_token=token,
             lead=lead_columns(r),
             lapsed=r["lapsed"],
+            destination_updated_at=r["destination_updated_at"],
         )
         for r in rows
     ]
