@@ -461,6 +461,20 @@ def url_for(preset: Preset, base_url: str, chosen: Mapping[str, str] | None = No
     return base_url.split("?", 1)[0].rstrip("/") + path + (f"?{parts.query}" if parts.query else "")
 
 
+def base_of(preset: Preset, url: str) -> str | None:
+    """The CRM's base URL of a URL made from the preset (its path taken off, its query dropped);
+    None when the URL is not the preset's."""
+    base = url.partition("?")[0]
+    match = _path_pattern(preset).search(base)
+    return None if match is None else base[: match.start()]
+
+
+def settings_in(preset: Preset, url: str) -> dict[str, str]:
+    """The settings a URL made from the preset carries (Salesforce's external-id field in its path),
+    or none when the URL is not the preset's."""
+    return _path_settings(preset, url.partition("?")[0].rstrip("/")) or {}
+
+
 def batch_url(preset: Preset, url: str) -> str | None:
     """The batch endpoint for a destination URL made from the preset, or None when the URL is not
     the preset's (edited by hand: batching would guess)."""

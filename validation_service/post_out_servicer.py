@@ -98,11 +98,17 @@ class PostOutServicer(validation_pb2_grpc.PostOutServiceServicer):
             url = old.url
             # A URL sent back as shown (its secrets masked) keeps the stored one.
             if request.HasField("url") and request.url != destinations.masked_url(old.url):
-                # A preset destination takes the CRM's base URL, as CreateDestination did.
-                url = crm_presets.url_for(crm_presets.get(old.preset), request.url) if old.preset else request.url
+                # A preset destination takes the CRM's base URL, as CreateDestination did, with the
+                # settings its URL had (a Salesforce org moved to a new domain keeps its external-id field).
+                url = request.url
+                if old.preset:
+                    preset = crm_presets.get(old.preset)
+                    url = crm_presets.url_for(preset, request.url, crm_presets.settings_in(preset, old.url))
             oauth = old.oauth
             if request.set_oauth:
                 oauth = _oauth(request.oauth) if request.oauth.grant_type else None
+            elif oauth is not None and old.preset and url != old.url:
+                oauth = _token_url_moved(crm_presets.get(old.preset), oauth, old.url, url)
             spec = DestinationSpec(
                 name=request.name if request.HasField("name") else old.name,
                 url=url,
@@ -399,6 +405,18 @@ def synthetic_lead(source_id: UUID, fields: dict[str, str]) -> dict[str, Any]:
 
 async def _own_source(con: Connection, source_id: UUID, account: UUID) -> None:
     check_owner("source", source_id, await sources_store.source_account(con, source_id), account)
+
+
+def _token_url_moved(preset: crm_presets.Preset, oauth: OAuth, old_url: str, new_url: str) -> OAuth:
+    """A token URL the preset made on the old base URL (Salesforce's, Marketo's) follows the CRM to
+    its new base URL; one the person set, or a vendor's fixed one, stays."""
+    old_base, new_base = crm_presets.base_of(preset, old_url), crm_presets.base_of(preset, new_url)
+    if old_base is None or new_base is None:
+        return oauth
+    before, after = crm_presets.oauth_for(preset, old_base), crm_presets.oauth_for(preset, new_base)
+    if before is None or after is None or oauth.token_url != before.token_url:
+        return oauth
+    return dataclasses.replace(oauth, token_url=after.token_url)
 
 
 async def _own_destination(con: Connection, destination_id: UUID, account: UUID) -> post_out_store.StoredDestination:

@@ -84,6 +84,41 @@ async def test_a_query_string_token_and_oauth_credentials_never_come_back(
     assert moved.url == f"{pipedrive.base}/v2/api/v1/persons?api_token=****"
 
 
+async def test_a_new_base_url_keeps_the_salesforce_external_id_field(api: Api, pool: asyncpg.Pool) -> None:
+    source_id = await seed_person_source(pool, api.account.account_id)
+    created = await api.postout.CreateDestination(
+        validation_pb2.CreateDestinationRequest(
+            source_id=str(source_id),
+            name="SF",
+            url="https://acme.my.salesforce.com",
+            preset="salesforce",
+            preset_options={"external_id_field": "Web_Lead_Id__c"},
+            oauth=validation_pb2.OAuth(grant_type="client_credentials", client_id="cid", client_secret="cs"),
+        )
+    )
+    assert created.url.endswith("/sobjects/Lead/Web_Lead_Id__c/{{lead_id}}")
+    moved = await api.postout.UpdateDestination(
+        validation_pb2.UpdateDestinationRequest(
+            destination_id=created.destination_id, url="https://acme-new.my.salesforce.com"
+        )
+    )
+    assert (
+        moved.url == "https://acme-new.my.salesforce.com/services/data/v60.0/sobjects/Lead/Web_Lead_Id__c/{{lead_id}}"
+    )
+    # The token URL the preset made on the old domain moved with it.
+    assert created.oauth.token_url == "https://acme.my.salesforce.com/services/oauth2/token"
+    assert moved.oauth.token_url == "https://acme-new.my.salesforce.com/services/oauth2/token"
+    # A URL of the preset's own, written out whole, is taken as written (here: another field).
+    renamed = await api.postout.UpdateDestination(
+        validation_pb2.UpdateDestinationRequest(
+            destination_id=created.destination_id,
+            url="https://acme-new.my.salesforce.com/services/data/v60.0/sobjects/Lead/Other_Id__c/{{lead_id}}",
+        )
+    )
+    assert renamed.url.endswith("/sobjects/Lead/Other_Id__c/{{lead_id}}")
+    assert renamed.oauth.token_url == "https://acme-new.my.salesforce.com/services/oauth2/token"
+
+
 async def test_a_token_in_the_url_is_masked_in_the_post_out_logs(api: Api, pool: asyncpg.Pool) -> None:
     source_id = await seed_person_source(pool, api.account.account_id)
     # Nothing listens on port 9 (discard) of loopback: a connection error quoting the URL.

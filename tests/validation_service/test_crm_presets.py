@@ -195,6 +195,10 @@ def test_urls_on_the_base_url_and_the_batch_endpoint() -> None:
     own = crm_presets.url_for(sf, "https://acme.my.salesforce.com", {"external_id_field": "Web_Id__c"})
     assert own.endswith("/sobjects/Lead/Web_Id__c/{{lead_id}}") and crm_presets.url_for(sf, own) == own
     assert crm_presets.batch_url(sf, own).endswith("/composite/sobjects/Lead/Web_Id__c")  # type: ignore[union-attr]
+    assert crm_presets.settings_in(sf, own) == {"external_id_field": "Web_Id__c"}
+    assert crm_presets.base_of(sf, own) == "https://acme.my.salesforce.com"
+    assert crm_presets.settings_in(sf, "https://acme.my.salesforce.com/custom") == {}
+    assert crm_presets.base_of(sf, "https://acme.my.salesforce.com/custom") is None
     with pytest.raises(InvalidArgument, match="external_id_field"):
         crm_presets.options(sf, {"external_id_field": "Web Id"})
     dyn = crm_presets.url_for(PRESETS["dynamics"], "https://org.crm.dynamics.com")
