@@ -3,7 +3,7 @@ one lead per call vs the vendor's batch endpoint, each against raw aiohttp posts
 in the same run (no database: what the HTTP path and the stand-in allow).
 
     .venv/bin/python -m bench.crm_presets [--leads 3000] [--rounds 3] [--workers 8] [--presets marketo,zoho]
-        [--latency-ms 0] [--latency-per-record-ms 0]
+        [--latency-ms 0] [--latency-per-record-ms 0] [--bound-without-audit]
 
 Each round runs the four runs of a preset (raw and LeadRelay, one per lead and batched) on the same
 number of fresh leads, in an order that alternates from round to round; each figure is the median of
@@ -17,6 +17,9 @@ By default the stand-ins answer at once: the figure is what our CPU (the workers
 allows on loopback. `--latency-ms` gives every vendor call a round trip of that long, and
 `--latency-per-record-ms` adds that much for each record in the call (a batch takes longer than one
 record), for the figure with a vendor across the internet (bench/README.md says which and why).
+`--bound-without-audit` measures a bound, not the product: the recording without its per-lead
+attempt rows and audit events, i.e. how far batching could go if the audit the console shows cost
+nothing (bench/README.md, issue 18).
 It also prints, once, what writing a batch's body and reading an answer of its size costs with
 Python's json and with orjson (the workers use orjson).
 """
@@ -51,7 +54,7 @@ from tests.validation_service.crm_support import (
     seed_people,
     seed_person_source,
 )
-from validation_service import crm_presets, delivery, oauth_tokens, post_out_worker
+from validation_service import crm_presets, delivery, oauth_tokens, post_out_store, post_out_worker
 from validation_service.body_template import compile_template
 from validation_service.destinations import DestinationSpec
 
@@ -235,6 +238,21 @@ def codec_line(name: str, url: str) -> str:
     )
 
 
+def without_audit(record: str) -> str:
+    """The recording statement without its attempt rows and audit events: not a product mode, the
+    bound of what batching could reach if the per-lead audit cost nothing (--bound-without-audit).
+    The parameters only those parts read stay referenced, so the call's arguments are unchanged."""
+    start, end = record.index("WITH attempts AS ("), record.index("), changed AS (")
+    record = "WITH changed AS (" + record[end + len("), changed AS (") :]
+    start, end = record.index("), events AS ("), record.index("), by_lead AS (")
+    record = record[:start] + record[end:]
+    unused = " + ".join(
+        f"cardinality(${n}::{t}[])"
+        for n, t in ((10, "uuid"), (11, "int"), (12, "int"), (13, "text"), (14, "text"), (17, "int"), (18, "text"))
+    )
+    return record.replace("FROM by_lead b\n", f"FROM by_lead b\nWHERE {unused} >= 0\n", 1)
+
+
 def _rounds(figures: dict[tuple[str, int], list[float]], size: int) -> str:
     return ", ".join(f"{b / o:.1f}x" for b, o in zip(figures[("ours", size)], figures[("ours", 1)], strict=True))
 
@@ -246,6 +264,9 @@ async def main(args: argparse.Namespace) -> None:
         f"{args.workers} workers; raw = aiohttp posts of the same payloads, no database; vendor latency "
         f"{args.latency_ms:g} ms a call + {args.latency_per_record_ms:g} ms a record"
     )
+    if args.bound_without_audit:
+        post_out_store._RECORD = without_audit(post_out_store._RECORD)
+        print("BOUND: the recording without attempt rows and audit events (not a product mode)")
     async with post_out_stack(args.workers + 4, postout_poll_seconds=0.02) as (settings, pool, url):
         print("JSON of a batch (best of 5 x 50):")
         for name in args.presets.split(","):
@@ -269,4 +290,9 @@ if __name__ == "__main__":
     parser.add_argument("--presets", default=",".join(n for n, p in crm_presets.PRESETS.items() if p.parent is None))
     parser.add_argument("--latency-ms", type=float, default=0.0, help="each vendor call's round trip")
     parser.add_argument("--latency-per-record-ms", type=float, default=0.0, help="added per record in a call")
+    parser.add_argument(
+        "--bound-without-audit",
+        action="store_true",
+        help="leave out the attempt rows and audit events (a bound, not a product mode)",
+    )
     asyncio.run(main(parser.parse_args()))

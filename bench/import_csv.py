@@ -28,7 +28,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.processes import CpuMeter, Stack, machine_line, peak_rss_mb, postmaster_pid, stack
+from bench.processes import CpuMeter, Stack, describe_cpu, machine_line, peak_rss_mb, postmaster_pid, stack
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 
 COLUMNS = [
@@ -213,6 +213,9 @@ async def main(args: argparse.Namespace) -> None:
             )
             ratios: list[float] = []
             ratios_before: list[float] = []
+            copy_cpu: list[dict[str, float]] = []
+            import_cpu: list[dict[str, float]] = []
+            copy_seconds: list[float] = []
             cpu_reports: list[str] = []
             cpu_reports_before: list[str] = []
             for r in range(args.rounds):
@@ -221,11 +224,14 @@ async def main(args: argparse.Namespace) -> None:
                 took: dict[str, float] = {}
                 for step in steps:
                     if step == "copy":
+                        cpu = meter.read()
                         took[step] = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy"), chunks, 1)
+                        copy_cpu.append(meter.per_lead(cpu, copied))
                     elif step == "import":
                         cpu = meter.read()
                         took[step], last, failed = await import_file(s, await new_source(s, "import"), path, args.chunk)
-                        cpu_reports.append(meter.report(cpu, args.rows))
+                        import_cpu.append(meter.per_lead(cpu, args.rows))
+                        cpu_reports.append(describe_cpu(import_cpu[-1]))
                         assert failed == last.rows_rejected + last.rows_errored
                     elif before is not None and meter_before is not None:
                         cpu = meter_before.read()
@@ -234,6 +240,7 @@ async def main(args: argparse.Namespace) -> None:
                         )
                         cpu_reports_before.append(meter_before.report(cpu, args.rows))
                 ratios.append(took["import"] / took["copy"])
+                copy_seconds.append(took["copy"])
                 line = (
                     f"round {r + 1}: raw COPY {took['copy']:7.2f} s, ImportLeads {took['import']:7.2f} s "
                     f"({ratios[-1]:.2f}x)"
@@ -249,6 +256,17 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"  where the time goes: {report} (the client only streams the file)")
             for report in cpu_reports_before:
                 print(f"  the code before: {report}")
+            for each in copy_cpu:
+                print(f"  the raw COPY: {', '.join(f'{k} {v:.0f}' for k, v in each.items())} us CPU per row")
+            # The bound: the import's CPU spread perfectly over every core, against the COPY's wall time.
+            cores = os.cpu_count() or 1
+            copy_us = statistics.median(copy_seconds) / copied * 1e6
+            cpu_all = statistics.median(sum(each.values()) for each in import_cpu)
+            print(
+                f"  the bound on {cores} cores: {cpu_all:.0f} us CPU a lead spread over them takes at least "
+                f"{cpu_all / cores:.0f} us, the raw COPY {copy_us:.0f} us a row: at best "
+                f"{cpu_all / cores / copy_us:.2f}x; 1.5x needs <= {1.5 * copy_us * cores:.0f} us CPU a lead in all"
+            )
             print(
                 f"ImportLeads of {args.rows:,} rows: median {statistics.median(ratios):.2f}x a raw single-connection "
                 f"COPY of the same rows (rounds {', '.join(f'{x:.2f}' for x in ratios)}; target <= 1.5x)"
