@@ -28,7 +28,16 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.processes import CpuMeter, Stack, describe_cpu, machine_line, peak_rss_mb, postmaster_pid, stack
+from bench.processes import (
+    CpuMeter,
+    Stack,
+    cpu_seconds,
+    describe_cpu,
+    machine_line,
+    peak_rss_mb,
+    postmaster_pid,
+    stack,
+)
 from leadrelay.v1 import common_pb2, ingest_pb2, validation_pb2
 
 COLUMNS = [
@@ -137,13 +146,15 @@ def copy_rows(path: str) -> list[list[tuple[str, str]]]:
 
 async def copy_baseline(
     dsn: str, account_id: uuid.UUID, source_id: str, chunks: list[list[tuple[str, str]]], streams: int
-) -> float:
+) -> tuple[float, float]:
     """Seconds for a raw COPY of the same rows into `leads` (fields only: no answers, events or
     judgement; the search columns left empty, their defaults: the floor does none of our work) over
-    `streams` connections at once: one is the classic baseline, two use both cores."""
+    `streams` connections at once: one is the classic baseline, two use both cores; and the CPU
+    seconds its backends spent (read before they close: a process gone is not counted after)."""
     sid = uuid.UUID(source_id)
     records = [[(uuid.uuid4(), account_id, sid, pid, fields) for pid, fields in chunk] for chunk in chunks]
     cons = [await asyncpg.connect(dsn) for _ in range(streams)]
+    backends = [await con.fetchval("SELECT pg_backend_pid()") for con in cons]
     todo = list(reversed(records))
 
     async def stream(con: asyncpg.Connection) -> None:
@@ -151,9 +162,11 @@ async def copy_baseline(
             await con.copy_records_to_table("leads", records=todo.pop(), columns=COPY_COLUMNS)
 
     try:
+        cpu = sum(cpu_seconds(pid) for pid in backends)
         started = time.perf_counter()
         await asyncio.gather(*(stream(con) for con in cons))
-        return time.perf_counter() - started
+        took = time.perf_counter() - started
+        return took, sum(cpu_seconds(pid) for pid in backends) - cpu
     finally:
         for con in cons:
             await con.close()
@@ -202,7 +215,7 @@ async def main(args: argparse.Namespace) -> None:
                     await warm_up(one, args.chunk)
             chunks = copy_rows(path)
             copied = sum(map(len, chunks))
-            copy2 = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy2"), chunks, 2)
+            copy2, _ = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy2"), chunks, 2)
             procs = {"ingest": s.ingest_proc, "validation": s.validation_proc}
             meter = CpuMeter(procs, await postmaster_pid(s.pool))
             # The code before shares the PostgreSQL server; the steps run one at a time.
@@ -224,9 +237,16 @@ async def main(args: argparse.Namespace) -> None:
                 took: dict[str, float] = {}
                 for step in steps:
                     if step == "copy":
-                        cpu = meter.read()
-                        took[step] = await copy_baseline(s.dsn, s.account_id, await new_source(s, "copy"), chunks, 1)
-                        copy_cpu.append(meter.per_lead(cpu, copied))
+                        client = time.process_time()
+                        took[step], backend = await copy_baseline(
+                            s.dsn, s.account_id, await new_source(s, "copy"), chunks, 1
+                        )
+                        copy_cpu.append(
+                            {
+                                "postgres": backend / copied * 1e6,
+                                "client": (time.process_time() - client) / copied * 1e6,
+                            }
+                        )
                     elif step == "import":
                         cpu = meter.read()
                         took[step], last, failed = await import_file(s, await new_source(s, "import"), path, args.chunk)

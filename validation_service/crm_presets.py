@@ -109,6 +109,8 @@ class Preset:
     envelope: Any  # the single body, RECORD where the record's fields go
     success: Success
     auth: str
+    # What the person's base URL looks like (the form's placeholder).
+    example_base_url: str = ""
     method: str = "POST"
     oauth: OAuth | None = None  # token_url relative to the base URL when it starts with "/"
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -135,6 +137,7 @@ _HUBSPOT_SUCCESS = Success(
 
 HUBSPOT = Preset(
     name="hubspot",
+    example_base_url="https://api.hubapi.com",
     title="HubSpot (CRM v3 contacts)",
     path="/crm/v3/objects/contacts",
     fields=(
@@ -150,7 +153,7 @@ HUBSPOT = Preset(
     # 201 {"id": ..., "properties": ...}; 400 VALIDATION_ERROR {"message": ...}; 409 CONFLICT
     # "Contact already exists. Existing ID: ..." (read per the existing_contact option).
     success=_HUBSPOT_SUCCESS,
-    auth="A private-app token as the header 'Authorization: Bearer pat-...', or OAuth (refresh_token grant).",
+    auth="A private-app access token as the header 'Authorization: Bearer pat-…', or OAuth 2 with a refresh token.",
     oauth=OAuth("refresh_token", "https://api.hubapi.com/oauth/v1/token"),
     options={"existing_contact": ("update", "reject")},
     # Batch create with multi-status: 201 all created, 207 some not; "results" and "errors" in no
@@ -169,6 +172,7 @@ _SF_EXTERNAL_ID = "{external_id_field}"
 
 SALESFORCE = Preset(
     name="salesforce",
+    example_base_url="https://yourcompany.my.salesforce.com",
     title="Salesforce (sObject Lead, upsert by external id)",
     # Upsert by external id: 201 created, 200 updated; the key is in the URL only (never the body).
     path=f"/services/data/v60.0/sobjects/Lead/{_SF_EXTERNAL_ID}/{LEAD_ID}",
@@ -195,11 +199,11 @@ SALESFORCE = Preset(
         record_id_json_path="$.id",
     ),
     auth=(
-        "OAuth 2 (client_credentials or refresh_token) against the org's /services/oauth2/token. "
+        "OAuth 2 (client credentials, or a refresh token) against your org's /services/oauth2/token. "
         "Set-up, once: in Setup > Object Manager > Lead > Fields & Relationships, add a Text(36) field "
-        "marked External ID and Unique named LeadRelay_Lead_ID__c (another name: the External ID field "
-        "setting, preset option external_id_field). Each lead's id goes in it, so a retry after a "
-        "timeout updates the lead the first attempt made instead of adding a second one."
+        "marked External ID and Unique named LeadRelay_Lead_ID__c (or another name, given as the "
+        "External ID field on Lead). Each lead's id goes in it, so a retry after a timeout updates the "
+        "lead the first attempt made instead of adding a second one."
     ),
     oauth=OAuth("client_credentials", "/services/oauth2/token"),
     # sObject collections upsert: 200 [{"id", "success", "errors": [{"statusCode", "message"}],
@@ -235,6 +239,7 @@ _MARKETO_SUCCESS = Success(
 
 MARKETO = Preset(
     name="marketo",
+    example_base_url="https://123-ABC-456.mktorest.com",
     title="Marketo (leads.json, createOrUpdate by email)",
     path="/rest/v1/leads.json",
     fields=(
@@ -266,6 +271,7 @@ _ZOHO_SUCCESS = Success(
 
 ZOHO = Preset(
     name="zoho",
+    example_base_url="https://www.zohoapis.com",
     title="Zoho CRM (Leads, upsert by email)",
     path="/crm/v7/Leads/upsert",
     fields=(
@@ -282,7 +288,7 @@ ZOHO = Preset(
     # {"data": [{"code": "SUCCESS", "action": "insert"|"update", "details": {"id"}, "status": "success"}]}
     # per record, in order; 201/200 all taken, 207 some, 400 none (each with its "message").
     success=_ZOHO_SUCCESS,
-    auth="OAuth 2 refresh token (Zoho API console, self client); header 'Authorization: Zoho-oauthtoken ...'.",
+    auth="OAuth 2 with a refresh token (Zoho API console, self client), sent as 'Authorization: Zoho-oauthtoken …'.",
     oauth=OAuth("refresh_token", "https://accounts.zoho.com/oauth/v2/token", auth_scheme="Zoho-oauthtoken"),
     batch=Batch(max_size=100, default_size=100, records_key="data", success=_ZOHO_SUCCESS),
 )
@@ -303,6 +309,7 @@ _PIPEDRIVE_PERSON_SEARCH = Lookup(
 
 PIPEDRIVE = Preset(
     name="pipedrive",
+    example_base_url="https://yourcompany.pipedrive.com?api_token=…",
     title="Pipedrive (persons)",
     path="/api/v1/persons",
     fields=(
@@ -314,7 +321,7 @@ PIPEDRIVE = Preset(
     envelope=RECORD,
     # 201 {"success": true, "data": {"id"}}; 400 {"success": false, "error": ...}.
     success=_PIPEDRIVE_SUCCESS,
-    auth="An API token in the URL's query string (?api_token=...): masked in every answer and log.",
+    auth="An API token in the URL's query string (?api_token=…): masked in every answer and log.",
     # No upsert, no idempotency key: before re-sending after an unknown outcome, the person is looked
     # up by exact email (200 {"success": true, "data": {"items": [{"item": {"id"}}]}}).
     lookup=_PIPEDRIVE_PERSON_SEARCH,
@@ -322,6 +329,7 @@ PIPEDRIVE = Preset(
 
 PIPEDRIVE_LEADS = Preset(
     name="pipedrive_leads",
+    example_base_url="https://yourcompany.pipedrive.com?api_token=…",
     title="Pipedrive (person + lead)",
     path="/api/v1/leads",
     fields=(
@@ -336,7 +344,7 @@ PIPEDRIVE_LEADS = Preset(
     # POST leads {"title", "person_id"}: 201 {"success": true, "data": {"id": <uuid>}}.
     success=_PIPEDRIVE_SUCCESS,
     auth=(
-        "An API token in the URL's query string (?api_token=...): masked in every answer and log. Two "
+        "An API token in the URL's query string (?api_token=…): masked in every answer and log. Two "
         "calls per lead: the person (found by email, else made), then the lead linked to it."
     ),
     parent=Parent(
@@ -359,6 +367,7 @@ PIPEDRIVE_LEADS = Preset(
 
 DYNAMICS = Preset(
     name="dynamics",
+    example_base_url="https://yourorg.crm.dynamics.com",
     title="Microsoft Dynamics 365 (leads entity, upsert by lead id)",
     # PATCH to the row's primary key creates it when absent, updates it when present: our lead id
     # (a UUID) is the leadid, so a retry finds the row the first attempt made.
@@ -381,7 +390,7 @@ DYNAMICS = Preset(
         reason_json_path="$.error.message",
         record_id_json_path="$.leadid",
     ),
-    auth="OAuth 2 client credentials (Entra ID app), scope https://<org>.crm.dynamics.com/.default.",
+    auth="OAuth 2 client credentials of an Entra ID app, scope https://yourorg.crm.dynamics.com/.default.",
     oauth=OAuth("client_credentials", "https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token"),
     headers={"Prefer": "return=representation", "OData-Version": "4.0", "OData-MaxVersion": "4.0"},
 )

@@ -568,6 +568,7 @@ def _preset_proto(p: crm_presets.Preset, columns: set[str] | None) -> Any:
         body_template=crm_presets.default_template(p, columns),
         success=_success_proto(crm_presets.success_for(p, crm_presets.options(p, {}))),
         auth=p.auth,
+        example_base_url=p.example_base_url,
         headers=dict(p.headers),
         max_batch_size=p.batch.max_size if p.batch else 1,
         default_batch_size=p.batch.default_size if p.batch else 1,

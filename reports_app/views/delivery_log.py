@@ -67,25 +67,33 @@ def render(db: Database, me: SignedIn) -> None:
     if not rows:
         st.info("No delivery attempt matches. Widen the days or clear a filter; attempts appear once leads are sent.")
         return
+    # A column every row shares (the source or destination filtered on) is left out: the reason,
+    # the widest, keeps the room.
+    shown = pd.DataFrame(
+        [
+            {
+                f"At ({me.zone.key})": local(r["at"], me.zone),
+                "Source": r["source"],
+                "Destination": r["destination"],
+                "Person": _person(r["email"], me),
+                "Lead": f"/leads?lead={r['lead_id']}",
+                "Attempt": r["attempt"],
+                "HTTP status": r["status_code"] or None,
+                "Outcome": labels.word(labels.OUTCOME, r["outcome"]),
+                "Reason": r["reason"],
+            }
+            for r in rows
+        ]
+    ).drop(columns=[c for c, filtered in (("Source", source), ("Destination", destination)) if filtered])
     st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    f"At ({me.zone.key})": local(r["at"], me.zone),
-                    "Source": r["source"],
-                    "Destination": r["destination"],
-                    "Person": _person(r["email"], me),
-                    "Lead": f"/leads?lead={r['lead_id']}",
-                    "Attempt": r["attempt"],
-                    "HTTP status": r["status_code"] or None,
-                    "Outcome": labels.word(labels.OUTCOME, r["outcome"]),
-                    "Reason": r["reason"],
-                }
-                for r in rows
-            ]
-        ),
+        shown,
         hide_index=True,
-        column_config={"Lead": LEAD_LINK, "Reason": st.column_config.TextColumn(width="large")},
+        column_config={
+            "Lead": LEAD_LINK,
+            "Attempt": st.column_config.NumberColumn(width="small"),
+            "HTTP status": st.column_config.NumberColumn("HTTP", width="small"),
+            "Reason": st.column_config.TextColumn(width="large"),
+        },
         placeholder="—",
         key="log_table",
     )

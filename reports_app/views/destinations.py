@@ -165,7 +165,7 @@ def _edit(
         url = st.text_input(
             url_label,
             value=d.url if d else "",
-            placeholder="https://api.hubapi.com" if preset_name == "hubspot" else "https://crm.example.com/leads",
+            placeholder=preset.example_base_url if preset else "https://crm.example.com/leads",
         )
         method = "POST"
         if preset is None:

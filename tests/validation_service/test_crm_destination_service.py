@@ -39,6 +39,10 @@ async def test_list_destination_presets_offers_every_vendor_fitted_to_the_source
     assert json.loads(marketo.body_template)["input"][0]["lastName"] == "{{last_name}}"
     assert list(marketo.success.token_error_codes) == ["601", "602"]
     assert presets[0].options == {"existing_contact": "update|reject"}
+    # Each says what a base URL of its CRM looks like (the form's placeholder), on the preset's own host.
+    assert presets[1].example_base_url == "https://yourcompany.my.salesforce.com"
+    for p in presets:
+        assert p.example_base_url.startswith("https://"), p.name
 
 
 async def test_a_query_string_token_and_oauth_credentials_never_come_back(
