@@ -432,8 +432,9 @@ async def alerts(con: Connection, account_id: UUID) -> list[str]:
 # ---- lifecycle -----------------------------------------------------------------------------------
 
 
-# The lifecycle counts are kept (migration 0036): the folded counts plus the deltas not folded yet.
-_EVENT_COUNTS = """WITH e AS (
+# The lifecycle counts are kept (migration 0036): the folded counts plus the deltas not folded yet,
+# as `e` (the Lifecycle pages and the feedback set-up read it).
+EVENT_COUNTS = """WITH e AS (
     SELECT crm_stage, meta_stage, status, n FROM lifecycle_event_counts WHERE account_id = $1
     UNION ALL
     SELECT crm_stage, meta_stage, status, n FROM lifecycle_event_deltas WHERE account_id = $1)
@@ -443,7 +444,7 @@ _EVENT_COUNTS = """WITH e AS (
 async def stage_funnel(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     """meta_stage, leads (distinct leads that reached it), events; stages without events left out."""
     rows = await con.fetch(
-        _EVENT_COUNTS
+        EVENT_COUNTS
         + """, l AS (
                SELECT meta_stage, n FROM lifecycle_stage_leads WHERE account_id = $1
                UNION ALL
@@ -459,7 +460,7 @@ async def stage_funnel(con: Connection, account_id: UUID) -> list[dict[str, Any]
 
 async def dispatch_status(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     rows = await con.fetch(
-        _EVENT_COUNTS + "SELECT status, sum(n)::bigint AS events FROM e GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1",
+        EVENT_COUNTS + "SELECT status, sum(n)::bigint AS events FROM e GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1",
         account_id,
     )
     return [dict(r) for r in rows]
@@ -480,7 +481,7 @@ async def problem_events(con: Connection, account_id: UUID, limit: int = 200) ->
 async def unmapped_stages(con: Connection, account_id: UUID) -> list[dict[str, Any]]:
     """CRM stages seen without a Meta stage mapped to them."""
     rows = await con.fetch(
-        _EVENT_COUNTS
+        EVENT_COUNTS
         + """SELECT e.crm_stage, sum(e.n)::bigint AS events FROM e
            LEFT JOIN feedback_stage_mappings m ON m.account_id = $1 AND m.crm_stage = e.crm_stage
            WHERE m.crm_stage IS NULL GROUP BY 1 HAVING sum(e.n) <> 0 ORDER BY 2 DESC, 1""",

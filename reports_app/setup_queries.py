@@ -10,6 +10,7 @@ from uuid import UUID
 
 from leadrelay.capture import sources_store
 from leadrelay.db import Connection
+from reports_app import queries
 
 
 async def source_columns(con: Connection, account_id: UUID, source_id: UUID) -> list[str]:
@@ -70,11 +71,8 @@ async def stages_received(con: Connection, account_id: UUID) -> list[dict[str, A
     """Every CRM stage the account ever reported, with how many changes and the last one."""
     rows = await con.fetch(
         # The kept counts (migration 0036); each stage's last change read from its index's end.
-        """WITH c AS (
-               SELECT crm_stage, n FROM lifecycle_event_counts WHERE account_id = $1
-               UNION ALL
-               SELECT crm_stage, n FROM lifecycle_event_deltas WHERE account_id = $1),
-           s AS (SELECT crm_stage, sum(n)::bigint AS changes FROM c GROUP BY 1 HAVING sum(n) <> 0)
+        queries.EVENT_COUNTS
+        + """, s AS (SELECT crm_stage, sum(n)::bigint AS changes FROM e GROUP BY 1 HAVING sum(n) <> 0)
            SELECT s.crm_stage, s.changes,
                   (SELECT max(e.changed_at) FROM feedback_events e
                    WHERE e.account_id = $1 AND e.crm_stage = s.crm_stage) AS last_at

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from leadrelay.errors import InvalidArgument
+from validation_service.compact_json import json_bytes
 
 FIELD = "body_template"
 MAX_TEMPLATE_CHARS = 64 * 1024
@@ -112,13 +111,7 @@ class Template:
         return self.renderer(lead)
 
     def render_bytes(self, lead: Mapping[str, Any]) -> bytes:
-        """Compact UTF-8 JSON; orjson, or Python's encoder for what orjson refuses (integers beyond
-        64 bits)."""
-        body = self.render(lead)
-        try:
-            return orjson.dumps(body)
-        except orjson.JSONEncodeError:
-            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return json_bytes(self.render(lead))
 
 
 @dataclass(frozen=True)

@@ -502,7 +502,7 @@ def batch_for(preset: Preset | None, url: str) -> tuple[Batch, str] | None:
     batch = replace(preset.batch, key_field=_with_settings(preset.batch.key_field, settings))
     if not preset.batch.path:
         return batch, url
-    prefix = base[: _path_pattern(preset).search(base).start()]  # type: ignore[union-attr]
+    prefix = base_of(preset, url) or ""  # found: the settings were read from the same match
     return batch, prefix + _with_settings(preset.batch.path, settings) + (f"?{query}" if query else "")
 
 
@@ -526,12 +526,12 @@ def lookup_term(lookup: Lookup, body: Any) -> str:
 def on_base(preset: Preset, url: str, path: str) -> str | None:
     """`path` (maybe with a query) on the base URL of a URL made from the preset, the URL's query
     kept (Pipedrive's api_token); None when the URL is not the preset's."""
-    base, _, query = url.partition("?")
-    match = _path_pattern(preset).search(base)
-    if match is None:
+    base = base_of(preset, url)
+    if base is None:
         return None
+    query = url.partition("?")[2]
     joiner = "&" if "?" in path else "?"
-    return base[: match.start()] + path + (f"{joiner}{query}" if query else "")
+    return base + path + (f"{joiner}{query}" if query else "")
 
 
 def _with_settings(text: str, settings: Mapping[str, str]) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from validation_service.body_template import compile_template
+from validation_service.compact_json import json_bytes, json_text
 from validation_service.destinations import BodyField, Success, compiled_path, compiled_regex
 
 POSTED = "posted"
@@ -301,20 +302,6 @@ def _parse(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return _UNPARSABLE
-
-
-def json_bytes(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it;
-    orjson (a batch's body is written several times faster), Python's encoder for what orjson
-    refuses (integers beyond 64 bits, keys that are not text)."""
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def json_text(value: Any) -> str:
-    return json_bytes(value).decode()
 
 
 def _text(value: Any) -> str:

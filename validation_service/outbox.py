@@ -99,6 +99,8 @@ WITH due AS (
     UPDATE post_outs p
     SET lease_until = now() + make_interval(secs => $2), lease_token = $3
     FROM due
+    -- By the rows' addresses, a TID scan (the join alone hashed all of a small post_outs). A row
+    -- another statement changed since it was locked is not found so, and waits for the next claim.
     WHERE p.ctid = ANY (ARRAY(SELECT row FROM due)) AND p.ctid = due.row
     RETURNING p.lead_id, p.destination_id, p.account_id, p.idempotency_key, p.attempts, p.enqueued_at, due.lapsed,
               due.destination_updated_at

@@ -37,6 +37,7 @@ from leadrelay.errors import InvalidArgument
 from leadrelay.settings import Settings
 from validation_service import backoff, crm_presets, delivery, oauth_tokens, outbox, post_out_store, vendor_steps
 from validation_service.body_template import compile_template
+from validation_service.compact_json import json_bytes, json_text
 from validation_service.destinations import (
     AllowedHosts,
     DestinationSpec,
@@ -383,7 +384,7 @@ class PostOutWorkers:
             traces = [i.idempotency_key for i in items]
             keys = [i.lead["lead_id"] for i in items]
             records = tuple(template.render(i.lead) for i in items)
-            payload = delivery.json_bytes(crm_presets.batch_body(dest.batch, records, traces, keys))
+            payload = json_bytes(crm_presets.batch_body(dest.batch, records, traces, keys))
             content_type, url, success = "application/json", dest.batch_url, dest.batch.success
             # Stable for the same leads in the same order; vendors de-duplicate batches by their own keys.
             key = "lr-b-" + hashlib.sha256("/".join(i.idempotency_key for i in items).encode()).hexdigest()[:40]
@@ -524,10 +525,6 @@ class PostOutWorkers:
         pauses: dict[UUID, str],
     ) -> None:
         async with con.transaction():
-            # The batch's rows are found by key: without this, on a small table the planner hashes a
-            # whole-table scan of post_outs for a batch of 100 (~12 us a lead), where 100 index probes
-            # cost a fraction; on a large table it probes anyway.
-            await con.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
             await leads_store.lock_leads(con, [r.lead_id for r in results])
             await post_out_store.record_attempts(con, results)
             await post_out_store.update_breakers(
@@ -556,7 +553,7 @@ def _request_excerpts(
         template = compile_template(dest.spec.body_template)
         records = tuple(template.render(i.lead) for i in items)
     head = f"{line}\n\n" + (f"(this lead's record of the {len(items)} sent)\n" if len(items) > 1 else "")
-    return [delivery.excerpt(head + delivery.json_text(r)) for r in records]
+    return [delivery.excerpt(head + json_text(r)) for r in records]
 
 
 # What the database (or the driver) refuses in one result's data, as opposed to the database being down.

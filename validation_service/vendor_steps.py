@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from validation_service import crm_presets, delivery
+from validation_service.compact_json import json_bytes
 
 # (method, URL, body) -> (status, text, error), as the worker's post answers.
 Call = Callable[[str, str, bytes], Awaitable[tuple[int | None, str, str]]]
@@ -83,7 +84,7 @@ async def _with_parent(
         if target is None:
             reason = f"the URL is not the {preset.title} preset's: where to make the {parent.body_key} is unknown"
             return Before(verdict=delivery.Verdict(delivery.FAILED, reason))
-        status, text, error = await call("POST", target, delivery.json_bytes(fields))
+        status, text, error = await call("POST", target, json_bytes(fields))
         verdict = delivery.classify(parent.success, status, text, error)
         if verdict.outcome != delivery.POSTED or not verdict.record_id:
             said = verdict.reason or "no id in the answer"
@@ -99,4 +100,4 @@ async def _with_parent(
         seen = await _look_up(preset.lookup, target, record, call, parent_id)
         if seen.verdict is not None or seen.status == 401:
             return seen
-    return Before(payload=delivery.json_bytes(record))
+    return Before(payload=json_bytes(record))

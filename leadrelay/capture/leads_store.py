@@ -140,8 +140,14 @@ async def known_leads(con: Connection, pairs: Sequence[tuple[UUID, str]]) -> dic
     return {(r["source_id"], r["platform_lead_id"]): r for r in rows}
 
 
-_LEAD = """SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_form_id
-           FROM leads l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id"""
+def _leads_with_source(leads: str) -> str:
+    """A lead's row with its source's platform and its form's platform id, from `leads` (the table
+    or a subquery of its rows) as `l`."""
+    return f"""SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_form_id
+           FROM {leads} l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id"""
+
+
+_LEAD = _leads_with_source("leads")
 
 
 async def get_lead(con: Connection, account_id: UUID, lead_id: UUID) -> asyncpg.Record:
@@ -254,21 +260,18 @@ async def _list_leads(
     if f.search is not None and f.search.lettered:
         # The newest WALKED leads after the cursor, in order, tested until the page is full; sources
         # and forms are joined to the page only, so the walk stops there.
+        walked = f"""(SELECT * FROM (SELECT * FROM leads l WHERE l.account_id = $1 AND {after_cursor}
+                                     ORDER BY l.received_at DESC, l.lead_id DESC LIMIT {WALKED}) l
+                      WHERE {_FILTERED} AND {searched}
+                      ORDER BY l.received_at DESC, l.lead_id DESC LIMIT ${n})"""
         rows = await con.fetch(
-            f"""SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_form_id
-               FROM (SELECT * FROM (SELECT * FROM leads l WHERE l.account_id = $1 AND {after_cursor}
-                                    ORDER BY l.received_at DESC, l.lead_id DESC LIMIT {WALKED}) l
-                     WHERE {_FILTERED} AND {searched}
-                     ORDER BY l.received_at DESC, l.lead_id DESC LIMIT ${n}) l
-               JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id
-               ORDER BY l.received_at DESC, l.lead_id DESC""",
+            f"{_leads_with_source(walked)} ORDER BY l.received_at DESC, l.lead_id DESC",
             *args,
         )
         if len(rows) == limit:
             return rows
     return await con.fetch(
-        f"""SELECT l.*, s.platform, coalesce(f.platform_form_id, '') AS platform_form_id
-           FROM {_found(searched)} l JOIN sources s USING (source_id) LEFT JOIN forms f ON f.form_id = l.form_id
+        f"""{_leads_with_source(_found(searched))}
            WHERE {_FILTERED} AND {after_cursor}
            ORDER BY l.received_at DESC, l.lead_id DESC LIMIT ${n}""",
         *args,
